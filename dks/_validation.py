@@ -1,0 +1,109 @@
+"""Input checks shared by the dks estimators: clear errors before any kernel runs."""
+
+import warnings
+
+import numpy as np
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import validate_data
+
+from dks._kernels import column_stats
+
+
+def check_features(estimator, X, y, *, reset=True):
+    """Validate an activation matrix and its labels for a D_KS fit.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        Receives ``n_features_in_`` and ``feature_names_in_`` (when ``reset``).
+    X : array-like of shape (n_samples, n_features)
+        Activations. float32 stays float32; other numeric types become float64.
+    y : array-like of shape (n_samples,)
+        Class labels (any hashable values).
+    reset : bool, default=True
+        Whether to set the feature attributes of ``estimator``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+    y : ndarray of shape (n_samples,)
+    mins, maxs : ndarray of shape (n_features,), float64
+        Column minima and maxima.
+    """
+    name = type(estimator).__name__
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        reset=reset,
+        dtype=[np.float64, np.float32],
+        ensure_all_finite=False,
+        ensure_min_samples=2,
+        y_numeric=False,
+    )
+    n_features = X.shape[1]
+    mins = np.empty(n_features)
+    maxs = np.empty(n_features)
+    n_bad = np.empty(n_features, dtype=np.int64)
+    first_bad = np.empty(n_features, dtype=np.int64)
+    column_stats(X, mins, maxs, n_bad, first_bad)
+    total_bad = int(n_bad.sum())
+    if total_bad:
+        feature = int(np.flatnonzero(n_bad)[0])
+        label = _feature_label(estimator, feature)
+        raise ValueError(
+            f"Input X contains {total_bad} NaN or infinity value(s) in "
+            f"{np.count_nonzero(n_bad)} feature(s); the first is feature {label} "
+            f"(row {int(first_bad[feature])}). {name} needs finite activations: drop or impute "
+            "those values first (e.g. sklearn.impute.SimpleImputer)."
+        )
+    return X, y, mins, maxs
+
+
+def _feature_label(estimator, index):
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and index < len(names):
+        return f"{index} ({names[index]!r})"
+    return str(index)
+
+
+def encode_labels(estimator, y):
+    """Check that ``y`` holds class labels and encode them.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+        Sorted unique labels.
+    codes : ndarray of shape (n_samples,), int32
+        Index of each sample's class in ``classes``.
+    counts : ndarray of shape (n_classes,), int64
+    """
+    name = type(estimator).__name__
+    kind = type_of_target(y, input_name="y", raise_unknown=True)
+    if kind not in ("binary", "multiclass"):
+        raise ValueError(
+            f"{name} needs class labels in y (binary or multiclass), got target type "
+            f"{kind!r}. D_KS compares each class with the rest; for a continuous target, "
+            "bin it into classes first (e.g. sklearn.preprocessing.KBinsDiscretizer)."
+        )
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"{name} needs at least 2 classes in y; got 1 class ({_show(classes[0])}). "
+            "D_KS compares the images of a class with all the others."
+        )
+    counts = np.bincount(codes, minlength=classes.shape[0]).astype(np.int64)
+    single = classes[counts == 1]
+    if single.shape[0]:
+        warnings.warn(
+            f"{single.shape[0]} class(es) have a single sample (e.g. {_show(single[0])}); their "
+            "D_KS compares one value with the rest and is very noisy.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return classes, codes.astype(np.int32).ravel(), counts
+
+
+def _show(value):
+    """``repr`` of a label without numpy's type wrapper (``1.0`` rather than ``np.float64(1.0)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)

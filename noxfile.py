@@ -1,0 +1,48 @@
+"""Developer tasks: ``nox -s tests``, ``lint``, ``docs``, ``bench``, ``demo``.
+
+Sessions reuse the current interpreter's packages (``venv_backend="none"``) so that the
+multi-GB torch install is not repeated per session; install with ``pip install -e .[dev]``.
+"""
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.default_venv_backend = "none"
+
+
+@nox.session
+def tests(session):
+    """The test suite (what CI runs). Extra arguments go to pytest."""
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session):
+    """ruff check and ruff format --check."""
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def docs(session):
+    """Build the HTML docs with warnings as errors."""
+    session.run(
+        "python", "-m", "sphinx", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
+    )
+
+
+@nox.session
+def bench(session):
+    """Speed and memory benchmarks; each prints ratios against a baseline of the same run."""
+    for script in (
+        "benchmarks/bench_characterize.py",
+        "benchmarks/bench_select.py",
+        "benchmarks/bench_embed.py",
+    ):
+        session.run("python", script, *session.posargs)
+
+
+@nox.session
+def demo(session):
+    """The main job on the default offline dataset (Fashion-MNIST + EfficientNet-Lite0)."""
+    session.run("dks", "analyze", "--out", "dks_results", *session.posargs)
