@@ -97,9 +97,7 @@ def main(argv=None):
         ratio = baseline / seconds
         results[label] = ratio
         status = "meets" if ratio >= goal else "MISSES"
-        print(
-            f"{label:>18}: {seconds:.3f} s  speed-up x{ratio:,.0f}  ({status} goal x{goal:,})"
-        )
+        print(f"{label:>18}: {seconds:.3f} s  speed-up x{ratio:,.0f}  ({status} goal x{goal:,})")
     rss_after = peak_rss_mib()
     print(
         f"peak RSS: {rss_data:.0f} MiB with the data ({X.nbytes / 2**20:.0f} MiB of X), "

@@ -79,9 +79,9 @@ def _binned_levels(col, lo, hi, n_bins, codes, cursor, order, levels, cum):
     """Bin one column and sort it by bin (a counting sort).
 
     The bin of ``x`` is ``min(floor((x - lo) * n_bins / (hi - lo)), n_bins - 1)`` in float64,
-    in that order of operations, and 0 for a constant column. Fills ``order`` (sample indices sorted by bin, stable), ``levels`` (the bin of each
-    position of ``order``) and ``cum`` (``cum[b + 1]`` = number of samples in bins ``<= b``,
-    ``cum[0] = 0``).
+    in that order of operations, and 0 for a constant column. Fills ``order`` (sample
+    indices sorted by bin, stable), ``levels`` (the bin of each position of ``order``) and
+    ``cum`` (``cum[b + 1]`` = number of samples in bins ``<= b``, ``cum[0] = 0``).
     """
     n = col.shape[0]
     width = hi - lo
@@ -124,7 +124,10 @@ def _sort_keys(col, keys):
 
 @njit(**_JIT)
 def _radix_argsort(keys, order, tmp_order, hist):
-    """Stable LSD radix argsort of uint64 keys into ``order``; digits shared by all keys are skipped."""
+    """Stable LSD radix argsort of uint64 keys into ``order``.
+
+    Digits that all keys share are skipped (for float32 data, the low mantissa bytes).
+    """
     n = keys.shape[0]
     n_digits = 64 // _RADIX_BITS
     mask = np.uint64(_RADIX_SIZE - 1)

@@ -105,5 +105,5 @@ def encode_labels(estimator, y):
 
 
 def _show(value):
-    """``repr`` of a label without numpy's type wrapper (``1.0`` rather than ``np.float64(1.0)``)."""
+    """``repr`` of a label without numpy's type wrapper: ``1.0``, not ``np.float64(1.0)``."""
     return repr(value.item() if isinstance(value, np.generic) else value)

@@ -196,8 +196,11 @@ def test_nan_and_inf_are_reported_with_count_and_first_feature():
     X[2, 3] = np.nan
     X[4, 1] = np.inf
     X[5, 1] = -np.inf
-    with pytest.raises(ValueError, match=r"3 NaN or infinity value\(s\) in 2 feature\(s\); the "
-                       r"first is feature 1 \(row 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"3 NaN or infinity value\(s\) in 2 feature\(s\); the "
+        r"first is feature 1 \(row 4\)",
+    ):
         KSCharacterizer().fit(X, [0, 1, 0, 1, 0, 1])
 
 
