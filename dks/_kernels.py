@@ -64,7 +64,7 @@ def column_stats(X, mins, maxs, n_bad, first_bad):
 
 @njit(**_JIT)
 def _load_columns(X, g0, g1, cols):
-    """Copy columns ``g0:g1`` of ``X`` into the rows of ``cols`` (float64), tile by tile."""
+    """Copy columns ``g0:g1`` of ``X`` into the rows of ``cols``, tile by tile."""
     n_samples = X.shape[0]
     tile = 64
     for i0 in range(0, n_samples, tile):
@@ -88,7 +88,7 @@ def _binned_levels(col, lo, hi, n_bins, codes, cursor, order, levels, cum):
     top = np.float64(n_bins - 1)
     if width > 0.0:
         for i in range(n):
-            codes[i] = np.int32(min(np.floor((col[i] - lo) * n_bins / width), top))
+            codes[i] = np.int32(min(np.floor((np.float64(col[i]) - lo) * n_bins / width), top))
     else:
         for i in range(n):
             codes[i] = 0
@@ -111,25 +111,34 @@ def _binned_levels(col, lo, hi, n_bins, codes, cursor, order, levels, cum):
 
 @njit(**_JIT)
 def _sort_keys(col, keys):
-    """Map float64 values to unsigned keys whose integer order is the float order."""
+    """Unsigned keys whose integer order is the order of the float values of ``col``.
+
+    Returns the number of significant key bits: 32 for float32 data, 64 for float64.
+    """
+    if col.itemsize == 4:
+        bits32 = col.view(np.uint32)
+        sign32 = np.uint32(1) << np.uint32(31)
+        for i in range(col.shape[0]):
+            b = bits32[i]
+            keys[i] = np.uint64(~b) if b & sign32 else np.uint64(b | sign32)
+        return 32
     bits = col.view(np.uint64)
     sign = np.uint64(1) << np.uint64(63)
     for i in range(col.shape[0]):
         b = bits[i]
-        if b & sign:
-            keys[i] = ~b
-        else:
-            keys[i] = b | sign
+        keys[i] = ~b if b & sign else b | sign
+    return 64
 
 
 @njit(**_JIT)
-def _radix_argsort(keys, order, tmp_order, hist):
-    """Stable LSD radix argsort of uint64 keys into ``order``.
+def _radix_argsort(keys, n_bits, order, tmp_keys, tmp_order, hist):
+    """Stable LSD radix argsort of the low ``n_bits`` of ``keys`` into ``order``.
 
-    Digits that all keys share are skipped (for float32 data, the low mantissa bytes).
+    Keys move with their indices so every pass reads sequentially; digits that all keys
+    share are skipped. ``keys`` is left in an unspecified order.
     """
     n = keys.shape[0]
-    n_digits = 64 // _RADIX_BITS
+    n_digits = n_bits // _RADIX_BITS
     mask = np.uint64(_RADIX_SIZE - 1)
     for d in range(n_digits):
         for r in range(_RADIX_SIZE):
@@ -140,8 +149,8 @@ def _radix_argsort(keys, order, tmp_order, hist):
             hist[d, (k >> np.uint64(d * _RADIX_BITS)) & mask] += 1
     for i in range(n):
         order[i] = i
-    src = order
-    dst = tmp_order
+    k_src, k_dst = keys, tmp_keys
+    o_src, o_dst = order, tmp_order
     for d in range(n_digits):
         trivial = False
         for r in range(_RADIX_SIZE):
@@ -157,26 +166,29 @@ def _radix_argsort(keys, order, tmp_order, hist):
             total += c
         shift = np.uint64(d * _RADIX_BITS)
         for i in range(n):
-            s = src[i]
-            r = (keys[s] >> shift) & mask
-            dst[hist[d, r]] = s
-            hist[d, r] += 1
-        src, dst = dst, src
-    if src is not order:
+            k = k_src[i]
+            r = (k >> shift) & mask
+            pos = hist[d, r]
+            k_dst[pos] = k
+            o_dst[pos] = o_src[i]
+            hist[d, r] = pos + 1
+        k_src, k_dst = k_dst, k_src
+        o_src, o_dst = o_dst, o_src
+    if o_src is not order:
         for i in range(n):
-            order[i] = src[i]
+            order[i] = o_src[i]
 
 
 @njit(**_JIT)
-def _exact_levels(col, order, levels, cum, keys, tmp_order, hist):
+def _exact_levels(col, order, levels, cum, keys, tmp_keys, tmp_order, hist):
     """Levels of one column in exact mode: dense ranks of the distinct values.
 
     Fills ``order``, ``levels`` and ``cum`` as :func:`_binned_levels` does, with one level per
     distinct value (``-0.0 == 0.0``).
     """
     n = col.shape[0]
-    _sort_keys(col, keys)
-    _radix_argsort(keys, order, tmp_order, hist)
+    n_bits = _sort_keys(col, keys)
+    _radix_argsort(keys, n_bits, order, tmp_keys, tmp_order, hist)
     level = 0
     prev = col[order[0]]
     cum[0] = 0
@@ -217,7 +229,7 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
     n_classes = class_counts.shape[0]
     exact = n_bins == 0
     width = max(1, min(max_cols, f1 - f0))
-    cols = np.empty((width, n_samples), dtype=np.float64)
+    cols = np.empty((width, n_samples), dtype=X.dtype)
     codes = np.empty(n_samples, dtype=np.int32)
     cursor = np.empty(max(n_bins, 1) + 1, dtype=np.int64)
     order = np.empty(n_samples, dtype=np.int32)
@@ -225,6 +237,7 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
     buf = np.empty(n_samples, dtype=np.int32)
     cum = np.empty((n_samples if exact else n_bins) + 1, dtype=np.float64)
     keys = np.empty(n_samples if exact else 1, dtype=np.uint64)
+    tmp_keys = np.empty(n_samples if exact else 1, dtype=np.uint64)
     tmp_order = np.empty(n_samples if exact else 1, dtype=np.int32)
     hist = np.empty((64 // _RADIX_BITS, _RADIX_SIZE), dtype=np.int64)
     starts = np.empty(n_classes + 1, dtype=np.int64)
@@ -239,7 +252,7 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
         _load_columns(X, g0, g1, cols)
         for f in range(g0, g1):
             if exact:
-                _exact_levels(cols[f - g0], order, levels, cum, keys, tmp_order, hist)
+                _exact_levels(cols[f - g0], order, levels, cum, keys, tmp_keys, tmp_order, hist)
             else:
                 _binned_levels(
                     cols[f - g0], mins[f], maxs[f], n_bins, codes, cursor, order, levels, cum

@@ -1,0 +1,608 @@
+"""One self-contained HTML report of a D_KS analysis.
+
+:func:`write_report` writes a single ``report.html`` with inline CSS and every figure embedded as
+a base64 PNG data URI: no external file, no network, no JavaScript. It can be opened offline,
+mailed or archived on its own. All text taken from the summary (class and feature names, ...) is
+HTML-escaped.
+
+The ``summary`` dict
+--------------------
+Every key is optional: a section whose data are missing is left out, and a missing cell shows
+"–". Numbers may be Python or numpy scalars; lists may be tuples or 1-D arrays. This is the
+schema, the contract with ``dks analyze`` (every value is JSON-friendly, so the same dict can be
+saved as ``summary.json``):
+
+Run description (table "Run")
+    ``"dataset"`` : str
+        Name of the dataset; first column of the thresholds table (default "this dataset").
+    ``"model"`` : str
+    ``"n_images"``, ``"n_classes"``, ``"n_features"``, ``"n_shuffles"`` : int
+    ``"bins"`` : int or str
+        The characterizer's binning (``100``, or ``"exact"``).
+    ``"wall_time_s"`` : float
+        Wall time of the analysis, in seconds.
+    ``"created"`` : str
+        When the analysis ran, shown as given.
+    ``"parameters"`` : dict of str to scalar
+        Any other settings, shown as extra rows.
+
+Noise thresholds (the paper's Table 4)
+    ``"t_plus"``, ``"t_minus"`` : float
+        The thresholds (``t_minus <= 0 <= t_plus``).
+    ``"d_avg_t_plus"``, ``"d_avg_t_minus"`` : float
+        d_avg at each threshold (the maxima of the d_avg curves): the average number of features
+        per class beyond the threshold, minus the same with shuffled labels.
+
+Counts
+    ``"n_pairs"`` : int
+        n_classes * n_features.
+    ``"n_pairs_plus"`` : int
+        Pairs with D_KS > t+ (characteristic by presence).
+    ``"n_pairs_minus"`` : int
+        Pairs with D_KS < t- (characteristic by absence).
+    ``"n_noise_features"`` : int
+        Features with no pair beyond t+ or t-: noise for every class (the paper: 38 for mit67).
+        Default: ``len(summary["noise_features"])``.
+    ``"n_noise_features_plus"``, ``"n_noise_features_minus"`` : int
+        The same counting only t+ (no D_KS > t+ for any class), or only t- (no D_KS < t-).
+
+``"layers"`` : list of dict, in layer order (table "Per layer", the paper's Fig. 10)
+    ``"name"`` : str; ``"n_features"`` : int;
+    ``"kept"`` : float, share (0-1) of the layer's pairs kept (D_KS > t+ or D_KS < t-);
+    ``"kept_shuffled"`` : float, the same with shuffled labels (mean over shuffles);
+    ``"kept_presence"``, ``"kept_absence"`` : float, shares kept by t+ alone and by t- alone;
+    ``"n_noise"`` : int, the layer's features that are noise for every class.
+    These are the names of ``NoiseThresholdSelector.layer_summary()``, whose dict of columns
+    (``"group"``, ``"n_features"``, ...) is accepted as it is; ``"group"`` is an alias of
+    ``"name"``. Columns absent from every row are left out; NaN shows as "–".
+
+``"noise_features"`` : list of str
+    Names of the features that are noise for every class.
+
+``"classes"`` : list of dict, in class order (table "Per class")
+    ``"name"`` : str; ``"n_images"`` : int;
+    ``"n_plus"`` : int, features with D_KS > t+ for this class (alias ``"n_presence"``);
+    ``"n_minus"`` : int, features with D_KS < t- for this class (alias ``"n_absence"``);
+    ``"top_presence"`` : list, top features by presence, highest D_KS first;
+    ``"top_absence"`` : list, top features by absence, lowest D_KS first.
+    Each item of a top list is a ``[name, dks]`` pair, a ``{"feature": name, "dks": value}``
+    dict, or a bare name.
+
+Figures
+-------
+``figures`` maps a key to a matplotlib Figure, to the path of a PNG file, or to a
+``(figure or path, caption)`` pair. The keys below get a title and a caption explaining how to
+read the figure (a key that starts with one of them, e.g. ``"feature_histograms_fc7_12"``, too);
+other keys are shown under their own name, with the caption given, if any:
+``"layer_distribution"`` (Fig. 5), ``"dks_histograms"`` (Fig. 6), ``"class_curves"`` and
+``"class_curves_negative"`` (Fig. 9), ``"davg"``, ``"layer_kept"`` (Fig. 10),
+``"feature_histograms"`` (Fig. 1 style) and ``"top_images"``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import numbers
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from dks.plotting import _atomic_open
+
+__all__ = ["FIGURE_TEXT", "write_report"]
+
+#: Title and caption of the figures the report knows, by key (see the module docstring).
+FIGURE_TEXT = {
+    "layer_distribution": (
+        "D_KS distribution per layer (paper's Fig. 5)",
+        "For each layer, all its (feature, class) pairs: the positive side (D_KS > 0, ▲) and the "
+        "negative side (D_KS < 0, ▼) are each shown by their mode and an error bar enclosing 68% "
+        "of that side's pairs on each side of the mode (μ ± σ for a normal distribution). Modes "
+        "far from 0 mean that most of the layer's pairs are informative, by the feature's "
+        "presence in the class (above 0) or its absence (below 0). In the paper the gap between "
+        "the two sides narrows in deeper layers, whose features are more specific.",
+    ),
+    "dks_histograms": (
+        "D_KS histograms, low/mid vs high layers (paper's Fig. 6)",
+        "Share (%) of (feature, class) pairs per D_KS bin, for the low and middle layers (left) "
+        "and the last layers (right). D_KS near 0 means the feature says little about the class. "
+        "In the paper, low/mid layers have very few values near 0, while the last convolution "
+        "and fc7 pile up near 0, mostly on the negative side: high-level features are either "
+        "characteristic of a class by their presence or irrelevant to it.",
+    ),
+    "class_curves": (
+        "Features above x per class, true vs shuffled labels (paper's Fig. 9)",
+        "Each black line is a class: at x, the number of features with D_KS > x. Red lines: the "
+        "same for the classes of the shuffled labelings, i.e. what chance alone produces. The "
+        "dashed line is t+. A class whose black line is still high at t+ is richly "
+        "characterized; one near 0 there has few features that describe it beyond noise.",
+    ),
+    "class_curves_negative": (
+        "Features below x per class, true vs shuffled labels (Fig. 9, negative side)",
+        "As Fig. 9 for absence: each black line is a class, at x (< 0) the number of features "
+        "with D_KS < x; red lines with shuffled labels; the dashed line is t-.",
+    ),
+    "davg": (
+        "Average distance to shuffled labels, d_avg (paper's Eq. 4)",
+        "d_avg(x) is the mean number of features per class beyond x with the true labels minus "
+        "the same with shuffled labels (the mean gap between the black and red lines of Fig. 9); "
+        "the curve for D_KS < x is drawn at negative x. The thresholds t+ and t- are where it "
+        "peaks (dots): beyond them, pairs are mostly signal; between t- and t+, mostly noise.",
+    ),
+    "layer_kept": (
+        "Pairs kept per layer (paper's Fig. 10)",
+        "Share of each layer's (feature, class) pairs kept by the thresholds (D_KS > t+ or "
+        "D_KS < t-), with the true labels (blue) and with shuffled labels (green, how much noise "
+        "gets through). In the paper, convolutional layers keep 60% to 80% of their pairs and "
+        "fc7 much fewer: high-level features are irrelevant to more classes.",
+    ),
+    "feature_histograms": (
+        "Intra- vs inter-class activations of a feature (paper's Fig. 1)",
+        "For the classes where this feature's |D_KS| is largest: the histogram of its "
+        "activations on the class's images (intra, filled) over that on all other images "
+        "(inter, line), as densities. D_KS > 0: the feature is higher in the class "
+        "(characteristic by presence); D_KS < 0: lower (by absence).",
+    ),
+    "top_images": (
+        "Images that activate the feature most",
+        "The dataset's images with the highest activation of the feature, highest first, with "
+        "the value and the class: what the feature responds to.",
+    ),
+}
+
+_PAPER_TABLE4 = (
+    ("mit67 (paper, VGG19)", 0.123, 2742, -0.114, 3027),
+    ("cub200 (paper, VGG19)", 0.183, 1833, -0.165, 1864),
+    ("flowers102 (paper, VGG19)", 0.169, 2264, -0.147, 2515),
+)
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
+       color: #1d1d1f; background: #fafafa; line-height: 1.45; }
+main { max-width: 1100px; margin: 0 auto; padding: 1.5em 2em 4em; background: #fff; }
+h1 { font-size: 1.7em; margin-bottom: 0.2em; }
+h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+p.meta { color: #666; margin-top: 0; }
+nav ul { padding-left: 1.2em; columns: 2; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { border: 1px solid #d0d0d0; padding: 0.3em 0.6em; vertical-align: top; }
+th { background: #f0f0f0; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.ref td { color: #777; font-style: italic; }
+td.feats { font-size: 0.9em; }
+code, .feat { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
+              font-size: 0.92em; }
+.pos { color: #1f5fa8; } .neg { color: #b0302a; }
+figure { margin: 1.5em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.93em; color: #333; max-width: 60em; }
+details { margin: 0.5em 0; } summary { cursor: pointer; }
+.note { background: #f5f7fb; border-left: 3px solid #8aa4d6; padding: 0.5em 0.9em; }
+"""
+
+
+def _e(value):
+    """HTML-escaped text of any value."""
+    return html.escape(str(value), quote=True)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
+def _num(value, digits=3, *, signed=False):
+    """A float with ``digits`` decimals, an int with thousands separators, else the text."""
+    if value is None:
+        return "–"
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return f"{int(value):,}"
+    if _is_number(value):
+        value = float(value)
+        if not math.isfinite(value):
+            return _e(value)
+        return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
+    return _e(value)
+
+
+def _share(value):
+    if value is None or (_is_number(value) and not math.isfinite(float(value))):
+        return "–"
+    if not _is_number(value):
+        return _e(value)
+    return f"{100 * float(value):.1f}%"
+
+
+def _table(header, rows, *, num_cols=(), row_class=None):
+    """An HTML table; ``rows`` hold already-escaped HTML cells."""
+    out = ["<table>", "<thead><tr>"]
+    out += [f"<th>{h}</th>" for h in header]
+    out.append("</tr></thead><tbody>")
+    for i, row in enumerate(rows):
+        cls = f' class="{row_class[i]}"' if row_class and row_class[i] else ""
+        out.append(f"<tr{cls}>")
+        for j, cell in enumerate(row):
+            out.append(f'<td class="num">{cell}</td>' if j in num_cols else f"<td>{cell}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _feature_list(items, css):
+    """``name (D)`` items of a top-features list, escaped."""
+    parts = []
+    for item in items or []:
+        if isinstance(item, Mapping):
+            name, value = item.get("feature", item.get("name", "?")), item.get("dks")
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            name, value = item
+        else:
+            name, value = item, None
+        text = f'<span class="feat">{_e(name)}</span>'
+        if _is_number(value):
+            text += f' <span class="{css}">({float(value):+.3f})</span>'
+        parts.append(text)
+    return ", ".join(parts) if parts else "–"
+
+
+def _png_bytes(obj, dpi):
+    """PNG bytes of a Figure (anything with ``savefig``) or of a PNG file."""
+    if hasattr(obj, "savefig"):
+        buf = io.BytesIO()
+        obj.savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
+    if isinstance(obj, (str, os.PathLike)):
+        data = Path(obj).read_bytes()
+        if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise ValueError(f"Figure file {str(obj)!r} is not a PNG image.")
+        return data
+    raise TypeError(
+        "A figure must be a matplotlib Figure or the path of a PNG file; "
+        f"got {type(obj).__name__} instead."
+    )
+
+
+def _figure_text(key, caption):
+    """Title and caption of a figure: a known key (or ``known_suffix``) gets the defaults."""
+    for known in sorted(FIGURE_TEXT, key=len, reverse=True):
+        if key == known or key.startswith(f"{known}_"):
+            title, default = FIGURE_TEXT[known]
+            suffix = key[len(known) + 1 :]
+            return (f"{title}: {suffix}" if suffix else title), (
+                default if caption is None else caption
+            )
+    return key, caption
+
+
+# --------------------------------------------------------------------------------------------
+# sections
+# --------------------------------------------------------------------------------------------
+def _run_section(s):
+    rows = []
+    fields = (
+        ("dataset", "Dataset", None),
+        ("model", "Model", None),
+        ("n_images", "Images", None),
+        ("n_classes", "Classes", None),
+        ("n_features", "Features", None),
+        ("n_shuffles", "Shuffled labelings", None),
+        ("bins", "Binning", None),
+        ("wall_time_s", "Wall time", "time"),
+        ("created", "Created", None),
+    )
+    for key, label, kind in fields:
+        if s.get(key) is None:
+            continue
+        value = s[key]
+        if kind == "time" and _is_number(value):
+            minutes, seconds = divmod(float(value), 60)
+            cell = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+        else:
+            cell = _num(value)
+        rows.append((_e(label), cell))
+    params = s.get("parameters")
+    if isinstance(params, Mapping):
+        rows += [(f"<code>{_e(k)}</code>", _num(v)) for k, v in params.items()]
+    if not rows:
+        return ""
+    return '<section id="run"><h2>Run</h2>' + _table(("Setting", "Value"), rows) + "</section>"
+
+
+def _thresholds_section(s, paper_reference):
+    keys = ("t_plus", "d_avg_t_plus", "t_minus", "d_avg_t_minus")
+    if all(s.get(k) is None for k in keys):
+        return ""
+    header = ("Dataset", "t<sup>+</sup>", "d<sub>avg</sub>(t<sup>+</sup>)")
+    header += ("t<sup>−</sup>", "d<sub>avg</sub>(t<sup>−</sup>)")
+    rows = [
+        (
+            _e(s.get("dataset") or "this dataset"),
+            _num(s.get("t_plus")),
+            _num(s.get("d_avg_t_plus"), 1),
+            _num(s.get("t_minus")),
+            _num(s.get("d_avg_t_minus"), 1),
+        )
+    ]
+    classes = [""]
+    if paper_reference:
+        for name, tp, dp, tm, dm in _PAPER_TABLE4:
+            rows.append((_e(name), _num(tp), _num(dp), _num(tm), _num(dm)))
+            classes.append("ref")
+    out = ['<section id="thresholds"><h2>Noise thresholds (paper\'s Table 4)</h2>']
+    out.append(_table(header, rows, num_cols=(1, 2, 3, 4), row_class=classes))
+    out.append(
+        '<p class="note">A pair (feature f, class c) is kept as characteristic of c by '
+        "<b>presence</b> when D<sub>KS</sub> &gt; t<sup>+</sup> and by <b>absence</b> when "
+        "D<sub>KS</sub> &lt; t<sup>−</sup>; pairs in between are treated as noise. The "
+        "thresholds maximize d<sub>avg</sub>, the average number of features per class beyond "
+        "x with the true labels minus the same with shuffled labels (paper's Eq. 4)."
+        + (
+            " The grey rows are the paper's values for comparison (VGG19 embedding): "
+            "t<sup>+</sup> from 0.123 to 0.183, t<sup>−</sup> from −0.165 to −0.114. "
+            "d<sub>avg</sub> depends on the number of features, so compare it only "
+            "between runs of the same model."
+            if paper_reference
+            else ""
+        )
+        + "</p>"
+    )
+    counts = _counts_table(s)
+    if counts:
+        out.append("<h3>Counts</h3>" + counts)
+    out.append("</section>")
+    return "".join(out)
+
+
+def _counts_table(s):
+    rows = []
+    n_pairs = s.get("n_pairs")
+
+    def with_share(value):
+        if _is_number(value) and _is_number(n_pairs) and n_pairs:
+            return f"{_num(value)} ({_share(value / n_pairs)})"
+        return _num(value)
+
+    n_noise = s.get("n_noise_features")
+    if n_noise is None and s.get("noise_features") is not None:
+        n_noise = len(s["noise_features"])
+    for key, label, value in (
+        ("n_pairs", "Feature/class pairs", n_pairs),
+        ("n_pairs_plus", "Pairs kept by presence (D<sub>KS</sub> &gt; t<sup>+</sup>)", None),
+        ("n_pairs_minus", "Pairs kept by absence (D<sub>KS</sub> &lt; t<sup>−</sup>)", None),
+        (
+            "n_noise_features",
+            "Features noise for every class (t<sup>+</sup> and t<sup>−</sup>)",
+            n_noise,
+        ),
+        ("n_noise_features_plus", "Features with no D<sub>KS</sub> &gt; t<sup>+</sup>", None),
+        ("n_noise_features_minus", "Features with no D<sub>KS</sub> &lt; t<sup>−</sup>", None),
+    ):
+        value = s.get(key) if value is None else value
+        if value is None:
+            continue
+        rows.append((label, with_share(value) if key.startswith("n_pairs_") else _num(value)))
+    return _table(("", "count"), rows, num_cols=(1,)) if rows else ""
+
+
+_LAYER_COLUMNS = (
+    # (key, aliases, header, formatter name)
+    ("n_features", (), "Features", "num"),
+    ("kept", (), "Kept, true labels", "share"),
+    ("kept_shuffled", ("kept_null",), "Kept, shuffled labels", "share"),
+    ("kept_presence", ("kept_plus",), "Kept by t<sup>+</sup>", "share"),
+    ("kept_absence", ("kept_minus",), "Kept by t<sup>−</sup>", "share"),
+    ("n_noise", ("n_noise_features",), "Features noise for every class", "num"),
+)
+
+
+def _layer_rows(layers):
+    """Rows (dicts) from a list of dicts or from a dict of columns (``layer_summary()``)."""
+    if isinstance(layers, Mapping):
+        columns = {k: list(v) for k, v in layers.items()}
+        n = max((len(v) for v in columns.values()), default=0)
+        return [{k: v[i] for k, v in columns.items() if i < len(v)} for i in range(n)]
+    return [dict(layer) for layer in layers]
+
+
+def _lookup(row, key, aliases):
+    for name in (key, *aliases):
+        if row.get(name) is not None:
+            return row[name]
+    return None
+
+
+def _layers_section(s):
+    layers = s.get("layers")
+    if layers is None or len(layers) == 0:
+        return ""
+    layers = _layer_rows(layers)
+    present = [
+        c for c in _LAYER_COLUMNS if any(_lookup(row, c[0], c[1]) is not None for row in layers)
+    ]
+    header = ["Layer"] + [label for _, _, label, _ in present]
+    fmt = {"num": _num, "share": _share}
+    rows = []
+    for layer in layers:
+        name = _lookup(layer, "name", ("group",))
+        rows.append(
+            [f'<span class="feat">{_e("?" if name is None else name)}</span>']
+            + [fmt[kind](_lookup(layer, key, aliases)) for key, aliases, _, kind in present]
+        )
+    return (
+        '<section id="layers"><h2>Per layer: share of pairs kept (paper\'s Fig. 10)</h2>'
+        "<p>Share of each layer's (feature, class) pairs beyond the thresholds. Compare the "
+        "true labels with the shuffled ones: the latter is the noise that the thresholds let "
+        "through.</p>" + _table(header, rows, num_cols=tuple(range(1, len(header)))) + "</section>"
+    )
+
+
+def _noise_section(s, max_listed):
+    names = s.get("noise_features")
+    if names is None:
+        return ""
+    names = [str(n) for n in names]
+    out = ['<section id="noise"><h2>Features that are noise for every class</h2>']
+    if not names:
+        out.append(
+            "<p>None: every feature is beyond t<sup>+</sup> or t<sup>−</sup> for at "
+            "least one class.</p></section>"
+        )
+        return "".join(out)
+    out.append(
+        f"<p>{len(names):,} features have no D<sub>KS</sub> beyond t<sup>+</sup> or "
+        "t<sup>−</sup> for any class: they describe no class of this dataset beyond noise "
+        "(the paper finds 38 to 108 such features, nearly all in fc7).</p>"
+    )
+    shown = names[:max_listed]
+    more = f" … and {len(names) - len(shown):,} more" if len(names) > len(shown) else ""
+    out.append(
+        f"<details><summary>Show the {len(shown):,} names</summary><p>"
+        + ", ".join(f'<span class="feat">{_e(n)}</span>' for n in shown)
+        + _e(more)
+        + "</p></details></section>"
+    )
+    return "".join(out)
+
+
+def _classes_section(s):
+    classes = s.get("classes")
+    if not classes:
+        return ""
+    columns = (
+        ("n_images", (), "Images"),
+        ("n_plus", ("n_presence",), "Features by presence (&gt; t<sup>+</sup>)"),
+        ("n_minus", ("n_absence",), "Features by absence (&lt; t<sup>−</sup>)"),
+    )
+    present = [c for c in columns if any(_lookup(row, c[0], c[1]) is not None for row in classes)]
+    header = ["Class"] + [label for _, _, label in present]
+    header += ["Top features by presence (D<sub>KS</sub>)", "Top features by absence"]
+    rows = []
+    for row in classes:
+        rows.append(
+            [_e(row.get("name", "?"))]
+            + [_num(_lookup(row, key, aliases)) for key, aliases, _ in present]
+            + [
+                _feature_list(row.get("top_presence"), "pos"),
+                _feature_list(row.get("top_absence"), "neg"),
+            ]
+        )
+    return (
+        '<section id="classes"><h2>Per class: top features</h2>'
+        "<p>For each class, how many features characterize it beyond the thresholds, and the "
+        "features with the highest D<sub>KS</sub> (more active in the class than elsewhere) and "
+        "the lowest (less active in the class than elsewhere).</p>"
+        + _table(header, rows, num_cols=tuple(range(1, 1 + len(present))))
+        + "</section>"
+    )
+
+
+def _figures_section(figures, captions, dpi):
+    if not figures:
+        return ""
+    out = ['<section id="figures"><h2>Figures</h2>']
+    for number, (key, value) in enumerate(figures.items(), start=1):
+        caption = None
+        if isinstance(value, tuple) and len(value) == 2:
+            value, caption = value
+        if captions and key in captions:
+            caption = captions[key]
+        title, caption = _figure_text(str(key), caption)
+        data = base64.b64encode(_png_bytes(value, dpi)).decode("ascii")
+        out.append(
+            f'<figure id="fig-{_e(key)}"><img src="data:image/png;base64,{data}" '
+            f'alt="{_e(title)}"><figcaption><b>Figure {number}. {_e(title)}.</b> '
+            f"{_e(caption) if caption else ''}</figcaption></figure>"
+        )
+    out.append("</section>")
+    return "".join(out)
+
+
+_READING_GUIDE = (
+    '<section id="reading"><h2>How to read D<sub>KS</sub></h2><p>For a feature f and a class c, '
+    "D<sub>KS</sub>(f, c) in [−1, 1] is the signed Kolmogorov–Smirnov distance between the "
+    "feature's activations on the images of c (intra) and on all other images (inter). "
+    '<span class="pos">D<sub>KS</sub> &gt; 0</span>: the feature takes higher values in c than '
+    "elsewhere, so c is characterized by its <b>presence</b>. "
+    '<span class="neg">D<sub>KS</sub> &lt; 0</span>: lower values in c, so c is characterized by '
+    "its <b>absence</b> (the feature is common in the dataset but rare in c). D<sub>KS</sub> "
+    "near 0: the feature says little about c. Shuffled labels show how large D<sub>KS</sub> gets "
+    "by chance, which sets the thresholds t<sup>+</sup> and t<sup>−</sup>.</p></section>"
+)
+
+
+def write_report(
+    path,
+    summary,
+    figures=None,
+    *,
+    title="dks analysis report",
+    captions=None,
+    paper_reference=True,
+    max_listed=5000,
+    dpi=110,
+):
+    """Write one self-contained HTML report (inline CSS, figures embedded as PNG data URIs).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The HTML file to write (e.g. ``results/report.html``); written atomically (temporary
+        file, then rename); missing parent folders are created.
+    summary : dict
+        The numbers and lists to show; see the module docstring for the keys. All optional.
+    figures : dict of str to Figure, PNG path or (Figure or path, caption), optional
+        Figures in the order shown; known keys get a title and a caption (module docstring).
+    title : str, default="dks analysis report"
+    captions : dict of str to str, optional
+        Captions overriding the default ones, by figure key.
+    paper_reference : bool, default=True
+        Show the paper's Table 4 values next to this run's thresholds.
+    max_listed : int, default=5000
+        At most this many names of noise features are listed.
+    dpi : float, default=110
+        Resolution of the PNGs made from Figures.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    if not isinstance(summary, Mapping):
+        raise TypeError(f"'summary' must be a dict; got {type(summary).__name__} instead.")
+    figures = dict(figures or {})
+    sections = [
+        ("run", "Run", _run_section(summary)),
+        ("reading", "How to read D_KS", _READING_GUIDE),
+        ("thresholds", "Noise thresholds", _thresholds_section(summary, paper_reference)),
+        ("layers", "Per layer", _layers_section(summary)),
+        ("noise", "Features noise for every class", _noise_section(summary, int(max_listed))),
+        ("classes", "Per class", _classes_section(summary)),
+        ("figures", "Figures", _figures_section(figures, captions, dpi)),
+    ]
+    sections = [(anchor, name, body) for anchor, name, body in sections if body]
+    meta = []
+    for key in ("dataset", "model", "created"):
+        if summary.get(key) is not None:
+            meta.append(_e(summary[key]))
+    try:
+        from dks import __version__ as version
+    except ImportError:  # pragma: no cover
+        version = None
+    meta.append(f"made with dks {_e(version)}" if version else "made with dks")
+    toc = "".join(f'<li><a href="#{anchor}">{_e(name)}</a></li>' for anchor, name, _ in sections)
+    page = (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
+        f'<h1>{_e(title)}</h1>\n<p class="meta">{" · ".join(meta)}</p>\n'
+        f"<nav><ul>{toc}</ul></nav>\n"
+        + "\n".join(body for _, _, body in sections)
+        + "\n</main>\n</body>\n</html>\n"
+    )
+    path = Path(path)
+    with _atomic_open(path) as fh:
+        fh.write(page.encode("utf-8"))
+    return path
