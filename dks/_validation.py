@@ -3,13 +3,14 @@
 import warnings
 
 import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
 from dks._kernels import column_stats
 
 
-def check_features(estimator, X, y, *, reset=True):
+def check_features(estimator, X, y, *, reset=True, n_jobs=None):
     """Validate an activation matrix and its labels for a D_KS fit.
 
     Parameters
@@ -22,6 +23,8 @@ def check_features(estimator, X, y, *, reset=True):
         Class labels (any hashable values).
     reset : bool, default=True
         Whether to set the feature attributes of ``estimator``.
+    n_jobs : int or None, default=None
+        Threads scanning row chunks of ``X``.
 
     Returns
     -------
@@ -41,12 +44,7 @@ def check_features(estimator, X, y, *, reset=True):
         ensure_min_samples=2,
         y_numeric=False,
     )
-    n_features = X.shape[1]
-    mins = np.empty(n_features)
-    maxs = np.empty(n_features)
-    n_bad = np.empty(n_features, dtype=np.int64)
-    first_bad = np.empty(n_features, dtype=np.int64)
-    column_stats(X, mins, maxs, n_bad, first_bad)
+    mins, maxs, n_bad, first_bad = _column_stats(X, n_jobs)
     total_bad = int(n_bad.sum())
     if total_bad:
         feature = int(np.flatnonzero(n_bad)[0])
@@ -58,6 +56,30 @@ def check_features(estimator, X, y, *, reset=True):
             "those values first (e.g. sklearn.impute.SimpleImputer)."
         )
     return X, y, mins, maxs
+
+
+def _column_stats(X, n_jobs):
+    """Column minima, maxima, non-finite counts and first non-finite rows, by row chunks."""
+    n_samples, n_features = X.shape
+    n_chunks = min(effective_n_jobs(n_jobs), max(1, n_samples // 1024))
+    bounds = np.linspace(0, n_samples, n_chunks + 1).astype(int)
+    stats = np.empty((n_chunks, 4, n_features))
+
+    def run(k):
+        lo, hi = bounds[k], bounds[k + 1]
+        mins, maxs = stats[k, 0], stats[k, 1]
+        n_bad = np.empty(n_features, dtype=np.int64)
+        first_bad = np.empty(n_features, dtype=np.int64)
+        column_stats(X[lo:hi], mins, maxs, n_bad, first_bad)
+        stats[k, 2] = n_bad
+        stats[k, 3] = np.where(first_bad >= 0, first_bad + lo, n_samples)
+
+    if n_chunks == 1:
+        run(0)
+    else:
+        Parallel(n_jobs=n_chunks, prefer="threads")(delayed(run)(k) for k in range(n_chunks))
+    first = stats[:, 3].min(axis=0).astype(np.int64)
+    return stats[:, 0].min(axis=0), stats[:, 1].max(axis=0), stats[:, 2].sum(axis=0), first
 
 
 def _feature_label(estimator, index):

@@ -136,7 +136,7 @@ class KSCharacterizer(BaseEstimator):
         return self._fit(X, y, permutations=permutations)
 
     def _fit(self, X, y, permutations):
-        X, y, mins, maxs = check_features(self, X, y, reset=True)
+        X, y, mins, maxs = check_features(self, X, y, reset=True, n_jobs=self.n_jobs)
         classes, codes, counts = encode_labels(self, y)
         labelings = [codes]
         if permutations is not None:

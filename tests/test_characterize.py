@@ -304,3 +304,13 @@ def test_reference_helpers_agree_with_scipy_on_simple_case():
     intra = np.array([5.0, 6.0])
     assert signed_ks_scipy(inter, intra)[0] == 1.0
     assert signed_ks_binned(np.r_[inter, intra], np.r_[[False] * 3, [True] * 2], 10) == 1.0
+
+
+def test_nan_report_is_the_same_with_threads_over_row_chunks():
+    X = np.zeros((5000, 3))
+    X[4321, 2] = np.nan
+    X[3000, 1] = -np.inf
+    y = np.arange(5000) % 2
+    for n_jobs in (1, 2):
+        with pytest.raises(ValueError, match=r"2 NaN .* first is feature 1 \(row 3000\)"):
+            KSCharacterizer(n_jobs=n_jobs).fit(X, y)
