@@ -219,8 +219,8 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
         Class codes in ``0 .. n_classes - 1`` for each labeling; each labeling has the class
         sizes ``class_counts``.
     class_counts : ndarray (n_classes,) int64
-    out : ndarray (n_labelings, n_classes, n_features) float64
-        Receives column ``f`` at ``out[:, :, f]``.
+    out : ndarray (n_labelings, n_features, n_classes) float64
+        Receives feature ``f`` at ``out[:, f, :]`` (contiguous writes; the caller transposes).
     max_cols : int
         Columns prepared at once (a buffer of ``max_cols * n_samples`` values).
     """
@@ -267,7 +267,7 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
                     buf[fill[c]] = levels[j]
                     fill[c] += 1
                 for c in range(n_classes):
-                    out[lab, c, f] = _class_gap(
+                    out[lab, f, c] = _class_gap(
                         buf, starts[c], starts[c + 1], cum, np.float64(class_counts[c]), big_n
                     )
 

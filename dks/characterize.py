@@ -255,12 +255,14 @@ def signed_dks(X, labelings, class_counts, *, n_bins, mins, maxs, n_jobs=None, b
     dks : ndarray of shape (n_labelings, n_classes, n_features), float64
     """
     n_features = X.shape[1]
-    out = np.empty((labelings.shape[0], class_counts.shape[0], n_features))
+    # Filled feature by feature (contiguous writes), returned class-major.
+    out = np.empty((labelings.shape[0], n_features, class_counts.shape[0]))
     bins = 0 if n_bins is None else int(n_bins)
     blocks = [(f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)]
 
-    # Columns are copied to a float64 buffer of at most ~32 MiB per thread.
-    max_cols = max(1, min(block_size, (4 << 20) // max(X.shape[0], 1)))
+    # Columns are copied, a few at a time, to a buffer that stays in the L2 cache
+    # (about 128k values); larger buffers measured slower.
+    max_cols = max(1, min(block_size, (1 << 17) // max(X.shape[0], 1)))
 
     def run(f0, f1):
         block_signed_ks(X, f0, f1, mins, maxs, bins, labelings, class_counts, out, max_cols)
@@ -270,7 +272,7 @@ def signed_dks(X, labelings, class_counts, *, n_bins, mins, maxs, n_jobs=None, b
             run(f0, f1)
     else:
         Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(f0, f1) for f0, f1 in blocks)
-    return out
+    return np.ascontiguousarray(out.transpose(0, 2, 1))
 
 
 def signed_ks_pvalues(dks, class_counts):
@@ -300,7 +302,14 @@ def signed_ks_pvalues(dks, class_counts):
 
     counts = np.asarray(class_counts, dtype=np.float64)
     total = counts.sum()
-    en = np.round(counts * (total - counts) / total)
+    sizes = np.round(counts * (total - counts) / total)
     stat = np.abs(np.asarray(dks, dtype=np.float64))
-    en = np.broadcast_to(en[:, None], stat.shape[-2:])
-    return np.clip(kstwo.sf(stat, en), 0.0, 1.0)
+    out = np.empty_like(stat)
+    # kstwo.sf is slow (~0.2 ms a value) but D takes few distinct values per class size
+    # (multiples of 1 / (n * m)), so it is evaluated once per distinct (size, |D|).
+    for size in np.unique(sizes):
+        rows = np.flatnonzero(sizes == size)
+        values, inverse = np.unique(stat[..., rows, :], return_inverse=True)
+        sf = np.clip(kstwo.sf(values, size), 0.0, 1.0)
+        out[..., rows, :] = sf[inverse].reshape(stat[..., rows, :].shape)
+    return out
