@@ -4,6 +4,7 @@ from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
+from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
@@ -43,8 +44,11 @@ class KSCharacterizer(BaseEstimator):
         Threads working on feature blocks in parallel. ``None`` means 1 unless in a
         :func:`joblib.parallel_config` context; ``-1`` uses all processors.
     block_size : int, default=256
-        Features per work unit. Memory beyond the input and the result is
-        ``O(n_samples)`` per thread, whatever the block size.
+        Features per work unit. For an in-memory ``X``, memory beyond the input and the
+        result is ``O(n_samples)`` per thread, whatever the block size. A file-backed ``X``
+        (:class:`numpy.memmap`, e.g. ``np.load(path, mmap_mode="r")`` on an embedding too large
+        for RAM) is read in column blocks as wide as ``sklearn.set_config(working_memory=...)``
+        allows per thread (default 1 GiB in all), each block one pass over the file.
 
     Attributes
     ----------
@@ -254,25 +258,56 @@ def signed_dks(X, labelings, class_counts, *, n_bins, mins, maxs, n_jobs=None, b
     -------
     dks : ndarray of shape (n_labelings, n_classes, n_features), float64
     """
-    n_features = X.shape[1]
+    n_samples, n_features = X.shape
     # Filled feature by feature (contiguous writes), returned class-major.
     out = np.empty((labelings.shape[0], n_features, class_counts.shape[0]))
     bins = 0 if n_bins is None else int(n_bins)
-    blocks = [(f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)]
-
+    n_threads = effective_n_jobs(n_jobs)
     # Columns are copied, a few at a time, to a buffer that stays in the L2 cache
     # (about 128k values); larger buffers measured slower.
-    max_cols = max(1, min(block_size, (1 << 17) // max(X.shape[0], 1)))
+    max_cols = max(1, min(block_size, (1 << 17) // max(n_samples, 1)))
+    on_disk = _file_backed(X)
+    if on_disk:
+        # A file-backed X is read in wide column blocks (each block one pass over the file),
+        # as large as sklearn's working_memory allows per thread.
+        budget = get_config()["working_memory"] * 2**20 / max(n_threads, 1)
+        block_size = max(block_size, int(budget // (n_samples * X.dtype.itemsize)))
+    blocks = [(f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)]
 
     def run(f0, f1):
-        block_signed_ks(X, f0, f1, mins, maxs, bins, labelings, class_counts, out, max_cols)
+        if on_disk:
+            block = np.asfortranarray(X[:, f0:f1])
+            view = out[:, f0:f1, :]
+            block_signed_ks(
+                block,
+                0,
+                f1 - f0,
+                mins[f0:f1],
+                maxs[f0:f1],
+                bins,
+                labelings,
+                class_counts,
+                view,
+                max_cols,
+            )
+        else:
+            block_signed_ks(X, f0, f1, mins, maxs, bins, labelings, class_counts, out, max_cols)
 
-    if effective_n_jobs(n_jobs) == 1 or len(blocks) == 1:
+    if n_threads == 1 or len(blocks) == 1:
         for f0, f1 in blocks:
             run(f0, f1)
     else:
         Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(f0, f1) for f0, f1 in blocks)
     return np.ascontiguousarray(out.transpose(0, 2, 1))
+
+
+def _file_backed(X):
+    """Whether ``X`` is (a view of) a :class:`numpy.memmap`."""
+    while X is not None:
+        if isinstance(X, np.memmap):
+            return True
+        X = getattr(X, "base", None)
+    return False
 
 
 def signed_ks_pvalues(dks, class_counts):

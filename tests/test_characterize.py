@@ -314,3 +314,32 @@ def test_nan_report_is_the_same_with_threads_over_row_chunks():
     for n_jobs in (1, 2):
         with pytest.raises(ValueError, match=r"2 NaN .* first is feature 1 \(row 3000\)"):
             KSCharacterizer(n_jobs=n_jobs).fit(X, y)
+
+
+@pytest.mark.parametrize("n_bins", [None, 10])
+def test_memmap_input_is_read_in_column_blocks(tmp_path, rng, n_bins, monkeypatch):
+    from sklearn import config_context
+
+    import dks.characterize as mod
+
+    widths = []
+    original = mod.block_signed_ks
+
+    def spy(X, f0, f1, *args):
+        widths.append((X.flags.f_contiguous, X.shape[1], f1 - f0))
+        return original(X, f0, f1, *args)
+
+    monkeypatch.setattr(mod, "block_signed_ks", spy)
+    X, y = relu_data(rng, 50, 9, 3, decimals=1)
+    path = tmp_path / "X.npy"
+    np.save(path, X.astype(np.float32))
+    X_mm = np.load(path, mmap_mode="r")
+    ref = KSCharacterizer(n_bins=n_bins).fit(X.astype(np.float32), y).dks_
+    # A tiny working memory forces several blocks (block_size stays the lower bound).
+    with config_context(working_memory=1e-4):
+        for n_jobs in (1, 2):
+            widths.clear()
+            got = KSCharacterizer(n_bins=n_bins, block_size=2, n_jobs=n_jobs).fit(X_mm, y).dks_
+            assert_array_equal(got, ref)
+            # Column blocks copied from the file, 2 wide (the last one 1).
+            assert sorted(widths) == [(True, 1, 1)] + [(True, 2, 2)] * 4
