@@ -17,6 +17,7 @@ be the number of members with level ``<= v``. Then::
 
 so the integer ``n * T[v] - N * I`` carries the sign and the comparison of gaps exactly
 (ties between the largest positive and largest negative gap are decided without rounding).
+These integers are held in float64, exact while ``N**2 < 2**53`` (``N`` below 9e7 samples).
 Between two consecutive levels occupied by the class, ``I`` is constant and ``T`` is
 non-decreasing, so the extremes of the gap are reached at the level just before a class
 level (largest ``T``) or at a class level itself (smallest ``T``). Visiting the class members
