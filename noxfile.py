@@ -27,7 +27,16 @@ def lint(session):
 def docs(session):
     """Build the HTML docs with warnings as errors."""
     session.run(
-        "python", "-m", "sphinx", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
+        "python",
+        "-m",
+        "sphinx",
+        "-E",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
     )
 
 

@@ -60,7 +60,7 @@ class KSCharacterizer(BaseEstimator):
         Samples per class.
     n_features_in_ : int
         Number of features seen during :term:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :term:`fit`, when ``X`` has string column names.
     pvalues_ : ndarray of shape (n_classes, n_features), float64
         Asymptotic two-sided KS p-values of ``|dks_|`` (computed on first access); see

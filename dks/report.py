@@ -16,7 +16,9 @@ Run description (table "Run")
     ``"dataset"`` : str
         Name of the dataset; first column of the thresholds table (default "this dataset").
     ``"model"`` : str
+        Name of the CNN.
     ``"n_images"``, ``"n_classes"``, ``"n_features"``, ``"n_shuffles"`` : int
+        Sizes of the analysis.
     ``"bins"`` : int or str
         The characterizer's binning (``100``, or ``"exact"``).
     ``"wall_time_s"`` : float

@@ -117,7 +117,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         ``pandas.DataFrame(sel.n_characteristic_)`` makes a table.
     n_features_in_ : int
         Number of features seen during :term:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :term:`fit`, when ``X`` has string column names.
 
     See Also

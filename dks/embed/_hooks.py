@@ -1,0 +1,154 @@
+"""Forward hooks that collect reduced layer outputs and stop the forward pass early.
+
+:class:`LayerRecorder` is a context manager. On entry it puts the model in ``eval()`` mode
+and registers one forward hook per requested layer; on exit (also after an exception) it
+removes exactly those hooks and restores each submodule's own ``training`` flag.
+
+Each hook reduces its layer's output at once, inside the hook: a ``(N, C, H, W)`` output
+becomes its spatial mean ``(N, C)`` (computed in float32), a ``(N, C)`` output is copied.
+Reducing or copying inside the hook matters because later modules may modify the tensor in
+place (VGG's ReLUs are ``inplace=True``); it also means no full activation map is kept.
+The hook of the last layer to run raises :class:`StopForward`, which :meth:`run` catches,
+so the network computes nothing after the last layer that is needed.
+"""
+
+import contextlib
+
+import torch
+
+__all__ = ["LayerRecorder", "StopForward", "reduce_output"]
+
+
+class StopForward(Exception):
+    """Raised by the hook of the last needed layer to end the forward pass."""
+
+
+def reduce_output(output, name):
+    """Reduce one layer output to ``(N, C)`` float32.
+
+    Parameters
+    ----------
+    output : torch.Tensor
+        ``(N, C)`` (copied) or ``(N, C, H, W)`` (averaged over ``H, W``).
+    name : str
+        Layer name, for the error message.
+
+    Returns
+    -------
+    reduced : torch.Tensor of shape (N, C), float32
+    """
+    if not isinstance(output, torch.Tensor):
+        raise TypeError(
+            f"Layer {name!r} returns a {type(output).__name__}, not a tensor; pick one of its "
+            "submodules (see dks.embed.list_layers())."
+        )
+    if output.ndim == 4:
+        return output.mean(dim=(2, 3), dtype=torch.float32)
+    if output.ndim == 2:
+        return output.to(dtype=torch.float32, copy=True)
+    raise ValueError(
+        f"Layer {name!r} returns a tensor of shape {tuple(output.shape)}; CNNEmbedder handles "
+        "(N, C) outputs and channels-first (N, C, H, W) feature maps (averaged over H, W). "
+        "Pick a layer with such an output."
+    )
+
+
+class LayerRecorder:
+    """Hooks on ``layers`` of ``model`` that record their reduced outputs.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    layers : list of (str, str)
+        ``(feature name, module path)`` pairs.
+    stop_after : str or None
+        Module path of the last layer the forward pass needs; its hook raises
+        :class:`StopForward`. None runs the whole forward pass.
+    count_calls : bool, default=False
+        Record how many times each hooked module runs (see :attr:`calls`).
+
+    Attributes
+    ----------
+    calls : dict of str to int
+        Calls of each module path in the last :meth:`run`, if ``count_calls``.
+    order : list of str
+        Module paths in the order their hooks first ran in the last :meth:`run`.
+    """
+
+    def __init__(self, model, layers, stop_after=None, *, count_calls=False):
+        self.model = model
+        self.layers = list(layers)
+        self.stop_after = stop_after
+        self.count_calls = count_calls
+        self.calls = {}
+        self.order = []
+        self._outputs = {}
+        self._handles = []
+        self._flags = []
+
+    def __enter__(self):
+        self._flags = [(module, module.training) for module in self.model.modules()]
+        try:
+            self.model.eval()
+            modules = dict(self.model.named_modules())
+            for name, path in self.layers:
+                hook = self._make_hook(name, path)
+                self._handles.append(modules[path].register_forward_hook(hook))
+        except BaseException:
+            self._cleanup()
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        self._cleanup()
+        return False
+
+    def _cleanup(self):
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        for module, training in self._flags:
+            module.training = training
+        self._flags = []
+
+    def _make_hook(self, name, path):
+        stop = path == self.stop_after
+
+        def hook(module, inputs, output):
+            if self.count_calls:
+                self.calls[path] = self.calls.get(path, 0) + 1
+                if path in self._outputs:
+                    return
+            self.order.append(path)
+            self._outputs[path] = reduce_output(output, name)
+            if stop:
+                raise StopForward
+
+        return hook
+
+    def run(self, x):
+        """Run the model on ``x``; return the reduced outputs, in the order of ``layers``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch the model accepts.
+
+        Returns
+        -------
+        outputs : list of torch.Tensor of shape (N, C_l), float32
+        """
+        self._outputs = {}
+        self.calls = {}
+        self.order = []
+        with contextlib.suppress(StopForward):
+            self.model(x)
+        missing = [name for name, path in self.layers if path not in self._outputs]
+        if missing:
+            raise RuntimeError(
+                f"Layer(s) {', '.join(map(repr, missing))} did not run in the forward pass "
+                "of the model; pick modules that its forward() calls."
+            )
+        outputs = [self._outputs[path] for _, path in self.layers]
+        self._outputs = {}
+        return outputs

