@@ -2,8 +2,9 @@
 
 Speed. For each model, crops per second of
 
-* ``embedder``: ``CNNEmbedder.transform`` on JPEG files (decoding, resizing, ten-cropping in
-  DataLoader workers, hooks, in-hook pooling, crop averaging, copy to numpy), and
+* ``embedder``: ``CNNEmbedder.transform`` on JPEG files (decoding, resizing, ten-cropping,
+  in DataLoader workers if ``num_workers`` asks for them or its default finds free cores;
+  hooks, in-hook pooling, crop averaging, copy to numpy), and
 * ``bare``: the bare ``model(x)`` forward pass on crop tensors made beforehand (random,
   float32, channels_last), with the same number of crops per batch,
 
@@ -17,8 +18,8 @@ values, and no download is needed. EfficientNet-Lite0 uses its packaged ImageNet
 
 Memory. ``--n-images`` small JPEG files (default 2000, as in issue 3) are embedded to a
 ``.npy`` file, each run in a fresh process, and for comparison into an in-memory array;
-reported: the peak resident memory (``ru_maxrss``) of the process and of its largest
-DataLoader worker, and the peak of the memory that numpy allocates during the transform
+reported: the peak resident memory (``ru_maxrss``) of the process (DataLoader workers, if
+any, not included), and the peak of the memory that numpy allocates during the transform
 (tracemalloc, which numpy reports to). With a file the latter stays at the size of a batch,
 whatever the number of images. The memory runs use EfficientNet-Lite0 with centre crops by
 default: 2000 images x 10 crops through VGG19 are 20,000 crops, about 40 minutes at the 8
@@ -127,9 +128,15 @@ def bench_speed(model, paths, batch_size, repeats, num_workers):
         (n_crops / e) / (bare_crops / b)
         for b, e in zip(times["bare"], times["embedder"], strict=True)
     ]
+    from dks.embed._images import default_num_workers
+
+    workers = num_workers
+    if workers is None:
+        workers = default_num_workers(len(paths), batch_size, "cpu")
     return {
         "model": model,
         "weights": embedder.weights_ or "random",
+        "workers": workers,
         "images": len(paths),
         "batch_crops": crops_per_batch,
         "bare_crops_per_s": bare_crops / min(times["bare"]),
@@ -149,6 +156,11 @@ def memory_child(spec):
     embedder = build_embedder(
         spec["model"], spec["batch_size"], spec["num_workers"], spec["crops"], output
     )
+    from dks.embed._images import default_num_workers
+
+    workers = spec["num_workers"]
+    if workers is None:
+        workers = default_num_workers(len(paths), spec["batch_size"], "cpu")
     rss_after_fit = _current_rss_mb()
     tracemalloc.start()
     start = time.perf_counter()
@@ -162,7 +174,7 @@ def memory_child(spec):
         "seconds": seconds,
         "rss_after_fit_mb": rss_after_fit,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "peak_worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "workers": workers,
         "traced_peak_mb": numpy_peak / 2**20,
         "output_mb": X.nbytes / 2**20,
     }
@@ -241,7 +253,7 @@ def main(argv=None):
                 f"\nSpeed: ten 224x224 crops of 500x375 JPEGs, {args.batch_size} images per batch"
             )
             print(
-                f"{'model':<20}{'weights':<46}{'bare':>8}{'embedder':>10}"
+                f"{'model':<20}{'weights':<46}{'workers':>8}{'bare':>8}{'embedder':>10}"
                 f"{'ratio (median, min-max of pairs)':>36}"
             )
             for model in args.models:
@@ -252,7 +264,8 @@ def main(argv=None):
                 results["speed"].append(row)
                 spread = f"{row['ratio_min']:.3f}-{row['ratio_max']:.3f}"
                 print(
-                    f"{model:<20}{row['weights']:<46}{row['bare_crops_per_s']:>8.2f}"
+                    f"{model:<20}{row['weights']:<46}{row['workers']:>8}"
+                    f"{row['bare_crops_per_s']:>8.2f}"
                     f"{row['embedder_crops_per_s']:>10.2f}{row['ratio_median']:>22.3f}"
                     f"{spread:>14}"
                 )
@@ -270,7 +283,7 @@ def main(argv=None):
             runs = [(small, True), (args.n_images, True), (small, False)]
             print(
                 f"{'images':>7} {'output':<8}{'rows x cols':>14}{'MiB out':>9}{'RSS fit':>9}"
-                f"{'peak RSS':>10}{'worker':>8}{'numpy peak':>12}{'img/s':>8}"
+                f"{'peak RSS':>10}{'workers':>8}{'numpy peak':>12}{'img/s':>8}"
             )
             for n, to_file in runs:
                 row = bench_memory(
@@ -288,12 +301,12 @@ def main(argv=None):
                 print(
                     f"{n:>7} {'.npy' if to_file else 'memory':<8}{shape:>14}"
                     f"{row['output_mb']:>9.1f}{row['rss_after_fit_mb']:>9.0f}"
-                    f"{row['peak_rss_mb']:>10.0f}{row['peak_worker_rss_mb']:>8.0f}"
+                    f"{row['peak_rss_mb']:>10.0f}{row['workers']:>8}"
                     f"{row['traced_peak_mb']:>12.1f}{n / row['seconds']:>8.1f}"
                 )
             print(
-                "(MiB; RSS = resident memory of the process; worker = largest DataLoader "
-                "worker; numpy peak = tracemalloc peak during transform)"
+                "(MiB; RSS = resident memory of the main process, DataLoader workers not "
+                "included; numpy peak = tracemalloc peak during transform)"
             )
     print(f"\nload average at the end: {_load()} (other processes slow the runs down)")
     if args.json:

@@ -122,9 +122,29 @@ def test_workers_give_the_same_result(tmp_path, images, expected):
 
 def test_default_workers_run(tmp_path, images, expected):
     paths = write_images(tmp_path, images)
-    np.testing.assert_array_equal(
-        tiny(num_workers=None, batch_size=2).fit_transform(paths), expected
+    X = tiny(num_workers=None, batch_size=2).fit_transform(paths)
+    np.testing.assert_array_equal(X, expected)
+
+
+@pytest.mark.parametrize(
+    ("cores", "threads", "device", "n_images", "expected"),
+    [
+        (2, 2, "cpu", 100, 0),  # torch's threads use every core: decode in the main process
+        (8, 4, "cpu", 100, 4),
+        (6, 4, "cpu", 100, 2),
+        (2, 2, "cuda", 100, 1),
+        (16, 8, "cuda", 100, 4),
+        (16, 8, "cuda", 8, 0),  # a single batch
+    ],
+)
+def test_default_number_of_workers(monkeypatch, cores, threads, device, n_images, expected):
+    from dks.embed import _images
+
+    monkeypatch.setattr(
+        _images.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False
     )
+    monkeypatch.setattr(_images.torch, "get_num_threads", lambda: threads)
+    assert _images.default_num_workers(n_images, 8, device) == expected
 
 
 def test_batch_size_does_not_change_the_result(images, expected):

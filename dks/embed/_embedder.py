@@ -54,6 +54,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     crops. That gives 9,600 features per image: ``conv1_1_0`` ... ``conv5_4_511``,
     ``fc7_0`` ... ``fc7_4095``.
 
+    Read more in the :ref:`User Guide <embedding>`.
+
     Parameters
     ----------
     model : str or torch.nn.Module, default="vgg19"
@@ -105,9 +107,12 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         Compute precision; the half precisions run under :func:`torch.autocast`. The
         layer averages are accumulated and returned in float32.
     num_workers : int or None, default=None
-        DataLoader worker processes that decode, resize and crop images. None: no workers
-        when all images fit in one batch, else ``min(4, cpu_count - 1)``; 0 loads in the
-        main process.
+        DataLoader worker processes that decode, resize and crop the images; 0 does it in
+        the main process. None: up to 4 workers, on the cores that the forward pass leaves
+        free: on a GPU, all cores but one; on the CPU, those that torch's threads
+        (:func:`torch.get_num_threads`) do not use, so none when torch uses every core (a
+        worker would then slow the forward pass down more than it saves); none either
+        when all images fit in one batch.
     output : str, os.PathLike or None, default=None
         None: return an in-memory array. A path ending in ``.npy``: write the embedding
         there batch by batch (memory does not grow with the number of images) and return
@@ -338,7 +343,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         n_images = len(source)
         num_workers = self.num_workers
         if num_workers is None:
-            num_workers = default_num_workers(n_images, self.batch_size)
+            num_workers = default_num_workers(n_images, self.batch_size, self.device_.type)
         loader = make_loader(
             source,
             self._preprocess,
