@@ -82,7 +82,7 @@ def main(argv=None):
     rss_data = peak_rss_mib()
     # Compile once (cached on disk afterwards) outside the timings.
     for n_bins in (100, None):
-        KSCharacterizer(n_bins=n_bins).fit(X[:20, :4], y[:20] % 2)
+        KSCharacterizer(n_bins=n_bins).fit(np.ascontiguousarray(X[:20, :4]), y[:20] % 2)
 
     per_pair = time_scipy_loop(X, y, args.n_pairs)
     baseline = per_pair * n_pairs_total

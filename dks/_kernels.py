@@ -220,8 +220,10 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
         Class codes in ``0 .. n_classes - 1`` for each labeling; each labeling has the class
         sizes ``class_counts``.
     class_counts : ndarray (n_classes,) int64
-    out : ndarray (n_labelings, n_features, n_classes) float64
-        Receives feature ``f`` at ``out[:, f, :]`` (contiguous writes; the caller transposes).
+    out : ndarray (n_labelings, n_classes, n_features) float64
+        Receives column ``f`` at ``out[:, :, f]``. Results are gathered per column group in
+        a small feature-major buffer and copied out a group at a time, so that ``out`` is
+        written in contiguous runs.
     max_cols : int
         Columns prepared at once (a buffer of ``max_cols * n_samples`` values).
     """
@@ -243,6 +245,7 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
     hist = np.empty((64 // _RADIX_BITS, _RADIX_SIZE), dtype=np.int64)
     starts = np.empty(n_classes + 1, dtype=np.int64)
     fill = np.empty(n_classes, dtype=np.int64)
+    res = np.empty((n_labelings, width, n_classes), dtype=np.float64)
     starts[0] = 0
     for c in range(n_classes):
         starts[c + 1] = starts[c] + class_counts[c]
@@ -258,24 +261,39 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
                 _binned_levels(
                     cols[f - g0], mins[f], maxs[f], n_bins, codes, cursor, order, levels, cum
                 )
+            # The lowest level (e.g. the zeros of a ReLU) is often one large tie group:
+            # only its count per class matters, which is what the other levels leave.
+            n_low = np.int64(cum[1])
             for lab in range(n_labelings):
                 labels = labelings[lab]
                 for c in range(n_classes):
                     fill[c] = starts[c]
-                # Bucket the levels by class, keeping level order inside each class.
-                for j in range(n_samples):
+                # Bucket the other levels by class, keeping level order inside each class.
+                for j in range(n_low, n_samples):
                     c = labels[order[j]]
                     buf[fill[c]] = levels[j]
                     fill[c] += 1
                 for c in range(n_classes):
-                    out[lab, f, c] = _class_gap(
-                        buf, starts[c], starts[c + 1], cum, np.float64(class_counts[c]), big_n
+                    res[lab, f - g0, c] = _class_gap(
+                        buf,
+                        starts[c],
+                        fill[c],
+                        cum,
+                        np.float64(class_counts[c]),
+                        big_n,
+                        np.float64(class_counts[c] - (fill[c] - starts[c])),
                     )
+        for lab in range(n_labelings):
+            for c in range(n_classes):
+                for f in range(g0, g1):
+                    out[lab, c, f] = res[lab, f - g0, c]
 
 
 @njit(**_JIT)
-def _class_gap(buf, start, end, cum, n_in, big_n):
-    """Signed D of one class from its members' levels ``buf[start:end]`` (sorted).
+def _class_gap(buf, start, end, cum, n_in, big_n, n_low):
+    """Signed D of one class from its member counts and levels.
+
+    ``n_low`` members are at level 0; the others' levels are in ``buf[start:end]``, sorted.
 
     ``cum[v + 1]`` is the number of samples with level ``<= v`` and ``cum[0] == 0`` (float64
     holding integers). The largest positive gap is reached just before some member's level
@@ -284,8 +302,8 @@ def _class_gap(buf, start, end, cum, n_in, big_n):
     needs no branch. The gaps are integers below 2**53, exact in float64.
     """
     best_pos = 0.0
-    best_neg = 0.0
-    inside = 0.0
+    inside = n_low
+    best_neg = min(0.0, n_in * cum[1] - big_n * inside)  # at level 0 (0 if no member there)
     for k in range(start, end):
         v = buf[k]
         best_pos = max(best_pos, n_in * cum[v] - big_n * inside)

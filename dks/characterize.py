@@ -259,8 +259,7 @@ def signed_dks(X, labelings, class_counts, *, n_bins, mins, maxs, n_jobs=None, b
     dks : ndarray of shape (n_labelings, n_classes, n_features), float64
     """
     n_samples, n_features = X.shape
-    # Filled feature by feature (contiguous writes), returned class-major.
-    out = np.empty((labelings.shape[0], n_features, class_counts.shape[0]))
+    out = np.empty((labelings.shape[0], class_counts.shape[0], n_features))
     bins = 0 if n_bins is None else int(n_bins)
     n_threads = effective_n_jobs(n_jobs)
     # Columns are copied, a few at a time, to a buffer that stays in the L2 cache
@@ -277,7 +276,7 @@ def signed_dks(X, labelings, class_counts, *, n_bins, mins, maxs, n_jobs=None, b
     def run(f0, f1):
         if on_disk:
             block = np.asfortranarray(X[:, f0:f1])
-            view = out[:, f0:f1, :]
+            view = out[:, :, f0:f1]
             block_signed_ks(
                 block,
                 0,
@@ -298,7 +297,7 @@ def signed_dks(X, labelings, class_counts, *, n_bins, mins, maxs, n_jobs=None, b
             run(f0, f1)
     else:
         Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(f0, f1) for f0, f1 in blocks)
-    return np.ascontiguousarray(out.transpose(0, 2, 1))
+    return out
 
 
 def _file_backed(X):
