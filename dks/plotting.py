@@ -46,6 +46,7 @@ import difflib
 import math
 import os
 import secrets
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -412,20 +413,18 @@ def signed_ks_1d(values, y, classes=None):
             f"'values' and 'y' must have the same length; got {values.size} and {y.size}."
         )
     classes = np.unique(y) if classes is None else list(classes)
-    order = np.argsort(values, kind="stable")
-    v = values[order]
-    ys = y[order]
-    ends = np.append(np.flatnonzero(np.diff(v) != 0), v.size - 1)
     out = np.full(len(classes), np.nan)
+    if np.unique(y).shape[0] < 2:
+        return out
+    from dks.characterize import KSCharacterizer  # the one home of the statistic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # single-sample classes are fine here
+        char = KSCharacterizer(n_bins=None).fit(values[:, None], y)
     for i, c in enumerate(classes):
-        in_c = ys == c
-        n_in = int(in_c.sum())
-        n_out = v.size - n_in
-        if n_in == 0 or n_out == 0:
-            continue
-        gap = np.cumsum(~in_c)[ends] / n_out - np.cumsum(in_c)[ends] / n_in
-        hi, lo = gap.max(), gap.min()
-        out[i] = hi if hi >= -lo else lo
+        hit = np.flatnonzero(char.classes_ == c)
+        if hit.shape[0]:
+            out[i] = char.dks_[hit[0], 0]
     return out
 
 
