@@ -1024,6 +1024,11 @@ limit_per_class, seed, workers, progress, data_home, download, verbose
 
 def _embed_transaction(out, images, settings, limit_per_class, seed, data_home, download, log):
     """Images and embedding of ``out``, committed on their own; True if reused."""
+    if isinstance(settings.model, str):  # an unknown model fails before any image is read
+        from dks.embed._models import LITE0, _check_model_name
+
+        if settings.model != LITE0:
+            _check_model_name(settings.model)
     if images is not None:  # check the folder before anything is written
         _folder_images(images, out, limit_per_class, seed)
     with _Stage(out) as stage:
