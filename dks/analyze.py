@@ -772,8 +772,14 @@ def _write_stats(path, sel, names, meta, settings):
         "noise_features": [names[j] for j in noise],
         "classes": class_rows,
     }
-    _write_json(path / "summary.json", summary)
     return _jsonable(summary)
+
+
+def _save_summary(path, summary, start, log):
+    """Stamp the wall time and stage timings into ``summary`` and write ``summary.json``."""
+    summary["wall_time_s"] = round(time.perf_counter() - start, 1)
+    summary["timings"] = {k: round(v, 2) for k, v in log.timings.items()}
+    _write_json(path / "summary.json", summary)
 
 
 def _model_text(settings):
@@ -1165,13 +1171,9 @@ def analyze(
             if seconds is not None:
                 note = " (saved embedding reused)" if reused else ""
                 summary["parameters"]["embedding time"] = _seconds(seconds) + note
-            summary["wall_time_s"] = round(time.perf_counter() - start, 1)
-            summary["timings"] = {k: round(v, 2) for k, v in log.timings.items()}
-            _write_json(stage.path / "summary.json", summary)
+            _save_summary(stage.path, summary, start, log)  # the report reads it
             _report_step(stage.path, log=log, shown=out)
-            summary["wall_time_s"] = round(time.perf_counter() - start, 1)
-            summary["timings"] = {k: round(v, 2) for k, v in log.timings.items()}
-            _write_json(stage.path / "summary.json", summary)
+            _save_summary(stage.path, summary, start, log)  # with the report's time
     except BaseException:
         log(f"the embedding is kept in {out}; the next run with the same settings reuses it")
         raise
@@ -1224,9 +1226,7 @@ def characterize(
             jobs=jobs,
             log=log,
         )
-        summary["wall_time_s"] = round(time.perf_counter() - start, 1)
-        summary["timings"] = {k: round(v, 2) for k, v in log.timings.items()}
-        _write_json(stage.path / "summary.json", summary)
+        _save_summary(stage.path, summary, start, log)
         if any(stage.has_old(n) for n in REPORT_FILES):
             log("characterize: the previous report was removed (stale); run `dks report`")
     if verbose:

@@ -165,7 +165,6 @@ class KSCharacterizer(BaseEstimator):
         self.classes_ = classes
         self.class_counts_ = counts
         self.dks_ = result[0]
-        self.__dict__.pop("_pvalues", None)
         return result[1:]
 
     @property

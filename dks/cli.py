@@ -40,48 +40,40 @@ _EPILOG = (
 
 
 # --------------------------------------------------------------------------- types
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _checked(cast, accept, bad_text, bad_value):
+    """An argparse ``type``: ``cast`` the text, then require ``accept(value)``."""
+
+    def parse(text):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {bad_text}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(bad_value.format(text=text))
+        return value
+
+    return parse
 
 
-def _nonzero_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a non-zero integer (-1: all cores)")
-    return value
+_positive_int = _checked(
+    int, lambda v: v >= 1, "a positive integer", "expected a positive integer, got {text!r}"
+)
+_nonzero_int = _checked(
+    int, lambda v: v != 0, "an integer", "expected a non-zero integer (-1: all cores)"
+)
+_resolution = _checked(
+    float, lambda v: 1e-7 <= v < 1, "a number", "expected a number in [1e-7, 1), got {text!r}"
+)
+_int_bins = _checked(
+    int,
+    lambda v: v >= 2,
+    "an integer >= 2 or 'exact'",
+    "expected an integer >= 2 or 'exact', got {text!r}",
+)
 
 
 def _bins(text):
-    if text.lower() == "exact":
-        return "exact"
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer >= 2 or 'exact', got {text!r}"
-        ) from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2 or 'exact', got {text!r}")
-    return value
-
-
-def _resolution(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 1e-7 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [1e-7, 1), got {text!r}")
-    return value
+    return "exact" if text.lower() == "exact" else _int_bins(text)
 
 
 def _weights(text):
