@@ -1,0 +1,87 @@
+"""dks._atomic: files and folders appear whole or not at all."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from dks._atomic import TMP_SUFFIX, atomic_dir, atomic_open, remove_stale
+
+
+def test_atomic_open_writes_and_replaces(tmp_path):
+    target = tmp_path / "sub" / "a.txt"
+    with atomic_open(target, "w") as fh:
+        fh.write("one")
+        assert not target.exists()
+    assert target.read_text() == "one"
+    with atomic_open(target) as fh:
+        fh.write(b"two")
+    assert target.read_bytes() == b"two"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a.txt"]
+
+
+def test_atomic_open_error_leaves_target_untouched(tmp_path):
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError, match="boom"), atomic_open(target) as fh:
+        fh.write(b"new")
+        raise RuntimeError("boom")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.bin"]
+
+
+def test_atomic_open_rejects_other_modes(tmp_path):
+    with pytest.raises(ValueError, match="mode 'wb' or 'w'"), atomic_open(tmp_path / "x", "a"):
+        pass
+
+
+def test_atomic_dir_swaps_whole_folder(tmp_path):
+    target = tmp_path / "res"
+    with atomic_dir(target) as tmp:
+        (tmp / "x.txt").write_text("1")
+        assert not target.exists()
+    assert (target / "x.txt").read_text() == "1"
+    with pytest.raises(KeyError), atomic_dir(target) as tmp:
+        (tmp / "y.txt").write_text("2")
+        raise KeyError("stop")
+    assert sorted(p.name for p in target.iterdir()) == ["x.txt"]
+    with atomic_dir(target) as tmp:
+        (tmp / "y.txt").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["y.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+    with pytest.raises(FileExistsError, match="exists already"), atomic_dir(
+        target, overwrite=False
+    ):
+        pass
+
+
+def test_sigkill_leaves_only_a_temporary_that_remove_stale_cleans(tmp_path):
+    target = tmp_path / "big.bin"
+    code = textwrap.dedent(
+        f"""
+        import sys, time
+        from dks._atomic import atomic_open
+        with atomic_open({str(target)!r}) as fh:
+            fh.write(b"x" * 1000)
+            fh.flush()
+            print("ready", flush=True)
+            time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.stdout.close()
+    assert not target.exists()
+    leftovers = [p for p in tmp_path.iterdir() if p.name.endswith(TMP_SUFFIX)]
+    assert len(leftovers) == 1
+    live = tmp_path / f".big.bin.{os.getpid()}.abcd{TMP_SUFFIX}"
+    live.write_bytes(b"mine")
+    assert remove_stale(target) == leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name]
