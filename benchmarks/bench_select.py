@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from dks import KSCharacterizer, NoiseThresholdSelector
-from dks.select import _average_distance, threshold_grid
+from dks.thresholds import average_distance, threshold_grid
 
 
 def make_data(n_samples, n_features, n_classes, seed):
@@ -74,7 +74,8 @@ def main(argv=None):
     t_null, _ = best_time(lambda: char._fit_with_null(X, y, perms), args.repeat)
     grid = threshold_grid(sel.resolution)
     t_eq4, _ = best_time(
-        lambda: _average_distance(sel.dks_, sel.null_dks_, grid, sel.resolution), args.repeat
+        lambda: average_distance(sel.dks_, sel.null_dks_, grid, resolution=sel.resolution),
+        args.repeat,
     )
 
     ratio = t_sel / t_char

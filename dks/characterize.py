@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from dks._kernels import block_signed_ks
+from dks._sign import check_sign, sign_code
 from dks._validation import check_features, encode_labels
 
 __all__ = ["KSCharacterizer", "signed_ks_pvalues"]
@@ -192,7 +193,7 @@ class KSCharacterizer(BaseEstimator):
         check_is_fitted(self, "dks_")
         return _check_feature_names_in(self, input_features)
 
-    def top_features(self, cls, k=10, *, sign=1):
+    def top_features(self, cls, k=10, *, sign="presence"):
         """Indices of the ``k`` features that characterize a class most.
 
         Parameters
@@ -201,9 +202,9 @@ class KSCharacterizer(BaseEstimator):
             A class from ``classes_``.
         k : int, default=10
             How many features.
-        sign : {1, -1, 0}, default=1
-            ``1``: highest D (characteristic by presence); ``-1``: lowest D (by absence);
-            ``0``: largest ``|D|``.
+        sign : {"presence", "absence", "both"}, default="presence"
+            ``"presence"``: highest D first; ``"absence"``: lowest D first; ``"both"``:
+            largest ``|D|`` first (see :term:`sign`).
 
         Returns
         -------
@@ -212,11 +213,10 @@ class KSCharacterizer(BaseEstimator):
         """
         check_is_fitted(self, "dks_")
         row = self.dks_[self._class_index(cls)]
-        if sign not in (1, -1, 0):
-            raise ValueError(f"sign must be 1, -1 or 0; got {sign!r}.")
+        code = sign_code(check_sign(sign))
         if not isinstance(k, Integral) or k < 1:
             raise ValueError(f"k must be a positive integer; got {k!r}.")
-        key = -np.abs(row) if sign == 0 else -sign * row
+        key = -np.abs(row) if code == 0 else -code * row
         return np.argsort(key, kind="stable")[:k]
 
     def _class_index(self, cls):

@@ -3,7 +3,6 @@
 
 import difflib
 import warnings
-from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -20,21 +19,15 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _check_feature_names_in, _num_samples, check_is_fitted
 
+from dks._sign import SIGNS, check_sign, sign_code
 from dks.characterize import KSCharacterizer, signed_ks_pvalues
-from dks.groups import feature_groups
+from dks.groups import check_groups, feature_groups
+from dks.thresholds import MIN_RESOLUTION, argmax_threshold, average_distance, threshold_grid
 
 __all__ = ["NoiseThresholdSelector", "threshold_grid"]
 
 #: Classes with fewer samples than this get a warning when labels are shuffled.
 MIN_CLASS_SIZE = 5
-
-#: Smallest ``resolution`` (a grid of at most ten million thresholds).
-MIN_RESOLUTION = 1e-7
-
-# Values per chunk in the threshold counts (a few arrays of this size stay in cache).
-_CHUNK = 1 << 15
-
-_SIGN_CODES = {"both": 0, "presence": 1, "absence": -1, 0: 0, 1: 1, -1: -1}
 
 
 class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
@@ -177,7 +170,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "method": [StrOptions({"shuffle", "fdr"})],
         "alpha": [Interval(Real, 0, 1, closed="neither")],
-        "sign": [StrOptions({"both", "presence", "absence"})],
+        "sign": [StrOptions(set(SIGNS))],
         "n_jobs": [Integral, None],
     }
 
@@ -257,14 +250,13 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
             del self.feature_names_in_
 
         self.grid_ = threshold_grid(self.resolution)
-        self.d_avg_plus_, self.d_avg_minus_ = _average_distance(
-            self.dks_, null_dks, self.grid_, self.resolution
+        self.d_avg_plus_, self.d_avg_minus_ = average_distance(
+            self.dks_, null_dks, self.grid_, resolution=self.resolution
         )
 
         if self.method == "shuffle":
-            self.t_plus_ = float(self.grid_[np.argmax(self.d_avg_plus_)])
-            # "+ 0.0" turns -0.0 into 0.0.
-            self.t_minus_ = float(-self.grid_[np.argmax(self.d_avg_minus_)] + 0.0)
+            self.t_plus_ = argmax_threshold(self.grid_, self.d_avg_plus_, sign="presence")
+            self.t_minus_ = argmax_threshold(self.grid_, self.d_avg_minus_, sign="absence")
             self.relevance_ = _relevance_from_thresholds(self.dks_, self.t_plus_, self.t_minus_)
         else:
             keep = _benjamini_hochberg(char.pvalues_, self.alpha)
@@ -315,10 +307,9 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
 
         Parameters
         ----------
-        sign : {"both", "presence", "absence"} or {0, 1, -1}, default="both"
+        sign : {"both", "presence", "absence"}, default="both"
             Count relevance of either sign, ``+1`` only (presence) or ``-1`` only
-            (absence). ``0``, ``1`` and ``-1`` are synonyms, as in
-            :meth:`KSCharacterizer.top_features`.
+            (absence); see :term:`sign`.
 
         Returns
         -------
@@ -326,7 +317,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
             ``get_support()`` is ``feature_mask(self.sign)``.
         """
         check_is_fitted(self, "relevance_")
-        code = _sign_code(sign)
+        code = sign_code(check_sign(sign))
         hits = self.relevance_ != 0 if code == 0 else self.relevance_ == code
         return hits.any(axis=0)
 
@@ -338,7 +329,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
 
         Parameters
         ----------
-        sign : {"both", "presence", "absence"} or {0, 1, -1}, default="both"
+        sign : {"both", "presence", "absence"}, default="both"
             Which relevance counts as characteristic, see :meth:`feature_mask`.
 
         Returns
@@ -355,7 +346,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         ----------
         cls : label
             A class from ``classes_``.
-        sign : {"both", "presence", "absence"} or {0, 1, -1}, default="both"
+        sign : {"both", "presence", "absence"}, default="both"
             Relevance of either sign, ``+1`` only or ``-1`` only.
 
         Returns
@@ -364,7 +355,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         """
         check_is_fitted(self, "relevance_")
         row = self.relevance_[self._class_index(cls)]
-        code = _sign_code(sign)
+        code = sign_code(check_sign(sign))
         return row != 0 if code == 0 else row == code
 
     def layer_summary(self, groups=None):
@@ -396,27 +387,13 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
             Shares are NaN for an empty group. ``pandas.DataFrame(summary)`` makes a table.
         """
         check_is_fitted(self, "relevance_")
-        n_features = self.n_features_in_
         if groups is None:
             groups = feature_groups(self._feature_names())
-        if not isinstance(groups, Mapping):
-            raise TypeError(
-                "groups must be a dict mapping group names to column indices (e.g. the "
-                f"output of dks.groups.feature_groups); got {type(groups).__name__}."
-            )
-        columns = np.arange(n_features)
+        groups = check_groups(groups, self.n_features_in_)
         null_kept = self._null_kept()
         noise = ~self.feature_mask("both")
         names, sizes, kept, presence, absence, shuffled, n_noise = ([] for _ in range(7))
-        for name, where in groups.items():
-            try:
-                idx = columns[where]
-            except (IndexError, TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"Group {name!r} does not select columns among the {n_features} features: "
-                    f"{exc}"
-                ) from exc
-            idx = np.atleast_1d(idx)
+        for name, idx in groups.items():
             rel = self.relevance_[:, idx]
             names.append(name)
             sizes.append(idx.size)
@@ -479,98 +456,6 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
 
 
 # ------------------------------------------------------------------------------- helpers
-def threshold_grid(resolution):
-    """Candidate thresholds ``0, resolution, 2 * resolution, ..., 1``.
-
-    Parameters
-    ----------
-    resolution : float
-        Step, in ``(0, 1)``, at least ``1e-7``.
-
-    Returns
-    -------
-    grid : ndarray of shape (n_grid,), float64
-        ``np.round(np.arange(n + 1) * resolution, 12)`` with ``n = floor(1 / resolution)``
-        (up to 1e-9), then ``1.0`` appended if the last value is below 1. Rounding makes
-        ``grid[123]`` with ``resolution=0.001`` the float ``0.123`` exactly.
-
-    Examples
-    --------
-    >>> from dks.select import threshold_grid
-    >>> threshold_grid(0.25).tolist()
-    [0.0, 0.25, 0.5, 0.75, 1.0]
-    >>> threshold_grid(0.3).tolist()
-    [0.0, 0.3, 0.6, 0.9, 1.0]
-    """
-    if not 0.0 < resolution < 1.0:
-        raise ValueError(f"resolution must be in (0, 1); got {resolution!r}.")
-    if resolution < MIN_RESOLUTION:
-        raise ValueError(
-            f"resolution={resolution!r} would make a grid of {1 / resolution:.3g} thresholds; "
-            f"use a resolution of at least {MIN_RESOLUTION:g}."
-        )
-    n = int(np.floor(1.0 / resolution + 1e-9))
-    grid = np.round(np.arange(n + 1) * resolution, 12)
-    if grid[-1] < 1.0:
-        grid = np.append(grid, 1.0)
-    return grid
-
-
-def _exceedance(values, grid, resolution):
-    """Counts of ``values > grid[i]`` and of ``values < -grid[i]`` for every ``i``.
-
-    ``grid`` is ``threshold_grid(resolution)``. Nothing is sorted: each ``|v|`` gets
-    ``below = #{i : grid[i] < |v|}``, so that ``|v| > grid[i]`` if and only if ``below > i``,
-    and a histogram of ``below`` (one for each sign of ``v``) gives all counts at once.
-    The values are processed in chunks that stay in cache.
-    """
-    n_grid = grid.shape[0]
-    padded = np.concatenate([[-np.inf], grid, [np.inf]])  # padded[j] = grid[j - 1]
-    hist = np.zeros(2 * (n_grid + 1), dtype=np.int64)
-    flat = np.ravel(values)
-    for start in range(0, flat.shape[0], _CHUNK):
-        v = flat[start : start + _CHUNK]
-        a = np.abs(v)
-        if a.max() <= 1.0:  # False for NaN: the general path below handles it.
-            # ceil(|v| / resolution) is ``below`` up to one unit of rounding (grid values are
-            # rounded to 12 decimals and resolution >= 1e-7); one step each way corrects it.
-            below = np.multiply(a, 1.0 / resolution)
-            np.ceil(below, out=below)
-            below = below.astype(np.intp)
-            below -= padded[below] >= a
-            below += padded[below + 1] < a
-        else:
-            below = np.searchsorted(grid, a, side="left")
-        # Negative values go to a second histogram, offset by n_grid + 1.
-        below += (v < 0) * (n_grid + 1)
-        hist += np.bincount(below, minlength=hist.shape[0])
-    # at_least[j] = #{below >= j}; the count for grid[i] is at_least[i + 1].
-    plus = np.cumsum(hist[n_grid::-1])[::-1][1:]
-    minus = np.cumsum(hist[:n_grid:-1])[::-1][1:]
-    return plus, minus
-
-
-def _average_distance(dks, null_dks, grid, resolution):
-    """Eq. 4 of the paper for both signs: (d_avg_plus, d_avg_minus) on ``grid``."""
-    n_classes = dks.shape[0]
-    n_shuffles = null_dks.shape[0]
-    true_plus, true_minus = _exceedance(dks, grid, resolution)
-    if n_shuffles == 0:
-        nan = np.full(grid.shape, np.nan)
-        return nan, nan.copy()
-    null_plus = np.zeros(grid.shape, dtype=np.int64)
-    null_minus = np.zeros(grid.shape, dtype=np.int64)
-    for null in null_dks:  # one labeling at a time keeps the temporaries small
-        plus, minus = _exceedance(null, grid, resolution)
-        null_plus += plus
-        null_minus += minus
-    scale = n_classes * n_shuffles
-    return (
-        true_plus / n_classes - null_plus / scale,
-        true_minus / n_classes - null_minus / scale,
-    )
-
-
 def _relevance_from_thresholds(dks, t_plus, t_minus):
     relevance = np.zeros(dks.shape, dtype=np.int8)
     relevance[dks > t_plus] = 1
@@ -589,15 +474,6 @@ def _benjamini_hochberg(pvalues, alpha):
 
 def _share(mask):
     return float(np.count_nonzero(mask) / mask.size) if mask.size else float("nan")
-
-
-def _sign_code(sign):
-    try:
-        return _SIGN_CODES[sign]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"sign must be 'both', 'presence' or 'absence' (or 0, 1, -1); got {sign!r}."
-        ) from None
 
 
 def _same_label(a, b):

@@ -180,8 +180,8 @@ def test_top_features(rng):
     X[y == 1, 2] -= 5
     char = KSCharacterizer(n_bins=None).fit(X, y)
     assert char.top_features(1, k=1)[0] == 4
-    assert char.top_features(1, k=1, sign=-1)[0] == 2
-    assert set(char.top_features(1, k=2, sign=0)) == {2, 4}
+    assert char.top_features(1, k=1, sign="absence")[0] == 2
+    assert set(char.top_features(1, k=2, sign="both")) == {2, 4}
     with pytest.raises(ValueError, match="not one of the classes"):
         char.top_features(7)
     with pytest.raises(ValueError, match="sign must be"):

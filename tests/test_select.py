@@ -15,7 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from dks import KSCharacterizer, NoiseThresholdSelector
 from dks.characterize import signed_ks_pvalues
-from dks.select import _average_distance, _exceedance, threshold_grid
+from dks.thresholds import _exceedance, average_distance, threshold_grid
 
 # ---------------------------------------------------------------------------- data
 
@@ -107,7 +107,7 @@ def test_eq4_edge_values_strict_and_ties():
     grid = threshold_grid(0.001)
     dks = np.array([[0.123, 0.5, -0.123, 0.0, 1.0, -1.0, 0.1234, 0.1 + 0.2]])
     null = np.array([[[0.1, -0.5, 0.123, 0.0, 0.0, 0.7, -0.3, 0.9]], [[0.0] * 8]])
-    plus, minus = _average_distance(dks, null, grid, 0.001)
+    plus, minus = average_distance(dks, null, grid, resolution=0.001)
     ref_plus, ref_minus = naive_eq4(dks, null, grid)
     assert_allclose(plus, ref_plus, rtol=0, atol=1e-12)
     assert_allclose(minus, ref_minus, rtol=0, atol=1e-12)
@@ -151,7 +151,7 @@ def test_exceedance_fast_path_matches_reference(resolution):
 
 def test_no_shuffle_curves_nan():
     grid = threshold_grid(0.1)
-    plus, minus = _average_distance(np.zeros((2, 3)), np.zeros((0, 2, 3)), grid, 0.1)
+    plus, minus = average_distance(np.zeros((2, 3)), np.zeros((0, 2, 3)), grid, resolution=0.1)
     assert np.isnan(plus).all() and np.isnan(minus).all()
 
 
@@ -420,9 +420,9 @@ def test_masks_and_counts(fitted):
     for i, cls in enumerate(sel.classes_):
         assert_array_equal(sel.class_mask(cls), rel[i] != 0)
         assert_array_equal(sel.class_mask(cls, "presence"), rel[i] == 1)
-        assert_array_equal(sel.class_mask(cls, sign=-1), rel[i] == -1)
+        assert_array_equal(sel.class_mask(cls, sign="absence"), rel[i] == -1)
     assert_array_equal(sel.feature_mask(), (rel != 0).any(axis=0))
-    assert_array_equal(sel.feature_mask(1), (rel == 1).any(axis=0))
+    assert_array_equal(sel.feature_mask("presence"), (rel == 1).any(axis=0))
     assert_array_equal(sel.feature_mask("absence"), (rel == -1).any(axis=0))
     assert_array_equal(sel.noise_features("presence"), np.flatnonzero(~(rel == 1).any(axis=0)))
     assert_array_equal(sel.get_support(), sel.feature_mask("both"))
