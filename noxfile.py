@@ -25,7 +25,16 @@ def lint(session):
 
 @nox.session
 def docs(session):
-    """Build the HTML docs with warnings as errors."""
+    """Build the HTML docs with warnings as errors.
+
+    The ``docs`` extra of pyproject.toml is installed first (the theme, and MathJax for
+    offline math come from PyPI), so that the session works on a fresh machine.
+    """
+    import tomllib
+
+    with open("pyproject.toml", "rb") as fh:
+        extras = tomllib.load(fh)["project"]["optional-dependencies"]
+    session.run("python", "-m", "pip", "install", "--quiet", *extras["docs"])
     session.run(
         "python",
         "-m",

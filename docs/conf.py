@@ -146,14 +146,30 @@ def setup(app):
     app.connect("autodoc-process-docstring", _sklearn_refs_as_text, priority=400)
 
 
+# -- Math, offline ------------------------------------------------------------------------
+# sphinx.ext.mathjax would load MathJax from a CDN, so that a locally built copy read offline
+# shows raw ``\(D_{KS} > 0\)``. The ``sphinx-mathjax-offline`` extension (docs extra, from
+# PyPI) ships MathJax 3, copies it into ``_build/html/_static/mathjax`` and points
+# ``mathjax_path`` there: no third-party JavaScript lives in this repository.
+extensions.append("sphinx-mathjax-offline")
+
 # -- HTML ----------------------------------------------------------------------------------
-html_theme = "alabaster"
+# The theme of scikit-learn, NumPy and SciPy. Its navigation bar shows the top-level pages of
+# the index's toctree; nothing is fetched from the network at build or view time.
+html_theme = "pydata_sphinx_theme"
 html_theme_options = {
-    "description": "Which CNN features characterize which classes, and which are noise",
-    "fixed_sidebar": True,
-    "show_relbars": True,
-    "page_width": "1100px",
-    "sidebar_width": "230px",
+    "navbar_align": "left",
+    "header_links_before_dropdown": 8,
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
+}
+# Single pages need no left sidebar (the right one lists their sections).
+html_sidebars = {
+    page: []
+    for page in ("index", "install", "user_guide", "cli", "results", "glossary", "changelog")
 }
 html_static_path = ["_static"]
 html_css_files = ["dks.css"]
