@@ -14,7 +14,7 @@ with a :class:`FutureWarning`, until dks 0.3.
 
 import warnings
 
-__all__ = ["SIGNS", "check_sign", "sign_code"]
+__all__ = ["SIGNS", "check_sign", "sign_code", "sign_from_side"]
 
 #: The values of every ``sign`` parameter.
 SIGNS = ("presence", "absence", "both")
@@ -77,3 +77,26 @@ def check_sign(sign, *, allowed=SIGNS, name="sign", stacklevel=3):
 def sign_code(sign):
     """The relevance code of a validated ``sign``: ``+1``, ``-1`` or ``0`` (both)."""
     return _CODES[sign]
+
+
+_SIDES = {"positive": "presence", "negative": "absence", "both": "both"}
+
+
+def sign_from_side(side, sign, *, stacklevel=3):
+    """``sign``, or the deprecated ``side`` of dks 0.1 figures translated to it (until 0.3).
+
+    ``side="positive"`` is ``sign="presence"``, ``"negative"`` is ``"absence"``.
+    """
+    if side is None:
+        return sign
+    if side not in _SIDES:
+        raise ValueError(
+            f"side is deprecated (use sign='presence', 'absence' or 'both'); got side={side!r}."
+        )
+    warnings.warn(
+        f"side={side!r} is deprecated since dks 0.2 and will be removed in 0.3; "
+        f"use sign={_SIDES[side]!r}.",
+        FutureWarning,
+        stacklevel=stacklevel,
+    )
+    return _SIDES[side]

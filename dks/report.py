@@ -92,7 +92,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from dks.plotting import _atomic_open
+from dks._atomic import atomic_open
 
 __all__ = ["FIGURE_TEXT", "write_report"]
 
@@ -605,6 +605,6 @@ def write_report(
         + "\n</main>\n</body>\n</html>\n"
     )
     path = Path(path)
-    with _atomic_open(path) as fh:
+    with atomic_open(path) as fh:
         fh.write(page.encode("utf-8"))
     return path

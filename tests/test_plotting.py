@@ -241,7 +241,7 @@ def test_class_curves_are_direct_counts(dks):
     np.testing.assert_array_equal(x, grid)
     expected = np.array([[np.sum(row > g) for g in grid] for row in dks])
     np.testing.assert_array_equal(counts, expected)
-    x, counts = class_curves(dks, grid, side="negative")
+    x, counts = class_curves(dks, grid, sign="absence")
     np.testing.assert_array_equal(x, -grid)
     expected = np.array([[np.sum(row < -g) for g in grid] for row in dks])
     np.testing.assert_array_equal(counts, expected)
@@ -276,17 +276,29 @@ def test_class_curve_means_give_the_papers_d_avg(dks, null_dks):
 
 
 def test_plot_class_curves_negative_and_both(dks, null_dks):
-    fig = render(plot_class_curves(dks, null_dks, t_minus=-0.12, side="negative"))
+    fig = render(plot_class_curves(dks, null_dks, t_minus=-0.12, sign="absence"))
     (ax,) = fig.axes
     x, y = collection(ax, "dks-true").get_segments()[0].T
     assert x.min() == -1.0 and x.max() == 0.0
     np.testing.assert_array_equal(y, [np.sum(dks[0] < v) for v in x])
-    fig = render(plot_class_curves(dks, None, 0.15, -0.12, side="both"))
+    fig = render(plot_class_curves(dks, None, 0.15, -0.12, sign="both"))
     assert len(fig.axes) == 2
     assert fig.axes[0].get_xlim() == (-1.0, 0.0)
     assert not [c for c in fig.axes[1].collections if c.get_gid() == "dks-null"]
     with pytest.raises(ValueError, match="null_dks"):
         plot_class_curves(dks, null_dks[:, :2])
+    with pytest.raises(ValueError, match="sign"):
+        plot_class_curves(dks, sign="up")
+
+
+def test_side_is_a_deprecated_alias_of_sign(dks):
+    grid = np.linspace(0, 1, 11)
+    with pytest.warns(FutureWarning, match="sign='absence'"):
+        _, counts = class_curves(dks, grid, side="negative")
+    np.testing.assert_array_equal(counts, class_curves(dks, grid, sign="absence")[1])
+    with pytest.warns(FutureWarning, match="sign='both'"):
+        fig = plot_class_curves(dks, side="both")
+    assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="side"):
         plot_class_curves(dks, side="up")
 
@@ -366,7 +378,9 @@ def test_plot_feature_histograms_ranks_classes_by_abs_dks():
     classes = ["cat", "cow", "dog", "<fish> & co"]
     fig = plot_feature_histograms(values, y, classes=classes, dks=[0.9, -0.1, 0.2, -0.5], top=3)
     assert [ax.get_title().split(":")[0] for ax in fig.axes] == ["cat", "<fish> & co", "dog"]
-    fig = plot_feature_histograms(values, y, classes=classes, dks=[0.9, -0.1, 0.2, -0.5], sign=-1)
+    fig = plot_feature_histograms(
+        values, y, classes=classes, dks=[0.9, -0.1, 0.2, -0.5], sign="absence"
+    )
     assert [ax.get_title().split(":")[0] for ax in fig.axes] == ["<fish> & co", "cow"]
     fig = render(plot_feature_histograms(values, y, top=4, ncols=2, log=True))
     assert len(fig.axes) == 4
@@ -439,8 +453,8 @@ def test_drawing_into_a_subfigure_returns_the_root_figure(dks):
 
 
 def test_matplotlib_is_imported_lazily_with_a_clear_error(monkeypatch):
-    for module in (plotting,):
-        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    for path in Path(plotting.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
         top_level = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
         names = [a.name for n in top_level if isinstance(n, ast.Import) for a in n.names]
         names += [n.module for n in top_level if isinstance(n, ast.ImportFrom)]
@@ -452,7 +466,7 @@ def test_matplotlib_is_imported_lazily_with_a_clear_error(monkeypatch):
 
 def test_missing_thresholds_and_null_are_tolerated(dks, null_dks):
     """A selector without thresholds (NaN) or without shuffles (NaN shares) still plots."""
-    fig = render(plot_class_curves(dks, null_dks, t_plus=float("nan"), side="both"))
+    fig = render(plot_class_curves(dks, null_dks, t_plus=float("nan"), sign="both"))
     assert not [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_linestyle() == "--"]
     render(plot_layer_distribution(dks, GROUPS, t_plus=np.nan, t_minus=np.nan))
     render(plot_dks_histograms(dks, GROUPS, t_plus=np.nan))

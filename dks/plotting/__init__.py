@@ -1,0 +1,63 @@
+"""Figures of a D_KS analysis: the paper's Figs. 1, 5, 6, 9 and 10, and two more.
+
+Every function here works from plain arrays (it does not matter how they were computed) and
+returns a :class:`matplotlib.figure.Figure`. Figures are built with the object-oriented API
+(``matplotlib.figure.Figure``, never ``pyplot``), so they work headless, leak no global state
+and are never shown; write them with :func:`save_figure` (PNG + SVG) or put them in the HTML
+report (:func:`dks.report.write_report`). matplotlib is imported only when a function runs
+(``pip install dks[plot]``).
+
+The arrays, as produced by :class:`dks.KSCharacterizer` and :class:`dks.NoiseThresholdSelector`:
+
+- ``dks``: float (n_classes, n_features), the signed D_KS in [-1, 1], one row per class.
+- ``null_dks``: float (n_shuffles, n_classes, n_features), D_KS with shuffled labels.
+- ``groups``: ``dict[str, index array]`` mapping each layer to its columns, in layer order
+  (e.g. from ``dks.groups.feature_groups(names)``); slices are accepted too.
+- ``grid``, ``d_avg_plus``, ``d_avg_minus``: the curves of the paper's Eq. 4, with ``grid`` the
+  magnitudes 0 ... 1; ``d_avg_minus[i]`` is about D_KS < ``-grid[i]``.
+- ``t_plus`` >= 0 >= ``t_minus``: the noise thresholds.
+
+Layout
+------
+One idea per module, all re-exported here:
+
+- ``_summaries``: the numbers behind the figures (modes and bands, histograms, exceedance
+  curves, one feature's D_KS); numpy only, so ``import dks.plotting`` works without
+  matplotlib;
+- ``_mpl``: matplotlib plumbing (lazy import, axes from ``ax=``/``fig=``, labels);
+- ``_layers``: per-layer figures (Figs. 5, 6, 10); ``_thresholds``: Fig. 9 and d_avg;
+  ``_features``: Fig. 1; ``_thumbnails``: top images; ``_output``: :func:`save_figure`.
+
+The exceedance counts and the threshold rule themselves live in :mod:`dks.thresholds`.
+"""
+
+from dks.plotting._features import plot_feature_histograms
+from dks.plotting._layers import plot_dks_histograms, plot_layer_distribution, plot_layer_kept
+from dks.plotting._output import save_figure
+from dks.plotting._summaries import (
+    BAND_MASS,
+    class_curves,
+    dks_histogram,
+    layer_mode_bands,
+    mode_band,
+    signed_ks_1d,
+)
+from dks.plotting._thresholds import plot_class_curves, plot_davg
+from dks.plotting._thumbnails import plot_top_images
+
+__all__ = [
+    "BAND_MASS",
+    "class_curves",
+    "dks_histogram",
+    "layer_mode_bands",
+    "mode_band",
+    "plot_class_curves",
+    "plot_davg",
+    "plot_dks_histograms",
+    "plot_feature_histograms",
+    "plot_layer_distribution",
+    "plot_layer_kept",
+    "plot_top_images",
+    "save_figure",
+    "signed_ks_1d",
+]

@@ -1,0 +1,76 @@
+"""matplotlib plumbing shared by the figures: lazy import, axes from ``ax=``/``fig=``,
+labels."""
+
+import math
+
+import numpy as np
+
+_DKS = r"$D_{KS}$"
+
+_DKS_PLUS = r"$D_{KS}^{+}$"
+
+_DKS_MINUS = r"$D_{KS}^{-}$"
+
+_T_PLUS = r"$t^{+}$"
+
+_T_MINUS = r"$t^{-}$"
+
+_COLOR_TRUE = "black"
+
+_COLOR_NULL = "red"
+
+
+def _figure_class():
+    """Import matplotlib lazily and return ``matplotlib.figure.Figure``."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "dks plotting needs matplotlib, which is not installed; "
+            "install it with `pip install dks[plot]`."
+        ) from exc
+    return Figure
+
+
+def _root_figure(ax):
+    """The top-level Figure holding ``ax`` (also when ``ax`` lives in a SubFigure)."""
+    try:
+        return ax.get_figure(root=True)
+    except TypeError:  # matplotlib < 3.10
+        fig = ax.figure
+        while getattr(fig, "figure", fig) is not fig:
+            fig = fig.figure
+        return fig
+
+
+def _setup_axes(ax, fig, n_axes, *, figsize, ncols=None, what="this figure"):
+    """Return ``(figure, list of n_axes Axes)`` from the ``ax``/``fig`` arguments.
+
+    ``ax`` (one Axes or a sequence of them) wins over ``fig``; with neither, a new
+    constrained-layout Figure is created.
+    """
+    if ax is not None:
+        axes = list(np.ravel(np.asarray(ax, dtype=object))) if _is_sequence(ax) else [ax]
+        if len(axes) != n_axes:
+            raise ValueError(f"{what} needs {n_axes} Axes in 'ax'; got {len(axes)} instead.")
+        return _root_figure(axes[0]), axes
+    if fig is None:
+        fig = _figure_class()(figsize=figsize, layout="constrained")
+    ncols = n_axes if ncols is None else ncols
+    nrows = -(-n_axes // ncols)
+    grid = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for extra in grid[n_axes:]:
+        extra.remove()
+    return _root_figure(grid[0]), list(grid[:n_axes])
+
+
+def _threshold(value):
+    """A finite float, or None for None/NaN (e.g. a selector that found no threshold)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _is_sequence(obj):
+    return isinstance(obj, (list, tuple, np.ndarray))

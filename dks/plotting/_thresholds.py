@@ -1,0 +1,193 @@
+"""Threshold figures: per-class exceedance curves, true vs shuffled (Fig. 9), and the
+d_avg curves of Eq. 4 with their maxima."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dks._sign import check_sign, sign_from_side
+from dks.plotting._mpl import (
+    _COLOR_NULL,
+    _COLOR_TRUE,
+    _DKS,
+    _DKS_MINUS,
+    _DKS_PLUS,
+    _T_MINUS,
+    _T_PLUS,
+    _setup_axes,
+    _threshold,
+)
+from dks.plotting._summaries import _as_dks, class_curves
+from dks.thresholds import argmax_threshold
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+
+def plot_class_curves(
+    dks,
+    null_dks=None,
+    t_plus=None,
+    t_minus=None,
+    *,
+    sign="presence",
+    grid=None,
+    ax=None,
+    fig=None,
+    side=None,
+) -> Figure:
+    """Per class, the number of features with D_KS beyond x, true vs shuffled (paper's Fig. 9).
+
+    One thin black line per class: at x, the number of features with D_KS > x (presence) or
+    D_KS < x (absence). Red lines: the same for every class of every shuffled labeling.
+    The dashed line marks the threshold.
+
+    Parameters
+    ----------
+    dks : array-like of shape (n_classes, n_features)
+        Signed D_KS with the true labels.
+    null_dks : array-like of shape (n_shuffles, n_classes, n_features), optional
+        Signed D_KS with shuffled labels.
+    t_plus, t_minus : float, optional
+        Thresholds (dashed vertical lines).
+    sign : {"presence", "absence", "both"}, default="presence"
+        ``"both"`` draws two panels, absence (D_KS < 0) on the left.
+    grid : array-like of float, optional
+        Magnitudes at which the counts are evaluated; default ``np.linspace(0, 1, 201)``.
+    ax : Axes or sequence of two Axes, optional
+    fig : Figure, optional
+    side : {"positive", "negative", "both"}, optional
+        Deprecated since 0.2 (removed in 0.3): use ``sign`` (``"positive"`` is
+        ``"presence"``, ``"negative"`` is ``"absence"``).
+
+    Returns
+    -------
+    Figure
+        The curves are LineCollections with gid ``"dks-true"`` and ``"dks-null"``; a collection of
+        more than 300 curves is rasterized in vector outputs (SVG, PDF) to keep them small.
+    """
+    dks = _as_dks(dks)
+    t_plus, t_minus = _threshold(t_plus), _threshold(t_minus)
+    null = None
+    if null_dks is not None:
+        null = _as_dks(null_dks, "null_dks", ndim=3)
+        if null.shape[1:] != dks.shape:
+            raise ValueError(
+                f"'null_dks' must have shape (n_shuffles, {dks.shape[0]}, {dks.shape[1]}); "
+                f"got {null.shape} instead."
+            )
+    sign = check_sign(sign_from_side(side, sign))
+    from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
+
+    sides = ["absence", "presence"] if sign == "both" else [sign]
+    fig, axes = _setup_axes(ax, fig, len(sides), figsize=(5.2 * len(sides), 4.0), what="Fig. 9")
+    for axis, s in zip(axes, sides, strict=True):
+        ymax = 1
+        handles = []
+        for arr, color, gid in (
+            (dks, _COLOR_TRUE, "dks-true"),
+            (null if null is None else null.reshape(-1, dks.shape[1]), _COLOR_NULL, "dks-null"),
+        ):
+            if arr is None:
+                continue
+            x, counts = class_curves(arr, grid, sign=s)
+            segments = np.stack([np.broadcast_to(x, counts.shape), counts], axis=-1)
+            # fainter lines when there are many, so that their density stays readable
+            alpha = float(np.clip(2.5 / np.sqrt(len(segments)), 0.08, 0.6))
+            lines = LineCollection(segments, colors=color, linewidths=0.6, alpha=alpha)
+            lines.set_gid(gid)
+            # keep SVGs light with many classes: the lines become one image, the rest stays vector
+            lines.set_rasterized(len(segments) > 300)
+            axis.add_collection(lines)
+            ymax = max(ymax, int(counts.max(initial=0)))
+            if gid == "dks-true":
+                text = f"true labels ({dks.shape[0]} classes)"
+            else:
+                text = f"shuffled labels ({null.shape[0]} × {dks.shape[0]} curves)"
+            handles.append(Line2D([], [], color=color, linewidth=1.2, label=text))
+        t, t_name = (t_plus, _T_PLUS) if s == "presence" else (t_minus, _T_MINUS)
+        if t is not None:
+            axis.axvline(t, color="0.2", linestyle="--", linewidth=1.2)
+            handles.append(
+                Line2D([], [], color="0.2", linestyle="--", label=f"{t_name} = {t:.3f}")
+            )
+        axis.set_xlim((0.0, 1.0) if s == "presence" else (-1.0, 0.0))
+        axis.set_ylim(0, ymax * 1.05)
+        axis.set_xlabel(f"x ({_DKS})")
+        relation = ">" if s == "presence" else "<"
+        axis.set_ylabel(f"features with $D_{{KS}} {relation} x$")
+        axis.set_title(
+            f"{_DKS_PLUS if s == 'positive' else _DKS_MINUS} accumulated distribution per class",
+            fontsize="medium",
+        )
+        axis.grid(alpha=0.3)
+        axis.legend(
+            handles=handles,
+            loc="upper right" if s == "presence" else "upper left",
+            fontsize="small",
+        )
+    return fig
+
+
+def plot_davg(
+    grid, d_avg_plus, d_avg_minus=None, t_plus=None, t_minus=None, *, ax=None, fig=None
+) -> Figure:
+    """The d_avg curves (the paper's Eq. 4) with their maxima, the thresholds, marked.
+
+    ``d_avg_plus`` is drawn at x = ``grid`` and ``d_avg_minus`` at x = ``-grid``, so the picture
+    reads like the D_KS axis; markers and dashed lines show ``t_plus`` and ``t_minus``.
+
+    Parameters
+    ----------
+    grid : array-like of shape (n_grid,)
+        Magnitudes in [0, 1].
+    d_avg_plus : array-like of shape (n_grid,)
+        Mean over classes of #{f : D_KS > grid}, minus the same with shuffled labels.
+    d_avg_minus : array-like of shape (n_grid,), optional
+        The same for D_KS < -grid.
+    t_plus, t_minus : float, optional
+        Default: the grid point of the maximum (the smallest on ties), negated for ``t_minus``.
+    ax : Axes, optional
+    fig : Figure, optional
+
+    Returns
+    -------
+    Figure
+    """
+    grid = np.asarray(grid, dtype=float).ravel()
+    curves = []
+    for name, curve, t, sign, color in (
+        ("d_avg_plus", d_avg_plus, t_plus, "presence", "C0"),
+        ("d_avg_minus", d_avg_minus, t_minus, "absence", "C3"),
+    ):
+        if curve is None:
+            continue
+        curve = np.asarray(curve, dtype=float).ravel()
+        if curve.shape != grid.shape:
+            raise ValueError(
+                f"'{name}' must have the shape of 'grid' {grid.shape}; got {curve.shape}."
+            )
+        t = _threshold(t)
+        if t is None:
+            t = argmax_threshold(grid, curve, sign=sign)
+        curves.append((curve, float(t), 1.0 if sign == "presence" else -1.0, color))
+    fig, (ax,) = _setup_axes(ax, fig, 1, figsize=(6.4, 4.0), what="the d_avg figure")
+    for curve, t, direction, color in curves:
+        side = _DKS_PLUS if direction > 0 else _DKS_MINUS
+        ax.plot(direction * grid, curve, color=color, linewidth=1.5, label=f"$d_{{avg}}$, {side}")
+        at = curve[int(np.argmin(np.abs(direction * grid - t)))]
+        t_name = _T_PLUS if direction > 0 else _T_MINUS
+        ax.axvline(t, color=color, linestyle="--", linewidth=1)
+        ax.plot([t], [at], "o", color=color, label=f"{t_name} = {t:.3f}, $d_{{avg}}$ = {at:,.1f}")
+    ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
+    ax.axvline(0.0, color="0.6", linewidth=0.8, zorder=0)
+    ax.set_xlim(-1.0 if any(s < 0 for _, _, s, _ in curves) else 0.0, 1.0)
+    ax.set_xlabel(f"x ({_DKS})")
+    ax.set_ylabel("$d_{avg}(x)$: features per class, true − shuffled")
+    ax.set_title("Average distance to shuffled labels", fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
