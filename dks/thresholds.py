@@ -117,7 +117,7 @@ def exceedance(dks, grid, *, sign="presence", resolution=None):
     return counts
 
 
-def average_distance(dks, null_dks, grid, *, resolution=None):
+def average_distance(dks, null_dks, grid, *, resolution=None, null_counts=None):
     """The paper's Eq. 4 for both signs, on ``grid``.
 
     ::
@@ -129,12 +129,15 @@ def average_distance(dks, null_dks, grid, *, resolution=None):
     ----------
     dks : ndarray of shape (n_classes, n_features)
         D_KS with the true labels.
-    null_dks : ndarray of shape (n_shuffles, n_classes, n_features)
-        D_KS with each shuffled labeling.
+    null_dks : ndarray of shape (n_shuffles, n_classes, n_features) or None
+        D_KS with each shuffled labeling; not read when ``null_counts`` is given.
     grid : ndarray of shape (n_grid,)
         Increasing magnitudes, e.g. :func:`threshold_grid`.
     resolution : float, optional
         Pass it when ``grid`` is ``threshold_grid(resolution)``, for a faster count.
+    null_counts : _NullCounts, optional
+        The shuffled labelings' counts, accumulated block by block while they were computed
+        (so that ``null_dks`` need not be kept).
 
     Returns
     -------
@@ -142,24 +145,22 @@ def average_distance(dks, null_dks, grid, *, resolution=None):
         In features per class; NaN when ``n_shuffles`` is 0.
     """
     dks = np.asarray(dks)
-    null_dks = np.asarray(null_dks)
     grid = np.asarray(grid, dtype=float)
+    if null_counts is None:
+        null_dks = np.asarray(null_dks)
+        null_counts = _NullCounts(grid, resolution, null_dks.shape[0])
+        for null in null_dks:  # one labeling at a time keeps the temporaries small
+            null_counts(0, null.shape[-1], null[None])
     n_classes = dks.shape[0]
-    n_shuffles = null_dks.shape[0]
+    n_shuffles = null_counts.n_shuffles
     if n_shuffles == 0:
         nan = np.full(grid.shape, np.nan)
         return nan, nan.copy()
     true_plus, true_minus = _exceedance(dks, grid, resolution)
-    null_plus = np.zeros(grid.shape, dtype=np.int64)
-    null_minus = np.zeros(grid.shape, dtype=np.int64)
-    for null in null_dks:  # one labeling at a time keeps the temporaries small
-        plus, minus = _exceedance(null, grid, resolution)
-        null_plus += plus
-        null_minus += minus
     scale = n_classes * n_shuffles
     return (
-        true_plus / n_classes - null_plus / scale,
-        true_minus / n_classes - null_minus / scale,
+        true_plus / n_classes - null_counts.plus / scale,
+        true_minus / n_classes - null_counts.minus / scale,
     )
 
 
@@ -198,6 +199,28 @@ def argmax_threshold(grid, d_avg, *, sign="presence"):
     x = float(grid[int(np.argmax(d_avg))])
     # "+ 0.0" turns -0.0 into 0.0.
     return x if sign == "presence" else -x + 0.0
+
+
+class _NullCounts:
+    """Exceedance counts of shuffled D_KS on the grid, summed block by block.
+
+    Called as ``counts(f0, f1, null)`` with ``null`` of shape ``(n_shuffles, n_classes,
+    f1 - f0)`` (a block of features, as a characterizer produces them); ``plus[i]`` and
+    ``minus[i]`` count the values ``> grid[i]`` and ``< -grid[i]`` of all blocks seen. Counts
+    are integers, so the order of the blocks does not change the sums.
+    """
+
+    def __init__(self, grid, resolution, n_shuffles):
+        self.grid = grid
+        self.resolution = resolution
+        self.n_shuffles = n_shuffles
+        self.plus = np.zeros(grid.shape, dtype=np.int64)
+        self.minus = np.zeros(grid.shape, dtype=np.int64)
+
+    def __call__(self, f0, f1, null):
+        plus, minus = _exceedance(null, self.grid, self.resolution)
+        self.plus += plus
+        self.minus += minus
 
 
 def _check_grid(grid):

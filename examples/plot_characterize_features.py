@@ -100,13 +100,13 @@ fig.colorbar(image, ax=ax, label="$D_{KS}$")
 # %%
 # Top features per class
 # ----------------------
-# :meth:`~dks.KSCharacterizer.top_features` ranks the features of a class: ``sign=+1`` by
-# presence (highest :math:`D_{KS}` first), ``sign=-1`` by absence (lowest first).
+# :meth:`~dks.KSCharacterizer.top_features` ranks the features of a class:
+# ``sign="presence"`` (highest :math:`D_{KS}` first) or ``sign="absence"`` (lowest first).
 
 names = char.get_feature_names_out()
 for digit in char.classes_:
-    present = char.top_features(digit, k=3, sign=+1)
-    absent = char.top_features(digit, k=3, sign=-1)
+    present = char.top_features(digit, k=3, sign="presence")
+    absent = char.top_features(digit, k=3, sign="absence")
     row = char.dks_[digit]
     print(
         f"digit {digit}  presence: "
@@ -123,7 +123,7 @@ for digit in char.classes_:
 # (filled) sits to the left of the rest (line) when :math:`D_{KS} < 0`, to the right when
 # :math:`D_{KS} > 0`.
 
-feature = char.top_features(0, k=1, sign=-1)[0]
+feature = char.top_features(0, k=1, sign="absence")[0]
 fig = plt.figure(figsize=(10, 3.4), layout="constrained")
 plot_feature_histograms(
     X.iloc[:, feature], y, feature=names[feature], dks=char.dks_[:, feature], top=3, fig=fig

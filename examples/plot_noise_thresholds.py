@@ -54,7 +54,7 @@ plot_davg(sel.grid_, sel.d_avg_plus_, sel.d_avg_minus_, sel.t_plus_, sel.t_minus
 # (dashed), on both sides.
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-plot_class_curves(sel.dks_, sel.null_dks_, sel.t_plus_, sel.t_minus_, side="both", ax=axes)
+plot_class_curves(sel.dks_, sel.null_dks_, sel.t_plus_, sel.t_minus_, sign="both", ax=axes)
 
 # %%
 # Relevance of every pixel for every digit

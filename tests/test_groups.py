@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dks.groups import feature_groups
+from dks.groups import check_groups, feature_groups
 
 
 def _as_lists(groups):
@@ -80,3 +80,38 @@ def test_partition_and_roundtrip(pairs):
     # First-seen order.
     firsts = [idx[0] for idx in groups.values()]
     assert firsts == sorted(firsts)
+
+
+# --- check_groups: the one validator of a `groups` argument -------------------------------------
+
+
+def test_check_groups_forms():
+    mask = np.array([True, False, True, False])
+    groups = check_groups(
+        {"s": slice(1, 3), "m": mask, "i": [3, -4], "e": [], "one": 2, "n": np.array([1])}, 4
+    )
+    assert list(groups) == ["s", "m", "i", "e", "one", "n"]
+    assert _as_lists(groups) == {
+        "s": [1, 2],
+        "m": [0, 2],
+        "i": [3, 0],
+        "e": [],
+        "one": [2],
+        "n": [1],
+    }
+    assert all(idx.dtype == np.intp for idx in groups.values())
+
+
+def test_check_groups_errors():
+    with pytest.raises(TypeError, match="non-empty dict"):
+        check_groups([0, 1], 3)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        check_groups({}, 3)
+    with pytest.raises(ValueError, match=r"Group 'a' has column indices outside \[0, 3\).*5"):
+        check_groups({"a": [0, 5]}, 3)
+    with pytest.raises(ValueError, match="boolean mask of length 2"):
+        check_groups({"a": [True, False]}, 3)
+    with pytest.raises(ValueError, match="integer column indices"):
+        check_groups({"a": [0.5]}, 3)
+    with pytest.raises(ValueError, match="1-D"):
+        check_groups({"a": [[0, 1]]}, 3)

@@ -291,18 +291,6 @@ def test_plot_class_curves_negative_and_both(dks, null_dks):
         plot_class_curves(dks, sign="up")
 
 
-def test_side_is_a_deprecated_alias_of_sign(dks):
-    grid = np.linspace(0, 1, 11)
-    with pytest.warns(FutureWarning, match="sign='absence'"):
-        _, counts = class_curves(dks, grid, side="negative")
-    np.testing.assert_array_equal(counts, class_curves(dks, grid, sign="absence")[1])
-    with pytest.warns(FutureWarning, match="sign='both'"):
-        fig = plot_class_curves(dks, side="both")
-    assert len(fig.axes) == 2
-    with pytest.raises(ValueError, match="side"):
-        plot_class_curves(dks, side="up")
-
-
 def test_plot_davg_marks_the_maxima():
     grid = np.linspace(0, 1, 101)
     plus = np.exp(-(((grid - 0.12) / 0.1) ** 2)) * 100

@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from dks._sign import check_sign, sign_from_side
+from dks._sign import check_sign
 from dks.groups import check_groups
 from dks.thresholds import exceedance
 
@@ -173,7 +173,7 @@ def dks_histogram(values, bins=50):
     return edges, percent
 
 
-def class_curves(dks, grid=None, sign="presence", *, side=None):
+def class_curves(dks, grid=None, sign="presence"):
     """Per row (class), the number of features beyond each point of ``grid`` (Fig. 9 curves).
 
     The counts are :func:`dks.thresholds.exceedance`; this adds where to plot them.
@@ -186,9 +186,6 @@ def class_curves(dks, grid=None, sign="presence", *, side=None):
         Magnitudes in [0, 1]; default ``np.linspace(0, 1, 201)``.
     sign : {"presence", "absence"}, default="presence"
         ``"presence"`` counts ``D_KS > grid``; ``"absence"`` counts ``D_KS < -grid``.
-    side : {"positive", "negative"}, optional
-        Deprecated since 0.2 (removed in 0.3): ``"positive"`` is ``sign="presence"``,
-        ``"negative"`` is ``sign="absence"``.
 
     Returns
     -------
@@ -198,7 +195,7 @@ def class_curves(dks, grid=None, sign="presence", *, side=None):
         The counts. Their mean over classes, minus that over shuffled classes, is the paper's
         d_avg (Eq. 4).
     """
-    sign = check_sign(sign_from_side(side, sign), allowed=("presence", "absence"))
+    sign = check_sign(sign, allowed=("presence", "absence"))
     grid = np.linspace(0.0, 1.0, 201) if grid is None else np.asarray(grid, dtype=float).ravel()
     counts = exceedance(dks, grid, sign=sign)
     return (grid.copy() if sign == "presence" else -grid), counts

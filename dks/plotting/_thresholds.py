@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dks._sign import check_sign, sign_from_side
+from dks._sign import check_sign
 from dks.plotting._mpl import (
     _COLOR_NULL,
     _COLOR_TRUE,
@@ -36,7 +36,6 @@ def plot_class_curves(
     grid=None,
     ax=None,
     fig=None,
-    side=None,
 ) -> Figure:
     """Per class, the number of features with D_KS beyond x, true vs shuffled (paper's Fig. 9).
 
@@ -58,9 +57,6 @@ def plot_class_curves(
         Magnitudes at which the counts are evaluated; default ``np.linspace(0, 1, 201)``.
     ax : Axes or sequence of two Axes, optional
     fig : Figure, optional
-    side : {"positive", "negative", "both"}, optional
-        Deprecated since 0.2 (removed in 0.3): use ``sign`` (``"positive"`` is
-        ``"presence"``, ``"negative"`` is ``"absence"``).
 
     Returns
     -------
@@ -78,7 +74,7 @@ def plot_class_curves(
                 f"'null_dks' must have shape (n_shuffles, {dks.shape[0]}, {dks.shape[1]}); "
                 f"got {null.shape} instead."
             )
-    sign = check_sign(sign_from_side(side, sign))
+    sign = check_sign(sign)
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
 
