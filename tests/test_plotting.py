@@ -284,6 +284,7 @@ def test_plot_class_curves_negative_and_both(dks, null_dks):
     fig = render(plot_class_curves(dks, None, 0.15, -0.12, sign="both"))
     assert len(fig.axes) == 2
     assert fig.axes[0].get_xlim() == (-1.0, 0.0)
+    assert "^{-}" in fig.axes[0].get_title() and "^{+}" in fig.axes[1].get_title()
     assert not [c for c in fig.axes[1].collections if c.get_gid() == "dks-null"]
     with pytest.raises(ValueError, match="null_dks"):
         plot_class_curves(dks, null_dks[:, :2])

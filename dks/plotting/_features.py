@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dks._sign import check_sign, sign_code
-from dks.plotting._mpl import _DKS, _setup_axes
+from dks.plotting._mpl import Tex, _setup_axes
 from dks.plotting._summaries import signed_ks_1d
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,7 +111,7 @@ def plot_feature_histograms(
         ):
             if data.size:
                 axis.hist(data, bins=edges, density=True, log=log, **kwargs)
-        axis.set_title(f"{classes[i]}: {_DKS} = {d[i]:+.3f}", fontsize="medium")
+        axis.set_title(f"{classes[i]}: {Tex.DKS} = {d[i]:+.3f}", fontsize="medium")
         axis.set_xlabel(f"activation of {feature}" if feature is not None else "activation")
         axis.set_ylabel("density")
         axis.legend(fontsize="small")

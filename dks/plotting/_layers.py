@@ -9,15 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dks.groups import check_groups
-from dks.plotting._mpl import (
-    _DKS,
-    _DKS_MINUS,
-    _DKS_PLUS,
-    _T_MINUS,
-    _T_PLUS,
-    _setup_axes,
-    _threshold,
-)
+from dks.plotting._mpl import Tex, _setup_axes, _threshold
 from dks.plotting._summaries import _as_dks, dks_histogram, layer_mode_bands
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,7 +68,7 @@ def plot_layer_distribution(
     )
     x = np.arange(len(names)) + offset
     prefix = f"{label}: " if label else ""
-    for stats, marker, side in ((plus, "^", _DKS_PLUS), (minus, "v", _DKS_MINUS)):
+    for stats, marker, side in ((plus, "^", Tex.DKS_PLUS), (minus, "v", Tex.DKS_MINUS)):
         ok = np.isfinite(stats[:, 0])
         mode, lower, upper = stats[ok].T
         ax.errorbar(
@@ -92,21 +84,23 @@ def plot_layer_distribution(
         )
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
     if t_plus is not None:
-        ax.axhline(t_plus, color="0.3", linestyle=":", linewidth=1, label=f"{_T_PLUS}, {_T_MINUS}")
+        ax.axhline(
+            t_plus, color="0.3", linestyle=":", linewidth=1, label=f"{Tex.T_PLUS}, {Tex.T_MINUS}"
+        )
     if t_minus is not None:
         ax.axhline(
             t_minus,
             color="0.3",
             linestyle=":",
             linewidth=1,
-            label=None if t_plus is not None else _T_MINUS,
+            label=None if t_plus is not None else Tex.T_MINUS,
         )
     ax.set_xticks(np.arange(len(names)), names, rotation=45, ha="right")
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylim(-1.0, 1.0)
     ax.set_xlabel("layer")
-    ax.set_ylabel(_DKS)
-    ax.set_title(f"{_DKS} distribution per layer")
+    ax.set_ylabel(Tex.DKS)
+    ax.set_title(f"{Tex.DKS} distribution per layer")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     return fig
@@ -186,13 +180,13 @@ def plot_dks_histograms(
         axis.set_xlim(-1.0, 1.0)
         axis.set_ylim(bottom=0.0)
         axis.axvline(0.0, color="0.6", linewidth=0.8, zorder=0)
-        for t, name in ((t_plus, _T_PLUS), (t_minus, _T_MINUS)):
+        for t, name in ((t_plus, Tex.T_PLUS), (t_minus, Tex.T_MINUS)):
             if t is not None:
                 axis.axvline(
                     t, color="0.3", linestyle="--", linewidth=1, label=f"{name} = {t:.3f}"
                 )
         axis.set_title(_describe_groups(chosen, cols.size), fontsize="medium")
-        axis.set_xlabel(_DKS)
+        axis.set_xlabel(Tex.DKS)
         axis.set_ylabel("feature/class pairs (%)")
         axis.grid(alpha=0.3)
         if label is not None or t_plus is not None or t_minus is not None:
@@ -259,7 +253,7 @@ def plot_layer_kept(kept_true, kept_null=None, group_names=None, *, ax=None, fig
     ax.set_xlabel("layer")
     ax.set_ylabel("feature/class pairs kept (%)")
     ax.set_title(
-        f"Pairs kept by the thresholds ({_DKS} > {_T_PLUS} or {_DKS} < {_T_MINUS})",
+        f"Pairs kept by the thresholds ({Tex.DKS} > {Tex.T_PLUS} or {Tex.DKS} < {Tex.T_MINUS})",
         fontsize="medium",
     )
     ax.grid(axis="y", alpha=0.3)

@@ -5,19 +5,15 @@ import math
 
 import numpy as np
 
-_DKS = r"$D_{KS}$"
 
-_DKS_PLUS = r"$D_{KS}^{+}$"
+class Tex:
+    """The mathtext labels of the figures."""
 
-_DKS_MINUS = r"$D_{KS}^{-}$"
-
-_T_PLUS = r"$t^{+}$"
-
-_T_MINUS = r"$t^{-}$"
-
-_COLOR_TRUE = "black"
-
-_COLOR_NULL = "red"
+    DKS = r"$D_{KS}$"
+    DKS_PLUS = r"$D_{KS}^{+}$"
+    DKS_MINUS = r"$D_{KS}^{-}$"
+    T_PLUS = r"$t^{+}$"
+    T_MINUS = r"$t^{-}$"
 
 
 def _figure_class():

@@ -8,19 +8,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dks._sign import check_sign
-from dks.plotting._mpl import (
-    _COLOR_NULL,
-    _COLOR_TRUE,
-    _DKS,
-    _DKS_MINUS,
-    _DKS_PLUS,
-    _T_MINUS,
-    _T_PLUS,
-    _setup_axes,
-    _threshold,
-)
+from dks.plotting._mpl import Tex, _setup_axes, _threshold
 from dks.plotting._summaries import _as_dks, class_curves
 from dks.thresholds import argmax_threshold
+
+_COLOR_TRUE = "black"
+_COLOR_NULL = "red"
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -104,7 +97,7 @@ def plot_class_curves(
             else:
                 text = f"shuffled labels ({null.shape[0]} × {dks.shape[0]} curves)"
             handles.append(Line2D([], [], color=color, linewidth=1.2, label=text))
-        t, t_name = (t_plus, _T_PLUS) if s == "presence" else (t_minus, _T_MINUS)
+        t, t_name = (t_plus, Tex.T_PLUS) if s == "presence" else (t_minus, Tex.T_MINUS)
         if t is not None:
             axis.axvline(t, color="0.2", linestyle="--", linewidth=1.2)
             handles.append(
@@ -112,13 +105,11 @@ def plot_class_curves(
             )
         axis.set_xlim((0.0, 1.0) if s == "presence" else (-1.0, 0.0))
         axis.set_ylim(0, ymax * 1.05)
-        axis.set_xlabel(f"x ({_DKS})")
+        axis.set_xlabel(f"x ({Tex.DKS})")
         relation = ">" if s == "presence" else "<"
         axis.set_ylabel(f"features with $D_{{KS}} {relation} x$")
-        axis.set_title(
-            f"{_DKS_PLUS if s == 'positive' else _DKS_MINUS} accumulated distribution per class",
-            fontsize="medium",
-        )
+        side = Tex.DKS_PLUS if s == "presence" else Tex.DKS_MINUS
+        axis.set_title(f"{side} accumulated distribution per class", fontsize="medium")
         axis.grid(alpha=0.3)
         axis.legend(
             handles=handles,
@@ -172,16 +163,16 @@ def plot_davg(
         curves.append((curve, float(t), 1.0 if sign == "presence" else -1.0, color))
     fig, (ax,) = _setup_axes(ax, fig, 1, figsize=(6.4, 4.0), what="the d_avg figure")
     for curve, t, direction, color in curves:
-        side = _DKS_PLUS if direction > 0 else _DKS_MINUS
+        side = Tex.DKS_PLUS if direction > 0 else Tex.DKS_MINUS
         ax.plot(direction * grid, curve, color=color, linewidth=1.5, label=f"$d_{{avg}}$, {side}")
         at = curve[int(np.argmin(np.abs(direction * grid - t)))]
-        t_name = _T_PLUS if direction > 0 else _T_MINUS
+        t_name = Tex.T_PLUS if direction > 0 else Tex.T_MINUS
         ax.axvline(t, color=color, linestyle="--", linewidth=1)
         ax.plot([t], [at], "o", color=color, label=f"{t_name} = {t:.3f}, $d_{{avg}}$ = {at:,.1f}")
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
     ax.axvline(0.0, color="0.6", linewidth=0.8, zorder=0)
     ax.set_xlim(-1.0 if any(s < 0 for _, _, s, _ in curves) else 0.0, 1.0)
-    ax.set_xlabel(f"x ({_DKS})")
+    ax.set_xlabel(f"x ({Tex.DKS})")
     ax.set_ylabel("$d_{avg}(x)$: features per class, true − shuffled")
     ax.set_title("Average distance to shuffled labels", fontsize="medium")
     ax.grid(alpha=0.3)
