@@ -26,7 +26,8 @@ One idea per module, all re-exported here:
   matplotlib;
 - ``_mpl``: matplotlib plumbing (lazy import, axes from ``ax=``/``fig=``, labels);
 - ``_layers``: per-layer figures (Figs. 5, 6, 10); ``_thresholds``: Fig. 9 and d_avg;
-  ``_features``: Fig. 1; ``_thumbnails``: top images; ``_output``: :func:`save_figure`.
+  ``_features``: Fig. 1; ``_thumbnails``: top images; ``_output``: :func:`save_figure`;
+- ``_captions``: what each figure shows, in words (the report's titles and captions).
 
 The exceedance counts and the threshold rule themselves live in :mod:`dks.thresholds`.
 """

@@ -1,0 +1,62 @@
+"""What each figure shows and how to read it, in words: the titles and captions of the
+HTML report (:func:`dks.report.write_report`), kept beside the figures they describe."""
+
+#: Title and caption of each figure, by the key of the figure in the report and the results
+#: folder (see :mod:`dks.report`).
+FIGURE_TEXT = {
+    "layer_distribution": (
+        "D_KS distribution per layer (paper's Fig. 5)",
+        "For each layer, all its (feature, class) pairs: the positive side (D_KS > 0, ▲) and the "
+        "negative side (D_KS < 0, ▼) are each shown by their mode and an error bar enclosing 68% "
+        "of that side's pairs on each side of the mode (μ ± σ for a normal distribution). Modes "
+        "far from 0 mean that most of the layer's pairs are informative, by the feature's "
+        "presence in the class (above 0) or its absence (below 0). In the paper the gap between "
+        "the two sides narrows in deeper layers, whose features are more specific.",
+    ),
+    "dks_histograms": (
+        "D_KS histograms, low/mid vs high layers (paper's Fig. 6)",
+        "Share (%) of (feature, class) pairs per D_KS bin, for the low and middle layers (left) "
+        "and the last layers (right). D_KS near 0 means the feature says little about the class. "
+        "In the paper, low/mid layers have very few values near 0, while the last convolution "
+        "and fc7 pile up near 0, mostly on the negative side: high-level features are either "
+        "characteristic of a class by their presence or irrelevant to it.",
+    ),
+    "class_curves": (
+        "Features above x per class, true vs shuffled labels (paper's Fig. 9)",
+        "Each black line is a class: at x, the number of features with D_KS > x. Red lines: the "
+        "same for the classes of the shuffled labelings, i.e. what chance alone produces. The "
+        "dashed line is t+. A class whose black line is still high at t+ is richly "
+        "characterized; one near 0 there has few features that describe it beyond noise.",
+    ),
+    "class_curves_negative": (
+        "Features below x per class, true vs shuffled labels (Fig. 9, negative side)",
+        "As Fig. 9 for absence: each black line is a class, at x (< 0) the number of features "
+        "with D_KS < x; red lines with shuffled labels; the dashed line is t-.",
+    ),
+    "davg": (
+        "Average distance to shuffled labels, d_avg (paper's Eq. 4)",
+        "d_avg(x) is the mean number of features per class beyond x with the true labels minus "
+        "the same with shuffled labels (the mean gap between the black and red lines of Fig. 9); "
+        "the curve for D_KS < x is drawn at negative x. The thresholds t+ and t- are where it "
+        "peaks (dots): beyond them, pairs are mostly signal; between t- and t+, mostly noise.",
+    ),
+    "layer_kept": (
+        "Pairs kept per layer (paper's Fig. 10)",
+        "Share of each layer's (feature, class) pairs kept by the thresholds (D_KS > t+ or "
+        "D_KS < t-), with the true labels (blue) and with shuffled labels (green, how much noise "
+        "gets through). In the paper, convolutional layers keep 60% to 80% of their pairs and "
+        "fc7 much fewer: high-level features are irrelevant to more classes.",
+    ),
+    "feature_histograms": (
+        "Intra- vs inter-class activations of a feature (paper's Fig. 1)",
+        "For the classes where this feature's |D_KS| is largest: the histogram of its "
+        "activations on the class's images (intra, filled) over that on all other images "
+        "(inter, line), as densities. D_KS > 0: the feature is higher in the class "
+        "(characteristic by presence); D_KS < 0: lower (by absence).",
+    ),
+    "top_images": (
+        "Images that activate the feature most",
+        "The dataset's images with the highest activation of the feature, highest first, with "
+        "the value and the class: what the feature responds to.",
+    ),
+}
