@@ -1,0 +1,175 @@
+"""Per-class noise thresholds and the per-class noise rate (issue 13).
+
+Why per class. Under shuffled labels the two-sample KS statistic of a class of ``n`` samples
+against the ``m = N - n`` others has a null distribution whose spread scales as
+``1 / sqrt(n_eff)`` with the *effective size* ``n_eff = n m / (n + m)`` (Kolmogorov: ``sqrt(n_eff)
+* |D|`` has a limit law that does not depend on ``n``). One threshold for all classes, as in the
+paper's Eq. 4, therefore keeps mostly noise in small classes and is needlessly strict in big
+ones.
+
+The rule. Eq. 4 counts, at each candidate threshold ``x``, the pairs beyond ``x`` with the true
+labels, ``T(x)``, and with shuffled labels, ``N(x)``, and takes their difference averaged over
+classes. Per class and per side (presence ``D > x``, absence ``D < -x``) we keep the same two
+counts and use their ratio, the expected share of the kept pairs that are noise::
+
+    T_c(x) = #{f : D(c, f) > x}
+    N_c(x) = (sum_{c' in P(c)} sum_s #{f : D_s(c', f) > x * sqrt(n_eff(c) / n_eff(c'))} + 1)
+             / (|P(c)| * n_shuffles)
+    t_plus[c] = min {x in grid : T_c(x) > 0 and N_c(x) <= q * T_c(x)}
+
+``t_minus[c]`` likewise on ``-D``. ``q`` is ``max_noise_share``. ``P(c)`` pools the shuffled
+nulls of the classes whose effective size is within a factor ``_config.POOL_SIZE_RATIO`` of
+``c``'s, each rescaled to ``c``'s size by the ``1 / sqrt(n_eff)`` law (exact for equal sizes,
+where the nulls are identically distributed): with a handful of shuffles this multiplies the null
+sample. The ``+ 1`` is one pseudo-observation of noise (as ``(b + 1) / (m + 1)`` permutation
+p-values), so that a threshold is never accepted on a null count of zero from too few shuffles.
+A side with no such ``x`` gets ``t = +-1`` (nothing kept: comparisons are strict); a class with
+neither side is *unresolved*: no threshold separates its signal from chance.
+
+Complexity: one sort per (class, side) of ``n_shuffles * n_features`` null values, and
+``O(n_classes * |P| * n_grid)`` look-ups for the pooling.
+"""
+
+import warnings
+
+import numpy as np
+
+from dks import _config
+
+__all__ = ["class_noise_table", "effective_sizes", "per_class_thresholds"]
+
+
+def effective_sizes(counts):
+    """Effective sample size ``n (N - n) / N`` of each class against the rest.
+
+    Parameters
+    ----------
+    counts : array-like of shape (n_classes,)
+        Samples per class; ``N`` is their sum.
+
+    Returns
+    -------
+    n_eff : ndarray of shape (n_classes,), float64
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    return counts * (total - counts) / total
+
+
+def _survival(values, grid):
+    """``#{v in values : v > x}`` for every ``x`` of ``grid`` (NaN counts as not beyond)."""
+    v = np.sort(np.ravel(values))  # NaN sorts last: excluded below
+    n_finite = v.size - np.count_nonzero(np.isnan(v))
+    return n_finite - np.searchsorted(v[:n_finite], grid, side="right")
+
+
+def per_class_thresholds(dks, null_dks, counts, grid, max_noise_share):
+    """Per-class thresholds of the module's rule.
+
+    Parameters
+    ----------
+    dks : ndarray of shape (n_classes, n_features)
+        D_KS with the true labels.
+    null_dks : ndarray of shape (n_shuffles, n_classes, n_features)
+        D_KS with shuffled labels; ``n_shuffles >= 1``.
+    counts : array-like of shape (n_classes,)
+        Samples per class.
+    grid : ndarray of shape (n_grid,)
+        Increasing candidate thresholds in ``[0, 1]``.
+    max_noise_share : float
+        ``q`` of the rule, in ``(0, 1)``.
+
+    Returns
+    -------
+    t_plus, t_minus : ndarray of shape (n_classes,), float64
+        ``t_plus[c] = 1.0`` (``t_minus[c] = -1.0``) where no threshold reaches the bound.
+    resolved_plus, resolved_minus : ndarray of shape (n_classes,), bool
+        Whether that side found a threshold.
+    """
+    n_shuffles, n_classes, _ = null_dks.shape
+    n_eff = effective_sizes(counts)
+    log_eff = np.log(n_eff)
+    width = np.log(_config.POOL_SIZE_RATIO)
+    out = []
+    for side in (1.0, -1.0):
+        true_counts = np.stack([_survival(side * dks[c], grid) for c in range(n_classes)])
+        null_counts = np.stack(
+            [_survival(side * null_dks[:, c, :], grid) for c in range(n_classes)]
+        )
+        thresholds = np.empty(n_classes)
+        resolved = np.zeros(n_classes, dtype=bool)
+        for c in range(n_classes):
+            pool = np.flatnonzero(np.abs(log_eff - log_eff[c]) <= width + 1e-12)
+            noise = np.ones(grid.shape)  # the pseudo-observation
+            for other in pool:
+                scaled = grid * np.sqrt(n_eff[c] / n_eff[other])
+                # Largest grid value <= scaled: a lower threshold counts more noise (conservative).
+                idx = np.clip(np.searchsorted(grid, scaled, side="right") - 1, 0, grid.size - 1)
+                noise += null_counts[other, idx]
+            noise /= pool.size * n_shuffles
+            ok = (true_counts[c] > 0) & (noise <= max_noise_share * true_counts[c])
+            hits = np.flatnonzero(ok)
+            resolved[c] = hits.size > 0
+            thresholds[c] = grid[hits[0]] if hits.size else 1.0
+        out.append((side * thresholds + 0.0, resolved))  # + 0.0 turns -0.0 into 0.0
+    (t_plus, resolved_plus), (t_minus, resolved_minus) = out
+    return t_plus, t_minus, resolved_plus, resolved_minus
+
+
+def class_noise_table(classes, counts, relevance, null_kept):
+    """Per-class noise rate: the columns of ``NoiseThresholdSelector.class_noise_``.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (n_classes,)
+    counts : array-like of shape (n_classes,)
+    relevance : ndarray of shape (n_classes, n_features), int8
+    null_kept : ndarray of shape (n_shuffles, n_classes, n_features), bool, or None
+        Pairs selected with each shuffled labeling; ``None`` when there are no shuffles.
+
+    Returns
+    -------
+    table : dict of str to ndarray
+        ``"class"``, ``"n_samples"``, ``"kept"`` (share of the class's pairs kept with the
+        true labels), ``"kept_shuffled"`` (the same with shuffled labels, averaged over
+        shuffles), ``"noise_share"`` (``kept_shuffled / kept``, the expected share of the kept
+        pairs that are noise; NaN when nothing is kept; above 1 when chance keeps more than
+        the true labels) and ``"mostly_noise"`` (``noise_share > _config.MOSTLY_NOISE``, or
+        nothing kept while chance keeps some).
+    """
+    kept = np.count_nonzero(relevance, axis=1) / relevance.shape[1]
+    if null_kept is None:
+        shuffled = np.full(kept.shape, np.nan)
+    else:
+        shuffled = null_kept.mean(axis=(0, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(kept > 0, shuffled / np.where(kept > 0, kept, 1.0), np.nan)
+    mostly = (share > _config.MOSTLY_NOISE) | ((kept == 0) & (shuffled > 0))
+    return {
+        "class": np.asarray(classes),
+        "n_samples": np.asarray(counts, dtype=np.int64),
+        "kept": kept.astype(np.float64),
+        "kept_shuffled": shuffled.astype(np.float64),
+        "noise_share": share.astype(np.float64),
+        "mostly_noise": mostly,
+    }
+
+
+def warn_unresolved(classes, counts, unresolved, max_noise_share):
+    """Warn, naming them, about the classes for which no threshold separates signal."""
+    idx = np.flatnonzero(unresolved)
+    if idx.size == 0:
+        return
+    labels = np.asarray(classes).tolist()
+    shown = ", ".join(f"{labels[i]!r} ({int(counts[i])} samples)" for i in idx[:10])
+    more = f" and {idx.size - 10} more" if idx.size > 10 else ""
+    warnings.warn(
+        f"{idx.size} class(es) have no threshold at which the kept pairs are at most "
+        f"{max_noise_share:g} noise (estimated from the shuffled labels): {shown}{more}. "
+        "Nothing is kept for them (see unresolved_classes_): they are too small for their "
+        "D_KS to stand out from chance, or no feature characterizes them. Collect more "
+        "samples, merge classes, or raise max_noise_share.",
+        UserWarning,
+        # Point at the caller of fit: this helper, fit, and the _fit_context wrapper.
+        stacklevel=4,
+    )
