@@ -9,6 +9,7 @@ at call time, not at import time.
 
 
 # ----------------------------------------------------------------------------- thresholds
+
 #: thresholds="per_class": classes whose effective sizes n (N - n) / N are within this factor
 #: pool their shuffled nulls (rescaled by the 1 / sqrt(n_eff) law of the KS null). Larger:
 #: more null samples per class, but a coarser approximation for small, discrete classes.

@@ -138,10 +138,7 @@ def class_noise_table(classes, counts, relevance, null_kept):
         nothing kept while chance keeps some).
     """
     kept = np.count_nonzero(relevance, axis=1) / relevance.shape[1]
-    if null_kept is None:
-        shuffled = np.full(kept.shape, np.nan)
-    else:
-        shuffled = null_kept.mean(axis=(0, 2))
+    shuffled = np.full(kept.shape, np.nan) if null_kept is None else null_kept.mean(axis=(0, 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(kept > 0, shuffled / np.where(kept > 0, kept, 1.0), np.nan)
     mostly = (share > _config.MOSTLY_NOISE) | ((kept == 0) & (shuffled > 0))

@@ -93,7 +93,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         thresholds at which the class's kept pairs are at most ``max_noise_share`` noise by
         its shuffled null, pooled over classes of similar size; see Notes and
         :ref:`the user guide <per-class-thresholds>`.
-    max_noise_share : float, default=0.1
+    max_noise_share : float, default=0.05
         Bound on the expected share of noise among the kept pairs of each class and side,
         in ``(0, 1)``; used with ``thresholds="per_class"`` only.
 
@@ -115,11 +115,13 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         when ``n_shuffles=0``.
     t_plus_ : float or ndarray of shape (n_classes,)
         Presence threshold, ``>= 0``; one per class (float64 array) with
-        ``thresholds="per_class"``, ``1.0`` for a class where none reaches the bound. With ``method="fdr"``: the smallest positive D_KS of a
-        selected pair, NaN if there is none.
+        ``thresholds="per_class"``, ``1.0`` for a class where none reaches the bound.
+        With ``method="fdr"``: the smallest positive D_KS of a selected pair, NaN if there
+        is none.
     t_minus_ : float or ndarray of shape (n_classes,)
-        Absence threshold, ``<= 0``; one per class with ``thresholds="per_class"``. With ``method="fdr"``: the negative D_KS of a selected
-        pair closest to 0, NaN if there is none.
+        Absence threshold, ``<= 0``; one per class with ``thresholds="per_class"``.
+        With ``method="fdr"``: the negative D_KS of a selected pair closest to 0, NaN if
+        there is none.
     relevance_ : ndarray of shape (n_classes, n_features), int8
         ``+1`` (characteristic by presence), ``-1`` (by absence) or ``0`` (noise).
     n_characteristic_ : dict of str to ndarray
@@ -223,7 +225,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         sign="both",
         n_jobs=None,
         thresholds="global",
-        max_noise_share=0.1,
+        max_noise_share=0.05,
     ):
         self.characterizer = characterizer
         self.n_shuffles = n_shuffles
