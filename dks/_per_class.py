@@ -26,8 +26,10 @@ p-values), so that a threshold is never accepted on a null count of zero from to
 A side with no such ``x`` gets ``t = +-1`` (nothing kept: comparisons are strict); a class with
 neither side is *unresolved*: no threshold separates its signal from chance.
 
-Complexity: one sort per (class, side) of ``n_shuffles * n_features`` null values, and
-``O(n_classes * |P| * n_grid)`` look-ups for the pooling.
+Complexity: the exceedance counts of Eq. 4, per class instead of summed over classes
+(``O(n_shuffles * n_classes * n_features)``), then ``O(n_sizes * |P| * n_grid)`` look-ups for
+the pooling, where ``n_sizes`` is the number of distinct class sizes (the nulls of equal-size
+classes are summed first).
 """
 
 import warnings
@@ -56,14 +58,7 @@ def effective_sizes(counts):
     return counts * (total - counts) / total
 
 
-def _survival(values, grid):
-    """``#{v in values : v > x}`` for every ``x`` of ``grid`` (NaN counts as not beyond)."""
-    v = np.sort(np.ravel(values))  # NaN sorts last: excluded below
-    n_finite = v.size - np.count_nonzero(np.isnan(v))
-    return n_finite - np.searchsorted(v[:n_finite], grid, side="right")
-
-
-def per_class_thresholds(dks, null_dks, counts, grid, max_noise_share):
+def per_class_thresholds(dks, null_dks, counts, grid, resolution, max_noise_share):
     """Per-class thresholds of the module's rule.
 
     Parameters
@@ -75,7 +70,9 @@ def per_class_thresholds(dks, null_dks, counts, grid, max_noise_share):
     counts : array-like of shape (n_classes,)
         Samples per class.
     grid : ndarray of shape (n_grid,)
-        Increasing candidate thresholds in ``[0, 1]``.
+        ``threshold_grid(resolution)``.
+    resolution : float
+        Step of ``grid``.
     max_noise_share : float
         ``q`` of the rule, in ``(0, 1)``.
 
@@ -86,32 +83,42 @@ def per_class_thresholds(dks, null_dks, counts, grid, max_noise_share):
     resolved_plus, resolved_minus : ndarray of shape (n_classes,), bool
         Whether that side found a threshold.
     """
+    from dks.select import _exceedance  # here: dks.select imports this module
+
     n_shuffles, n_classes, _ = null_dks.shape
-    n_eff = effective_sizes(counts)
-    log_eff = np.log(n_eff)
+    counts = np.asarray(counts)
+    true_counts = [_exceedance(dks[c], grid, resolution) for c in range(n_classes)]
+    null_counts = [_exceedance(null_dks[:, c, :], grid, resolution) for c in range(n_classes)]
+    # Classes of one size have identically distributed nulls: sum them once per size.
+    sizes, size_of_class = np.unique(counts, return_inverse=True)
+    members = np.bincount(size_of_class, minlength=sizes.size)
+    total = counts.sum()
+    log_eff = np.log(sizes * (total - sizes) / total)  # effective size of each distinct size
     width = np.log(_config.POOL_SIZE_RATIO)
     out = []
-    for side in (1.0, -1.0):
-        true_counts = np.stack([_survival(side * dks[c], grid) for c in range(n_classes)])
-        null_counts = np.stack(
-            [_survival(side * null_dks[:, c, :], grid) for c in range(n_classes)]
-        )
-        thresholds = np.empty(n_classes)
+    for side, sign in ((0, 1.0), (1, -1.0)):
+        true_side = np.stack([tc[side] for tc in true_counts])
+        null_by_size = np.zeros((sizes.size, grid.size))
+        np.add.at(null_by_size, size_of_class, np.stack([nc[side] for nc in null_counts]))
+        thresholds = np.ones(n_classes)
         resolved = np.zeros(n_classes, dtype=bool)
-        for c in range(n_classes):
-            pool = np.flatnonzero(np.abs(log_eff - log_eff[c]) <= width + 1e-12)
+        for u in range(sizes.size):
+            pool = np.flatnonzero(np.abs(log_eff - log_eff[u]) <= width + 1e-12)
             noise = np.ones(grid.shape)  # the pseudo-observation
-            for other in pool:
-                scaled = grid * np.sqrt(n_eff[c] / n_eff[other])
+            for v in pool:
+                scaled = grid * np.exp(0.5 * (log_eff[u] - log_eff[v]))
                 # Largest grid value <= scaled: a lower threshold counts more noise (conservative).
                 idx = np.clip(np.searchsorted(grid, scaled, side="right") - 1, 0, grid.size - 1)
-                noise += null_counts[other, idx]
-            noise /= pool.size * n_shuffles
-            ok = (true_counts[c] > 0) & (noise <= max_noise_share * true_counts[c])
-            hits = np.flatnonzero(ok)
-            resolved[c] = hits.size > 0
-            thresholds[c] = grid[hits[0]] if hits.size else 1.0
-        out.append((side * thresholds + 0.0, resolved))  # + 0.0 turns -0.0 into 0.0
+                noise += null_by_size[v, idx]
+            noise /= members[pool].sum() * n_shuffles
+            rows = np.flatnonzero(size_of_class == u)
+            true_rows = true_side[rows]
+            ok = (true_rows > 0) & (noise <= max_noise_share * true_rows)
+            first = np.argmax(ok, axis=1)
+            found = ok[np.arange(rows.size), first]
+            resolved[rows] = found
+            thresholds[rows] = np.where(found, grid[first], 1.0)
+        out.append((sign * thresholds + 0.0, resolved))  # + 0.0 turns -0.0 into 0.0
     (t_plus, resolved_plus), (t_minus, resolved_minus) = out
     return t_plus, t_minus, resolved_plus, resolved_minus
 

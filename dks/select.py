@@ -310,7 +310,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
             self.unresolved_classes_ = self.classes_[:0]
             if self.thresholds == "per_class":
                 t_plus, t_minus, ok_plus, ok_minus = _per_class.per_class_thresholds(
-                    self.dks_, null_dks, counts, self.grid_, self.max_noise_share
+                    self.dks_, null_dks, counts, self.grid_, self.resolution, self.max_noise_share
                 )
                 self.t_plus_, self.t_minus_ = t_plus, t_minus
                 self.unresolved_classes_ = self.classes_[~(ok_plus | ok_minus)]

@@ -92,7 +92,7 @@ def test_thresholds_match_naive_loops(counts, q):
     dks[:, :3] = rng.normal(0.6, 0.2, size=(n_classes, 3)).clip(-1, 1)  # some signal
     dks[0, -1] = 0.0
     null = rng.choice(np.linspace(-0.5, 0.5, 21), size=(n_shuffles, n_classes, n_features))
-    got = per_class_thresholds(dks, null, counts, grid, q)
+    got = per_class_thresholds(dks, null, counts, grid, 0.05, q)
     want = naive_thresholds(dks, null, counts, grid, q)
     for g, w in zip(got, want, strict=True):
         assert_array_equal(g, w)
@@ -105,7 +105,9 @@ def test_effective_sizes_and_pooling_of_equal_classes():
     rng = np.random.default_rng(0)
     dks = np.tile(np.linspace(-0.9, 0.9, 40), (4, 1))
     null = rng.normal(0, 0.2, size=(2, 4, 40)).clip(-1, 1)
-    t_plus, t_minus, *_ = per_class_thresholds(dks, null, [25] * 4, threshold_grid(0.01), 0.1)
+    t_plus, t_minus, *_ = per_class_thresholds(
+        dks, null, [25] * 4, threshold_grid(0.01), 0.01, 0.1
+    )
     assert np.unique(t_plus).size == 1 and np.unique(t_minus).size == 1
 
 
@@ -137,7 +139,12 @@ def test_per_class_thresholds_and_relevance(uneven):
     )
     assert_array_equal(sel.relevance_, want)
     expected = per_class_thresholds(
-        sel.dks_, sel.null_dks_, sel.class_noise_["n_samples"], sel.grid_, sel.max_noise_share
+        sel.dks_,
+        sel.null_dks_,
+        sel.class_noise_["n_samples"],
+        sel.grid_,
+        sel.resolution,
+        sel.max_noise_share,
     )
     assert_array_equal(sel.t_plus_, expected[0])
     assert_array_equal(sel.t_minus_, expected[1])
