@@ -159,26 +159,27 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
     grid, ``O(n_shuffles * n_classes * n_features * log(n_grid))``.
 
     *Shuffle or FDR.* The shuffle thresholds are one pair of numbers for all classes and
-    features, which is what the paper studies (thresholds across datasets and layers), and they
-    make no distributional assumption: features with ties, ReLU zeros or dependent columns are
-    handled, since the null is the same statistic on the same data. They do not control an
-    error rate, though: classes of very different sizes share one threshold although small
-    classes give larger D_KS by chance (``class_noise_`` shows the cost per class;
-    ``thresholds="per_class"`` below is the shuffle-based remedy). ``method="fdr"`` adapts to
-    each class's size through the p-values and controls the expected share of false selections
-    among all selected pairs (Benjamini-Hochberg, valid under independence or positive
-    dependence of the tests), but the p-values are asymptotic and approximate (conservative
-    with binned statistics and ties). Prefer ``"shuffle"`` to reproduce or compare with the
-    paper, and ``"fdr"`` when an error rate statement matters or class sizes differ a lot. With
-    ``"fdr"``, ``t_plus_`` and ``t_minus_`` only describe the selection (the smallest ``|D|``
-    kept on each side): a pair beyond them can still be noise if its class is small.
+    features, which is what the paper studies (thresholds across datasets and layers),
+    and they make no distributional assumption: features with ties, ReLU zeros or
+    dependent columns are handled, since the null is the same statistic on the same data.
+    They do not control an error rate, though: classes of very different sizes share one
+    threshold although small classes give larger D_KS by chance. ``method="fdr"`` adapts to
+    each class's size through the p-values and controls the expected share of false
+    selections among all selected pairs (Benjamini-Hochberg, valid under independence or
+    positive dependence of the tests), but the p-values are asymptotic and approximate
+    (conservative with binned statistics and ties). Prefer ``"shuffle"`` to reproduce or
+    compare with the paper, and ``"fdr"`` when an error rate statement matters or class
+    sizes differ a lot. With ``"fdr"``, ``t_plus_`` and ``t_minus_`` only describe the
+    selection (the smallest ``|D|`` kept on each side): a pair beyond them can still be
+    noise if its class is small.
 
     *Per-class thresholds.* The null of ``|D|`` for a class of ``n`` samples among ``N``
     scales as ``1 / sqrt(n_eff)``, ``n_eff = n (N - n) / N``. ``thresholds="per_class"`` uses
     the two counts of Eq. 4 per class, ``T_c(x) = #{f : D(c, f) > x}`` and the same count
     ``N_c(x)`` under shuffled labels (pooled over classes of similar ``n_eff``, rescaled),
     and takes the smallest ``x`` with ``N_c(x) <= max_noise_share * T_c(x)``; ``class_noise_``
-    reports the resulting noise share of every class in either mode.
+    reports the resulting noise share of every class in either mode, which shows what one
+    global threshold costs in small classes.
 
     Examples
     --------
