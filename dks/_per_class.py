@@ -38,7 +38,13 @@ import numpy as np
 
 from dks import _config
 
-__all__ = ["class_noise_table", "effective_sizes", "per_class_thresholds"]
+__all__ = [
+    "class_exceedance",
+    "class_noise_table",
+    "effective_sizes",
+    "per_class_thresholds",
+    "thresholds_from_counts",
+]
 
 
 def effective_sizes(counts):
@@ -83,12 +89,48 @@ def per_class_thresholds(dks, null_dks, counts, grid, resolution, max_noise_shar
     resolved_plus, resolved_minus : ndarray of shape (n_classes,), bool
         Whether that side found a threshold.
     """
+    n_shuffles = null_dks.shape[0]
+    true_counts = class_exceedance(dks[np.newaxis], grid, resolution)
+    null_counts = class_exceedance(null_dks, grid, resolution)
+    return thresholds_from_counts(
+        true_counts, null_counts, counts, grid, n_shuffles, max_noise_share
+    )
+
+
+def class_exceedance(values, grid, resolution):
+    """Per-class counts of Eq. 4, summed over labelings.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_labelings, n_classes, n_features)
+        D_KS of each labeling.
+    grid, resolution
+        ``threshold_grid(resolution)`` and ``resolution``.
+
+    Returns
+    -------
+    counts : ndarray of shape (2, n_classes, n_grid), int64
+        ``counts[0, c, i] = #{(s, f) : values[s, c, f] > grid[i]}`` and
+        ``counts[1, c, i] = #{(s, f) : values[s, c, f] < -grid[i]}``. Everything the per-class
+        rule needs from the null: ``2 * n_classes * n_grid`` integers whatever the number of
+        features and shuffles.
+    """
     from dks.select import _exceedance  # here: dks.select imports this module
 
-    n_shuffles, n_classes, _ = null_dks.shape
+    n_classes = values.shape[1]
+    out = np.empty((2, n_classes, grid.size), dtype=np.int64)
+    for c in range(n_classes):
+        out[0, c], out[1, c] = _exceedance(values[:, c, :], grid, resolution)
+    return out
+
+
+def thresholds_from_counts(true_counts, null_counts, counts, grid, n_shuffles, max_noise_share):
+    """The rule on the outputs of :func:`class_exceedance` (true labels, shuffles).
+
+    Returns what :func:`per_class_thresholds` returns.
+    """
     counts = np.asarray(counts)
-    true_counts = [_exceedance(dks[c], grid, resolution) for c in range(n_classes)]
-    null_counts = [_exceedance(null_dks[:, c, :], grid, resolution) for c in range(n_classes)]
+    n_classes = counts.size
     # Classes of one size have identically distributed nulls: sum them once per size.
     sizes, size_of_class = np.unique(counts, return_inverse=True)
     members = np.bincount(size_of_class, minlength=sizes.size)
@@ -97,9 +139,9 @@ def per_class_thresholds(dks, null_dks, counts, grid, resolution, max_noise_shar
     width = np.log(_config.POOL_SIZE_RATIO)
     out = []
     for side, sign in ((0, 1.0), (1, -1.0)):
-        true_side = np.stack([tc[side] for tc in true_counts])
+        true_side = true_counts[side]
         null_by_size = np.zeros((sizes.size, grid.size))
-        np.add.at(null_by_size, size_of_class, np.stack([nc[side] for nc in null_counts]))
+        np.add.at(null_by_size, size_of_class, null_counts[side])
         thresholds = np.ones(n_classes)
         resolved = np.zeros(n_classes, dtype=bool)
         for u in range(sizes.size):

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from dks import NoiseThresholdSelector, _config
-from dks._per_class import effective_sizes, per_class_thresholds
+from dks._per_class import class_exceedance, effective_sizes, per_class_thresholds
 from dks.select import threshold_grid
 
 
@@ -96,6 +96,18 @@ def test_thresholds_match_naive_loops(counts, q):
     want = naive_thresholds(dks, null, counts, grid, q)
     for g, w in zip(got, want, strict=True):
         assert_array_equal(g, w)
+
+
+def test_class_exceedance_matches_loops():
+    rng = np.random.default_rng(3)
+    grid = threshold_grid(0.1)
+    values = rng.choice(np.linspace(-1, 1, 21), size=(3, 4, 7))  # ties with the grid
+    values[0, 0, 0] = 0.0
+    got = class_exceedance(values, grid, 0.1)
+    for c in range(4):
+        for i, x in enumerate(grid):
+            assert got[0, c, i] == np.count_nonzero(values[:, c] > x)
+            assert got[1, c, i] == np.count_nonzero(values[:, c] < -x)
 
 
 def test_effective_sizes_and_pooling_of_equal_classes():
