@@ -55,6 +55,7 @@ def bench(session):
     for script in (
         "benchmarks/bench_characterize.py",
         "benchmarks/bench_select.py",
+        "benchmarks/bench_class_size.py",
         "benchmarks/bench_embed.py",
     ):
         session.run("python", script, *session.posargs)

@@ -10,6 +10,14 @@ at call time, not at import time.
 
 # ----------------------------------------------------------------------------- thresholds
 
+#: thresholds="per_class": classes whose effective sizes n (N - n) / N are within this factor
+#: pool their shuffled nulls (rescaled by the 1 / sqrt(n_eff) law of the KS null). Larger:
+#: more null samples per class, but a coarser approximation for small, discrete classes.
+POOL_SIZE_RATIO = 1.25
+
+#: class_noise_["mostly_noise"] flags classes whose expected noise share exceeds this.
+MOSTLY_NOISE = 0.5
+
 
 # ----------------------------------------------------------------------------- embedding
 

@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _check_feature_names_in, _num_samples, check_is_fitted
 
+from dks import _per_class
 from dks._sign import SIGNS, check_sign, sign_code
 from dks.characterize import KSCharacterizer, signed_ks_pvalues
 from dks.groups import check_groups, feature_groups
@@ -79,6 +80,15 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         (relevance ``+1``), or by absence only (``-1``).
     n_jobs : int or None, default=None
         Passed to the characterizer's ``n_jobs`` when not ``None``.
+    thresholds : {"global", "per_class"}, default="global"
+        ``"global"``: one ``t_plus_`` and one ``t_minus_`` for all classes, Eq. 4 (the paper).
+        ``"per_class"`` (``method="shuffle"`` only): one pair per class, the smallest
+        thresholds at which the class's kept pairs are at most ``max_noise_share`` noise by
+        its shuffled null, pooled over classes of similar size; see Notes and
+        :ref:`the user guide <per-class-thresholds>`.
+    max_noise_share : float, default=0.05
+        Bound on the expected share of noise among the kept pairs of each class and side,
+        in ``(0, 1)``; used with ``thresholds="per_class"`` only.
 
     Attributes
     ----------
@@ -96,18 +106,31 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
     d_avg_plus_, d_avg_minus_ : ndarray of shape (n_grid,), float64
         Average distance curves of Eq. 4 at each grid value, in features per class. NaN
         when ``n_shuffles=0``.
-    t_plus_ : float
-        Presence threshold, ``>= 0``. With ``method="fdr"``: the smallest positive D_KS of a
-        selected pair, NaN if there is none.
-    t_minus_ : float
-        Absence threshold, ``<= 0``. With ``method="fdr"``: the negative D_KS of a selected
-        pair closest to 0, NaN if there is none.
+    t_plus_ : float or ndarray of shape (n_classes,)
+        Presence threshold, ``>= 0``; one per class (float64 array) with
+        ``thresholds="per_class"``, ``1.0`` for a class where none reaches the bound.
+        With ``method="fdr"``: the smallest positive D_KS of a selected pair, NaN if there
+        is none.
+    t_minus_ : float or ndarray of shape (n_classes,)
+        Absence threshold, ``<= 0``; one per class with ``thresholds="per_class"``.
+        With ``method="fdr"``: the negative D_KS of a selected pair closest to 0, NaN if
+        there is none.
     relevance_ : ndarray of shape (n_classes, n_features), int8
         ``+1`` (characteristic by presence), ``-1`` (by absence) or ``0`` (noise).
     n_characteristic_ : dict of str to ndarray
         Per class: ``"class"`` (labels), ``"presence"`` and ``"absence"`` (number of
         features with relevance ``+1`` and ``-1``). A dict of columns, like ``cv_results_``:
         ``pandas.DataFrame(sel.n_characteristic_)`` makes a table.
+    class_noise_ : dict of str to ndarray
+        The noise rate of each class, a dict of columns: ``"class"``, ``"n_samples"``,
+        ``"kept"`` (share of the class's pairs kept), ``"kept_shuffled"`` (the same with
+        shuffled labels and the class's thresholds, averaged over shuffles; NaN without
+        shuffles), ``"noise_share"`` (``kept_shuffled / kept``: the expected share of the
+        kept pairs that are noise; NaN when nothing is kept) and ``"mostly_noise"`` (bool,
+        ``noise_share > 0.5``).
+    unresolved_classes_ : ndarray
+        With ``thresholds="per_class"``: the classes for which no threshold on either side
+        reaches ``max_noise_share`` (nothing is kept for them; fit warns). Empty otherwise.
     n_features_in_ : int
         Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -143,6 +166,14 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
     selection (the smallest ``|D|`` kept on each side): a pair beyond them can still be
     noise if its class is small.
 
+    *Per-class thresholds.* The null of ``|D|`` for a class of ``n`` samples among ``N``
+    scales as ``1 / sqrt(n_eff)``, ``n_eff = n (N - n) / N``. ``thresholds="per_class"`` uses
+    the two counts of Eq. 4 per class, ``T_c(x) = #{f : D(c, f) > x}`` and the same count
+    ``N_c(x)`` under shuffled labels (pooled over classes of similar ``n_eff``, rescaled),
+    and takes the smallest ``x`` with ``N_c(x) <= max_noise_share * T_c(x)``; ``class_noise_``
+    reports the resulting noise share of every class in either mode, which shows what one
+    global threshold costs in small classes.
+
     Examples
     --------
     >>> import numpy as np
@@ -172,6 +203,8 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, 1, closed="neither")],
         "sign": [StrOptions(set(SIGNS))],
         "n_jobs": [Integral, None],
+        "thresholds": [StrOptions({"global", "per_class"})],
+        "max_noise_share": [Interval(Real, 0, 1, closed="neither")],
     }
 
     def __init__(
@@ -185,6 +218,8 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         alpha=0.05,
         sign="both",
         n_jobs=None,
+        thresholds="global",
+        max_noise_share=0.05,
     ):
         self.characterizer = characterizer
         self.n_shuffles = n_shuffles
@@ -194,6 +229,8 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         self.alpha = alpha
         self.sign = sign
         self.n_jobs = n_jobs
+        self.thresholds = thresholds
+        self.max_noise_share = max_noise_share
 
     # ------------------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=False)
@@ -216,8 +253,14 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         -----
         UserWarning
             When labels are shuffled and a class has fewer than 5 samples: its D_KS takes
-            few, large values with any labeling, so the null says little about it.
+            few, large values with any labeling, so the null says little about it. With
+            ``thresholds="per_class"``, when some classes are unresolved (named).
         """
+        if self.thresholds == "per_class" and self.method != "shuffle":
+            raise ValueError(
+                f"thresholds='per_class' needs method='shuffle'; got method={self.method!r}. "
+                "method='fdr' already adapts to class sizes: use thresholds='global' with it."
+            )
         if self.method == "shuffle" and self.n_shuffles < 1:
             raise InvalidParameterError(
                 f"The 'n_shuffles' parameter of {type(self).__name__} must be an int in the "
@@ -257,8 +300,19 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         if self.method == "shuffle":
             self.t_plus_ = argmax_threshold(self.grid_, self.d_avg_plus_, sign="presence")
             self.t_minus_ = argmax_threshold(self.grid_, self.d_avg_minus_, sign="absence")
+            self.unresolved_classes_ = self.classes_[:0]
+            if self.thresholds == "per_class":
+                t_plus, t_minus, ok_plus, ok_minus = _per_class.per_class_thresholds(
+                    self.dks_, null_dks, counts, self.grid_, self.resolution, self.max_noise_share
+                )
+                self.t_plus_, self.t_minus_ = t_plus, t_minus
+                self.unresolved_classes_ = self.classes_[~(ok_plus | ok_minus)]
+                _per_class.warn_unresolved(
+                    self.classes_, counts, ~(ok_plus | ok_minus), self.max_noise_share
+                )
             self.relevance_ = _relevance_from_thresholds(self.dks_, self.t_plus_, self.t_minus_)
         else:
+            self.unresolved_classes_ = self.classes_[:0]
             keep = _benjamini_hochberg(char.pvalues_, self.alpha)
             self.relevance_ = (keep * np.sign(self.dks_)).astype(np.int8)
             positive = self.dks_[self.relevance_ == 1]
@@ -271,6 +325,9 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
             "presence": np.count_nonzero(self.relevance_ == 1, axis=1).astype(np.int64),
             "absence": np.count_nonzero(self.relevance_ == -1, axis=1).astype(np.int64),
         }
+        self.class_noise_ = _per_class.class_noise_table(
+            self.classes_, counts, self.relevance_, self._null_kept()
+        )
         return self
 
     def _make_characterizer(self):
@@ -418,7 +475,10 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         if null.shape[0] == 0:
             return None
         if self.method == "shuffle":
-            return (null > self.t_plus_) | (null < self.t_minus_)
+            # Scalars, or one threshold per class (rows of each shuffle) with "per_class".
+            t_plus = np.reshape(self.t_plus_, (-1, 1))
+            t_minus = np.reshape(self.t_minus_, (-1, 1))
+            return (null > t_plus) | (null < t_minus)
         counts = getattr(self.characterizer_, "class_counts_", None)
         if counts is None:
             return None
@@ -457,6 +517,8 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
 
 # ------------------------------------------------------------------------------- helpers
 def _relevance_from_thresholds(dks, t_plus, t_minus):
+    # Scalars, or one threshold per class (row) with thresholds="per_class".
+    t_plus, t_minus = np.reshape(t_plus, (-1, 1)), np.reshape(t_minus, (-1, 1))
     relevance = np.zeros(dks.shape, dtype=np.int8)
     relevance[dks > t_plus] = 1
     relevance[dks < t_minus] = -1

@@ -1,0 +1,120 @@
+"""Figure of the per-class noise rate against class size (issue 13).
+
+Standalone until it joins :mod:`dks.plotting`; matplotlib is imported lazily, as there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = ["plot_class_noise"]
+
+_COLOR_TRUE = "black"
+_COLOR_NULL = "red"
+
+
+def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None):
+    """Share of pairs kept per class, true vs shuffled labels, against class size.
+
+    One point per class and labeling: black for the true labels, red for the shuffled ones
+    (their ratio is the class's expected noise share). A class whose kept pairs are mostly
+    noise is drawn with an open black marker and, with ``annotate``, labelled. With the
+    paper's global thresholds the red points climb as classes shrink; per-class thresholds
+    keep them a small fraction of the black ones.
+
+    Parameters
+    ----------
+    class_noise : dict of str to array-like
+        ``NoiseThresholdSelector.class_noise_`` (or a table with its columns): at least
+        ``"n_samples"``, ``"kept"`` and ``"kept_shuffled"``; ``"class"`` and
+        ``"mostly_noise"`` are used when present.
+    annotate : bool, default=True
+        Write the label of each mostly-noise class next to its point.
+    ax : Axes, optional
+        Where to draw; its figure is returned.
+    fig : Figure, optional
+        Figure to draw in when ``ax`` is None; a new one by default.
+
+    Returns
+    -------
+    Figure
+    """
+    if not isinstance(class_noise, Mapping):
+        raise TypeError(
+            "class_noise must be a dict of columns such as NoiseThresholdSelector.class_noise_;"
+            f" got {type(class_noise).__name__}."
+        )
+    missing = [k for k in ("n_samples", "kept", "kept_shuffled") if k not in class_noise]
+    if missing:
+        raise ValueError(
+            f"class_noise lacks the column(s) {missing}; pass NoiseThresholdSelector.class_noise_."
+        )
+    size = np.asarray(class_noise["n_samples"], dtype=float)
+    kept = np.asarray(class_noise["kept"], dtype=float)
+    shuffled = np.asarray(class_noise["kept_shuffled"], dtype=float)
+    if not size.shape == kept.shape == shuffled.shape or size.ndim != 1:
+        raise ValueError(
+            "class_noise columns must be 1-D and of one length; got shapes "
+            f"{size.shape}, {kept.shape}, {shuffled.shape}."
+        )
+    if np.any(size < 1):
+        raise ValueError("class_noise['n_samples'] must hold class sizes >= 1.")
+    for name, arr in (("kept", kept), ("kept_shuffled", shuffled)):
+        finite = arr[np.isfinite(arr)]
+        if finite.size and (finite.min() < 0 or finite.max() > 1):
+            raise ValueError(f"class_noise[{name!r}] must hold shares in [0, 1], not percents.")
+    mostly = np.asarray(class_noise.get("mostly_noise", np.zeros(size.shape, bool)), dtype=bool)
+    labels = np.asarray(class_noise.get("class", np.arange(size.size))).tolist()
+
+    if ax is None:
+        if fig is None:
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+        ax = fig.subplots()
+    fig = ax.get_figure(root=True) if _has_root(ax) else ax.figure
+
+    for x, a, b in zip(size, kept, shuffled, strict=True):
+        if np.isfinite(a) and np.isfinite(b):
+            ax.plot([x, x], [100 * a, 100 * b], color="0.75", lw=0.8, zorder=1)
+    ax.scatter(size[~mostly], 100 * kept[~mostly], color=_COLOR_TRUE, s=18, label="true labels")
+    if mostly.any():
+        ax.scatter(
+            size[mostly],
+            100 * kept[mostly],
+            facecolors="none",
+            edgecolors=_COLOR_TRUE,
+            s=24,
+            label="true labels, mostly noise",
+        )
+    if np.isfinite(shuffled).any():
+        ax.scatter(size, 100 * shuffled, color=_COLOR_NULL, marker="x", s=18, label="shuffled")
+    if annotate:
+        for i in np.flatnonzero(mostly):
+            ax.annotate(
+                str(labels[i]),
+                (size[i], 100 * kept[i]),
+                xytext=(3, 3),
+                textcoords="offset points",
+                fontsize="x-small",
+            )
+    ax.set_xscale("log")
+    # Down to the shares actually seen: per-class thresholds keep a few percent.
+    top = np.nanmax(np.concatenate([kept, shuffled, [0.01]]))
+    ax.set_ylim(0, min(100.0, 110 * top))
+    ax.set_xlabel("class size (samples)")
+    ax.set_ylabel("feature/class pairs kept (%)")
+    ax.set_title("Pairs kept per class: true vs shuffled labels", fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def _has_root(ax):
+    try:
+        ax.get_figure(root=True)
+    except TypeError:  # matplotlib < 3.10
+        return False
+    return True
