@@ -1,7 +1,9 @@
 """The ``dks`` command line: ``dks analyze`` and its steps ``embed``, ``characterize``, ``report``.
 
 Run ``dks --help`` or ``dks <command> --help``. Each command is a thin layer over the
-function of the same name in :mod:`dks.analyze`, where the results folder is documented.
+function of the same name in :mod:`dks.pipeline`; the results folder is described in
+:doc:`/results`. The ranges of the numeric options are those of the estimators that take
+them (checked by :func:`dks.pipeline._parameters.check_parameters`, naming the flag).
 
 Exit codes: 0 success; 1 the command could not run (the one-line message says why:
 missing folder, a single class, unknown model, weights file not found, ...); 2 wrong
@@ -14,7 +16,8 @@ import sys
 import warnings
 
 from dks import __version__
-from dks.analyze import DEFAULT_PER_CLASS, AnalysisError
+from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError
+from dks.pipeline._parameters import check_parameters
 
 __all__ = ["build_parser", "main"]
 
@@ -40,40 +43,21 @@ _EPILOG = (
 
 
 # --------------------------------------------------------------------------- types
-def _checked(cast, accept, bad_text, bad_value):
-    """An argparse ``type``: ``cast`` the text, then require ``accept(value)``."""
-
-    def parse(text):
-        try:
-            value = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {bad_text}, got {text!r}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(bad_value.format(text=text))
+# Only the text is converted here; the ranges are checked after parsing (_check_ranges).
+def _int_or(word, value, text):
+    """``value`` if ``text`` is ``word`` (any case), else ``int(text)``."""
+    if text.lower() == word:
         return value
-
-    return parse
-
-
-_positive_int = _checked(
-    int, lambda v: v >= 1, "a positive integer", "expected a positive integer, got {text!r}"
-)
-_nonzero_int = _checked(
-    int, lambda v: v != 0, "an integer", "expected a non-zero integer (-1: all cores)"
-)
-_resolution = _checked(
-    float, lambda v: 1e-7 <= v < 1, "a number", "expected a number in [1e-7, 1), got {text!r}"
-)
-_int_bins = _checked(
-    int,
-    lambda v: v >= 2,
-    "an integer >= 2 or 'exact'",
-    "expected an integer >= 2 or 'exact', got {text!r}",
-)
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or {word!r}, got {text!r}"
+        ) from None
 
 
 def _bins(text):
-    return "exact" if text.lower() == "exact" else _int_bins(text)
+    return _int_or("exact", "exact", text)
 
 
 def _weights(text):
@@ -90,7 +74,32 @@ def _layers(text):
 
 
 def _resize(text):
-    return None if text.lower() == "none" else _positive_int(text)
+    return _int_or("none", None, text)
+
+
+#: Python parameter of dks.pipeline -> (dest of its option, CLI flag); torch-free ones first.
+_CHECKED_OPTIONS = {
+    "bins": ("bins", "--bins"),
+    "shuffles": ("shuffles", "--shuffles"),
+    "resolution": ("resolution", "--resolution"),
+    "jobs": ("jobs", "--jobs"),
+    "limit_per_class": ("limit_per_class", "--limit-per-class"),
+    "resize": ("resize", "--resize"),
+    "crop_size": ("crop", "--crop"),
+    "batch_size": ("batch_size", "--batch-size"),
+    "workers": ("workers", "--workers"),
+}
+
+
+def _check_ranges(args):
+    """Check the numeric options against the estimators' constraints (messages name flags)."""
+    values = {
+        name: getattr(args, dest)
+        for name, (dest, _) in _CHECKED_OPTIONS.items()
+        if hasattr(args, dest)
+    }
+    flags = {name: flag for name, (_, flag) in _CHECKED_OPTIONS.items()}
+    check_parameters(f"dks {args.command}", names=flags, **values)
 
 
 # -------------------------------------------------------------------------- parser
@@ -123,7 +132,7 @@ def _images_parent():
     group = parent.add_argument_group("images")
     group.add_argument(
         "--limit-per-class",
-        type=_positive_int,
+        type=int,
         metavar="N",
         help="at most N images per class, drawn at random with --seed (default dataset: "
         f"exactly N, default {DEFAULT_PER_CLASS}; IMAGES_DIR: all images)",
@@ -179,7 +188,7 @@ def _images_parent():
     )
     group.add_argument(
         "--crop",
-        type=_positive_int,
+        type=int,
         default=224,
         metavar="N",
         help="side of the crops (default: %(default)s)",
@@ -192,7 +201,7 @@ def _images_parent():
     )
     group.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=int,
         default=8,
         metavar="N",
         help="images per forward pass (default: %(default)s)",
@@ -223,21 +232,21 @@ def _stats_parent():
     )
     group.add_argument(
         "--shuffles",
-        type=_positive_int,
+        type=int,
         default=5,
         metavar="N",
         help="shuffled labelings behind the noise thresholds (default: %(default)s)",
     )
     group.add_argument(
         "--resolution",
-        type=_resolution,
+        type=float,
         default=0.001,
         metavar="R",
         help="step of the candidate thresholds (default: %(default)s)",
     )
     group.add_argument(
         "--jobs",
-        type=_nonzero_int,
+        type=int,
         default=-1,
         metavar="N",
         help="threads computing D_KS (default: -1, all cores)",
@@ -317,6 +326,8 @@ def build_parser():
         epilog=_EPILOG,
     )
     rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
+    for command in commands.choices.values():
+        command.set_defaults(usage_error=command.error)
     return parser
 
 
@@ -394,6 +405,15 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return _EXIT_USAGE
+    try:
+        _check_ranges(args)
+    except AnalysisError as exc:
+        try:
+            args.usage_error(str(exc))  # prints the usage and the message, exits with 2
+        except SystemExit as stop:
+            return stop.code
+    except ImportError:  # pragma: no cover - no torch: the command says what to install
+        pass
     with warnings.catch_warnings():
         # A command line shows warnings once, as one line each.
         warnings.simplefilter("default", UserWarning)
