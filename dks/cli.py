@@ -333,10 +333,10 @@ def build_parser():
 
 # ---------------------------------------------------------------------------- main
 def _run(args):
-    from dks import analyze as api
+    from dks import pipeline
 
     verbose = not args.quiet
-    if args.command in ("analyze", "embed"):
+    if args.command in ("embed", "analyze"):
         kwargs = dict(
             out=args.out,
             model=args.model,
@@ -355,29 +355,14 @@ def _run(args):
             download=args.download,
             verbose=verbose,
         )
-        if args.command == "embed":
-            api.embed(args.images, **kwargs)
-        else:
-            api.analyze(
-                args.images,
-                bins=args.bins,
-                shuffles=args.shuffles,
-                resolution=args.resolution,
-                jobs=args.jobs,
-                **kwargs,
-            )
-    elif args.command == "characterize":
-        api.characterize(
-            args.results,
-            bins=args.bins,
-            shuffles=args.shuffles,
-            resolution=args.resolution,
-            seed=args.seed,
-            jobs=args.jobs,
-            verbose=verbose,
-        )
+        target = args.images
     else:
-        api.report(args.results, verbose=verbose)
+        kwargs = dict(verbose=verbose)
+        target = args.results
+    if args.command in ("analyze", "characterize"):
+        kwargs.update(bins=args.bins, shuffles=args.shuffles, resolution=args.resolution)
+        kwargs.update(seed=args.seed, jobs=args.jobs)
+    getattr(pipeline, args.command)(target, **kwargs)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

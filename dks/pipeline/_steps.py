@@ -94,41 +94,35 @@ limit_per_class, seed, workers, progress, data_home, download, verbose
         Whether the saved embedding was reused.
     """
     log = Log(verbose)
-    _check_embedding_parameters("embed", limit_per_class, resize, crop_size, batch_size, workers)
-    out = check_out(out)
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
         progress, seed,
     )  # fmt: skip
-    reused = _embed_transaction(
-        out, images, settings, limit_per_class, seed, data_home, download, log
-    )
+    out, reused = _embed("embed", images, out, settings, limit_per_class, data_home, download, log)
     log(f"embedding in {out}")
     return reused
 
 
-def _check_embedding_parameters(caller, limit_per_class, resize, crop_size, batch_size, workers):
+def _embed(caller, images, out, settings, limit_per_class, data_home, download, log):
+    """Check, then commit the images and the embedding of ``out`` on their own.
+
+    Returns the resolved results folder and whether the saved embedding was reused.
+    """
     check_parameters(
         caller,
         limit_per_class=limit_per_class,
-        resize=resize,
-        crop_size=crop_size,
-        batch_size=batch_size,
-        workers=workers,
+        resize=settings.resize,
+        crop_size=settings.crop_size,
+        batch_size=settings.batch_size,
+        workers=settings.workers,
     )
-
-
-def _check_statistics_parameters(caller, bins, shuffles, resolution, jobs):
-    check_parameters(caller, bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
-
-
-def _embed_transaction(out, images, settings, limit_per_class, seed, data_home, download, log):
-    """Images and embedding of ``out``, committed on their own; True if reused."""
+    out = check_out(out)
     if isinstance(settings.model, str):  # an unknown model fails before any image is read
         from dks.embed._models import LITE0, _check_model_name
 
         if settings.model != LITE0:
             _check_model_name(settings.model)
+    seed = settings.seed
     if images is not None:  # check the folder before anything is written
         folder_images(images, out, limit_per_class, seed)
     with transaction(out) as stage:
@@ -140,7 +134,21 @@ def _embed_transaction(out, images, settings, limit_per_class, seed, data_home, 
             stage.reuse(*STATS_FILES, *REPORT_FILES)
         elif any(stage.has_old(n) for n in (*STATS_FILES, *REPORT_FILES)):
             log("embed: the statistics and report of the previous embedding were removed")
-    return reused
+    return out, reused
+
+
+def _statistics(stage, *, bins, shuffles, resolution, seed, jobs, log):
+    """The statistics files in ``stage``, from the embedding carried over into it."""
+    stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
+    return statistics_step(
+        stage.path,
+        n_bins=parse_bins(bins),
+        shuffles=shuffles,
+        resolution=resolution,
+        seed=seed,
+        jobs=jobs,
+        log=log,
+    )
 
 
 def analyze(
@@ -236,31 +244,21 @@ def analyze(
     """
     start = time.perf_counter()
     log = Log(verbose)
-    _check_statistics_parameters("analyze", bins, shuffles, resolution, jobs)
-    _check_embedding_parameters("analyze", limit_per_class, resize, crop_size, batch_size, workers)
+    check_parameters("analyze", bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
+    stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, seed=seed, jobs=jobs)
     require_matplotlib()
-    out = check_out(out)
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
         progress, seed,
     )  # fmt: skip
     # Two commits: the embedding (the long part) first, so that a failure in a later step
     # does not throw it away (the next run reuses it); then statistics, figures and report.
-    reused = _embed_transaction(
-        out, images, settings, limit_per_class, seed, data_home, download, log
+    out, reused = _embed(
+        "analyze", images, out, settings, limit_per_class, data_home, download, log
     )
     try:
         with transaction(out) as stage:
-            stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
-            selector, summary = statistics_step(
-                stage.path,
-                n_bins=parse_bins(bins),
-                shuffles=shuffles,
-                resolution=resolution,
-                seed=seed,
-                jobs=jobs,
-                log=log,
-            )
+            selector, summary = _statistics(stage, **stats, log=log)
             seconds = read_json(stage.path / "embedding.json")["settings"].get("seconds")
             if seconds is not None:
                 note = " (saved embedding reused)" if reused else ""
@@ -306,19 +304,13 @@ def characterize(
     """
     start = time.perf_counter()
     log = Log(verbose)
-    _check_statistics_parameters("characterize", bins, shuffles, resolution, jobs)
+    stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, seed=seed, jobs=jobs)
+    check_parameters(
+        "characterize", bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs
+    )
     out = check_out(results, must_exist=True)
     with transaction(out) as stage:
-        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
-        selector, summary = statistics_step(
-            stage.path,
-            n_bins=parse_bins(bins),
-            shuffles=shuffles,
-            resolution=resolution,
-            seed=seed,
-            jobs=jobs,
-            log=log,
-        )
+        selector, summary = _statistics(stage, **stats, log=log)
         save_summary(stage.path, summary, start, log)
         if any(stage.has_old(n) for n in REPORT_FILES):
             log("characterize: the previous report was removed (stale); run `dks report`")
