@@ -12,14 +12,18 @@ on failure. ``--debug`` shows the full traceback instead of the one-line message
 """
 
 import argparse
+import inspect
 import sys
 import warnings
 
 from dks import __version__
-from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError
+from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
 from dks.pipeline._parameters import check_parameters
 
 __all__ = ["build_parser", "main"]
+
+#: The options' defaults are those of :func:`dks.pipeline.analyze` (one home).
+_DEFAULTS = {name: p.default for name, p in inspect.signature(analyze).parameters.items()}
 
 _EXIT_OK, _EXIT_ERROR, _EXIT_USAGE, _EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -158,7 +162,7 @@ def _images_parent():
     group.add_argument(
         "--weights",
         type=_weights,
-        default="DEFAULT",
+        default=_DEFAULTS["weights"],
         metavar="DEFAULT|NAME|PATH|none",
         help="DEFAULT: torchvision's download (efficientnet_lite0: the packaged file); a "
         "torchvision weights name; the path of a state_dict file (offline); none: random "
@@ -167,7 +171,7 @@ def _images_parent():
     group.add_argument(
         "--layers",
         type=_layers,
-        default="paper",
+        default=_DEFAULTS["layers"],
         metavar="paper|L1,L2,...",
         help="layers embedded: 'paper' (VGG: all conv layers + fc7; efficientnet_lite0: stem, "
         "16 blocks, head) or comma-separated layer names (default: %(default)s)",
@@ -175,34 +179,34 @@ def _images_parent():
     group.add_argument(
         "--crops",
         choices=("ten", "center", "none"),
-        default="ten",
+        default=_DEFAULTS["crops"],
         help="ten: 4 corners + centre and their mirrors, averaged (the paper); center; none: "
         "the whole resized image (default: %(default)s)",
     )
     group.add_argument(
         "--resize",
         type=_resize,
-        default=256,
+        default=_DEFAULTS["resize"],
         metavar="N|none",
         help="shorter side after resizing (default: %(default)s)",
     )
     group.add_argument(
         "--crop",
         type=int,
-        default=224,
+        default=_DEFAULTS["crop_size"],
         metavar="N",
         help="side of the crops (default: %(default)s)",
     )
     group.add_argument(
         "--device",
-        default="auto",
+        default=_DEFAULTS["device"],
         metavar="auto|cpu|cuda[:i]",
         help="auto: CUDA if available, else CPU (default: %(default)s)",
     )
     group.add_argument(
         "--batch-size",
         type=int,
-        default=8,
+        default=_DEFAULTS["batch_size"],
         metavar="N",
         help="images per forward pass (default: %(default)s)",
     )
@@ -225,7 +229,7 @@ def _stats_parent():
     group.add_argument(
         "--bins",
         type=_bins,
-        default=100,
+        default=_DEFAULTS["bins"],
         metavar="N|exact",
         help="D_KS on N equal-width bins per feature (the paper's 100) or exact "
         "(default: %(default)s)",
@@ -233,21 +237,21 @@ def _stats_parent():
     group.add_argument(
         "--shuffles",
         type=int,
-        default=5,
+        default=_DEFAULTS["shuffles"],
         metavar="N",
         help="shuffled labelings behind the noise thresholds (default: %(default)s)",
     )
     group.add_argument(
         "--resolution",
         type=float,
-        default=0.001,
+        default=_DEFAULTS["resolution"],
         metavar="R",
         help="step of the candidate thresholds (default: %(default)s)",
     )
     group.add_argument(
         "--jobs",
         type=int,
-        default=-1,
+        default=_DEFAULTS["jobs"],
         metavar="N",
         help="threads computing D_KS (default: -1, all cores)",
     )
@@ -259,7 +263,7 @@ def _seed_parent():
     parent.add_argument(
         "--seed",
         type=int,
-        default=0,
+        default=_DEFAULTS["seed"],
         metavar="N",
         help="seed of the image subsets, the shuffled labels and random weights "
         "(default: %(default)s)",
