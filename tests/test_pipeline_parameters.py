@@ -35,6 +35,7 @@ def test_accepted(values):
         ({"shuffles": 0}, "The 'shuffles' parameter of analyze must be an int in the range"),
         ({"resolution": 1.0}, "The 'resolution' parameter of analyze must be"),
         ({"jobs": "all"}, "The 'jobs' parameter of analyze must be"),
+        ({"jobs": 0}, "The 'jobs' parameter of analyze must be"),
         ({"limit_per_class": 0}, "The 'limit_per_class' parameter of analyze must be"),
     ],
 )
@@ -65,3 +66,19 @@ def test_ranges_are_the_estimators(monkeypatch):
 
 def test_parse_bins():
     assert parse_bins("Exact") is None and parse_bins(None) is None and parse_bins(50) == 50
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--shuffles", "0"), ("--bins", "1"), ("--resolution", "1.5"), ("--jobs", "0")],
+)
+def test_command_line_names_the_flag(tmp_path, capsys, option, value):
+    from dks.cli import main
+
+    code = main(["characterize", str(tmp_path), option, value])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "usage: dks characterize" in err
+    assert f"dks characterize: error: The '{option}' parameter of dks characterize" in err
+    assert f"Got {value}" in err
+    assert list(tmp_path.iterdir()) == []

@@ -46,6 +46,13 @@ _OWN = {
     # NoiseThresholdSelector.fit needs at least one labeling; its declared range also
     # admits 0, for method="fdr".
     "shuffles": [Interval(Integral, 1, None, closed="left")],
+    # KSCharacterizer declares any int, but joblib gives n_jobs=0 no meaning; failing here
+    # spares the user an embedding computed in vain.
+    "jobs": [
+        Interval(Integral, None, -1, closed="right"),
+        Interval(Integral, 1, None, closed="left"),
+        None,
+    ],
 }
 
 
