@@ -107,6 +107,18 @@ def _check_ranges(args):
 
 
 # -------------------------------------------------------------------------- parser
+def _option(group, flag, param, metavar, text, **kwargs):
+    """Add ``flag`` with the default of :func:`dks.pipeline.analyze`'s ``param``, shown in
+    its help."""
+    group.add_argument(
+        flag,
+        default=_DEFAULTS[param],
+        metavar=metavar,
+        help=f"{text} (default: %(default)s)",
+        **kwargs,
+    )
+
+
 def _common_parent():
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--debug", action="store_true", help="show the full traceback of errors")
@@ -159,57 +171,38 @@ def _images_parent():
         "ImageNet weights; default without IMAGES_DIR), or any torchvision classification "
         "model name (resnet50, ...)",
     )
-    group.add_argument(
+    _option(
+        group,
         "--weights",
-        type=_weights,
-        default=_DEFAULTS["weights"],
-        metavar="DEFAULT|NAME|PATH|none",
-        help="DEFAULT: torchvision's download (efficientnet_lite0: the packaged file); a "
+        "weights",
+        "DEFAULT|NAME|PATH|none",
+        "DEFAULT: torchvision's download (efficientnet_lite0: the packaged file); a "
         "torchvision weights name; the path of a state_dict file (offline); none: random "
-        "weights, for tests only (default: %(default)s)",
+        "weights, for tests only",
+        type=_weights,
     )
-    group.add_argument(
+    _option(
+        group,
         "--layers",
+        "layers",
+        "paper|L1,L2,...",
+        "layers embedded: 'paper' (VGG: all conv layers + fc7; efficientnet_lite0: stem, "
+        "16 blocks, head) or comma-separated layer names",
         type=_layers,
-        default=_DEFAULTS["layers"],
-        metavar="paper|L1,L2,...",
-        help="layers embedded: 'paper' (VGG: all conv layers + fc7; efficientnet_lite0: stem, "
-        "16 blocks, head) or comma-separated layer names (default: %(default)s)",
     )
-    group.add_argument(
+    _option(
+        group,
         "--crops",
+        "crops",
+        None,
+        "ten: 4 corners + centre and their mirrors, averaged (the paper); center; none: "
+        "the whole resized image",
         choices=("ten", "center", "none"),
-        default=_DEFAULTS["crops"],
-        help="ten: 4 corners + centre and their mirrors, averaged (the paper); center; none: "
-        "the whole resized image (default: %(default)s)",
     )
-    group.add_argument(
-        "--resize",
-        type=_resize,
-        default=_DEFAULTS["resize"],
-        metavar="N|none",
-        help="shorter side after resizing (default: %(default)s)",
-    )
-    group.add_argument(
-        "--crop",
-        type=int,
-        default=_DEFAULTS["crop_size"],
-        metavar="N",
-        help="side of the crops (default: %(default)s)",
-    )
-    group.add_argument(
-        "--device",
-        default=_DEFAULTS["device"],
-        metavar="auto|cpu|cuda[:i]",
-        help="auto: CUDA if available, else CPU (default: %(default)s)",
-    )
-    group.add_argument(
-        "--batch-size",
-        type=int,
-        default=_DEFAULTS["batch_size"],
-        metavar="N",
-        help="images per forward pass (default: %(default)s)",
-    )
+    _option(group, "--resize", "resize", "N|none", "shorter side after resizing", type=_resize)
+    _option(group, "--crop", "crop_size", "N", "side of the crops", type=int)
+    _option(group, "--device", "device", "auto|cpu|cuda[:i]", "auto: CUDA if available, else CPU")
+    _option(group, "--batch-size", "batch_size", "N", "images per forward pass", type=int)
     group.add_argument(
         "--workers",
         type=int,
@@ -226,47 +219,38 @@ def _images_parent():
 def _stats_parent():
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("statistics")
-    group.add_argument(
+    _option(
+        group,
         "--bins",
+        "bins",
+        "N|exact",
+        "D_KS on N equal-width bins per feature (the paper's 100) or exact",
         type=_bins,
-        default=_DEFAULTS["bins"],
-        metavar="N|exact",
-        help="D_KS on N equal-width bins per feature (the paper's 100) or exact "
-        "(default: %(default)s)",
     )
-    group.add_argument(
+    _option(
+        group,
         "--shuffles",
+        "shuffles",
+        "N",
+        "shuffled labelings behind the noise thresholds",
         type=int,
-        default=_DEFAULTS["shuffles"],
-        metavar="N",
-        help="shuffled labelings behind the noise thresholds (default: %(default)s)",
     )
-    group.add_argument(
-        "--resolution",
-        type=float,
-        default=_DEFAULTS["resolution"],
-        metavar="R",
-        help="step of the candidate thresholds (default: %(default)s)",
+    _option(
+        group, "--resolution", "resolution", "R", "step of the candidate thresholds", type=float
     )
-    group.add_argument(
-        "--jobs",
-        type=int,
-        default=_DEFAULTS["jobs"],
-        metavar="N",
-        help="threads computing D_KS (default: -1, all cores)",
-    )
+    _option(group, "--jobs", "jobs", "N", "threads computing D_KS (-1: all cores)", type=int)
     return parent
 
 
 def _seed_parent():
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
+    _option(
+        parent,
         "--seed",
+        "seed",
+        "N",
+        "seed of the image subsets, the shuffled labels and random weights",
         type=int,
-        default=_DEFAULTS["seed"],
-        metavar="N",
-        help="seed of the image subsets, the shuffled labels and random weights "
-        "(default: %(default)s)",
     )
     return parent
 
