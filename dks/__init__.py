@@ -1,8 +1,9 @@
 """dks: which features of a pretrained CNN characterize which classes, and which are noise.
 
 The statistics (:class:`KSCharacterizer`, :class:`NoiseThresholdSelector`) work on any
-feature matrix and do not import torch. :class:`CNNEmbedder` is imported lazily, on first
-use, so ``import dks`` stays light.
+feature matrix and do not import torch. :class:`CNNEmbedder` and the pipeline
+(:func:`analyze`, :func:`load_results`, from :mod:`dks.pipeline`) are imported lazily, on
+first use, so ``import dks`` stays light.
 """
 
 from dks.characterize import KSCharacterizer
@@ -10,14 +11,24 @@ from dks.select import NoiseThresholdSelector
 
 __version__ = "0.1.0"
 
-__all__ = ["CNNEmbedder", "KSCharacterizer", "NoiseThresholdSelector", "__version__"]
+__all__ = [
+    "CNNEmbedder",
+    "KSCharacterizer",
+    "NoiseThresholdSelector",
+    "__version__",
+    "analyze",
+    "load_results",
+]
+
+#: Names imported on first use, and their module.
+_LAZY = {"CNNEmbedder": "dks.embed", "analyze": "dks.pipeline", "load_results": "dks.pipeline"}
 
 
 def __getattr__(name):
-    if name == "CNNEmbedder":
-        from dks.embed import CNNEmbedder
+    if name in _LAZY:
+        import importlib
 
-        return CNNEmbedder
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'dks' has no attribute {name!r}")
 
 

@@ -26,3 +26,19 @@ MOSTLY_NOISE = 0.5
 
 
 # ----------------------------------------------------------------------------- pipeline
+
+#: Features listed per class and side in ``top_features.csv`` (more: longer tables).
+PIPELINE_TOP_FEATURES = 10
+
+#: Of those, the features per class and side kept in ``summary.json`` and the report.
+PIPELINE_SUMMARY_TOP_FEATURES = 5
+
+#: Images shown per feature in the ``top_images_<feature>`` figures, and per row.
+PIPELINE_TOP_IMAGES = 12
+PIPELINE_TOP_IMAGES_COLUMNS = 6
+
+#: Classes highlighted in the ``feature_histograms_<feature>`` figures (Fig. 1).
+PIPELINE_HISTOGRAM_CLASSES = 3
+
+#: Noise features named in the printed summary before "...".
+PIPELINE_SUMMARY_NOISE_SHOWN = 12

@@ -1,7 +1,9 @@
 """The ``dks`` command line: ``dks analyze`` and its steps ``embed``, ``characterize``, ``report``.
 
 Run ``dks --help`` or ``dks <command> --help``. Each command is a thin layer over the
-function of the same name in :mod:`dks.analyze`, where the results folder is documented.
+function of the same name in :mod:`dks.pipeline`; the results folder is described in
+:doc:`/results`. The ranges of the numeric options are those of the estimators that take
+them (checked by :func:`dks.pipeline._parameters.check_parameters`, naming the flag).
 
 Exit codes: 0 success; 1 the command could not run (the one-line message says why:
 missing folder, a single class, unknown model, weights file not found, ...); 2 wrong
@@ -10,13 +12,18 @@ on failure. ``--debug`` shows the full traceback instead of the one-line message
 """
 
 import argparse
+import inspect
 import sys
 import warnings
 
 from dks import __version__
-from dks.analyze import DEFAULT_PER_CLASS, AnalysisError
+from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
+from dks.pipeline._parameters import check_parameters
 
 __all__ = ["build_parser", "main"]
+
+#: The options' defaults are those of :func:`dks.pipeline.analyze` (one home).
+_DEFAULTS = {name: p.default for name, p in inspect.signature(analyze).parameters.items()}
 
 _EXIT_OK, _EXIT_ERROR, _EXIT_USAGE, _EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -40,40 +47,21 @@ _EPILOG = (
 
 
 # --------------------------------------------------------------------------- types
-def _checked(cast, accept, bad_text, bad_value):
-    """An argparse ``type``: ``cast`` the text, then require ``accept(value)``."""
-
-    def parse(text):
-        try:
-            value = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {bad_text}, got {text!r}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(bad_value.format(text=text))
+# Only the text is converted here; the ranges are checked after parsing (_check_ranges).
+def _int_or(word, value, text):
+    """``value`` if ``text`` is ``word`` (any case), else ``int(text)``."""
+    if text.lower() == word:
         return value
-
-    return parse
-
-
-_positive_int = _checked(
-    int, lambda v: v >= 1, "a positive integer", "expected a positive integer, got {text!r}"
-)
-_nonzero_int = _checked(
-    int, lambda v: v != 0, "an integer", "expected a non-zero integer (-1: all cores)"
-)
-_resolution = _checked(
-    float, lambda v: 1e-7 <= v < 1, "a number", "expected a number in [1e-7, 1), got {text!r}"
-)
-_int_bins = _checked(
-    int,
-    lambda v: v >= 2,
-    "an integer >= 2 or 'exact'",
-    "expected an integer >= 2 or 'exact', got {text!r}",
-)
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or {word!r}, got {text!r}"
+        ) from None
 
 
 def _bins(text):
-    return "exact" if text.lower() == "exact" else _int_bins(text)
+    return _int_or("exact", "exact", text)
 
 
 def _weights(text):
@@ -90,10 +78,47 @@ def _layers(text):
 
 
 def _resize(text):
-    return None if text.lower() == "none" else _positive_int(text)
+    return _int_or("none", None, text)
+
+
+#: Python parameter of dks.pipeline -> (dest of its option, CLI flag); torch-free ones first.
+_CHECKED_OPTIONS = {
+    "bins": ("bins", "--bins"),
+    "shuffles": ("shuffles", "--shuffles"),
+    "resolution": ("resolution", "--resolution"),
+    "jobs": ("jobs", "--jobs"),
+    "limit_per_class": ("limit_per_class", "--limit-per-class"),
+    "resize": ("resize", "--resize"),
+    "crop_size": ("crop", "--crop"),
+    "batch_size": ("batch_size", "--batch-size"),
+    "workers": ("workers", "--workers"),
+}
+
+
+def _check_ranges(args):
+    """Check the numeric options against the estimators' constraints (messages name flags)."""
+    values = {
+        name: getattr(args, dest)
+        for name, (dest, _) in _CHECKED_OPTIONS.items()
+        if hasattr(args, dest)
+    }
+    flags = {name: flag for name, (_, flag) in _CHECKED_OPTIONS.items()}
+    check_parameters(f"dks {args.command}", names=flags, **values)
 
 
 # -------------------------------------------------------------------------- parser
+def _option(group, flag, param, metavar, text, **kwargs):
+    """Add ``flag`` with the default of :func:`dks.pipeline.analyze`'s ``param``, shown in
+    its help."""
+    group.add_argument(
+        flag,
+        default=_DEFAULTS[param],
+        metavar=metavar,
+        help=f"{text} (default: %(default)s)",
+        **kwargs,
+    )
+
+
 def _common_parent():
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--debug", action="store_true", help="show the full traceback of errors")
@@ -123,7 +148,7 @@ def _images_parent():
     group = parent.add_argument_group("images")
     group.add_argument(
         "--limit-per-class",
-        type=_positive_int,
+        type=int,
         metavar="N",
         help="at most N images per class, drawn at random with --seed (default dataset: "
         f"exactly N, default {DEFAULT_PER_CLASS}; IMAGES_DIR: all images)",
@@ -146,57 +171,38 @@ def _images_parent():
         "ImageNet weights; default without IMAGES_DIR), or any torchvision classification "
         "model name (resnet50, ...)",
     )
-    group.add_argument(
+    _option(
+        group,
         "--weights",
-        type=_weights,
-        default="DEFAULT",
-        metavar="DEFAULT|NAME|PATH|none",
-        help="DEFAULT: torchvision's download (efficientnet_lite0: the packaged file); a "
+        "weights",
+        "DEFAULT|NAME|PATH|none",
+        "DEFAULT: torchvision's download (efficientnet_lite0: the packaged file); a "
         "torchvision weights name; the path of a state_dict file (offline); none: random "
-        "weights, for tests only (default: %(default)s)",
+        "weights, for tests only",
+        type=_weights,
     )
-    group.add_argument(
+    _option(
+        group,
         "--layers",
+        "layers",
+        "paper|L1,L2,...",
+        "layers embedded: 'paper' (VGG: all conv layers + fc7; efficientnet_lite0: stem, "
+        "16 blocks, head) or comma-separated layer names",
         type=_layers,
-        default="paper",
-        metavar="paper|L1,L2,...",
-        help="layers embedded: 'paper' (VGG: all conv layers + fc7; efficientnet_lite0: stem, "
-        "16 blocks, head) or comma-separated layer names (default: %(default)s)",
     )
-    group.add_argument(
+    _option(
+        group,
         "--crops",
+        "crops",
+        None,
+        "ten: 4 corners + centre and their mirrors, averaged (the paper); center; none: "
+        "the whole resized image",
         choices=("ten", "center", "none"),
-        default="ten",
-        help="ten: 4 corners + centre and their mirrors, averaged (the paper); center; none: "
-        "the whole resized image (default: %(default)s)",
     )
-    group.add_argument(
-        "--resize",
-        type=_resize,
-        default=256,
-        metavar="N|none",
-        help="shorter side after resizing (default: %(default)s)",
-    )
-    group.add_argument(
-        "--crop",
-        type=_positive_int,
-        default=224,
-        metavar="N",
-        help="side of the crops (default: %(default)s)",
-    )
-    group.add_argument(
-        "--device",
-        default="auto",
-        metavar="auto|cpu|cuda[:i]",
-        help="auto: CUDA if available, else CPU (default: %(default)s)",
-    )
-    group.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=8,
-        metavar="N",
-        help="images per forward pass (default: %(default)s)",
-    )
+    _option(group, "--resize", "resize", "N|none", "shorter side after resizing", type=_resize)
+    _option(group, "--crop", "crop_size", "N", "side of the crops", type=int)
+    _option(group, "--device", "device", "auto|cpu|cuda[:i]", "auto: CUDA if available, else CPU")
+    _option(group, "--batch-size", "batch_size", "N", "images per forward pass", type=int)
     group.add_argument(
         "--workers",
         type=int,
@@ -213,47 +219,38 @@ def _images_parent():
 def _stats_parent():
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("statistics")
-    group.add_argument(
+    _option(
+        group,
         "--bins",
+        "bins",
+        "N|exact",
+        "D_KS on N equal-width bins per feature (the paper's 100) or exact",
         type=_bins,
-        default=100,
-        metavar="N|exact",
-        help="D_KS on N equal-width bins per feature (the paper's 100) or exact "
-        "(default: %(default)s)",
     )
-    group.add_argument(
+    _option(
+        group,
         "--shuffles",
-        type=_positive_int,
-        default=5,
-        metavar="N",
-        help="shuffled labelings behind the noise thresholds (default: %(default)s)",
+        "shuffles",
+        "N",
+        "shuffled labelings behind the noise thresholds",
+        type=int,
     )
-    group.add_argument(
-        "--resolution",
-        type=_resolution,
-        default=0.001,
-        metavar="R",
-        help="step of the candidate thresholds (default: %(default)s)",
+    _option(
+        group, "--resolution", "resolution", "R", "step of the candidate thresholds", type=float
     )
-    group.add_argument(
-        "--jobs",
-        type=_nonzero_int,
-        default=-1,
-        metavar="N",
-        help="threads computing D_KS (default: -1, all cores)",
-    )
+    _option(group, "--jobs", "jobs", "N", "threads computing D_KS (-1: all cores)", type=int)
     return parent
 
 
 def _seed_parent():
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
+    _option(
+        parent,
         "--seed",
+        "seed",
+        "N",
+        "seed of the image subsets, the shuffled labels and random weights",
         type=int,
-        default=0,
-        metavar="N",
-        help="seed of the image subsets, the shuffled labels and random weights "
-        "(default: %(default)s)",
     )
     return parent
 
@@ -317,15 +314,17 @@ def build_parser():
         epilog=_EPILOG,
     )
     rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
+    for command in commands.choices.values():
+        command.set_defaults(usage_error=command.error)
     return parser
 
 
 # ---------------------------------------------------------------------------- main
 def _run(args):
-    from dks import analyze as api
+    from dks import pipeline
 
     verbose = not args.quiet
-    if args.command in ("analyze", "embed"):
+    if args.command in ("embed", "analyze"):
         kwargs = dict(
             out=args.out,
             model=args.model,
@@ -344,29 +343,14 @@ def _run(args):
             download=args.download,
             verbose=verbose,
         )
-        if args.command == "embed":
-            api.embed(args.images, **kwargs)
-        else:
-            api.analyze(
-                args.images,
-                bins=args.bins,
-                shuffles=args.shuffles,
-                resolution=args.resolution,
-                jobs=args.jobs,
-                **kwargs,
-            )
-    elif args.command == "characterize":
-        api.characterize(
-            args.results,
-            bins=args.bins,
-            shuffles=args.shuffles,
-            resolution=args.resolution,
-            seed=args.seed,
-            jobs=args.jobs,
-            verbose=verbose,
-        )
+        target = args.images
     else:
-        api.report(args.results, verbose=verbose)
+        kwargs = dict(verbose=verbose)
+        target = args.results
+    if args.command in ("analyze", "characterize"):
+        kwargs.update(bins=args.bins, shuffles=args.shuffles, resolution=args.resolution)
+        kwargs.update(seed=args.seed, jobs=args.jobs)
+    getattr(pipeline, args.command)(target, **kwargs)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -394,6 +378,15 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return _EXIT_USAGE
+    try:
+        _check_ranges(args)
+    except AnalysisError as exc:
+        try:
+            args.usage_error(str(exc))  # prints the usage and the message, exits with 2
+        except SystemExit as stop:
+            return stop.code
+    except ImportError:  # pragma: no cover - no torch: the command says what to install
+        pass
     with warnings.catch_warnings():
         # A command line shows warnings once, as one line each.
         warnings.simplefilter("default", UserWarning)

@@ -30,8 +30,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from dks.analyze import PAPER_T_MINUS, PAPER_T_PLUS, analyze, load_results
-from dks.groups import feature_groups
+from dks import analyze, load_results
+from dks.pipeline import PAPER_T_MINUS, PAPER_T_PLUS
 from dks.plotting import plot_dks_histograms, plot_layer_distribution, plot_top_images
 
 out = Path("dks_results")
@@ -39,7 +39,7 @@ out = Path("dks_results")
 # %%
 # Run the analysis
 # ----------------
-# :func:`dks.analyze.analyze` with no image folder uses the default dataset. It prints each
+# :func:`dks.pipeline.analyze` with no image folder uses the default dataset. It prints each
 # step with its timing and, at the end, the summary. Running it again with the same ``out``
 # reuses the saved embedding (it says so) and only recomputes the statistics, in seconds.
 #
@@ -57,8 +57,8 @@ print(f"wall time: {summary['wall_time_s']:.0f} s; report: {out / 'report.html'}
 # The results folder
 # ------------------
 # Everything is in open formats (``.npy``, CSV, JSON, PNG/SVG, HTML); the
-# :ref:`User Guide <results-folder>` lists every file. The arrays load back with
-# :func:`dks.analyze.load_results`; the tables with pandas.
+# :ref:`results folder page <results-folder>` lists every file. The arrays load back with
+# :func:`dks.load_results`; the tables with pandas.
 
 for path in sorted(out.iterdir()):
     print(path.name + ("/" if path.is_dir() else ""))
@@ -92,7 +92,7 @@ print(top[top["rank"] <= 3].to_string(index=False))
 # and negative :math:`D_{KS}` values. The paper finds the two sides far apart in low and middle
 # layers and closer in the last ones.
 
-groups = feature_groups(names)
+groups = res["layers"]  # layer name -> columns, as saved in embedding.json
 t_plus, t_minus = res["thresholds"]["t_plus"], res["thresholds"]["t_minus"]
 
 fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")

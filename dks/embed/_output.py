@@ -2,8 +2,9 @@
 
 :class:`NpyWriter` creates the file under a temporary name in the target folder (header
 and size of the full result, via :func:`numpy.lib.format.open_memmap`), writes each batch of
-rows at its offset with ``os.pwrite``, flushes it to disk and renames it to the target
-name at the end (``os.replace``, atomic). If anything fails the temporary file is removed:
+rows at its offset with ``os.pwrite``, ``fsync``-s it and renames it to the target name at
+the end, then ``fsync``-s the folder (:mod:`dks._atomic`, the one atomic writer of dks: same
+temporary names, same rename). If anything fails the temporary file is removed:
 the target file is complete and valid, or untouched. Rows go through the operating
 system's page cache, not through a memory map of this process, so the process's resident
 memory does not grow with the number of images.
@@ -11,10 +12,11 @@ memory does not grow with the number of images.
 
 import io
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
+
+from dks._atomic import replace, temporary_name
 
 __all__ = ["ArrayWriter", "NpyWriter", "check_output_path", "make_writer"]
 
@@ -98,7 +100,7 @@ class NpyWriter:
         self._offset = 0
 
     def __enter__(self):
-        self._tmp = _temporary_name(self.path)
+        self._tmp = temporary_name(self.path)
         try:
             memmap = np.lib.format.open_memmap(
                 self._tmp, mode="w+", dtype=_DTYPE, shape=(self.n_rows, self.n_columns)
@@ -134,7 +136,7 @@ class NpyWriter:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
-            os.replace(self._tmp, self.path)
+            replace(self._tmp, self.path)
             self._tmp = None
         except BaseException:
             self._abort()
@@ -150,7 +152,7 @@ class NpyWriter:
             os.pwrite(self._fd, header, 0)
             os.ftruncate(self._fd, self._offset + size)
             return
-        tmp = _temporary_name(self.path)
+        tmp = temporary_name(self.path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             os.write(fd, header)
@@ -176,11 +178,6 @@ class NpyWriter:
         if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)
             self._tmp = None
-
-
-def _temporary_name(path):
-    """A new hidden file name next to ``path`` (same file system, so renaming is atomic)."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
 def _header(shape):

@@ -1,0 +1,45 @@
+"""The whole analysis in one call: images -> embedding -> D_KS -> thresholds -> report.
+
+:func:`analyze` is what ``dks analyze`` runs; :func:`embed`, :func:`characterize` and
+:func:`report` are its three steps (``dks embed``, ``dks characterize``, ``dks report``), so
+that the embedding can be computed once (e.g. on a GPU machine) and analyzed elsewhere. All
+four work on a *results folder*, whose files are described in :doc:`/results`;
+:func:`load_results` reads one back.
+
+One module per idea:
+
+========================  ===========================================================
+``_steps``                the public steps and their transactions
+``_parameters``           argument checks, delegated to the estimators' constraints
+``_folder``               the results folder: file names, the write transaction
+``_io``                   JSON / CSV / ``.npy`` reading and writing, :func:`load_results`
+``_layers``               layer membership, read back from ``embedding.json``
+``_images``               image listing, subsets and the default dataset
+``_embedding``            the embedding step: fingerprint, reuse or compute
+``_statistics``           the statistics step and the summary it makes
+``_figures``              the report step: which figures, and ``report.html``
+``_summary``              the printed text summary
+``_log``                  progress lines and timings
+========================  ===========================================================
+"""
+
+from dks.pipeline._errors import AnalysisError
+from dks.pipeline._images import DEFAULT_PER_CLASS
+from dks.pipeline._io import load_results
+from dks.pipeline._statistics import PAPER_T_MINUS, PAPER_T_PLUS
+from dks.pipeline._steps import Analysis, analyze, characterize, embed, report
+from dks.pipeline._summary import format_summary
+
+__all__ = [
+    "DEFAULT_PER_CLASS",
+    "PAPER_T_MINUS",
+    "PAPER_T_PLUS",
+    "Analysis",
+    "AnalysisError",
+    "analyze",
+    "characterize",
+    "embed",
+    "format_summary",
+    "load_results",
+    "report",
+]

@@ -1,0 +1,150 @@
+"""The report step: which figures to draw from a characterized results folder, and the page.
+
+Draws ``figures/*.png|svg`` with :mod:`dks.plotting` and writes ``report.html`` with
+:func:`dks.report.write_report` (see :doc:`/results`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dks import _config
+from dks.pipeline._io import load_results
+
+__all__ = ["report_step", "require_matplotlib"]
+
+
+def require_matplotlib():
+    """Fail early, with the install command, if matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "The figures and the report need matplotlib: pip install 'dks[plot]'."
+        ) from exc
+
+
+def _figure_name(text):
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(text))
+
+
+def _explained_features(dks, groups):
+    """Columns shown in Fig. 1 and top images: the most characteristic feature (highest
+    D_KS) of the last layer and of the lower half of the layers, to contrast the two."""
+    best = dks.max(axis=0)
+    layers = list(groups.values())
+    chosen = []
+    for idx in (layers[-1], np.concatenate(layers[: max(1, len(layers) // 2)])):
+        if idx.size:
+            j = int(idx[np.argmax(best[idx])])
+            if j not in chosen:
+                chosen.append(j)
+    return chosen
+
+
+def _summary_figures(data):
+    """The figures drawn from the statistics alone (name -> function making it)."""
+    from dks.plotting import (
+        plot_class_curves,
+        plot_davg,
+        plot_dks_histograms,
+        plot_layer_distribution,
+        plot_layer_kept,
+    )
+
+    summary, th, groups = data["summary"], data["thresholds"], data["layers"]
+    dks, null = data["dks"], data["null_dks"]
+    t_plus, t_minus = th["t_plus"], th["t_minus"]
+    layer_names = [row["name"] for row in summary["layers"]]
+    kept = [row["kept"] for row in summary["layers"]]
+    kept_null = [
+        np.nan if row.get("kept_shuffled") is None else row["kept_shuffled"]
+        for row in summary["layers"]
+    ]
+    return {
+        "layer_distribution": lambda: plot_layer_distribution(
+            dks, groups, t_plus=t_plus, t_minus=t_minus
+        ),
+        "dks_histograms": lambda: plot_dks_histograms(dks, groups, t_plus=t_plus, t_minus=t_minus),
+        "class_curves": lambda: plot_class_curves(dks, null, t_plus, t_minus, sign="presence"),
+        "class_curves_negative": lambda: plot_class_curves(
+            dks, null, t_plus, t_minus, sign="absence"
+        ),
+        "davg": lambda: plot_davg(
+            data["grid"], data["d_avg_plus"], data["d_avg_minus"], t_plus, t_minus
+        ),
+        "layer_kept": lambda: plot_layer_kept(kept, kept_null, layer_names),
+    }
+
+
+def _feature_figures(data, path, log):
+    """Fig. 1 and the top images of the features chosen by :func:`_explained_features`."""
+    from dks.plotting import plot_feature_histograms, plot_top_images
+
+    meta, dks, X = data["embedding_meta"], data["dks"], data["embedding"]
+    names = np.asarray(meta["feature_names"], dtype=object)
+    y = np.asarray(meta["labels"], dtype=str)
+    classes = meta["classes"]
+    root = Path(meta["images_root"])
+    root = root if root.is_absolute() else path / root
+    image_paths = [os.fspath(root / p) for p in meta["images"]]
+    missing = [p for p in image_paths if not os.path.isfile(p)]
+    figures = {}
+    for j in _explained_features(dks, data["layers"]):
+        values = np.asarray(X[:, j], dtype=np.float64)
+        name = str(names[j])
+        figures[f"feature_histograms_{_figure_name(name)}"] = (
+            lambda values=values, j=j, name=name: plot_feature_histograms(
+                values,
+                y,
+                feature=name,
+                classes=classes,
+                dks=dks[:, j],
+                top=_config.PIPELINE_HISTOGRAM_CLASSES,
+            )
+        )
+        if missing:
+            log(
+                f"report: {len(missing)} image file(s) not found (e.g. {missing[0]}); "
+                "the top-images figures are left out"
+            )
+        else:
+            figures[f"top_images_{_figure_name(name)}"] = lambda values=values, name=name: (
+                plot_top_images(
+                    image_paths,
+                    values,
+                    k=_config.PIPELINE_TOP_IMAGES,
+                    labels=y,
+                    feature=name,
+                    ncols=_config.PIPELINE_TOP_IMAGES_COLUMNS,
+                )
+            )
+    return figures
+
+
+def report_step(path, *, log, shown=None):
+    """Figures and ``report.html`` from the saved results in ``path``.
+
+    ``shown`` is the folder named in messages (the results folder, not the transaction's
+    temporary folder). Returns the summary.
+    """
+    from dks.plotting import save_figure
+    from dks.report import write_report
+
+    shown = path if shown is None else shown
+    data = load_results(path)
+    summary = data["summary"]
+    figures = {**_summary_figures(data), **_feature_figures(data, path, log)}
+    made = {}
+    with log.stage("figures", f"{len(figures)} figures -> {shown / 'figures'}"):
+        for key, make in figures.items():
+            written = save_figure(make(), path / "figures" / key, formats=("png", "svg"))
+            # the report embeds the PNG just written rather than rendering the figure again
+            made[key] = next(p for p in written if p.suffix == ".png")
+    with log.stage("report"):
+        title = f"dks analysis: {summary.get('dataset') or 'images'}"
+        write_report(path / "report.html", summary, made, title=title)
+    return summary

@@ -1,0 +1,147 @@
+"""The images analyzed: a user's ImageFolder (or a random subset of it), or the default dataset.
+
+With no image folder, the default dataset is a class-balanced random subset of the
+Fashion-MNIST test split (:data:`DEFAULT_PER_CLASS` images per class, read offline from
+Debian's ``dataset-fashion-mnist``), exported as PNG files to ``<results>/images/`` (see
+:doc:`/results`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dks.pipeline._errors import AnalysisError
+from dks.pipeline._folder import DATASET_FILE, IMAGES_DIR
+from dks.pipeline._io import read_json, write_json
+
+__all__ = ["DEFAULT_PER_CLASS", "Images", "folder_images", "prepare_images"]
+
+#: Images per class of the default dataset (Fashion-MNIST test split, 10 classes).
+DEFAULT_PER_CLASS = 50
+
+#: Images per class in the Fashion-MNIST test split.
+_FASHION_MNIST_TEST_PER_CLASS = 1000
+
+
+@dataclass
+class Images:
+    """The images of an analysis, as listed in ``embedding.json``."""
+
+    root: Path  # where the files are now
+    root_record: str  # what embedding.json says (relative to the results folder or absolute)
+    relative: list  # paths relative to root
+    labels: np.ndarray  # class name per image
+    classes: list
+    description: str
+    dataset: dict | None = None
+
+    @property
+    def paths(self):
+        return [os.fspath(self.root / p) for p in self.relative]
+
+
+def prepare_images(stage, images, limit_per_class, seed, data_home, download, log):
+    """The images of this run: ``images`` listed, or the default dataset in ``stage``."""
+    if images is None:
+        n = DEFAULT_PER_CLASS if limit_per_class is None else limit_per_class
+        if n > _FASHION_MNIST_TEST_PER_CLASS:
+            raise AnalysisError(
+                f"The default dataset (Fashion-MNIST test split) has "
+                f"{_FASHION_MNIST_TEST_PER_CLASS} images per class; got limit_per_class={n}."
+            )
+        return _default_images(stage, n, seed, data_home, download, log)
+    return folder_images(images, stage.out, limit_per_class, seed)
+
+
+def folder_images(images, out, limit_per_class, seed):
+    """List a user's ImageFolder, checking what would make the analysis meaningless."""
+    from dks.embed import image_folder
+
+    root = Path(images).expanduser().absolute()
+    if not root.exists():
+        raise AnalysisError(f"The image folder {str(images)!r} does not exist.")
+    if not root.is_dir():
+        raise AnalysisError(f"{str(images)!r} is not a folder of images.")
+    if out is not None and (out == root or root in out.parents):
+        raise AnalysisError(
+            f"The results folder {str(out)!r} is inside the image folder {str(images)!r}; "
+            "its figures would be read as a class of images. Put the results elsewhere."
+        )
+    if out is not None and out in root.parents:
+        raise AnalysisError(
+            f"The image folder {str(images)!r} is inside the results folder {str(out)!r}, "
+            "which each run replaces. Put the images elsewhere."
+        )
+    paths, labels, classes = image_folder(root)
+    if len(classes) < 2:
+        raise AnalysisError(
+            f"The image folder {str(images)!r} has a single class ({classes[0]!r}); D_KS "
+            "compares each class with the others, so at least 2 class folders are needed "
+            "(ImageFolder layout: IMAGES_DIR/<class>/<image>)."
+        )
+    keep = _limit(labels, limit_per_class, seed)
+    relative = [os.path.relpath(paths[i], root) for i in keep]
+    description = os.fspath(images)
+    if limit_per_class is not None:
+        description += f" (at most {limit_per_class} per class, seed {seed})"
+    return Images(root, os.fspath(root), relative, labels[keep], list(classes), description)
+
+
+def _limit(labels, limit_per_class, seed):
+    """Indices of a random subset of at most ``limit_per_class`` images per class, sorted."""
+    if limit_per_class is None:
+        return np.arange(labels.shape[0])
+    rng = np.random.RandomState(seed)
+    keep = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if members.size > limit_per_class:
+            members = rng.choice(members, size=limit_per_class, replace=False)
+        keep.append(members)
+    return np.sort(np.concatenate(keep))
+
+
+def _default_images(stage, n_per_class, seed, data_home, download, log):
+    """Export (or carry over) the default Fashion-MNIST subset into ``stage/images``."""
+    from dks.datasets import FASHION_MNIST_CLASSES, export_image_folder, load_fashion_mnist
+    from dks.embed import image_folder
+
+    spec = {
+        "name": "Fashion-MNIST",
+        "split": "test",
+        "n_per_class": int(n_per_class),
+        "seed": int(seed),
+    }
+    target = stage.path / IMAGES_DIR
+    old_spec = None
+    if stage.has_old(os.path.join(IMAGES_DIR, DATASET_FILE)):
+        with contextlib.suppress(OSError, ValueError):
+            old_spec = read_json(stage.old / IMAGES_DIR / DATASET_FILE)
+    n_expected = n_per_class * len(FASHION_MNIST_CLASSES)
+    if old_spec == spec:
+        stage.reuse(IMAGES_DIR)
+        try:
+            paths, labels, classes = image_folder(target)
+        except ValueError:
+            paths = []
+        if len(paths) == n_expected:
+            log(f"images: reusing the {n_expected} images of {stage.out / IMAGES_DIR}")
+        else:  # files were removed or added by hand: export them again
+            shutil.rmtree(target)
+            old_spec = None
+    if old_spec != spec:
+        images, y, class_names = load_fashion_mnist(
+            "test", n_per_class, random_state=seed, data_home=data_home, download=download
+        )
+        export_image_folder(images, y, class_names, target)
+        write_json(target / DATASET_FILE, spec)
+        paths, labels, classes = image_folder(target)
+    relative = [os.path.relpath(p, target) for p in paths]
+    description = f"Fashion-MNIST (test split, {n_per_class} per class)"
+    return Images(target, IMAGES_DIR, relative, labels, list(classes), description, spec)

@@ -1,0 +1,126 @@
+"""Reading and writing the files of a results folder; :func:`load_results`.
+
+The files and their formats are described in the docs page "The results folder"
+(``docs/results.rst``). Every writer here goes through :func:`dks._atomic.atomic_open`: a
+file appears whole, fsynced, or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dks._atomic import atomic_open
+from dks.pipeline._layers import layer_groups
+
+__all__ = [
+    "csv_cell",
+    "jsonable",
+    "load_results",
+    "read_json",
+    "save_npy",
+    "write_csv",
+    "write_json",
+]
+
+
+def read_json(path):
+    """The JSON document at ``path``."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def write_json(path, obj):
+    """Write ``obj`` (made JSON-friendly by :func:`jsonable`) as indented UTF-8 JSON."""
+    text = json.dumps(jsonable(obj), indent=1, ensure_ascii=False, allow_nan=False)
+    with atomic_open(path, "w") as fh:
+        fh.write(text + "\n")
+
+
+def jsonable(obj):
+    """numpy scalars/arrays to Python, NaN and infinities to None, tuples to lists."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return os.fspath(obj)
+    return obj
+
+
+def save_npy(path, array):
+    """Write ``array`` as a C-ordered ``.npy`` file (no pickles)."""
+    with atomic_open(path) as fh:
+        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def write_csv(path, header, rows):
+    """Write a CSV file: one ``header`` line, then ``rows``."""
+    with atomic_open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def csv_cell(value):
+    """A number for a CSV cell: shortest exact repr of floats, empty for NaN."""
+    if isinstance(value, (float, np.floating)):
+        return "" if not math.isfinite(value) else repr(float(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def load_results(path):
+    """Read a results folder back.
+
+    The files are described in :doc:`/results`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A folder written by :func:`~dks.pipeline.analyze` (or the step functions).
+
+    Returns
+    -------
+    results : dict
+        ``"embedding"`` (read-only memmap), ``"embedding_meta"`` (``embedding.json``),
+        ``"layers"`` (layer name -> column indices, read from ``embedding.json``), and when
+        present ``"dks"``, ``"null_dks"``, ``"relevance"``, ``"thresholds"``,
+        ``"summary"``, and the curves ``"grid"``, ``"d_avg_plus"``, ``"d_avg_minus"``.
+
+    Examples
+    --------
+    >>> from dks import load_results
+    >>> res = load_results("dks_results")  # doctest: +SKIP
+    >>> res["dks"].shape, res["thresholds"]["t_plus"]  # doctest: +SKIP
+    ((10, 3120), 0.151)
+    """
+    path = Path(path)
+    meta = read_json(path / "embedding.json")
+    results = {
+        "embedding": np.load(path / "embedding.npy", mmap_mode="r"),
+        "embedding_meta": meta,
+        "layers": layer_groups(meta, path),
+    }
+    for name in ("dks", "null_dks", "relevance"):
+        if (path / f"{name}.npy").is_file():
+            results[name] = np.load(path / f"{name}.npy")
+    for name in ("thresholds", "summary"):
+        if (path / f"{name}.json").is_file():
+            results[name] = read_json(path / f"{name}.json")
+    if (path / "curves.csv").is_file():
+        curves = np.loadtxt(path / "curves.csv", delimiter=",", skiprows=1, ndmin=2)
+        results["grid"], results["d_avg_plus"], results["d_avg_minus"] = curves.T
+    return results

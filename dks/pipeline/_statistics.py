@@ -1,0 +1,206 @@
+"""The statistics step: D_KS, shuffled-label D_KS, thresholds, and the summary they make.
+
+Writes ``dks.npy``, ``null_dks.npy``, ``relevance.npy``, ``thresholds.json``,
+``curves.csv``, ``layers.csv``, ``top_features.csv`` and ``summary.json`` (see
+:doc:`/results`). The summary dict follows the schema of :mod:`dks.report`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from dks import _config
+from dks.characterize import KSCharacterizer
+from dks.pipeline._embedding import now
+from dks.pipeline._io import csv_cell, jsonable, read_json, save_npy, write_csv, write_json
+from dks.pipeline._layers import layer_groups, layer_of_columns
+from dks.select import NoiseThresholdSelector
+
+__all__ = ["PAPER_T_MINUS", "PAPER_T_PLUS", "save_summary", "statistics_step"]
+
+#: Range of t+ and of t- over the paper's three datasets (Table 4, VGG19).
+PAPER_T_PLUS = (0.123, 0.183)
+PAPER_T_MINUS = (-0.165, -0.114)
+
+_LAYER_COLUMNS = (
+    "n_features",
+    "kept",
+    "kept_presence",
+    "kept_absence",
+    "kept_shuffled",
+    "n_noise",
+)
+
+
+def statistics_step(path, *, n_bins, shuffles, resolution, seed, jobs, log):
+    """D_KS, null D_KS and thresholds from the embedding in ``path``; writes the stats files.
+
+    ``n_bins`` is already parsed (an int, or None for the exact statistic).
+
+    Returns
+    -------
+    selector : NoiseThresholdSelector
+    summary : dict
+    """
+    meta = read_json(path / "embedding.json")
+    groups = layer_groups(meta, path)
+    X = np.load(path / "embedding.npy", mmap_mode="r")
+    names = np.asarray(meta["feature_names"], dtype=object)
+    y = np.asarray(meta["labels"], dtype=str)
+    with log.stage(
+        "characterize",
+        f"D_KS of {len(np.unique(y))} classes x {X.shape[1]} features on {X.shape[0]} images, "
+        f"true labels and {shuffles} shuffled labelings "
+        f"({'exact' if n_bins is None else f'{n_bins} bins'})",
+    ):
+        selector = NoiseThresholdSelector(
+            KSCharacterizer(n_bins=n_bins, n_jobs=jobs),
+            n_shuffles=shuffles,
+            resolution=resolution,
+            random_state=seed,
+        ).fit(np.asarray(X), y)
+    settings = {"bins": "exact" if n_bins is None else n_bins, "seed": seed}
+    summary = _write_statistics(path, selector, names, groups, meta, settings)
+    return selector, summary
+
+
+def _write_statistics(path, sel, names, groups, meta, settings):
+    dks = sel.dks_
+    save_npy(path / "dks.npy", dks)
+    save_npy(path / "null_dks.npy", sel.null_dks_)
+    save_npy(path / "relevance.npy", sel.relevance_.astype(np.int8))
+    d_plus = float(np.max(sel.d_avg_plus_))
+    d_minus = float(np.max(sel.d_avg_minus_))
+    write_json(
+        path / "thresholds.json",
+        {
+            "t_plus": sel.t_plus_,
+            "t_minus": sel.t_minus_,
+            "d_avg_t_plus": d_plus,
+            "d_avg_t_minus": d_minus,
+            "n_shuffles": sel.n_shuffles,
+            "bins": settings["bins"],
+            "resolution": sel.resolution,
+            "seed": settings["seed"],
+            "paper_t_plus_range": list(PAPER_T_PLUS),
+            "paper_t_minus_range": list(PAPER_T_MINUS),
+        },
+    )
+    write_csv(
+        path / "curves.csv",
+        ("grid", "d_avg_plus", "d_avg_minus"),
+        (
+            (csv_cell(g), csv_cell(p), csv_cell(m))
+            for g, p, m in zip(sel.grid_, sel.d_avg_plus_, sel.d_avg_minus_, strict=True)
+        ),
+    )
+    layer_rows = _write_layers(path, sel, groups)
+    class_rows = _write_top_features(path, sel, names, layer_of_columns(groups, len(names)))
+    relevance = sel.relevance_
+    noise = sel.noise_features("both")
+    emb = meta.get("settings", {})
+    summary = {
+        "dataset": meta.get("dataset"),
+        "model": _model_text(emb),
+        "n_images": len(meta["labels"]),
+        "n_classes": len(class_rows),
+        "n_features": int(sel.n_features_in_),
+        "n_shuffles": int(sel.n_shuffles),
+        "bins": settings["bins"],
+        "created": now(),
+        "parameters": _parameters(emb, sel, settings),
+        "t_plus": sel.t_plus_,
+        "t_minus": sel.t_minus_,
+        "d_avg_t_plus": d_plus,
+        "d_avg_t_minus": d_minus,
+        "n_pairs": int(dks.size),
+        "n_pairs_plus": int(np.count_nonzero(relevance == 1)),
+        "n_pairs_minus": int(np.count_nonzero(relevance == -1)),
+        "n_noise_features": int(noise.size),
+        "n_noise_features_plus": int(np.count_nonzero(~sel.feature_mask("presence"))),
+        "n_noise_features_minus": int(np.count_nonzero(~sel.feature_mask("absence"))),
+        "layers": layer_rows,
+        "noise_features": [names[j] for j in noise],
+        "classes": class_rows,
+    }
+    return jsonable(summary)
+
+
+def _write_layers(path, sel, groups):
+    """``layers.csv`` (the paper's Fig. 10); returns its rows for the summary."""
+    layers = sel.layer_summary(groups)
+    write_csv(
+        path / "layers.csv",
+        ("layer", *_LAYER_COLUMNS),
+        (
+            [name, *(csv_cell(layers[c][i]) for c in _LAYER_COLUMNS)]
+            for i, name in enumerate(layers["group"])
+        ),
+    )
+    return [
+        {"name": str(name), **{c: layers[c][i] for c in _LAYER_COLUMNS}}
+        for i, name in enumerate(layers["group"])
+    ]
+
+
+def _write_top_features(path, sel, names, layer_of):
+    """``top_features.csv``; returns the per-class rows of the summary."""
+    dks, relevance = sel.dks_, sel.relevance_
+    counts = getattr(sel.characterizer_, "class_counts_", None)
+    top_k, shown = _config.PIPELINE_TOP_FEATURES, _config.PIPELINE_SUMMARY_TOP_FEATURES
+    rows, class_rows = [], []
+    for i, cls in enumerate(str(c) for c in sel.classes_.tolist()):
+        order = np.argsort(-dks[i], kind="stable")
+        top_plus = [j for j in order[:top_k] if dks[i, j] > 0]
+        top_minus = [j for j in order[::-1][:top_k] if dks[i, j] < 0]
+        for side, top, code in (("presence", top_plus, 1), ("absence", top_minus, -1)):
+            for rank, j in enumerate(top, start=1):
+                kept = int(relevance[i, j] == code)
+                rows.append((cls, side, rank, names[j], layer_of[j], csv_cell(dks[i, j]), kept))
+        class_rows.append(
+            {
+                "name": cls,
+                "n_images": None if counts is None else int(counts[i]),
+                "n_plus": int(sel.n_characteristic_["presence"][i]),
+                "n_minus": int(sel.n_characteristic_["absence"][i]),
+                "top_presence": [[names[j], float(dks[i, j])] for j in top_plus[:shown]],
+                "top_absence": [[names[j], float(dks[i, j])] for j in top_minus[:shown]],
+            }
+        )
+    write_csv(
+        path / "top_features.csv",
+        ("class", "side", "rank", "feature", "layer", "dks", "kept"),
+        rows,
+    )
+    return class_rows
+
+
+def save_summary(path, summary, start, log):
+    """Stamp the wall time and stage timings into ``summary`` and write ``summary.json``."""
+    summary["wall_time_s"] = round(time.perf_counter() - start, 1)
+    summary["timings"] = {k: round(v, 2) for k, v in log.timings.items()}
+    write_json(path / "summary.json", summary)
+
+
+def _model_text(settings):
+    model = settings.get("model")
+    if model is None:
+        return None
+    weights = settings.get("weights")
+    return f"{model} ({weights})" if weights else f"{model} (random weights)"
+
+
+def _parameters(emb, sel, settings):
+    crops = emb.get("crops")
+    params = {
+        "crops": crops,
+        "resize (shorter side)": emb.get("resize"),
+        "crop size": emb.get("crop_size") if crops != "none" else None,
+        "layers": emb.get("layers") if isinstance(emb.get("layers"), str) else "custom",
+        "device": emb.get("device"),
+        "threshold resolution": sel.resolution,
+        "seed": settings["seed"],
+    }
+    return {k: v for k, v in params.items() if v is not None}

@@ -1,0 +1,349 @@
+"""The public steps: :func:`analyze` and its parts :func:`embed`, :func:`characterize`,
+:func:`report`, each committed to the results folder as one transaction (:doc:`/results`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dks.pipeline._embedding import EmbedSettings, embedding_step
+from dks.pipeline._errors import AnalysisError
+from dks.pipeline._figures import report_step, require_matplotlib
+from dks.pipeline._folder import (
+    EMBEDDING_FILES,
+    IMAGES_DIR,
+    REPORT_FILES,
+    STATS_FILES,
+    check_out,
+    transaction,
+)
+from dks.pipeline._images import folder_images, prepare_images
+from dks.pipeline._io import read_json
+from dks.pipeline._log import Log, format_seconds
+from dks.pipeline._parameters import check_parameters, parse_bins
+from dks.pipeline._statistics import save_summary, statistics_step
+from dks.pipeline._summary import format_summary
+from dks.select import NoiseThresholdSelector
+
+__all__ = ["Analysis", "analyze", "characterize", "embed", "report"]
+
+
+@dataclass
+class Analysis:
+    """What :func:`analyze` (or :func:`characterize`, :func:`report`) produced.
+
+    Attributes
+    ----------
+    out : pathlib.Path
+        The results folder.
+    summary : dict
+        The contents of ``summary.json`` (see :mod:`dks.report` for the keys).
+    selector : NoiseThresholdSelector or None
+        The fitted selector (None after :func:`report` alone).
+    embedding_reused : bool
+        Whether a saved embedding was reused instead of computed.
+    timings : dict of str to float
+        Seconds spent in each step.
+    """
+
+    out: Path
+    summary: dict
+    selector: NoiseThresholdSelector | None = None
+    embedding_reused: bool = False
+    timings: dict = field(default_factory=dict)
+
+
+def embed(
+    images=None,
+    *,
+    out,
+    model=None,
+    weights="DEFAULT",
+    layers="paper",
+    crops="ten",
+    resize=256,
+    crop_size=224,
+    device="auto",
+    batch_size=8,
+    limit_per_class=None,
+    seed=0,
+    workers=None,
+    progress=True,
+    data_home=None,
+    download=False,
+    verbose=True,
+):
+    """Embed a folder of images (or the default dataset) into ``out/embedding.npy``.
+
+    If ``out`` already holds an embedding of the same images with the same model,
+    weights, layers, crops and sizes, nothing is recomputed (the statistics and report
+    already in ``out`` are kept); otherwise the new embedding replaces the old one and the
+    statistics and report made from the old one are removed.
+
+    Parameters
+    ----------
+    images, out, model, weights, layers, crops, resize, crop_size, device, batch_size, \
+limit_per_class, seed, workers, progress, data_home, download, verbose
+        As for :func:`analyze`.
+
+    Returns
+    -------
+    reused : bool
+        Whether the saved embedding was reused.
+    """
+    log = Log(verbose)
+    settings = EmbedSettings(
+        model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
+        progress, seed,
+    )  # fmt: skip
+    out, reused = _embed("embed", images, out, settings, limit_per_class, data_home, download, log)
+    log(f"embedding in {out}")
+    return reused
+
+
+def _embed(caller, images, out, settings, limit_per_class, data_home, download, log):
+    """Check, then commit the images and the embedding of ``out`` on their own.
+
+    Returns the resolved results folder and whether the saved embedding was reused.
+    """
+    check_parameters(
+        caller,
+        limit_per_class=limit_per_class,
+        resize=settings.resize,
+        crop_size=settings.crop_size,
+        batch_size=settings.batch_size,
+        workers=settings.workers,
+    )
+    out = check_out(out)
+    if isinstance(settings.model, str):  # an unknown model fails before any image is read
+        from dks.embed._models import LITE0, _check_model_name
+
+        if settings.model != LITE0:
+            _check_model_name(settings.model)
+    seed = settings.seed
+    if images is not None:  # check the folder before anything is written
+        folder_images(images, out, limit_per_class, seed)
+    with transaction(out) as stage:
+        with log.stage("images"):
+            imgs = prepare_images(stage, images, limit_per_class, seed, data_home, download, log)
+            log(f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes")
+        reused = embedding_step(stage, imgs, settings, log)
+        if reused:
+            stage.reuse(*STATS_FILES, *REPORT_FILES)
+        elif any(stage.has_old(n) for n in (*STATS_FILES, *REPORT_FILES)):
+            log("embed: the statistics and report of the previous embedding were removed")
+    return out, reused
+
+
+def _statistics(stage, *, bins, shuffles, resolution, seed, jobs, log):
+    """The statistics files in ``stage``, from the embedding carried over into it."""
+    stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
+    return statistics_step(
+        stage.path,
+        n_bins=parse_bins(bins),
+        shuffles=shuffles,
+        resolution=resolution,
+        seed=seed,
+        jobs=jobs,
+        log=log,
+    )
+
+
+def analyze(
+    images=None,
+    *,
+    out,
+    model=None,
+    weights="DEFAULT",
+    layers="paper",
+    crops="ten",
+    resize=256,
+    crop_size=224,
+    bins=100,
+    shuffles=5,
+    resolution=0.001,
+    device="auto",
+    batch_size=8,
+    limit_per_class=None,
+    seed=0,
+    workers=None,
+    jobs=-1,
+    progress=True,
+    data_home=None,
+    download=False,
+    verbose=True,
+):
+    """Run the whole analysis: embed, characterize, learn t+ and t-, write the report.
+
+    Parameters
+    ----------
+    images : str, os.PathLike or None, default=None
+        A folder in ImageFolder layout (``images/<class>/<image>``), at least 2 classes.
+        None: the default dataset (Fashion-MNIST test split,
+        :data:`~dks.pipeline.DEFAULT_PER_CLASS` images per class, written to
+        ``out/images``).
+    out : str or os.PathLike
+        The results folder (its files are described in :doc:`/results`). It must be new,
+        empty, or a previous results folder; re-running with the same ``out`` reuses the
+        saved embedding when the images and the embedding settings are unchanged.
+    model : str or None, default=None
+        A model name of :class:`dks.embed.CNNEmbedder`; None: ``"efficientnet_lite0"``
+        for the default dataset, ``"vgg19"`` (the paper's) for a folder.
+    weights : str or None, default="DEFAULT"
+        ``"DEFAULT"`` (torchvision download; for ``efficientnet_lite0`` the packaged file),
+        a torchvision weights name, the path of a ``state_dict`` file, or None (random
+        weights: for tests only).
+    layers : "paper" or list of str, default="paper"
+        Layers embedded (see :class:`~dks.embed.CNNEmbedder`).
+    crops : {"ten", "center", "none"}, default="ten"
+    resize : int or None, default=256
+        Shorter side after resizing.
+    crop_size : int, default=224
+    bins : int or "exact", default=100
+        Bins of the D_KS computation (the paper's 100), or the exact statistic.
+    shuffles : int, default=5
+        Shuffled labelings behind the thresholds (more: steadier thresholds; cheap).
+    resolution : float, default=0.001
+        Step of the candidate thresholds.
+    device : str, default="auto"
+    batch_size : int, default=8
+        Images per forward pass.
+    limit_per_class : int or None, default=None
+        At most this many images per class, drawn at random (``seed``); for the default
+        dataset, the images per class (default :data:`~dks.pipeline.DEFAULT_PER_CLASS`).
+    seed : int, default=0
+        Seeds the subsets, the shuffled labels and random weights.
+    workers : int or None, default=None
+        DataLoader processes decoding and cropping images (None: the embedder's choice).
+    jobs : int or None, default=-1
+        Threads of the D_KS computation (-1: all cores).
+    progress : bool, default=True
+        Show the embedder's progress bar.
+    data_home : str or None, default=None
+        Where to look for (and download) Fashion-MNIST first; see
+        :func:`dks.datasets.load_fashion_mnist`.
+    download : bool, default=False
+        Let torchvision download Fashion-MNIST if it is not installed.
+    verbose : bool, default=True
+        Print the steps with their timings (stderr) and the summary (stdout).
+
+    Returns
+    -------
+    Analysis
+        The results folder, the summary and the fitted selector.
+
+    Examples
+    --------
+    >>> from dks import analyze
+    >>> res = analyze(out="dks_results")  # doctest: +SKIP
+    >>> res.summary["t_plus"], res.summary["t_minus"]  # doctest: +SKIP
+    (0.151, -0.132)
+    >>> res = analyze("flowers/train", out="flowers_results")  # doctest: +SKIP
+    """
+    start = time.perf_counter()
+    log = Log(verbose)
+    check_parameters("analyze", bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
+    stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, seed=seed, jobs=jobs)
+    require_matplotlib()
+    settings = EmbedSettings(
+        model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
+        progress, seed,
+    )  # fmt: skip
+    # Two commits: the embedding (the long part) first, so that a failure in a later step
+    # does not throw it away (the next run reuses it); then statistics, figures and report.
+    out, reused = _embed(
+        "analyze", images, out, settings, limit_per_class, data_home, download, log
+    )
+    try:
+        with transaction(out) as stage:
+            selector, summary = _statistics(stage, **stats, log=log)
+            seconds = read_json(stage.path / "embedding.json")["settings"].get("seconds")
+            if seconds is not None:
+                note = " (saved embedding reused)" if reused else ""
+                summary["parameters"]["embedding time"] = format_seconds(seconds) + note
+            save_summary(stage.path, summary, start, log)  # the report reads it
+            report_step(stage.path, log=log, shown=out)
+            save_summary(stage.path, summary, start, log)  # with the report's time
+    except BaseException:
+        log(f"the embedding is kept in {out}; the next run with the same settings reuses it")
+        raise
+    if verbose:
+        print(format_summary(summary, out), flush=True)
+    total = format_seconds(time.perf_counter() - start)
+    log(f"results in {out} (open {out / 'report.html'}); total {total}")
+    return Analysis(out, summary, selector, reused, dict(log.timings))
+
+
+def characterize(
+    results,
+    *,
+    bins=100,
+    shuffles=5,
+    resolution=0.001,
+    seed=0,
+    jobs=-1,
+    verbose=True,
+):
+    """D_KS, shuffled-label D_KS, thresholds and summaries from a saved embedding.
+
+    Writes the statistics files of the results folder (see :doc:`/results`); a report
+    made from older statistics is removed (run :func:`report` again).
+
+    Parameters
+    ----------
+    results : str or os.PathLike
+        A results folder with ``embedding.npy`` and ``embedding.json``.
+    bins, shuffles, resolution, seed, jobs, verbose
+        As for :func:`analyze`.
+
+    Returns
+    -------
+    Analysis
+    """
+    start = time.perf_counter()
+    log = Log(verbose)
+    stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, seed=seed, jobs=jobs)
+    check_parameters(
+        "characterize", bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs
+    )
+    out = check_out(results, must_exist=True)
+    with transaction(out) as stage:
+        selector, summary = _statistics(stage, **stats, log=log)
+        save_summary(stage.path, summary, start, log)
+        if any(stage.has_old(n) for n in REPORT_FILES):
+            log("characterize: the previous report was removed (stale); run `dks report`")
+    if verbose:
+        print(format_summary(summary, out), flush=True)
+    return Analysis(out, summary, selector, True, dict(log.timings))
+
+
+def report(results, *, verbose=True):
+    """Figures (PNG + SVG) and ``report.html`` from a characterized results folder.
+
+    Parameters
+    ----------
+    results : str or os.PathLike
+        A results folder with the statistics files (from :func:`characterize`).
+    verbose : bool, default=True
+        Print the steps with their timings.
+
+    Returns
+    -------
+    Analysis
+    """
+    log = Log(verbose)
+    require_matplotlib()
+    out = check_out(results, must_exist=True)
+    missing = [n for n in STATS_FILES if not (out / n).is_file()]
+    if missing:
+        raise AnalysisError(
+            f"{str(out)!r} has no statistics yet (missing {', '.join(missing)}); run "
+            "`dks characterize` first."
+        )
+    with transaction(out) as stage:
+        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES)
+        summary = report_step(stage.path, log=log, shown=out)
+    log(f"report written to {out / 'report.html'}")
+    return Analysis(out, summary, None, True, dict(log.timings))

@@ -1,0 +1,65 @@
+"""A results folder made with numpy alone (no torch): what ``dks embed`` would have written."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+import dks
+
+#: Layers of the fake embedding: name -> (start, stop). The names do not follow the
+#: ``<layer>_<index>`` pattern, so that only the saved ``layers`` can group them right.
+LAYERS = {"low": (0, 4), "high": (4, 7)}
+FEATURES = ["a_0", "a_1", "b_0", "b_1", "c", "d", "e"]
+CLASSES = ["cat", "dog", "eel"]
+N_PER_CLASS = 12
+REPO = Path(dks.__file__).resolve().parent.parent
+
+
+def make_results(out, seed=0):
+    """Write ``embedding.npy`` + ``embedding.json`` of 3 classes x 12 images x 7 features.
+
+    Feature 0 is higher on "cat", feature 5 lower on "eel"; the rest is noise.
+    """
+    rng = np.random.default_rng(seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = np.repeat(CLASSES, N_PER_CLASS)
+    X = rng.normal(size=(labels.size, len(FEATURES))).astype(np.float32)
+    X[labels == "cat", 0] += 3.0
+    X[labels == "eel", 5] -= 3.0
+    np.save(out / "embedding.npy", X)
+    meta = {
+        "format": "dks-results/1",
+        "feature_names": FEATURES,
+        "layers": {name: list(span) for name, span in LAYERS.items()},
+        "images_root": "images",
+        "images": [f"{c}/{i}.png" for c in CLASSES for i in range(N_PER_CLASS)],
+        "labels": labels.tolist(),
+        "classes": CLASSES,
+        "dataset": "fake",
+        "settings": {"model": "fake", "weights": None, "crops": "none", "seconds": 1.5},
+        "fingerprint": {},
+    }
+    (out / "embedding.json").write_text(json.dumps(meta), encoding="utf-8")
+    return out
+
+
+def run_python(code, timeout=300):
+    """Run ``code`` in a fresh interpreter that imports this checkout of dks."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )

@@ -1,0 +1,56 @@
+"""dks.pipeline.format_summary: the text printed by ``dks analyze`` and ``dks characterize``."""
+
+from dks.pipeline import PAPER_T_MINUS, PAPER_T_PLUS, characterize, format_summary
+from tests.pipeline_helpers import CLASSES, LAYERS, make_results
+
+
+def _summary(**changes):
+    summary = {
+        "dataset": "toy",
+        "n_images": 30,
+        "n_classes": 2,
+        "n_features": 4,
+        "model": "m",
+        "n_shuffles": 3,
+        "bins": 100,
+        "t_plus": 0.15,
+        "t_minus": -0.2,
+        "d_avg_t_plus": 1.5,
+        "d_avg_t_minus": 0.5,
+        "n_pairs": 8,
+        "n_pairs_plus": 2,
+        "n_pairs_minus": 1,
+        "n_noise_features": 1,
+        "noise_features": ["f3"],
+    }
+    return {**summary, **changes}
+
+
+def test_thresholds_compared_with_the_paper():
+    text = format_summary(_summary())
+    assert "t+ = +0.150" in text and "t- = -0.200" in text
+    assert f"within the paper's range {PAPER_T_PLUS[0]:.3f} to {PAPER_T_PLUS[1]:.3f}" in text
+    assert f"below the paper's range {PAPER_T_MINUS[0]:.3f} to {PAPER_T_MINUS[1]:.3f}" in text
+    assert "Pairs kept: 3 of 8 (37.5%): 2 by presence (D_KS > t+), 1 by absence" in text
+    assert "Features noise for every class: 1 of 4 (f3)" in text
+    assert "Per class" not in text and "per layer" not in text  # sections without data
+
+
+def test_long_noise_lists_are_cut():
+    names = [f"f{i}" for i in range(20)]
+    text = format_summary(_summary(noise_features=names, n_noise_features=20))
+    assert "f11, ..." in text and "f12" not in text
+
+
+def test_summary_of_a_characterized_folder(tmp_path):
+    out = make_results(tmp_path / "results")
+    result = characterize(out, shuffles=2, jobs=1, verbose=False)
+    text = format_summary(result.summary, out)
+    lines = text.splitlines()
+    assert lines[1] == "dks analysis: fake"
+    for layer in LAYERS:
+        assert any(line.strip().startswith(layer) for line in lines)
+    for cls in CLASSES:
+        assert any(line.strip().startswith(cls) for line in lines)
+    assert lines[-1] == f"Results: {out}  (report: {out / 'report.html'})"
+    assert "Wall time:" in text
