@@ -8,7 +8,12 @@
 * :func:`export_image_folder`: write images as PNG files in the ImageFolder layout (one
   sub-folder per class) that ``dks analyze`` and :func:`dks.embed.image_folder` read.
 
-Neither needs torch (the files are parsed with numpy; pillow writes the PNGs).
+* The paper's datasets, from their official files to an ImageFolder of links:
+  :func:`make_flowers102` (test split), :func:`make_cub200` (train split),
+  :func:`make_mit67` (train split) and :func:`make_imagenet_val` (500 classes x 50
+  images of the ImageNet validation set).
+
+None needs torch (the files are parsed with numpy; pillow writes the PNGs).
 """
 
 import gzip
@@ -23,9 +28,14 @@ from sklearn.utils import check_random_state
 __all__ = [
     "DEBIAN_FASHION_MNIST",
     "FASHION_MNIST_CLASSES",
+    "PAPER_DATASETS",
     "export_image_folder",
     "folder_name",
     "load_fashion_mnist",
+    "make_cub200",
+    "make_flowers102",
+    "make_imagenet_val",
+    "make_mit67",
 ]
 
 #: Where Debian's ``dataset-fashion-mnist`` package installs the files.
@@ -331,3 +341,12 @@ def export_image_folder(images, y, class_names=None, root="images"):
         Image.fromarray(image).save(path, format="PNG")
         paths.append(os.fspath(path))
     return paths
+
+
+from dks._paper_datasets import (  # noqa: E402  (they use folder_name above)
+    PAPER_DATASETS,
+    make_cub200,
+    make_flowers102,
+    make_imagenet_val,
+    make_mit67,
+)

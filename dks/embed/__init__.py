@@ -5,10 +5,24 @@ This subpackage needs torch, torchvision, pillow and tqdm (``pip install dks[tor
 * :class:`CNNEmbedder`: scikit-learn transformer, images -> float32 feature matrix.
 * :func:`image_folder`: paths and labels of a folder in ImageFolder layout.
 * :func:`list_layers`: valid layer names of a model.
+* :func:`feature_crops`: the image regions where a feature responds most.
+* :func:`receptive_field`: the input pixels a layer's feature-map position sees.
 """
 
 from dks.embed._embedder import CNNEmbedder, SkippedInput
 from dks.embed._images import IMG_EXTENSIONS, image_folder
+from dks.embed._locate import FeatureCrop, feature_crops
 from dks.embed._models import list_layers
+from dks.embed._receptive_field import ReceptiveField, receptive_field
 
-__all__ = ["IMG_EXTENSIONS", "CNNEmbedder", "SkippedInput", "image_folder", "list_layers"]
+__all__ = [
+    "IMG_EXTENSIONS",
+    "CNNEmbedder",
+    "FeatureCrop",
+    "ReceptiveField",
+    "SkippedInput",
+    "feature_crops",
+    "image_folder",
+    "list_layers",
+    "receptive_field",
+]
