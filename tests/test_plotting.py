@@ -26,6 +26,7 @@ from dks.plotting import (
     layer_mode_bands,
     mode_band,
     plot_class_curves,
+    plot_class_noise,
     plot_davg,
     plot_dks_histograms,
     plot_feature_histograms,
@@ -334,6 +335,59 @@ def test_plot_layer_kept_bars():
         plot_layer_kept(kept, null[:, :2])
     with pytest.raises(ValueError, match="group_names"):
         plot_layer_kept(kept, group_names=["a"])
+
+
+def _class_noise():
+    return {
+        "class": np.array(["tiny", "small", "mid", "big"]),
+        "n_samples": np.array([5, 12, 40, 200]),
+        "kept": np.array([0.9, 0.5, 0.3, 0.2]),
+        "kept_shuffled": np.array([0.8, 0.2, 0.02, 0.0]),
+        "noise_share": np.array([0.8 / 0.9, 0.4, 0.02 / 0.3, 0.0]),
+        "mostly_noise": np.array([True, False, False, False]),
+    }
+
+
+def test_plot_class_noise_points():
+    table = _class_noise()
+    fig = render(plot_class_noise(table))
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log"
+    true_full, true_open, null = ax.collections
+    np.testing.assert_allclose(true_full.get_offsets(), [[12, 50], [40, 30], [200, 20]])
+    np.testing.assert_allclose(true_open.get_offsets(), [[5, 90]])
+    np.testing.assert_allclose(null.get_offsets()[:, 1], [80, 20, 2, 0])
+    assert [t.get_text() for t in ax.texts] == ["tiny"]  # only mostly-noise classes
+    assert not plot_class_noise(table, annotate=False).axes[0].texts
+    # one grey segment per class joins its two points
+    assert len(ax.lines) == 4
+
+
+def test_plot_class_noise_without_shuffles_or_flags():
+    table = {k: _class_noise()[k] for k in ("n_samples", "kept")}
+    table["kept_shuffled"] = np.full(4, np.nan)
+    (ax,) = render(plot_class_noise(table)).axes
+    (only,) = ax.collections  # no shuffled points, no open markers
+    assert len(only.get_offsets()) == 4 and not ax.lines
+
+
+def test_plot_class_noise_into_given_axes_and_errors():
+    from matplotlib.figure import Figure as Fig
+
+    fig = Fig()
+    ax = fig.subplots()
+    assert plot_class_noise(_class_noise(), ax=ax) is fig
+    table = _class_noise()
+    with pytest.raises(ValueError, match="percents"):
+        plot_class_noise({**table, "kept": table["kept"] * 100})
+    with pytest.raises(ValueError, match="lacks"):
+        plot_class_noise({"kept": [0.1]})
+    with pytest.raises(TypeError, match="dict of columns"):
+        plot_class_noise([0.1])
+    with pytest.raises(ValueError, match="one length"):
+        plot_class_noise({**table, "kept": table["kept"][:2]})
+    with pytest.raises(ValueError, match="needs 1 Axes"):
+        plot_class_noise(table, ax=[ax, ax])
 
 
 # --------------------------------------------------------------------------------------------

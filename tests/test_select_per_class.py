@@ -284,31 +284,3 @@ def test_goal_on_planted_data():
 )
 def test_sklearn_compatible_per_class(estimator, check):
     check(estimator)
-
-
-# -------------------------------------------------------------------------- figure
-
-
-def test_plot_class_noise(uneven):
-    pytest.importorskip("matplotlib")
-    from dks._plot_noise_rate import plot_class_noise
-
-    X, y, _ = uneven
-    sel = fit_quiet(NoiseThresholdSelector(n_shuffles=2, random_state=0), X, y)
-    fig = plot_class_noise(sel.class_noise_)
-    (ax,) = fig.axes
-    offsets = [c.get_offsets() for c in ax.collections]
-    xs = np.concatenate([o[:, 0] for o in offsets])
-    assert sorted(set(xs.tolist())) == sorted(set(sel.class_noise_["n_samples"].tolist()))
-    shuffled = offsets[-1][:, 1]
-    assert_allclose(shuffled, 100 * sel.class_noise_["kept_shuffled"])
-    assert ax.get_xscale() == "log"
-    mostly = sel.class_noise_["mostly_noise"]
-    texts = [t.get_text() for t in ax.texts]
-    assert texts == [str(c) for c in sel.classes_[mostly]]
-    with pytest.raises(ValueError, match="percents"):
-        plot_class_noise({**sel.class_noise_, "kept": sel.class_noise_["kept"] * 100})
-    with pytest.raises(ValueError, match="lacks"):
-        plot_class_noise({"kept": [0.1]})
-    with pytest.raises(TypeError, match="dict of columns"):
-        plot_class_noise([0.1])

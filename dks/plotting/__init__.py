@@ -15,7 +15,9 @@ The arrays, as produced by :class:`dks.KSCharacterizer` and :class:`dks.NoiseThr
   (e.g. from ``dks.groups.feature_groups(names)``); slices are accepted too.
 - ``grid``, ``d_avg_plus``, ``d_avg_minus``: the curves of the paper's Eq. 4, with ``grid`` the
   magnitudes 0 ... 1; ``d_avg_minus[i]`` is about D_KS < ``-grid[i]``.
-- ``t_plus`` >= 0 >= ``t_minus``: the noise thresholds.
+- ``t_plus`` >= 0 >= ``t_minus``: the noise thresholds (floats, or one per class with
+  ``NoiseThresholdSelector(thresholds="per_class")``, where a figure says how it draws them).
+- ``class_noise``: ``NoiseThresholdSelector.class_noise_``, the noise rate of every class.
 
 Layout
 ------
@@ -26,7 +28,8 @@ One idea per module, all re-exported here:
   matplotlib;
 - ``_mpl``: matplotlib plumbing (lazy import, axes from ``ax=``/``fig=``, labels);
 - ``_layers``: per-layer figures (Figs. 5, 6, 10); ``_thresholds``: Fig. 9 and d_avg;
-  ``_features``: Fig. 1; ``_thumbnails``: top images; ``_output``: :func:`save_figure`;
+  ``_noise``: the noise rate of every class against its size; ``_features``: Fig. 1;
+  ``_thumbnails``: top images; ``_output``: :func:`save_figure`;
 - ``_captions``: what each figure shows, in words (the report's titles and captions).
 
 The exceedance counts and the threshold rule themselves live in :mod:`dks.thresholds`.
@@ -34,6 +37,7 @@ The exceedance counts and the threshold rule themselves live in :mod:`dks.thresh
 
 from dks.plotting._features import plot_feature_histograms
 from dks.plotting._layers import plot_dks_histograms, plot_layer_distribution, plot_layer_kept
+from dks.plotting._noise import plot_class_noise
 from dks.plotting._output import save_figure
 from dks.plotting._summaries import (
     BAND_MASS,
@@ -53,6 +57,7 @@ __all__ = [
     "layer_mode_bands",
     "mode_band",
     "plot_class_curves",
+    "plot_class_noise",
     "plot_davg",
     "plot_dks_histograms",
     "plot_feature_histograms",

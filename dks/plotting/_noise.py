@@ -1,21 +1,22 @@
-"""Figure of the per-class noise rate against class size (issue 13).
-
-Standalone until it joins :mod:`dks.plotting`; matplotlib is imported lazily, as there.
-"""
+"""The noise rate of every class against its size: true vs shuffled labels (issue 13)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["plot_class_noise"]
+from dks.plotting._mpl import _setup_axes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 _COLOR_TRUE = "black"
 _COLOR_NULL = "red"
 
 
-def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None):
+def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None) -> Figure:
     """Share of pairs kept per class, true vs shuffled labels, against class size.
 
     One point per class and labeling: black for the true labels, red for the shuffled ones
@@ -68,13 +69,7 @@ def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None):
     mostly = np.asarray(class_noise.get("mostly_noise", np.zeros(size.shape, bool)), dtype=bool)
     labels = np.asarray(class_noise.get("class", np.arange(size.size))).tolist()
 
-    if ax is None:
-        if fig is None:
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(6.0, 4.0), layout="constrained")
-        ax = fig.subplots()
-    fig = ax.get_figure(root=True) if _has_root(ax) else ax.figure
+    fig, (ax,) = _setup_axes(ax, fig, 1, figsize=(6.0, 4.0), what="the class noise figure")
 
     for x, a, b in zip(size, kept, shuffled, strict=True):
         if np.isfinite(a) and np.isfinite(b):
@@ -110,11 +105,3 @@ def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None):
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return fig
-
-
-def _has_root(ax):
-    try:
-        ax.get_figure(root=True)
-    except TypeError:  # matplotlib < 3.10
-        return False
-    return True
