@@ -37,6 +37,7 @@ import warnings
 import numpy as np
 
 from dks import _config
+from dks._options import on_command_line, option
 from dks.thresholds import _exceedance
 
 __all__ = [
@@ -208,12 +209,17 @@ def warn_unresolved(classes, counts, unresolved, max_noise_share):
     labels = np.asarray(classes).tolist()
     shown = ", ".join(f"{labels[i]!r} ({int(counts[i])} samples)" for i in idx[:10])
     more = f" and {idx.size - 10} more" if idx.size > 10 else ""
+    listed = (
+        "listed in the summary and in class_noise.csv"
+        if on_command_line()
+        else "see unresolved_classes_"
+    )
     warnings.warn(
         f"{idx.size} class(es) have no threshold at which the kept pairs are at most "
         f"{max_noise_share:g} noise (estimated from the shuffled labels): {shown}{more}. "
-        "Nothing is kept for them (see unresolved_classes_): they are too small for their "
-        "D_KS to stand out from chance, or no feature characterizes them. Collect more "
-        "samples, merge classes, or raise max_noise_share.",
+        f"Nothing is kept for them ({listed}): they are too small for their D_KS to stand "
+        "out from chance, or no feature characterizes them. Collect more samples, merge "
+        f"classes, or raise {option('max_noise_share')}.",
         UserWarning,
         # Point at the caller of fit: this helper, fit, and the _fit_context wrapper.
         stacklevel=4,

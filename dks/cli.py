@@ -17,6 +17,7 @@ import sys
 import warnings
 
 from dks import __version__
+from dks._options import command_line
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
 from dks.pipeline._parameters import check_parameters
 
@@ -86,6 +87,8 @@ _CHECKED_OPTIONS = {
     "bins": ("bins", "--bins"),
     "shuffles": ("shuffles", "--shuffles"),
     "resolution": ("resolution", "--resolution"),
+    "thresholds": ("thresholds", "--thresholds"),
+    "max_noise_share": ("max_noise_share", "--max-noise-share"),
     "jobs": ("jobs", "--jobs"),
     "limit_per_class": ("limit_per_class", "--limit-per-class"),
     "resize": ("resize", "--resize"),
@@ -238,6 +241,26 @@ def _stats_parent():
     _option(
         group, "--resolution", "resolution", "R", "step of the candidate thresholds", type=float
     )
+    _option(
+        group,
+        "--thresholds",
+        "thresholds",
+        "global|per_class",
+        "global: one t+ and one t- for all classes (the paper's Eq. 4, comparable with its "
+        "Table 4); per_class: one pair per class from the class's own shuffled null, for "
+        "classes of uneven sizes, where one global pair keeps mostly noise in the small "
+        "ones. When to use which: the user guide, 'Class sizes' > 'When to use which rule' "
+        "(docs/user_guide.rst#per-class-thresholds)",
+    )
+    _option(
+        group,
+        "--max-noise-share",
+        "max_noise_share",
+        "Q",
+        "with --thresholds per_class: bound on the expected share of noise among the pairs "
+        "kept in each class, in (0, 1)",
+        type=float,
+    )
     _option(group, "--jobs", "jobs", "N", "threads computing D_KS (-1: all cores)", type=int)
     return parent
 
@@ -349,6 +372,7 @@ def _run(args):
         target = args.results
     if args.command in ("analyze", "characterize"):
         kwargs.update(bins=args.bins, shuffles=args.shuffles, resolution=args.resolution)
+        kwargs.update(thresholds=args.thresholds, max_noise_share=args.max_noise_share)
         kwargs.update(seed=args.seed, jobs=args.jobs)
     getattr(pipeline, args.command)(target, **kwargs)
 
@@ -392,7 +416,8 @@ def main(argv=None):
         warnings.simplefilter("default", UserWarning)
         warnings.showwarning = _show_warning
         try:
-            _run(args)
+            with command_line():  # advice in messages names flags, not Python parameters
+                _run(args)
         except KeyboardInterrupt:
             print(
                 f"dks {args.command}: interrupted; the results folder is as it was before the "

@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _check_feature_names_in, _num_samples, check_is_fitted
 
 from dks import _per_class
+from dks._options import option
 from dks._sign import SIGNS, check_sign, sign_code
 from dks.characterize import KSCharacterizer, signed_ks_pvalues
 from dks.groups import check_groups, feature_groups
@@ -280,7 +281,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         if counts is None:
             counts = np.unique(np.asarray(y), return_counts=True)[1]
         if self.n_shuffles > 0:
-            _warn_small_classes(char.classes_, counts)
+            _warn_small_classes(char.classes_, counts, self.thresholds)
 
         self.characterizer_ = char
         self.dks_ = char.dks_
@@ -545,18 +546,26 @@ def _same_label(a, b):
         return False
 
 
-def _warn_small_classes(classes, counts):
+def _warn_small_classes(classes, counts, thresholds):
     small = np.flatnonzero(np.asarray(counts) < MIN_CLASS_SIZE)
     if small.size == 0:
         return
     labels = np.asarray(classes).tolist()
     shown = ", ".join(f"{labels[i]!r} ({int(counts[i])})" for i in small[:5])
     more = f" and {small.size - 5} more" if small.size > 5 else ""
+    if thresholds == "global":
+        advice = (
+            "With one threshold for all classes, most of what they keep is noise: use "
+            f"{option('thresholds', 'per_class')}, which learns each class's thresholds from "
+            "its own shuffled null and names the classes too small for any, or merge or drop "
+            "these classes, or collect more samples."
+        )
+    else:
+        advice = "Merge or drop these classes, or collect more samples."
     warnings.warn(
         f"{small.size} class(es) have fewer than {MIN_CLASS_SIZE} samples: {shown}{more}. "
         "Shuffling the labels of so small a class is hardly meaningful: its D_KS takes few, "
-        "large values with true and shuffled labels alike, and the thresholds are dominated "
-        "by such noise. Merge or drop these classes, or collect more samples.",
+        f"large values with true and shuffled labels alike. {advice}",
         UserWarning,
         # Point at the caller of fit: this helper, fit, and the _fit_context wrapper.
         stacklevel=4,

@@ -40,6 +40,7 @@ STATS_FILES = (
     "thresholds.json",
     "curves.csv",
     "layers.csv",
+    "class_noise.csv",
     "top_features.csv",
     "summary.json",
 )

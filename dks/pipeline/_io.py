@@ -19,14 +19,28 @@ from dks._atomic import atomic_open
 from dks.pipeline._layers import layer_groups
 
 __all__ = [
+    "CLASS_NOISE_COLUMNS",
     "csv_cell",
     "jsonable",
     "load_results",
+    "read_class_noise",
     "read_json",
     "save_npy",
     "write_csv",
     "write_json",
 ]
+
+#: Columns of ``class_noise.csv``: ``NoiseThresholdSelector.class_noise_`` and the thresholds.
+CLASS_NOISE_COLUMNS = (
+    "class",
+    "n_samples",
+    "kept",
+    "kept_shuffled",
+    "noise_share",
+    "mostly_noise",
+    "t_plus",
+    "t_minus",
+)
 
 
 def read_json(path):
@@ -98,7 +112,12 @@ def load_results(path):
         ``"embedding"`` (read-only memmap), ``"embedding_meta"`` (``embedding.json``),
         ``"layers"`` (layer name -> column indices, read from ``embedding.json``), and when
         present ``"dks"``, ``"null_dks"``, ``"relevance"``, ``"thresholds"``,
-        ``"summary"``, and the curves ``"grid"``, ``"d_avg_plus"``, ``"d_avg_minus"``.
+        ``"summary"``, the curves ``"grid"``, ``"d_avg_plus"``, ``"d_avg_minus"``, and
+        ``"class_noise"`` (``class_noise.csv`` as a dict of columns, like
+        ``NoiseThresholdSelector.class_noise_`` plus ``"t_plus"`` and ``"t_minus"``:
+        ``"class"`` str, ``"n_samples"`` int, ``"mostly_noise"`` bool, the others float
+        with NaN for empty cells). In ``"thresholds"``, ``"t_plus"`` and ``"t_minus"`` are
+        lists (one per class) when the thresholds were learned per class.
 
     Examples
     --------
@@ -123,4 +142,19 @@ def load_results(path):
     if (path / "curves.csv").is_file():
         curves = np.loadtxt(path / "curves.csv", delimiter=",", skiprows=1, ndmin=2)
         results["grid"], results["d_avg_plus"], results["d_avg_minus"] = curves.T
+    if (path / "class_noise.csv").is_file():
+        results["class_noise"] = read_class_noise(path / "class_noise.csv")
     return results
+
+
+def read_class_noise(path):
+    """``class_noise.csv`` as a dict of columns (see :func:`load_results`)."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    columns = {name: [row[name] for row in rows] for name in CLASS_NOISE_COLUMNS}
+    table = {"class": np.asarray(columns.pop("class"), dtype=str)}
+    table["n_samples"] = np.asarray(columns.pop("n_samples"), dtype=np.int64)
+    table["mostly_noise"] = np.asarray(columns.pop("mostly_noise"), dtype=np.int64) != 0
+    for name, cells in columns.items():
+        table[name] = np.asarray([float(c) if c else np.nan for c in cells], dtype=np.float64)
+    return {name: table[name] for name in CLASS_NOISE_COLUMNS}

@@ -30,6 +30,8 @@ _FROM_ESTIMATORS = {
     "jobs": ("dks.characterize", "KSCharacterizer", "n_jobs"),
     "shuffles": ("dks.select", "NoiseThresholdSelector", "n_shuffles"),
     "resolution": ("dks.select", "NoiseThresholdSelector", "resolution"),
+    "thresholds": ("dks.select", "NoiseThresholdSelector", "thresholds"),
+    "max_noise_share": ("dks.select", "NoiseThresholdSelector", "max_noise_share"),
     "resize": ("dks.embed", "CNNEmbedder", "resize"),
     "crop_size": ("dks.embed", "CNNEmbedder", "crop_size"),
     "batch_size": ("dks.embed", "CNNEmbedder", "batch_size"),
@@ -76,8 +78,8 @@ def check_parameters(caller, names=None, **values):
         default: its Python name.
     **values
         The parameters to check (``bins``, ``jobs``, ``shuffles``, ``resolution``,
-        ``resize``, ``crop_size``, ``batch_size``, ``workers``,
-        ``limit_per_class``). The embedding parameters import torch.
+        ``thresholds``, ``max_noise_share``, ``resize``, ``crop_size``, ``batch_size``,
+        ``workers``, ``limit_per_class``). The embedding parameters import torch.
 
     Raises
     ------

@@ -1,8 +1,8 @@
 """The statistics step: D_KS, shuffled-label D_KS, thresholds, and the summary they make.
 
 Writes ``dks.npy``, ``null_dks.npy``, ``relevance.npy``, ``thresholds.json``,
-``curves.csv``, ``layers.csv``, ``top_features.csv`` and ``summary.json`` (see
-:doc:`/results`). The summary dict follows the schema of :mod:`dks.report`.
+``curves.csv``, ``layers.csv``, ``class_noise.csv``, ``top_features.csv`` and
+``summary.json`` (see :doc:`/results`). The summary dict follows the schema of :mod:`dks.report`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,15 @@ import numpy as np
 from dks import _config
 from dks.characterize import KSCharacterizer
 from dks.pipeline._embedding import now
-from dks.pipeline._io import csv_cell, jsonable, read_json, save_npy, write_csv, write_json
+from dks.pipeline._io import (
+    CLASS_NOISE_COLUMNS,
+    csv_cell,
+    jsonable,
+    read_json,
+    save_npy,
+    write_csv,
+    write_json,
+)
 from dks.pipeline._layers import layer_groups, layer_of_columns
 from dks.select import NoiseThresholdSelector
 
@@ -34,10 +42,13 @@ _LAYER_COLUMNS = (
 )
 
 
-def statistics_step(path, *, n_bins, shuffles, resolution, seed, jobs, log):
+def statistics_step(
+    path, *, n_bins, shuffles, resolution, seed, jobs, log, thresholds, max_noise_share
+):
     """D_KS, null D_KS and thresholds from the embedding in ``path``; writes the stats files.
 
-    ``n_bins`` is already parsed (an int, or None for the exact statistic).
+    ``n_bins`` is already parsed (an int, or None for the exact statistic); ``thresholds``
+    and ``max_noise_share`` are those of :class:`~dks.NoiseThresholdSelector`.
 
     Returns
     -------
@@ -60,6 +71,8 @@ def statistics_step(path, *, n_bins, shuffles, resolution, seed, jobs, log):
             n_shuffles=shuffles,
             resolution=resolution,
             random_state=seed,
+            thresholds=thresholds,
+            max_noise_share=max_noise_share,
         ).fit(np.asarray(X), y)
     settings = {"bins": "exact" if n_bins is None else n_bins, "seed": seed}
     summary = _write_statistics(path, selector, names, groups, meta, settings)
@@ -71,15 +84,11 @@ def _write_statistics(path, sel, names, groups, meta, settings):
     save_npy(path / "dks.npy", dks)
     save_npy(path / "null_dks.npy", sel.null_dks_)
     save_npy(path / "relevance.npy", sel.relevance_.astype(np.int8))
-    d_plus = float(np.max(sel.d_avg_plus_))
-    d_minus = float(np.max(sel.d_avg_minus_))
+    rule = _rule(sel)
     write_json(
         path / "thresholds.json",
         {
-            "t_plus": sel.t_plus_,
-            "t_minus": sel.t_minus_,
-            "d_avg_t_plus": d_plus,
-            "d_avg_t_minus": d_minus,
+            **rule,
             "n_shuffles": sel.n_shuffles,
             "bins": settings["bins"],
             "resolution": sel.resolution,
@@ -97,6 +106,7 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         ),
     )
     layer_rows = _write_layers(path, sel, groups)
+    noise_rows = _write_class_noise(path, sel)
     class_rows = _write_top_features(path, sel, names, layer_of_columns(groups, len(names)))
     relevance = sel.relevance_
     noise = sel.noise_features("both")
@@ -111,10 +121,7 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         "bins": settings["bins"],
         "created": now(),
         "parameters": _parameters(emb, sel, settings),
-        "t_plus": sel.t_plus_,
-        "t_minus": sel.t_minus_,
-        "d_avg_t_plus": d_plus,
-        "d_avg_t_minus": d_minus,
+        **rule,
         "n_pairs": int(dks.size),
         "n_pairs_plus": int(np.count_nonzero(relevance == 1)),
         "n_pairs_minus": int(np.count_nonzero(relevance == -1)),
@@ -122,6 +129,7 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         "n_noise_features_plus": int(np.count_nonzero(~sel.feature_mask("presence"))),
         "n_noise_features_minus": int(np.count_nonzero(~sel.feature_mask("absence"))),
         "layers": layer_rows,
+        "class_noise": noise_rows,
         "noise_features": [names[j] for j in noise],
         "classes": class_rows,
     }
@@ -143,6 +151,48 @@ def _write_layers(path, sel, groups):
         {"name": str(name), **{c: layers[c][i] for c in _LAYER_COLUMNS}}
         for i, name in enumerate(layers["group"])
     ]
+
+
+def _rule(sel):
+    """The thresholds and the rule that set them: keys of ``thresholds.json`` and the summary.
+
+    Per class, ``t_plus``/``t_minus`` are lists (one per class, in ``classes`` order) and
+    ``d_avg_t_plus``/``d_avg_t_minus`` (the maxima of Eq. 4, which only the global rule
+    uses) are None.
+    """
+    per_class = sel.thresholds == "per_class"
+    return {
+        "thresholds": sel.thresholds,
+        "max_noise_share": float(sel.max_noise_share) if per_class else None,
+        "t_plus": np.asarray(sel.t_plus_).tolist(),
+        "t_minus": np.asarray(sel.t_minus_).tolist(),
+        "d_avg_t_plus": None if per_class else float(np.max(sel.d_avg_plus_)),
+        "d_avg_t_minus": None if per_class else float(np.max(sel.d_avg_minus_)),
+        "unresolved_classes": [str(c) for c in sel.unresolved_classes_.tolist()],
+    }
+
+
+def _write_class_noise(path, sel):
+    """``class_noise.csv``: the noise rate and thresholds of every class; returns its rows."""
+    table = dict(sel.class_noise_)
+    n_classes = len(table["class"])
+    table["t_plus"] = np.broadcast_to(np.asarray(sel.t_plus_, dtype=float), (n_classes,))
+    table["t_minus"] = np.broadcast_to(np.asarray(sel.t_minus_, dtype=float), (n_classes,))
+    table["class"] = [str(c) for c in np.asarray(table["class"]).tolist()]
+    table["mostly_noise"] = np.asarray(table["mostly_noise"], dtype=np.int8)  # 0/1 in the CSV
+    write_csv(
+        path / "class_noise.csv",
+        CLASS_NOISE_COLUMNS,
+        ([csv_cell(table[c][i]) for c in CLASS_NOISE_COLUMNS] for i in range(n_classes)),
+    )
+    unresolved = {str(c) for c in sel.unresolved_classes_.tolist()}
+    rows = []
+    for i in range(n_classes):
+        row = {c: table[c][i] for c in CLASS_NOISE_COLUMNS}
+        row["mostly_noise"] = bool(row["mostly_noise"])
+        row["unresolved"] = row["class"] in unresolved
+        rows.append(row)
+    return rows
 
 
 def _write_top_features(path, sel, names, layer_of):
@@ -201,6 +251,13 @@ def _parameters(emb, sel, settings):
         "layers": emb.get("layers") if isinstance(emb.get("layers"), str) else "custom",
         "device": emb.get("device"),
         "threshold resolution": sel.resolution,
+        "threshold rule": _rule_text(sel),
         "seed": settings["seed"],
     }
     return {k: v for k, v in params.items() if v is not None}
+
+
+def _rule_text(sel):
+    if sel.thresholds == "per_class":
+        return f"per_class (max noise share {sel.max_noise_share:g})"
+    return "global (the paper's Eq. 4)"

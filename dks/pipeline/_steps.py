@@ -137,7 +137,9 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
     return out, reused
 
 
-def _statistics(stage, *, bins, shuffles, resolution, seed, jobs, log):
+def _statistics(
+    stage, *, bins, shuffles, resolution, seed, jobs, log, thresholds, max_noise_share
+):
     """The statistics files in ``stage``, from the embedding carried over into it."""
     stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
     return statistics_step(
@@ -148,6 +150,8 @@ def _statistics(stage, *, bins, shuffles, resolution, seed, jobs, log):
         seed=seed,
         jobs=jobs,
         log=log,
+        thresholds=thresholds,
+        max_noise_share=max_noise_share,
     )
 
 
@@ -164,6 +168,8 @@ def analyze(
     bins=100,
     shuffles=5,
     resolution=0.001,
+    thresholds="global",
+    max_noise_share=0.05,
     device="auto",
     batch_size=8,
     limit_per_class=None,
@@ -207,6 +213,14 @@ def analyze(
         Shuffled labelings behind the thresholds (more: steadier thresholds; cheap).
     resolution : float, default=0.001
         Step of the candidate thresholds.
+    thresholds : {"global", "per_class"}, default="global"
+        ``"global"``: one t+ and one t- for all classes (the paper's Eq. 4); ``"per_class"``:
+        one pair per class, learned from the class's own shuffled null, for classes of
+        uneven sizes (:class:`~dks.NoiseThresholdSelector`'s ``thresholds``; see
+        :ref:`per-class-thresholds` for when to use which).
+    max_noise_share : float, default=0.05
+        With ``thresholds="per_class"``: the bound on the expected share of noise among the
+        pairs kept in each class, in ``(0, 1)``.
     device : str, default="auto"
     batch_size : int, default=8
         Images per forward pass.
@@ -244,8 +258,10 @@ def analyze(
     """
     start = time.perf_counter()
     log = Log(verbose)
-    check_parameters("analyze", bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
-    stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, seed=seed, jobs=jobs)
+    stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
+    stats.update(thresholds=thresholds, max_noise_share=max_noise_share)
+    check_parameters("analyze", **stats)
+    stats["seed"] = seed
     require_matplotlib()
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
@@ -282,6 +298,8 @@ def characterize(
     bins=100,
     shuffles=5,
     resolution=0.001,
+    thresholds="global",
+    max_noise_share=0.05,
     seed=0,
     jobs=-1,
     verbose=True,
@@ -295,7 +313,7 @@ def characterize(
     ----------
     results : str or os.PathLike
         A results folder with ``embedding.npy`` and ``embedding.json``.
-    bins, shuffles, resolution, seed, jobs, verbose
+    bins, shuffles, resolution, thresholds, max_noise_share, seed, jobs, verbose
         As for :func:`analyze`.
 
     Returns
@@ -304,10 +322,10 @@ def characterize(
     """
     start = time.perf_counter()
     log = Log(verbose)
-    stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, seed=seed, jobs=jobs)
-    check_parameters(
-        "characterize", bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs
-    )
+    stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
+    stats.update(thresholds=thresholds, max_noise_share=max_noise_share)
+    check_parameters("characterize", **stats)
+    stats["seed"] = seed
     out = check_out(results, must_exist=True)
     with transaction(out) as stage:
         selector, summary = _statistics(stage, **stats, log=log)

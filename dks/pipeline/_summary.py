@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from dks import _config
+from dks._options import option
 from dks.pipeline._log import format_seconds
 from dks.pipeline._statistics import PAPER_T_MINUS, PAPER_T_PLUS
 
@@ -52,11 +55,9 @@ def format_summary(summary, out=None):
         f"dks analysis: {s.get('dataset')}",
         f"  {s.get('n_images')} images, {s.get('n_classes')} classes, "
         f"{s.get('n_features')} features; model {s.get('model')}",
-        f"Noise thresholds ({s.get('n_shuffles')} shuffled labelings, bins: {s.get('bins')}):",
-        f"  t+ = {s['t_plus']:+.3f}   d_avg(t+) = {s['d_avg_t_plus']:8.1f} features/class   "
-        f"({_compare(s['t_plus'], *PAPER_T_PLUS)})",
-        f"  t- = {s['t_minus']:+.3f}   d_avg(t-) = {s['d_avg_t_minus']:8.1f} features/class   "
-        f"({_compare(s['t_minus'], *PAPER_T_MINUS)})",
+        f"Noise thresholds ({_rule(s)}; {s.get('n_shuffles')} shuffled labelings, "
+        f"bins: {s.get('bins')}):",
+        *_threshold_lines(s),
     ]
     n_pairs = s["n_pairs"]
     n_kept = s["n_pairs_plus"] + s["n_pairs_minus"]
@@ -66,6 +67,7 @@ def format_summary(summary, out=None):
         "(D_KS < t-)"
     )
     lines += _layer_lines(s.get("layers") or [])
+    lines += _noise_lines(s)
     noise = s.get("noise_features") or []
     n_shown = _config.PIPELINE_SUMMARY_NOISE_SHOWN
     shown = ", ".join(noise[:n_shown]) + (", ..." if len(noise) > n_shown else "")
@@ -79,6 +81,62 @@ def format_summary(summary, out=None):
     if out is not None:
         lines.append(f"Results: {out}  (report: {Path(out) / 'report.html'})")
     return "\n".join(lines)
+
+
+def _rule(s):
+    if s.get("thresholds") == "per_class":
+        return f"one pair per class, max noise share {s.get('max_noise_share'):g}"
+    return "one pair for all classes, the paper's Eq. 4"
+
+
+def _threshold_lines(s):
+    if not isinstance(s["t_plus"], list):
+        return [
+            f"  t+ = {s['t_plus']:+.3f}   d_avg(t+) = {s['d_avg_t_plus']:8.1f} features/class   "
+            f"({_compare(s['t_plus'], *PAPER_T_PLUS)})",
+            f"  t- = {s['t_minus']:+.3f}   d_avg(t-) = {s['d_avg_t_minus']:8.1f} features/class"
+            f"   ({_compare(s['t_minus'], *PAPER_T_MINUS)})",
+        ]
+    lines = []
+    for name, values, none in (("t+", s["t_plus"], 1.0), ("t-", s["t_minus"], -1.0)):
+        t = np.asarray(values, dtype=float)
+        found = t[t != none]
+        if found.size:
+            lines.append(
+                f"  {name} per class: median {np.median(found):+.3f}, from {found.min():+.3f} "
+                f"to {found.max():+.3f} ({found.size} of {t.size} classes; the others keep "
+                f"nothing on this side)"
+            )
+        else:
+            lines.append(f"  {name}: no class keeps anything on this side")
+    unresolved = s.get("unresolved_classes") or []
+    if unresolved:
+        lines.append(
+            f"  Unresolved (no threshold meets the bound; nothing kept): {', '.join(unresolved)}"
+        )
+    return lines
+
+
+def _noise_lines(s):
+    rows = [r for r in s.get("class_noise") or [] if r.get("mostly_noise")]
+    if not rows:
+        return []
+    shown = ", ".join(
+        f"{r['class']} ({r['n_samples']} images, "
+        + ("nothing kept" if r.get("noise_share") is None else f"{100 * r['noise_share']:.0f}%")
+        + ")"
+        for r in rows
+    )
+    lines = [
+        f"Classes whose kept pairs are mostly noise (expected noise share > "
+        f"{100 * _config.MOSTLY_NOISE:.0f}%, from the shuffled labels): {shown}"
+    ]
+    if s.get("thresholds") != "per_class":
+        lines.append(
+            "  One threshold for all classes lets chance through in small classes: "
+            f"{option('thresholds', 'per_class')} learns each class's own."
+        )
+    return lines
 
 
 def _layer_lines(layers):
