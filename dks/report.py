@@ -29,11 +29,14 @@ Run description (table "Run")
         Any other settings, shown as extra rows.
 
 Noise thresholds (the paper's Table 4)
-    ``"t_plus"``, ``"t_minus"`` : float
-        The thresholds (``t_minus <= 0 <= t_plus``).
+    ``"t_plus"``, ``"t_minus"`` : float, or list of float (one per class)
+        The thresholds (``t_minus <= 0 <= t_plus``); lists with per-class thresholds, shown as
+        their median and range (``+-1``: the class keeps nothing on that side).
     ``"d_avg_t_plus"``, ``"d_avg_t_minus"`` : float
         d_avg at each threshold (the maxima of the d_avg curves): the average number of features
         per class beyond the threshold, minus the same with shuffled labels.
+    ``"thresholds"`` : str; ``"max_noise_share"`` : float
+        The rule, ``"global"`` (the paper's) or ``"per_class"``, and the latter's bound.
 
 Counts
     ``"n_pairs"`` : int
@@ -60,6 +63,12 @@ Counts
 
 ``"noise_features"`` : list of str
     Names of the features that are noise for every class.
+
+``"class_noise"`` : list of dict (section "Noise per class", :mod:`dks._report_classes`)
+    One per class: ``"class"``, ``"n_samples"``, ``"kept"``, ``"kept_shuffled"``,
+    ``"noise_share"`` (shares 0-1), ``"mostly_noise"``, ``"unresolved"`` (bool), ``"t_plus"``,
+    ``"t_minus"``: ``NoiseThresholdSelector.class_noise_`` as rows. The classes flagged
+    ``mostly_noise`` or ``unresolved`` are listed first.
 
 ``"classes"`` : list of dict, in class order (table "Per class")
     ``"name"`` : str; ``"n_images"`` : int;
@@ -93,6 +102,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dks._atomic import atomic_open
+from dks._report_classes import LAYER_NOTE, class_noise_section, rule_note, threshold_cell
 from dks.plotting._captions import FIGURE_TEXT
 
 __all__ = ["FIGURE_TEXT", "write_report"]
@@ -263,9 +273,9 @@ def _thresholds_section(s, paper_reference):
     rows = [
         (
             _e(s.get("dataset") or "this dataset"),
-            _num(s.get("t_plus")),
+            threshold_cell(s.get("t_plus")) or _num(s.get("t_plus")),
             _num(s.get("d_avg_t_plus"), 1),
-            _num(s.get("t_minus")),
+            threshold_cell(s.get("t_minus")) or _num(s.get("t_minus")),
             _num(s.get("d_avg_t_minus"), 1),
         )
     ]
@@ -292,6 +302,7 @@ def _thresholds_section(s, paper_reference):
         )
         + "</p>"
     )
+    out.append(rule_note(s))
     counts = _counts_table(s)
     if counts:
         out.append("<h3>Counts</h3>" + counts)
@@ -378,7 +389,14 @@ def _layers_section(s):
         '<section id="layers"><h2>Per layer: share of pairs kept (paper\'s Fig. 10)</h2>'
         "<p>Share of each layer's (feature, class) pairs beyond the thresholds. Compare the "
         "true labels with the shuffled ones: the latter is the noise that the thresholds let "
-        "through.</p>" + _table(header, rows, num_cols=tuple(range(1, len(header)))) + "</section>"
+        "through.</p>"
+        + _table(header, rows, num_cols=tuple(range(1, len(header))))
+        + (
+            LAYER_NOTE
+            if any(_lookup(r, "kept_shuffled", ("kept_null",)) is not None for r in layers)
+            else ""
+        )
+        + "</section>"
     )
 
 
@@ -523,6 +541,7 @@ def write_report(
         ("layers", "Per layer", _layers_section(summary)),
         ("noise", "Features noise for every class", _noise_section(summary, int(max_listed))),
         ("classes", "Per class", _classes_section(summary)),
+        ("class-noise", "Noise per class", class_noise_section(summary)),
         ("figures", "Figures", _figures_section(figures, captions, dpi)),
     ]
     sections = [(anchor, name, body) for anchor, name, body in sections if body]

@@ -63,3 +63,36 @@ def run_python(code, timeout=300):
         env=env,
         check=False,
     )
+
+
+#: Classes of uneven sizes for the per-class thresholds (issue 13): name -> images.
+UNEVEN = {"ant": 4, "bee": 8, "cow": 16, "doe": 40, "elk": 100}
+
+
+def make_uneven_results(out, seed=0, n_features=120, n_planted=6):
+    """Like :func:`make_results`, with the classes of :data:`UNEVEN` and ``n_features``
+    features in two layers; each class has ``n_planted`` features shifted up on it (class
+    ``i``: columns ``i * n_planted`` onwards), the others are noise."""
+    rng = np.random.default_rng(seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = np.repeat(list(UNEVEN), list(UNEVEN.values()))
+    X = rng.normal(size=(labels.size, n_features)).astype(np.float32)
+    for i, name in enumerate(UNEVEN):
+        X[np.ix_(labels == name, np.arange(i * n_planted, (i + 1) * n_planted))] += 2.5
+    np.save(out / "embedding.npy", X)
+    half = n_features // 2
+    meta = {
+        "format": "dks-results/1",
+        "feature_names": [f"f{j}" for j in range(n_features)],
+        "layers": {"low": [0, half], "high": [half, n_features]},
+        "images_root": "images",
+        "images": [f"{c}/{i}.png" for c, n in UNEVEN.items() for i in range(n)],
+        "labels": labels.tolist(),
+        "classes": list(UNEVEN),
+        "dataset": "uneven",
+        "settings": {"model": "fake", "weights": None, "crops": "none", "seconds": 1.0},
+        "fingerprint": {},
+    }
+    (out / "embedding.json").write_text(json.dumps(meta), encoding="utf-8")
+    return out

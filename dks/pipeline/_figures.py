@@ -13,6 +13,7 @@ import numpy as np
 
 from dks import _config
 from dks.pipeline._io import load_results
+from dks.plotting._captions import PER_CLASS_CAPTIONS
 
 __all__ = ["report_step", "require_matplotlib"]
 
@@ -49,6 +50,7 @@ def _summary_figures(data):
     """The figures drawn from the statistics alone (name -> function making it)."""
     from dks.plotting import (
         plot_class_curves,
+        plot_class_noise,
         plot_davg,
         plot_dks_histograms,
         plot_layer_distribution,
@@ -57,7 +59,10 @@ def _summary_figures(data):
 
     summary, th, groups = data["summary"], data["thresholds"], data["layers"]
     dks, null = data["dks"], data["null_dks"]
-    t_plus, t_minus = th["t_plus"], th["t_minus"]
+    t_plus, t_minus = np.asarray(th["t_plus"], float), np.asarray(th["t_minus"], float)
+    # One pair per class: the figures of all pairs at once draw no threshold line.
+    line_plus, line_minus = (None, None) if t_plus.ndim else (t_plus, t_minus)
+    noise = "class_noise" in data
     layer_names = [row["name"] for row in summary["layers"]]
     kept = [row["kept"] for row in summary["layers"]]
     kept_null = [
@@ -66,9 +71,11 @@ def _summary_figures(data):
     ]
     return {
         "layer_distribution": lambda: plot_layer_distribution(
-            dks, groups, t_plus=t_plus, t_minus=t_minus
+            dks, groups, t_plus=line_plus, t_minus=line_minus
         ),
-        "dks_histograms": lambda: plot_dks_histograms(dks, groups, t_plus=t_plus, t_minus=t_minus),
+        "dks_histograms": lambda: plot_dks_histograms(
+            dks, groups, t_plus=line_plus, t_minus=line_minus
+        ),
         "class_curves": lambda: plot_class_curves(dks, null, t_plus, t_minus, sign="presence"),
         "class_curves_negative": lambda: plot_class_curves(
             dks, null, t_plus, t_minus, sign="absence"
@@ -77,6 +84,7 @@ def _summary_figures(data):
             data["grid"], data["d_avg_plus"], data["d_avg_minus"], t_plus, t_minus
         ),
         "layer_kept": lambda: plot_layer_kept(kept, kept_null, layer_names),
+        **({"class_noise": lambda: plot_class_noise(data["class_noise"])} if noise else {}),
     }
 
 
@@ -138,12 +146,14 @@ def report_step(path, *, log, shown=None):
     data = load_results(path)
     summary = data["summary"]
     figures = {**_summary_figures(data), **_feature_figures(data, path, log)}
+    per_class = np.ndim(data["thresholds"]["t_plus"]) == 1
     made = {}
     with log.stage("figures", f"{len(figures)} figures -> {shown / 'figures'}"):
         for key, make in figures.items():
             written = save_figure(make(), path / "figures" / key, formats=("png", "svg"))
             # the report embeds the PNG just written rather than rendering the figure again
-            made[key] = next(p for p in written if p.suffix == ".png")
+            png = next(p for p in written if p.suffix == ".png")
+            made[key] = (png, PER_CLASS_CAPTIONS.get(key)) if per_class else png
     with log.stage("report"):
         title = f"dks analysis: {summary.get('dataset') or 'images'}"
         write_report(path / "report.html", summary, made, title=title)

@@ -40,6 +40,15 @@ FIGURE_TEXT = {
         "the curve for D_KS < x is drawn at negative x. The thresholds t+ and t- are where it "
         "peaks (dots): beyond them, pairs are mostly signal; between t- and t+, mostly noise.",
     ),
+    "class_noise": (
+        "Noise rate per class against class size",
+        "One point per class, at its number of images (log scale): the share of its "
+        "(feature, class) pairs kept with the true labels (black) and with shuffled labels "
+        "(red crosses: what chance alone keeps with that class's thresholds). Their ratio is "
+        "the expected share of the kept pairs that are noise; open, labelled markers are the "
+        "classes where it exceeds one half. With one threshold for all classes the red points "
+        "climb as classes get smaller: the per-layer shares average this away.",
+    ),
     "layer_kept": (
         "Pairs kept per layer (paper's Fig. 10)",
         "Share of each layer's (feature, class) pairs kept by the thresholds (D_KS > t+ or "
@@ -58,5 +67,30 @@ FIGURE_TEXT = {
         "Images that activate the feature most",
         "The dataset's images with the highest activation of the feature, highest first, with "
         "the value and the class: what the feature responds to.",
+    ),
+}
+
+
+#: Captions of the figures that draw the thresholds, when there is one pair per class
+#: (``thresholds="per_class"``): they replace those of :data:`FIGURE_TEXT`.
+PER_CLASS_CAPTIONS = {
+    "class_curves": (
+        "Each black line is a class: at x, the number of features with D_KS > x. Red lines: the "
+        "same for the classes of the shuffled labelings, what chance alone produces. The "
+        "thresholds are per class: the dot on each black line is that class's t+ (classes that "
+        "keep nothing by presence have none); small classes, whose chance D_KS are larger, get "
+        "larger thresholds."
+    ),
+    "class_curves_negative": (
+        "As Fig. 9 for absence: each black line is a class, at x (< 0) the number of features "
+        "with D_KS < x; red lines with shuffled labels; the dot on each black line is that "
+        "class's t-."
+    ),
+    "davg": (
+        "d_avg(x) is the mean number of features per class beyond x with the true labels minus "
+        "the same with shuffled labels (Eq. 4); the curve for D_KS < x is drawn at negative x. "
+        "Here the thresholds were learned per class, not at the peaks of these averages: the "
+        "shaded bands are the range of the per-class t+ and t- (of the classes that keep "
+        "something) and the dashed lines their medians."
     ),
 }

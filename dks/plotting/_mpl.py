@@ -60,12 +60,44 @@ def _setup_axes(ax, fig, n_axes, *, figsize, ncols=None, what="this figure"):
     return _root_figure(grid[0]), list(grid[:n_axes])
 
 
-def _threshold(value):
+def _threshold(value, name="threshold"):
     """A finite float, or None for None/NaN (e.g. a selector that found no threshold)."""
     if value is None:
         return None
+    if np.ndim(value) != 0:
+        raise ValueError(
+            f"This figure draws one {name}; got {np.shape(value)} values (per-class "
+            "thresholds?). Pass one value, or draw per-class thresholds with plot_class_curves "
+            "or plot_davg."
+        )
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _thresholds(value, name, n_classes=None):
+    """None, a float (see :func:`_threshold`), or a 1-D float array: one per class."""
+    if value is None or np.ndim(value) == 0:
+        return _threshold(value, name)
+    values = np.asarray(value, dtype=float)
+    if values.ndim != 1 or (n_classes is not None and values.size != n_classes):
+        expected = "n_classes" if n_classes is None else n_classes
+        raise ValueError(
+            f"'{name}' must be a float or one threshold per class, of shape ({expected},); "
+            f"got shape {values.shape} instead."
+        )
+    return values
+
+
+def _found(values):
+    """Per-class thresholds of the classes that keep something (|t| < 1), finite."""
+    return values[np.isfinite(values) & (np.abs(values) < 1.0)]
+
+
+def _spread_text(found):
+    """``median 0.210 (0.150 to 0.400)`` of per-class thresholds."""
+    if found.size == 0:
+        return "none: no class keeps anything"
+    return f"median {np.median(found):.3f} ({found.min():.3f} to {found.max():.3f})"
 
 
 def _is_sequence(obj):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dks._sign import check_sign
-from dks.plotting._mpl import Tex, _setup_axes, _threshold
+from dks.plotting._mpl import Tex, _found, _setup_axes, _spread_text, _thresholds
 from dks.plotting._summaries import _as_dks, class_curves
 from dks.thresholds import argmax_threshold
 
@@ -36,14 +36,19 @@ def plot_class_curves(
     D_KS < x (absence). Red lines: the same for every class of every shuffled labeling.
     The dashed line marks the threshold.
 
+    With one threshold per class (``NoiseThresholdSelector(thresholds="per_class")``) there is
+    no single line to draw: each class's threshold is marked on its own black curve (a dot at
+    ``(t_c, count of features beyond t_c)``), and the legend gives their median and range.
+    A class that keeps nothing on a side (``t = +-1``, unresolved) gets no dot there.
+
     Parameters
     ----------
     dks : array-like of shape (n_classes, n_features)
         Signed D_KS with the true labels.
     null_dks : array-like of shape (n_shuffles, n_classes, n_features), optional
         Signed D_KS with shuffled labels.
-    t_plus, t_minus : float, optional
-        Thresholds (dashed vertical lines).
+    t_plus, t_minus : float or array-like of shape (n_classes,), optional
+        Thresholds: one (a dashed vertical line) or one per class (dots on the curves).
     sign : {"presence", "absence", "both"}, default="presence"
         ``"both"`` draws two panels, absence (D_KS < 0) on the left.
     grid : array-like of float, optional
@@ -58,7 +63,8 @@ def plot_class_curves(
         more than 300 curves is rasterized in vector outputs (SVG, PDF) to keep them small.
     """
     dks = _as_dks(dks)
-    t_plus, t_minus = _threshold(t_plus), _threshold(t_minus)
+    t_plus = _thresholds(t_plus, "t_plus", dks.shape[0])
+    t_minus = _thresholds(t_minus, "t_minus", dks.shape[0])
     null = None
     if null_dks is not None:
         null = _as_dks(null_dks, "null_dks", ndim=3)
@@ -98,7 +104,9 @@ def plot_class_curves(
                 text = f"shuffled labels ({null.shape[0]} × {dks.shape[0]} curves)"
             handles.append(Line2D([], [], color=color, linewidth=1.2, label=text))
         t, t_name = (t_plus, Tex.T_PLUS) if s == "presence" else (t_minus, Tex.T_MINUS)
-        if t is not None:
+        if isinstance(t, np.ndarray):
+            handles.append(_class_threshold_dots(axis, dks, t, s, t_name))
+        elif t is not None:
             axis.axvline(t, color="0.2", linestyle="--", linewidth=1.2)
             handles.append(
                 Line2D([], [], color="0.2", linestyle="--", label=f"{t_name} = {t:.3f}")
@@ -119,6 +127,23 @@ def plot_class_curves(
     return fig
 
 
+def _class_threshold_dots(axis, dks, t, side, t_name):
+    """Dots at each class's threshold on its curve; returns the legend handle."""
+    from matplotlib.lines import Line2D
+
+    ok = np.isfinite(t) & (np.abs(t) < 1.0)
+    if side == "presence":
+        counts = np.count_nonzero(dks > t[:, np.newaxis], axis=1)
+    else:
+        counts = np.count_nonzero(dks < t[:, np.newaxis], axis=1)
+    dots = axis.scatter(t[ok], counts[ok], s=14, color="C0", zorder=3, edgecolors="white")
+    dots.set_gid("dks-class-thresholds")
+    text = _spread_text(_found(t))
+    return Line2D(
+        [], [], color="C0", marker="o", linestyle="none", label=f"{t_name} per class: {text}"
+    )
+
+
 def plot_davg(
     grid, d_avg_plus, d_avg_minus=None, t_plus=None, t_minus=None, *, ax=None, fig=None
 ) -> Figure:
@@ -126,6 +151,11 @@ def plot_davg(
 
     ``d_avg_plus`` is drawn at x = ``grid`` and ``d_avg_minus`` at x = ``-grid``, so the picture
     reads like the D_KS axis; markers and dashed lines show ``t_plus`` and ``t_minus``.
+
+    Per-class thresholds (``NoiseThresholdSelector(thresholds="per_class")``) are not maxima of
+    these curves, which average over classes: the curves are still drawn, with the range of
+    the per-class thresholds (of the classes that keep something) shaded and their median
+    dashed, and the legend says so.
 
     Parameters
     ----------
@@ -135,8 +165,9 @@ def plot_davg(
         Mean over classes of #{f : D_KS > grid}, minus the same with shuffled labels.
     d_avg_minus : array-like of shape (n_grid,), optional
         The same for D_KS < -grid.
-    t_plus, t_minus : float, optional
+    t_plus, t_minus : float or array-like of shape (n_classes,), optional
         Default: the grid point of the maximum (the smallest on ties), negated for ``t_minus``.
+        An array: per-class thresholds (shaded range and median).
     ax : Axes, optional
     fig : Figure, optional
 
@@ -157,16 +188,25 @@ def plot_davg(
             raise ValueError(
                 f"'{name}' must have the shape of 'grid' {grid.shape}; got {curve.shape}."
             )
-        t = _threshold(t)
+        t = _thresholds(t, name.replace("d_avg", "t"))
         if t is None:
             t = argmax_threshold(grid, curve, sign=sign)
-        curves.append((curve, float(t), 1.0 if sign == "presence" else -1.0, color))
+        t = t if isinstance(t, np.ndarray) else float(t)
+        curves.append((curve, t, 1.0 if sign == "presence" else -1.0, color))
     fig, (ax,) = _setup_axes(ax, fig, 1, figsize=(6.4, 4.0), what="the d_avg figure")
     for curve, t, direction, color in curves:
         side = Tex.DKS_PLUS if direction > 0 else Tex.DKS_MINUS
         ax.plot(direction * grid, curve, color=color, linewidth=1.5, label=f"$d_{{avg}}$, {side}")
-        at = curve[int(np.argmin(np.abs(direction * grid - t)))]
         t_name = Tex.T_PLUS if direction > 0 else Tex.T_MINUS
+        if isinstance(t, np.ndarray):
+            found = _found(t)
+            label = f"{t_name} per class: {_spread_text(found)}"
+            if found.size:
+                ax.axvspan(found.min(), found.max(), color=color, alpha=0.12, linewidth=0)
+                ax.axvline(np.median(found), color=color, linestyle="--", linewidth=1)
+            ax.plot([], [], "s", color=color, alpha=0.4, label=label)
+            continue
+        at = curve[int(np.argmin(np.abs(direction * grid - t)))]
         ax.axvline(t, color=color, linestyle="--", linewidth=1)
         ax.plot([t], [at], "o", color=color, label=f"{t_name} = {t:.3f}, $d_{{avg}}$ = {at:,.1f}")
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)

@@ -1,0 +1,150 @@
+"""The report's view of class sizes (issue 13): the noise rate of every class, the classes
+whose kept pairs are mostly noise or that no threshold resolves, and per-class thresholds.
+
+Sections of :func:`dks.report.write_report`, kept apart so that the report module stays one
+page; the keys they read are in its ``summary`` schema.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import numbers
+
+import numpy as np
+
+from dks import _config
+
+__all__ = ["LAYER_NOTE", "class_noise_section", "rule_note", "threshold_cell"]
+
+#: Where the user guide explains the two rules (there is no fixed URL for the docs).
+GUIDE = (
+    "user guide, <i>Class sizes: the noise rate of each class and per-class thresholds</i>, "
+    "<i>When to use which rule</i>"
+)
+
+#: Under the per-layer table: what its one shuffled share per layer does not show.
+LAYER_NOTE = (
+    '<p class="note">A single share per layer averages over classes, and so hides the small '
+    "ones: with one threshold for all classes, a class of a few images keeps about as many "
+    "pairs with shuffled labels as with the true ones, while a large class keeps almost none. "
+    'See <a href="#class-noise">Noise per class</a>.</p>'
+)
+
+
+def _e(value):
+    return html.escape(str(value), quote=True)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
+def _pct(value):
+    if not _is_number(value) or not math.isfinite(float(value)):
+        return "–"
+    return f"{100 * float(value):.1f}%"
+
+
+def _t(value):
+    if not _is_number(value) or not math.isfinite(float(value)):
+        return "–"
+    return "none" if abs(float(value)) >= 1.0 else f"{float(value):+.3f}"
+
+
+def threshold_cell(value):
+    """A table cell for ``t_plus``/``t_minus``: one number, or the summary of one per class."""
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        return None  # the caller formats a single number
+    t = np.asarray(value, dtype=float)
+    found = t[np.isfinite(t) & (np.abs(t) < 1.0)]
+    if found.size == 0:
+        return f"per class: none of {t.size} keeps anything"
+    return (
+        f"per class: median {np.median(found):+.3f}<br>"
+        f"{found.min():+.3f} to {found.max():+.3f} ({found.size} of {t.size} classes)"
+    )
+
+
+def rule_note(s):
+    """How the thresholds were set, for the thresholds section."""
+    if s.get("thresholds") != "per_class":
+        return ""
+    share = s.get("max_noise_share")
+    bound = f"{100 * share:g}%" if _is_number(share) else "the bound"
+    return (
+        '<p class="note"><b>Per-class thresholds</b> (<code>--thresholds per_class</code>): '
+        "each class has its own t<sup>+</sup> and t<sup>−</sup>, the smallest at which the "
+        f"pairs it keeps are expected to be at most {bound} noise, from its own shuffled "
+        "null. They are not comparable with the paper's single pair, and d<sub>avg</sub> is "
+        f"not maximized. See the {GUIDE}.</p>"
+    )
+
+
+def class_noise_section(s):
+    """Flagged and unresolved classes, and the noise rate of all classes."""
+    rows = s.get("class_noise")
+    if not rows:
+        return ""
+    header = (
+        "Class",
+        "Images",
+        "Kept, true labels",
+        "Kept, shuffled labels",
+        "Expected noise share",
+        "t<sup>+</sup>",
+        "t<sup>−</sup>",
+    )
+
+    def table(chosen):
+        out = ["<table><thead><tr>", *(f"<th>{h}</th>" for h in header), "</tr></thead><tbody>"]
+        for r in chosen:
+            status = " (unresolved)" if r.get("unresolved") else ""
+            cells = [
+                _pct(r.get("kept")),
+                _pct(r.get("kept_shuffled")),
+                _pct(r.get("noise_share")) if r.get("kept") else "nothing kept",
+                _t(r.get("t_plus")),
+                _t(r.get("t_minus")),
+            ]
+            out.append(
+                f"<tr><td>{_e(r.get('class', '?'))}{status}</td>"
+                f'<td class="num">{_e(r.get("n_samples", "–"))}</td>'
+                + "".join(f'<td class="num">{c}</td>' for c in cells)
+                + "</tr>"
+            )
+        out.append("</tbody></table>")
+        return "".join(out)
+
+    by_size = sorted(rows, key=lambda r: (r.get("n_samples") or 0, str(r.get("class"))))
+    flagged = [r for r in by_size if r.get("mostly_noise") or r.get("unresolved")]
+    limit = f"{100 * _config.MOSTLY_NOISE:.0f}%"
+    out = [
+        '<section id="class-noise"><h2>Noise per class</h2>',
+        "<p>For each class, the share of its (feature, class) pairs kept with the true labels, "
+        "the same with shuffled labels (what chance alone keeps with that class's thresholds), "
+        "and their ratio, the expected share of its kept pairs that are noise. Small classes "
+        "reach large D<sub>KS</sub> by chance, so one threshold for all classes keeps mostly "
+        "noise in them.</p>",
+    ]
+    if flagged:
+        out.append(
+            f"<p><b>{len(flagged)} of {len(rows)} classes</b> keep mostly noise (expected noise "
+            f"share above {limit}) or are unresolved (no threshold separates their signal from "
+            "chance; nothing is kept):</p>" + table(flagged)
+        )
+    else:
+        out.append(f"<p>No class keeps mostly noise (expected noise share above {limit}).</p>")
+    if s.get("thresholds") != "per_class" and flagged:
+        out.append(
+            '<p class="note">These classes are smaller than the thresholds suit. Per-class '
+            "thresholds (<code>dks analyze --thresholds per_class</code>; in Python "
+            '<code>thresholds="per_class"</code>) learn each class\'s own from its shuffled '
+            f"null and say which classes are too small for any. See the {GUIDE}.</p>"
+        )
+    out.append(
+        f"<details><summary>All {len(rows)} classes, smallest first</summary>"
+        + table(by_size)
+        + "</details></section>"
+    )
+    return "".join(out)
