@@ -15,20 +15,12 @@ import numpy as np
 
 from dks import _config
 
-__all__ = ["LAYER_NOTE", "class_noise_section", "rule_note", "threshold_cell"]
+__all__ = ["class_noise_section", "layer_note", "rule_note", "threshold_cell"]
 
 #: Where the user guide explains the two rules (there is no fixed URL for the docs).
 GUIDE = (
     "user guide, <i>Class sizes: the noise rate of each class and per-class thresholds</i>, "
     "<i>When to use which rule</i>"
-)
-
-#: Under the per-layer table: what its one shuffled share per layer does not show.
-LAYER_NOTE = (
-    '<p class="note">A single share per layer averages over classes, and so hides the small '
-    "ones: with one threshold for all classes, a class of a few images keeps about as many "
-    "pairs with shuffled labels as with the true ones, while a large class keeps almost none. "
-    'See <a href="#class-noise">Noise per class</a>.</p>'
 )
 
 
@@ -67,17 +59,33 @@ def threshold_cell(value):
 
 
 def rule_note(s):
-    """How the thresholds were set, for the thresholds section."""
+    """How per-class thresholds were set (a sentence), or "" with the global rule."""
     if s.get("thresholds") != "per_class":
         return ""
     share = s.get("max_noise_share")
     bound = f"{100 * share:g}%" if _is_number(share) else "the bound"
     return (
-        '<p class="note"><b>Per-class thresholds</b> (<code>--thresholds per_class</code>): '
-        "each class has its own t<sup>+</sup> and t<sup>−</sup>, the smallest at which the "
-        f"pairs it keeps are expected to be at most {bound} noise, from its own shuffled "
-        "null. They are not comparable with the paper's single pair, and d<sub>avg</sub> is "
-        f"not maximized. See the {GUIDE}.</p>"
+        "<b>The thresholds are per class</b> (<code>--thresholds per_class</code>): each "
+        "class's t<sup>+</sup> and t<sup>−</sup> are the smallest at which the pairs it keeps "
+        f"are expected to be at most {bound} noise, by its own shuffled null; the table gives "
+        "their median and range over the classes that keep something. They are not comparable "
+        f"with the paper's single pair, and d<sub>avg</sub> is not maximized. See the {GUIDE}."
+    )
+
+
+def layer_note(s):
+    """Under the per-layer table: what one shuffled share per layer does not show."""
+    if s.get("thresholds") == "per_class":
+        why = "here each class has its own thresholds, and the noise each one lets through is in"
+    else:
+        why = (
+            "with one threshold for all classes a class of a few images can keep about as "
+            "many pairs with shuffled labels as with the true ones while a large class keeps "
+            "almost none. See"
+        )
+    return (
+        '<p class="note">A single share per layer averages over classes, and so hides the '
+        f'small ones: {why} <a href="#class-noise">Noise per class</a>.</p>'
     )
 
 

@@ -102,7 +102,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dks._atomic import atomic_open
-from dks._report_classes import LAYER_NOTE, class_noise_section, rule_note, threshold_cell
+from dks._report_classes import class_noise_section, layer_note, rule_note, threshold_cell
 from dks.plotting._captions import FIGURE_TEXT
 
 __all__ = ["FIGURE_TEXT", "write_report"]
@@ -289,9 +289,13 @@ def _thresholds_section(s, paper_reference):
     out.append(
         '<p class="note">A pair (feature f, class c) is kept as characteristic of c by '
         "<b>presence</b> when D<sub>KS</sub> &gt; t<sup>+</sup> and by <b>absence</b> when "
-        "D<sub>KS</sub> &lt; t<sup>−</sup>; pairs in between are treated as noise. The "
-        "thresholds maximize d<sub>avg</sub>, the average number of features per class beyond "
-        "x with the true labels minus the same with shuffled labels (paper's Eq. 4)."
+        "D<sub>KS</sub> &lt; t<sup>−</sup>; pairs in between are treated as noise. "
+        + (
+            rule_note(s)
+            or "The thresholds maximize d<sub>avg</sub>, the average number of features per "
+            "class beyond x with the true labels minus the same with shuffled labels (paper's "
+            "Eq. 4)."
+        )
         + (
             " The grey rows are the paper's values for comparison (VGG19 embedding): "
             "t<sup>+</sup> from 0.123 to 0.183, t<sup>−</sup> from −0.165 to −0.114. "
@@ -302,7 +306,6 @@ def _thresholds_section(s, paper_reference):
         )
         + "</p>"
     )
-    out.append(rule_note(s))
     counts = _counts_table(s)
     if counts:
         out.append("<h3>Counts</h3>" + counts)
@@ -392,7 +395,7 @@ def _layers_section(s):
         "through.</p>"
         + _table(header, rows, num_cols=tuple(range(1, len(header))))
         + (
-            LAYER_NOTE
+            layer_note(s)
             if any(_lookup(r, "kept_shuffled", ("kept_null",)) is not None for r in layers)
             else ""
         )

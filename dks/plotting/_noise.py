@@ -85,7 +85,9 @@ def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None) -> Figure
             label="true labels, mostly noise",
         )
     if np.isfinite(shuffled).any():
-        ax.scatter(size, 100 * shuffled, color=_COLOR_NULL, marker="x", s=18, label="shuffled")
+        ax.scatter(
+            size, 100 * shuffled, color=_COLOR_NULL, marker="x", s=18, label="shuffled labels"
+        )
     if annotate:
         for i in np.flatnonzero(mostly):
             ax.annotate(
@@ -96,12 +98,26 @@ def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None) -> Figure
                 fontsize="x-small",
             )
     ax.set_xscale("log")
-    # Down to the shares actually seen: per-class thresholds keep a few percent.
-    top = np.nanmax(np.concatenate([kept, shuffled, [0.01]]))
-    ax.set_ylim(0, min(100.0, 110 * top))
+    from matplotlib.ticker import FuncFormatter
+
+    # class sizes as plain numbers (2, 5, 10, 20, 50, ...), not powers of ten
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(_two_and_five))
+    # Down to the shares actually seen (per-class thresholds keep a few percent), with a
+    # margin below 0 so that the points at 0 (chance keeps nothing) stay visible.
+    top = min(100.0, 110 * np.nanmax(np.concatenate([kept, shuffled, [0.01]])))
+    ax.set_ylim(-0.04 * top, top)
     ax.set_xlabel("class size (samples)")
     ax.set_ylabel("feature/class pairs kept (%)")
     ax.set_title("Pairs kept per class: true vs shuffled labels", fontsize="medium")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return fig
+
+
+def _two_and_five(value, _):
+    """Label the minor ticks 2, 5, 20, 50, ... of a log axis; leave the others blank."""
+    if value <= 0:
+        return ""
+    lead = value / 10 ** np.floor(np.log10(value))
+    return f"{value:g}" if np.isclose(lead, 2) or np.isclose(lead, 5) else ""
