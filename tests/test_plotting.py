@@ -314,6 +314,50 @@ def test_plot_davg_marks_the_maxima():
         plot_davg(grid, plus[:-1])
 
 
+def test_plot_class_curves_marks_per_class_thresholds(dks, null_dks):
+    """One threshold per class: a dot on each class's curve, none for unresolved sides."""
+    t_plus = np.array([0.1, 0.2, 1.0, 0.3, 0.25])  # class 2 keeps nothing by presence
+    t_minus = np.array([-0.15, -1.0, -0.2, -0.1, -0.3])
+    fig = render(plot_class_curves(dks, null_dks, t_plus, t_minus, sign="both"))
+    neg, pos = fig.axes
+    for ax, t, counts in (
+        (pos, t_plus, (dks > t_plus[:, None]).sum(axis=1)),
+        (neg, t_minus, (dks < t_minus[:, None]).sum(axis=1)),
+    ):
+        (dots,) = [c for c in ax.collections if c.get_gid() == "dks-class-thresholds"]
+        ok = np.abs(t) < 1
+        np.testing.assert_allclose(dots.get_offsets(), np.c_[t[ok], counts[ok]])
+        assert not [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]  # no one line
+    texts = [t.get_text() for t in pos.get_legend().get_texts()]
+    assert any("per class: median 0.225 (0.100 to 0.300)" in t for t in texts)
+    texts = [t.get_text() for t in neg.get_legend().get_texts()]
+    assert any("median -0.175 (-0.300 to -0.100)" in t for t in texts)
+    with pytest.raises(ValueError, match=r"one threshold per class, of shape \(5,\)"):
+        plot_class_curves(dks, t_plus=t_plus[:3])
+
+
+def test_plot_davg_shades_per_class_thresholds():
+    grid = np.linspace(0, 1, 101)
+    plus = np.exp(-(((grid - 0.12) / 0.1) ** 2)) * 100
+    minus = np.exp(-(((grid - 0.2) / 0.1) ** 2)) * 50
+    t_plus = np.array([0.1, 0.3, 0.2, 1.0])
+    fig = render(plot_davg(grid, plus, minus, t_plus, np.full(4, -1.0)))
+    (ax,) = fig.axes
+    assert not [ln for ln in ax.get_lines() if ln.get_marker() == "o"]  # no maximum marked
+    (band,) = ax.patches  # the range of the per-class t+ (t- keeps nothing: no band)
+    assert (band.get_x(), band.get_x() + band.get_width()) == pytest.approx((0.1, 0.3))
+    dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert [ln.get_xdata()[0] for ln in dashed] == [pytest.approx(0.2)]  # median
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("per class: median 0.200 (0.100 to 0.300)" in t for t in texts)
+    assert any("per class: none: no class keeps anything" in t for t in texts)
+
+
+def test_figures_of_all_pairs_want_one_threshold(dks):
+    with pytest.raises(ValueError, match=r"draws one t_plus.*plot_class_curves or plot_davg"):
+        plot_layer_distribution(dks, GROUPS, t_plus=np.full(N_CLASSES, 0.2))
+
+
 # --------------------------------------------------------------------------------------------
 # kept per layer (Fig. 10)
 # --------------------------------------------------------------------------------------------

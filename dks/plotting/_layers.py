@@ -62,7 +62,7 @@ def plot_layer_distribution(
     Figure
     """
     names, plus, minus = layer_mode_bands(dks, groups, bandwidth=bandwidth)
-    t_plus, t_minus = _threshold(t_plus), _threshold(t_minus)
+    t_plus, t_minus = _threshold(t_plus, "t_plus"), _threshold(t_minus, "t_minus")
     fig, (ax,) = _setup_axes(
         ax, fig, 1, figsize=(max(5.0, 0.45 * len(names) + 2.0), 4.0), what="Fig. 5"
     )
@@ -152,7 +152,7 @@ def plot_dks_histograms(
     Figure
     """
     dks = _as_dks(dks)
-    t_plus, t_minus = _threshold(t_plus), _threshold(t_minus)
+    t_plus, t_minus = _threshold(t_plus, "t_plus"), _threshold(t_minus, "t_minus")
     cols_of = {str(name): cols for name, cols in check_groups(groups, dks.shape[1]).items()}
     names = list(cols_of)
     if high is None and low is None:
