@@ -37,6 +37,7 @@ FIGURES = (
     "class_curves_negative",
     "davg",
     "layer_kept",
+    "class_noise",
 )
 STATS = (
     "dks.npy",
@@ -45,6 +46,7 @@ STATS = (
     "thresholds.json",
     "curves.csv",
     "layers.csv",
+    "class_noise.csv",
     "top_features.csv",
     "summary.json",
 )

@@ -16,6 +16,7 @@ STATS = (
     "thresholds.json",
     "curves.csv",
     "layers.csv",
+    "class_noise.csv",
     "top_features.csv",
     "summary.json",
 )
@@ -26,6 +27,7 @@ FIGURES = (
     "class_curves_negative",
     "davg",
     "layer_kept",
+    "class_noise",
 )
 FAST = {"shuffles": 2, "jobs": 1, "verbose": False}
 
