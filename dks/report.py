@@ -86,7 +86,7 @@ Figures
 read the figure (a key that starts with one of them, e.g. ``"feature_histograms_fc7_12"``, too);
 other keys are shown under their own name, with the caption given, if any:
 ``"layer_distribution"`` (Fig. 5), ``"dks_histograms"`` (Fig. 6), ``"class_curves"`` and
-``"class_curves_negative"`` (Fig. 9), ``"davg"``, ``"layer_kept"`` (Fig. 10),
+``"class_curves_negative"`` (Fig. 9), ``"davg"``, ``"layer_kept"`` (Fig. 10), ``"class_noise"``,
 ``"feature_histograms"`` (Fig. 1 style) and ``"top_images"``.
 """
 
