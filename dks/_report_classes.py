@@ -94,15 +94,10 @@ def class_noise_section(s):
     rows = s.get("class_noise")
     if not rows:
         return ""
-    header = (
-        "Class",
-        "Images",
-        "Kept, true labels",
-        "Kept, shuffled labels",
-        "Expected noise share",
-        "t<sup>+</sup>",
-        "t<sup>−</sup>",
-    )
+    # the thresholds of each class, when they differ (with the global rule: the table above)
+    per_class = s.get("thresholds") == "per_class"
+    header = ("Class", "Images", "Kept, true labels", "Kept, shuffled labels")
+    header += ("Expected noise share",) + (("t<sup>+</sup>", "t<sup>−</sup>") if per_class else ())
 
     def table(chosen):
         out = ["<table><thead><tr>", *(f"<th>{h}</th>" for h in header), "</tr></thead><tbody>"]
@@ -112,9 +107,9 @@ def class_noise_section(s):
                 _pct(r.get("kept")),
                 _pct(r.get("kept_shuffled")),
                 _pct(r.get("noise_share")) if r.get("kept") else "nothing kept",
-                _t(r.get("t_plus")),
-                _t(r.get("t_minus")),
             ]
+            if per_class:
+                cells += [_t(r.get("t_plus")), _t(r.get("t_minus"))]
             out.append(
                 f"<tr><td>{_e(r.get('class', '?'))}{status}</td>"
                 f'<td class="num">{_e(r.get("n_samples", "–"))}</td>'
