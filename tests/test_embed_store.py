@@ -1,4 +1,4 @@
-"""CNNEmbedder writing an embedding store: equal values, skipped inputs, resume, shards, kill -9."""
+"""CNNEmbedder into a store: equal values, skipped inputs, resume, shards, kill -9."""
 
 import os
 import signal
@@ -47,7 +47,7 @@ def small_chunks(monkeypatch):
 def leftovers(folder):
     """Temporary entries (dks's or Zarr's) anywhere under ``folder``."""
     found = []
-    for base, dirs, files in os.walk(folder):
+    for _, dirs, files in os.walk(folder):
         found += [n for n in dirs + files if n.endswith((TMP_SUFFIX, ".partial"))]
     return found
 

@@ -87,7 +87,6 @@ def embed_into_store(embedder, source, output, shard):
         image_identities(source),
         chunk_rows,
         shard=shard,
-        restart="raise" if shard is not None else "warn",
     )
     if writer.resumed:
         logger.info(

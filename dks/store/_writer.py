@@ -104,10 +104,9 @@ class StoreWriter:
         Rows per chunk.
     shard : (int, int) or None
         ``(k, n)``: this writer fills the ``k``-th of ``n`` contiguous chunk ranges.
-    restart : {"warn", "raise"}, default="warn"
-        What to do when the store at ``path`` was made with another fingerprint: ``"warn"``
-        and start afresh, or ``"raise"`` (used for shards: another shard may be writing the
-        store with the new settings).
+        A store at ``path`` made with another fingerprint is started afresh with a warning
+        that says what changed; with ``shard`` that is an error instead (another shard may
+        already be writing the store with the new settings).
 
     Attributes
     ----------
@@ -119,7 +118,7 @@ class StoreWriter:
         Chunks of this writer's range found done when opening.
     """
 
-    def __init__(self, path, manifest, images, chunk_rows, *, shard=None, restart="warn"):
+    def __init__(self, path, manifest, images, chunk_rows, *, shard=None):
         import zarr
 
         self.path = Path(path)
@@ -144,7 +143,7 @@ class StoreWriter:
         self.fingerprint = full["fingerprint"]
 
         remove_stale(self.path)
-        self._open_or_create(full, images, restart)
+        self._open_or_create(full, images, sharded=shard is not None)
         self.array = zarr.open_array(self.path / ARRAY, mode="r+")
         mine = shard_chunks(self.n_chunks, shard)
         done = self.done_chunks()
@@ -153,13 +152,13 @@ class StoreWriter:
         self._clean_done_temporaries()
 
     # ------------------------------------------------------------------ creation
-    def _open_or_create(self, full, images, restart):
+    def _open_or_create(self, full, images, sharded):
         if (self.path / MANIFEST).is_file():
             old = read_json(self.path / MANIFEST)
             if old.get("fingerprint") == self.fingerprint:
                 return
             why = describe_changes(old, full)
-            if restart == "raise":
+            if sharded:
                 raise ValueError(
                     f"The store {os.fspath(self.path)!r} was written with other settings "
                     f"({why}). Shards cannot start it afresh (another shard may be writing "
