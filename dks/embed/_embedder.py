@@ -18,9 +18,8 @@ from tqdm.auto import tqdm
 from dks.embed._hooks import LayerRecorder
 from dks.embed._images import Preprocess, as_source, default_num_workers, make_loader
 from dks.embed._models import build_model
-from dks.embed._output import check_output_path, make_writer
-from dks.embed._store_run import embed_into_store, is_store_path
-from dks.store import parse_shard
+from dks.embed._output import make_writer
+from dks.embed._store_run import check_output, embed_into_store, is_store_path
 
 __all__ = ["CNNEmbedder", "SkippedInput"]
 
@@ -293,7 +292,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         _check_sizes(self.crops, resize, crop_size)
         device = _resolve_device(self.device)
         _check_precision(self.precision, device)
-        _check_shard(self.output, self.shard)
+        check_output(self.output, self.shard)
         as_source(X)
 
         info = build_model(
@@ -351,7 +350,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         self._validate_params()
-        output = _check_shard(self.output, self.shard)
+        output = check_output(self.output, self.shard)
         source = as_source(X)
         if is_store_path(output):
             result, self.sample_indices_, self.skipped_ = embed_into_store(
@@ -467,18 +466,6 @@ def _warn_skipped(skipped, n_images):
             UserWarning,
             stacklevel=3,
         )
-
-
-def _check_shard(output, shard):
-    """Validate ``output`` and ``shard`` together; return the output path."""
-    path = check_output_path(output)
-    parse_shard(shard)
-    if shard is not None and not is_store_path(path):
-        raise ValueError(
-            f"The 'shard' parameter of CNNEmbedder needs a store output (a path ending in "
-            f"'.zarr'); got shard={shard!r} with output={output!r}."
-        )
-    return path
 
 
 def _autocast(device, dtype):

@@ -25,10 +25,11 @@ from dks.embed._images import (
     default_num_workers,
     make_loader,
 )
+from dks.embed._output import check_output_path
 from dks.store import EmbeddingStore, RowView, StoreWriter, chunk_rows_for, parse_shard
 from dks.store._layout import chunk_range
 
-__all__ = ["embed_into_store", "is_store_path"]
+__all__ = ["check_output", "embed_into_store", "is_store_path"]
 
 logger = logging.getLogger("dks")
 
@@ -36,6 +37,18 @@ logger = logging.getLogger("dks")
 def is_store_path(path):
     """Whether ``output`` names a store (a ``.zarr`` folder) rather than a ``.npy`` file."""
     return path is not None and os.fspath(path).rstrip("/\\").endswith(".zarr")
+
+
+def check_output(output, shard):
+    """Validate CNNEmbedder's ``output`` and ``shard`` together; return the output path."""
+    path = check_output_path(output)
+    parse_shard(shard)
+    if shard is not None and not is_store_path(path):
+        raise ValueError(
+            f"The 'shard' parameter of CNNEmbedder needs a store output (a path ending in "
+            f"'.zarr'); got shard={shard!r} with output={output!r}."
+        )
+    return path
 
 
 class _Subset(ImageSource):
