@@ -227,7 +227,7 @@ def _state_hash(module):
         data = tensor.detach().cpu().contiguous()
         digest.update(str(data.dtype).encode() + str(tuple(data.shape)).encode())
         if data.numel():
-            digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
+            digest.update(data.reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()
 
 
