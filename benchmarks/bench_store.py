@@ -161,6 +161,11 @@ def main():
                 f"{seconds:.3f} s = {seconds / (chunk_rows * per_row):.2e}x the time to embed "
                 "one chunk (at this run's EfficientNet-Lite0 rate)"
             )
+        chunk_rows = chunk_rows_for(rows.shape[1], 8)
+        print(
+            f"a kill -9 costs at most one chunk per writer: {chunk_rows} rows = "
+            f"{chunk_rows * per_row:.0f} s at this run's rate, plus the restart"
+        )
 
 
 if __name__ == "__main__":
