@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 from dks.embed._hooks import LayerRecorder
 from dks.embed._images import Preprocess, as_source, default_num_workers, make_loader
 from dks.embed._models import build_model
-from dks.embed._output import check_output_path, make_writer
+from dks.embed._output import make_writer
+from dks.embed._store_run import check_output, embed_into_store, is_store_path
 
 __all__ = ["CNNEmbedder", "SkippedInput"]
 
@@ -119,7 +120,15 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         it as a read-only :class:`numpy.memmap`. The file is written under a temporary
         name and renamed when complete, so it is either complete and valid or absent (an
         existing file is replaced only on success). Every :meth:`transform` call writes
-        this file anew.
+        this file anew. A path ending in ``.zarr``: a chunked, resumable store (see
+        :ref:`store`): a rerun after a kill continues where it stopped, and
+        :func:`dks.store.open_embedding` reads it; :meth:`transform` returns its rows as a
+        Zarr array (or a lazy row view when inputs were skipped).
+    shard : (int, int), str or None, default=None
+        With a ``.zarr`` ``output``: ``(k, n)`` or ``"k/n"`` (``k`` from 0) makes this
+        process fill only the ``k``-th of ``n`` chunk-aligned row ranges, so that ``n``
+        processes fill one store at once; the last to finish completes it.
+        :meth:`transform` then returns this shard's rows.
     on_error : {"raise", "skip"}, default="raise"
         What to do with an input that cannot be read or is too small for the crop:
         ``"raise"`` a :class:`ValueError` naming it; ``"skip"`` it, with a warning, listing
@@ -210,6 +219,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         "num_workers": [Interval(Integral, 0, None, closed="left"), None],
         "output": [str, os.PathLike, None],
         "on_error": [StrOptions({"raise", "skip"})],
+        "shard": [tuple, list, str, None],
         "progress": ["boolean"],
         "random_state": ["random_state"],
     }
@@ -230,6 +240,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         precision="float32",
         num_workers=None,
         output=None,
+        shard=None,
         on_error="raise",
         progress=True,
         random_state=None,
@@ -247,6 +258,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self.precision = precision
         self.num_workers = num_workers
         self.output = output
+        self.shard = shard
         self.on_error = on_error
         self.progress = progress
         self.random_state = random_state
@@ -280,7 +292,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         _check_sizes(self.crops, resize, crop_size)
         device = _resolve_device(self.device)
         _check_precision(self.precision, device)
-        check_output_path(self.output)
+        check_output(self.output, self.shard)
         as_source(X)
 
         info = build_model(
@@ -338,8 +350,14 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         self._validate_params()
-        output = check_output_path(self.output)
+        output = check_output(self.output, self.shard)
         source = as_source(X)
+        if is_store_path(output):
+            result, self.sample_indices_, self.skipped_ = embed_into_store(
+                self, source, output, self.shard
+            )
+            _warn_skipped(self.skipped_, len(source))
+            return result
         n_images = len(source)
         num_workers = self.num_workers
         if num_workers is None:
@@ -383,15 +401,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             _shutdown(iterator)
         self.sample_indices_ = np.concatenate(rows).astype(np.int64, copy=False)
         self.skipped_ = skipped
-        if skipped:
-            first = skipped[0]
-            warnings.warn(
-                f"Skipped {len(skipped)} of {n_images} inputs that could not be embedded "
-                f"(the first: {first.description}: {first.error}). The output rows are the "
-                "inputs in sample_indices_; the skipped ones are listed in skipped_.",
-                UserWarning,
-                stacklevel=2,
-            )
+        _warn_skipped(skipped, n_images)
         return result
 
     def _bad_input(self, source, index, message):
@@ -444,6 +454,18 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return self._feature_names.copy()
+
+
+def _warn_skipped(skipped, n_images):
+    if skipped:
+        first = skipped[0]
+        warnings.warn(
+            f"Skipped {len(skipped)} of {n_images} inputs that could not be embedded "
+            f"(the first: {first.description}: {first.error}). The output rows are the "
+            "inputs in sample_indices_; the skipped ones are listed in skipped_.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _autocast(device, dtype):
