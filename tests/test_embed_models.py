@@ -13,7 +13,7 @@ torchvision = pytest.importorskip("torchvision")
 from torch import nn  # noqa: E402
 
 from dks.embed import CNNEmbedder, list_layers  # noqa: E402
-from dks.embed._models import vgg_aliases  # noqa: E402
+from dks.embed._layers import vgg_aliases  # noqa: E402
 from tests.embed_helpers import (  # noqa: E402
     TINY_LAYERS,
     random_images,
