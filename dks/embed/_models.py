@@ -510,10 +510,19 @@ def list_layers(model="vgg19"):
 
 
 def model_info(model, *, meta=True):
-    """The :class:`ModelInfo` of a model name (built on the ``meta`` device) or module.
+    """The :class:`ModelInfo` of a model name (random weights, no download) or module.
 
-    No weights are downloaded or allocated for a name: only the architecture, its layer
-    names, paper layers and preprocessing are known.
+    Parameters
+    ----------
+    model : str or torch.nn.Module
+    meta : bool, default=True
+        Build a named model on PyTorch's ``meta`` device (no memory for weights); False
+        builds it on the CPU with random weights. A builder that cannot run on ``meta``
+        is built on the CPU.
+
+    Returns
+    -------
+    info : ModelInfo
     """
     if isinstance(model, nn.Module):
         return _describe_module(
@@ -521,23 +530,35 @@ def model_info(model, *, meta=True):
         )
     if not isinstance(model, str):
         raise TypeError(f"model must be a name or a torch.nn.Module; got {type(model).__name__}.")
+    if model != LITE0 and not is_timm_name(model):
+        _check_model_name(model)
+    try:
+        with torch.device("meta") if meta else contextlib.nullcontext():
+            module = _random_module(model)
+    except (NotImplementedError, RuntimeError):  # a builder that reads tensor values
+        module = _random_module(model)
+    if model == LITE0:
+        return _lite0_info(module, None)
     if is_timm_name(model):
-        module, _ = build_timm(
-            model, None, seeded=None, warn_random=None, is_path=None, existing_file=None, meta=True
-        )
-        return _describe_module(module, model, None, IMAGENET_MEAN, IMAGENET_STD)
+        return _describe_module(module.eval(), model, None, IMAGENET_MEAN, IMAGENET_STD)
+    enum = torchvision.models.get_model_weights(model)
+    preprocessing = _tv_preprocessing(enum.DEFAULT.transforms())
+    return _describe_module(module.eval(), model, None, *preprocessing)
+
+
+def _random_module(model):
     if model == LITE0:
         from dks.embed._efficientnet import efficientnet_lite0
 
-        with torch.device("meta"):
-            module = efficientnet_lite0(weights=None)
-        return _lite0_info(module, None)
-    _check_model_name(model)
-    try:
-        with torch.device("meta"):
-            module = torchvision.models.get_model(model, weights=None)
-    except (NotImplementedError, RuntimeError):  # a builder that reads tensor values
-        module = torchvision.models.get_model(model, weights=None)
-    enum = torchvision.models.get_model_weights(model)
-    preprocessing = _tv_preprocessing(enum.DEFAULT.transforms())
-    return _describe_module(module, model, None, *preprocessing)
+        return efficientnet_lite0(weights=None)
+    if is_timm_name(model):
+        module, _ = build_timm(
+            model,
+            None,
+            seeded=contextlib.nullcontext,
+            warn_random=lambda: None,
+            is_path=_is_path,
+            existing_file=_existing_file,
+        )
+        return module
+    return torchvision.models.get_model(model, weights=None)

@@ -75,7 +75,7 @@ def _check_tag(arch, tag, model):
         )
 
 
-def build_timm(model, weights, *, seeded, warn_random, is_path, existing_file, meta=False):
+def build_timm(model, weights, *, seeded, warn_random, is_path, existing_file):
     """Build a timm model.
 
     Parameters
@@ -90,8 +90,6 @@ def build_timm(model, weights, *, seeded, warn_random, is_path, existing_file, m
         Warns that the weights are random.
     is_path, existing_file : callable
         The weights-path helpers of :mod:`dks.embed._models` (one rule for all models).
-    meta : bool, default=False
-        Build on the ``meta`` device (shapes only, no weights).
 
     Returns
     -------
@@ -103,11 +101,6 @@ def build_timm(model, weights, *, seeded, warn_random, is_path, existing_file, m
     timm = _import_timm()
     arch, tag = _split(model)
     name = arch if tag is None else f"{arch}.{tag}"
-    if meta:
-        import torch
-
-        with torch.device("meta"):
-            return timm.create_model(name, pretrained=False).eval(), None
     if weights is None:
         warn_random()
         with seeded():
