@@ -129,7 +129,7 @@ def describe_layers(model="vgg19", *, input_size=None, tokens="mean"):
     except Exception as exc:
         raise ValueError(
             f"{info.name} does not run on an input of {size[0]}x{size[1]} pixels (height x "
-            f"width): {type(exc).__name__}: {exc}. Pass the input size it expects "
+            f"width): {type(exc).__name__}: {str(exc).rstrip('.')}. Pass the input size it expects "
             f"(input_size=..., `dks layers --input-size N`); its own is {info.crop_size}."
         ) from exc
     paper = set(info.default_layers or ())

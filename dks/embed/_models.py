@@ -31,7 +31,7 @@ from sklearn.utils import check_random_state
 from torch import nn
 
 from dks.embed._layers import FAMILIES, num_prefix_tokens, paper_layers
-from dks.embed._timm import build_timm, is_timm_name, timm_preprocessing
+from dks.embed._timm import build_timm, check_timm_name, is_timm_name, timm_preprocessing
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -226,6 +226,9 @@ def classification_models():
 
 
 def _check_model_name(model):
+    if is_timm_name(model):
+        check_timm_name(model)
+        return
     names = classification_models()
     if model in names:
         return
@@ -530,7 +533,7 @@ def model_info(model, *, meta=True):
         )
     if not isinstance(model, str):
         raise TypeError(f"model must be a name or a torch.nn.Module; got {type(model).__name__}.")
-    if model != LITE0 and not is_timm_name(model):
+    if model != LITE0:
         _check_model_name(model)
     try:
         with torch.device("meta") if meta else contextlib.nullcontext():

@@ -21,7 +21,13 @@ optional dependency (``pip install dks[timm]``).
 import math
 import os
 
-__all__ = ["PREFIX", "build_timm", "is_timm_name", "timm_preprocessing"]
+__all__ = [
+    "PREFIX",
+    "build_timm",
+    "check_timm_name",
+    "is_timm_name",
+    "timm_preprocessing",
+]
 
 PREFIX = "timm/"
 
@@ -39,6 +45,11 @@ def _import_timm():
             "Models named 'timm/...' need the package timm: pip install 'dks[timm]'."
         ) from None
     return timm
+
+
+def check_timm_name(model):
+    """Raise a ValueError naming close matches if ``model`` is not a timm architecture."""
+    _split(model)
 
 
 def _split(model):
