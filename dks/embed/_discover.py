@@ -127,9 +127,10 @@ def describe_layers(model="vgg19", *, input_size=None, tokens="mean"):
             info = model_info(model, meta=False)  # an operation without a meta kernel
             shapes, calls, order = _trace(info.module, size)
     except Exception as exc:
+        reason = str(exc).rstrip(".")
         raise ValueError(
             f"{info.name} does not run on an input of {size[0]}x{size[1]} pixels (height x "
-            f"width): {type(exc).__name__}: {str(exc).rstrip('.')}. Pass the input size it expects "
+            f"width): {type(exc).__name__}: {reason}. Pass the input size it expects "
             f"(input_size=..., `dks layers --input-size N`); its own is {info.crop_size}."
         ) from exc
     paper = set(info.default_layers or ())

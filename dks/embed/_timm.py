@@ -14,8 +14,9 @@ rules as for torchvision models:
 
 The preprocessing comes from the model's pretrained configuration (``pretrained_cfg``):
 mean, std, interpolation, and the crop (``input_size``) and resize
-(``floor(crop / crop_pct)``, the shorter side) of timm's evaluation transform. timm is an
-optional dependency (``pip install dks[timm]``).
+(``floor(crop / crop_pct)``, the shorter side) of timm's evaluation transform; the input
+size of a transformer built for another size (``img_size=``) is the one it was built for.
+timm is an optional dependency (``pip install dks[timm]``).
 """
 
 import math
@@ -169,6 +170,9 @@ def timm_preprocessing(module):
     if not isinstance(cfg, dict) or "input_size" not in cfg:
         return None
     height, width = (int(v) for v in cfg["input_size"][-2:])
+    built = getattr(getattr(module, "patch_embed", None), "img_size", None)
+    if isinstance(built, (tuple, list)) and len(built) == 2:  # a ViT built for another size
+        height, width = (int(v) for v in built)
     crop_pct = float(cfg.get("crop_pct") or 1.0)
     if height == width:
         resize = math.floor(height / crop_pct)
