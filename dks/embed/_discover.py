@@ -127,7 +127,7 @@ def describe_layers(model="vgg19", *, input_size=None, tokens="mean"):
             info = model_info(model, meta=False)  # an operation without a meta kernel
             shapes, calls, order = _trace(info.module, size)
     except Exception as exc:
-        reason = str(exc).rstrip(".")
+        reason = str(exc).rstrip(".!")
         raise ValueError(
             f"{info.name} does not run on an input of {size[0]}x{size[1]} pixels (height x "
             f"width): {type(exc).__name__}: {reason}. Pass the input size it expects "

@@ -104,10 +104,11 @@ class Reducer:
             return reduce_output(output, name)
         if self.prefix_tokens is None:
             raise ValueError(
-                f"Layer {name!r} returns tokens {tuple(output.shape)} (N, tokens, C), but "
-                f"{self.model_name} does not say how many leading tokens are not patches. "
-                "Set the attribute num_prefix_tokens on the module (1 for a class token, 0 "
-                "for none), as timm models do."
+                f"Layer {name!r} returns a tensor of shape {tuple(output.shape)}, read as "
+                f"tokens (N, tokens, C) of a vision transformer, but {self.model_name} does "
+                "not say how many leading tokens are not patches. Set the attribute "
+                "num_prefix_tokens on the module (1 for a class token, 0 for none), as timm "
+                "models do, or pick a layer with (N, C) or (N, C, H, W) outputs."
             )
         parts = []
         if self.tokens in ("mean", "both"):

@@ -170,6 +170,11 @@ def _describe_module(module, name, weights, mean, std, resize=256, crop_size=224
     timm_pre = timm_preprocessing(module)
     if timm_pre is not None:
         mean, std, resize, crop_size, interp = timm_pre
+    built = getattr(module, "image_size", None)  # a torchvision ViT built for another size
+    if isinstance(module, torchvision.models.VisionTransformer) and built != crop_size[0]:
+        if isinstance(resize, int):
+            resize = resize * built // crop_size[0]
+        crop_size = (built, built)
     paper = paper_layers(module)
     prefix, has_class = num_prefix_tokens(module)
     return ModelInfo(
