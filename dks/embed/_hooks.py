@@ -19,7 +19,7 @@ import contextlib
 
 import torch
 
-__all__ = ["LayerRecorder", "Reducer", "StopForward", "reduce_output"]
+__all__ = ["LayerRecorder", "Reducer", "StopForward", "probe", "reduce_output"]
 
 
 class StopForward(Exception):
@@ -231,3 +231,44 @@ class LayerRecorder:
         outputs = [self._outputs[path] for _, path in self.layers]
         self._outputs = {}
         return outputs
+
+
+def probe(module, layers, x, reduce=None, *, sort=False):
+    """Run ``x`` (a blank crop) once: the layer widths and the order the layers run in.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    layers : list of (str, str)
+        ``(feature name, module path)`` pairs.
+    x : torch.Tensor
+        One input.
+    reduce : callable, optional
+        As for :class:`LayerRecorder`.
+    sort : bool, default=False
+        Return ``layers`` (and widths) sorted by the order in which they run.
+
+    Returns
+    -------
+    layers : list of (str, str)
+    widths : list of int
+    order : list of str
+        Module paths in the order their hooks ran.
+    """
+    recorder = LayerRecorder(module, layers, None, count_calls=True, reduce=reduce)
+    with recorder, torch.inference_mode():
+        outputs = recorder.run(x)
+    repeated = {p: c for p, c in recorder.calls.items() if c > 1}
+    if repeated:
+        path, count = next(iter(repeated.items()))
+        raise ValueError(
+            f"Layer module {path!r} runs {count} times in one forward pass (a module "
+            "shared by several places of the network, e.g. the ReLU of a ResNet block); "
+            "its output is ambiguous. Pick a module that runs once, e.g. its parent."
+        )
+    widths = [int(o.shape[1]) for o in outputs]
+    if sort:
+        rank = {path: i for i, path in enumerate(recorder.order)}
+        pairs = sorted(zip(layers, widths, strict=True), key=lambda p: rank[p[0][1]])
+        layers, widths = [p[0] for p in pairs], [p[1] for p in pairs]
+    return list(layers), widths, recorder.order

@@ -103,6 +103,14 @@ class ModelInfo:
     interpolation: str = "bilinear"
     family: str | None = None
 
+    def preprocessing(self, resize, crop_size, interpolation):
+        """``(resize, crop_size, interpolation)`` with ``"auto"`` and None made the model's."""
+        return (
+            self.resize if resize == "auto" else resize,
+            self.crop_size if crop_size == "auto" else crop_size,
+            interpolation or self.interpolation,
+        )
+
     def layer_names(self):
         """All valid layer names: aliases first, then every module path."""
         paths = [name for name, _ in self.module.named_modules() if name]
