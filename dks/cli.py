@@ -368,14 +368,14 @@ def _print_layers(args):
     rows = [
         (
             "*" if layer.paper else "",
-            layer.name,
+            layer.name if layer.name == layer.module else f"{layer.name} ({layer.module})",
             layer.kind,
             "x".join(map(str, layer.shape)),
             str(layer.n_features),
         )
         for layer in layers
     ]
-    header = ("", "layer", "module", "output", "features")
+    header = ("", "layer", "type", "output", "features")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -124,9 +124,13 @@ def test_timm_channels_last_models_have_no_paper_default():
 def test_cli_layers(capsys):
     assert main(["layers", "resnet18", "--input-size", "64", "--paper"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["layer", "module", "output", "features"]
+    assert out[0].split() == ["layer", "type", "output", "features"]
     assert out[1].split() == ["*", "relu", "ReLU", "64x32x32", "64"]
     assert out[-2].split() == ["*", "layer4.1", "BasicBlock", "512x2x2", "512"]
     assert out[-1] == "9 layers; * = --layers paper (9 layers, 1984 features)"
+    assert main(["layers", "vgg11", "--input-size", "32", "--paper", "-q"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split() == ["*", "conv1_1", "(features.1)", "ReLU", "64x32x32", "64"]
+    assert len(out) == 1 + 9  # header and rows; -q drops the summary
     assert main(["layers", "resnet05"]) == 1
     assert "Did you mean 'resnet50'" in capsys.readouterr().err
