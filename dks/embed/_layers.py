@@ -16,6 +16,7 @@ paths, or aliases defined here) in network order. The table of families is in th
 guide (``docs/user_guide.rst``, "Supported models"); keep the two in step.
 """
 
+import sys
 from dataclasses import dataclass, field
 
 import torch
@@ -195,6 +196,8 @@ def _timm_densenet(m):
 
 
 def _timm_families():
+    if "timm" not in sys.modules:  # no timm model can exist: do not pay for the import
+        return []
     try:
         from timm.models import (
             convnext,
