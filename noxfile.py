@@ -57,6 +57,7 @@ def bench(session):
         "benchmarks/bench_select.py",
         "benchmarks/bench_class_size.py",
         "benchmarks/bench_embed.py",
+        "benchmarks/bench_store.py",
     ):
         session.run("python", script, *session.posargs)
 

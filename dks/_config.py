@@ -24,6 +24,23 @@ MOSTLY_NOISE = 0.5
 
 # ----------------------------------------------------------------------------- store
 
+#: Target size of one row chunk of an embedding store (all features of ``chunk_rows`` rows, one
+#: shard file). Larger: fewer files and longer contiguous column reads; smaller: less work
+#: recomputed after a kill (at most one chunk per writer) and less memory buffered.
+STORE_CHUNK_BYTES = 8 * 1024 * 1024
+
+#: Upper bound on the rows of a chunk (reached only by embeddings with few features), so that
+#: a kill never costs more than this many images per writer.
+STORE_MAX_CHUNK_ROWS = 4096
+
+#: Target width of the inner chunks (columns read together): a block of columns is one
+#: contiguous read per row chunk. The real width divides the features into equal blocks.
+STORE_FEATURE_BLOCK = 512
+
+#: Compression of the chunks: None, or ``"zstd"`` (smaller on sparse post-ReLU data, slower to
+#: write and read; see the store's documentation for the measurements behind the default).
+STORE_COMPRESSION = None
+
 
 # ----------------------------------------------------------------------------- pipeline
 

@@ -1,4 +1,5 @@
-"""The ``dks`` command line: ``dks analyze`` and its steps ``embed``, ``characterize``, ``report``.
+"""The ``dks`` command line: ``dks analyze``, its steps ``embed``, ``characterize``, ``report``,
+and ``dks layers MODEL``.
 
 Run ``dks --help`` or ``dks <command> --help``. Each command is a thin layer over the
 function of the same name in :mod:`dks.pipeline`; the results folder is described in
@@ -171,17 +172,18 @@ def _images_parent():
         "--model",
         metavar="NAME",
         help="CNN: vgg19 (the paper's; default with IMAGES_DIR), efficientnet_lite0 (offline "
-        "ImageNet weights; default without IMAGES_DIR), or any torchvision classification "
-        "model name (resnet50, ...)",
+        "ImageNet weights; default without IMAGES_DIR), any torchvision classification "
+        "model name (resnet50, ...), or a timm model as timm/<name> (timm/convnext_tiny, "
+        "...); `dks layers MODEL` lists its layers",
     )
     _option(
         group,
         "--weights",
         "weights",
         "DEFAULT|NAME|PATH|none",
-        "DEFAULT: torchvision's download (efficientnet_lite0: the packaged file); a "
-        "torchvision weights name; the path of a state_dict file (offline); none: random "
-        "weights, for tests only",
+        "DEFAULT: torchvision's download (efficientnet_lite0: the packaged file; timm: the "
+        "Hugging Face hub); a torchvision weights name or timm pretrained tag; the path of a "
+        "weights file (offline); none: random weights, for tests only",
         type=_weights,
     )
     _option(
@@ -189,8 +191,9 @@ def _images_parent():
         "--layers",
         "layers",
         "paper|L1,L2,...",
-        "layers embedded: 'paper' (VGG: all conv layers + fc7; efficientnet_lite0: stem, "
-        "16 blocks, head) or comma-separated layer names",
+        "layers embedded: 'paper' (VGG: all conv layers + fc7; other families: every block "
+        "after its activation + the pre-logits features) or comma-separated layer names, see "
+        "`dks layers MODEL`",
         type=_layers,
     )
     _option(
@@ -337,9 +340,79 @@ def build_parser():
         epilog=_EPILOG,
     )
     rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
+    _add_layers_command(commands, common)
     for command in commands.choices.values():
         command.set_defaults(usage_error=command.error)
     return parser
+
+
+# ------------------------------------------------------------------- dks layers MODEL
+def _add_layers_command(commands, common):
+    """``dks layers MODEL``: the layers a model offers to --layers, with output shapes."""
+    cmd = commands.add_parser(
+        "layers",
+        parents=[common],
+        help="the layers of a model that --layers accepts, with output shapes",
+        description="List the layers of MODEL that can be embedded (--layers of `dks "
+        "analyze`), in network order, with the output shape of one image, the number of "
+        "features, and '*' on the layers of --layers paper. No weights are downloaded.",
+        epilog=_EPILOG,
+    )
+    cmd.add_argument(
+        "model",
+        metavar="MODEL",
+        help="vgg19, efficientnet_lite0, a torchvision model name (resnet50, ...) or a timm "
+        "model as timm/<name> (timm/convnext_tiny, ...)",
+    )
+    cmd.add_argument(
+        "--input-size",
+        type=int,
+        metavar="N",
+        help="side of the input crop (default: the model's own input size)",
+    )
+    cmd.add_argument(
+        "--tokens",
+        choices=("mean", "cls", "both"),
+        default="mean",
+        help="reduction of vision-transformer tokens, for the feature counts "
+        "(default: %(default)s)",
+    )
+    cmd.add_argument("--paper", action="store_true", help="list only the layers of --layers paper")
+
+
+def _print_layers(args):
+    from dks.embed import describe_layers
+
+    if args.input_size is not None and args.input_size < 1:
+        args.usage_error(
+            f"argument --input-size: expected a positive integer, got {args.input_size}"
+        )
+
+    layers = describe_layers(args.model, input_size=args.input_size, tokens=args.tokens)
+    if args.paper:
+        layers = [layer for layer in layers if layer.paper]
+    rows = [
+        (
+            "*" if layer.paper else "",
+            layer.name if layer.name == layer.module else f"{layer.name} ({layer.module})",
+            layer.kind,
+            "x".join(map(str, layer.shape)),
+            str(layer.n_features),
+        )
+        for layer in layers
+    ]
+    header = ("", "layer", "type", "output", "features")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if not args.quiet:
+        paper = [layer for layer in layers if layer.paper]
+        total = sum(layer.n_features for layer in paper)
+        print(
+            f"{len(layers)} layers; * = --layers paper ({len(paper)} layers, {total} features)"
+            if paper
+            else f"{len(layers)} layers; --layers paper is not defined for {args.model}"
+        )
 
 
 # ---------------------------------------------------------------------------- main
@@ -347,6 +420,9 @@ def _run(args):
     from dks import pipeline
 
     verbose = not args.quiet
+    if args.command == "layers":
+        _print_layers(args)
+        return
     if args.command in ("embed", "analyze"):
         kwargs = dict(
             out=args.out,

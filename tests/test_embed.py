@@ -135,8 +135,8 @@ def test_defaults_are_the_papers():
     assert params["weights"] == "DEFAULT"
     assert params["layers"] == "paper"
     assert params["crops"] == "ten"
-    assert params["resize"] == 256
-    assert params["crop_size"] == 224
+    assert params["resize"] == params["crop_size"] == "auto"  # VGG19's own: 256, 224
+    assert params["interpolation"] is None and params["tokens"] == "mean"
     assert params["precision"] == "float32"
     assert params["device"] == "auto"
     assert params["output"] is None

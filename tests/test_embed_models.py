@@ -13,7 +13,7 @@ torchvision = pytest.importorskip("torchvision")
 from torch import nn  # noqa: E402
 
 from dks.embed import CNNEmbedder, list_layers  # noqa: E402
-from dks.embed._models import vgg_aliases  # noqa: E402
+from dks.embed._layers import vgg_aliases  # noqa: E402
 from tests.embed_helpers import (  # noqa: E402
     TINY_LAYERS,
     random_images,
@@ -87,9 +87,14 @@ def test_unknown_layer_lists_valid_names_and_a_close_match():
         embed(tiny_cnn(), random_images(1), layers=["nope"])
 
 
-def test_paper_layers_need_a_vgg_or_lite0():
-    with pytest.raises(ValueError, match=r"layers='paper' is defined for the VGG models.*e\.g\."):
+def test_paper_layers_need_a_known_family():
+    with pytest.raises(ValueError, match=r"layers='paper' is not defined for the TinyCNN.*e\.g\."):
         embed(tiny_cnn(), random_images(1))
+    with (
+        pytest.raises(ValueError, match=r"not defined for squeezenet1_1: .*ResNet"),
+        pytest.warns(UserWarning, match="random weights"),
+    ):
+        CNNEmbedder("squeezenet1_1", weights=None, **SMALL).fit(random_images(1))
 
 
 def test_layer_with_unsupported_output():

@@ -7,8 +7,11 @@ This subpackage needs torch, torchvision, pillow and tqdm (``pip install dks[tor
 * :func:`list_layers`: valid layer names of a model.
 * :func:`feature_crops`: the image regions where a feature responds most.
 * :func:`receptive_field`: the input pixels a layer's feature-map position sees.
+* :func:`describe_layers`: the layers that can be embedded, with output shapes and the
+  paper's default marked.
 """
 
+from dks.embed._discover import Layer, describe_layers
 from dks.embed._embedder import CNNEmbedder, SkippedInput
 from dks.embed._images import IMG_EXTENSIONS, image_folder
 from dks.embed._locate import FeatureCrop, feature_crops
@@ -19,8 +22,10 @@ __all__ = [
     "IMG_EXTENSIONS",
     "CNNEmbedder",
     "FeatureCrop",
+    "Layer",
     "ReceptiveField",
     "SkippedInput",
+    "describe_layers",
     "feature_crops",
     "image_folder",
     "list_layers",

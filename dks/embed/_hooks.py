@@ -5,7 +5,10 @@ and registers one forward hook per requested layer; on exit (also after an excep
 removes exactly those hooks and restores each submodule's own ``training`` flag.
 
 Each hook reduces its layer's output at once, inside the hook: a ``(N, C, H, W)`` output
-becomes its spatial mean ``(N, C)`` (computed in float32), a ``(N, C)`` output is copied.
+becomes its spatial mean ``(N, C)`` (computed in float32), a ``(N, C)`` output is copied,
+and a ``(N, T, C)`` token sequence (vision transformers) becomes the mean of its patch
+tokens, its class token, or both (:class:`Reducer`). Which leading tokens are not patches
+(class, register, distillation tokens) is told by the model, never guessed from shapes.
 Reducing or copying inside the hook matters because later modules may modify the tensor in
 place (VGG's ReLUs are ``inplace=True``); it also means no full activation map is kept.
 The hook of the last layer to run raises :class:`StopForward`, which :meth:`run` catches,
@@ -16,7 +19,7 @@ import contextlib
 
 import torch
 
-__all__ = ["LayerRecorder", "StopForward", "reduce_output"]
+__all__ = ["LayerRecorder", "Reducer", "StopForward", "probe", "reduce_output"]
 
 
 class StopForward(Exception):
@@ -48,9 +51,82 @@ def reduce_output(output, name):
         return output.to(dtype=torch.float32, copy=True)
     raise ValueError(
         f"Layer {name!r} returns a tensor of shape {tuple(output.shape)}; CNNEmbedder handles "
-        "(N, C) outputs and channels-first (N, C, H, W) feature maps (averaged over H, W). "
-        "Pick a layer with such an output."
+        "(N, C) outputs, channels-first (N, C, H, W) feature maps (averaged over H, W) and "
+        "(N, tokens, C) token sequences of vision transformers. Pick a layer with such an "
+        "output."
     )
+
+
+class Reducer:
+    """Reduce layer outputs to ``(N, F)`` float32, token sequences included.
+
+    Parameters
+    ----------
+    tokens : {"mean", "cls", "both"}
+        For ``(N, T, C)`` outputs: ``"mean"`` of the patch tokens (the paper's spatial
+        average), the ``"cls"`` token, or ``"both"`` (``C`` mean columns, then ``C`` class
+        token columns).
+    prefix_tokens : int or None
+        Number of leading non-patch tokens (class, registers, distillation); None when the
+        model does not say, which makes token outputs an error.
+    class_token : bool
+        Whether token 0 is a class token.
+    post : dict of str to callable, optional
+        Function applied to the output of the named layers first (an activation that the
+        model applies as a function, not a module).
+    model_name : str
+        For messages.
+    """
+
+    def __init__(
+        self,
+        tokens="mean",
+        prefix_tokens=None,
+        class_token=False,
+        post=None,
+        model_name="the model",
+    ):
+        self.tokens = tokens
+        self.prefix_tokens = prefix_tokens
+        self.class_token = class_token
+        self.post = dict(post or {})
+        self.model_name = model_name
+
+    def width(self, channels, ndim):
+        """Features of a layer of ``channels`` channels and ``ndim`` output dimensions."""
+        return 2 * channels if ndim == 3 and self.tokens == "both" else channels
+
+    def __call__(self, output, name):
+        """Reduce the output of layer ``name`` to ``(N, F)`` float32."""
+        if name in self.post:
+            output = self.post[name](output)
+        if not (isinstance(output, torch.Tensor) and output.ndim == 3):
+            return reduce_output(output, name)
+        if self.prefix_tokens is None:
+            raise ValueError(
+                f"Layer {name!r} returns a tensor of shape {tuple(output.shape)}, read as "
+                f"tokens (N, tokens, C) of a vision transformer, but {self.model_name} does "
+                "not say how many leading tokens are not patches. Set the attribute "
+                "num_prefix_tokens on the module (1 for a class token, 0 for none), as timm "
+                "models do, or pick a layer with (N, C) or (N, C, H, W) outputs."
+            )
+        parts = []
+        if self.tokens in ("mean", "both"):
+            patches = output[:, self.prefix_tokens :]
+            if patches.shape[1] == 0:
+                raise ValueError(
+                    f"Layer {name!r} returns {output.shape[1]} tokens, all prefix tokens; "
+                    "use tokens='cls' or another layer."
+                )
+            parts.append(patches.mean(dim=1, dtype=torch.float32))
+        if self.tokens in ("cls", "both"):
+            if not self.class_token:
+                raise ValueError(
+                    f"tokens={self.tokens!r} but {self.model_name} has no class token; use "
+                    "tokens='mean'."
+                )
+            parts.append(output[:, 0].to(dtype=torch.float32, copy=True))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 class LayerRecorder:
@@ -66,6 +142,8 @@ class LayerRecorder:
         :class:`StopForward`. None runs the whole forward pass.
     count_calls : bool, default=False
         Record how many times each hooked module runs (see :attr:`calls`).
+    reduce : callable, optional
+        ``reduce(output, name) -> (N, F)`` tensor; default :func:`reduce_output`.
 
     Attributes
     ----------
@@ -75,8 +153,9 @@ class LayerRecorder:
         Module paths in the order their hooks first ran in the last :meth:`run`.
     """
 
-    def __init__(self, model, layers, stop_after=None, *, count_calls=False):
+    def __init__(self, model, layers, stop_after=None, *, count_calls=False, reduce=None):
         self.model = model
+        self.reduce = reduce_output if reduce is None else reduce
         self.layers = list(layers)
         self.stop_after = stop_after
         self.count_calls = count_calls
@@ -120,7 +199,7 @@ class LayerRecorder:
                 if path in self._outputs:
                     return
             self.order.append(path)
-            self._outputs[path] = reduce_output(output, name)
+            self._outputs[path] = self.reduce(output, name)
             if stop:
                 raise StopForward
 
@@ -152,3 +231,44 @@ class LayerRecorder:
         outputs = [self._outputs[path] for _, path in self.layers]
         self._outputs = {}
         return outputs
+
+
+def probe(module, layers, x, reduce=None, *, sort=False):
+    """Run ``x`` (a blank crop) once: the layer widths and the order the layers run in.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    layers : list of (str, str)
+        ``(feature name, module path)`` pairs.
+    x : torch.Tensor
+        One input.
+    reduce : callable, optional
+        As for :class:`LayerRecorder`.
+    sort : bool, default=False
+        Return ``layers`` (and widths) sorted by the order in which they run.
+
+    Returns
+    -------
+    layers : list of (str, str)
+    widths : list of int
+    order : list of str
+        Module paths in the order their hooks ran.
+    """
+    recorder = LayerRecorder(module, layers, None, count_calls=True, reduce=reduce)
+    with recorder, torch.inference_mode():
+        outputs = recorder.run(x)
+    repeated = {p: c for p, c in recorder.calls.items() if c > 1}
+    if repeated:
+        path, count = next(iter(repeated.items()))
+        raise ValueError(
+            f"Layer module {path!r} runs {count} times in one forward pass (a module "
+            "shared by several places of the network, e.g. the ReLU of a ResNet block); "
+            "its output is ambiguous. Pick a module that runs once, e.g. its parent."
+        )
+    widths = [int(o.shape[1]) for o in outputs]
+    if sort:
+        rank = {path: i for i, path in enumerate(recorder.order)}
+        pairs = sorted(zip(layers, widths, strict=True), key=lambda p: rank[p[0][1]])
+        layers, widths = [p[0] for p in pairs], [p[1] for p in pairs]
+    return list(layers), widths, recorder.order

