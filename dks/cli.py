@@ -1,4 +1,5 @@
-"""The ``dks`` command line: ``dks analyze`` and its steps ``embed``, ``characterize``, ``report``.
+"""The ``dks`` command line: ``dks analyze`` and its steps ``embed``, ``characterize``, ``report``;
+``compare``, ``visualize`` and ``datasets`` (:mod:`dks._cli_study`).
 
 Run ``dks --help`` or ``dks <command> --help``. Each command is a thin layer over the
 function of the same name in :mod:`dks.pipeline`; the results folder is described in
@@ -17,6 +18,7 @@ import sys
 import warnings
 
 from dks import __version__
+from dks._cli_study import add_commands as add_study_commands
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
 from dks.pipeline._parameters import check_parameters
 
@@ -314,6 +316,7 @@ def build_parser():
         epilog=_EPILOG,
     )
     rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
+    add_study_commands(commands, common)  # compare, visualize, datasets (dks/_cli_study.py)
     for command in commands.choices.values():
         command.set_defaults(usage_error=command.error)
     return parser
@@ -321,6 +324,8 @@ def build_parser():
 
 # ---------------------------------------------------------------------------- main
 def _run(args):
+    if hasattr(args, "run"):  # a command of dks/_cli_study.py
+        return args.run(args)
     from dks import pipeline
 
     verbose = not args.quiet

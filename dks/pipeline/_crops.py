@@ -20,7 +20,7 @@ from dks._sign import check_sign
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._io import load_results
 
-__all__ = ["crop_figures", "embedder_from_results", "image_paths", "visualize"]
+__all__ = ["crop_figures", "embedder_from_results", "image_paths", "visualize", "visualize_step"]
 
 
 def image_paths(meta, path):
@@ -118,6 +118,11 @@ def _feature_figure(embedder, data, paths, j, *, k, sign, cls):
     )
 
 
+#: How messages name the options, from Python and from the command line.
+PYTHON_FLAGS = {"k": "k", "cls": "cls", "sign": "sign"}
+CLI_FLAGS = {"k": "--k", "cls": "--class", "sign": "--sign"}
+
+
 def visualize(results, feature, *, k=9, sign="presence", cls=None, out=None):
     """What a feature looks at: the images where it is highest, cropped to where it fires.
 
@@ -145,10 +150,20 @@ def visualize(results, feature, *, k=9, sign="presence", cls=None, out=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dks
+    >>> fig = dks.visualize("dks_results", "blocks.15_120")  # doctest: +SKIP
     """
-    sign = check_sign(sign, allowed=("presence", "absence"))
+    return visualize_step(results, feature, k=k, sign=sign, cls=cls, out=out, flags=PYTHON_FLAGS)
+
+
+def visualize_step(results, feature, *, k, sign, cls, out, flags):
+    """:func:`visualize`, with the options named as ``flags`` says in messages."""
+    sign = check_sign(sign, allowed=("presence", "absence"), name=flags["sign"])
     if not (isinstance(k, (int, np.integer)) and k >= 1):
-        raise AnalysisError(f"k must be a positive integer; got {k!r}.")
+        raise AnalysisError(f"{flags['k']} must be a positive integer; got {k!r}.")
     path = Path(results)
     if not (path / "embedding.json").is_file():
         raise AnalysisError(
@@ -178,12 +193,14 @@ def visualize(results, feature, *, k=9, sign="presence", cls=None, out=None):
         if cls is None:
             if "dks" not in data:
                 raise AnalysisError(
-                    f"Name the class to show (class), or run `dks characterize {path}` so that "
-                    "the class where the feature is lowest can be found."
+                    f"Name the class to show with {flags['cls']}, or run `dks characterize "
+                    f"{path}` so that the class where the feature is lowest can be found."
                 )
             cls = classes[int(np.argmin(data["dks"][:, j]))]
         elif cls not in classes:
-            raise AnalysisError(f"Unknown class {cls!r}; the classes are {classes}.")
+            raise AnalysisError(
+                f"Unknown class {cls!r} in {flags['cls']}; the classes are {classes}."
+            )
     paths = image_paths(meta, path)
     missing = _missing_images(paths)
     if missing:
