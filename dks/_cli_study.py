@@ -74,8 +74,14 @@ def _datasets(args):
             f"from {datasets.PAPER_DATASETS[args.name][1]} and extract it into ROOT."
         )
     builder = getattr(datasets, f"make_{args.name}")
+    if args.n_classes is not None and args.name != "imagenet_val":
+        raise ValueError("--n-classes works for imagenet_val only.")
     if args.name == "imagenet_val":
-        out = builder(args.root, args.out, link=args.link)
+        n_classes = 500 if args.n_classes is None else args.n_classes
+        try:
+            out = builder(args.root, args.out, n_classes=n_classes, link=args.link)
+        except ValueError as exc:  # name the flag, not the Python parameter
+            raise ValueError(str(exc).replace("n_classes", "--n-classes")) from None
     elif args.name == "flowers102":
         out = builder(args.root, args.out, split=split, download=args.download, link=args.link)
     else:
@@ -168,6 +174,12 @@ def add_commands(commands, common):
     ds.add_argument("--split", metavar="S", help="another split (default: the paper's)")
     ds.add_argument(
         "--download", action="store_true", help="flowers102: download it with torchvision"
+    )
+    ds.add_argument(
+        "--n-classes",
+        type=int,
+        metavar="N",
+        help="imagenet_val: classes drawn with seed 0 (default: the paper's 500)",
     )
     ds.add_argument(
         "--link",
