@@ -9,18 +9,18 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-import dks  # noqa: E402
-from dks.cli import main  # noqa: E402
-from dks.pipeline import AnalysisError, characterize  # noqa: E402
-from dks.pipeline._compare_text import compare_in_words  # noqa: E402
-from dks.plotting import (  # noqa: E402
+import dks
+from dks.cli import main
+from dks.pipeline import AnalysisError, characterize
+from dks.pipeline._compare_text import compare_in_words
+from dks.plotting import (
     compare_colors,
     plot_compare_class_curves,
     plot_compare_dks_histograms,
     plot_compare_layer_distribution,
 )
 
-from .pipeline_helpers import LAYERS, make_results, run_python  # noqa: E402
+from .pipeline_helpers import LAYERS, make_results, run_python
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,14 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
-import dks  # noqa: E402
-from dks.cli import main  # noqa: E402
-from dks.embed import feature_crops  # noqa: E402
-from dks.pipeline import AnalysisError, characterize, embed  # noqa: E402
-from dks.pipeline._crops import _weights, crop_figures, embedder_from_results  # noqa: E402
+import dks
+from dks.cli import main
+from dks.embed import feature_crops
+from dks.pipeline import AnalysisError, characterize, embed
+from dks.pipeline._crops import _weights, crop_figures, embedder_from_results
 
-from .embed_helpers import smooth_images, write_images  # noqa: E402
-from .pipeline_helpers import make_results  # noqa: E402
+from .embed_helpers import smooth_images, write_images
+from .pipeline_helpers import make_results
 
 pytestmark = pytest.mark.torch
 
