@@ -173,10 +173,13 @@ def test_compare_figures_one_series_or_panel_per_dataset():
     fig = plot_compare_layer_distribution(runs)
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert sum(label.startswith("d1: ") for label in labels) == 2  # D_KS+ and D_KS- series
-    fig = plot_compare_dks_histograms(runs, reference="d2")
+    peaked = {**runs, "d0": {**runs["d0"], "dks": np.full((4, 7), 0.5)}}  # taller than d2
+    fig = plot_compare_dks_histograms(peaked, reference="d2")
     for ax in fig.axes:
         widths = {p.get_label(): p.get_linewidth() for p in ax.patches}
         assert widths["d2 (reference)"] > widths["d0"] == widths["d1"]
+        highest = max(p.get_data().values.max() for p in ax.patches)
+        assert ax.get_ylim()[1] >= highest  # every dataset's histogram fits
     with pytest.raises(ValueError, match="reference 'x' is none of the datasets"):
         plot_compare_dks_histograms(runs, reference="x")
     other = dict(runs)

@@ -141,6 +141,9 @@ def plot_compare_dks_histograms(runs, *, reference=None, low=None, high=None, bi
             for axis in axes:
                 axis.patches[-1].set_linewidth(2.6)
                 axis.patches[-1].set_alpha(0.75)
+    for axis in axes:  # each call fixed the y range to its own data: fit them all
+        top = max((p.get_data().values.max(initial=0.0) for p in axis.patches), default=0.0)
+        axis.set_ylim(0.0, 1.05 * top if top > 0 else 1.0)
     return fig
 
 
@@ -190,12 +193,12 @@ def plot_compare_layer_kept(runs, *, fig=None) -> Figure:
     Returns
     -------
     Figure
-        One panel per dataset, sharing the y axis.
+        One panel per dataset, one above the other.
     """
     names = _check_runs(runs, ("kept", "kept_null", "layer_names"))
     n = len(names)
-    width = max(4.5, 0.42 * len(runs[names[0]]["layer_names"]) + 1.8)
-    fig, axes = _setup_axes(None, fig, n, figsize=(width * n, 4.0), what="Fig. 10")
+    width = max(6.0, 0.42 * len(runs[names[0]]["layer_names"]) + 2.0)
+    fig, axes = _setup_axes(None, fig, n, figsize=(width, 3.6 * n), ncols=1, what="Fig. 10")
     for axis, name in zip(axes, names, strict=True):
         run = runs[name]
         plot_layer_kept(run["kept"], run["kept_null"], run["layer_names"], ax=axis)
