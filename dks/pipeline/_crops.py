@@ -245,7 +245,7 @@ def crop_figures(data, path, log):
     figures = {}
     for c, cls in enumerate(meta["classes"][:n_classes]):
         for sign, j in (("presence", int(np.argmax(dks[c]))), ("absence", int(np.argmin(dks[c])))):
-            if (sign == "presence") != (dks[c, j] > 0):
+            if dks[c, j] * (1 if sign == "presence" else -1) <= 0:
                 continue  # no feature of this sign for the class
             key = f"feature_crops_{sign}_{_safe(cls)}_{_safe(names[j])}"
             figures[key] = lambda j=j, sign=sign, cls=cls: _feature_figure(
