@@ -269,10 +269,11 @@ def refusal(runs, differences, flags):
             f"{name} ({run.path}): {_describe(diff['what'], diff['values'][name])}"
             for name, run in ((r.name, r) for r in runs)
         )
-        parts.append(f"{diff['what']} differ ({values})")
+        verb = "differs" if diff["what"] == "model" else "differ"
+        parts.append(f"the {diff['what']} {verb} ({values})")
     return (
         "These results folders were embedded differently, so their columns and layers do not "
-        f"mean the same thing: {'. '.join(parts)}. Compare only the layer-independent parts "
+        f"mean the same thing: {'; '.join(parts)}. Compare only the layer-independent parts "
         f"(Table 4, Fig. 9) with {flags['only_layer_independent']}, or embed the images again "
         "with the same model, weights and layers."
     )

@@ -80,7 +80,7 @@ def _words_section(text, differences):
     if differences:
         note = (
             '<p class="note">Only the layer-independent parts are compared: the folders were '
-            "embedded with different " + _e(", ".join(d["what"] for d in differences)) + ".</p>"
+            "embedded differently (" + _e(", ".join(d["what"] for d in differences)) + ").</p>"
         )
     return f'<section id="words"><h2>In words</h2>{note}<ul class="words">{items}</ul></section>'
 
