@@ -81,9 +81,10 @@ def test_report_table_figures_and_words(folders, tmp_path):
 def test_names_from_dataset_json_and_option(folders, tmp_path):
     a = _copy(folders[0], tmp_path / "a", name="flowers102")
     b = _copy(folders[1], tmp_path / "b", name="cub200")
-    result = dks.compare([a, b], tmp_path / "cmp", verbose=False)
+    fast = dict(only_layer_independent=True, verbose=False)  # one figure: enough here
+    result = dks.compare([a, b], tmp_path / "cmp", **fast)
     assert [r["dataset"] for r in result["datasets"]] == ["flowers102", "cub200"]
-    result = dks.compare([a, b], tmp_path / "cmp2", names=["F", "C"], verbose=False)
+    result = dks.compare([a, b], tmp_path / "cmp2", names=["F", "C"], **fast)
     assert [r["dataset"] for r in result["datasets"]] == ["F", "C"]
     with pytest.raises(AnalysisError, match="names gives 1 names for 2 results folders"):
         dks.compare([a, b], tmp_path / "cmp3", names=["F"], verbose=False)
@@ -140,7 +141,9 @@ def test_import_dks_and_compare_need_no_torch(folders, tmp_path):
     proc = run_python(
         f"""
         import sys, dks
-        dks.compare({[str(p) for p in folders]!r}, {str(tmp_path / "c")!r}, verbose=False)
+        dks.compare(
+            {[str(p) for p in folders]!r}, {str(tmp_path / "c")!r}, verbose=False
+        )
         print("torch" in sys.modules)
         """
     )
