@@ -146,3 +146,11 @@ def test_report_crops_are_bounded_and_skipped_without_images(results, tmp_path, 
     characterize(fake, shuffles=1, jobs=1, verbose=False)
     assert crop_figures(dks.load_results(fake), fake, lines.append) == {}
     assert "feature crops are left out" in lines[-1]
+
+
+def test_without_torch_the_message_says_what_to_install(results, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dks.embed", None)  # `from dks.embed import ...` fails
+    assert main(["visualize", str(results), "0"]) == 1
+    assert "needs torch and torchvision (pip install 'dks[torch]')" in capsys.readouterr().err
