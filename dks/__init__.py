@@ -2,7 +2,8 @@
 
 The statistics (:class:`KSCharacterizer`, :class:`NoiseThresholdSelector`) work on any
 feature matrix and do not import torch. :class:`CNNEmbedder` and the pipeline
-(:func:`analyze`, :func:`load_results`, from :mod:`dks.pipeline`) are imported lazily, on
+(:func:`analyze`, :func:`load_results`, :func:`compare`, :func:`visualize`, from
+:mod:`dks.pipeline`) are imported lazily, on
 first use, so ``import dks`` stays light.
 """
 
@@ -17,11 +18,19 @@ __all__ = [
     "NoiseThresholdSelector",
     "__version__",
     "analyze",
+    "compare",
     "load_results",
+    "visualize",
 ]
 
 #: Names imported on first use, and their module.
-_LAZY = {"CNNEmbedder": "dks.embed", "analyze": "dks.pipeline", "load_results": "dks.pipeline"}
+_LAZY = {
+    "CNNEmbedder": "dks.embed",
+    "analyze": "dks.pipeline",
+    "compare": "dks.pipeline",
+    "load_results": "dks.pipeline",
+    "visualize": "dks.pipeline",
+}
 
 
 def __getattr__(name):

@@ -57,5 +57,11 @@ PIPELINE_TOP_IMAGES_COLUMNS = 6
 #: Classes highlighted in the ``feature_histograms_<feature>`` figures (Fig. 1).
 PIPELINE_HISTOGRAM_CLASSES = 3
 
+#: The report's "what a feature looks at" crops (paper's Fig. 2): for the first this many
+#: classes, the top feature by presence and by absence, each with this many images (the network
+#: runs again on them: more classes or images make `dks report` slower).
+PIPELINE_CROP_CLASSES = 2
+PIPELINE_CROP_IMAGES = 9
+
 #: Noise features named in the printed summary before "...".
 PIPELINE_SUMMARY_NOISE_SHOWN = 12

@@ -1,5 +1,5 @@
-"""The ``dks`` command line: ``dks analyze``, its steps ``embed``, ``characterize``, ``report``,
-and ``dks layers MODEL``.
+"""The ``dks`` command line: ``dks analyze`` and its steps ``embed``, ``characterize``, ``report``;
+``dks layers MODEL``; ``compare``, ``visualize`` and ``datasets`` (:mod:`dks._cli_study`).
 
 Run ``dks --help`` or ``dks <command> --help``. Each command is a thin layer over the
 function of the same name in :mod:`dks.pipeline`; the results folder is described in
@@ -18,6 +18,7 @@ import sys
 import warnings
 
 from dks import __version__
+from dks._cli_study import add_commands as add_study_commands
 from dks._options import command_line
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
 from dks.pipeline._parameters import check_parameters
@@ -341,6 +342,7 @@ def build_parser():
     )
     rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
     _add_layers_command(commands, common)
+    add_study_commands(commands, common)  # compare, visualize, datasets (dks/_cli_study.py)
     for command in commands.choices.values():
         command.set_defaults(usage_error=command.error)
     return parser
@@ -417,6 +419,8 @@ def _print_layers(args):
 
 # ---------------------------------------------------------------------------- main
 def _run(args):
+    if hasattr(args, "run"):  # a command of dks/_cli_study.py
+        return args.run(args)
     from dks import pipeline
 
     verbose = not args.quiet

@@ -19,10 +19,14 @@ One module per idea:
 ``_statistics``           the statistics step and the summary it makes
 ``_figures``              the report step: which figures, and ``report.html``
 ``_summary``              the printed text summary
+``_compare*``             several results folders side by side (:func:`compare`)
+``_crops``                what a feature looks at: crops in the report, :func:`visualize`
 ``_log``                  progress lines and timings
 ========================  ===========================================================
 """
 
+from dks.pipeline._compare import compare
+from dks.pipeline._crops import visualize
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._images import DEFAULT_PER_CLASS
 from dks.pipeline._io import load_results
@@ -38,8 +42,10 @@ __all__ = [
     "AnalysisError",
     "analyze",
     "characterize",
+    "compare",
     "embed",
     "format_summary",
     "load_results",
     "report",
+    "visualize",
 ]

@@ -145,7 +145,10 @@ def report_step(path, *, log, shown=None):
     shown = path if shown is None else shown
     data = load_results(path)
     summary = data["summary"]
+    from dks.pipeline._crops import crop_figures
+
     figures = {**_summary_figures(data), **_feature_figures(data, path, log)}
+    figures.update(crop_figures(data, path, log))  # what a feature looks at (Fig. 2)
     per_class = np.ndim(data["thresholds"]["t_plus"]) == 1
     made = {}
     with log.stage("figures", f"{len(figures)} figures -> {shown / 'figures'}"):

@@ -30,11 +30,21 @@ One idea per module, all re-exported here:
 - ``_layers``: per-layer figures (Figs. 5, 6, 10); ``_thresholds``: Fig. 9 and d_avg;
   ``_noise``: the noise rate of every class against its size; ``_features``: Fig. 1;
   ``_thumbnails``: top images; ``_output``: :func:`save_figure`;
+- ``_compare``: several datasets side by side (Figs. 5, 6/8, 9, 10 by dataset);
+  ``_crops``: what a feature looks at (Figs. 2-4);
 - ``_captions``: what each figure shows, in words (the report's titles and captions).
 
 The exceedance counts and the threshold rule themselves live in :mod:`dks.thresholds`.
 """
 
+from dks.plotting._compare import (
+    compare_colors,
+    plot_compare_class_curves,
+    plot_compare_dks_histograms,
+    plot_compare_layer_distribution,
+    plot_compare_layer_kept,
+)
+from dks.plotting._crops import plot_feature_crops
 from dks.plotting._features import plot_feature_histograms
 from dks.plotting._layers import plot_dks_histograms, plot_layer_distribution, plot_layer_kept
 from dks.plotting._noise import plot_class_noise
@@ -53,13 +63,19 @@ from dks.plotting._thumbnails import plot_top_images
 __all__ = [
     "BAND_MASS",
     "class_curves",
+    "compare_colors",
     "dks_histogram",
     "layer_mode_bands",
     "mode_band",
     "plot_class_curves",
     "plot_class_noise",
+    "plot_compare_class_curves",
+    "plot_compare_dks_histograms",
+    "plot_compare_layer_distribution",
+    "plot_compare_layer_kept",
     "plot_davg",
     "plot_dks_histograms",
+    "plot_feature_crops",
     "plot_feature_histograms",
     "plot_layer_distribution",
     "plot_layer_kept",

@@ -63,6 +63,19 @@ FIGURE_TEXT = {
         "(inter, line), as densities. D_KS > 0: the feature is higher in the class "
         "(characteristic by presence); D_KS < 0: lower (by absence).",
     ),
+    "feature_crops_presence": (
+        "What a feature characteristic by presence looks at (paper's Fig. 2)",
+        "The images with the highest activation of the class's top feature by presence, each "
+        "cropped to the receptive field of the position where the filter responds most (found "
+        "by running the network again on these images only); a fully connected feature sees "
+        "the whole image. The value under each crop is the feature's value in the embedding.",
+    ),
+    "feature_crops_absence": (
+        "What a feature characteristic by absence looks at (paper's Figs. 3 and 4)",
+        "Top: the images with the highest activation of the class's top feature by absence, "
+        "cropped to where it responds most (what the feature detects). Middle: the images where "
+        "it is lowest. Bottom: images of the class, which mostly lack what the feature detects.",
+    ),
     "top_images": (
         "Images that activate the feature most",
         "The dataset's images with the highest activation of the feature, highest first, with "

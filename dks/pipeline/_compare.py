@@ -1,0 +1,302 @@
+"""Results folders side by side: the paper's Table 4 and Figs. 5, 6/8, 9 and 10 across datasets.
+
+:func:`compare` reads characterized results folders (:doc:`/results`), names each by its
+dataset, checks that their columns mean the same thing (same model, weights and layers)
+before comparing anything layer by layer, and writes ``comparison.json``, the figures
+(``figures/compare_*.png|svg``) and one self-contained ``report.html``
+(:mod:`dks.pipeline._compare_page`) to the output folder.
+
+The layer-independent parts (Table 4, Fig. 9, the thresholds in words) compare any folders;
+the per-layer parts (Figs. 5, 6/8, 10) only folders embedded with the same model, weights
+and layers, since otherwise a column or a layer name means different things in each.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dks.pipeline._errors import AnalysisError
+from dks.pipeline._figures import require_matplotlib
+from dks.pipeline._io import load_results, read_json, write_json
+from dks.pipeline._log import Log
+from dks.report import _PAPER_TABLE4
+
+__all__ = ["PAPER_TABLE4", "compare", "compare_step"]
+
+#: The paper's Table 4 (VGG19): dataset -> (t+, d_avg(t+), t-, d_avg(t-)).
+PAPER_TABLE4 = {row[0].split(" ")[0]: tuple(row[1:]) for row in _PAPER_TABLE4}
+
+#: How messages name the options, from Python and from the command line.
+PYTHON_FLAGS = {
+    "names": "names",
+    "reference": "reference",
+    "only_layer_independent": "only_layer_independent=True",
+}
+CLI_FLAGS = {
+    "names": "--names",
+    "reference": "--reference",
+    "only_layer_independent": "--only-layer-independent",
+}
+
+#: What must be equal for the per-layer parts: (label, how to read it from embedding.json).
+_SAME_EMBEDDING = (
+    ("model", lambda meta: meta.get("settings", {}).get("model")),
+    ("weights", lambda meta: meta.get("settings", {}).get("weights")),
+    ("layers", lambda meta: meta.get("layers")),
+)
+
+
+@dataclass
+class Run:
+    """One results folder in a comparison."""
+
+    name: str
+    path: Path
+    data: dict
+
+    @property
+    def summary(self):
+        return self.data["summary"]
+
+    @property
+    def thresholds(self):
+        return self.data["thresholds"]
+
+
+def compare(
+    results, out, *, names=None, reference=None, only_layer_independent=False, verbose=True
+):
+    """Set results folders side by side: one report comparing their datasets.
+
+    Parameters
+    ----------
+    results : sequence of str or os.PathLike
+        Two or more characterized results folders (``dks analyze`` or ``dks characterize``).
+    out : str or os.PathLike
+        Folder receiving ``report.html``, ``comparison.json`` and ``figures/``; created if
+        needed; files of the same names are replaced (each atomically).
+    names : sequence of str, optional
+        One name per folder. Default: the dataset's name (``images/dataset.json``, as written
+        by the default dataset and by :mod:`dks.datasets` builders), else the ``dataset`` of
+        ``summary.json`` when it is not a path, else the folder's name.
+    reference : str, optional
+        The name of a dataset drawn as the reference of Fig. 8 (the paper's ImageNet).
+    only_layer_independent : bool, default=False
+        Compare only what does not depend on the layers (Table 4, Fig. 9): required for
+        folders embedded with different models, weights or layers.
+    verbose : bool, default=True
+        Print progress on stderr.
+
+    Returns
+    -------
+    dict
+        The contents of ``comparison.json`` (``datasets``: one row of Table 4 and sizes per
+        dataset; ``paper``: the paper's Table 4; ``text``: the comparison in words;
+        ``layerwise``; ``reference``), plus ``"report"``: the path of ``report.html``.
+
+    Examples
+    --------
+    >>> import dks
+    >>> dks.compare(["res_flowers", "res_cub"], "res_compare")  # doctest: +SKIP
+    """
+    return compare_step(
+        results,
+        out,
+        names=names,
+        reference=reference,
+        only_layer_independent=only_layer_independent,
+        verbose=verbose,
+        flags=PYTHON_FLAGS,
+    )
+
+
+def compare_step(results, out, *, names, reference, only_layer_independent, verbose, flags):
+    """:func:`compare`, with the options named as ``flags`` says in messages."""
+    from dks.pipeline._compare_figures import compare_figures
+    from dks.pipeline._compare_page import write_compare_page
+    from dks.pipeline._compare_text import compare_in_words, layer_differences
+
+    log = Log(verbose)
+    if isinstance(results, (str, os.PathLike)):
+        results = [results]
+    paths = [Path(p) for p in results]
+    if len(paths) < 2:
+        raise AnalysisError(f"A comparison needs two results folders or more; got {len(paths)}.")
+    require_matplotlib()
+    runs = [Run(name, path, data) for name, path, data in _load(paths, names, flags)]
+    differences = embedding_differences(runs)
+    if differences and not only_layer_independent:
+        raise AnalysisError(refusal(runs, differences, flags))
+    layerwise = not only_layer_independent
+    names = [run.name for run in runs]
+    if reference is not None and reference not in names:
+        raise AnalysisError(
+            f"{flags['reference']} {reference!r} is none of the datasets compared: {names}."
+        )
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AnalysisError(f"The output {str(out)!r} exists and is not a folder.")
+    per_layer = layer_differences(runs) if layerwise else None
+    rows = [_table_row(run) for run in runs]
+    text = compare_in_words(rows, per_layer, differences)
+    comparison = {
+        "format": "dks-comparison/1",
+        "datasets": rows,
+        "paper": [
+            {"dataset": k, **dict(zip(_TABLE_KEYS, v, strict=True))}
+            for k, v in PAPER_TABLE4.items()
+        ],
+        "reference": reference,
+        "layerwise": layerwise,
+        "differences": differences,
+        "text": text,
+    }
+    with log.stage("compare", f"{len(runs)} results folders: {', '.join(names)}"):
+        from dks.plotting import save_figure
+
+        figures = {}
+        for key, (title, caption, make) in compare_figures(runs, reference, layerwise).items():
+            written = save_figure(make(), out / "figures" / key, formats=("png", "svg"))
+            figures[key] = (title, caption, next(p for p in written if p.suffix == ".png"))
+        write_json(out / "comparison.json", comparison)
+        page = write_compare_page(out / "report.html", comparison, figures)
+    log(f"compare: report -> {page}")
+    return {**comparison, "report": page}
+
+
+_TABLE_KEYS = ("t_plus", "d_avg_t_plus", "t_minus", "d_avg_t_minus")
+
+
+def _table_row(run):
+    s, meta = run.summary, run.data["embedding_meta"]
+    row = {"dataset": run.name, "folder": os.fspath(run.path)}
+    row.update({key: run.thresholds.get(key, s.get(key)) for key in _TABLE_KEYS})
+    row.update(
+        model=meta.get("settings", {}).get("model"),
+        n_images=len(meta.get("labels", [])),
+        n_classes=len(meta.get("classes", [])),
+        n_features=len(meta.get("feature_names", [])),
+        n_shuffles=s.get("n_shuffles"),
+    )
+    return row
+
+
+def _load(paths, names, flags):
+    """``(name, path, results)`` of each folder; every folder must be characterized."""
+    loaded = []
+    for path in paths:
+        if not (path / "embedding.json").is_file():
+            raise AnalysisError(
+                f"{str(path)!r} is not a results folder (no embedding.json); make one with "
+                "`dks analyze`."
+            )
+        data = load_results(path)
+        missing = [k for k in ("dks", "null_dks", "thresholds", "summary") if k not in data]
+        if missing:
+            raise AnalysisError(
+                f"The results folder {str(path)!r} has no statistics ({', '.join(missing)} "
+                f"missing); run `dks characterize {path}` first."
+            )
+        loaded.append((path, data))
+    if names is None:
+        names = _unique([_dataset_name(path, data) for path, data in loaded], paths)
+    else:
+        names = [str(n) for n in ([names] if isinstance(names, str) else names)]
+        if len(names) != len(paths):
+            raise AnalysisError(
+                f"{flags['names']} gives {len(names)} names for {len(paths)} results folders."
+            )
+        if len(set(names)) != len(names):
+            raise AnalysisError(f"{flags['names']} must give distinct names; got {names}.")
+    return [(name, path, data) for name, (path, data) in zip(names, loaded, strict=True)]
+
+
+def _dataset_name(path, data):
+    """The dataset's name: images/dataset.json, else a non-path summary "dataset", else the
+    folder's name."""
+    meta = data["embedding_meta"]
+    root = Path(meta.get("images_root") or "images")
+    root = root if root.is_absolute() else path / root
+    try:
+        name = read_json(root / "dataset.json").get("name")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    if not name:
+        name = data["summary"].get("dataset") or meta.get("dataset")
+    if not name or os.sep in str(name) or "/" in str(name):
+        name = path.resolve().name
+    return str(name)
+
+
+def _unique(names, paths):
+    """Names made distinct by the folder's name where two datasets share one."""
+    counts = {n: names.count(n) for n in names}
+    return [
+        f"{n} ({p.resolve().name})" if counts[n] > 1 else n
+        for n, p in zip(names, paths, strict=True)
+    ]
+
+
+def embedding_differences(runs):
+    """What differs between the folders' embeddings: list of ``{"what", "values"}`` dicts
+    (``values``: dataset name -> setting), empty when all were embedded alike."""
+    found = []
+    for what, read in _SAME_EMBEDDING:
+        values = {run.name: read(run.data["embedding_meta"]) for run in runs}
+        if any(v != next(iter(values.values())) for v in values.values()):
+            found.append({"what": what, "values": values})
+    return found
+
+
+def _describe(what, value):
+    if what == "layers" and isinstance(value, dict):
+        names = list(value)
+        shown = ", ".join(names) if len(names) <= 4 else f"{names[0]} ... {names[-1]}"
+        n = max((stop for _, stop in value.values()), default=0)
+        return f"{len(names)} layers ({shown}), {n:,} features"
+    return repr(value)
+
+
+def refusal(runs, differences, flags):
+    """The message refusing a per-layer comparison of differently embedded folders."""
+    parts = []
+    for diff in differences:
+        values = "; ".join(
+            f"{name} ({run.path}): {_describe(diff['what'], diff['values'][name])}"
+            for name, run in ((r.name, r) for r in runs)
+        )
+        verb = "differs" if diff["what"] == "model" else "differ"
+        parts.append(f"the {diff['what']} {verb} ({values})")
+    return (
+        "These results folders were embedded differently, so their columns and layers do not "
+        f"mean the same thing: {'; '.join(parts)}. Compare only the layer-independent parts "
+        f"(Table 4, Fig. 9) with {flags['only_layer_independent']}, or embed the images again "
+        "with the same model, weights and layers."
+    )
+
+
+def stats_of(run):
+    """The arrays the comparison figures read from one run."""
+    th = run.thresholds
+    return {
+        "dks": run.data["dks"],
+        "null_dks": run.data["null_dks"],
+        "groups": run.data["layers"],
+        "t_plus": th.get("t_plus"),
+        "t_minus": th.get("t_minus"),
+        "kept": np.array(
+            [row.get("kept", np.nan) for row in run.summary.get("layers", [])], dtype=float
+        ),
+        "kept_null": np.array(
+            [
+                np.nan if row.get("kept_shuffled") is None else row["kept_shuffled"]
+                for row in run.summary.get("layers", [])
+            ],
+            dtype=float,
+        ),
+        "layer_names": [row.get("name") for row in run.summary.get("layers", [])],
+    }

@@ -1,0 +1,147 @@
+"""The comparison report: one self-contained HTML page (figures embedded, no JavaScript).
+
+Built from the pieces of :mod:`dks.report` (its style sheet, table and number formatting),
+so that the comparison reads like the report of a single results folder; written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from dks._atomic import atomic_open
+from dks.report import _CSS, _e, _num, _png_bytes, _table
+
+__all__ = ["write_compare_page"]
+
+_EXTRA_CSS = "ul.words li { margin: 0.3em 0; } .folder { font-size: 0.85em; color: #555; }"
+
+
+def _datasets_section(rows):
+    header = ("Dataset", "Model", "Images", "Classes", "Features", "Shuffles", "Folder")
+    body = [
+        (
+            f"<b>{_e(r['dataset'])}</b>",
+            _e(r.get("model") or "–"),
+            _num(r.get("n_images")),
+            _num(r.get("n_classes")),
+            _num(r.get("n_features")),
+            _num(r.get("n_shuffles")),
+            f'<span class="folder">{_e(r["folder"])}</span>',
+        )
+        for r in rows
+    ]
+    return (
+        '<section id="datasets"><h2>Datasets</h2>'
+        + _table(header, body, num_cols=(2, 3, 4, 5))
+        + "</section>"
+    )
+
+
+def _table4_section(rows, paper):
+    header = ("Dataset", "t<sup>+</sup>", "d<sub>avg</sub>(t<sup>+</sup>)")
+    header += ("t<sup>−</sup>", "d<sub>avg</sub>(t<sup>−</sup>)")
+    body, classes = [], []
+    for r in rows:
+        body.append(
+            (
+                _e(r["dataset"]),
+                _num(r.get("t_plus")),
+                _num(r.get("d_avg_t_plus"), 1),
+                _num(r.get("t_minus")),
+                _num(r.get("d_avg_t_minus"), 1),
+            )
+        )
+        classes.append("")
+    for p in paper:
+        body.append(
+            (
+                _e(f"{p['dataset']} (paper, VGG19)"),
+                _num(p["t_plus"]),
+                _num(p["d_avg_t_plus"]),
+                _num(p["t_minus"]),
+                _num(p["d_avg_t_minus"]),
+            )
+        )
+        classes.append("ref")
+    return (
+        '<section id="thresholds"><h2>Noise thresholds (paper\'s Table 4)</h2>'
+        + _table(header, body, num_cols=(1, 2, 3, 4), row_class=classes)
+        + '<p class="note">t<sup>+</sup> and t<sup>−</sup> maximize d<sub>avg</sub>, the '
+        "average number of features per class beyond x with the true labels minus the same "
+        "with shuffled labels (paper's Eq. 4). The grey rows are the paper's values (VGG19, "
+        "9,600 features); d<sub>avg</sub> counts features, so compare it only between runs "
+        "of the same model.</p></section>"
+    )
+
+
+def _words_section(text, differences):
+    items = "".join(f"<li>{_e(sentence)}</li>" for sentence in text)
+    note = ""
+    if differences:
+        note = (
+            '<p class="note">Only the layer-independent parts are compared: the folders were '
+            "embedded differently (" + _e(", ".join(d["what"] for d in differences)) + ").</p>"
+        )
+    return f'<section id="words"><h2>In words</h2>{note}<ul class="words">{items}</ul></section>'
+
+
+def _figures_section(figures, dpi):
+    out = ['<section id="figures"><h2>Figures</h2>']
+    for number, (key, (title, caption, png)) in enumerate(figures.items(), start=1):
+        data = base64.b64encode(_png_bytes(png, dpi)).decode("ascii")
+        out.append(
+            f'<figure id="fig-{_e(key)}"><img src="data:image/png;base64,{data}" '
+            f'alt="{_e(title)}"><figcaption><b>Figure {number}. {_e(title)}.</b> '
+            f"{_e(caption)}</figcaption></figure>"
+        )
+    out.append("</section>")
+    return "".join(out)
+
+
+def write_compare_page(path, comparison, figures, *, dpi=110):
+    """Write the comparison page.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The HTML file (written atomically).
+    comparison : dict
+        As returned by :func:`dks.compare` (``datasets``, ``paper``, ``text``,
+        ``differences``).
+    figures : dict of str to (title, caption, PNG path)
+        In the order shown.
+    dpi : float, default=110
+        Unused for PNG files (kept as they are); used for Figures passed instead of paths.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    rows = comparison["datasets"]
+    names = ", ".join(r["dataset"] for r in rows)
+    title = f"dks comparison: {names}"
+    sections = [
+        ("datasets", "Datasets", _datasets_section(rows)),
+        ("words", "In words", _words_section(comparison["text"], comparison["differences"])),
+        ("thresholds", "Noise thresholds", _table4_section(rows, comparison["paper"])),
+        ("figures", "Figures", _figures_section(figures, dpi) if figures else ""),
+    ]
+    sections = [s for s in sections if s[2]]
+    try:
+        from dks import __version__ as version
+    except ImportError:  # pragma: no cover
+        version = "?"
+    toc = "".join(f'<li><a href="#{a}">{_e(n)}</a></li>' for a, n, _ in sections)
+    page = (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}{_EXTRA_CSS}</style>\n</head>\n<body>\n"
+        f'<main>\n<h1>{_e(title)}</h1>\n<p class="meta">{len(rows)} results folders compared '
+        f"· made with dks {_e(version)}</p>\n<nav><ul>{toc}</ul></nav>\n"
+        + "\n".join(body for _, _, body in sections)
+        + "\n</main>\n</body>\n</html>\n"
+    )
+    with atomic_open(path) as fh:
+        fh.write(page.encode("utf-8"))
+    return path

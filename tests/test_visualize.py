@@ -1,0 +1,156 @@
+"""What a feature looks at, from a results folder: dks.visualize, `dks visualize`, the report.
+
+The results folder is embedded for real (a randomly initialized SqueezeNet 1.1, which builds
+in a fraction of a second, on 32-pixel images): the network must be rebuilt from
+embedding.json alone.
+"""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("matplotlib")
+
+import dks
+from dks.cli import main
+from dks.embed import feature_crops
+from dks.pipeline import AnalysisError, characterize, embed
+from dks.pipeline._crops import _weights, crop_figures, embedder_from_results
+
+from .embed_helpers import smooth_images, write_images
+from .pipeline_helpers import make_results
+
+pytestmark = pytest.mark.torch
+
+SETTINGS = dict(
+    model="squeezenet1_1",
+    weights=None,
+    layers=["features.0", "features.3"],
+    crops="none",
+    resize=32,
+    workers=0,
+    progress=False,
+    verbose=False,
+)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("visualize")
+    for c in ("a", "b"):
+        write_images(root / "images" / c, smooth_images(5, size=(40, 48), seed=ord(c)))
+    with pytest.warns(UserWarning, match="random"):
+        embed(root / "images", out=root / "res", **SETTINGS)
+    characterize(root / "res", shuffles=1, jobs=1, verbose=False)
+    return root / "res"
+
+
+def test_embedder_is_rebuilt_from_embedding_json(results):
+    data = dks.load_results(results)
+    with pytest.warns(UserWarning, match="random"):
+        embedder = embedder_from_results(data, results)
+    assert embedder.get_feature_names_out().tolist() == data["embedding_meta"]["feature_names"]
+    assert (embedder.model, embedder.resize, embedder.weights) == ("squeezenet1_1", 32, None)
+    # the same network: the rebuilt embedder gives back the saved embedding
+    meta = data["embedding_meta"]
+    paths = [str(results.parent / "images" / p) for p in meta["images"]]
+    np.testing.assert_allclose(embedder.transform(paths[:3]), data["embedding"][:3], rtol=1e-5)
+
+
+def test_weights_come_from_the_fingerprint():
+    assert _weights({"fingerprint": {"weights": "file:/a/b:c.pt:123:456"}}) == "/a/b:c.pt"
+    assert _weights({"fingerprint": {"weights": None}}) is None
+    assert _weights({"fingerprint": {"weights": "DEFAULT"}}) == "DEFAULT"
+    assert _weights({}) == "DEFAULT"
+
+
+def test_visualize_top_crops_match_feature_crops(results, tmp_path):
+    data = dks.load_results(results)
+    names = data["embedding_meta"]["feature_names"]
+    j = int(np.argmax(data["dks"].max(axis=0)))
+    with pytest.warns(UserWarning, match="random"):
+        fig = dks.visualize(results, names[j], k=3, out=tmp_path / "v")
+    assert (tmp_path / "v.png").is_file() and (tmp_path / "v.svg").is_file()
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 3
+    with pytest.warns(UserWarning, match="random"):
+        embedder = embedder_from_results(data, results)
+    paths = [str(results.parent / "images" / p) for p in data["embedding_meta"]["images"]]
+    expected = feature_crops(embedder, paths, j, activations=data["embedding"][:, j], k=3)
+    captions = [ax.get_xlabel() for ax in images]
+    assert captions == [f"{c.value:.3g}" for c in expected]
+
+
+def test_visualize_absence_adds_lowest_and_class_rows(results, tmp_path):
+    data = dks.load_results(results)
+    j = int(np.argmin(data["dks"].min(axis=0)))
+    with pytest.warns(UserWarning, match="random"):
+        fig = dks.visualize(results, j, k=2, sign="absence", out=tmp_path / "v.png")
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    cls = data["embedding_meta"]["classes"][int(np.argmin(data["dks"][:, j]))]
+    assert labels == ["highest activation", "lowest activation", f"images of class {cls}"]
+    assert (tmp_path / "v.png").is_file() and not (tmp_path / "v.svg").exists()
+
+
+def test_cli_visualize_and_its_refusals(results, tmp_path, capsys):
+    name = dks.load_results(results)["embedding_meta"]["feature_names"][5]
+    out = tmp_path / "f.png"
+    assert main(["visualize", str(results), name, "--k", "2", "--out", str(out), "-q"]) == 0
+    assert out.is_file()
+    assert main(["visualize", str(results), "features.0_999", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Unknown feature 'features.0_999'" in err and "Did you mean" in err
+    argv = ["visualize", str(results), name, "--sign", "absence", "--class", "zebra"]
+    assert main(argv) == 1
+    assert "Unknown class 'zebra' in --class" in capsys.readouterr().err
+    assert main(["visualize", str(results), name, "--k", "0"]) == 1
+    assert "--k must be a positive integer" in capsys.readouterr().err
+    gone = tmp_path / "moved"
+    shutil.copytree(results, gone)
+    meta = json.loads((gone / "embedding.json").read_text())
+    meta["images_root"] = str(tmp_path / "no-such-images")
+    (gone / "embedding.json").write_text(json.dumps(meta))
+    assert main(["visualize", str(gone), name]) == 1
+    assert "are gone" in capsys.readouterr().err
+
+
+def test_absence_without_statistics_asks_for_the_class(results, tmp_path, capsys):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for f in ("embedding.json", "embedding.npy"):
+        shutil.copy(results / f, bare / f)
+    meta = json.loads((bare / "embedding.json").read_text())
+    meta["images_root"] = str(results.parent / "images")
+    (bare / "embedding.json").write_text(json.dumps(meta))
+    assert main(["visualize", str(bare), "0", "--sign", "absence"]) == 1
+    assert "Name the class to show with --class" in capsys.readouterr().err
+    with pytest.raises(AnalysisError, match="with cls, or run `dks characterize"):
+        dks.visualize(bare, 0, sign="absence")
+
+
+def test_report_crops_are_bounded_and_skipped_without_images(results, tmp_path, monkeypatch):
+    from dks import _config
+
+    monkeypatch.setattr(_config, "PIPELINE_CROP_CLASSES", 1)
+    monkeypatch.setattr(_config, "PIPELINE_CROP_IMAGES", 2)
+    data = dks.load_results(results)
+    lines = []
+    with pytest.warns(UserWarning, match="random"):
+        figures = crop_figures(data, results, lines.append)
+    assert sorted(k.split("_")[2] for k in figures) == ["absence", "presence"]
+    assert all("_a_" in k for k in figures)  # the first class only
+    fake = make_results(tmp_path / "fake")  # images never written
+    characterize(fake, shuffles=1, jobs=1, verbose=False)
+    assert crop_figures(dks.load_results(fake), fake, lines.append) == {}
+    assert "feature crops are left out" in lines[-1]
+
+
+def test_without_torch_the_message_says_what_to_install(results, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dks.embed", None)  # `from dks.embed import ...` fails
+    assert main(["visualize", str(results), "0"]) == 1
+    assert "needs torch and torchvision (pip install 'dks[torch]')" in capsys.readouterr().err
