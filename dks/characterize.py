@@ -450,6 +450,7 @@ def signed_ks_pvalues(dks, class_counts):
     for size in np.unique(sizes):
         rows = np.flatnonzero(sizes == size)
         values, inverse = np.unique(stat[..., rows, :], return_inverse=True)
-        sf = np.clip(kstwo.sf(values, size), 0.0, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # size 0 (N=2): NaN, as scipy
+            sf = np.clip(kstwo.sf(values, size), 0.0, 1.0)
         out[..., rows, :] = sf[inverse].reshape(stat[..., rows, :].shape)
     return out
