@@ -44,25 +44,32 @@ def column_stats(X, mins, maxs, n_bad, first_bad):
     """Per-column minimum, maximum and count of non-finite values, in one row-major pass.
 
     ``first_bad[j]`` is the first row where column ``j`` is non-finite (``-1`` if none).
+    The pass has no branch (non-finite values count and are replaced by a neutral value),
+    so that it runs over whole rows in SIMD; the first bad rows are searched only when
+    there are bad values.
     """
     n_samples, n_features = X.shape
+    bad = np.zeros(n_features, dtype=np.int64)
     for j in range(n_features):
         mins[j] = np.inf
         maxs[j] = -np.inf
-        n_bad[j] = 0
-        first_bad[j] = -1
     for i in range(n_samples):
         for j in range(n_features):
             x = np.float64(X[i, j])
-            if np.isfinite(x):
-                if x < mins[j]:
-                    mins[j] = x
-                if x > maxs[j]:
-                    maxs[j] = x
-            else:
-                if n_bad[j] == 0:
+            finite = np.abs(x) < np.inf  # False for NaN and +-inf
+            lo = x if finite else np.inf
+            hi = x if finite else -np.inf
+            mins[j] = lo if lo < mins[j] else mins[j]
+            maxs[j] = hi if hi > maxs[j] else maxs[j]
+            bad[j] += not finite
+    for j in range(n_features):
+        n_bad[j] = bad[j]
+        first_bad[j] = -1
+        if bad[j]:
+            for i in range(n_samples):
+                if not np.isfinite(X[i, j]):
                     first_bad[j] = i
-                n_bad[j] += 1
+                    break
 
 
 @njit(**_JIT)
@@ -93,8 +100,9 @@ def _binned_levels(col, lo, hi, n_bins, codes, cursor, order, before, after, cum
     width = hi - lo
     top = np.float64(n_bins - 1)
     if width > 0.0:
-        for i in range(n):
-            codes[i] = np.int32(min(np.floor((np.float64(col[i]) - lo) * n_bins / width), top))
+        for i in range(n):  # branch-free, so that it runs in SIMD
+            b = np.floor((np.float64(col[i]) - lo) * n_bins / width)
+            codes[i] = np.int32(b if b < top else top)
     else:
         for i in range(n):
             codes[i] = 0

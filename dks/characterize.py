@@ -14,6 +14,9 @@ from dks._validation import check_features, encode_labels
 
 __all__ = ["KSCharacterizer", "signed_ks_pvalues"]
 
+# Values of X copied at once into the kernel's column buffer (see signed_dks).
+_BUFFER_VALUES = 1 << 20
+
 
 class KSCharacterizer(BaseEstimator):
     """Signed two-sample Kolmogorov-Smirnov statistic of every (class, feature) pair.
@@ -324,9 +327,9 @@ def signed_dks(
     out = np.empty((labelings.shape[0], class_counts.shape[0], n_features))
     bins = 0 if n_bins is None else int(n_bins)
     n_threads = effective_n_jobs(n_jobs)
-    # Columns are copied, a few at a time, to a buffer that stays in the L2 cache
-    # (about 128k values); larger buffers measured slower.
-    max_cols = max(1, min(block_size, (1 << 17) // max(n_samples, 1)))
+    # Columns are copied to a buffer of about _BUFFER_VALUES values (in the L3 cache): the
+    # wider the group of columns, the longer the contiguous run read from each row of X.
+    max_cols = max(1, min(block_size, _BUFFER_VALUES // max(n_samples, 1)))
     on_disk = _file_backed(X)
     if on_disk:
         # A file-backed X is read in wide column blocks (each block one pass over the file),
