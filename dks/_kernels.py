@@ -364,3 +364,42 @@ def _labelings_gaps(order, before, after, n_low, labelings, big_n, state, res, c
                 res[lab, col, c] = best_pos / denom
             else:
                 res[lab, col, c] = best_neg / denom
+
+
+@njit(**_JIT)
+def exceedance_histogram(values, grid, resolution, hist):
+    """Add to ``hist`` the position of every ``|v|`` in ``grid``, one half for each sign.
+
+    ``grid`` is :func:`dks.select.threshold_grid` of ``resolution``; ``values`` is flat.
+    Each ``|v|`` gets ``below = #{i : grid[i] < |v|}`` (``|v| > grid[i]`` if and only if
+    ``below > i``) and counts at ``hist[below]`` when ``v >= 0`` (NaN too), at
+    ``hist[n_grid + 1 + below]`` when ``v < 0``. For ``|v| <= 1``, ``ceil(|v| / resolution)``
+    is ``below`` up to one unit of rounding (the grid values are rounded to 12 decimals and
+    ``resolution >= 1e-7``) and one comparison each way corrects it; other values are
+    searched. Counts go to ``_LANES`` interleaved histograms, so that runs of equal values
+    (zeros) do not chain each update on the last.
+    """
+    n_grid = grid.shape[0]
+    size = 2 * (n_grid + 1)
+    lanes = np.zeros((_LANES, size), dtype=np.int64)
+    # padded[j] = grid[j - 1], with -inf and +inf at the ends.
+    padded = np.empty(n_grid + 2, dtype=np.float64)
+    padded[0] = -np.inf
+    padded[n_grid + 1] = np.inf
+    for j in range(n_grid):
+        padded[j + 1] = grid[j]
+    scale = 1.0 / resolution
+    for i in range(values.shape[0]):
+        v = values[i]
+        a = np.abs(v)
+        if a <= 1.0:
+            below = np.int64(np.ceil(a * scale))
+            below -= padded[below] >= a
+            below += padded[below + 1] < a
+        else:
+            below = np.searchsorted(grid, a)  # NaN and values above 1: n_grid
+        below += (v < 0.0) * (n_grid + 1)  # no branch: the signs come in random order
+        lanes[i & (_LANES - 1), below] += 1
+    for q in range(_LANES):
+        for j in range(size):
+            hist[j] += lanes[q, j]

@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _check_feature_names_in, _num_samples, check_is_fitted
 
+from dks._kernels import exceedance_histogram
 from dks.characterize import KSCharacterizer, signed_ks_pvalues
 from dks.groups import feature_groups
 
@@ -30,9 +31,6 @@ MIN_CLASS_SIZE = 5
 
 #: Smallest ``resolution`` (a grid of at most ten million thresholds).
 MIN_RESOLUTION = 1e-7
-
-# Values per chunk in the threshold counts (a few arrays of this size stay in cache).
-_CHUNK = 1 << 15
 
 _SIGN_CODES = {"both": 0, "presence": 1, "absence": -1, 0: 0, 1: 1, -1: -1}
 
@@ -513,31 +511,14 @@ def threshold_grid(resolution):
 def _exceedance(values, grid, resolution):
     """Counts of ``values > grid[i]`` and of ``values < -grid[i]`` for every ``i``.
 
-    ``grid`` is ``threshold_grid(resolution)``. Nothing is sorted: each ``|v|`` gets
-    ``below = #{i : grid[i] < |v|}``, so that ``|v| > grid[i]`` if and only if ``below > i``,
-    and a histogram of ``below`` (one for each sign of ``v``) gives all counts at once.
-    The values are processed in chunks that stay in cache.
+    ``grid`` is ``threshold_grid(resolution)``. Nothing is sorted: one pass of
+    :func:`dks._kernels.exceedance_histogram` places each ``|v|`` in the grid (one
+    histogram for each sign of ``v``), which gives all counts at once.
     """
     n_grid = grid.shape[0]
-    padded = np.concatenate([[-np.inf], grid, [np.inf]])  # padded[j] = grid[j - 1]
     hist = np.zeros(2 * (n_grid + 1), dtype=np.int64)
-    flat = np.ravel(values)
-    for start in range(0, flat.shape[0], _CHUNK):
-        v = flat[start : start + _CHUNK]
-        a = np.abs(v)
-        if a.max() <= 1.0:  # False for NaN: the general path below handles it.
-            # ceil(|v| / resolution) is ``below`` up to one unit of rounding (grid values are
-            # rounded to 12 decimals and resolution >= 1e-7); one step each way corrects it.
-            below = np.multiply(a, 1.0 / resolution)
-            np.ceil(below, out=below)
-            below = below.astype(np.intp)
-            below -= padded[below] >= a
-            below += padded[below + 1] < a
-        else:
-            below = np.searchsorted(grid, a, side="left")
-        # Negative values go to a second histogram, offset by n_grid + 1.
-        below += (v < 0) * (n_grid + 1)
-        hist += np.bincount(below, minlength=hist.shape[0])
+    flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
+    exceedance_histogram(flat, np.ascontiguousarray(grid, dtype=np.float64), resolution, hist)
     # at_least[j] = #{below >= j}; the count for grid[i] is at_least[i + 1].
     plus = np.cumsum(hist[n_grid::-1])[::-1][1:]
     minus = np.cumsum(hist[:n_grid:-1])[::-1][1:]
@@ -552,12 +533,7 @@ def _average_distance(dks, null_dks, grid, resolution):
     if n_shuffles == 0:
         nan = np.full(grid.shape, np.nan)
         return nan, nan.copy()
-    null_plus = np.zeros(grid.shape, dtype=np.int64)
-    null_minus = np.zeros(grid.shape, dtype=np.int64)
-    for null in null_dks:  # one labeling at a time keeps the temporaries small
-        plus, minus = _exceedance(null, grid, resolution)
-        null_plus += plus
-        null_minus += minus
+    null_plus, null_minus = _exceedance(null_dks, grid, resolution)  # one pass over all
     scale = n_classes * n_shuffles
     return (
         true_plus / n_classes - null_plus / scale,

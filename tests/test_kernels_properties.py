@@ -17,6 +17,7 @@ from scipy.stats import ks_2samp
 from dks import KSCharacterizer
 from dks._kernels import _LANES, _binned_levels, _exact_levels, column_stats
 from dks.characterize import signed_dks, signed_ks_pvalues
+from dks.select import _exceedance, threshold_grid
 from tests.naive import dks_matrix
 
 PROPERTY = settings(
@@ -259,3 +260,22 @@ def test_one_sample_per_class_and_two_samples(dtype):
         _, ref = dks_matrix(X, y, n_bins=n_bins)
         assert_array_equal(char.dks_, ref)
         assert_array_equal(char.dks_, [[-1.0, 0.0], [1.0, 0.0]])
+
+
+@PROPERTY
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(-1.5, 1.5, allow_nan=False),
+            st.sampled_from([0.0, -0.0, 0.5, -0.5, 0.123, -0.123, 1.0, -1.0]),
+        ),
+        max_size=60,
+    ),
+    st.sampled_from([0.001, 0.01, 0.3, 0.25, 0.0003]),
+)
+def test_exceedance_counts_equal_brute_force(values, resolution):
+    values = np.array(values, dtype=np.float64)
+    grid = threshold_grid(resolution)
+    plus, minus = _exceedance(values, grid, resolution)
+    assert_array_equal(plus, [(values > x).sum() for x in grid])
+    assert_array_equal(minus, [(values < -x).sum() for x in grid])
