@@ -20,9 +20,17 @@ so the integer ``n * T[v] - N * I`` carries the sign and the comparison of gaps 
 These integers are held in float64, exact while ``N**2 < 2**53`` (``N`` below 9e7 samples).
 Between two consecutive levels occupied by the class, ``I`` is constant and ``T`` is
 non-decreasing, so the extremes of the gap are reached at the level just before a class
-level (largest ``T``) or at a class level itself (smallest ``T``). Visiting the class members
-in level order therefore finds the supremum in ``O(n)`` per class, ``O(N)`` per feature and
-labeling, independent of the number of bins.
+level (largest ``T``) or at a class level itself (smallest ``T``). Visiting the samples in
+level order once, with a small state per class, therefore finds the supremum of every class
+in ``O(N)`` per feature and labeling, independent of the number of bins and classes.
+
+What is shared and what is not: sorting a feature by level (a counting sort of the bins, or
+a radix sort of the values) and the counts ``T`` before and after each position are done
+once per feature; each labeling then costs one pass over the sorted samples (two labelings
+per pass, see :func:`_labelings_gaps`). The lowest level (the zeros of a ReLU, often half the
+samples) is never visited nor sorted: its members only shift each class's extremes by a
+constant, applied at the end. Columns are copied a group at a time from ``X`` to a
+contiguous buffer, so that ``X`` is read in long runs whatever its layout.
 """
 
 import numpy as np
@@ -310,6 +318,21 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
 
 
 @njit(**_JIT)
+def _visit(state, k, before, after, big_n):
+    """Count one member of the class of state row ``k`` (see :func:`_labelings_gaps`)."""
+    n_in = state[k, 3]
+    seen = state[k, 0]
+    gap = n_in * before - big_n * seen
+    best = state[k, 1]
+    state[k, 1] = gap if gap > best else best
+    seen += 1.0
+    state[k, 0] = seen
+    gap = n_in * after - big_n * seen
+    best = state[k, 2]
+    state[k, 2] = gap if gap < best else best
+
+
+@njit(**_JIT)
 def _labelings_gaps(order, before, after, n_low, labelings, big_n, state, res, col):
     """Signed D of every class and labeling of one feature, in one pass in level order.
 
@@ -335,22 +358,23 @@ def _labelings_gaps(order, before, after, n_low, labelings, big_n, state, res, c
         state[k, 0] = 0.0  # members seen
         state[k, 1] = -np.inf  # max of n * before - N * seen, before each member
         state[k, 2] = np.inf  # min of n * after - N * seen, after each member
-    for lab in range(n_labelings):
-        # One labeling at a time: its labels and its classes' state stay in cache.
-        labels = labelings[lab]
-        base = lab * n_classes
+    # Two labelings at a time: they share the reads of ``order``, ``before`` and ``after``,
+    # and their independent updates overlap in the processor.
+    for lab in range(0, n_labelings - 1, 2):
+        labels_a = labelings[lab]
+        labels_b = labelings[lab + 1]
+        base_a = lab * n_classes
+        base_b = base_a + n_classes
         for j in range(n_low, n_samples):
-            k = base + labels[order[j]]
-            n_in = state[k, 3]
-            seen = state[k, 0]
-            gap = n_in * before[j] - big_n * seen
-            best = state[k, 1]
-            state[k, 1] = gap if gap > best else best
-            seen += 1.0
-            state[k, 0] = seen
-            gap = n_in * after[j] - big_n * seen
-            best = state[k, 2]
-            state[k, 2] = gap if gap < best else best
+            i = order[j]
+            _visit(state, base_a + labels_a[i], before[j], after[j], big_n)
+            _visit(state, base_b + labels_b[i], before[j], after[j], big_n)
+    if n_labelings % 2:
+        lab = n_labelings - 1
+        labels_a = labelings[lab]
+        base_a = lab * n_classes
+        for j in range(n_low, n_samples):
+            _visit(state, base_a + labels_a[order[j]], before[j], after[j], big_n)
     low = np.float64(n_low)
     for lab in range(n_labelings):
         for c in range(n_classes):
