@@ -160,6 +160,10 @@ class KSCharacterizer(BaseEstimator):
             ``null_dks[s]`` equals ``KSCharacterizer(...).fit(X, y[permutations[s]]).dks_``,
             rows in the order of ``classes_``.
 
+        See Also
+        --------
+        NoiseThresholdSelector : Noise thresholds from these shuffled labelings.
+
         Examples
         --------
         >>> import numpy as np
