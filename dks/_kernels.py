@@ -93,16 +93,17 @@ def _load_columns(X, g0, g1, cols):
 
 
 @njit(**_JIT)
-def _binned_levels(col, lo, hi, n_bins, codes, cursor, order, before, after, cum):
+def _binned_levels(col, lo, hi, n_bins, codes, rest, cursor, order, before, after, cum):
     """Bin one column and sort it by bin (a counting sort); returns the size of bin 0.
 
     The bin of ``x`` is ``min(floor((x - lo) * n_bins / (hi - lo)), n_bins - 1)`` in float64,
     in that order of operations, and 0 for a constant column. Fills ``order`` (sample
     indices sorted by bin), and for each position ``j`` of ``order`` the number of samples
-    in lower bins (``before[j]``) and in bins up to its own (``after[j]``). ``cursor`` has
-    shape ``(_LANES, n_bins + 1)``: consecutive samples count in different lanes, so that a
-    run of samples in one bin (the zeros of a ReLU) does not chain each update on the last.
-    The order inside a bin does not matter to the statistic.
+    in lower bins (``before[j]``) and in bins up to its own (``after[j]``). Bin 0 (the zeros
+    of a ReLU, often half the samples) is only counted, not sorted: the first positions of
+    ``order``, ``before`` and ``after`` (as many as the returned count) are left
+    unspecified. ``cursor`` has ``n_bins + 1`` entries. The order inside a bin does not
+    matter to the statistic.
     """
     n = col.shape[0]
     width = hi - lo
@@ -114,29 +115,37 @@ def _binned_levels(col, lo, hi, n_bins, codes, cursor, order, before, after, cum
     else:
         for i in range(n):
             codes[i] = 0
-    for q in range(_LANES):
-        for b in range(n_bins + 1):
-            cursor[q, b] = 0
+    # Branch-free partition: the indices of the samples above bin 0, in increasing order.
+    n_rest = 0
     for i in range(n):
-        cursor[i & (_LANES - 1), codes[i]] += 1
-    # cursor[q, b] becomes the first slot of lane q in bin b; it moves as the bin fills.
-    total = 0
+        rest[n_rest] = i
+        n_rest += codes[i] != 0
+    n_low = n - n_rest
+    for b in range(n_bins + 1):
+        cursor[b] = 0
+    for k in range(n_rest):
+        cursor[codes[rest[k]]] += 1
+    # cursor[b] becomes the first slot of bin b; it moves as the bin fills.
+    total = n_low
     cum[0] = 0.0
-    for b in range(n_bins):
-        for q in range(_LANES):
-            count = cursor[q, b]
-            cursor[q, b] = total
-            total += count
+    cum[1] = n_low
+    for b in range(1, n_bins):
+        count = cursor[b]
+        cursor[b] = total
+        total += count
         cum[b + 1] = total
-    for i in range(n):
-        q = i & (_LANES - 1)
+    # The scatter writes one array only, so that its n_bins write streams stay in L1.
+    for k in range(n_rest):
+        i = rest[k]
         b = codes[i]
-        pos = cursor[q, b]
+        pos = cursor[b]
         order[pos] = i
-        before[pos] = cum[b]
-        after[pos] = cum[b + 1]
-        cursor[q, b] = pos + 1
-    return np.int64(cum[1])
+        cursor[b] = pos + 1
+    for b in range(1, n_bins):
+        for pos in range(np.int64(cum[b]), np.int64(cum[b + 1])):
+            before[pos] = cum[b]
+            after[pos] = cum[b + 1]
+    return n_low
 
 
 @njit(**_JIT)
@@ -273,14 +282,14 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
     width = max(1, min(max_cols, f1 - f0))
     cols = np.empty((width, n_samples), dtype=X.dtype)
     codes = np.empty(n_samples, dtype=np.int32)
-    cursor = np.empty((_LANES, max(n_bins, 1) + 1), dtype=np.int64)
+    cursor = np.empty(max(n_bins, 1) + 1, dtype=np.int64)
     order = np.empty(n_samples, dtype=np.int32)
     before = np.empty(n_samples, dtype=np.float64)
     after = np.empty(n_samples, dtype=np.float64)
     cum = np.empty(max(n_bins, 1) + 1, dtype=np.float64)
     keys = np.empty(n_samples if exact else 1, dtype=np.uint64)
     tmp_keys = np.empty(n_samples if exact else 1, dtype=np.uint64)
-    tmp_order = np.empty(n_samples if exact else 1, dtype=np.int32)
+    tmp_order = np.empty(n_samples, dtype=np.int32)
     hist = np.empty((64 // _RADIX_BITS, _RADIX_SIZE), dtype=np.int64)
     state = np.empty((n_labelings * n_classes, 4), dtype=np.float64)
     for lab in range(n_labelings):
@@ -304,6 +313,7 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
                     maxs[f],
                     n_bins,
                     codes,
+                    tmp_order,
                     cursor,
                     order,
                     before,

@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import ks_2samp
 
 from dks import KSCharacterizer
-from dks._kernels import _LANES, _binned_levels, _exact_levels, column_stats
+from dks._kernels import _binned_levels, _exact_levels, column_stats
 from dks.characterize import signed_dks, signed_ks_pvalues
 from dks.select import _exceedance, threshold_grid
 from tests.naive import dks_matrix
@@ -227,7 +227,8 @@ def test_binned_levels_are_the_reference_bins(problem, n_bins):
         hi,
         n_bins,
         np.empty(n, np.int32),
-        np.empty((_LANES, n_bins + 1), np.int64),
+        np.empty(n, np.int32),
+        np.empty(n_bins + 1, np.int64),
         order,
         before,
         after,
