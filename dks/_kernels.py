@@ -20,9 +20,17 @@ so the integer ``n * T[v] - N * I`` carries the sign and the comparison of gaps 
 These integers are held in float64, exact while ``N**2 < 2**53`` (``N`` below 9e7 samples).
 Between two consecutive levels occupied by the class, ``I`` is constant and ``T`` is
 non-decreasing, so the extremes of the gap are reached at the level just before a class
-level (largest ``T``) or at a class level itself (smallest ``T``). Visiting the class members
-in level order therefore finds the supremum in ``O(n)`` per class, ``O(N)`` per feature and
-labeling, independent of the number of bins.
+level (largest ``T``) or at a class level itself (smallest ``T``). Visiting the samples in
+level order once, with a small state per class, therefore finds the supremum of every class
+in ``O(N)`` per feature and labeling, independent of the number of bins and classes.
+
+What is shared and what is not: sorting a feature by level (a counting sort of the bins, or
+a radix sort of the values) and the counts ``T`` before and after each position are done
+once per feature; each labeling then costs one pass over the sorted samples (two labelings
+per pass, see :func:`_labelings_gaps`). The lowest level (the zeros of a ReLU, often half the
+samples) is never visited nor sorted: its members only shift each class's extremes by a
+constant, applied at the end. Columns are copied a group at a time from ``X`` to a
+contiguous buffer, so that ``X`` is read in long runs whatever its layout.
 """
 
 import numpy as np
@@ -35,6 +43,8 @@ _JIT = {"nogil": True, "cache": True, "fastmath": False}
 
 _RADIX_BITS = 8
 _RADIX_SIZE = 1 << _RADIX_BITS
+# Independent counters of the counting sort (a power of two).
+_LANES = 4
 
 
 @njit(**_JIT)
@@ -42,25 +52,32 @@ def column_stats(X, mins, maxs, n_bad, first_bad):
     """Per-column minimum, maximum and count of non-finite values, in one row-major pass.
 
     ``first_bad[j]`` is the first row where column ``j`` is non-finite (``-1`` if none).
+    The pass has no branch (non-finite values count and are replaced by a neutral value),
+    so that it runs over whole rows in SIMD; the first bad rows are searched only when
+    there are bad values.
     """
     n_samples, n_features = X.shape
+    bad = np.zeros(n_features, dtype=np.int64)
     for j in range(n_features):
         mins[j] = np.inf
         maxs[j] = -np.inf
-        n_bad[j] = 0
-        first_bad[j] = -1
     for i in range(n_samples):
         for j in range(n_features):
             x = np.float64(X[i, j])
-            if np.isfinite(x):
-                if x < mins[j]:
-                    mins[j] = x
-                if x > maxs[j]:
-                    maxs[j] = x
-            else:
-                if n_bad[j] == 0:
+            finite = np.abs(x) < np.inf  # False for NaN and +-inf
+            lo = x if finite else np.inf
+            hi = x if finite else -np.inf
+            mins[j] = lo if lo < mins[j] else mins[j]
+            maxs[j] = hi if hi > maxs[j] else maxs[j]
+            bad[j] += not finite
+    for j in range(n_features):
+        n_bad[j] = bad[j]
+        first_bad[j] = -1
+        if bad[j]:
+            for i in range(n_samples):
+                if not np.isfinite(X[i, j]):
                     first_bad[j] = i
-                n_bad[j] += 1
+                    break
 
 
 @njit(**_JIT)
@@ -76,69 +93,89 @@ def _load_columns(X, g0, g1, cols):
 
 
 @njit(**_JIT)
-def _binned_levels(col, lo, hi, n_bins, codes, cursor, order, levels, cum):
-    """Bin one column and sort it by bin (a counting sort).
+def _binned_levels(col, lo, hi, n_bins, codes, rest, cursor, order, before, after, cum):
+    """Bin one column and sort it by bin (a counting sort); returns the size of bin 0.
 
     The bin of ``x`` is ``min(floor((x - lo) * n_bins / (hi - lo)), n_bins - 1)`` in float64,
     in that order of operations, and 0 for a constant column. Fills ``order`` (sample
-    indices sorted by bin, stable), ``levels`` (the bin of each position of ``order``) and
-    ``cum`` (``cum[b + 1]`` = number of samples in bins ``<= b``, ``cum[0] = 0``).
+    indices sorted by bin), and for each position ``j`` of ``order`` the number of samples
+    in lower bins (``before[j]``) and in bins up to its own (``after[j]``). Bin 0 (the zeros
+    of a ReLU, often half the samples) is only counted, not sorted: the first positions of
+    ``order``, ``before`` and ``after`` (as many as the returned count) are left
+    unspecified. ``cursor`` has ``n_bins + 1`` entries. The order inside a bin does not
+    matter to the statistic.
     """
     n = col.shape[0]
     width = hi - lo
     top = np.float64(n_bins - 1)
     if width > 0.0:
-        for i in range(n):
-            codes[i] = np.int32(min(np.floor((np.float64(col[i]) - lo) * n_bins / width), top))
+        for i in range(n):  # branch-free, so that it runs in SIMD
+            b = np.floor((np.float64(col[i]) - lo) * n_bins / width)
+            codes[i] = np.int32(b if b < top else top)
     else:
         for i in range(n):
             codes[i] = 0
+    # Branch-free partition: the indices of the samples above bin 0, in increasing order.
+    n_rest = 0
+    for i in range(n):
+        rest[n_rest] = i
+        n_rest += codes[i] != 0
+    n_low = n - n_rest
     for b in range(n_bins + 1):
         cursor[b] = 0
-    for i in range(n):
-        cursor[codes[i] + 1] += 1
-    for b in range(n_bins):
-        cursor[b + 1] += cursor[b]
-        cum[b + 1] = cursor[b + 1]
+    for k in range(n_rest):
+        cursor[codes[rest[k]]] += 1
+    # cursor[b] becomes the first slot of bin b; it moves as the bin fills.
+    total = n_low
     cum[0] = 0.0
-    # cursor[b] is the first slot of bin b; it moves as the bin fills.
-    for i in range(n):
+    cum[1] = n_low
+    for b in range(1, n_bins):
+        count = cursor[b]
+        cursor[b] = total
+        total += count
+        cum[b + 1] = total
+    # The scatter writes one array only, so that its n_bins write streams stay in L1.
+    for k in range(n_rest):
+        i = rest[k]
         b = codes[i]
         pos = cursor[b]
         order[pos] = i
-        levels[pos] = b
         cursor[b] = pos + 1
+    for b in range(1, n_bins):
+        for pos in range(np.int64(cum[b]), np.int64(cum[b + 1])):
+            before[pos] = cum[b]
+            after[pos] = cum[b + 1]
+    return n_low
 
 
 @njit(**_JIT)
-def _sort_keys(col, keys):
-    """Unsigned keys whose integer order is the order of the float values of ``col``.
+def _sort_keys(col, index, n, keys):
+    """Unsigned keys whose integer order is the order of the values ``col[index[:n]]``.
 
     Returns the number of significant key bits: 32 for float32 data, 64 for float64.
     """
     if col.itemsize == 4:
         bits32 = col.view(np.uint32)
         sign32 = np.uint32(1) << np.uint32(31)
-        for i in range(col.shape[0]):
-            b = bits32[i]
-            keys[i] = np.uint64(~b) if b & sign32 else np.uint64(b | sign32)
+        for k in range(n):
+            b = bits32[index[k]]
+            keys[k] = np.uint64(~b) if b & sign32 else np.uint64(b | sign32)
         return 32
     bits = col.view(np.uint64)
     sign = np.uint64(1) << np.uint64(63)
-    for i in range(col.shape[0]):
-        b = bits[i]
-        keys[i] = ~b if b & sign else b | sign
+    for k in range(n):
+        b = bits[index[k]]
+        keys[k] = ~b if b & sign else b | sign
     return 64
 
 
 @njit(**_JIT)
-def _radix_argsort(keys, n_bits, order, tmp_keys, tmp_order, hist):
-    """Stable LSD radix argsort of the low ``n_bits`` of ``keys`` into ``order``.
+def _radix_sort(keys, values, n, n_bits, tmp_keys, tmp_values, hist):
+    """Stable LSD radix sort of ``keys[:n]`` (low ``n_bits``), carrying ``values[:n]``.
 
-    Keys move with their indices so every pass reads sequentially; digits that all keys
-    share are skipped. ``keys`` is left in an unspecified order.
+    Keys move with their values so every pass reads sequentially; digits that all keys
+    share are skipped. Both arrays hold the sorted result on return.
     """
-    n = keys.shape[0]
     n_digits = n_bits // _RADIX_BITS
     mask = np.uint64(_RADIX_SIZE - 1)
     for d in range(n_digits):
@@ -148,10 +185,8 @@ def _radix_argsort(keys, n_bits, order, tmp_keys, tmp_order, hist):
         k = keys[i]
         for d in range(n_digits):
             hist[d, (k >> np.uint64(d * _RADIX_BITS)) & mask] += 1
-    for i in range(n):
-        order[i] = i
     k_src, k_dst = keys, tmp_keys
-    o_src, o_dst = order, tmp_order
+    v_src, v_dst = values, tmp_values
     for d in range(n_digits):
         trivial = False
         for r in range(_RADIX_SIZE):
@@ -171,36 +206,49 @@ def _radix_argsort(keys, n_bits, order, tmp_keys, tmp_order, hist):
             r = (k >> shift) & mask
             pos = hist[d, r]
             k_dst[pos] = k
-            o_dst[pos] = o_src[i]
+            v_dst[pos] = v_src[i]
             hist[d, r] = pos + 1
         k_src, k_dst = k_dst, k_src
-        o_src, o_dst = o_dst, o_src
-    if o_src is not order:
+        v_src, v_dst = v_dst, v_src
+    if v_src is not values:
         for i in range(n):
-            order[i] = o_src[i]
+            values[i] = v_src[i]
+            keys[i] = k_src[i]
 
 
 @njit(**_JIT)
-def _exact_levels(col, order, levels, cum, keys, tmp_keys, tmp_order, hist):
-    """Levels of one column in exact mode: dense ranks of the distinct values.
+def _exact_levels(col, lo, order, before, after, keys, tmp_keys, tmp_order, hist):
+    """Sort one column in exact mode; returns the number of samples equal to its minimum.
 
-    Fills ``order``, ``levels`` and ``cum`` as :func:`_binned_levels` does, with one level per
-    distinct value (``-0.0 == 0.0``).
+    Fills ``order``, ``before`` and ``after`` as :func:`_binned_levels` does, with one level
+    per distinct value (``-0.0 == 0.0``). ``lo`` is the column's minimum: its ties (the zeros
+    of a ReLU, often half the samples) form the lowest level and are set aside before
+    sorting, since the statistic only needs their number; the first positions of ``order``,
+    ``before`` and ``after`` (as many as the returned count) are left unspecified.
     """
     n = col.shape[0]
-    n_bits = _sort_keys(col, keys)
-    _radix_argsort(keys, n_bits, order, tmp_keys, tmp_order, hist)
-    level = 0
-    prev = col[order[0]]
-    cum[0] = 0
-    for j in range(n):
-        v = col[order[j]]
-        if v != prev:
-            level += 1
-            cum[level] = j
-            prev = v
-        levels[j] = level
-    cum[level + 1] = n
+    # Branch-free partition: the indices of the other samples, in increasing order.
+    n_rest = 0
+    for i in range(n):
+        tmp_order[n_rest] = i
+        n_rest += np.float64(col[i]) != lo
+    n_low = n - n_rest
+    rest = order[n_low:]
+    for k in range(n_rest):
+        rest[k] = tmp_order[k]
+    n_bits = _sort_keys(col, rest, n_rest, keys)
+    _radix_sort(keys, rest, n_rest, n_bits, tmp_keys, tmp_order, hist)
+    j = n_low
+    while j < n:
+        value = col[order[j]]
+        k = j + 1
+        while k < n and col[order[k]] == value:
+            k += 1
+        for t in range(j, k):
+            before[t] = j
+            after[t] = k
+        j = k
+    return n_low
 
 
 @njit(**_JIT)
@@ -236,19 +284,18 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
     codes = np.empty(n_samples, dtype=np.int32)
     cursor = np.empty(max(n_bins, 1) + 1, dtype=np.int64)
     order = np.empty(n_samples, dtype=np.int32)
-    levels = np.empty(n_samples, dtype=np.int32)
-    buf = np.empty(n_samples, dtype=np.int32)
-    cum = np.empty((n_samples if exact else n_bins) + 1, dtype=np.float64)
+    before = np.empty(n_samples, dtype=np.float64)
+    after = np.empty(n_samples, dtype=np.float64)
+    cum = np.empty(max(n_bins, 1) + 1, dtype=np.float64)
     keys = np.empty(n_samples if exact else 1, dtype=np.uint64)
     tmp_keys = np.empty(n_samples if exact else 1, dtype=np.uint64)
-    tmp_order = np.empty(n_samples if exact else 1, dtype=np.int32)
+    tmp_order = np.empty(n_samples, dtype=np.int32)
     hist = np.empty((64 // _RADIX_BITS, _RADIX_SIZE), dtype=np.int64)
-    starts = np.empty(n_classes + 1, dtype=np.int64)
-    fill = np.empty(n_classes, dtype=np.int64)
+    state = np.empty((n_labelings * n_classes, 4), dtype=np.float64)
+    for lab in range(n_labelings):
+        for c in range(n_classes):
+            state[lab * n_classes + c, 3] = np.float64(class_counts[c])
     res = np.empty((n_labelings, width, n_classes), dtype=np.float64)
-    starts[0] = 0
-    for c in range(n_classes):
-        starts[c + 1] = starts[c] + class_counts[c]
     big_n = np.float64(n_samples)
 
     for g0 in range(f0, f1, width):
@@ -256,33 +303,24 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
         _load_columns(X, g0, g1, cols)
         for f in range(g0, g1):
             if exact:
-                _exact_levels(cols[f - g0], order, levels, cum, keys, tmp_keys, tmp_order, hist)
-            else:
-                _binned_levels(
-                    cols[f - g0], mins[f], maxs[f], n_bins, codes, cursor, order, levels, cum
+                n_low = _exact_levels(
+                    cols[f - g0], mins[f], order, before, after, keys, tmp_keys, tmp_order, hist
                 )
-            # The lowest level (e.g. the zeros of a ReLU) is often one large tie group:
-            # only its count per class matters, which is what the other levels leave.
-            n_low = np.int64(cum[1])
-            for lab in range(n_labelings):
-                labels = labelings[lab]
-                for c in range(n_classes):
-                    fill[c] = starts[c]
-                # Bucket the other levels by class, keeping level order inside each class.
-                for j in range(n_low, n_samples):
-                    c = labels[order[j]]
-                    buf[fill[c]] = levels[j]
-                    fill[c] += 1
-                for c in range(n_classes):
-                    res[lab, f - g0, c] = _class_gap(
-                        buf,
-                        starts[c],
-                        fill[c],
-                        cum,
-                        np.float64(class_counts[c]),
-                        big_n,
-                        np.float64(class_counts[c] - (fill[c] - starts[c])),
-                    )
+            else:
+                n_low = _binned_levels(
+                    cols[f - g0],
+                    mins[f],
+                    maxs[f],
+                    n_bins,
+                    codes,
+                    tmp_order,
+                    cursor,
+                    order,
+                    before,
+                    after,
+                    cum,
+                )
+            _labelings_gaps(order, before, after, n_low, labelings, big_n, state, res, f - g0)
         for lab in range(n_labelings):
             for c in range(n_classes):
                 for f in range(g0, g1):
@@ -290,26 +328,112 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
 
 
 @njit(**_JIT)
-def _class_gap(buf, start, end, cum, n_in, big_n, n_low):
-    """Signed D of one class from its member counts and levels.
+def _visit(state, k, before, after, big_n):
+    """Count one member of the class of state row ``k`` (see :func:`_labelings_gaps`)."""
+    n_in = state[k, 3]
+    seen = state[k, 0]
+    gap = n_in * before - big_n * seen
+    best = state[k, 1]
+    state[k, 1] = gap if gap > best else best
+    seen += 1.0
+    state[k, 0] = seen
+    gap = n_in * after - big_n * seen
+    best = state[k, 2]
+    state[k, 2] = gap if gap < best else best
 
-    ``n_low`` members are at level 0; the others' levels are in ``buf[start:end]``, sorted.
 
-    ``cum[v + 1]`` is the number of samples with level ``<= v`` and ``cum[0] == 0`` (float64
-    holding integers). The largest positive gap is reached just before some member's level
-    and the most negative one at some member's level once all its ties are counted; counting
-    a tie group one member at a time only adds values that cannot beat those, so the loop
-    needs no branch. The gaps are integers below 2**53, exact in float64.
+@njit(**_JIT)
+def _labelings_gaps(order, before, after, n_low, labelings, big_n, state, res, col):
+    """Signed D of every class and labeling of one feature, in one pass in level order.
+
+    ``order``, ``before``, ``after`` and ``n_low`` describe the feature (see
+    :func:`_binned_levels`); ``labelings[lab, i]`` is the class of sample ``i`` in labeling
+    ``lab``; ``state[lab * n_classes + c, 3]`` holds the size ``n`` of class ``c``. Writes
+    ``res[lab, col, c]``.
+
+    For a class, let ``I`` count its members at levels ``<= v``. The largest positive gap
+    ``n * T - N * I`` is reached just before some member's level (``T = before``, ``I`` the
+    members seen before it) and the most negative one at some member's level once it is
+    counted (``T = after``); counting a tie group one member at a time only adds values
+    that cannot beat those, so the pass needs no branch. The lowest level (e.g. the zeros of
+    a ReLU) is often one large tie group and is not visited: its ``L`` members of the class
+    are known only at the end (``n`` minus the members seen), but they shift every
+    candidate of the class by the same ``-N * L``, which is applied then. The gaps are
+    integers below 2**53, exact in float64.
     """
-    best_pos = 0.0
-    inside = n_low
-    best_neg = min(0.0, n_in * cum[1] - big_n * inside)  # at level 0 (0 if no member there)
-    for k in range(start, end):
-        v = buf[k]
-        best_pos = max(best_pos, n_in * cum[v] - big_n * inside)
-        inside += 1.0
-        best_neg = min(best_neg, n_in * cum[v + 1] - big_n * inside)
-    denom = n_in * (big_n - n_in)
-    if best_pos >= -best_neg:
-        return best_pos / denom
-    return best_neg / denom
+    n_samples = order.shape[0]
+    n_labelings = labelings.shape[0]
+    n_classes = state.shape[0] // max(n_labelings, 1)
+    for k in range(n_labelings * n_classes):
+        state[k, 0] = 0.0  # members seen
+        state[k, 1] = -np.inf  # max of n * before - N * seen, before each member
+        state[k, 2] = np.inf  # min of n * after - N * seen, after each member
+    # Two labelings at a time: they share the reads of ``order``, ``before`` and ``after``,
+    # and their independent updates overlap in the processor.
+    for lab in range(0, n_labelings - 1, 2):
+        labels_a = labelings[lab]
+        labels_b = labelings[lab + 1]
+        base_a = lab * n_classes
+        base_b = base_a + n_classes
+        for j in range(n_low, n_samples):
+            i = order[j]
+            _visit(state, base_a + labels_a[i], before[j], after[j], big_n)
+            _visit(state, base_b + labels_b[i], before[j], after[j], big_n)
+    if n_labelings % 2:
+        lab = n_labelings - 1
+        labels_a = labelings[lab]
+        base_a = lab * n_classes
+        for j in range(n_low, n_samples):
+            _visit(state, base_a + labels_a[order[j]], before[j], after[j], big_n)
+    low = np.float64(n_low)
+    for lab in range(n_labelings):
+        for c in range(n_classes):
+            k = lab * n_classes + c
+            n_in = state[k, 3]
+            shift = big_n * (n_in - state[k, 0])  # N * (members at the lowest level)
+            best_pos = max(0.0, state[k, 1] - shift)
+            best_neg = min(0.0, n_in * low - shift, state[k, 2] - shift)
+            denom = n_in * (big_n - n_in)
+            if best_pos >= -best_neg:
+                res[lab, col, c] = best_pos / denom
+            else:
+                res[lab, col, c] = best_neg / denom
+
+
+@njit(**_JIT)
+def exceedance_histogram(values, grid, resolution, hist):
+    """Add to ``hist`` the position of every ``|v|`` in ``grid``, one half for each sign.
+
+    ``grid`` is :func:`dks.select.threshold_grid` of ``resolution``; ``values`` is flat.
+    Each ``|v|`` gets ``below = #{i : grid[i] < |v|}`` (``|v| > grid[i]`` if and only if
+    ``below > i``) and counts at ``hist[below]`` when ``v >= 0`` (NaN too), at
+    ``hist[n_grid + 1 + below]`` when ``v < 0``. For ``|v| <= 1``, ``ceil(|v| / resolution)``
+    is ``below`` up to one unit of rounding (the grid values are rounded to 12 decimals and
+    ``resolution >= 1e-7``) and one comparison each way corrects it; other values are
+    searched. Counts go to ``_LANES`` interleaved histograms, so that runs of equal values
+    (zeros) do not chain each update on the last.
+    """
+    n_grid = grid.shape[0]
+    size = 2 * (n_grid + 1)
+    lanes = np.zeros((_LANES, size), dtype=np.int64)
+    # padded[j] = grid[j - 1], with -inf and +inf at the ends.
+    padded = np.empty(n_grid + 2, dtype=np.float64)
+    padded[0] = -np.inf
+    padded[n_grid + 1] = np.inf
+    for j in range(n_grid):
+        padded[j + 1] = grid[j]
+    scale = 1.0 / resolution
+    for i in range(values.shape[0]):
+        v = values[i]
+        a = np.abs(v)
+        if a <= 1.0:
+            below = np.int64(np.ceil(a * scale))
+            below -= padded[below] >= a
+            below += padded[below + 1] < a
+        else:
+            below = np.searchsorted(grid, a)  # NaN and values above 1: n_grid
+        below += (v < 0.0) * (n_grid + 1)  # no branch: the signs come in random order
+        lanes[i & (_LANES - 1), below] += 1
+    for q in range(_LANES):
+        for j in range(size):
+            hist[j] += lanes[q, j]

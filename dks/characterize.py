@@ -15,6 +15,9 @@ from dks._validation import check_features, encode_labels
 
 __all__ = ["KSCharacterizer", "signed_ks_pvalues"]
 
+# Values of X copied at once into the kernel's column buffer (see signed_dks).
+_BUFFER_VALUES = 1 << 20
+
 
 class KSCharacterizer(BaseEstimator):
     """Signed two-sample Kolmogorov-Smirnov statistic of every (class, feature) pair.
@@ -50,6 +53,9 @@ class KSCharacterizer(BaseEstimator):
         (:class:`numpy.memmap`, e.g. ``np.load(path, mmap_mode="r")`` on an embedding too large
         for RAM) is read in column blocks as wide as ``sklearn.set_config(working_memory=...)``
         allows per thread (default 1 GiB in all), each block one pass over the file.
+    progress : bool, default=True
+        Show a tqdm progress bar over the feature blocks while fitting (as
+        :class:`~dks.CNNEmbedder` does while embedding); ``False`` prints nothing.
 
     Attributes
     ----------
@@ -76,8 +82,9 @@ class KSCharacterizer(BaseEstimator):
     -----
     The work that does not depend on the labels (binning, or sorting in exact mode) is
     done once per feature and shared by all labelings evaluated together, which is what
-    makes shuffled-label null distributions cheap (:class:`NoiseThresholdSelector`).
-    Each labeling then costs ``O(n_samples)`` per feature, whatever ``n_bins``.
+    makes shuffled-label null distributions cheap (:meth:`fit_null`, used by
+    :class:`NoiseThresholdSelector`). Each labeling then costs ``O(n_samples)`` per
+    feature, whatever ``n_bins``.
 
     Examples
     --------
@@ -98,12 +105,14 @@ class KSCharacterizer(BaseEstimator):
         "n_bins": [Interval(Integral, 2, None, closed="left"), None],
         "n_jobs": [Integral, None],
         "block_size": [Interval(Integral, 1, None, closed="left")],
+        "progress": ["boolean"],
     }
 
-    def __init__(self, n_bins=100, *, n_jobs=None, block_size=256):
+    def __init__(self, n_bins=100, *, n_jobs=None, block_size=256, progress=True):
         self.n_bins = n_bins
         self.n_jobs = n_jobs
         self.block_size = block_size
+        self.progress = progress
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -124,20 +133,52 @@ class KSCharacterizer(BaseEstimator):
         self._fit(X, y, permutations=None)
         return self
 
-    def _fit_with_null(self, X, y, permutations):
-        """Fit on ``y`` and also return D_KS for each shuffled labeling ``y[perm]``.
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_null(self, X, y, permutations):
+        """Fit on ``(X, y)`` and return the D_KS of shuffled labelings, in one pass.
+
+        The null distribution of the statistic: for each row ``perm`` of ``permutations``,
+        the signed D_KS of every (class, feature) pair with the labels ``y[perm]`` (the
+        same class sizes, no relation to ``X``). The estimator is fitted on the true labels
+        exactly as by :meth:`fit`. The work that does not depend on the labels (binning or
+        sorting each feature) is done once and shared by all labelings, so each shuffle
+        costs a fraction of a fit. This is the interface that
+        :class:`NoiseThresholdSelector` calls; a characterizer of your own used there
+        implements it too (see ``characterizer`` in :class:`NoiseThresholdSelector`).
 
         Parameters
         ----------
-        X, y : see :meth:`fit`.
-        permutations : ndarray of shape (n_shuffles, n_samples), int
-            Each row a permutation of ``range(n_samples)``.
+        X : array-like of shape (n_samples, n_features)
+            Activations, finite, as in :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            Class labels; at least two classes.
+        permutations : array-like of shape (n_shuffles, n_samples), int
+            Each row a permutation of ``range(n_samples)``; ``n_shuffles`` may be 0.
 
         Returns
         -------
         null_dks : ndarray of shape (n_shuffles, n_classes, n_features), float64
+            ``null_dks[s]`` equals ``KSCharacterizer(...).fit(X, y[permutations[s]]).dks_``,
+            rows in the order of ``classes_``.
+
+        See Also
+        --------
+        NoiseThresholdSelector : Noise thresholds from these shuffled labelings.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from dks import KSCharacterizer
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 4))
+        >>> y = np.repeat([0, 1], 50)
+        >>> perms = np.stack([rng.permutation(100) for _ in range(3)])
+        >>> char = KSCharacterizer(progress=False)
+        >>> char.fit_null(X, y, perms).shape
+        (3, 2, 4)
+        >>> char.dks_.shape  # fitted on the true labels, as by fit
+        (2, 4)
         """
-        self._validate_params()
         return self._fit(X, y, permutations=permutations)
 
     def _fit(self, X, y, permutations):
@@ -145,13 +186,7 @@ class KSCharacterizer(BaseEstimator):
         classes, codes, counts = encode_labels(self, y)
         labelings = [codes]
         if permutations is not None:
-            permutations = np.asarray(permutations)
-            n = codes.shape[0]
-            if permutations.ndim != 2 or permutations.shape[1] != n:
-                raise ValueError(
-                    f"permutations must have shape (n_shuffles, {n}); got {permutations.shape}."
-                )
-            labelings.extend(codes[perm] for perm in permutations)
+            labelings.extend(codes[perm] for perm in _check_permutations(permutations, codes))
         labelings = np.ascontiguousarray(np.stack(labelings), dtype=np.int32)
         result = signed_dks(
             X,
@@ -162,6 +197,7 @@ class KSCharacterizer(BaseEstimator):
             maxs=maxs,
             n_jobs=self.n_jobs,
             block_size=self.block_size,
+            progress=self.progress and _bar_label(labelings.shape[0] - 1),
         )
         self.classes_ = classes
         self.class_counts_ = counts
@@ -235,7 +271,39 @@ class KSCharacterizer(BaseEstimator):
         return tags
 
 
-def signed_dks(X, labelings, class_counts, *, n_bins, mins, maxs, n_jobs=None, block_size=256):
+def _check_permutations(permutations, codes):
+    """``permutations`` as an int array of shape (n_shuffles, n_samples), or a clear error."""
+    n = codes.shape[0]
+    perms = np.asarray(permutations)
+    if perms.ndim != 2 or perms.shape[1] != n:
+        raise ValueError(
+            f"permutations must have shape (n_shuffles, {n}), one permutation of "
+            f"range({n}) per row; got shape {perms.shape}."
+        )
+    if perms.size and not np.issubdtype(perms.dtype, np.integer):
+        raise ValueError(f"permutations must hold integers; got dtype {perms.dtype}.")
+    sorted_rows = np.sort(perms, axis=1)
+    bad = np.flatnonzero(np.any(sorted_rows != np.arange(n), axis=1))
+    if bad.size:
+        raise ValueError(
+            f"permutations[{int(bad[0])}] is not a permutation of range({n}): every sample "
+            "index must appear exactly once (e.g. rng.permutation(n_samples))."
+        )
+    return perms
+
+
+def signed_dks(
+    X,
+    labelings,
+    class_counts,
+    *,
+    n_bins,
+    mins,
+    maxs,
+    n_jobs=None,
+    block_size=256,
+    progress=False,
+):
     """Signed D_KS of all features for several labelings (validated inputs only).
 
     Parameters
@@ -252,6 +320,8 @@ def signed_dks(X, labelings, class_counts, *, n_bins, mins, maxs, n_jobs=None, b
         Threads over feature blocks.
     block_size : int
         Features per block.
+    progress : bool or str, default=False
+        Show a tqdm bar over the feature blocks; a string is its description.
 
     Returns
     -------
@@ -261,9 +331,9 @@ def signed_dks(X, labelings, class_counts, *, n_bins, mins, maxs, n_jobs=None, b
     out = np.empty((labelings.shape[0], class_counts.shape[0], n_features))
     bins = 0 if n_bins is None else int(n_bins)
     n_threads = effective_n_jobs(n_jobs)
-    # Columns are copied, a few at a time, to a buffer that stays in the L2 cache
-    # (about 128k values); larger buffers measured slower.
-    max_cols = max(1, min(block_size, (1 << 17) // max(n_samples, 1)))
+    # Columns are copied to a buffer of about _BUFFER_VALUES values (in the L3 cache): the
+    # wider the group of columns, the longer the contiguous run read from each row of X.
+    max_cols = max(1, min(block_size, _BUFFER_VALUES // max(n_samples, 1)))
     on_disk = _file_backed(X)
     if on_disk:
         # A file-backed X is read in wide column blocks (each block one pass over the file),
@@ -291,12 +361,56 @@ def signed_dks(X, labelings, class_counts, *, n_bins, mins, maxs, n_jobs=None, b
         else:
             block_signed_ks(X, f0, f1, mins, maxs, bins, labelings, class_counts, out, max_cols)
 
-    if n_threads == 1 or len(blocks) == 1:
-        for f0, f1 in blocks:
-            run(f0, f1)
-    else:
-        Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(f0, f1) for f0, f1 in blocks)
+    n_labelings = labelings.shape[0]
+    desc = progress if isinstance(progress, str) else f"D_KS ({n_labelings} labeling(s))"
+    with _progress_bar(n_features, desc, enabled=bool(progress)) as bar:
+        if n_threads == 1 or len(blocks) == 1:
+            for f0, f1 in blocks:
+                run(f0, f1)
+                bar.update(f1 - f0)
+        else:
+            done = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator_unordered")(
+                delayed(_run_block)(run, f0, f1) for f0, f1 in blocks
+            )
+            for width in done:
+                bar.update(width)
     return out
+
+
+def _bar_label(n_shuffles):
+    if n_shuffles == 0:
+        return "KSCharacterizer"
+    return f"KSCharacterizer (true + {n_shuffles} shuffled labelings)"
+
+
+def _run_block(run, f0, f1):
+    run(f0, f1)
+    return f1 - f0
+
+
+class _NoBar:
+    """Stands in for a tqdm bar when progress is off: prints nothing."""
+
+    def update(self, n=1):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _progress_bar(total, desc, *, enabled):
+    """A tqdm bar over ``total`` features (updated per block), or a silent stand-in.
+
+    tqdm is a dependency of dks; it is imported only when a bar is shown.
+    """
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="feature")
 
 
 def _file_backed(X):
@@ -343,6 +457,7 @@ def signed_ks_pvalues(dks, class_counts):
     for size in np.unique(sizes):
         rows = np.flatnonzero(sizes == size)
         values, inverse = np.unique(stat[..., rows, :], return_inverse=True)
-        sf = np.clip(kstwo.sf(values, size), 0.0, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # size 0 (N=2): NaN, as scipy
+            sf = np.clip(kstwo.sf(values, size), 0.0, 1.0)
         out[..., rows, :] = sf[inverse].reshape(stat[..., rows, :].shape)
     return out

@@ -130,6 +130,11 @@ def _common_parent():
     parent.add_argument(
         "-q", "--quiet", action="store_true", help="print nothing but errors and warnings"
     )
+    parent.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (embedding, statistics); -q implies it",
+    )
     return parent
 
 
@@ -216,9 +221,6 @@ def _images_parent():
         metavar="N",
         help="processes decoding and cropping images (default: up to 4, one less than the "
         "cores; 0: in the main process)",
-    )
-    group.add_argument(
-        "--no-progress", action="store_true", help="no progress bar while embedding"
     )
     return parent
 
@@ -454,6 +456,7 @@ def _run(args):
         kwargs.update(bins=args.bins, shuffles=args.shuffles, resolution=args.resolution)
         kwargs.update(thresholds=args.thresholds, max_noise_share=args.max_noise_share)
         kwargs.update(seed=args.seed, jobs=args.jobs)
+        kwargs.update(progress=not args.no_progress and verbose)
     getattr(pipeline, args.command)(target, **kwargs)
 
 

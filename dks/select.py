@@ -10,7 +10,7 @@ import numpy as np
 from scipy.stats import false_discovery_control
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils import _safe_indexing, check_random_state, get_tags
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -57,8 +57,12 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
     ----------
     characterizer : estimator or None, default=None
         Computes the statistic; ``None`` means :class:`KSCharacterizer` with its defaults.
-        It is cloned, never modified. Its ``_fit_with_null`` method, when present, evaluates
-        all labelings in one pass over the data; otherwise a clone is fitted per labeling.
+        It is cloned, never modified. The selector calls its
+        :meth:`~KSCharacterizer.fit_null` ``(X, y, permutations)``, which fits it on the
+        true labels (setting ``dks_``, ``classes_``, ``class_counts_`` and
+        ``n_features_in_``) and returns the statistic of each shuffled labeling
+        ``y[permutations[s]]`` as an array of shape (n_shuffles, n_classes, n_features).
+        A characterizer of your own implements that method.
     n_shuffles : int, default=1
         Random permutations of the labels. More shuffles give a smoother null curve and
         thresholds that vary less with ``random_state``; thanks to the shared work each one
@@ -90,6 +94,10 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
     max_noise_share : float, default=0.05
         Bound on the expected share of noise among the kept pairs of each class and side,
         in ``(0, 1)``; used with ``thresholds="per_class"`` only.
+    progress : bool, default=True
+        Show a tqdm progress bar over the feature blocks while the true and shuffled
+        labelings are evaluated (passed to the characterizer's ``progress`` when it has
+        that parameter); ``False`` prints nothing.
 
     Attributes
     ----------
@@ -196,7 +204,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "characterizer": [HasMethods(["fit"]), None],
+        "characterizer": [HasMethods(["fit", "fit_null"]), None],
         "n_shuffles": [Interval(Integral, 0, None, closed="left")],
         "resolution": [Interval(Real, MIN_RESOLUTION, 1, closed="left")],
         "random_state": ["random_state"],
@@ -206,6 +214,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         "n_jobs": [Integral, None],
         "thresholds": [StrOptions({"global", "per_class"})],
         "max_noise_share": [Interval(Real, 0, 1, closed="neither")],
+        "progress": ["boolean"],
     }
 
     def __init__(
@@ -221,6 +230,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         n_jobs=None,
         thresholds="global",
         max_noise_share=0.05,
+        progress=True,
     ):
         self.characterizer = characterizer
         self.n_shuffles = n_shuffles
@@ -232,6 +242,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.thresholds = thresholds
         self.max_noise_share = max_noise_share
+        self.progress = progress
 
     # ------------------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=False)
@@ -275,11 +286,9 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         for row in permutations:
             row[:] = rng.permutation(n_samples)
 
-        null_dks = self._fit_characterizer(char, X, y, permutations)
-
-        counts = getattr(char, "class_counts_", None)
-        if counts is None:
-            counts = np.unique(np.asarray(y), return_counts=True)[1]
+        # One pass: the label-independent work is shared by all labelings.
+        null_dks = np.asarray(char.fit_null(X, y, permutations), dtype=np.float64)
+        counts = char.class_counts_
         if self.n_shuffles > 0:
             _warn_small_classes(char.classes_, counts, self.thresholds)
 
@@ -340,20 +349,9 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
                     f"{type(char).__name__}, which has no n_jobs parameter; leave n_jobs=None."
                 )
             char.set_params(n_jobs=self.n_jobs)
+        if "progress" in char.get_params(deep=False):
+            char.set_params(progress=self.progress)
         return char
-
-    @staticmethod
-    def _fit_characterizer(char, X, y, permutations):
-        """Fit ``char`` on ``(X, y)`` and return D_KS of each labeling ``y[perm]``."""
-        if hasattr(char, "_fit_with_null"):
-            # One pass: the label-independent work is shared by all labelings.
-            null_dks = char._fit_with_null(X, y, permutations)
-        else:
-            char.fit(X, y)
-            null_dks = [clone(char).fit(X, _safe_indexing(y, perm)).dks_ for perm in permutations]
-            if not null_dks:
-                null_dks = np.empty((0, *np.shape(char.dks_)))
-        return np.asarray(null_dks, dtype=np.float64)
 
     # ------------------------------------------------------------------------ selection
     def _get_support_mask(self):
@@ -518,12 +516,10 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
 
 # ------------------------------------------------------------------------------- helpers
 def _relevance_from_thresholds(dks, t_plus, t_minus):
-    # Scalars, or one threshold per class (row) with thresholds="per_class".
+    # Scalars, or one threshold per class (row) with thresholds="per_class". As
+    # t_minus <= 0 <= t_plus, no pair is both: one vectorized pass, no masked writes.
     t_plus, t_minus = np.reshape(t_plus, (-1, 1)), np.reshape(t_minus, (-1, 1))
-    relevance = np.zeros(dks.shape, dtype=np.int8)
-    relevance[dks > t_plus] = 1
-    relevance[dks < t_minus] = -1
-    return relevance
+    return np.subtract(dks > t_plus, dks < t_minus, dtype=np.int8)
 
 
 def _benjamini_hochberg(pvalues, alpha):

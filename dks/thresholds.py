@@ -21,6 +21,7 @@ one-step correction.
 
 import numpy as np
 
+from dks._kernels import exceedance_histogram
 from dks._sign import check_sign
 
 __all__ = [
@@ -236,29 +237,22 @@ def _exceedance(values, grid, resolution):
     ``grid`` is increasing; with ``resolution`` given it must be ``threshold_grid(resolution)``.
     Nothing is sorted: each ``|v|`` gets ``below = #{i : grid[i] < |v|}``, so that
     ``|v| > grid[i]`` if and only if ``below > i``, and a histogram of ``below`` (one for each
-    sign of ``v``) gives all counts at once. The values are processed in chunks that stay in
-    cache.
+    sign of ``v``) gives all counts at once: in one numba pass
+    (:func:`dks._kernels.exceedance_histogram`) on a threshold grid, else by binary search.
     """
     n_grid = grid.shape[0]
-    padded = np.concatenate([[-np.inf], grid, [np.inf]])  # padded[j] = grid[j - 1]
     hist = np.zeros(2 * (n_grid + 1), dtype=np.int64)
-    flat = np.ravel(values)
-    for start in range(0, flat.shape[0], _CHUNK):
-        v = flat[start : start + _CHUNK]
-        a = np.abs(v)
-        if resolution is not None and a.max() <= 1.0:  # False for NaN: the general path.
-            # ceil(|v| / resolution) is ``below`` up to one unit of rounding (grid values are
-            # rounded to 12 decimals and resolution >= 1e-7); one step each way corrects it.
-            below = np.multiply(a, 1.0 / resolution)
-            np.ceil(below, out=below)
-            below = below.astype(np.intp)
-            below -= padded[below] >= a
-            below += padded[below + 1] < a
-        else:
-            below = np.searchsorted(grid, a, side="left")
-        # Negative values go to a second histogram, offset by n_grid + 1.
-        below += (v < 0) * (n_grid + 1)
-        hist += np.bincount(below, minlength=hist.shape[0])
+    if resolution is not None:
+        flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
+        exceedance_histogram(flat, np.ascontiguousarray(grid, dtype=np.float64), resolution, hist)
+    else:
+        flat = np.ravel(values)
+        for start in range(0, flat.shape[0], _CHUNK):
+            v = flat[start : start + _CHUNK]
+            below = np.searchsorted(grid, np.abs(v), side="left")
+            # Negative values go to a second histogram, offset by n_grid + 1.
+            below += (v < 0) * (n_grid + 1)
+            hist += np.bincount(below, minlength=hist.shape[0])
     # at_least[j] = #{below >= j}; the count for grid[i] is at_least[i + 1].
     plus = np.cumsum(hist[n_grid::-1])[::-1][1:]
     minus = np.cumsum(hist[:n_grid:-1])[::-1][1:]

@@ -13,7 +13,8 @@ def signed_ks_scipy(inter, intra):
     (e.g. 3/20 against 3/20) may come out with either sign from rounding. The ties are
     recomputed here with fractions, and dks's documented rule (positive wins) applied.
     """
-    res = ks_2samp(inter, intra, method="asymp")
+    with np.errstate(divide="ignore", invalid="ignore"):  # one sample each: p-value NaN
+        res = ks_2samp(inter, intra, method="asymp")
     values = np.concatenate([inter, intra])
     s_inter, s_intra = np.sort(inter), np.sort(intra)
     pos = neg = Fraction(0)

@@ -121,14 +121,14 @@ def test_permutations_share_the_work_and_match_separate_fits(rng):
     perms = np.stack([rng.permutation(60) for _ in range(3)])
     for n_bins in (None, 10):
         char = KSCharacterizer(n_bins=n_bins)
-        null = char._fit_with_null(X, y, perms)
+        null = char.fit_null(X, y, perms)
         assert null.shape == (3, 4, 5)
         assert_allclose(char.dks_, KSCharacterizer(n_bins=n_bins).fit(X, y).dks_)
         for s, perm in enumerate(perms):
             alone = KSCharacterizer(n_bins=n_bins).fit(X, y[perm]).dks_
             assert_allclose(null[s], alone, atol=0)
     with pytest.raises(ValueError, match="permutations must have shape"):
-        KSCharacterizer()._fit_with_null(X, y, perms[:, :10])
+        KSCharacterizer().fit_null(X, y, perms[:, :10])
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])

@@ -235,9 +235,9 @@ class SpyCharacterizer(KSCharacterizer):
         type(self).calls.append(("fit", None))
         return super().fit(X, y)
 
-    def _fit_with_null(self, X, y, permutations):
-        type(self).calls.append(("_fit_with_null", np.array(permutations)))
-        return super()._fit_with_null(X, y, permutations)
+    def fit_null(self, X, y, permutations):
+        type(self).calls.append(("fit_null", np.array(permutations)))
+        return super().fit_null(X, y, permutations)
 
 
 def test_one_call_and_null_semantics(planted_data):
@@ -246,7 +246,7 @@ def test_one_call_and_null_semantics(planted_data):
     sel = NoiseThresholdSelector(
         SpyCharacterizer(), n_shuffles=4, resolution=0.01, random_state=0
     ).fit(X, y)
-    assert [name for name, _ in SpyCharacterizer.calls] == ["_fit_with_null"]
+    assert [name for name, _ in SpyCharacterizer.calls] == ["fit_null"]
     perms = SpyCharacterizer.calls[0][1]
     assert perms.shape == (4, y.size)
     for perm in perms:
@@ -259,20 +259,26 @@ def test_one_call_and_null_semantics(planted_data):
 
 
 class PlainCharacterizer(BaseEstimator):
-    """A characterizer without ``_fit_with_null``: the selector fits one clone per labeling."""
+    """A characterizer of one's own: the public interface, one plain fit per labeling."""
 
     def __init__(self, n_bins=100):
         self.n_bins = n_bins
 
     def fit(self, X, y):
-        inner = KSCharacterizer(n_bins=self.n_bins).fit(X, y)
+        inner = KSCharacterizer(n_bins=self.n_bins, progress=False).fit(X, y)
         self.dks_ = inner.dks_
         self.classes_ = inner.classes_
+        self.class_counts_ = inner.class_counts_
         self.n_features_in_ = inner.n_features_in_
         return self
 
+    def fit_null(self, X, y, permutations):
+        self.fit(X, y)
+        null = [clone(self).fit(X, np.asarray(y)[perm]).dks_ for perm in permutations]
+        return np.asarray(null).reshape(len(permutations), *self.dks_.shape)
 
-def test_characterizer_without_fit_with_null(planted_data):
+
+def test_characterizer_of_ones_own_through_fit_null(planted_data):
     X, y = planted_data
     kwargs = {"n_shuffles": 3, "resolution": 0.01, "random_state": 0}
     fast = NoiseThresholdSelector(**kwargs).fit(X, y)

@@ -43,7 +43,7 @@ _LAYER_COLUMNS = (
 
 
 def statistics_step(
-    path, *, n_bins, shuffles, resolution, seed, jobs, log, thresholds, max_noise_share
+    path, *, n_bins, shuffles, resolution, seed, jobs, log, thresholds, max_noise_share, progress
 ):
     """D_KS, null D_KS and thresholds from the embedding in ``path``; writes the stats files.
 
@@ -67,12 +67,13 @@ def statistics_step(
         f"({'exact' if n_bins is None else f'{n_bins} bins'})",
     ):
         selector = NoiseThresholdSelector(
-            KSCharacterizer(n_bins=n_bins, n_jobs=jobs),
+            KSCharacterizer(n_bins=n_bins, n_jobs=jobs, progress=progress),
             n_shuffles=shuffles,
             resolution=resolution,
             random_state=seed,
             thresholds=thresholds,
             max_noise_share=max_noise_share,
+            progress=progress,
         ).fit(np.asarray(X), y)
     settings = {"bins": "exact" if n_bins is None else n_bins, "seed": seed}
     summary = _write_statistics(path, selector, names, groups, meta, settings)

@@ -138,7 +138,7 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
 
 
 def _statistics(
-    stage, *, bins, shuffles, resolution, seed, jobs, log, thresholds, max_noise_share
+    stage, *, bins, shuffles, resolution, seed, jobs, log, thresholds, max_noise_share, progress
 ):
     """The statistics files in ``stage``, from the embedding carried over into it."""
     stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
@@ -152,6 +152,7 @@ def _statistics(
         log=log,
         thresholds=thresholds,
         max_noise_share=max_noise_share,
+        progress=progress,
     )
 
 
@@ -261,7 +262,7 @@ def analyze(
     stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
     stats.update(thresholds=thresholds, max_noise_share=max_noise_share)
     check_parameters("analyze", **stats)
-    stats["seed"] = seed
+    stats.update(seed=seed, progress=progress)
     require_matplotlib()
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
@@ -302,6 +303,7 @@ def characterize(
     max_noise_share=0.05,
     seed=0,
     jobs=-1,
+    progress=True,
     verbose=True,
 ):
     """D_KS, shuffled-label D_KS, thresholds and summaries from a saved embedding.
@@ -313,7 +315,7 @@ def characterize(
     ----------
     results : str or os.PathLike
         A results folder with ``embedding.npy`` and ``embedding.json``.
-    bins, shuffles, resolution, thresholds, max_noise_share, seed, jobs, verbose
+    bins, shuffles, resolution, thresholds, max_noise_share, seed, jobs, progress, verbose
         As for :func:`analyze`.
 
     Returns
@@ -325,7 +327,7 @@ def characterize(
     stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
     stats.update(thresholds=thresholds, max_noise_share=max_noise_share)
     check_parameters("characterize", **stats)
-    stats["seed"] = seed
+    stats.update(seed=seed, progress=progress)
     out = check_out(results, must_exist=True)
     with transaction(out) as stage:
         selector, summary = _statistics(stage, **stats, log=log)
