@@ -17,7 +17,7 @@ from scipy.stats import ks_2samp
 from dks import KSCharacterizer
 from dks._kernels import _binned_levels, _exact_levels, column_stats
 from dks.characterize import signed_dks, signed_ks_pvalues
-from dks.select import _exceedance, threshold_grid
+from dks.thresholds import _exceedance, threshold_grid
 from tests.naive import dks_matrix
 
 PROPERTY = settings(
