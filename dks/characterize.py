@@ -1,16 +1,17 @@
 """Signed Kolmogorov-Smirnov characterization of features by class: :class:`KSCharacterizer`."""
 
+import threading
 from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
+from dks._blocks import FeatureSource, block_stats, block_width, lazy_kind
 from dks._kernels import block_signed_ks
-from dks._validation import check_features, encode_labels
+from dks._validation import check_features, encode_labels, non_finite_error
 
 __all__ = ["KSCharacterizer", "signed_ks_pvalues"]
 
@@ -45,10 +46,11 @@ class KSCharacterizer(BaseEstimator):
         :func:`joblib.parallel_config` context; ``-1`` uses all processors.
     block_size : int, default=256
         Features per work unit. For an in-memory ``X``, memory beyond the input and the
-        result is ``O(n_samples)`` per thread, whatever the block size. A file-backed ``X``
-        (:class:`numpy.memmap`, e.g. ``np.load(path, mmap_mode="r")`` on an embedding too large
-        for RAM) is read in column blocks as wide as ``sklearn.set_config(working_memory=...)``
-        allows per thread (default 1 GiB in all), each block one pass over the file.
+        result is ``O(n_samples)`` per thread, whatever the block size. An ``X`` too large
+        for RAM (a :class:`numpy.memmap`, e.g. ``np.load(path, mmap_mode="r")``, a
+        :class:`zarr.Array` or a ``dask.array.Array``) is read in column blocks as wide as
+        ``sklearn.set_config(working_memory=...)`` allows per thread (default 1 GiB in all),
+        each block once for all labelings; see :ref:`scaling`.
 
     Attributes
     ----------
@@ -111,7 +113,9 @@ class KSCharacterizer(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Activations, finite. float32 is processed without a float64 copy.
+            Activations, finite. float32 is processed without a float64 copy. A memory map,
+            a Zarr array or a Dask array is read block by block, never whole (a Dask array's
+            blocks run as tasks on the active ``dask.distributed`` client, if any).
         y : array-like of shape (n_samples,)
             Class labels; at least two classes.
 
@@ -123,7 +127,7 @@ class KSCharacterizer(BaseEstimator):
         self._fit(X, y, permutations=None)
         return self
 
-    def _fit_with_null(self, X, y, permutations):
+    def _fit_with_null(self, X, y, permutations, *, on_null_block=None):
         """Fit on ``y`` and also return D_KS for each shuffled labeling ``y[perm]``.
 
         Parameters
@@ -131,15 +135,21 @@ class KSCharacterizer(BaseEstimator):
         X, y : see :meth:`fit`.
         permutations : ndarray of shape (n_shuffles, n_samples), int
             Each row a permutation of ``range(n_samples)``.
+        on_null_block : callable or None, default=None
+            When given, ``on_null_block(f0, f1, null)`` receives the shuffled D_KS of columns
+            ``f0:f1`` (float64 ``(n_shuffles, n_classes, f1 - f0)``, valid during the call
+            only) as each feature block is done, one call at a time, and nothing of them is
+            kept: the return value is then empty.
 
         Returns
         -------
         null_dks : ndarray of shape (n_shuffles, n_classes, n_features), float64
+            Of shape ``(0, n_classes, n_features)`` when ``on_null_block`` is given.
         """
         self._validate_params()
-        return self._fit(X, y, permutations=permutations)
+        return self._fit(X, y, permutations=permutations, on_null_block=on_null_block)
 
-    def _fit(self, X, y, permutations):
+    def _fit(self, X, y, permutations, on_null_block=None):
         X, y, mins, maxs = check_features(self, X, y, reset=True, n_jobs=self.n_jobs)
         classes, codes, counts = encode_labels(self, y)
         labelings = [codes]
@@ -161,11 +171,13 @@ class KSCharacterizer(BaseEstimator):
             maxs=maxs,
             n_jobs=self.n_jobs,
             block_size=self.block_size,
+            on_block=on_null_block,
+            estimator=self,
         )
         self.classes_ = classes
         self.class_counts_ = counts
         self.dks_ = result[0]
-        return result[1:]
+        return result[1:] if on_null_block is None else np.empty((0, *result.shape[1:]))
 
     @property
     def pvalues_(self):
@@ -235,77 +247,111 @@ class KSCharacterizer(BaseEstimator):
         return tags
 
 
-def signed_dks(X, labelings, class_counts, *, n_bins, mins, maxs, n_jobs=None, block_size=256):
+def signed_dks(
+    X,
+    labelings,
+    class_counts,
+    *,
+    n_bins,
+    mins,
+    maxs,
+    n_jobs=None,
+    block_size=256,
+    on_block=None,
+    estimator=None,
+):
     """Signed D_KS of all features for several labelings (validated inputs only).
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64, finite
+    X : ndarray of shape (n_samples, n_features), float32 or float64, finite; or a lazy
+        source (memory map, Zarr or Dask array, see :mod:`dks._blocks`) with ``mins=None``
     labelings : ndarray of shape (n_labelings, n_samples), int32
         Class codes; every labeling has the class sizes ``class_counts``.
     class_counts : ndarray of shape (n_classes,), int64
     n_bins : int or None
         ``None`` for the exact statistic.
-    mins, maxs : ndarray of shape (n_features,), float64
-        Column minima and maxima.
+    mins, maxs : ndarray of shape (n_features,), float64, or None
+        Column minima and maxima; ``None`` for a lazy source: each block is then read once,
+        checked for non-finite values and scanned for its minima and maxima.
     n_jobs : int or None
         Threads over feature blocks.
     block_size : int
         Features per block.
+    on_block : callable or None
+        When given, ``on_block(f0, f1, null)`` receives the D_KS of labelings ``1:`` for
+        columns ``f0:f1`` (float64 ``(n_labelings - 1, n_classes, f1 - f0)``, a temporary)
+        as each block is done, one call at a time, and only labeling 0 is kept.
+    estimator : estimator or None
+        Named in the error about non-finite values of a lazy source.
 
     Returns
     -------
     dks : ndarray of shape (n_labelings, n_classes, n_features), float64
+        ``(1, n_classes, n_features)`` when ``on_block`` is given.
     """
     n_samples, n_features = X.shape
-    out = np.empty((labelings.shape[0], class_counts.shape[0], n_features))
+    n_labelings, n_classes = labelings.shape[0], class_counts.shape[0]
+    out = np.empty((n_labelings if on_block is None else 1, n_classes, n_features))
     bins = 0 if n_bins is None else int(n_bins)
     n_threads = effective_n_jobs(n_jobs)
     # Columns are copied, a few at a time, to a buffer that stays in the L2 cache
     # (about 128k values); larger buffers measured slower.
     max_cols = max(1, min(block_size, (1 << 17) // max(n_samples, 1)))
-    on_disk = _file_backed(X)
-    if on_disk:
-        # A file-backed X is read in wide column blocks (each block one pass over the file),
-        # as large as sklearn's working_memory allows per thread.
-        budget = get_config()["working_memory"] * 2**20 / max(n_threads, 1)
-        block_size = max(block_size, int(budget // (n_samples * X.dtype.itemsize)))
-    blocks = [(f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)]
+    lock = threading.Lock()
+
+    def emit(f0, f1, res):
+        out[0, :, f0:f1] = res[0]
+        with lock:
+            on_block(f0, f1, res[1:])
+
+    if mins is None and lazy_kind(X) == "dask":
+        from dks._dask import dask_signed_dks
+
+        width = block_width(n_samples, 8, n_threads, block_size=block_size)
+        return dask_signed_dks(
+            X, labelings, class_counts, bins=bins, width=width, max_cols=max_cols, out=out,
+            emit=None if on_block is None else emit, estimator=estimator, n_threads=n_threads,
+        )  # fmt: skip
+
+    source = None
+    if mins is None:
+        # A memory map or a Zarr array: column blocks as wide as working_memory allows,
+        # each read once (see dks._blocks).
+        source = FeatureSource(X, n_threads=n_threads, block_size=block_size)
+        blocks = source.blocks
+    else:
+        blocks = [
+            (f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)
+        ]
 
     def run(f0, f1):
-        if on_disk:
-            block = np.asfortranarray(X[:, f0:f1])
-            view = out[:, :, f0:f1]
-            block_signed_ks(
-                block,
-                0,
-                f1 - f0,
-                mins[f0:f1],
-                maxs[f0:f1],
-                bins,
-                labelings,
-                class_counts,
-                view,
-                max_cols,
-            )
-        else:
+        if source is not None:
+            block = source.read(f0, f1)
+            bmins, bmaxs, n_bad, first_bad = block_stats(block)
+            if n_bad.any():
+                raise non_finite_error(estimator, n_bad, first_bad, offset=f0)
+            args = (block, 0, f1 - f0, bmins, bmaxs)
+        elif on_block is None:
             block_signed_ks(X, f0, f1, mins, maxs, bins, labelings, class_counts, out, max_cols)
+            return
+        else:
+            args = (X[:, f0:f1], 0, f1 - f0, mins[f0:f1], maxs[f0:f1])
+        res = out[:, :, f0:f1] if on_block is None else np.empty((n_labelings, n_classes, f1 - f0))
+        block_signed_ks(*args, bins, labelings, class_counts, res, max_cols)
+        if on_block is not None:
+            emit(f0, f1, res)
 
-    if n_threads == 1 or len(blocks) == 1:
-        for f0, f1 in blocks:
-            run(f0, f1)
-    else:
-        Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(f0, f1) for f0, f1 in blocks)
+    try:
+        if n_threads == 1 or len(blocks) == 1:
+            for f0, f1 in blocks:
+                run(f0, f1)
+        else:
+            Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(f0, f1) for f0, f1 in blocks)
+    finally:
+        if source is not None:
+            source.close()
     return out
-
-
-def _file_backed(X):
-    """Whether ``X`` is (a view of) a :class:`numpy.memmap`."""
-    while X is not None:
-        if isinstance(X, np.memmap):
-            return True
-        X = getattr(X, "base", None)
-    return False
 
 
 def signed_ks_pvalues(dks, class_counts):

@@ -1,0 +1,206 @@
+"""Where feature blocks come from: arrays too large for RAM, read once in column blocks.
+
+The signed D_KS of a feature needs the whole column (every sample), and nothing else: so the
+statistics are computed feature block by feature block, each block read exactly once and
+used for every labeling (the true one and all shuffled ones). This module turns the inputs
+that may not fit in memory into such blocks:
+
+- a :class:`numpy.memmap` (e.g. ``np.load(path, mmap_mode="r")``);
+- a :class:`zarr.Array` (the chunked store of :mod:`dks`, or any 2-D Zarr array);
+- (a ``dask.array.Array`` is handled by :mod:`dks._dask`, which sends blocks to workers.)
+
+A block is as wide as ``sklearn.set_config(working_memory=...)`` allows per thread (at least
+``block_size`` features) and, for Zarr, a whole number of feature chunks.
+
+*Row-major data.* Reading a column block out of data laid out by rows (a C-order memory
+map, or a Zarr array whose chunks span all features, e.g. one chunk per write batch) touches
+every row, hence the whole file, for every block: with a page cache smaller than the file
+that is one full read per block (a 200,000 x 9,600 embedding in a process limited to 2 GB
+read 96 times its size before it was stopped). Such a source is therefore first copied, in
+one sequential pass of row blocks, into a feature-major (Fortran-order) temporary ``.npy``
+file next to the system's temporary files (``TMPDIR``); column blocks are then contiguous
+reads of that file. The copy costs one write and one read of the data and needs that much
+free disk; it is skipped when the whole array fits in one block.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+from sklearn import get_config
+from sklearn.utils import check_consistent_length, column_or_1d
+
+__all__ = ["FeatureSource", "block_stats", "block_width", "check_lazy", "lazy_kind"]
+
+
+def lazy_kind(X):
+    """``"dask"``, ``"zarr"``, ``"memmap"`` or ``None`` (an ordinary in-memory input).
+
+    Neither Dask nor Zarr is imported here: an object can only be one of their arrays if its
+    library is already loaded.
+    """
+    dask_array = sys.modules.get("dask.array")
+    if dask_array is not None and isinstance(X, dask_array.Array):
+        return "dask"
+    zarr = sys.modules.get("zarr")
+    if zarr is not None and isinstance(X, zarr.Array):
+        return "zarr"
+    base = X
+    while isinstance(base, np.ndarray):
+        if isinstance(base, np.memmap):
+            return "memmap"
+        base = base.base
+    return None
+
+
+def check_lazy(estimator, X, y, *, reset=True):
+    """Check the shape of a lazy ``X`` and its labels without reading ``X``.
+
+    Sets ``n_features_in_`` (and removes ``feature_names_in_``) when ``reset``; the values
+    are checked block by block later (:func:`block_stats`).
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+    """
+    name = type(estimator).__name__
+    shape = tuple(X.shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"Expected a 2-D array of activations (n_samples, n_features) for {name}; got an "
+            f"array of shape {shape}."
+        )
+    n_samples, n_features = shape
+    if n_samples < 2 or n_features < 1:
+        raise ValueError(f"{name} needs at least 2 samples and 1 feature; got X of shape {shape}.")
+    if not np.issubdtype(np.dtype(X.dtype), np.number):
+        raise ValueError(f"X must hold numbers for {name}; got dtype {X.dtype}.")
+    y = column_or_1d(np.asarray(y), warn=True)
+    check_consistent_length(np.empty((n_samples, 0)), y)
+    if reset:
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {name} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    return y
+
+
+def work_dtype(dtype):
+    """float32 stays float32; every other numeric type is computed in float64."""
+    return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
+
+
+def block_width(n_samples, itemsize, n_threads, *, block_size, align=1):
+    """Features per block: what ``working_memory`` allows per thread, a multiple of ``align``.
+
+    At least ``block_size`` features (rounded up to ``align``).
+    """
+    budget = get_config()["working_memory"] * 2**20 / max(n_threads, 1)
+    width = max(int(block_size), int(budget // (max(n_samples, 1) * itemsize)))
+    return max(align, (width // align) * align)
+
+
+def block_stats(block):
+    """Column minima, maxima (float64), non-finite counts and first non-finite rows.
+
+    ``first_bad[j]`` is ``-1`` where column ``j`` is finite.
+    """
+    finite = np.isfinite(block)
+    n_bad = block.shape[0] - np.count_nonzero(finite, axis=0)
+    first_bad = np.where(n_bad > 0, np.argmin(finite, axis=0), -1)
+    if n_bad.any():
+        mins = np.min(block, axis=0, initial=np.inf, where=finite)
+        maxs = np.max(block, axis=0, initial=-np.inf, where=finite)
+    else:
+        mins, maxs = block.min(axis=0), block.max(axis=0)
+    return mins.astype(np.float64), maxs.astype(np.float64), n_bad.astype(np.int64), first_bad
+
+
+class FeatureSource:
+    """Column blocks of a memory map or a Zarr array, each read once, in Fortran order.
+
+    Parameters
+    ----------
+    X : numpy.memmap or zarr.Array of shape (n_samples, n_features)
+    n_threads : int
+        Threads reading blocks at the same time (each holds one block).
+    block_size : int
+        Fewest features per block.
+
+    Attributes
+    ----------
+    blocks : list of (f0, f1)
+        Column ranges, in order.
+    dtype : numpy.dtype
+        float32 or float64, the dtype of the blocks.
+
+    Use as a context manager: the temporary feature-major copy, if one was made, is removed
+    on exit.
+    """
+
+    def __init__(self, X, *, n_threads, block_size):
+        self.X = X
+        self.dtype = work_dtype(X.dtype)
+        n_samples, n_features = X.shape
+        align = 1
+        if lazy_kind(X) == "zarr":
+            align = min(int(X.chunks[1]), n_features)
+        width = block_width(
+            n_samples, self.dtype.itemsize, n_threads, block_size=block_size, align=align
+        )
+        width = min(width, n_features)
+        self.blocks = [(f0, min(f0 + width, n_features)) for f0 in range(0, n_features, width)]
+        self._tmpdir = None
+        if len(self.blocks) > 1 and _row_major(X):
+            self.X = self._feature_major_copy(X, n_threads)
+
+    def read(self, f0, f1):
+        """Columns ``f0:f1`` as a Fortran-ordered ndarray of ``dtype``."""
+        return np.asfortranarray(self.X[:, f0:f1], dtype=self.dtype)
+
+    def _feature_major_copy(self, X, n_threads):
+        """Copy ``X`` into a Fortran-order temporary .npy, in one pass of row blocks."""
+        n_samples, n_features = X.shape
+        self._tmpdir = tempfile.mkdtemp(prefix="dks-feature-major-")
+        path = os.path.join(self._tmpdir, "X.npy")
+        copy = np.lib.format.open_memmap(
+            path, mode="w+", dtype=self.dtype, shape=X.shape, fortran_order=True
+        )
+        rows = _row_chunk(X)
+        # Row blocks a whole number of Zarr row chunks, within one thread's working memory.
+        budget = block_width(n_features, self.dtype.itemsize, n_threads, block_size=1)
+        step = max(rows, (budget // rows) * rows)
+        for r0 in range(0, n_samples, step):
+            r1 = min(r0 + step, n_samples)
+            copy[r0:r1] = X[r0:r1]
+        copy.flush()
+        del copy
+        return np.load(path, mmap_mode="r")
+
+    def close(self):
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _row_major(X):
+    """Whether a column block of ``X`` would touch (nearly) all of its storage."""
+    if lazy_kind(X) == "zarr":
+        return int(X.chunks[1]) >= X.shape[1]
+    return not X.flags.f_contiguous
+
+
+def _row_chunk(X):
+    return int(X.chunks[0]) if lazy_kind(X) == "zarr" else 1
