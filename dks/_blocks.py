@@ -148,9 +148,8 @@ class FeatureSource:
         self.X = X
         self.dtype = work_dtype(X.dtype)
         n_samples, n_features = X.shape
-        align = 1
-        if lazy_kind(X) == "zarr":
-            align = min(int(X.chunks[1]), n_features)
+        # Blocks of whole feature chunks, unless chunks span all features (then copied).
+        align = 1 if _row_major(X) or lazy_kind(X) != "zarr" else int(X.chunks[1])
         width = block_width(
             n_samples, self.dtype.itemsize, n_threads, block_size=block_size, align=align
         )

@@ -86,6 +86,15 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         (relevance ``+1``), or by absence only (``-1``).
     n_jobs : int or None, default=None
         Passed to the characterizer's ``n_jobs`` when not ``None``.
+    keep_null : bool, default=True
+        Whether to keep every shuffled D_KS in ``null_dks_``: ``n_shuffles * n_classes *
+        n_features * 8`` bytes (100 shuffles of 1,000 classes x 100,000 features: 80 GB).
+        ``False`` keeps only what the thresholds need, the exceedance counts of the
+        shuffled D_KS on the grid, accumulated feature block by feature block as the
+        characterizer produces them: ``2 * n_grid * 8`` bytes, plus one block's temporary
+        of ``(n_shuffles + 1) * n_classes * block_width * 8`` bytes per thread (see
+        :ref:`scaling`). The thresholds and relevance are the same; ``null_dks_`` is then
+        ``None`` and the ``"kept_shuffled"`` column of :meth:`layer_summary` is NaN.
 
     Attributes
     ----------
@@ -93,8 +102,8 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         The fitted clone of ``characterizer``.
     dks_ : ndarray of shape (n_classes, n_features), float64
         D_KS with the true labels (the array of ``characterizer_``, not a copy).
-    null_dks_ : ndarray of shape (n_shuffles, n_classes, n_features), float64
-        D_KS with each shuffled labeling.
+    null_dks_ : ndarray of shape (n_shuffles, n_classes, n_features), float64, or None
+        D_KS with each shuffled labeling; ``None`` when ``keep_null=False``.
     classes_ : ndarray of shape (n_classes,)
         Class labels, in the row order of ``dks_``.
     grid_ : ndarray of shape (n_grid,), float64
@@ -179,6 +188,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, 1, closed="neither")],
         "sign": [StrOptions({"both", "presence", "absence"})],
         "n_jobs": [Integral, None],
+        "keep_null": ["boolean"],
     }
 
     def __init__(
@@ -192,6 +202,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         alpha=0.05,
         sign="both",
         n_jobs=None,
+        keep_null=True,
     ):
         self.characterizer = characterizer
         self.n_shuffles = n_shuffles
@@ -201,6 +212,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         self.alpha = alpha
         self.sign = sign
         self.n_jobs = n_jobs
+        self.keep_null = keep_null
 
     # ------------------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=False)
@@ -238,7 +250,12 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         for row in permutations:
             row[:] = rng.permutation(n_samples)
 
-        null_dks = self._fit_characterizer(char, X, y, permutations)
+        grid = threshold_grid(self.resolution)
+        # keep_null=False: exceedance counts accumulated block by block, nulls dropped.
+        null_counts = (
+            None if self.keep_null else _NullCounts(grid, self.resolution, self.n_shuffles)
+        )
+        null_dks = self._fit_characterizer(char, X, y, permutations, null_counts)
 
         counts = getattr(char, "class_counts_", None)
         if counts is None:
@@ -249,16 +266,16 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         self.characterizer_ = char
         self.dks_ = char.dks_
         self.classes_ = char.classes_
-        self.null_dks_ = null_dks
+        self.null_dks_ = null_dks if self.keep_null else None
         self.n_features_in_ = char.n_features_in_
         if hasattr(char, "feature_names_in_"):
             self.feature_names_in_ = char.feature_names_in_
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 
-        self.grid_ = threshold_grid(self.resolution)
+        self.grid_ = grid
         self.d_avg_plus_, self.d_avg_minus_ = _average_distance(
-            self.dks_, null_dks, self.grid_, self.resolution
+            self.dks_, null_dks, self.grid_, self.resolution, null_counts
         )
 
         if self.method == "shuffle":
@@ -293,14 +310,27 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         return char
 
     @staticmethod
-    def _fit_characterizer(char, X, y, permutations):
-        """Fit ``char`` on ``(X, y)`` and return D_KS of each labeling ``y[perm]``."""
+    def _fit_characterizer(char, X, y, permutations, null_counts=None):
+        """Fit ``char`` on ``(X, y)`` and return D_KS of each labeling ``y[perm]``.
+
+        With ``null_counts``, the shuffled D_KS go to it block by block and none is
+        returned (an empty array).
+        """
         if hasattr(char, "_fit_with_null"):
             # One pass: the label-independent work is shared by all labelings.
-            null_dks = char._fit_with_null(X, y, permutations)
+            if null_counts is None:
+                null_dks = char._fit_with_null(X, y, permutations)
+            else:
+                null_dks = char._fit_with_null(X, y, permutations, on_null_block=null_counts)
         else:
             char.fit(X, y)
-            null_dks = [clone(char).fit(X, _safe_indexing(y, perm)).dks_ for perm in permutations]
+            null_dks = []
+            for perm in permutations:
+                null = clone(char).fit(X, _safe_indexing(y, perm)).dks_
+                if null_counts is None:
+                    null_dks.append(null)
+                else:
+                    null_counts(0, null.shape[-1], null[None])
             if not null_dks:
                 null_dks = np.empty((0, *np.shape(char.dks_)))
         return np.asarray(null_dks, dtype=np.float64)
@@ -438,7 +468,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
     def _null_kept(self):
         """Bool (n_shuffles, n_classes, n_features): null pairs that would be selected."""
         null = self.null_dks_
-        if null.shape[0] == 0:
+        if null is None or null.shape[0] == 0:
             return None
         if self.method == "shuffle":
             return (null > self.t_plus_) | (null < self.t_minus_)
@@ -550,25 +580,50 @@ def _exceedance(values, grid, resolution):
     return plus, minus
 
 
-def _average_distance(dks, null_dks, grid, resolution):
-    """Eq. 4 of the paper for both signs: (d_avg_plus, d_avg_minus) on ``grid``."""
+def _average_distance(dks, null_dks, grid, resolution, null_counts=None):
+    """Eq. 4 of the paper for both signs: (d_avg_plus, d_avg_minus) on ``grid``.
+
+    With ``null_counts`` (a :class:`_NullCounts` filled during the fit), the null
+    exceedance counts come from it and ``null_dks`` is not read.
+    """
     n_classes = dks.shape[0]
-    n_shuffles = null_dks.shape[0]
+    n_shuffles = null_dks.shape[0] if null_counts is None else null_counts.n_shuffles
     true_plus, true_minus = _exceedance(dks, grid, resolution)
     if n_shuffles == 0:
         nan = np.full(grid.shape, np.nan)
         return nan, nan.copy()
-    null_plus = np.zeros(grid.shape, dtype=np.int64)
-    null_minus = np.zeros(grid.shape, dtype=np.int64)
-    for null in null_dks:  # one labeling at a time keeps the temporaries small
-        plus, minus = _exceedance(null, grid, resolution)
-        null_plus += plus
-        null_minus += minus
+    if null_counts is None:
+        null_counts = _NullCounts(grid, resolution, n_shuffles)
+        for null in null_dks:  # one labeling at a time keeps the temporaries small
+            null_counts(0, null.shape[-1], null[None])
+    null_plus, null_minus = null_counts.plus, null_counts.minus
     scale = n_classes * n_shuffles
     return (
         true_plus / n_classes - null_plus / scale,
         true_minus / n_classes - null_minus / scale,
     )
+
+
+class _NullCounts:
+    """Exceedance counts of shuffled D_KS on the grid, summed block by block.
+
+    Called as ``counts(f0, f1, null)`` with ``null`` of shape ``(n_shuffles, n_classes,
+    f1 - f0)``; ``plus[i]`` and ``minus[i]`` count the values ``> grid[i]`` and
+    ``< -grid[i]`` of all blocks seen. Counts are integers, so the order of the blocks
+    does not change the sums.
+    """
+
+    def __init__(self, grid, resolution, n_shuffles):
+        self.grid = grid
+        self.resolution = resolution
+        self.n_shuffles = n_shuffles
+        self.plus = np.zeros(grid.shape, dtype=np.int64)
+        self.minus = np.zeros(grid.shape, dtype=np.int64)
+
+    def __call__(self, f0, f1, null):
+        plus, minus = _exceedance(null, self.grid, self.resolution)
+        self.plus += plus
+        self.minus += minus
 
 
 def _relevance_from_thresholds(dks, t_plus, t_minus):
