@@ -16,17 +16,20 @@ A block is as wide as ``sklearn.set_config(working_memory=...)`` allows per thre
 map, or a Zarr array whose chunks span all features, e.g. one chunk per write batch) touches
 every row, hence the whole file, for every block: with a page cache smaller than the file
 that is one full read per block (a 200,000 x 9,600 embedding in a process limited to 2 GB
-read 96 times its size before it was stopped). Such a source is therefore first copied, in
-one sequential pass of row blocks, into a feature-major (Fortran-order) temporary ``.npy``
-file next to the system's temporary files (``TMPDIR``); column blocks are then contiguous
-reads of that file. The copy costs one write and one read of the data and needs that much
-free disk; it is skipped when the whole array fits in one block.
+read 96 times its size before it was stopped). Such a source is therefore first *spilled*,
+in one sequential pass of row steps, into one temporary file per feature block (under the
+system's temporary directory, ``TMPDIR``): each row step appends its columns of every block
+to that block's file, so all writes and later reads are sequential (writing a Fortran-order
+copy in place instead rewrites partly filled pages, which a small page cache evicts and
+reads back). The spill costs one write and one read of the data and needs that much free
+disk; it is skipped when the whole array fits in one block.
 """
 
 import os
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn import get_config
@@ -148,39 +151,76 @@ class FeatureSource:
         self.X = X
         self.dtype = work_dtype(X.dtype)
         n_samples, n_features = X.shape
-        # Blocks of whole feature chunks, unless chunks span all features (then copied).
-        align = 1 if _row_major(X) or lazy_kind(X) != "zarr" else int(X.chunks[1])
+        row_major = _row_major(X)
+        # Blocks of whole feature chunks, unless chunks span all features (then spilled).
+        align = 1 if row_major or lazy_kind(X) != "zarr" else int(X.chunks[1])
         width = block_width(
             n_samples, self.dtype.itemsize, n_threads, block_size=block_size, align=align
         )
         width = min(width, n_features)
         self.blocks = [(f0, min(f0 + width, n_features)) for f0 in range(0, n_features, width)]
+        # Rows read at a time: a Zarr row chunk, or as many rows as one block holds values.
+        rows = _row_chunk(X)
+        if rows == 1:
+            rows = max(1, (n_samples * width) // n_features)
+        self._row_steps = [(r0, min(r0 + rows, n_samples)) for r0 in range(0, n_samples, rows)]
         self._tmpdir = None
-        if len(self.blocks) > 1 and _row_major(X):
-            self.X = self._feature_major_copy(X, n_threads)
+        if len(self.blocks) > 1 and row_major:
+            self._spill()
 
     def read(self, f0, f1):
-        """Columns ``f0:f1`` as a Fortran-ordered ndarray of ``dtype``."""
-        return np.asfortranarray(self.X[:, f0:f1], dtype=self.dtype)
+        """Columns ``f0:f1`` as a Fortran-ordered ndarray of ``dtype``.
 
-    def _feature_major_copy(self, X, n_threads):
-        """Copy ``X`` into a Fortran-order temporary .npy, in one pass of row blocks."""
-        n_samples, n_features = X.shape
-        self._tmpdir = tempfile.mkdtemp(prefix="dks-feature-major-")
-        path = os.path.join(self._tmpdir, "X.npy")
-        copy = np.lib.format.open_memmap(
-            path, mode="w+", dtype=self.dtype, shape=X.shape, fortran_order=True
-        )
-        rows = _row_chunk(X)
-        # Row blocks a whole number of Zarr row chunks, within one thread's working memory.
-        budget = block_width(n_features, self.dtype.itemsize, n_threads, block_size=1)
-        step = max(rows, (budget // rows) * rows)
-        for r0 in range(0, n_samples, step):
-            r1 = min(r0 + step, n_samples)
-            copy[r0:r1] = X[r0:r1]
-        copy.flush()
-        del copy
-        return np.load(path, mmap_mode="r")
+        Filled a row step at a time, so that no second copy of the block is made.
+        """
+        out = np.empty((self.X.shape[0], f1 - f0), dtype=self.dtype, order="F")
+        if self._tmpdir is not None:
+            with open(self._block_path(f0), "rb") as f:
+                for r0, r1 in self._row_steps:
+                    count = (r1 - r0) * (f1 - f0)
+                    rows = np.fromfile(f, self.dtype, count).reshape(r1 - r0, f1 - f0)
+                    _copy_rows(rows, out, r0)
+        elif lazy_kind(self.X) == "zarr":
+            for r0, r1 in self._row_steps:
+                _copy_rows(self.X[r0:r1, f0:f1], out, r0)
+        else:
+            out[:] = self.X[:, f0:f1]
+        return out
+
+    def prefetched(self):
+        """Yield ``(f0, f1, block)`` for every block, reading the next one meanwhile.
+
+        A second thread reads (and decompresses) block ``k + 1`` while the caller computes
+        on block ``k``: reading and computing overlap, at the cost of two blocks in memory.
+        """
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(self.read, *self.blocks[0])
+            for k, (f0, f1) in enumerate(self.blocks):
+                block = pending.result()
+                if k + 1 < len(self.blocks):
+                    pending = pool.submit(self.read, *self.blocks[k + 1])
+                yield f0, f1, block
+                del block
+
+    def _spill(self):
+        """Write each feature block of a row-major ``X`` to its own temporary file.
+
+        One sequential pass of row steps; each step appends its columns of every block to
+        that block's file, so every file is written sequentially and later read the same way.
+        """
+        self._tmpdir = tempfile.mkdtemp(prefix="dks-feature-blocks-")
+        files = [open(self._block_path(f0), "wb") for f0, _ in self.blocks]  # noqa: SIM115
+        try:
+            for r0, r1 in self._row_steps:
+                rows = np.asarray(self.X[r0:r1], dtype=self.dtype)
+                for f, (f0, f1) in zip(files, self.blocks, strict=True):
+                    np.ascontiguousarray(rows[:, f0:f1]).tofile(f)
+        finally:
+            for f in files:
+                f.close()
+
+    def _block_path(self, f0):
+        return os.path.join(self._tmpdir, f"{f0}.bin")
 
     def close(self):
         if self._tmpdir is not None:
@@ -199,6 +239,16 @@ def _row_major(X):
     if lazy_kind(X) == "zarr":
         return int(X.chunks[1]) >= X.shape[1]
     return not X.flags.f_contiguous
+
+
+def _copy_rows(rows, out, r0):
+    """``out[r0:r0 + len(rows)] = rows``, by tiles of 64 rows (a cache-friendly transpose
+    of C-ordered rows into Fortran-ordered ``out``)."""
+    rows = np.asarray(rows)
+    n = rows.shape[0]
+    for t0 in range(0, n, 64):
+        t1 = min(t0 + 64, n)
+        out[r0 + t0 : r0 + t1] = rows[t0:t1]
 
 
 def _row_chunk(X):

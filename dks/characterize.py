@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from dks._blocks import FeatureSource, block_stats, block_width, lazy_kind
+from dks._blocks import FeatureSource, block_stats, block_width, lazy_kind, work_dtype
 from dks._kernels import block_signed_ks
 from dks._validation import check_features, encode_labels, non_finite_error
 
@@ -308,7 +308,12 @@ def signed_dks(
     if mins is None and lazy_kind(X) == "dask":
         from dks._dask import dask_signed_dks
 
-        width = block_width(n_samples, 8, n_threads, block_size=block_size)
+        # Whole Dask column chunks per block, so that rechunking only merges.
+        chunk = int(X.chunksize[1])
+        itemsize = work_dtype(X.dtype).itemsize
+        width = block_width(
+            n_samples, itemsize, n_threads, block_size=block_size, align=min(chunk, n_features)
+        )
         return dask_signed_dks(
             X, labelings, class_counts, bins=bins, width=width, max_cols=max_cols, out=out,
             emit=None if on_block is None else emit, estimator=estimator, n_threads=n_threads,
@@ -318,16 +323,17 @@ def signed_dks(
     if mins is None:
         # A memory map or a Zarr array: column blocks as wide as working_memory allows,
         # each read once (see dks._blocks).
-        source = FeatureSource(X, n_threads=n_threads, block_size=block_size)
+        # One thread reads the next block while the other computes: two blocks in memory.
+        source = FeatureSource(X, n_threads=max(2, n_threads), block_size=block_size)
         blocks = source.blocks
     else:
         blocks = [
             (f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)
         ]
 
-    def run(f0, f1):
+    def run(f0, f1, block=None):
         if source is not None:
-            block = source.read(f0, f1)
+            block = source.read(f0, f1) if block is None else block
             bmins, bmaxs, n_bad, first_bad = block_stats(block)
             if n_bad.any():
                 raise non_finite_error(estimator, n_bad, first_bad, offset=f0)
@@ -343,7 +349,10 @@ def signed_dks(
             emit(f0, f1, res)
 
     try:
-        if n_threads == 1 or len(blocks) == 1:
+        if source is not None and n_threads == 1 and len(blocks) > 1:
+            for f0, f1, block in source.prefetched():
+                run(f0, f1, block)
+        elif n_threads == 1 or len(blocks) == 1:
             for f0, f1 in blocks:
                 run(f0, f1)
         else:

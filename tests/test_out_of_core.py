@@ -86,7 +86,7 @@ def test_each_column_is_read_once(tmp_path, kind, monkeypatch):
         assert all(f0 % 8 == 0 for f0, _ in reads)
 
 
-def test_row_major_sources_are_copied_feature_major_and_cleaned(tmp_path, monkeypatch):
+def test_row_major_sources_are_spilled_by_feature_block_and_cleaned(tmp_path, monkeypatch):
     X, y = relu_data()
     source = make_source("memmap_c", X, tmp_path)
     scratch = tmp_path / "scratch"
@@ -96,18 +96,24 @@ def test_row_major_sources_are_copied_feature_major_and_cleaned(tmp_path, monkey
     original = FeatureSource.read
 
     def spy(self, f0, f1):
-        seen.append((self.X.flags.f_contiguous, os.listdir(scratch)))
-        return original(self, f0, f1)
+        block = original(self, f0, f1)
+        (spill,) = os.listdir(scratch)
+        seen.append((f0, sorted(os.listdir(scratch / spill)), block.flags.f_contiguous))
+        assert_array_equal(block, X[:, f0:f1])
+        return block
 
     monkeypatch.setattr(FeatureSource, "read", spy)
     with config_context(working_memory=TINY):
         KSCharacterizer(block_size=1).fit(source, y)
-    assert seen and all(f_order and len(names) == 1 for f_order, names in seen)
-    assert os.listdir(scratch) == []  # the temporary copy is gone
-    # One block for everything: no copy.
-    seen.clear()
-    KSCharacterizer().fit(source, y)
-    assert seen == [(False, [])]
+    starts = sorted(f0 for f0, _, _ in seen)
+    assert len(starts) > 1
+    assert all(names == sorted(f"{f0}.bin" for f0 in starts) for _, names, _ in seen)
+    assert all(f_order for _, _, f_order in seen)
+    assert os.listdir(scratch) == []  # the spill is gone
+    # One block for everything: read directly, nothing spilled.
+    monkeypatch.setattr(FeatureSource, "read", original)
+    KSCharacterizer(block_size=1).fit(source, y)
+    assert os.listdir(scratch) == []
 
 
 @pytest.mark.parametrize("kind", ["zarr_features", "memmap_c", "dask"])
