@@ -47,6 +47,7 @@ def bench(session):
         "benchmarks/bench_characterize.py",
         "benchmarks/bench_select.py",
         "benchmarks/bench_embed.py",
+        "benchmarks/bench_out_of_core.py",
     ):
         session.run("python", script, *session.posargs)
 

@@ -259,11 +259,12 @@ def _print(mode, r, base, limited):
     read = r.get("read")
     read = f"{read / 1e9:9.2f}" if read is not None else f"{'-':>9}"
     if "failed" in r:
-        print(f"{mode:<16}{'failed':>9}{'':>8}{peak}{read}  {r['err']}")
+        print(f"{mode:<16}{'failed':>9}{'':>8}{peak}{read}  {r['err']}", flush=True)
         return
     if "stopped" in r:
         ratio = f">{r['stopped'] / base['fit']:.1f}x" if base else ""
-        print(f"{mode:<16}{'>' + format(r['stopped'], '.0f'):>9}{ratio:>8}{peak}{read}  stopped")
+        stopped = ">" + format(r["stopped"], ".0f")
+        print(f"{mode:<16}{stopped:>9}{ratio:>8}{peak}{read}  stopped", flush=True)
         return
     ratio = r["fit"] / base["fit"] if base else float("nan")
     if mode == "ram":

@@ -179,10 +179,10 @@ class FeatureSource:
                 for r0, r1 in self._row_steps:
                     count = (r1 - r0) * (f1 - f0)
                     rows = np.fromfile(f, self.dtype, count).reshape(r1 - r0, f1 - f0)
-                    _copy_rows(rows, out, r0)
+                    copy_rows(rows, out, r0)
         elif lazy_kind(self.X) == "zarr":
             for r0, r1 in self._row_steps:
-                _copy_rows(self.X[r0:r1, f0:f1], out, r0)
+                copy_rows(self.X[r0:r1, f0:f1], out, r0)
         else:
             out[:] = self.X[:, f0:f1]
         return out
@@ -241,7 +241,7 @@ def _row_major(X):
     return not X.flags.f_contiguous
 
 
-def _copy_rows(rows, out, r0):
+def copy_rows(rows, out, r0):
     """``out[r0:r0 + len(rows)] = rows``, by tiles of 64 rows (a cache-friendly transpose
     of C-ordered rows into Fortran-ordered ``out``)."""
     rows = np.asarray(rows)

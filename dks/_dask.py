@@ -19,7 +19,7 @@ cluster; otherwise on Dask's local threaded scheduler, ``n_jobs`` blocks at a ti
 
 import numpy as np
 
-from dks._blocks import block_stats, lazy_kind, work_dtype
+from dks._blocks import block_stats, copy_rows, lazy_kind, work_dtype
 from dks._kernels import block_signed_ks
 
 __all__ = ["as_dask_array", "client_for", "dask_signed_dks"]
@@ -96,7 +96,9 @@ def _current_client():
 
 def _block_task(block, labelings, class_counts, n_bins, max_cols):
     """One feature block: its non-finite counts, and its D_KS if it has none."""
-    block = np.asfortranarray(block, dtype=work_dtype(block.dtype))
+    rows = np.asarray(block)
+    block = np.empty(rows.shape, dtype=work_dtype(rows.dtype), order="F")
+    copy_rows(rows, block, 0)
     mins, maxs, n_bad, first_bad = block_stats(block)
     if n_bad.any():
         return None, n_bad, first_bad
