@@ -14,8 +14,10 @@ Zarr array, in separate processes:
 - ``dask-1``, ``dask-2``: the Zarr array as a Dask array on a ``LocalCluster`` of 1 and 2
   worker processes (no memory limit).
 
-Every time is printed with its ratio to the in-RAM fit of the same run, with peak memory and
-the bytes read from disk; the files are evicted from the page cache before each run.
+Every time is printed with its ratio to the in-RAM fit of the same run, with peak memory (the
+cgroup's peak, page cache included, for the limited runs; otherwise the peak resident memory
+of the process plus its Dask workers) and the bytes read from disk by the process; the files
+are evicted from the page cache before each run.
 Without cgroups (not root, cgroup v2 only) the limited runs are made without a limit and
 say so. Run: ``python benchmarks/bench_out_of_core.py [--rows 52000] [--limit-mb 512]``.
 """
@@ -81,14 +83,14 @@ def child(args):
     with config_context(working_memory=args.working_memory):
         sel.fit(X, y)
     fit = time.perf_counter() - t0
+    workers = 0
     if client is not None:
+        workers = sum(client.run(_peak_rss).values())
         client.close()
-    import resource
-
     result = {
         "load": load,
         "fit": fit,
-        "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "rss": _peak_rss() + workers,
         "read": _read_bytes(os.getpid()),
         "digest": hashlib.sha1(sel.dks_.tobytes() + sel.relevance_.tobytes()).hexdigest(),
     }
@@ -103,6 +105,15 @@ def warm_up():
     tiny = np.random.default_rng(0).random((50, 3)).astype(np.float32)
     for X in (tiny, np.asfortranarray(tiny)):
         KSCharacterizer().fit(X, np.arange(50) % 2)
+
+
+def _peak_rss():
+    """Peak resident memory of this process (``VmHWM``; ``ru_maxrss`` survives ``exec``)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def _read_bytes(pid):

@@ -32,10 +32,18 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn import get_config
 from sklearn.utils import check_consistent_length, column_or_1d
 
-__all__ = ["FeatureSource", "block_stats", "block_width", "check_lazy", "lazy_kind"]
+__all__ = [
+    "FeatureSource",
+    "block_stats",
+    "block_width",
+    "check_lazy",
+    "lazy_kind",
+    "lazy_signed_dks",
+]
 
 
 def lazy_kind(X):
@@ -232,6 +240,61 @@ class FeatureSource:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def lazy_signed_dks(
+    X, labelings, class_counts, *, kernel, n_bins, max_cols, n_jobs, block_size, out, emit,
+    estimator,
+):  # fmt: skip
+    """:func:`dks.characterize.signed_dks` for a memory map, a Zarr or a Dask array.
+
+    ``kernel`` is :func:`dks._kernels.block_signed_ks` (passed by the caller). Each feature
+    block is read once, checked for non-finite values (the error names ``estimator``),
+    scanned for its minima and maxima, and its D_KS computed for all labelings into ``out``
+    (or handed to ``emit(f0, f1, res)``).
+    """
+    from dks._validation import non_finite_error
+
+    n_samples, n_features = X.shape
+    n_threads = effective_n_jobs(n_jobs)
+    if lazy_kind(X) == "dask":
+        from dks._dask import dask_signed_dks
+
+        # Whole Dask column chunks per block (rechunking then only merges), unless the
+        # chunks span all features: Dask then splits them (an all-to-all rechunk).
+        chunk = int(X.chunksize[1])
+        align = chunk if chunk < n_features else 1
+        itemsize = work_dtype(X.dtype).itemsize
+        width = block_width(n_samples, itemsize, n_threads, block_size=block_size, align=align)
+        return dask_signed_dks(
+            X, labelings, class_counts, bins=n_bins, width=width, max_cols=max_cols, out=out,
+            emit=emit, estimator=estimator, n_threads=n_threads,
+        )  # fmt: skip
+
+    n_labelings, n_classes = labelings.shape[0], class_counts.shape[0]
+
+    def run(f0, f1, block=None):
+        block = source.read(f0, f1) if block is None else block
+        mins, maxs, n_bad, first_bad = block_stats(block)
+        if n_bad.any():
+            raise non_finite_error(estimator, n_bad, first_bad, offset=f0)
+        res = out[:, :, f0:f1] if emit is None else np.empty((n_labelings, n_classes, f1 - f0))
+        kernel(block, 0, f1 - f0, mins, maxs, n_bins, labelings, class_counts, res, max_cols)
+        if emit is not None:
+            emit(f0, f1, res)
+
+    # With one thread, a second one reads the next block meanwhile: two blocks in memory.
+    with FeatureSource(X, n_threads=max(2, n_threads), block_size=block_size) as source:
+        if n_threads == 1 and len(source.blocks) > 1:
+            for f0, f1, block in source.prefetched():
+                run(f0, f1, block)
+        elif n_threads == 1:
+            run(*source.blocks[0])
+        else:
+            Parallel(n_jobs=n_threads, prefer="threads")(
+                delayed(run)(f0, f1) for f0, f1 in source.blocks
+            )
+    return out
 
 
 def _row_major(X):

@@ -9,9 +9,9 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from dks._blocks import FeatureSource, block_stats, block_width, lazy_kind, work_dtype
+from dks._blocks import lazy_signed_dks
 from dks._kernels import block_signed_ks
-from dks._validation import check_features, encode_labels, non_finite_error
+from dks._validation import check_features, encode_labels
 
 __all__ = ["KSCharacterizer", "signed_ks_pvalues"]
 
@@ -298,6 +298,38 @@ def signed_dks(
     # Columns are copied, a few at a time, to a buffer that stays in the L2 cache
     # (about 128k values); larger buffers measured slower.
     max_cols = max(1, min(block_size, (1 << 17) // max(n_samples, 1)))
+    emit = None if on_block is None else _one_at_a_time(out, on_block)
+    if mins is None:
+        # A memory map, a Zarr or a Dask array: each feature block is read once and checked
+        # as it is read (dks._blocks). The kernel is looked up here, at call time.
+        return lazy_signed_dks(
+            X, labelings, class_counts, kernel=block_signed_ks, n_bins=bins, max_cols=max_cols,
+            n_jobs=n_jobs, block_size=block_size, out=out, emit=emit, estimator=estimator,
+        )  # fmt: skip
+    blocks = [(f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)]
+
+    def run(f0, f1):
+        if emit is None:
+            block_signed_ks(X, f0, f1, mins, maxs, bins, labelings, class_counts, out, max_cols)
+        else:
+            res = np.empty((n_labelings, n_classes, f1 - f0))
+            block = X[:, f0:f1]
+            lo, hi = mins[f0:f1], maxs[f0:f1]
+            block_signed_ks(
+                block, 0, f1 - f0, lo, hi, bins, labelings, class_counts, res, max_cols
+            )
+            emit(f0, f1, res)
+
+    if n_threads == 1 or len(blocks) == 1:
+        for f0, f1 in blocks:
+            run(f0, f1)
+    else:
+        Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(f0, f1) for f0, f1 in blocks)
+    return out
+
+
+def _one_at_a_time(out, on_block):
+    """``emit(f0, f1, res)``: labeling 0 into ``out``, the others to ``on_block``, serialized."""
     lock = threading.Lock()
 
     def emit(f0, f1, res):
@@ -305,62 +337,7 @@ def signed_dks(
         with lock:
             on_block(f0, f1, res[1:])
 
-    if mins is None and lazy_kind(X) == "dask":
-        from dks._dask import dask_signed_dks
-
-        # Whole Dask column chunks per block, so that rechunking only merges.
-        chunk = int(X.chunksize[1])
-        itemsize = work_dtype(X.dtype).itemsize
-        width = block_width(
-            n_samples, itemsize, n_threads, block_size=block_size, align=min(chunk, n_features)
-        )
-        return dask_signed_dks(
-            X, labelings, class_counts, bins=bins, width=width, max_cols=max_cols, out=out,
-            emit=None if on_block is None else emit, estimator=estimator, n_threads=n_threads,
-        )  # fmt: skip
-
-    source = None
-    if mins is None:
-        # A memory map or a Zarr array: column blocks as wide as working_memory allows,
-        # each read once (see dks._blocks).
-        # One thread reads the next block while the other computes: two blocks in memory.
-        source = FeatureSource(X, n_threads=max(2, n_threads), block_size=block_size)
-        blocks = source.blocks
-    else:
-        blocks = [
-            (f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)
-        ]
-
-    def run(f0, f1, block=None):
-        if source is not None:
-            block = source.read(f0, f1) if block is None else block
-            bmins, bmaxs, n_bad, first_bad = block_stats(block)
-            if n_bad.any():
-                raise non_finite_error(estimator, n_bad, first_bad, offset=f0)
-            args = (block, 0, f1 - f0, bmins, bmaxs)
-        elif on_block is None:
-            block_signed_ks(X, f0, f1, mins, maxs, bins, labelings, class_counts, out, max_cols)
-            return
-        else:
-            args = (X[:, f0:f1], 0, f1 - f0, mins[f0:f1], maxs[f0:f1])
-        res = out[:, :, f0:f1] if on_block is None else np.empty((n_labelings, n_classes, f1 - f0))
-        block_signed_ks(*args, bins, labelings, class_counts, res, max_cols)
-        if on_block is not None:
-            emit(f0, f1, res)
-
-    try:
-        if source is not None and n_threads == 1 and len(blocks) > 1:
-            for f0, f1, block in source.prefetched():
-                run(f0, f1, block)
-        elif n_threads == 1 or len(blocks) == 1:
-            for f0, f1 in blocks:
-                run(f0, f1)
-        else:
-            Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(f0, f1) for f0, f1 in blocks)
-    finally:
-        if source is not None:
-            source.close()
-    return out
+    return emit
 
 
 def signed_ks_pvalues(dks, class_counts):

@@ -18,7 +18,7 @@ def client():
     # Threads in this process: light, yet the blocks go through the scheduler as tasks.
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -33,15 +33,16 @@ def test_distributed_fit_equals_in_memory(client, n_bins, keep_null):
     ref.fit(X, y)
     char = KSCharacterizer(n_bins=n_bins, block_size=4)
     sel = NoiseThresholdSelector(char, n_shuffles=3, random_state=0, keep_null=keep_null)
-    with config_context(working_memory=TINY):
+    with config_context(working_memory=TINY), distributed.get_task_stream(client) as stream:
         sel.fit(da.from_array(X, chunks=(60, 37)), y)  # row chunks: rechunked to columns
     assert_array_equal(sel.dks_, ref.dks_)
     assert_array_equal(sel.d_avg_plus_, ref.d_avg_plus_)
     assert_array_equal(sel.relevance_, ref.relevance_)
     if keep_null:
         assert_array_equal(sel.null_dks_, ref.null_dks_)
-    # The blocks ran as tasks of this client's scheduler.
-    assert any("block_task" in name for name in client.cluster.scheduler.task_groups)
+    # The blocks ran as tasks on this client's workers: 10 features fit in TINY.
+    keys = [str(task["key"]) for task in stream.data]
+    assert sum("block_task" in key for key in keys) == 4
 
 
 def test_zarr_store_as_dask_array(client, tmp_path):
