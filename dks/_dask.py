@@ -71,7 +71,8 @@ def as_dask_array(X):
 
     A Zarr array becomes ``dask.array.from_zarr`` (workers open the store themselves, so
     it must be at a path or URL they can reach); an in-memory array is wrapped with
-    ``dask.array.from_array``; a Dask array is returned as it is.
+    ``dask.array.from_array`` (its data then travel with the task graph: for a large
+    embedding, write a Zarr store and pass that); a Dask array is returned as it is.
     """
     import dask.array as da
 

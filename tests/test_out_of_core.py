@@ -8,6 +8,7 @@ import pytest
 from numpy.testing import assert_array_equal
 from sklearn import config_context
 
+import dks
 import dks._blocks as blocks_mod
 from dks import KSCharacterizer, NoiseThresholdSelector
 from dks._blocks import FeatureSource, block_stats, lazy_kind
@@ -213,3 +214,25 @@ def test_keep_null_false_with_a_characterizer_without_shared_null():
     assert_array_equal(small.d_avg_plus_, full.d_avg_plus_)
     assert_array_equal(small.d_avg_minus_, full.d_avg_minus_)
     assert small.null_dks_ is None
+
+
+def test_fits_import_neither_zarr_nor_dask(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from dks import NoiseThresholdSelector\n"
+        "np.save(sys.argv[1], np.random.default_rng(0).random((60, 5)))\n"
+        "X = np.load(sys.argv[1], mmap_mode='r')\n"
+        "NoiseThresholdSelector(n_shuffles=2, keep_null=False).fit(X, np.arange(60) % 3)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('zarr', 'dask')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "X.npy")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(dks.__file__))},
+    )
+    assert out.stdout.strip() == "[]"
