@@ -151,8 +151,8 @@ class FeatureSource:
     dtype : numpy.dtype
         float32 or float64, the dtype of the blocks.
 
-    Use as a context manager: the temporary feature-major copy, if one was made, is removed
-    on exit.
+    A row-major ``X`` of more than one block is spilled when the source is made (see the
+    module docstring). Use as a context manager: the spill, if any, is removed on exit.
     """
 
     def __init__(self, X, *, n_threads, block_size):

@@ -52,9 +52,8 @@ def test_atomic_dir_swaps_whole_folder(tmp_path):
         (tmp / "y.txt").write_text("2")
     assert sorted(p.name for p in target.iterdir()) == ["y.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
-    with (
-        pytest.raises(FileExistsError, match="exists already"),
-        atomic_dir(target, overwrite=False),
+    with pytest.raises(FileExistsError, match="exists already"), atomic_dir(
+        target, overwrite=False
     ):
         pass
 
