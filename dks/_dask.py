@@ -15,6 +15,11 @@ same kernel on the same columns.
 
 With an active ``distributed.Client`` (``get_client()`` finds one) the tasks run on its
 cluster; otherwise on Dask's local threaded scheduler, ``n_jobs`` blocks at a time.
+
+Give Dask a feature-chunked array (e.g. ``dask.array.from_zarr`` of the dks store): blocks
+are then whole chunks merged side by side. An array whose chunks span all features (row
+batches) must be rechunked by Dask, an all-to-all exchange that holds much more in memory
+(and, without a client, is redone for each group of ``n_jobs`` blocks).
 """
 
 import numpy as np
