@@ -130,7 +130,11 @@ def dask_signed_dks(
     bounds = np.concatenate([[0], np.cumsum(X.chunks[1])]).astype(int)
     blocks = X.to_delayed().ravel()
     client = _current_client()
-    shared = labelings if client is None else client.scatter(labelings, broadcast=True)
+    # A key of its own (hash=False): a key shared with an earlier fit's labelings could be
+    # released by that fit while this one needs it.
+    shared = labelings
+    if client is not None:
+        shared = client.scatter(labelings, broadcast=True, hash=False)
     task = delayed(_block_task, pure=True)
     tasks = [task(b, shared, class_counts, bins, max_cols) for b in blocks]
 
