@@ -161,6 +161,8 @@ def dask_signed_dks(
     index = {f.key: k for k, f in enumerate(futures)}
     try:
         for future, result in as_completed(futures, with_results=True):
+            if isinstance(result, BaseException):  # a cancelled task (e.g. a lost worker)
+                raise result
             store(index[future.key], result)
             future.release()
     finally:
