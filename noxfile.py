@@ -58,6 +58,7 @@ def bench(session):
         "benchmarks/bench_class_size.py",
         "benchmarks/bench_embed.py",
         "benchmarks/bench_store.py",
+        "benchmarks/bench_out_of_core.py",
     ):
         session.run("python", script, *session.posargs)
 

@@ -7,6 +7,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
+from dks._blocks import check_lazy, lazy_kind
 from dks._kernels import column_stats
 
 
@@ -30,10 +31,13 @@ def check_features(estimator, X, y, *, reset=True, n_jobs=None):
     -------
     X : ndarray of shape (n_samples, n_features), float32 or float64
     y : ndarray of shape (n_samples,)
-    mins, maxs : ndarray of shape (n_features,), float64
-        Column minima and maxima.
+    mins, maxs : ndarray of shape (n_features,), float64, or None
+        Column minima and maxima; ``None`` when ``X`` is a memory map, a Zarr or a Dask
+        array, which is not read here (see :mod:`dks._blocks`: the values are checked block
+        by block as the statistics read them).
     """
-    name = type(estimator).__name__
+    if lazy_kind(X) is not None:
+        return X, check_lazy(estimator, X, y, reset=reset), None, None
     X, y = validate_data(
         estimator,
         X,
@@ -45,17 +49,32 @@ def check_features(estimator, X, y, *, reset=True, n_jobs=None):
         y_numeric=False,
     )
     mins, maxs, n_bad, first_bad = _column_stats(X, n_jobs)
-    total_bad = int(n_bad.sum())
-    if total_bad:
-        feature = int(np.flatnonzero(n_bad)[0])
-        label = _feature_label(estimator, feature)
-        raise ValueError(
-            f"Input X contains {total_bad} NaN or infinity value(s) in "
-            f"{np.count_nonzero(n_bad)} feature(s); the first is feature {label} "
-            f"(row {int(first_bad[feature])}). {name} needs finite activations: drop or impute "
-            "those values first (e.g. sklearn.impute.SimpleImputer)."
-        )
+    if n_bad.any():
+        raise non_finite_error(estimator, n_bad, first_bad)
     return X, y, mins, maxs
+
+
+def non_finite_error(estimator, n_bad, first_bad, offset=0):
+    """The ValueError for non-finite values in features ``offset, offset + 1, ...``.
+
+    ``n_bad`` and ``first_bad`` count the non-finite values of each of those features and
+    give the first row holding one.
+    """
+    name = type(estimator).__name__
+    total_bad = int(n_bad.sum())
+    feature = int(np.flatnonzero(n_bad)[0])
+    label = _feature_label(estimator, feature + offset)
+    where = (
+        ""
+        if offset == 0 and len(n_bad) == estimator.n_features_in_
+        else (f" of the block of features {offset}:{offset + len(n_bad)}")
+    )
+    return ValueError(
+        f"Input X contains {total_bad} NaN or infinity value(s) in "
+        f"{np.count_nonzero(n_bad)} feature(s){where}; the first is feature {label} "
+        f"(row {int(first_bad[feature])}). {name} needs finite activations: drop or impute "
+        "those values first (e.g. sklearn.impute.SimpleImputer)."
+    )
 
 
 def _column_stats(X, n_jobs):

@@ -1,14 +1,15 @@
 """Signed Kolmogorov-Smirnov characterization of features by class: :class:`KSCharacterizer`."""
 
+import threading
 from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
+from dks._blocks import lazy_signed_dks
 from dks._kernels import block_signed_ks
 from dks._sign import check_sign, sign_code
 from dks._validation import check_features, encode_labels
@@ -49,10 +50,11 @@ class KSCharacterizer(BaseEstimator):
         :func:`joblib.parallel_config` context; ``-1`` uses all processors.
     block_size : int, default=256
         Features per work unit. For an in-memory ``X``, memory beyond the input and the
-        result is ``O(n_samples)`` per thread, whatever the block size. A file-backed ``X``
-        (:class:`numpy.memmap`, e.g. ``np.load(path, mmap_mode="r")`` on an embedding too large
-        for RAM) is read in column blocks as wide as ``sklearn.set_config(working_memory=...)``
-        allows per thread (default 1 GiB in all), each block one pass over the file.
+        result is ``O(n_samples)`` per thread, whatever the block size. An ``X`` too large
+        for RAM (a :class:`numpy.memmap`, e.g. ``np.load(path, mmap_mode="r")``, a
+        :class:`zarr.Array` or a ``dask.array.Array``) is read in column blocks as wide as
+        ``sklearn.set_config(working_memory=...)`` allows per thread (default 1 GiB in all),
+        each block once for all labelings; see :ref:`scaling`.
     progress : bool, default=True
         Show a tqdm progress bar over the feature blocks while fitting (as
         :class:`~dks.CNNEmbedder` does while embedding); ``False`` prints nothing.
@@ -134,7 +136,7 @@ class KSCharacterizer(BaseEstimator):
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit_null(self, X, y, permutations):
+    def fit_null(self, X, y, permutations, *, on_null_block=None):
         """Fit on ``(X, y)`` and return the D_KS of shuffled labelings, in one pass.
 
         The null distribution of the statistic: for each row ``perm`` of ``permutations``,
@@ -154,6 +156,12 @@ class KSCharacterizer(BaseEstimator):
             Class labels; at least two classes.
         permutations : array-like of shape (n_shuffles, n_samples), int
             Each row a permutation of ``range(n_samples)``; ``n_shuffles`` may be 0.
+        on_null_block : callable or None, default=None
+            When given, ``on_null_block(f0, f1, null)`` receives the shuffled D_KS of columns
+            ``f0:f1`` (float64 ``(n_shuffles, n_classes, f1 - f0)``, valid during the call
+            only) as each feature block is done, one call at a time, and nothing of them is
+            kept: the return value is then empty (``(0, n_classes, n_features)``). This is
+            how :class:`NoiseThresholdSelector` with ``keep_null=False`` keeps only counts.
 
         Returns
         -------
@@ -179,9 +187,9 @@ class KSCharacterizer(BaseEstimator):
         >>> char.dks_.shape  # fitted on the true labels, as by fit
         (2, 4)
         """
-        return self._fit(X, y, permutations=permutations)
+        return self._fit(X, y, permutations=permutations, on_null_block=on_null_block)
 
-    def _fit(self, X, y, permutations):
+    def _fit(self, X, y, permutations, on_null_block=None):
         X, y, mins, maxs = check_features(self, X, y, reset=True, n_jobs=self.n_jobs)
         classes, codes, counts = encode_labels(self, y)
         labelings = [codes]
@@ -198,11 +206,13 @@ class KSCharacterizer(BaseEstimator):
             n_jobs=self.n_jobs,
             block_size=self.block_size,
             progress=self.progress and _bar_label(labelings.shape[0] - 1),
+            on_block=on_null_block,
+            estimator=self,
         )
         self.classes_ = classes
         self.class_counts_ = counts
         self.dks_ = result[0]
-        return result[1:]
+        return result[1:] if on_null_block is None else np.empty((0, *result.shape[1:]))
 
     @property
     def pvalues_(self):
@@ -303,67 +313,80 @@ def signed_dks(
     n_jobs=None,
     block_size=256,
     progress=False,
+    on_block=None,
+    estimator=None,
 ):
     """Signed D_KS of all features for several labelings (validated inputs only).
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64, finite
+    X : ndarray of shape (n_samples, n_features), float32 or float64, finite; or a lazy
+        source (memory map, Zarr or Dask array, see :mod:`dks._blocks`) with ``mins=None``
     labelings : ndarray of shape (n_labelings, n_samples), int32
         Class codes; every labeling has the class sizes ``class_counts``.
     class_counts : ndarray of shape (n_classes,), int64
     n_bins : int or None
         ``None`` for the exact statistic.
-    mins, maxs : ndarray of shape (n_features,), float64
-        Column minima and maxima.
+    mins, maxs : ndarray of shape (n_features,), float64, or None
+        Column minima and maxima; ``None`` for a lazy source: each block is then read once,
+        checked for non-finite values and scanned for its minima and maxima.
     n_jobs : int or None
         Threads over feature blocks.
     block_size : int
         Features per block.
     progress : bool or str, default=False
         Show a tqdm bar over the feature blocks; a string is its description.
+    on_block : callable or None
+        When given, ``on_block(f0, f1, null)`` receives the D_KS of labelings ``1:`` for
+        columns ``f0:f1`` (float64 ``(n_labelings - 1, n_classes, f1 - f0)``, a temporary)
+        as each block is done, one call at a time, and only labeling 0 is kept.
+    estimator : estimator or None
+        Named in the error about non-finite values of a lazy source.
 
     Returns
     -------
     dks : ndarray of shape (n_labelings, n_classes, n_features), float64
+        ``(1, n_classes, n_features)`` when ``on_block`` is given.
     """
     n_samples, n_features = X.shape
-    out = np.empty((labelings.shape[0], class_counts.shape[0], n_features))
+    n_labelings, n_classes = labelings.shape[0], class_counts.shape[0]
+    out = np.empty((n_labelings if on_block is None else 1, n_classes, n_features))
     bins = 0 if n_bins is None else int(n_bins)
     n_threads = effective_n_jobs(n_jobs)
     # Columns are copied to a buffer of about _BUFFER_VALUES values (in the L3 cache): the
     # wider the group of columns, the longer the contiguous run read from each row of X.
     max_cols = max(1, min(block_size, _BUFFER_VALUES // max(n_samples, 1)))
-    on_disk = _file_backed(X)
-    if on_disk:
-        # A file-backed X is read in wide column blocks (each block one pass over the file),
-        # as large as sklearn's working_memory allows per thread.
-        budget = get_config()["working_memory"] * 2**20 / max(n_threads, 1)
-        block_size = max(block_size, int(budget // (n_samples * X.dtype.itemsize)))
-    blocks = [(f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)]
-
-    def run(f0, f1):
-        if on_disk:
-            block = np.asfortranarray(X[:, f0:f1])
-            view = out[:, :, f0:f1]
-            block_signed_ks(
-                block,
-                0,
-                f1 - f0,
-                mins[f0:f1],
-                maxs[f0:f1],
-                bins,
-                labelings,
-                class_counts,
-                view,
-                max_cols,
-            )
-        else:
-            block_signed_ks(X, f0, f1, mins, maxs, bins, labelings, class_counts, out, max_cols)
-
-    n_labelings = labelings.shape[0]
+    emit = None if on_block is None else _one_at_a_time(out, on_block)
     desc = progress if isinstance(progress, str) else f"D_KS ({n_labelings} labeling(s))"
     with _progress_bar(n_features, desc, enabled=bool(progress)) as bar:
+        if mins is None:
+            # A memory map, a Zarr or a Dask array: each feature block is read once and
+            # checked as it is read (dks._blocks).
+            def kernel(block, f0, f1, *args):
+                block_signed_ks(block, f0, f1, *args)
+                bar.update(f1 - f0)
+
+            return lazy_signed_dks(
+                X, labelings, class_counts, kernel=kernel, n_bins=bins, max_cols=max_cols,
+                n_jobs=n_jobs, block_size=block_size, out=out, emit=emit, estimator=estimator,
+            )  # fmt: skip
+        blocks = [
+            (f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)
+        ]
+
+        def run(f0, f1):
+            if emit is None:
+                block_signed_ks(
+                    X, f0, f1, mins, maxs, bins, labelings, class_counts, out, max_cols
+                )
+            else:
+                res = np.empty((n_labelings, n_classes, f1 - f0))
+                lo, hi = mins[f0:f1], maxs[f0:f1]
+                block_signed_ks(
+                    X[:, f0:f1], 0, f1 - f0, lo, hi, bins, labelings, class_counts, res, max_cols
+                )
+                emit(f0, f1, res)
+
         if n_threads == 1 or len(blocks) == 1:
             for f0, f1 in blocks:
                 run(f0, f1)
@@ -375,6 +398,18 @@ def signed_dks(
             for width in done:
                 bar.update(width)
     return out
+
+
+def _one_at_a_time(out, on_block):
+    """``emit(f0, f1, res)``: labeling 0 into ``out``, the others to ``on_block``, serialized."""
+    lock = threading.Lock()
+
+    def emit(f0, f1, res):
+        out[0, :, f0:f1] = res[0]
+        with lock:
+            on_block(f0, f1, res[1:])
+
+    return emit
 
 
 def _bar_label(n_shuffles):
@@ -411,15 +446,6 @@ def _progress_bar(total, desc, *, enabled):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="feature")
-
-
-def _file_backed(X):
-    """Whether ``X`` is (a view of) a :class:`numpy.memmap`."""
-    while X is not None:
-        if isinstance(X, np.memmap):
-            return True
-        X = getattr(X, "base", None)
-    return False
 
 
 def signed_ks_pvalues(dks, class_counts):

@@ -24,7 +24,13 @@ from dks._options import option
 from dks._sign import SIGNS, check_sign, sign_code
 from dks.characterize import KSCharacterizer, signed_ks_pvalues
 from dks.groups import check_groups, feature_groups
-from dks.thresholds import MIN_RESOLUTION, argmax_threshold, average_distance, threshold_grid
+from dks.thresholds import (
+    MIN_RESOLUTION,
+    _NullCounts,
+    argmax_threshold,
+    average_distance,
+    threshold_grid,
+)
 
 __all__ = ["NoiseThresholdSelector", "threshold_grid"]
 
@@ -98,6 +104,15 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         Show a tqdm progress bar over the feature blocks while the true and shuffled
         labelings are evaluated (passed to the characterizer's ``progress`` when it has
         that parameter); ``False`` prints nothing.
+    keep_null : bool, default=True
+        Whether to keep every shuffled D_KS in ``null_dks_``: ``n_shuffles * n_classes *
+        n_features * 8`` bytes (100 shuffles of 1,000 classes x 100,000 features: 80 GB).
+        ``False`` keeps only what the thresholds need, the exceedance counts of the
+        shuffled D_KS on the grid, accumulated feature block by feature block as the
+        characterizer produces them: ``2 * n_grid * 8`` bytes, plus one block's temporary
+        of ``(n_shuffles + 1) * n_classes * block_width * 8`` bytes per thread (see
+        :ref:`scaling`). The thresholds and relevance are the same; ``null_dks_`` is then
+        ``None`` and the ``"kept_shuffled"`` column of :meth:`layer_summary` is NaN.
 
     Attributes
     ----------
@@ -105,8 +120,8 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         The fitted clone of ``characterizer``.
     dks_ : ndarray of shape (n_classes, n_features), float64
         D_KS with the true labels (the array of ``characterizer_``, not a copy).
-    null_dks_ : ndarray of shape (n_shuffles, n_classes, n_features), float64
-        D_KS with each shuffled labeling.
+    null_dks_ : ndarray of shape (n_shuffles, n_classes, n_features), float64, or None
+        D_KS with each shuffled labeling; ``None`` when ``keep_null=False``.
     classes_ : ndarray of shape (n_classes,)
         Class labels, in the row order of ``dks_``.
     grid_ : ndarray of shape (n_grid,), float64
@@ -215,6 +230,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         "thresholds": [StrOptions({"global", "per_class"})],
         "max_noise_share": [Interval(Real, 0, 1, closed="neither")],
         "progress": ["boolean"],
+        "keep_null": ["boolean"],
     }
 
     def __init__(
@@ -231,6 +247,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         thresholds="global",
         max_noise_share=0.05,
         progress=True,
+        keep_null=True,
     ):
         self.characterizer = characterizer
         self.n_shuffles = n_shuffles
@@ -243,6 +260,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         self.thresholds = thresholds
         self.max_noise_share = max_noise_share
         self.progress = progress
+        self.keep_null = keep_null
 
     # ------------------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=False)
@@ -279,6 +297,11 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
                 f"range [1, inf) when method='shuffle' (0 is allowed with method='fdr' only)."
                 f" Got {self.n_shuffles!r} instead."
             )
+        if not self.keep_null and self.thresholds == "per_class":
+            raise ValueError(
+                "thresholds='per_class' learns each class's thresholds from its own shuffled "
+                "D_KS, which keep_null=False drops; use keep_null=True or thresholds='global'."
+            )
         char = self._make_characterizer()
         n_samples = _num_samples(X)
         rng = check_random_state(self.random_state)
@@ -286,8 +309,17 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         for row in permutations:
             row[:] = rng.permutation(n_samples)
 
+        grid = threshold_grid(self.resolution)
+        # keep_null=False: exceedance counts accumulated block by block, nulls dropped.
+        null_counts = None
+        if not self.keep_null:
+            null_counts = _NullCounts(grid, self.resolution, self.n_shuffles)
         # One pass: the label-independent work is shared by all labelings.
-        null_dks = np.asarray(char.fit_null(X, y, permutations), dtype=np.float64)
+        if null_counts is None:
+            null_dks = char.fit_null(X, y, permutations)
+        else:
+            null_dks = char.fit_null(X, y, permutations, on_null_block=null_counts)
+        null_dks = np.asarray(null_dks, dtype=np.float64)
         counts = char.class_counts_
         if self.n_shuffles > 0:
             _warn_small_classes(char.classes_, counts, self.thresholds)
@@ -295,16 +327,16 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         self.characterizer_ = char
         self.dks_ = char.dks_
         self.classes_ = char.classes_
-        self.null_dks_ = null_dks
+        self.null_dks_ = null_dks if self.keep_null else None
         self.n_features_in_ = char.n_features_in_
         if hasattr(char, "feature_names_in_"):
             self.feature_names_in_ = char.feature_names_in_
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 
-        self.grid_ = threshold_grid(self.resolution)
+        self.grid_ = grid
         self.d_avg_plus_, self.d_avg_minus_ = average_distance(
-            self.dks_, null_dks, self.grid_, resolution=self.resolution
+            self.dks_, null_dks, self.grid_, resolution=self.resolution, null_counts=null_counts
         )
 
         if self.method == "shuffle":
@@ -471,7 +503,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
     def _null_kept(self):
         """Bool (n_shuffles, n_classes, n_features): null pairs that would be selected."""
         null = self.null_dks_
-        if null.shape[0] == 0:
+        if null is None or null.shape[0] == 0:
             return None
         if self.method == "shuffle":
             # Scalars, or one threshold per class (rows of each shuffle) with "per_class".

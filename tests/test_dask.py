@@ -1,0 +1,63 @@
+"""Feature blocks as tasks on a dask.distributed cluster (optional dependency)."""
+
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn import config_context
+
+from dks import KSCharacterizer, NoiseThresholdSelector
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+from dks._dask import as_dask_array, client_for  # noqa: E402
+from tests.test_out_of_core import TINY, make_source, relu_data  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    # Threads in this process: light, yet the blocks go through the scheduler as tasks.
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize("keep_null", [True, False])
+@pytest.mark.parametrize("n_bins", [None, 10])
+def test_distributed_fit_equals_in_memory(client, n_bins, keep_null):
+    X, y = relu_data(seed=4)
+    ref = NoiseThresholdSelector(KSCharacterizer(n_bins=n_bins), n_shuffles=3, random_state=0)
+    ref.fit(X, y)
+    char = KSCharacterizer(n_bins=n_bins, block_size=4)
+    sel = NoiseThresholdSelector(char, n_shuffles=3, random_state=0, keep_null=keep_null)
+    with config_context(working_memory=TINY), distributed.get_task_stream(client) as stream:
+        sel.fit(da.from_array(X, chunks=(60, 37)), y)  # row chunks: rechunked to columns
+    assert_array_equal(sel.dks_, ref.dks_)
+    assert_array_equal(sel.d_avg_plus_, ref.d_avg_plus_)
+    assert_array_equal(sel.relevance_, ref.relevance_)
+    if keep_null:
+        assert_array_equal(sel.null_dks_, ref.null_dks_)
+    # The blocks ran as tasks on this client's workers: 10 features fit in TINY.
+    keys = [str(task["key"]) for task in stream.data]
+    assert sum("block_task" in key for key in keys) == 4
+
+
+def test_zarr_store_as_dask_array(client, tmp_path):
+    X, y = relu_data(seed=5)
+    z = make_source("zarr_features", X, tmp_path)
+    dx = as_dask_array(z)
+    assert dx.chunks[1][0] == 8
+    assert as_dask_array(dx) is dx
+    with config_context(working_memory=TINY):
+        got = KSCharacterizer(block_size=1).fit(dx, y).dks_
+    assert_array_equal(got, KSCharacterizer().fit(X, y).dks_)
+
+
+def test_client_for_arguments():
+    with pytest.raises(ValueError, match="not both"):
+        client_for("tcp://127.0.0.1:1", 2)
+    with pytest.raises(ValueError, match="n_workers must be at least 1; got 0"):
+        client_for(None, 0)

@@ -1,0 +1,258 @@
+"""Inputs larger than RAM: memory maps, Zarr and Dask arrays give the in-memory results."""
+
+import os
+import tempfile
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn import config_context
+
+import dks
+import dks._blocks as blocks_mod
+from dks import KSCharacterizer, NoiseThresholdSelector
+from dks._blocks import FeatureSource, block_stats, lazy_kind
+
+# working_memory (MiB) small enough that the 240 x 37 test arrays make several blocks.
+TINY = 1e-2
+
+
+def relu_data(seed=0, n_samples=240, n_features=37, n_classes=4):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, size=n_samples)
+    X = np.maximum(rng.normal(size=(n_samples, n_features)) + (y[:, None] % 2), 0.0)
+    X = X.round(1).astype(np.float32)  # ties and ReLU zeros
+    X[:, 3] = 1.5  # a constant feature
+    return X, y
+
+
+def make_source(kind, X, tmp_path):
+    if kind == "memmap_c":
+        np.save(tmp_path / "X.npy", X)
+        return np.load(tmp_path / "X.npy", mmap_mode="r")
+    if kind == "memmap_f":
+        np.save(tmp_path / "X.npy", np.asfortranarray(X))
+        return np.load(tmp_path / "X.npy", mmap_mode="r")
+    if kind == "dask":
+        da = pytest.importorskip("dask.array")
+        return da.from_array(X, chunks=(100, 10))
+    zarr = pytest.importorskip("zarr")
+    chunks = (64, 8) if kind == "zarr_features" else (50, X.shape[1])
+    z = zarr.create_array(
+        str(tmp_path / f"{kind}.zarr"), shape=X.shape, dtype=X.dtype, chunks=chunks
+    )
+    z[:] = X
+    return z
+
+
+KINDS = ["memmap_c", "memmap_f", "zarr_features", "zarr_rows", "dask"]
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("n_bins", [None, 10])
+@pytest.mark.parametrize("kind", KINDS)
+def test_lazy_sources_equal_in_memory(tmp_path, kind, n_bins, n_jobs):
+    X, y = relu_data()
+    source = make_source(kind, X, tmp_path)
+    ref = NoiseThresholdSelector(KSCharacterizer(n_bins=n_bins), n_shuffles=3, random_state=0)
+    ref.fit(X, y)
+    char = KSCharacterizer(n_bins=n_bins, block_size=4)
+    sel = NoiseThresholdSelector(char, n_shuffles=3, random_state=0, n_jobs=n_jobs)
+    with config_context(working_memory=TINY):
+        sel.fit(source, y)
+    assert_array_equal(sel.dks_, ref.dks_)
+    assert_array_equal(sel.null_dks_, ref.null_dks_)
+    assert_array_equal(sel.relevance_, ref.relevance_)
+    assert sel.n_features_in_ == X.shape[1]
+
+
+@pytest.mark.parametrize("kind", ["memmap_c", "zarr_features", "zarr_rows"])
+def test_each_column_is_read_once(tmp_path, kind, monkeypatch):
+    X, y = relu_data()
+    source = make_source(kind, X, tmp_path)
+    reads = []
+    original = FeatureSource.read
+
+    def spy(self, f0, f1):
+        reads.append((f0, f1))
+        return original(self, f0, f1)
+
+    monkeypatch.setattr(FeatureSource, "read", spy)
+    with config_context(working_memory=TINY):
+        NoiseThresholdSelector(KSCharacterizer(block_size=1), n_shuffles=4).fit(source, y)
+    covered = np.concatenate([np.arange(f0, f1) for f0, f1 in reads])
+    assert len(reads) > 1
+    assert_array_equal(np.sort(covered), np.arange(X.shape[1]))
+    if kind == "zarr_features":  # whole chunks of 8 features
+        assert all(f0 % 8 == 0 for f0, _ in reads)
+
+
+def test_row_major_sources_are_spilled_by_feature_block_and_cleaned(tmp_path, monkeypatch):
+    X, y = relu_data()
+    source = make_source("memmap_c", X, tmp_path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    seen = []
+    original = FeatureSource.read
+
+    def spy(self, f0, f1):
+        block = original(self, f0, f1)
+        (spill,) = os.listdir(scratch)
+        seen.append((f0, sorted(os.listdir(scratch / spill)), block.flags.f_contiguous))
+        assert_array_equal(block, X[:, f0:f1])
+        return block
+
+    monkeypatch.setattr(FeatureSource, "read", spy)
+    with config_context(working_memory=TINY):
+        KSCharacterizer(block_size=1).fit(source, y)
+    starts = sorted(f0 for f0, _, _ in seen)
+    assert len(starts) > 1
+    assert all(names == sorted(f"{f0}.bin" for f0 in starts) for _, names, _ in seen)
+    assert all(f_order for _, _, f_order in seen)
+    assert os.listdir(scratch) == []  # the spill is gone
+    # One block for everything: read directly, nothing spilled.
+    monkeypatch.setattr(FeatureSource, "read", original)
+    KSCharacterizer(block_size=1).fit(source, y)
+    assert os.listdir(scratch) == []
+
+
+@pytest.mark.parametrize("kind", ["zarr_features", "memmap_c", "dask"])
+def test_non_finite_value_in_a_block_is_reported(tmp_path, kind):
+    X, y = relu_data()
+    X[17, 21] = np.nan
+    X[30, 22] = np.inf
+    source = make_source(kind, X, tmp_path)
+    with (
+        config_context(working_memory=TINY),
+        pytest.raises(ValueError, match=r"NaN or infinity .* first is feature 21 \(row 17\)"),
+    ):
+        KSCharacterizer(block_size=1).fit(source, y)
+
+
+def test_block_stats_matches_numpy():
+    X, _ = relu_data()
+    X[5, 2] = -np.inf
+    X[9, 2] = np.nan
+    X[7, 4] = np.nan
+    mins, maxs, n_bad, first_bad = block_stats(np.asfortranarray(X))
+    finite = np.where(np.isfinite(X), X, np.nan)
+    assert_array_equal(mins, np.nanmin(finite, axis=0).astype(np.float64))
+    assert_array_equal(maxs, np.nanmax(finite, axis=0).astype(np.float64))
+    assert_array_equal(n_bad, (~np.isfinite(X)).sum(axis=0))
+    expected = np.full(X.shape[1], -1)
+    expected[[2, 4]] = [5, 7]
+    assert_array_equal(first_bad, expected)
+
+
+def test_lazy_input_shape_errors(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    X, y = relu_data()
+    flat = zarr.create_array(str(tmp_path / "flat.zarr"), shape=(10,), dtype="float32")
+    with pytest.raises(ValueError, match=r"2-D array .* shape \(10,\)"):
+        KSCharacterizer().fit(flat, np.arange(10) % 2)
+    source = make_source("zarr_features", X, tmp_path)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        KSCharacterizer().fit(source, y[:-1])
+
+
+def test_lazy_kind_needs_no_import():
+    X, _ = relu_data()
+    assert lazy_kind(X) is None
+    assert lazy_kind(X[:, :3]) is None
+
+
+def test_feature_source_width_follows_working_memory(tmp_path):
+    X, _ = relu_data()
+    source = make_source("zarr_features", X, tmp_path)
+    with config_context(working_memory=240 * 4 * 20 / 2**20):  # 20 float32 columns
+        fs = FeatureSource(source, n_threads=1, block_size=1)
+    assert fs.blocks == [(0, 16), (16, 32), (32, 37)]  # whole chunks of 8
+    with config_context(working_memory=240 * 4 * 20 / 2**20):
+        fs = FeatureSource(source, n_threads=2, block_size=1)
+    assert fs.blocks[0] == (0, 8)
+    with config_context(working_memory=TINY):  # 10 columns; block_size is the floor
+        assert blocks_mod.block_width(240, 4, 1, block_size=30) == 30
+        assert blocks_mod.block_width(240, 4, 1, block_size=3, align=4) == 8
+
+
+@pytest.mark.parametrize("n_bins", [None, 10])
+@pytest.mark.parametrize("kind", ["array", "zarr_features", "dask"])
+def test_keep_null_false_gives_the_same_thresholds(tmp_path, kind, n_bins):
+    X, y = relu_data(seed=1)
+    source = X if kind == "array" else make_source(kind, X, tmp_path)
+    char = KSCharacterizer(n_bins=n_bins, block_size=5)
+    full = NoiseThresholdSelector(char, n_shuffles=6, random_state=2).fit(X, y)
+    with config_context(working_memory=TINY):
+        small = NoiseThresholdSelector(char, n_shuffles=6, random_state=2, keep_null=False)
+        small.fit(source, y)
+    assert small.null_dks_ is None
+    assert_array_equal(small.dks_, full.dks_)
+    assert_array_equal(small.d_avg_plus_, full.d_avg_plus_)
+    assert_array_equal(small.d_avg_minus_, full.d_avg_minus_)
+    assert (small.t_plus_, small.t_minus_) == (full.t_plus_, full.t_minus_)
+    assert_array_equal(small.relevance_, full.relevance_)
+    summary = small.layer_summary()
+    assert np.isnan(summary["kept_shuffled"]).all()
+    assert_array_equal(summary["kept"], full.layer_summary()["kept"])
+
+
+def test_keep_null_false_with_a_characterizer_without_shared_null():
+    from sklearn.base import BaseEstimator
+
+    class Plain(BaseEstimator):
+        """fit_null by one fit per labeling, handing each to on_null_block (the interface)."""
+
+        def fit(self, X, y):
+            char = KSCharacterizer(progress=False).fit(X, y)
+            self.dks_, self.classes_ = char.dks_, char.classes_
+            self.class_counts_ = char.class_counts_
+            self.n_features_in_ = char.n_features_in_
+            return self
+
+        def fit_null(self, X, y, permutations, *, on_null_block=None):
+            self.fit(X, y)
+            null = np.stack(
+                [KSCharacterizer(progress=False).fit(X, y[p]).dks_ for p in permutations]
+            )
+            if on_null_block is None:
+                return null
+            on_null_block(0, null.shape[-1], null)
+            return np.empty((0, *null.shape[1:]))
+
+    X, y = relu_data(seed=3)
+    full = NoiseThresholdSelector(Plain(), n_shuffles=3, random_state=0).fit(X, y)
+    small = NoiseThresholdSelector(Plain(), n_shuffles=3, random_state=0, keep_null=False)
+    small.fit(X, y)
+    assert_array_equal(small.d_avg_plus_, full.d_avg_plus_)
+    assert_array_equal(small.d_avg_minus_, full.d_avg_minus_)
+    assert small.null_dks_ is None
+
+
+def test_fits_import_neither_zarr_nor_dask(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from dks import NoiseThresholdSelector\n"
+        "np.save(sys.argv[1], np.random.default_rng(0).random((60, 5)))\n"
+        "X = np.load(sys.argv[1], mmap_mode='r')\n"
+        "NoiseThresholdSelector(n_shuffles=2, keep_null=False).fit(X, np.arange(60) % 3)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('zarr', 'dask')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "X.npy")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(dks.__file__))},
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_keep_null_false_refuses_per_class_thresholds():
+    X, y = relu_data(seed=3)
+    sel = NoiseThresholdSelector(n_shuffles=2, keep_null=False, thresholds="per_class")
+    with pytest.raises(ValueError, match=r"thresholds='per_class'.*keep_null=False"):
+        sel.fit(X, y)
