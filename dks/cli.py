@@ -81,6 +81,32 @@ def _resize(text):
     return _int_or("none", None, text)
 
 
+def _shard(text):
+    from dks.store import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected K/N with 0 <= K < N (K counts from 0), got {text!r}"
+        ) from None
+
+
+#: How the messages of dks.pipeline and dks.embed name a Python parameter -> the CLI flag.
+_PYTHON_SPELLINGS = (
+    ("Pass on_error='skip'", "Rerun with --on-error skip"),
+    ("on_error='skip'", "--on-error skip"),
+    ("(limit_per_class)", "(--limit-per-class)"),
+)
+
+
+def _cli_message(text):
+    """An error message with the Python parameters it names spelled as CLI flags."""
+    for python, flag in _PYTHON_SPELLINGS:
+        text = text.replace(python, flag)
+    return text
+
+
 #: Python parameter of dks.pipeline -> (dest of its option, CLI flag); torch-free ones first.
 _CHECKED_OPTIONS = {
     "bins": ("bins", "--bins"),
@@ -213,6 +239,32 @@ def _images_parent():
     group.add_argument(
         "--no-progress", action="store_true", help="no progress bar while embedding"
     )
+    group = parent.add_argument_group("large collections")
+    _option(
+        group,
+        "--on-error",
+        "on_error",
+        None,
+        "an image that cannot be read (empty, truncated, not an image): skip leaves it out "
+        "and lists it in RESULTS_DIR/skipped.csv, the report and the summary, so that one bad "
+        "file of a large scraped collection never stops a run of hours; raise stops at it",
+        choices=("skip", "raise"),
+    )
+    group.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="fill only the K-th of N parts (K from 0) of RESULTS_DIR/embedding.zarr, so that "
+        "N processes (one per GPU, per machine on a shared file system, per task of a SLURM "
+        "array) embed at once; the one that completes the store commits RESULTS_DIR (analyze: "
+        "and runs the statistics and report), the others stop after their part. Needs "
+        "IMAGES_DIR. A killed run (any command, with or without --shard) resumes when rerun",
+    )
+    group.add_argument(
+        "--export-npy",
+        action="store_true",
+        help="also write the embedding to RESULTS_DIR/embedding.npy (small results)",
+    )
     return parent
 
 
@@ -289,9 +341,11 @@ def build_parser():
     commands.add_parser(
         "embed",
         parents=[images, seed, common],
-        help="only the embedding (embedding.npy, embedding.json)",
-        description="Embed the images into RESULTS_DIR/embedding.npy (and embedding.json: "
-        "feature names, image paths, labels, settings), e.g. on a GPU machine; continue "
+        help="only the embedding (embedding.zarr, embedding.json, skipped.csv)",
+        description="Embed the images into RESULTS_DIR/embedding.zarr (and embedding.json: "
+        "feature names, image paths, labels, settings; skipped.csv: the files that could not "
+        "be read), e.g. on a GPU machine, resumably (rerun the same command after a kill) and "
+        "from several processes at once (--shard); continue "
         "with `dks characterize RESULTS_DIR` and `dks report RESULTS_DIR`. " + _DEFAULT_RUN,
         epilog=_EPILOG,
     )
@@ -338,6 +392,9 @@ def _run(args):
             limit_per_class=args.limit_per_class,
             seed=args.seed,
             workers=args.workers,
+            on_error=args.on_error,
+            shard=args.shard,
+            export_npy=args.export_npy,
             progress=not args.no_progress and verbose,
             data_home=args.data_home,
             download=args.download,
@@ -396,14 +453,15 @@ def main(argv=None):
         except KeyboardInterrupt:
             print(
                 f"dks {args.command}: interrupted; the results folder is as it was before the "
-                "interrupted step",
+                "interrupted step, but for the chunks of embedding.zarr already done: the same "
+                "command continues from there",
                 file=sys.stderr,
             )
             return _EXIT_INTERRUPTED
         except _USER_ERRORS as exc:
             if args.debug:
                 raise
-            message = " ".join(str(exc).split()) or type(exc).__name__
+            message = _cli_message(" ".join(str(exc).split()) or type(exc).__name__)
             print(f"dks {args.command}: error: {message}", file=sys.stderr, flush=True)
             return _EXIT_ERROR
     return _EXIT_OK

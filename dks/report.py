@@ -61,6 +61,10 @@ Counts
 ``"noise_features"`` : list of str
     Names of the features that are noise for every class.
 
+``"n_skipped"``, ``"skipped"`` : int, list of dict (section "Skipped images")
+    How many images could not be read and were left out, and some of them, each a dict
+    with ``"path"``, ``"class"`` and ``"reason"`` (the results folder's ``skipped.csv``).
+
 ``"classes"`` : list of dict, in class order (table "Per class")
     ``"name"`` : str; ``"n_images"`` : int;
     ``"n_plus"`` : int, features with D_KS > t+ for this class (alias ``"n_presence"``);
@@ -410,6 +414,24 @@ def _noise_section(s, max_listed):
     return "".join(out)
 
 
+def _skipped_section(s):
+    n = s.get("n_skipped") or len(s.get("skipped") or [])
+    if not n:
+        return ""
+    rows = [
+        (f"<code>{_e(r.get('path'))}</code>", _e(r.get("class")), _e(r.get("reason")))
+        for r in s.get("skipped") or []
+    ]
+    more = f" The first {len(rows):,} are listed; all are" if len(rows) < n else " They are"
+    return (
+        '<section id="skipped"><h2>Skipped images</h2>'
+        f"<p>{n:,} image(s) could not be read and were left out of the analysis.{more} "
+        "listed in <code>skipped.csv</code> of the results folder.</p>"
+        + _table(("File", "Class", "Reason"), rows)
+        + "</section>"
+    )
+
+
 def _classes_section(s):
     classes = s.get("classes")
     if not classes:
@@ -523,6 +545,7 @@ def write_report(
         ("layers", "Per layer", _layers_section(summary)),
         ("noise", "Features noise for every class", _noise_section(summary, int(max_listed))),
         ("classes", "Per class", _classes_section(summary)),
+        ("skipped", "Skipped images", _skipped_section(summary)),
         ("figures", "Figures", _figures_section(figures, captions, dpi)),
     ]
     sections = [(anchor, name, body) for anchor, name, body in sections if body]

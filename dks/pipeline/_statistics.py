@@ -14,7 +14,15 @@ import numpy as np
 from dks import _config
 from dks.characterize import KSCharacterizer
 from dks.pipeline._embedding import now
-from dks.pipeline._io import csv_cell, jsonable, read_json, save_npy, write_csv, write_json
+from dks.pipeline._io import (
+    csv_cell,
+    jsonable,
+    read_embedding,
+    read_json,
+    save_npy,
+    write_csv,
+    write_json,
+)
 from dks.pipeline._layers import layer_groups, layer_of_columns
 from dks.select import NoiseThresholdSelector
 
@@ -46,7 +54,7 @@ def statistics_step(path, *, n_bins, shuffles, resolution, seed, jobs, log):
     """
     meta = read_json(path / "embedding.json")
     groups = layer_groups(meta, path)
-    X = np.load(path / "embedding.npy", mmap_mode="r")
+    X = read_embedding(path, meta)
     names = np.asarray(meta["feature_names"], dtype=object)
     y = np.asarray(meta["labels"], dtype=str)
     with log.stage(
@@ -105,6 +113,8 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         "dataset": meta.get("dataset"),
         "model": _model_text(emb),
         "n_images": len(meta["labels"]),
+        "n_skipped": len(meta.get("skipped", [])),
+        "skipped": meta.get("skipped", [])[: _config.PIPELINE_SKIPPED_LISTED],
         "n_classes": len(class_rows),
         "n_features": int(sel.n_features_in_),
         "n_shuffles": int(sel.n_shuffles),

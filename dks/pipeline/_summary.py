@@ -52,6 +52,13 @@ def format_summary(summary, out=None):
         f"dks analysis: {s.get('dataset')}",
         f"  {s.get('n_images')} images, {s.get('n_classes')} classes, "
         f"{s.get('n_features')} features; model {s.get('model')}",
+    ]
+    if s.get("n_skipped"):
+        lines.append(
+            f"  {s['n_skipped']} image(s) could not be read and were skipped (listed in "
+            "skipped.csv)"
+        )
+    lines += [
         f"Noise thresholds ({s.get('n_shuffles')} shuffled labelings, bins: {s.get('bins')}):",
         f"  t+ = {s['t_plus']:+.3f}   d_avg(t+) = {s['d_avg_t_plus']:8.1f} features/class   "
         f"({_compare(s['t_plus'], *PAPER_T_PLUS)})",
