@@ -97,6 +97,7 @@ _PYTHON_SPELLINGS = (
     ("Pass on_error='skip'", "Rerun with --on-error skip"),
     ("on_error='skip'", "--on-error skip"),
     ("(limit_per_class)", "(--limit-per-class)"),
+    ("shard needs a folder of images", "--shard needs an IMAGES_DIR"),
 )
 
 

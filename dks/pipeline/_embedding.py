@@ -12,6 +12,7 @@ sizes, normalization, precision, batch size, device type, image list; see :doc:`
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import time
 import warnings
@@ -106,13 +107,32 @@ def _make_embedder(out, model, settings):
     )
 
 
+class _LogHandler(logging.Handler):
+    """The embedder's log records (``resuming, N chunk(s) ...``) as lines of the Log."""
+
+    def __init__(self, log):
+        super().__init__(logging.INFO)
+        self.log = log
+
+    def emit(self, record):
+        self.log(f"embed: {record.getMessage()}")
+
+
 def _fill(embedder, paths, out, log):
-    """Run the embedder into the store; the store's own warnings become log lines."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        start = time.perf_counter()
-        embedder.transform(paths)
-        elapsed = time.perf_counter() - start
+    """Run the embedder into the store; the store's warnings and log become log lines."""
+    logger = logging.getLogger("dks")
+    handler, level = _LogHandler(log), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            embedder.transform(paths)
+            elapsed = time.perf_counter() - start
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     for warning in caught:
         text = str(warning.message)
         if "starting it afresh" in text:
@@ -284,6 +304,6 @@ def check_shard_images(images, shard):
     """Shards need a folder of images: the default dataset is exported by one process."""
     if shard is not None and images is None:
         raise AnalysisError(
-            "--shard needs an IMAGES_DIR: the default dataset (500 images) is embedded by one "
-            "process."
+            "shard needs a folder of images: the default dataset (500 images) is embedded by "
+            "one process."
         )
