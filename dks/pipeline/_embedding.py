@@ -86,6 +86,33 @@ def _saved_state(out):
     return store.fingerprint, store.complete, meta
 
 
+def _follow_move(out, images, saved, log):
+    """Keep the embedding of a results folder that was moved with its images inside.
+
+    The store names its images by path; when the results folder holds them (the default
+    dataset, ``images_root`` relative) and was moved or copied, the same files have new
+    paths: the store is told so (:func:`dks.store._writer.relocate`) instead of being
+    computed again. Returns the saved state, with the new fingerprint.
+    """
+    if saved is None or os.path.isabs(images.root_record):
+        return saved
+    from dks.store import open_embedding
+    from dks.store._writer import relocate
+
+    store = open_embedding(out / STORE, allow_incomplete=True)
+    old, new = store.images, images.paths
+    if old == new or len(old) != len(new) or not old:
+        return saved
+    suffix = os.sep + images.relative[0]
+    if not old[0].endswith(suffix):
+        return saved
+    old_root = old[0][: -len(suffix)]
+    if old != [os.path.join(old_root, rel) for rel in images.relative]:
+        return saved
+    log(f"embedding: the results folder moved from {os.path.dirname(old_root)}; keeping it")
+    return relocate(out / STORE, new), saved[1], saved[2]
+
+
 def _make_embedder(out, model, settings):
     from dks.embed import CNNEmbedder
 
@@ -186,7 +213,7 @@ def embedding_step(out, images, settings, log):
         f"crops={settings.crops!r}, device {embedder.device_}"
         + (f", shard {shard[0]}/{shard[1]}" if shard else "")
     )
-    saved = _saved_state(out)
+    saved = _follow_move(out, images, _saved_state(out), log)
     elapsed = _fill(embedder, paths, out, log)
     store = open_embedding(out / STORE, allow_incomplete=True)
     reused = saved is not None and saved[:2] == (store.fingerprint, True)

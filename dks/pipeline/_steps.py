@@ -159,6 +159,11 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
             log(f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes")
             if imgs.reused:  # the same images: what was made from them stays
                 stage.reuse(*EMBEDDING_FILES, *STATS_FILES, *REPORT_FILES)
+            elif stage.has_old("embedding.json"):
+                log(
+                    "embedding: settings changed (images: another subset of the default "
+                    "dataset); recomputing it"
+                )
         imgs = imgs.moved_to(out / IMAGES_DIR)
     reused, complete = embedding_step(out, imgs, settings, log)
     return out, reused, complete
