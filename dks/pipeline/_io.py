@@ -105,7 +105,7 @@ def read_embedding(path, meta):
     """
     from dks.pipeline._folder import STORE
 
-    if "store" not in meta:  # a results folder of dks < 0.3: embedding.npy only
+    if "store" not in meta:  # a results folder written before the store: embedding.npy only
         return np.load(path / "embedding.npy", mmap_mode="r")
     from dks.store import open_embedding
 

@@ -344,7 +344,7 @@ def characterize(
     ----------
     results : str or os.PathLike
         A results folder with ``embedding.json`` and its embedding (``embedding.zarr``, or
-        ``embedding.npy`` for folders of dks < 0.3).
+        ``embedding.npy`` for folders written before the store).
     bins, shuffles, resolution, seed, jobs, verbose
         As for :func:`analyze`.
 
