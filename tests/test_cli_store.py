@@ -23,6 +23,7 @@ pytest.importorskip("zarr")
 Image = pytest.importorskip("PIL.Image")
 
 from dks.cli import main  # noqa: E402
+from dks.pipeline import load_results  # noqa: E402
 from dks.store import open_embedding  # noqa: E402
 from tests.pipeline_helpers import REPO  # noqa: E402
 
@@ -175,6 +176,7 @@ def test_a_bad_file_is_skipped_and_listed(images, tmp_path):
     X = np.load(out / "embedding.npy")
     np.testing.assert_array_equal(X, np.asarray(open_embedding(out / "embedding.zarr").X))
     assert X.shape[0] == 4 and np.isfinite(X).all()
+    assert np.asarray(load_results(out)["embedding"]).tobytes() == X.tobytes()
 
 
 @pytest.mark.parametrize("value", ["2/2", "-1/2", "1", "a/b"])
