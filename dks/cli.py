@@ -7,8 +7,9 @@ them (checked by :func:`dks.pipeline._parameters.check_parameters`, naming the f
 
 Exit codes: 0 success; 1 the command could not run (the one-line message says why:
 missing folder, a single class, unknown model, weights file not found, ...); 2 wrong
-usage (unknown option, bad value); 130 interrupted. No partial results are left behind
-on failure. ``--debug`` shows the full traceback instead of the one-line message.
+usage (unknown option, bad value); 130 interrupted. On failure the results folder is as it
+was, but for the chunks of ``embedding.zarr`` already embedded, which the same command
+continues from. ``--debug`` shows the full traceback instead of the one-line message.
 """
 
 import argparse
@@ -42,7 +43,8 @@ _DEFAULT_RUN = (
 
 _EPILOG = (
     "Exit codes: 0 success; 1 the command could not run (a one-line message says why); "
-    "2 wrong usage; 130 interrupted. On failure no partial results are left behind."
+    "2 wrong usage; 130 interrupted. On failure the results folder is as it was, but for the "
+    "chunks of RESULTS_DIR/embedding.zarr already embedded: rerun the same command to continue."
 )
 
 

@@ -226,7 +226,7 @@ def embedding_step(out, images, settings, log):
         log.timings["embed"] = log.timings.get("embed", 0.0) + elapsed
         log(f"embed: done in {format_seconds(elapsed)}")
     if not store.complete:
-        n_done = len(os.listdir(out / STORE / "done"))
+        n_done = sum(name.endswith(".json") for name in os.listdir(out / STORE / "done"))
         n_chunks = -(-store.array.shape[0] // store.manifest["chunk_rows"])
         log(
             f"embed: shard {shard[0]}/{shard[1]} done; {n_done} of {n_chunks} chunks of the "
