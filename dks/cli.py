@@ -95,11 +95,21 @@ def _shard(text):
 
 
 #: How the messages of dks.pipeline and dks.embed name a Python parameter -> the CLI flag.
-_PYTHON_SPELLINGS = (
+_PYTHON_SPELLINGS = (  # in order: the specific ones first
     ("Pass on_error='skip'", "Rerun with --on-error skip"),
     ("on_error='skip'", "--on-error skip"),
     ("(limit_per_class)", "(--limit-per-class)"),
     ("shard needs a folder of images", "--shard needs an IMAGES_DIR"),
+    ("The 'device' parameter of CNNEmbedder", "--device"),
+    ("The 'weights' parameter of efficientnet_lite0", "--weights"),
+    ("Pass weights='DEFAULT'", "Pass --weights DEFAULT"),
+    ("weights=", "--weights "),
+    ("device=", "--device "),
+    ("layers='paper'", "--layers paper"),
+    (
+        "a larger resize, a smaller crop_size or crops='none'",
+        "a larger --resize, a smaller --crop or --crops none",
+    ),
 )
 
 

@@ -149,6 +149,7 @@ def _run(args):
     return code, stdout.getvalue(), stderr.getvalue()
 
 
+@pytest.mark.slow
 def test_a_bad_file_is_skipped_and_listed(images, tmp_path):
     folder = tmp_path / "images"
     for c in range(2):
@@ -192,3 +193,18 @@ def test_shard_needs_an_image_folder(tmp_path, monkeypatch):
     code, _, err = _run(["embed", "--out", tmp_path / "r", "--shard", "0/2"])
     assert code == 1 and "--shard needs an IMAGES_DIR" in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("python", "flag"),
+    [
+        ("Cannot embed x. Pass on_error='skip' to skip", "Rerun with --on-error skip to skip"),
+        ("Use device='cpu', or 'auto'", "Use --device 'cpu', or 'auto'"),
+        ("layers='paper' is defined for", "--layers paper is defined for"),
+        ("use a larger resize, a smaller crop_size or crops='none'", "--crop or --crops none"),
+    ],
+)
+def test_messages_name_flags_not_parameters(python, flag):
+    from dks.cli import _cli_message
+
+    assert flag in _cli_message(python)
