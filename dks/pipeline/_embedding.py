@@ -317,7 +317,7 @@ def _commit(out, images, store, settings, model, embedder, seconds, reused, log)
                 elif any(stage.has_old(n) for n in (*STATS_FILES, *REPORT_FILES)):
                     log("embed: the statistics and report of the previous embedding were removed")
             return
-        except FileNotFoundError:
+        except OSError:  # another shard swapped the folder while this one read it
             if settings.shard is None or attempt == 2:
                 raise
             try:
