@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from dks._atomic import atomic_dir, remove_stale
+from dks._atomic import TMP_SUFFIX, atomic_dir, remove_stale
 from dks.pipeline._errors import AnalysisError
 
 __all__ = [
@@ -106,7 +106,8 @@ def transaction(out):
     with atomic_dir(out) as path:
         if old is not None:
             for entry in old.iterdir():
-                if entry.name not in OUTPUTS:
+                # not the store's temporaries either (its writers clean them up)
+                if entry.name not in OUTPUTS and not entry.name.endswith(TMP_SUFFIX):
                     _link_tree(entry, path / entry.name)
         yield Transaction(out, old, path)
 
