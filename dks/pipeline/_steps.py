@@ -222,7 +222,8 @@ def analyze(
     out : str or os.PathLike
         The results folder (its files are described in :doc:`/results`). It must be new,
         empty, or a previous results folder; re-running with the same ``out`` reuses the
-        saved embedding when the images and the embedding settings are unchanged.
+        saved embedding when the images and the embedding settings are unchanged, and
+        continues an interrupted one (``kill -9`` included) where it stopped.
     model : str or None, default=None
         A model name of :class:`dks.embed.CNNEmbedder`; None: ``"efficientnet_lite0"``
         for the default dataset, ``"vgg19"`` (the paper's) for a folder.
