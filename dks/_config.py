@@ -65,3 +65,6 @@ PIPELINE_CROP_IMAGES = 9
 
 #: Noise features named in the printed summary before "...".
 PIPELINE_SUMMARY_NOISE_SHOWN = 12
+
+#: Skipped images listed in summary.json and the report (all of them are in skipped.csv).
+PIPELINE_SKIPPED_LISTED = 100

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
+from sklearn import get_config
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
@@ -32,11 +33,15 @@ def check_features(estimator, X, y, *, reset=True, n_jobs=None):
     X : ndarray of shape (n_samples, n_features), float32 or float64
     y : ndarray of shape (n_samples,)
     mins, maxs : ndarray of shape (n_features,), float64, or None
-        Column minima and maxima; ``None`` when ``X`` is a memory map, a Zarr or a Dask
-        array, which is not read here (see :mod:`dks._blocks`: the values are checked block
-        by block as the statistics read them).
+        Column minima and maxima; ``None`` when ``X`` is a Dask array, or a memory map or a
+        Zarr array larger than sklearn's ``working_memory``, which is not read here (see
+        :mod:`dks._blocks`: the values are checked block by block as the statistics read
+        them). A smaller memory map or Zarr array is read into memory at once.
     """
-    if lazy_kind(X) is not None:
+    kind = lazy_kind(X)
+    if kind in ("memmap", "zarr") and _fits_working_memory(X):
+        X = np.asarray(X)  # small: one read, then the in-memory path (fewer, wider passes)
+    elif kind is not None:
         return X, check_lazy(estimator, X, y, reset=reset), None, None
     X, y = validate_data(
         estimator,
@@ -52,6 +57,14 @@ def check_features(estimator, X, y, *, reset=True, n_jobs=None):
     if n_bad.any():
         raise non_finite_error(estimator, n_bad, first_bad)
     return X, y, mins, maxs
+
+
+def _fits_working_memory(X):
+    """Whether ``X`` takes at most sklearn's ``working_memory`` (a Dask array never is read)."""
+    if len(X.shape) != 2:
+        return False  # the lazy checks explain the shape
+    itemsize = 4 if np.dtype(X.dtype) == np.float32 else 8
+    return X.shape[0] * X.shape[1] * itemsize <= get_config()["working_memory"] * 2**20
 
 
 def non_finite_error(estimator, n_bad, first_bad, offset=0):

@@ -8,8 +8,9 @@ them (checked by :func:`dks.pipeline._parameters.check_parameters`, naming the f
 
 Exit codes: 0 success; 1 the command could not run (the one-line message says why:
 missing folder, a single class, unknown model, weights file not found, ...); 2 wrong
-usage (unknown option, bad value); 130 interrupted. No partial results are left behind
-on failure. ``--debug`` shows the full traceback instead of the one-line message.
+usage (unknown option, bad value); 130 interrupted. On failure the results folder is as it
+was, but for the chunks of ``embedding.zarr`` already embedded, which the same command
+continues from. ``--debug`` shows the full traceback instead of the one-line message.
 """
 
 import argparse
@@ -45,7 +46,8 @@ _DEFAULT_RUN = (
 
 _EPILOG = (
     "Exit codes: 0 success; 1 the command could not run (a one-line message says why); "
-    "2 wrong usage; 130 interrupted. On failure no partial results are left behind."
+    "2 wrong usage; 130 interrupted. On failure the results folder is as it was, but for the "
+    "chunks of RESULTS_DIR/embedding.zarr already embedded: rerun the same command to continue."
 )
 
 
@@ -82,6 +84,43 @@ def _layers(text):
 
 def _resize(text):
     return _int_or("none", None, text)
+
+
+def _shard(text):
+    from dks.store import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected K/N with 0 <= K < N (K counts from 0), got {text!r}"
+        ) from None
+
+
+#: How the messages of dks.pipeline and dks.embed name a Python parameter -> the CLI flag.
+_PYTHON_SPELLINGS = (  # in order: the specific ones first
+    ("Pass on_error='skip'", "Rerun with --on-error skip"),
+    ("on_error='skip'", "--on-error skip"),
+    ("(limit_per_class)", "(--limit-per-class)"),
+    ("shard needs a folder of images", "--shard needs an IMAGES_DIR"),
+    ("The 'device' parameter of CNNEmbedder", "--device"),
+    ("The 'weights' parameter of efficientnet_lite0", "--weights"),
+    ("Pass weights='DEFAULT'", "Pass --weights DEFAULT"),
+    ("weights=", "--weights "),
+    ("device=", "--device "),
+    ("layers='paper'", "--layers paper"),
+    (
+        "a larger resize, a smaller crop_size or crops='none'",
+        "a larger --resize, a smaller --crop or --crops none",
+    ),
+)
+
+
+def _cli_message(text):
+    """An error message with the Python parameters it names spelled as CLI flags."""
+    for python, flag in _PYTHON_SPELLINGS:
+        text = text.replace(python, flag)
+    return text
 
 
 #: Python parameter of dks.pipeline -> (dest of its option, CLI flag); torch-free ones first.
@@ -222,6 +261,32 @@ def _images_parent():
         help="processes decoding and cropping images (default: up to 4, one less than the "
         "cores; 0: in the main process)",
     )
+    group = parent.add_argument_group("large collections")
+    _option(
+        group,
+        "--on-error",
+        "on_error",
+        None,
+        "an image that cannot be read (empty, truncated, not an image): skip leaves it out "
+        "and lists it in RESULTS_DIR/skipped.csv, the report and the summary, so that one bad "
+        "file of a large scraped collection never stops a run of hours; raise stops at it",
+        choices=("skip", "raise"),
+    )
+    group.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="fill only the K-th of N parts (K from 0) of RESULTS_DIR/embedding.zarr, so that "
+        "N processes (one per GPU, per machine on a shared file system, per task of a SLURM "
+        "array) embed at once; the one that completes the store commits RESULTS_DIR (analyze: "
+        "and runs the statistics and report), the others stop after their part. Needs "
+        "IMAGES_DIR. A killed run (any command, with or without --shard) resumes when rerun",
+    )
+    group.add_argument(
+        "--export-npy",
+        action="store_true",
+        help="also write the embedding to RESULTS_DIR/embedding.npy (small results)",
+    )
     return parent
 
 
@@ -318,9 +383,11 @@ def build_parser():
     commands.add_parser(
         "embed",
         parents=[images, seed, common],
-        help="only the embedding (embedding.npy, embedding.json)",
-        description="Embed the images into RESULTS_DIR/embedding.npy (and embedding.json: "
-        "feature names, image paths, labels, settings), e.g. on a GPU machine; continue "
+        help="only the embedding (embedding.zarr, embedding.json, skipped.csv)",
+        description="Embed the images into RESULTS_DIR/embedding.zarr (and embedding.json: "
+        "feature names, image paths, labels, settings; skipped.csv: the files that could not "
+        "be read), e.g. on a GPU machine, resumably (rerun the same command after a kill) and "
+        "from several processes at once (--shard); continue "
         "with `dks characterize RESULTS_DIR` and `dks report RESULTS_DIR`. " + _DEFAULT_RUN,
         epilog=_EPILOG,
     )
@@ -443,6 +510,9 @@ def _run(args):
             limit_per_class=args.limit_per_class,
             seed=args.seed,
             workers=args.workers,
+            on_error=args.on_error,
+            shard=args.shard,
+            export_npy=args.export_npy,
             progress=not args.no_progress and verbose,
             data_home=args.data_home,
             download=args.download,
@@ -504,14 +574,15 @@ def main(argv=None):
         except KeyboardInterrupt:
             print(
                 f"dks {args.command}: interrupted; the results folder is as it was before the "
-                "interrupted step",
+                "interrupted step, but for the chunks of embedding.zarr already done: the same "
+                "command continues from there",
                 file=sys.stderr,
             )
             return _EXIT_INTERRUPTED
         except _USER_ERRORS as exc:
             if args.debug:
                 raise
-            message = " ".join(str(exc).split()) or type(exc).__name__
+            message = _cli_message(" ".join(str(exc).split()) or type(exc).__name__)
             print(f"dks {args.command}: error: {message}", file=sys.stderr, flush=True)
             return _EXIT_ERROR
     return _EXIT_OK

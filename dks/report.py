@@ -69,6 +69,9 @@ Counts
     ``"noise_share"`` (shares 0-1), ``"mostly_noise"``, ``"unresolved"`` (bool), ``"t_plus"``,
     ``"t_minus"``: ``NoiseThresholdSelector.class_noise_`` as rows. The classes flagged
     ``mostly_noise`` or ``unresolved`` are listed first.
+``"n_skipped"``, ``"skipped"`` : int, list of dict (section "Skipped images")
+    How many images could not be read and were left out, and some of them, each a dict
+    with ``"path"``, ``"class"`` and ``"reason"`` (the results folder's ``skipped.csv``).
 
 ``"classes"`` : list of dict, in class order (table "Per class")
     ``"name"`` : str; ``"n_images"`` : int;
@@ -431,6 +434,24 @@ def _noise_section(s, max_listed):
     return "".join(out)
 
 
+def _skipped_section(s):
+    n = s.get("n_skipped") or len(s.get("skipped") or [])
+    if not n:
+        return ""
+    rows = [
+        (f"<code>{_e(r.get('path'))}</code>", _e(r.get("class")), _e(r.get("reason")))
+        for r in s.get("skipped") or []
+    ]
+    more = f" The first {len(rows):,} are listed; all are" if len(rows) < n else " They are"
+    return (
+        '<section id="skipped"><h2>Skipped images</h2>'
+        f"<p>{n:,} image(s) could not be read and were left out of the analysis.{more} "
+        "listed in <code>skipped.csv</code> of the results folder.</p>"
+        + _table(("File", "Class", "Reason"), rows)
+        + "</section>"
+    )
+
+
 def _classes_section(s):
     classes = s.get("classes")
     if not classes:
@@ -545,6 +566,7 @@ def write_report(
         ("noise", "Features noise for every class", _noise_section(summary, int(max_listed))),
         ("classes", "Per class", _classes_section(summary)),
         ("class-noise", "Noise per class", class_noise_section(summary)),
+        ("skipped", "Skipped images", _skipped_section(summary)),
         ("figures", "Figures", _figures_section(figures, captions, dpi)),
     ]
     sections = [(anchor, name, body) for anchor, name, body in sections if body]

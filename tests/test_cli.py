@@ -23,10 +23,12 @@ Image = pytest.importorskip("PIL.Image")
 
 from dks import datasets  # noqa: E402
 from dks.cli import main  # noqa: E402
+from dks.store import open_embedding  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
 N_CLASSES, N_PER_CLASS = 3, 4
+CHUNK = "embedding.zarr/X/c/0/0"  # the store's first chunk file
 SMALL = ["--batch-size", "4", "--workers", "0", "--no-progress"]
 EMBED = ["--model", "efficientnet_lite0", "--resize", "48", "--crop", "40", *SMALL]
 FAST = [*EMBED, "--shuffles", "2", "--jobs", "1"]
@@ -111,14 +113,16 @@ def test_analyze_writes_every_file(analyzed):
     n_images, n_classes = N_CLASSES * N_PER_CLASS, N_CLASSES
 
     meta = json.loads((out / "embedding.json").read_text())
-    X = np.load(out / "embedding.npy")
+    store = open_embedding(out / "embedding.zarr")
+    X = np.asarray(store.X)
     n_features = len(meta["feature_names"])
     assert X.shape == (n_images, n_features) and X.dtype == np.float32
     assert n_features == 3120 and meta["feature_names"][0] == "stem_0"
     assert meta["classes"] == ["class_0", "class_1", "class_2"]
     assert len(meta["images"]) == len(meta["labels"]) == n_images
     assert meta["settings"]["model"] == "efficientnet_lite0"
-    assert {"model", "weights", "crops", "layers", "images"} <= set(meta["fingerprint"])
+    assert meta["fingerprint"] == store.fingerprint and "images_sha256" in store.manifest
+    assert {"model", "weights", "crops", "layers"} <= set(store.settings)
     assert next(iter(meta["layers"])) == "stem" and len(meta["layers"]) == 18
 
     dks = np.load(out / "dks.npy")
@@ -174,7 +178,7 @@ def test_rerun_reuses_embedding(analyzed, tmp_path, capsys):
     assert code == 0
     out = _copy_results(src, tmp_path / "results")
     (out / "notes.txt").write_text("my notes")  # a user's file survives re-runs
-    before = (out / "embedding.npy").stat()
+    before = (out / CHUNK).stat()
     meta = json.loads((out / "embedding.json").read_text())
     images = meta["images_root"]
 
@@ -182,7 +186,7 @@ def test_rerun_reuses_embedding(analyzed, tmp_path, capsys):
     assert code == 0, stderr
     assert "reusing the saved embedding" in stderr
     assert "embed: done" not in stderr
-    after = (out / "embedding.npy").stat()
+    after = (out / CHUNK).stat()
     assert after.st_mtime_ns == before.st_mtime_ns and after.st_ino == before.st_ino
     np.testing.assert_array_equal(np.load(out / "dks.npy"), np.load(src / "dks.npy"))
     assert (out / "notes.txt").read_text() == "my notes"
@@ -199,17 +203,17 @@ def test_changed_setting_invalidates_embedding(analyzed, tmp_path, capsys, optio
     src, code, _, _ = analyzed
     assert code == 0
     out = _copy_results(src, tmp_path / "results")
-    before = (out / "embedding.npy").stat()
+    before = (out / CHUNK).stat()
     images = json.loads((out / "embedding.json").read_text())["images_root"]
 
     code, _, stderr = _run(["embed", images, "--out", out, *EMBED, *option], capsys)
     assert code == 0, stderr
     assert "settings changed" in stderr and expected in stderr
-    assert (out / "embedding.npy").stat().st_mtime_ns != before.st_mtime_ns
+    assert (out / CHUNK).stat().st_mtime_ns != before.st_mtime_ns
     # statistics and report of the old embedding are gone: they would be stale
     assert not (out / "dks.npy").exists() and not (out / "report.html").exists()
     n_rows = 3 * N_CLASSES if expected == "images" else N_CLASSES * N_PER_CLASS
-    assert np.load(out / "embedding.npy").shape[0] == n_rows
+    assert open_embedding(out / "embedding.zarr").X.shape[0] == n_rows
     if expected == "images":
         return
 
@@ -261,14 +265,14 @@ def test_failed_rerun_keeps_previous_results(analyzed, tmp_path, capsys):
     assert code == 0
     out = _copy_results(src, tmp_path / "results")
     listing = sorted(p.relative_to(out) for p in out.rglob("*"))
-    mtime = (out / "embedding.npy").stat().st_mtime_ns
+    mtime = (out / CHUNK).stat().st_mtime_ns
     images = json.loads((out / "embedding.json").read_text())["images_root"]
     code, _, stderr = _run(
         ["analyze", images, "--out", out, *FAST, "--model", "nosuchnet"], capsys
     )
     assert code == 1 and "Unknown model" in stderr
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == listing
-    assert (out / "embedding.npy").stat().st_mtime_ns == mtime
+    assert (out / CHUNK).stat().st_mtime_ns == mtime
     assert _leftovers(tmp_path) == []
 
 
@@ -359,7 +363,7 @@ def test_default_dataset_embed_and_reuse(tmp_path, capsys, monkeypatch):
     assert meta["settings"]["model"] == "efficientnet_lite0"
     assert meta["images_root"] == "images"  # relative: the folder can be moved
     assert len(meta["classes"]) == 10 and "T-shirt-top" in meta["classes"]
-    assert np.load(out / "embedding.npy").shape == (20, 3120)
+    assert open_embedding(out / "embedding.zarr").X.shape == (20, 3120)
     assert len(list((out / "images").rglob("*.png"))) == 20
     spec = json.loads((out / "images" / "dataset.json").read_text())
     assert spec == {"name": "Fashion-MNIST", "split": "test", "n_per_class": 2, "seed": 0}

@@ -240,3 +240,13 @@ def test_layers_as_columns_from_the_selector(tmp_path):
     assert ">75.0%<" in text and ">5.0%<" in text and ">37<" in text
     assert "Kept, shuffled labels</th>" in text and "nan" not in text.lower()
     assert ">7<" in text and ">2<" in text
+
+
+def test_skipped_images_section(tmp_path):
+    assert 'id="skipped"' not in write_report(tmp_path / "r.html", {"n_skipped": 0}).read_text()
+    rows = [{"path": "/data/<b>.jpg", "class": "cat", "reason": "empty file"}]
+    text = write_report(tmp_path / "r.html", {"n_skipped": 3, "skipped": rows}).read_text()
+    parse(text)
+    assert 'id="skipped"' in text and "3 image(s) could not be read" in text
+    assert "The first 1 are listed" in text and "skipped.csv" in text
+    assert "/data/&lt;b&gt;.jpg" in text and "empty file" in text

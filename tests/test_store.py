@@ -204,3 +204,22 @@ def test_not_a_store(tmp_path):
     w = writer(tmp_path / "f.zarr")
     with pytest.raises(ValueError, match=r"Chunk 0 holds rows 0:3 \(3 x 7\)"):
         w.write_chunk(0, np.zeros((2, 7)))
+
+
+def test_relocate_keeps_the_rows_under_new_image_paths(tmp_path):
+    from dks.store._writer import relocate
+
+    path, values = tmp_path / "e.zarr", data()
+    w = writer(path)
+    fill(w, w.pending, values)
+    assert w.finish()
+    moved = [f"elsewhere/{name}" for name in images()]
+    fingerprint = relocate(path, moved)
+    # a writer with the new paths finds the store done: same fingerprint as a fresh one
+    again = StoreWriter(path, manifest(), moved, CHUNK)
+    assert again.fingerprint == fingerprint and again.pending == []
+    store = open_embedding(path)
+    assert store.images == moved and store.fingerprint == fingerprint and store.complete
+    np.testing.assert_array_equal(np.asarray(store.X), values)
+    with pytest.raises(ValueError, match="has 10 rows; got 9"):
+        relocate(path, moved[:-1])

@@ -15,7 +15,7 @@ One module per idea:
 ``_io``                   JSON / CSV / ``.npy`` reading and writing, :func:`load_results`
 ``_layers``               layer membership, read back from ``embedding.json``
 ``_images``               image listing, subsets and the default dataset
-``_embedding``            the embedding step: fingerprint, reuse or compute
+``_embedding``            the embedding step: the store filled in place, then committed
 ``_statistics``           the statistics step and the summary it makes
 ``_figures``              the report step: which figures, and ``report.html``
 ``_summary``              the printed text summary

@@ -1,24 +1,36 @@
-"""The embedding step: compute ``embedding.npy`` + ``embedding.json``, or reuse the saved ones.
+"""The embedding step: fill (or resume, or reuse) ``embedding.zarr``, then commit its metadata.
 
-A re-run reuses the saved embedding when its *fingerprint* is unchanged: the model, weights,
-layers, crops, sizes, normalization, precision and the images' relative paths, labels,
-sizes and modification times (see :doc:`/results`).
+The store is written in place, at ``<results>/embedding.zarr``, not through the results
+folder's transaction: a ``kill -9`` must leave its finished chunks where the next run finds
+them (:mod:`dks.store`). Only the small files made from it (``embedding.json``,
+``skipped.csv``, the optional ``embedding.npy``) are committed by the transaction, once the
+store is complete. Whether the saved embedding can be reused, resumed or must start afresh
+is the store's decision alone: its fingerprint (model, weights, parameters, layers, crops,
+sizes, normalization, precision, batch size, device type, image list; see :doc:`/store`).
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
+import logging
 import os
 import time
+import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from dks.pipeline._folder import EMBEDDING_FILES, FORMAT
-from dks.pipeline._io import read_json, write_json
+from dks.pipeline._errors import AnalysisError
+from dks.pipeline._folder import (
+    FORMAT,
+    IMAGES_DIR,
+    REPORT_FILES,
+    STATS_FILES,
+    STORE,
+    transaction,
+)
+from dks.pipeline._io import read_json, write_csv, write_json
+from dks.pipeline._log import format_seconds
 
 __all__ = ["EmbedSettings", "embedding_step", "now"]
 
@@ -44,6 +56,9 @@ class EmbedSettings:
     workers: int | None
     progress: bool
     seed: int
+    on_error: str = "skip"
+    shard: tuple | None = None
+    export_npy: bool = False
 
     def model_name(self, default_dataset):
         """The model asked for, or the default for this kind of images."""
@@ -57,80 +72,51 @@ def now():
     return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def _images_digest(images):
-    """Hash of the images' relative paths, labels, sizes and modification times."""
-    digest = hashlib.sha256()
-    for rel, label in zip(images.relative, images.labels.tolist(), strict=True):
-        st = os.stat(images.root / rel)
-        digest.update(f"{rel}\0{label}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
-def _weights_id(weights):
-    """Weights as they enter the fingerprint: files by absolute path, size and mtime."""
-    if weights is None or weights == "DEFAULT":
-        return weights
-    path = Path(weights).expanduser()
-    if path.is_file():
-        st = path.stat()
-        return f"file:{path.absolute()}:{st.st_size}:{st.st_mtime_ns}"
-    return str(weights)
-
-
-def _fingerprint(model, settings, images):
-    fp = {
-        "model": model,
-        "weights": _weights_id(settings.weights),
-        "layers": settings.layers,
-        "crops": settings.crops,
-        "resize": settings.resize,
-        "crop_size": settings.crop_size,
-        "mean": None,
-        "std": None,
-        "precision": "float32",
-        "n_images": len(images.relative),
-        "images": _images_digest(images),
-    }
-    return json.loads(json.dumps(fp))
-
-
-def _fingerprint_changes(old, new):
-    if not isinstance(old, dict):
-        return ["no fingerprint"]
-    changes = []
-    for key in new:
-        if old.get(key) != new[key]:
-            if key == "images":
-                changes.append("the images (files, labels, sizes or dates)")
-            else:
-                changes.append(f"{key}: {old.get(key)!r} -> {new[key]!r}")
-    return changes
-
-
-def _saved_embedding_ok(stage, fingerprint, log):
-    """Whether the previous run's embedding can be reused (and say why, or why not)."""
-    if not stage.has_old("embedding.json") or not stage.has_old("embedding.npy"):
-        return False
+def _saved_state(out):
+    """``(fingerprint, complete)`` of the store that ``embedding.json`` describes, or None."""
     try:
-        meta = read_json(stage.old / "embedding.json")
-        shape = np.load(stage.old / "embedding.npy", mmap_mode="r").shape
-    except (OSError, ValueError) as exc:
-        log(f"embedding: the saved embedding cannot be read ({exc}); recomputing it")
-        return False
-    changes = _fingerprint_changes(meta.get("fingerprint"), fingerprint)
-    if changes:
-        log(f"embedding: settings changed ({'; '.join(changes)}); recomputing it")
-        return False
-    if shape != (fingerprint["n_images"], len(meta.get("feature_names", []))):
-        log("embedding: the saved embedding has an unexpected shape; recomputing it")
-        return False
-    return True
+        meta = read_json(out / "embedding.json")
+        from dks.store import open_embedding
+
+        store = open_embedding(out / STORE, allow_incomplete=True)
+    except (OSError, ValueError):
+        return None
+    if meta.get("fingerprint") != store.fingerprint:
+        return None
+    return store.fingerprint, store.complete, meta
 
 
-def _compute_embedding(stage, model, settings, images, log):
+def _follow_move(out, images, saved, log):
+    """Keep the embedding of a results folder that was moved with its images inside.
+
+    The store names its images by path; when the results folder holds them (the default
+    dataset, ``images_root`` relative) and was moved or copied, the same files have new
+    paths: the store is told so (:func:`dks.store._writer.relocate`) instead of being
+    computed again. Returns the saved state, with the new fingerprint.
+    """
+    if saved is None or os.path.isabs(images.root_record):
+        return saved
+    from dks.store import open_embedding
+    from dks.store._writer import relocate
+
+    store = open_embedding(out / STORE, allow_incomplete=True)
+    old, new = store.images, images.paths
+    if old == new or len(old) != len(new) or not old:
+        return saved
+    suffix = os.sep + images.relative[0]
+    if not old[0].endswith(suffix):
+        return saved
+    old_root = old[0][: -len(suffix)]
+    if old != [os.path.join(old_root, rel) for rel in images.relative]:
+        return saved
+    log(f"embedding: the results folder moved from {os.path.dirname(old_root)}; keeping it")
+    return relocate(out / STORE, new), saved[1], saved[2]
+
+
+def _make_embedder(out, model, settings):
     from dks.embed import CNNEmbedder
 
-    embedder = CNNEmbedder(
+    return CNNEmbedder(
         model,
         weights=settings.weights,
         layers=settings.layers,
@@ -140,49 +126,150 @@ def _compute_embedding(stage, model, settings, images, log):
         batch_size=settings.batch_size,
         device=settings.device,
         num_workers=settings.workers,
-        output=stage.path / "embedding.npy",
+        output=out / STORE,
+        shard=settings.shard,
+        on_error=settings.on_error,
         progress=settings.progress,
         random_state=settings.seed,
     )
+
+
+class _LogHandler(logging.Handler):
+    """The embedder's log records (``resuming, N chunk(s) ...``) as lines of the Log."""
+
+    def __init__(self, log):
+        super().__init__(logging.INFO)
+        self.log = log
+
+    def emit(self, record):
+        self.log(f"embed: {record.getMessage()}")
+
+
+def _fill(embedder, paths, out, log):
+    """Run the embedder into the store; the store's warnings and log become log lines."""
+    logger = logging.getLogger("dks")
+    handler, level = _LogHandler(log), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            embedder.transform(paths)
+            elapsed = time.perf_counter() - start
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    for warning in caught:
+        text = str(warning.message)
+        if "starting it afresh" in text:
+            why = text.split("other settings (", 1)[-1].rsplit("); starting", 1)[0]
+            log(f"embedding: settings changed ({why}); recomputing it")
+        elif text.startswith("Skipped "):
+            pass  # said below, with the file names in skipped.csv
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return elapsed
+
+
+def embedding_step(out, images, settings, log):
+    """Fill ``out/embedding.zarr`` and commit ``embedding.json`` + ``skipped.csv``.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The results folder (created if needed; the store is written in it in place).
+    images : Images
+        The images, at their final place (the default dataset is committed before).
+    settings : EmbedSettings
+    log : Log
+
+    Returns
+    -------
+    reused : bool
+        Whether the saved embedding was complete and unchanged (nothing computed).
+    complete : bool
+        False when this run was a shard and other shards still have chunks to fill.
+    """
+    from dks.store import open_embedding
+
+    model = settings.model_name(images.dataset is not None)
     paths = images.paths
-    embedder.fit(paths)
+    embedder = _make_embedder(out, model, settings)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)  # the embedder checks the store's folder
+    try:
+        embedder.fit(paths)  # an unknown model or weights file fails here, before any write
+    except BaseException:
+        if created:
+            out.rmdir()
+        raise
+    shard = settings.shard
     log(
         f"embed: {len(paths)} images, model {model} ({embedder.weights_ or 'random weights'}), "
         f"{len(embedder.layers_)} layers, {len(embedder.get_feature_names_out())} features, "
         f"crops={settings.crops!r}, device {embedder.device_}"
+        + (f", shard {shard[0]}/{shard[1]}" if shard else "")
     )
-    start = time.perf_counter()
-    embedder.transform(paths)
-    elapsed = time.perf_counter() - start
-    return embedder, elapsed
-
-
-def embedding_step(stage, images, settings, log):
-    """Reuse or compute ``embedding.npy`` + ``embedding.json`` in the stage; True if reused."""
-    model = settings.model_name(images.dataset is not None)
-    fingerprint = _fingerprint(model, settings, images)
-    if _saved_embedding_ok(stage, fingerprint, log):
-        stage.reuse(*EMBEDDING_FILES)
+    saved = _follow_move(out, images, _saved_state(out), log)
+    elapsed = _fill(embedder, paths, out, log)
+    store = open_embedding(out / STORE, allow_incomplete=True)
+    reused = saved is not None and saved[:2] == (store.fingerprint, True)
+    if reused:
         log(
-            f"embedding: reusing the saved embedding {stage.out / 'embedding.npy'} (same model, "
-            "weights, layers, crops and images)"
+            f"embedding: reusing the saved embedding {out / STORE} (same model, weights, "
+            "layers, crops and images)"
         )
-        return True
-    with log.stage("embed"):
-        embedder, elapsed = _compute_embedding(stage, model, settings, images, log)
+    else:
+        log.timings["embed"] = log.timings.get("embed", 0.0) + elapsed
+        log(f"embed: done in {format_seconds(elapsed)}")
+    if not store.complete:
+        n_done = sum(name.endswith(".json") for name in os.listdir(out / STORE / "done"))
+        n_chunks = -(-store.array.shape[0] // store.manifest["chunk_rows"])
+        log(
+            f"embed: shard {shard[0]}/{shard[1]} done; {n_done} of {n_chunks} chunks of the "
+            f"store are done. The last shard to finish completes {out}."
+        )
+        return reused, False
+    labels = np.asarray(images.labels).tolist()
+    if store.labels is None or store.labels.tolist() != labels:
+        store.set_labels(labels)
+    if store.skipped:
+        first = store.skipped[0]
+        log(
+            f"embed: skipped {len(store.skipped)} of {len(paths)} images that could not be "
+            f"read (listed in {out / 'skipped.csv'}); the first: {first.description}: "
+            f"{first.error}"
+        )
+    seconds = saved[2]["settings"].get("seconds") if reused else elapsed
+    _commit(out, images, store, settings, model, embedder, seconds, reused, log)
+    return reused, True
+
+
+def _meta(images, store, settings, model, embedder, seconds):
     import torch
 
     from dks import __version__
 
-    meta = {
+    rows = store.sample_indices
+    labels = np.asarray(images.labels)
+    skipped = [
+        {"path": images.paths[s.index], "class": str(labels[s.index]), "reason": s.error}
+        for s in store.skipped
+    ]
+    return {
         "format": FORMAT,
-        "feature_names": embedder.get_feature_names_out().tolist(),
-        "layers": {k: [s.start, s.stop] for k, s in embedder.layer_slices_.items()},
+        "store": STORE,
+        "feature_names": store.feature_names.tolist(),
+        "layers": {k: [s.start, s.stop] for k, s in store.layer_slices.items()},
         "images_root": images.root_record,
-        "images": images.relative,
-        "labels": images.labels.tolist(),
+        "images": [images.relative[i] for i in rows],
+        "labels": labels[rows].tolist(),
         "classes": images.classes,
         "dataset": images.description,
+        "skipped": skipped,
         "settings": {
             "model": model,
             "weights": embedder.weights_,
@@ -195,12 +282,55 @@ def embedding_step(stage, images, settings, log):
             "precision": "float32",
             "device": str(embedder.device_),
             "batch_size": settings.batch_size,
-            "seconds": round(elapsed, 3),
+            "on_error": settings.on_error,
+            "seconds": None if seconds is None else round(seconds, 3),
             "dks": __version__,
             "torch": torch.__version__,
             "created": now(),
         },
-        "fingerprint": fingerprint,
+        "fingerprint": store.fingerprint,
     }
-    write_json(stage.path / "embedding.json", meta)
-    return False
+
+
+def _commit(out, images, store, settings, model, embedder, seconds, reused, log):
+    """The transaction of the embedding's metadata (the store is carried over as hard links).
+
+    With shards, two may complete the store at the same moment and both commit the same
+    files: a commit that loses that race finds the folder committed and stops there.
+    """
+    meta = _meta(images, store, settings, model, embedder, seconds)
+    for attempt in range(3):
+        try:
+            with transaction(out) as stage:
+                stage.reuse(STORE, IMAGES_DIR)
+                write_json(stage.path / "embedding.json", meta)
+                write_csv(
+                    stage.path / "skipped.csv",
+                    ("path", "class", "reason"),
+                    ((s["path"], s["class"], s["reason"]) for s in meta["skipped"]),
+                )
+                if settings.export_npy:
+                    store.to_npy(stage.path / "embedding.npy")
+                    log(f"embed: exported {out / 'embedding.npy'}")
+                if reused:
+                    stage.reuse(*STATS_FILES, *REPORT_FILES)
+                elif any(stage.has_old(n) for n in (*STATS_FILES, *REPORT_FILES)):
+                    log("embed: the statistics and report of the previous embedding were removed")
+            return
+        except OSError:  # another shard swapped the folder while this one read it
+            if settings.shard is None or attempt == 2:
+                raise
+            try:
+                if read_json(out / "embedding.json").get("fingerprint") == store.fingerprint:
+                    return
+            except (OSError, ValueError):
+                pass
+
+
+def check_shard_images(images, shard):
+    """Shards need a folder of images: the default dataset is exported by one process."""
+    if shard is not None and images is None:
+        raise AnalysisError(
+            "shard needs a folder of images: the default dataset (500 images) is embedded by "
+            "one process."
+        )

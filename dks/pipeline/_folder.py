@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from dks._atomic import atomic_dir, remove_stale
+from dks._atomic import TMP_SUFFIX, atomic_dir, remove_stale
 from dks.pipeline._errors import AnalysisError
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "OUTPUTS",
     "REPORT_FILES",
     "STATS_FILES",
+    "STORE",
     "Transaction",
     "check_out",
     "transaction",
@@ -32,7 +33,11 @@ __all__ = [
 
 #: Version tag written to ``embedding.json``.
 FORMAT = "dks-results/1"
-EMBEDDING_FILES = ("embedding.npy", "embedding.json")
+#: The embedding store, filled in place (not through the transaction: see :doc:`/results`).
+STORE = "embedding.zarr"
+#: The embedding's files; ``embedding.npy`` is the optional export (and the embedding of
+#: results folders written before the store).
+EMBEDDING_FILES = (STORE, "embedding.json", "skipped.csv", "embedding.npy")
 STATS_FILES = (
     "dks.npy",
     "null_dks.npy",
@@ -102,7 +107,8 @@ def transaction(out):
     with atomic_dir(out) as path:
         if old is not None:
             for entry in old.iterdir():
-                if entry.name not in OUTPUTS:
+                # not the store's temporaries either (its writers clean them up)
+                if entry.name not in OUTPUTS and not entry.name.endswith(TMP_SUFFIX):
                     _link_tree(entry, path / entry.name)
         yield Transaction(out, old, path)
 
@@ -145,6 +151,12 @@ def check_out(out, *, must_exist=False):
     if out.exists() and not out.is_dir():
         raise AnalysisError(f"The results folder {str(out)!r} exists and is not a folder.")
     if must_exist:
+        if not (out / "embedding.json").is_file() and (out / STORE).is_dir():
+            raise AnalysisError(
+                f"The embedding in {str(out)!r} is not complete yet (a run was interrupted, "
+                "or shards are still running); rerun `dks embed` with the same options (every "
+                "--shard) to complete it."
+            )
         if not (out / "embedding.json").is_file():
             raise AnalysisError(
                 f"{str(out)!r} is not a dks results folder with an embedding (no "
@@ -157,10 +169,16 @@ def check_out(out, *, must_exist=False):
             f"The results folder {str(out)!r} is the current folder or one of its parents; "
             "choose a new sub-folder (e.g. --out dks_results)."
         )
-    if out.is_dir() and any(out.iterdir()) and not (out / "embedding.json").is_file():
+    if out.is_dir() and any(out.iterdir()) and not _ours(out):
         raise AnalysisError(
             f"{str(out)!r} exists, is not empty and is not a dks results folder (no "
             "embedding.json); choose a new or empty folder, so that nothing of yours is "
             "replaced."
         )
     return out
+
+
+def _ours(out):
+    """Whether ``out`` is a results folder, finished or being filled (a killed first run)."""
+    marks = ("embedding.json", STORE, f"{IMAGES_DIR}/{DATASET_FILE}")
+    return any((out / name).exists() for name in marks)

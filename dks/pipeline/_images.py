@@ -9,6 +9,7 @@ Debian's ``dataset-fashion-mnist``), exported as PNG files to ``<results>/images
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 from dataclasses import dataclass
@@ -40,10 +41,15 @@ class Images:
     classes: list
     description: str
     dataset: dict | None = None
+    reused: bool = False  # the default dataset's images of the previous run, kept
 
     @property
     def paths(self):
         return [os.fspath(self.root / p) for p in self.relative]
+
+    def moved_to(self, root):
+        """The same images, found under ``root`` (the committed copy of a staged folder)."""
+        return dataclasses.replace(self, root=Path(root))
 
 
 def prepare_images(stage, images, limit_per_class, seed, data_home, download, log):
@@ -53,7 +59,8 @@ def prepare_images(stage, images, limit_per_class, seed, data_home, download, lo
         if n > _FASHION_MNIST_TEST_PER_CLASS:
             raise AnalysisError(
                 f"The default dataset (Fashion-MNIST test split) has "
-                f"{_FASHION_MNIST_TEST_PER_CLASS} images per class; got limit_per_class={n}."
+                f"{_FASHION_MNIST_TEST_PER_CLASS} images per class; got {n} images per class "
+                "(limit_per_class)."
             )
         return _default_images(stage, n, seed, data_home, download, log)
     return folder_images(images, stage.out, limit_per_class, seed)
@@ -135,6 +142,7 @@ def _default_images(stage, n_per_class, seed, data_home, download, log):
         else:  # files were removed or added by hand: export them again
             shutil.rmtree(target)
             old_spec = None
+    reused = old_spec == spec
     if old_spec != spec:
         images, y, class_names = load_fashion_mnist(
             "test", n_per_class, random_state=seed, data_home=data_home, download=download
@@ -144,4 +152,4 @@ def _default_images(stage, n_per_class, seed, data_home, download, log):
         paths, labels, classes = image_folder(target)
     relative = [os.path.relpath(p, target) for p in paths]
     description = f"Fashion-MNIST (test split, {n_per_class} per class)"
-    return Images(target, IMAGES_DIR, relative, labels, list(classes), description, spec)
+    return Images(target, IMAGES_DIR, relative, labels, list(classes), description, spec, reused)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dks._atomic import atomic_open
+from dks.pipeline._errors import AnalysisError
 from dks.pipeline._layers import layer_groups
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "jsonable",
     "load_results",
     "read_class_noise",
+    "read_embedding",
     "read_json",
     "save_npy",
     "write_csv",
@@ -96,6 +98,41 @@ def csv_cell(value):
     return value
 
 
+def read_embedding(path, meta):
+    """The embedding of the results folder ``path``: its rows follow ``meta["images"]``.
+
+    The store ``embedding.zarr`` (its ``X``: a Zarr array, or a lazy row view without the
+    skipped images), or ``embedding.npy`` (read-only memmap) in folders written before the
+    store, or exported without it.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The results folder.
+    meta : dict
+        Its ``embedding.json``.
+
+    Returns
+    -------
+    array-like of shape (n_images, n_features)
+        What ``np.asarray``, slicing (``X[:, j]``) and the estimators take.
+    """
+    from dks.pipeline._folder import STORE
+
+    if "store" not in meta:  # a results folder written before the store: embedding.npy only
+        return np.load(path / "embedding.npy", mmap_mode="r")
+    from dks.store import open_embedding
+
+    store = open_embedding(path / STORE, allow_incomplete=True)
+    if store.fingerprint != meta.get("fingerprint") or not store.complete:
+        raise AnalysisError(
+            f"The embedding store {str(path / STORE)!r} is not the one embedding.json "
+            "describes (a later `dks embed` is filling it, or was interrupted); rerun that "
+            "command (every --shard) to complete it."
+        )
+    return store.X
+
+
 def load_results(path):
     """Read a results folder back.
 
@@ -109,7 +146,9 @@ def load_results(path):
     Returns
     -------
     results : dict
-        ``"embedding"`` (read-only memmap), ``"embedding_meta"`` (``embedding.json``),
+        ``"embedding"`` (the store's ``X``, see :func:`read_embedding`: ``np.asarray``
+        and slicing read it; one row per entry of ``embedding_meta["images"]``),
+        ``"embedding_meta"`` (``embedding.json``),
         ``"layers"`` (layer name -> column indices, read from ``embedding.json``), and when
         present ``"dks"``, ``"null_dks"``, ``"relevance"``, ``"thresholds"``,
         ``"summary"``, the curves ``"grid"``, ``"d_avg_plus"``, ``"d_avg_minus"``, and
@@ -129,7 +168,7 @@ def load_results(path):
     path = Path(path)
     meta = read_json(path / "embedding.json")
     results = {
-        "embedding": np.load(path / "embedding.npy", mmap_mode="r"),
+        "embedding": read_embedding(path, meta),
         "embedding_meta": meta,
         "layers": layer_groups(meta, path),
     }

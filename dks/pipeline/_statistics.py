@@ -18,6 +18,7 @@ from dks.pipeline._io import (
     CLASS_NOISE_COLUMNS,
     csv_cell,
     jsonable,
+    read_embedding,
     read_json,
     save_npy,
     write_csv,
@@ -57,7 +58,7 @@ def statistics_step(
     """
     meta = read_json(path / "embedding.json")
     groups = layer_groups(meta, path)
-    X = np.load(path / "embedding.npy", mmap_mode="r")
+    X = read_embedding(path, meta)
     names = np.asarray(meta["feature_names"], dtype=object)
     y = np.asarray(meta["labels"], dtype=str)
     with log.stage(
@@ -74,7 +75,7 @@ def statistics_step(
             thresholds=thresholds,
             max_noise_share=max_noise_share,
             progress=progress,
-        ).fit(np.asarray(X), y)
+        ).fit(X, y)
     settings = {"bins": "exact" if n_bins is None else n_bins, "seed": seed}
     summary = _write_statistics(path, selector, names, groups, meta, settings)
     return selector, summary
@@ -116,6 +117,8 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         "dataset": meta.get("dataset"),
         "model": _model_text(emb),
         "n_images": len(meta["labels"]),
+        "n_skipped": len(meta.get("skipped", [])),
+        "skipped": meta.get("skipped", [])[: _config.PIPELINE_SKIPPED_LISTED],
         "n_classes": len(class_rows),
         "n_features": int(sel.n_features_in_),
         "n_shuffles": int(sel.n_shuffles),

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dks.pipeline._embedding import EmbedSettings, embedding_step
+from dks.pipeline._embedding import EmbedSettings, check_shard_images, embedding_step
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._figures import report_step, require_matplotlib
 from dks.pipeline._folder import (
@@ -70,23 +70,29 @@ def embed(
     limit_per_class=None,
     seed=0,
     workers=None,
+    on_error="skip",
+    shard=None,
+    export_npy=False,
     progress=True,
     data_home=None,
     download=False,
     verbose=True,
 ):
-    """Embed a folder of images (or the default dataset) into ``out/embedding.npy``.
+    """Embed a folder of images (or the default dataset) into ``out/embedding.zarr``.
 
     If ``out`` already holds an embedding of the same images with the same model,
     weights, layers, crops and sizes, nothing is recomputed (the statistics and report
-    already in ``out`` are kept); otherwise the new embedding replaces the old one and the
-    statistics and report made from the old one are removed.
+    already in ``out`` are kept); if a run was interrupted, this one continues where it
+    stopped; otherwise the new embedding replaces the old one and the statistics and
+    report made from the old one are removed.
 
     Parameters
     ----------
     images, out, model, weights, layers, crops, resize, crop_size, device, batch_size, \
-limit_per_class, seed, workers, progress, data_home, download, verbose
+limit_per_class, seed, workers, on_error, shard, progress, data_home, download, verbose
         As for :func:`analyze`.
+    export_npy : bool, default=False
+        Also write the embedding to ``out/embedding.npy`` (for small results).
 
     Returns
     -------
@@ -96,18 +102,36 @@ limit_per_class, seed, workers, progress, data_home, download, verbose
     log = Log(verbose)
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
-        progress, seed,
+        progress, seed, on_error, _shard(shard), export_npy,
     )  # fmt: skip
-    out, reused = _embed("embed", images, out, settings, limit_per_class, data_home, download, log)
-    log(f"embedding in {out}")
+    out, reused, complete = _embed(
+        "embed", images, out, settings, limit_per_class, data_home, download, log
+    )
+    if complete:
+        log(f"embedding in {out}")
     return reused
+
+
+def _shard(shard):
+    from dks.store import parse_shard
+
+    try:
+        return parse_shard(shard)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
 
 
 def _embed(caller, images, out, settings, limit_per_class, data_home, download, log):
     """Check, then commit the images and the embedding of ``out`` on their own.
 
-    Returns the resolved results folder and whether the saved embedding was reused.
+    Returns the resolved results folder, whether the saved embedding was reused, and
+    whether the store is complete (False: a shard whose siblings are still running).
     """
+    check_shard_images(images, settings.shard)
+    if settings.on_error not in ("skip", "raise"):
+        raise AnalysisError(
+            f"on_error must be 'skip' or 'raise'; got {settings.on_error!r} instead."
+        )
     check_parameters(
         caller,
         limit_per_class=limit_per_class,
@@ -123,18 +147,26 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
         if settings.model != LITE0:
             _check_model_name(settings.model)
     seed = settings.seed
-    if images is not None:  # check the folder before anything is written
-        folder_images(images, out, limit_per_class, seed)
-    with transaction(out) as stage:
+    if images is not None:
         with log.stage("images"):
-            imgs = prepare_images(stage, images, limit_per_class, seed, data_home, download, log)
+            imgs = folder_images(images, out, limit_per_class, seed)
             log(f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes")
-        reused = embedding_step(stage, imgs, settings, log)
-        if reused:
-            stage.reuse(*STATS_FILES, *REPORT_FILES)
-        elif any(stage.has_old(n) for n in (*STATS_FILES, *REPORT_FILES)):
-            log("embed: the statistics and report of the previous embedding were removed")
-    return out, reused
+    else:
+        # The default dataset is committed first: the store must read the images at their
+        # final place (its image list is part of its fingerprint).
+        with transaction(out) as stage, log.stage("images"):
+            imgs = prepare_images(stage, None, limit_per_class, seed, data_home, download, log)
+            log(f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes")
+            if imgs.reused:  # the same images: what was made from them stays
+                stage.reuse(*EMBEDDING_FILES, *STATS_FILES, *REPORT_FILES)
+            elif stage.has_old("embedding.json"):
+                log(
+                    "embedding: settings changed (images: another subset of the default "
+                    "dataset); recomputing it"
+                )
+        imgs = imgs.moved_to(out / IMAGES_DIR)
+    reused, complete = embedding_step(out, imgs, settings, log)
+    return out, reused, complete
 
 
 def _statistics(
@@ -177,6 +209,9 @@ def analyze(
     seed=0,
     workers=None,
     jobs=-1,
+    on_error="skip",
+    shard=None,
+    export_npy=False,
     progress=True,
     data_home=None,
     download=False,
@@ -194,7 +229,8 @@ def analyze(
     out : str or os.PathLike
         The results folder (its files are described in :doc:`/results`). It must be new,
         empty, or a previous results folder; re-running with the same ``out`` reuses the
-        saved embedding when the images and the embedding settings are unchanged.
+        saved embedding when the images and the embedding settings are unchanged, and
+        continues an interrupted one (``kill -9`` included) where it stopped.
     model : str or None, default=None
         A model name of :class:`dks.embed.CNNEmbedder`; None: ``"efficientnet_lite0"``
         for the default dataset, ``"vgg19"`` (the paper's) for a folder.
@@ -234,6 +270,18 @@ def analyze(
         DataLoader processes decoding and cropping images (None: the embedder's choice).
     jobs : int or None, default=-1
         Threads of the D_KS computation (-1: all cores).
+    on_error : {"skip", "raise"}, default="skip"
+        What an image that cannot be read does: ``"skip"`` leaves it out (listed in
+        ``skipped.csv``, in the report and counted in the summary), so that one bad file of a
+        large scraped collection never stops a long run; ``"raise"`` stops at it.
+    shard : (int, int), str or None, default=None
+        ``(k, n)`` or ``"k/n"`` (``k`` from 0): embed only the ``k``-th of ``n`` parts of
+        the images into the one store ``out/embedding.zarr``, so that ``n`` processes (GPUs,
+        machines, tasks of a SLURM array) fill it at once (:doc:`/store`). The process that
+        completes the store commits the results folder and, for :func:`analyze`, goes on
+        with the statistics and the report; the others stop after their part.
+    export_npy : bool, default=False
+        Also write the embedding to ``out/embedding.npy``.
     progress : bool, default=True
         Show the embedder's progress bar.
     data_home : str or None, default=None
@@ -266,13 +314,15 @@ def analyze(
     require_matplotlib()
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
-        progress, seed,
+        progress, seed, on_error, _shard(shard), export_npy,
     )  # fmt: skip
     # Two commits: the embedding (the long part) first, so that a failure in a later step
     # does not throw it away (the next run reuses it); then statistics, figures and report.
-    out, reused = _embed(
+    out, reused, complete = _embed(
         "analyze", images, out, settings, limit_per_class, data_home, download, log
     )
+    if not complete:  # a shard: the one that completes the store runs the rest
+        return Analysis(out, {}, None, reused, dict(log.timings))
     try:
         with transaction(out) as stage:
             selector, summary = _statistics(stage, **stats, log=log)
@@ -314,7 +364,8 @@ def characterize(
     Parameters
     ----------
     results : str or os.PathLike
-        A results folder with ``embedding.npy`` and ``embedding.json``.
+        A results folder with ``embedding.json`` and its embedding (``embedding.zarr``, or
+        ``embedding.npy`` for folders written before the store).
     bins, shuffles, resolution, thresholds, max_noise_share, seed, jobs, progress, verbose
         As for :func:`analyze`.
 

@@ -55,6 +55,13 @@ def format_summary(summary, out=None):
         f"dks analysis: {s.get('dataset')}",
         f"  {s.get('n_images')} images, {s.get('n_classes')} classes, "
         f"{s.get('n_features')} features; model {s.get('model')}",
+    ]
+    if s.get("n_skipped"):
+        lines.append(
+            f"  {s['n_skipped']} image(s) could not be read and were skipped (listed in "
+            "skipped.csv)"
+        )
+    lines += [
         f"Noise thresholds ({_rule(s)}; {s.get('n_shuffles')} shuffled labelings, "
         f"bins: {s.get('bins')}):",
         *_threshold_lines(s),

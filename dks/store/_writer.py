@@ -136,9 +136,7 @@ class StoreWriter:
         }
         full = {"format": FORMAT, "version": VERSION, **layout, **manifest}
         full["images_sha256"] = _sha256_json(images)
-        full["fingerprint"] = _sha256_json(
-            [full["settings"], full["images_sha256"], layout, manifest["feature_names"]]
-        )
+        full["fingerprint"] = _fingerprint(full)
         self.manifest = full
         self.fingerprint = full["fingerprint"]
 
@@ -304,6 +302,53 @@ class StoreWriter:
             if name.endswith(TMP_SUFFIX) and name.startswith("."):
                 target = name[1:].split(".json.", 1)[0] + ".json"
                 remove_stale(self.path / DONE / target)
+
+
+_LAYOUT_KEYS = ("n_rows", "n_features", "chunk_rows", "feature_block", "compression")
+
+
+def _fingerprint(full):
+    """SHA-256 of what determines the values: settings, image list, layout, feature names."""
+    layout = {key: full[key] for key in _LAYOUT_KEYS}
+    return _sha256_json([full["settings"], full["images_sha256"], layout, full["feature_names"]])
+
+
+def relocate(path, images):
+    """Give the inputs of the store ``path`` new identities (their files moved), keeping rows.
+
+    For image files moved together (a results folder holding its images, moved or copied
+    elsewhere): the same files under new paths. ``images.json`` and the fingerprint in
+    ``manifest.json`` and ``complete.json`` are rewritten, each atomically; a kill in between
+    leaves a store whose fingerprint no longer matches, which the next run starts afresh.
+
+    Parameters
+    ----------
+    path : path-like
+        The store.
+    images : list of str
+        The new identity of every row, in row order.
+
+    Returns
+    -------
+    str
+        The new fingerprint.
+    """
+    path = Path(path)
+    full = read_json(path / MANIFEST)
+    if len(images) != full["n_rows"]:
+        raise ValueError(
+            f"The store {os.fspath(path)!r} has {full['n_rows']} rows; got {len(images)} "
+            "image identities."
+        )
+    full["images_sha256"] = _sha256_json(list(images))
+    full["fingerprint"] = _fingerprint(full)
+    _write_json(path / IMAGES, list(images))
+    _write_json(path / MANIFEST, full)
+    if (path / COMPLETE).is_file():
+        record = read_json(path / COMPLETE)
+        record["fingerprint"] = full["fingerprint"]
+        _write_json(path / COMPLETE, record)
+    return full["fingerprint"]
 
 
 def _remove_partial_chunks(array_dir):

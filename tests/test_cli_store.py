@@ -1,0 +1,210 @@
+"""The results folder's embedding store from the command line: kill -9 and resume, shards,
+bad files skipped.
+
+The processes run ``python -m tests.cli_worker`` (``python -m dks.cli`` with 2-row chunks and
+an optional sleep per batch, so that 12 tiny images make 6 chunks and a kill lands mid-run).
+"""
+
+import contextlib
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("zarr")
+Image = pytest.importorskip("PIL.Image")
+
+from dks.cli import main  # noqa: E402
+from dks.pipeline import load_results  # noqa: E402
+from dks.store import open_embedding  # noqa: E402
+from tests.pipeline_helpers import REPO  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+N_CLASSES, N_PER_CLASS = 3, 4
+N_CHUNKS = N_CLASSES * N_PER_CLASS // 2
+EMBED = [
+    "--model", "efficientnet_lite0", "--crops", "center", "--resize", "48", "--crop", "40",
+    "--batch-size", "2", "--workers", "0", "--no-progress",
+]  # fmt: skip
+
+
+def _make_folder(root):
+    rng = np.random.default_rng(1)
+    for c in range(N_CLASSES):
+        folder = root / f"class_{c}"
+        folder.mkdir(parents=True)
+        for i in range(N_PER_CLASS):
+            img = rng.integers(0, 200, size=(24, 24, 3)).astype(np.uint8)
+            Image.fromarray(img).save(folder / f"img_{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    return _make_folder(tmp_path_factory.mktemp("data") / "images")
+
+
+def _start(out, images, *extra, sleep=0.0):
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "DKS_TEST_SLEEP": str(sleep),
+    }
+    cmd = [sys.executable, "-m", "tests.cli_worker", "embed", str(images), "--out", str(out)]
+    return subprocess.Popen(
+        [*cmd, *EMBED, *extra],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(process):
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    return err
+
+
+def _n_done(out):
+    done = out / "embedding.zarr" / "done"
+    return len([n for n in os.listdir(done) if n.endswith(".json")]) if done.is_dir() else 0
+
+
+def _temporaries(root):
+    return sorted(
+        os.path.relpath(os.path.join(folder, name), root)
+        for folder, dirs, files in os.walk(root)
+        for name in dirs + files
+        if name.endswith((".dks-tmp", ".partial"))
+    )
+
+
+def _same_folder(a, b):
+    """Same files, same embedding (bit for bit), same embedding.json but for the times."""
+    assert sorted(p.relative_to(a) for p in a.rglob("*")) == sorted(
+        p.relative_to(b) for p in b.rglob("*")
+    )
+    xa = np.asarray(open_embedding(a / "embedding.zarr").array)
+    xb = np.asarray(open_embedding(b / "embedding.zarr").array)
+    assert xa.tobytes() == xb.tobytes()
+    meta_a, meta_b = (json.loads((d / "embedding.json").read_text()) for d in (a, b))
+    for meta in (meta_a, meta_b):
+        meta["settings"].pop("seconds")
+        meta["settings"].pop("created")
+    assert meta_a == meta_b
+
+
+@pytest.fixture(scope="module")
+def reference(images, tmp_path_factory):
+    """One uninterrupted ``dks embed`` in one process."""
+    out = tmp_path_factory.mktemp("reference") / "results"
+    _finish(_start(out, images))
+    return out
+
+
+@pytest.mark.slow
+def test_kill_9_then_rerun_continues_and_is_bit_identical(images, reference, tmp_path):
+    out = tmp_path / "results"
+    process = _start(out, images, sleep=1.0)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and _n_done(out) < 2 and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    n_done = _n_done(out)
+    assert 2 <= n_done < N_CHUNKS, "dks embed was not killed mid-run"
+    assert not (out / "embedding.json").exists()  # the folder is not committed yet
+
+    err = _finish(_start(out, images))
+    assert f"resuming, {n_done} chunk(s)" in err
+    _same_folder(out, reference)
+    assert _temporaries(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_two_shard_processes_make_the_folder_of_one(images, reference, tmp_path):
+    out = tmp_path / "results"
+    shards = [_start(out, images, "--shard", f"{k}/2", sleep=0.2) for k in range(2)]
+    errors = [_finish(p) for p in shards]
+    assert any("The last shard to finish completes" in e for e in errors)
+    _same_folder(out, reference)
+    assert _temporaries(tmp_path) == []
+
+
+def _run(args):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main([str(a) for a in args])
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.mark.slow
+def test_a_bad_file_is_skipped_and_listed(images, tmp_path):
+    folder = tmp_path / "images"
+    for c in range(2):
+        (folder / f"class_{c}").mkdir(parents=True)
+        for i in range(2):
+            os.link(images / f"class_{c}" / f"img_{i}.png", folder / f"class_{c}" / f"{i}.png")
+    (folder / "class_1" / "empty.jpg").write_bytes(b"")
+    out = tmp_path / "results"
+
+    code, _, err = _run(["embed", folder, "--out", out, *EMBED, "--on-error", "raise"])
+    assert code == 1 and "Rerun with --on-error skip" in err and "on_error=" not in err
+
+    code, _, err = _run(["embed", folder, "--out", out, *EMBED, "--export-npy"])  # the default
+    assert code == 0, err
+    assert "skipped 1 of 5 images" in err
+    with open(out / "skipped.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["path"], r["class"]) for r in rows] == [
+        (str(folder / "class_1" / "empty.jpg"), "class_1")
+    ]
+    assert rows[0]["reason"]
+    meta = json.loads((out / "embedding.json").read_text())
+    assert len(meta["images"]) == len(meta["labels"]) == 4
+    assert "class_1/empty.jpg" not in meta["images"] and len(meta["skipped"]) == 1
+    X = np.load(out / "embedding.npy")
+    np.testing.assert_array_equal(X, np.asarray(open_embedding(out / "embedding.zarr").X))
+    assert X.shape[0] == 4 and np.isfinite(X).all()
+    assert np.asarray(load_results(out)["embedding"]).tobytes() == X.tobytes()
+
+
+@pytest.mark.parametrize("value", ["2/2", "-1/2", "1", "a/b"])
+def test_bad_shard_names_the_flag(tmp_path, value, capsys):
+    code = main(["embed", str(tmp_path), "--out", str(tmp_path / "r"), "--shard", value])
+    assert code == 2
+    assert "--shard" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_shard_needs_an_image_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run(["embed", "--out", tmp_path / "r", "--shard", "0/2"])
+    assert code == 1 and "--shard needs an IMAGES_DIR" in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("python", "flag"),
+    [
+        ("Cannot embed x. Pass on_error='skip' to skip", "Rerun with --on-error skip to skip"),
+        ("Use device='cpu', or 'auto'", "Use --device 'cpu', or 'auto'"),
+        ("layers='paper' is defined for", "--layers paper is defined for"),
+        ("use a larger resize, a smaller crop_size or crops='none'", "--crop or --crops none"),
+    ],
+)
+def test_messages_name_flags_not_parameters(python, flag):
+    from dks.cli import _cli_message
+
+    assert flag in _cli_message(python)
