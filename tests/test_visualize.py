@@ -120,8 +120,8 @@ def test_cli_visualize_and_its_refusals(results, tmp_path, capsys):
 def test_absence_without_statistics_asks_for_the_class(results, tmp_path, capsys):
     bare = tmp_path / "bare"
     bare.mkdir()
-    for f in ("embedding.json", "embedding.npy"):
-        shutil.copy(results / f, bare / f)
+    shutil.copy(results / "embedding.json", bare / "embedding.json")
+    shutil.copytree(results / "embedding.zarr", bare / "embedding.zarr")
     meta = json.loads((bare / "embedding.json").read_text())
     meta["images_root"] = str(results.parent / "images")
     (bare / "embedding.json").write_text(json.dumps(meta))

@@ -35,8 +35,16 @@ def _missing_images(paths):
 
 
 def _weights(meta):
-    """The ``weights`` argument that made the embedding (from its fingerprint)."""
-    weights = meta.get("fingerprint", {}).get("weights", "DEFAULT")
+    """The ``weights`` argument that made the embedding.
+
+    Recorded in ``settings["weights_argument"]``; folders written before the store kept it in
+    their fingerprint (a dict then).
+    """
+    settings = meta.get("settings", {})
+    if "weights_argument" in settings:
+        return settings["weights_argument"]
+    fingerprint = meta.get("fingerprint")
+    weights = fingerprint.get("weights", "DEFAULT") if isinstance(fingerprint, dict) else "DEFAULT"
     if isinstance(weights, str) and weights.startswith("file:"):
         return weights[len("file:") :].rsplit(":", 2)[0]  # file:<path>:<size>:<mtime>
     return weights

@@ -273,6 +273,7 @@ def _meta(images, store, settings, model, embedder, seconds):
         "settings": {
             "model": model,
             "weights": embedder.weights_,
+            "weights_argument": None if settings.weights is None else os.fspath(settings.weights),
             "layers": settings.layers,
             "crops": settings.crops,
             "resize": settings.resize,
