@@ -15,8 +15,16 @@ from torch import nn
 from torchvision.models import WeightsEnum
 from tqdm.auto import tqdm
 
+from dks._allocator import release_memory, tune_allocator
+from dks._imageio import check_background
 from dks.embed._hooks import LayerRecorder
-from dks.embed._images import Preprocess, as_source, default_num_workers, make_loader
+from dks.embed._images import (
+    Prefetcher,
+    Preprocess,
+    as_source,
+    default_num_workers,
+    make_loader,
+)
 from dks.embed._models import build_model
 from dks.embed._output import check_output_path, make_writer
 
@@ -96,6 +104,11 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         Normalization of RGB values in [0, 1]. None uses the model's own: the values of
         its torchvision weights (ImageNet), 0.5 for ``"efficientnet_lite0"``, ImageNet's
         for a module.
+    background : str or (int, int, int), default="white"
+        Colour behind transparent pixels (RGBA, LA, palette images with a transparent
+        colour, 4-channel arrays): they are composited over it, as a viewer shows them. A
+        colour name or code (``"white"``, ``"black"``, ``"#808080"``) or three ints
+        ``(R, G, B)`` in 0-255.
     batch_size : int, default=8
         Images per forward pass (each brings its crops: 80 crops with ``crops="ten"``).
         Memory grows with it: VGG19 on the CPU needs about 30 MB per 224 x 224 crop in a
@@ -167,7 +180,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     array ``(n_images, H, W, C)``; the path of a folder in ImageFolder layout (its images in
     the order of :func:`~dks.embed.image_folder`, which also returns the labels); or a
     map-style torch ``Dataset`` whose items are such images or ``(image, target)`` tuples,
-    without normalizing transforms. Grey and RGBA images become RGB.
+    without normalizing transforms. Images become RGB as a viewer shows them (see
+    :func:`dks._imageio.load_image`): EXIF orientation applied, transparency composited
+    over ``background``, 16-bit, CMYK and palette images converted.
 
     **Forward pass.** One forward hook per layer reduces the output inside the hook, so
     in-place ReLUs cannot alter it and no activation map is kept. The hook of the last
@@ -204,6 +219,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         "crop_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "mean": ["array-like", None],
         "std": ["array-like", None],
+        "background": [str, tuple, list],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bfloat16", "float16"})],
@@ -225,6 +241,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         crop_size=224,
         mean=None,
         std=None,
+        background="white",
         batch_size=8,
         device="auto",
         precision="float32",
@@ -242,6 +259,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self.crop_size = crop_size
         self.mean = mean
         self.std = std
+        self.background = background
         self.batch_size = batch_size
         self.device = device
         self.precision = precision
@@ -281,7 +299,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         device = _resolve_device(self.device)
         _check_precision(self.precision, device)
         check_output_path(self.output)
+        background = check_background(self.background, "The 'background' parameter of CNNEmbedder")
         as_source(X)
+        tune_allocator()
 
         info = build_model(
             self.model,
@@ -316,6 +336,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self._dims = dims
         self._stop_after = order[-1]
         self._preprocess = Preprocess(self.crops, resize, crop_size, self.mean_, self.std_)
+        self._background = background
         return self
 
     def _autocast(self):
@@ -350,7 +371,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             batch_size=self.batch_size,
             num_workers=num_workers,
             pin_memory=self.device_.type == "cuda",
+            background=self._background,
         )
+        tune_allocator()
         n_features = len(self._feature_names)
         rows, skipped = [], []
         bar = tqdm(
@@ -363,7 +386,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         iterator = None
         try:
             with make_writer(output, n_images, n_features) as writer, recorder, bar:
-                iterator = iter(loader)
+                iterator = iter(loader) if num_workers else Prefetcher(loader)
                 with torch.inference_mode(), self._autocast():
                     for groups, errors in iterator:
                         for index, message in errors:
@@ -381,6 +404,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
                 result = writer.finish()
         finally:
             _shutdown(iterator)
+            release_memory()
         self.sample_indices_ = np.concatenate(rows).astype(np.int64, copy=False)
         self.skipped_ = skipped
         if skipped:
@@ -472,6 +496,9 @@ def _probe(module, layers, device, autocast_dtype, size):
 
 def _shutdown(iterator):
     """Stop a DataLoader iterator's workers now (not when garbage collected)."""
+    if isinstance(iterator, Prefetcher):
+        iterator.close()
+        return
     shutdown = getattr(iterator, "_shutdown_workers", None)
     if shutdown is not None:
         shutdown()
