@@ -1,7 +1,7 @@
 """Image inputs of :class:`~dks.embed.CNNEmbedder`: sources, preprocessing and batching.
 
 An input collection ``X`` becomes a :class:`ImageSource` (:func:`as_source`), which can load
-its ``i``-th image as an RGB PIL image. :class:`Preprocess` turns one image into its crops
+its ``i``-th image as an RGB PIL image, as people see it (:mod:`dks._imageio`). :class:`Preprocess` turns one image into its crops
 (resize, crop, normalize) and :func:`make_loader` runs both in DataLoader workers; a batch
 holds the crops stacked channels-last, grouped by shape, plus the inputs that failed (they
 are reported, not raised, so that the estimator decides whether to stop or skip).
@@ -527,8 +527,9 @@ def default_num_workers(n_images, batch_size, device_type="cpu"):
     None for a single batch. On a GPU, up to 4 (one core is left to the main process). On
     the CPU, only the cores that torch's compute threads leave free, up to 4: a worker
     that competes with those threads for a core slows every parallel operation of the
-    forward pass down by more than it gains (EfficientNet-Lite0 on 2 cores: 0.83x the bare
-    forward's speed with one worker, 0.99x with decoding in the main process).
+    forward pass down by more than it gains. With no worker, :class:`Prefetcher` still
+    decodes the next batch in a thread while the current one runs (``nox -s bench``
+    measures both).
     """
     if n_images <= batch_size:
         return 0
