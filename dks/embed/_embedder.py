@@ -121,11 +121,11 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         layer averages are accumulated and returned in float32.
     num_workers : int or None, default=None
         DataLoader worker processes that decode, resize and crop the images; 0 does it in
-        the main process. None: up to 4 workers, on the cores that the forward pass leaves
-        free: on a GPU, all cores but one; on the CPU, those that torch's threads
-        (:func:`torch.get_num_threads`) do not use, so none when torch uses every core (a
-        worker would then slow the forward pass down more than it saves); none either
-        when all images fit in one batch.
+        a thread of the main process, one batch ahead of the forward pass. None: up to 4
+        workers, on the cores that the forward pass leaves free: on a GPU, all cores but
+        one; on the CPU, those that torch's threads (:func:`torch.get_num_threads`) do not
+        use, so none when torch uses every core (a worker would then slow the forward pass
+        down more than it saves); none either when all images fit in one batch.
     output : str, os.PathLike or None, default=None
         None: return an in-memory array. A path ending in ``.npy``: write the embedding
         there batch by batch (memory does not grow with the number of images) and return
@@ -189,7 +189,10 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     layer to run stops the forward pass: nothing after it is computed (no fc8 for the paper
     layers, no classifier at all for convolutional layers only). Hooks are removed, and
     each submodule's ``training`` flag restored, when :meth:`transform` ends, also on
-    error. Inputs are ``channels_last``.
+    error. Inputs are ``channels_last``. On Linux (glibc), :meth:`fit` tunes the memory
+    allocator once per process so that activation buffers are reused rather than unmapped
+    and faulted in again at every batch, and :meth:`transform` gives the free memory back
+    when it ends; see :ref:`performance` (``dks._config.TUNE_ALLOCATOR`` turns it off).
 
     **A module as model** is used in place: :meth:`fit` moves it to ``device_`` and to
     ``channels_last``; :meth:`transform` runs it in ``eval()`` mode and then restores its

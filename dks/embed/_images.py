@@ -1,10 +1,11 @@
 """Image inputs of :class:`~dks.embed.CNNEmbedder`: sources, preprocessing and batching.
 
 An input collection ``X`` becomes a :class:`ImageSource` (:func:`as_source`), which can load
-its ``i``-th image as an RGB PIL image, as people see it (:mod:`dks._imageio`). :class:`Preprocess` turns one image into its crops
-(resize, crop, normalize) and :func:`make_loader` runs both in DataLoader workers; a batch
-holds the crops stacked channels-last, grouped by shape, plus the inputs that failed (they
-are reported, not raised, so that the estimator decides whether to stop or skip).
+its ``i``-th image as an RGB PIL image, as people see it (:mod:`dks._imageio`).
+:class:`Preprocess` turns one image into its crops (resize, crop, normalize) and
+:func:`make_loader` runs both in DataLoader workers (or :class:`Prefetcher` in a thread); a
+batch holds the crops stacked channels-last, grouped by shape, plus the inputs that failed
+(they are reported, not raised, so that the estimator decides whether to stop or skip).
 """
 
 import contextlib
