@@ -82,6 +82,18 @@ def _layers(text):
     return names
 
 
+def _background(text):
+    from dks._imageio import check_background
+
+    try:
+        check_background(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a colour name or code ('white', 'black', '#808080'), got {text!r}"
+        ) from None
+    return text
+
+
 def _resize(text):
     return _int_or("none", None, text)
 
@@ -260,6 +272,15 @@ def _images_parent():
         metavar="N",
         help="processes decoding and cropping images (default: up to 4, one less than the "
         "cores; 0: in the main process)",
+    )
+    _option(
+        group,
+        "--background",
+        "background",
+        "COLOUR",
+        "colour under transparent pixels (RGBA, palette with transparency), as a name or "
+        "#RRGGBB; images are embedded and shown composited over it",
+        type=_background,
     )
     group = parent.add_argument_group("large collections")
     _option(
@@ -513,6 +534,7 @@ def _run(args):
             on_error=args.on_error,
             shard=args.shard,
             export_npy=args.export_npy,
+            background=args.background,
             progress=not args.no_progress and verbose,
             data_home=args.data_home,
             download=args.download,

@@ -103,9 +103,18 @@ def test_grey_images_are_replicated_to_rgb(images):
     np.testing.assert_array_equal(tiny().fit_transform(np.stack(grey)[..., None]), X_rgb)
 
 
-def test_rgba_drops_alpha(images):
-    rgba = [np.dstack([im, np.full(im.shape[:2], 7, np.uint8)]) for im in images]
-    np.testing.assert_array_equal(tiny().fit_transform(rgba), tiny().fit_transform(images))
+def test_rgba_arrays_are_composited_over_the_background(images):
+    def with_alpha(value):
+        return [np.dstack([im, np.full(im.shape[:2], value, np.uint8)]) for im in images]
+
+    opaque = tiny().fit_transform(with_alpha(255))
+    np.testing.assert_array_equal(opaque, tiny().fit_transform(images))
+    white = [np.full_like(im, 255) for im in images]
+    np.testing.assert_array_equal(tiny().fit_transform(with_alpha(0)), tiny().fit_transform(white))
+    grey = [np.full_like(im, 50) for im in images]
+    np.testing.assert_array_equal(
+        tiny(background=(50, 50, 50)).fit_transform(with_alpha(0)), tiny().fit_transform(grey)
+    )
 
 
 def test_jpeg_files(tmp_path, images):

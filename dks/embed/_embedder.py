@@ -15,9 +15,17 @@ from torch import nn
 from torchvision.models import WeightsEnum
 from tqdm.auto import tqdm
 
+from dks._allocator import release_memory, tune_allocator
+from dks._imageio import check_background
 from dks.embed._discover import describe_layers
 from dks.embed._hooks import LayerRecorder, Reducer, probe
-from dks.embed._images import Preprocess, as_source, default_num_workers, make_loader
+from dks.embed._images import (
+    Prefetcher,
+    Preprocess,
+    as_source,
+    default_num_workers,
+    make_loader,
+)
 from dks.embed._models import build_model
 from dks.embed._output import make_writer
 from dks.embed._store_run import check_output, embed_into_store, is_store_path
@@ -109,6 +117,11 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         Normalization of RGB values in [0, 1]. None uses the model's own: the values of
         its torchvision weights (ImageNet), 0.5 for ``"efficientnet_lite0"``, ImageNet's
         for a module.
+    background : str or (int, int, int), default="white"
+        Colour behind transparent pixels (RGBA, LA, palette images with a transparent
+        colour, 4-channel arrays): they are composited over it, as a viewer shows them. A
+        colour name or code (``"white"``, ``"black"``, ``"#808080"``) or three ints
+        ``(R, G, B)`` in 0-255.
     batch_size : int, default=8
         Images per forward pass (each brings its crops: 80 crops with ``crops="ten"``).
         Memory grows with it: VGG19 on the CPU needs about 30 MB per 224 x 224 crop in a
@@ -121,11 +134,11 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         layer averages are accumulated and returned in float32.
     num_workers : int or None, default=None
         DataLoader worker processes that decode, resize and crop the images; 0 does it in
-        the main process. None: up to 4 workers, on the cores that the forward pass leaves
-        free: on a GPU, all cores but one; on the CPU, those that torch's threads
-        (:func:`torch.get_num_threads`) do not use, so none when torch uses every core (a
-        worker would then slow the forward pass down more than it saves); none either
-        when all images fit in one batch.
+        a thread of the main process, one batch ahead of the forward pass. None: up to 4
+        workers, on the cores that the forward pass leaves free: on a GPU, all cores but
+        one; on the CPU, those that torch's threads (:func:`torch.get_num_threads`) do not
+        use, so none when torch uses every core (a worker would then slow the forward pass
+        down more than it saves); none either when all images fit in one batch.
     output : str, os.PathLike or None, default=None
         None: return an in-memory array. A path ending in ``.npy``: write the embedding
         there batch by batch (memory does not grow with the number of images) and return
@@ -190,14 +203,19 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     array ``(n_images, H, W, C)``; the path of a folder in ImageFolder layout (its images in
     the order of :func:`~dks.embed.image_folder`, which also returns the labels); or a
     map-style torch ``Dataset`` whose items are such images or ``(image, target)`` tuples,
-    without normalizing transforms. Grey and RGBA images become RGB.
+    without normalizing transforms. Images become RGB as a viewer shows them (see
+    :func:`dks._imageio.load_image`): EXIF orientation applied, transparency composited
+    over ``background``, 16-bit, CMYK and palette images converted.
 
     **Forward pass.** One forward hook per layer reduces the output inside the hook, so
     in-place ReLUs cannot alter it and no activation map is kept. The hook of the last
     layer to run stops the forward pass: nothing after it is computed (no fc8 for the paper
     layers, no classifier at all for convolutional layers only). Hooks are removed, and
     each submodule's ``training`` flag restored, when :meth:`transform` ends, also on
-    error. Inputs are ``channels_last``.
+    error. Inputs are ``channels_last``. On Linux (glibc), :meth:`fit` tunes the memory
+    allocator once per process so that activation buffers are reused rather than unmapped
+    and faulted in again at every batch, and :meth:`transform` gives the free memory back
+    when it ends; see :ref:`performance` (``dks._config.TUNE_ALLOCATOR`` turns it off).
 
     **A module as model** is used in place: :meth:`fit` moves it to ``device_`` and to
     ``channels_last``; :meth:`transform` runs it in ``eval()`` mode and then restores its
@@ -229,6 +247,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         "interpolation": [StrOptions({"bilinear", "bicubic", "nearest"}), None],
         "mean": ["array-like", None],
         "std": ["array-like", None],
+        "background": [str, tuple, list],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bfloat16", "float16"})],
@@ -253,6 +272,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         interpolation=None,
         mean=None,
         std=None,
+        background="white",
         batch_size=8,
         device="auto",
         precision="float32",
@@ -273,6 +293,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self.interpolation = interpolation
         self.mean = mean
         self.std = std
+        self.background = background
         self.batch_size = batch_size
         self.device = device
         self.precision = precision
@@ -312,7 +333,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         device = _resolve_device(self.device)
         _check_precision(self.precision, device)
         check_output(self.output, self.shard)
+        background = check_background(self.background, "The 'background' parameter of CNNEmbedder")
         as_source(X)
+        tune_allocator()
 
         info = build_model(
             self.model,
@@ -358,6 +381,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self._preprocess = Preprocess(
             self.crops, resize, crop_size, self.mean_, self.std_, interpolation
         )
+        self._background = background
         return self
 
     def _autocast(self):
@@ -389,16 +413,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             _warn_skipped(self.skipped_, len(source))
             return result
         n_images = len(source)
-        num_workers = self.num_workers
-        if num_workers is None:
-            num_workers = default_num_workers(n_images, self.batch_size, self.device_.type)
-        loader = make_loader(
-            source,
-            self._preprocess,
-            batch_size=self.batch_size,
-            num_workers=num_workers,
-            pin_memory=self.device_.type == "cuda",
-        )
+        tune_allocator()
         n_features = len(self._feature_names)
         rows, skipped = [], []
         bar = tqdm(
@@ -407,13 +422,11 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             desc=f"CNNEmbedder({self._label})",
             disable=not self.progress,
         )
-        recorder = LayerRecorder(
-            self.model_, self._layer_paths, self._stop_after, reduce=self._reducer
-        )
+        recorder = self._recorder()
         iterator = None
         try:
             with make_writer(output, n_images, n_features) as writer, recorder, bar:
-                iterator = iter(loader)
+                iterator = self._batches(source)
                 with torch.inference_mode(), self._autocast():
                     for groups, errors in iterator:
                         for index, message in errors:
@@ -431,10 +444,36 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
                 result = writer.finish()
         finally:
             _shutdown(iterator)
+            release_memory()
         self.sample_indices_ = np.concatenate(rows).astype(np.int64, copy=False)
         self.skipped_ = skipped
         _warn_skipped(skipped, n_images)
         return result
+
+    def _batches(self, source):
+        """An iterator over the decoded, cropped batches of ``source`` (see :func:`make_loader`).
+
+        Decoding runs in DataLoader workers when there are cores to spare, else in a thread
+        that prepares the next batch while torch computes (:class:`Prefetcher`).
+        """
+        num_workers = self.num_workers
+        if num_workers is None:
+            num_workers = default_num_workers(len(source), self.batch_size, self.device_.type)
+        loader = make_loader(
+            source,
+            self._preprocess,
+            batch_size=self.batch_size,
+            num_workers=num_workers,
+            pin_memory=self.device_.type == "cuda",
+            background=self._background,
+        )
+        return iter(loader) if num_workers else Prefetcher(loader)
+
+    def _recorder(self):
+        """The hooks that collect the reduced outputs of the embedded layers."""
+        return LayerRecorder(
+            self.model_, self._layer_paths, self._stop_after, reduce=self._reducer
+        )
 
     def _bad_input(self, source, index, message):
         description = source.describe(index)
@@ -525,6 +564,9 @@ def _autocast(device, dtype):
 
 def _shutdown(iterator):
     """Stop a DataLoader iterator's workers now (not when garbage collected)."""
+    if isinstance(iterator, Prefetcher):
+        iterator.close()
+        return
     shutdown = getattr(iterator, "_shutdown_workers", None)
     if shutdown is not None:
         shutdown()

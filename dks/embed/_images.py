@@ -1,14 +1,18 @@
 """Image inputs of :class:`~dks.embed.CNNEmbedder`: sources, preprocessing and batching.
 
 An input collection ``X`` becomes a :class:`ImageSource` (:func:`as_source`), which can load
-its ``i``-th image as an RGB PIL image. :class:`Preprocess` turns one image into its crops
-(resize, crop, normalize) and :func:`make_loader` runs both in DataLoader workers; a batch
-holds the crops stacked channels-last, grouped by shape, plus the inputs that failed (they
-are reported, not raised, so that the estimator decides whether to stop or skip).
+its ``i``-th image as an RGB PIL image, as people see it (:mod:`dks._imageio`).
+:class:`Preprocess` turns one image into its crops (resize, crop, normalize) and
+:func:`make_loader` runs both in DataLoader workers (or :class:`Prefetcher` in a thread); a
+batch holds the crops stacked channels-last, grouped by shape, plus the inputs that failed
+(they are reported, not raised, so that the estimator decides whether to stop or skip).
 """
 
+import contextlib
 import math
 import os
+import queue
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +22,12 @@ from torch.utils.data import DataLoader, Dataset, get_worker_info
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
+from dks._imageio import WHITE, load_image, to_rgb
+
 __all__ = [
     "IMG_EXTENSIONS",
     "ImageSource",
+    "Prefetcher",
     "Preprocess",
     "as_source",
     "image_folder",
@@ -146,8 +153,8 @@ class ImageSource:
     def __len__(self):
         raise NotImplementedError
 
-    def load(self, index):
-        """Return input ``index`` as an RGB :class:`PIL.Image.Image`."""
+    def load(self, index, background=WHITE):
+        """Return input ``index`` as an RGB :class:`PIL.Image.Image` (see :func:`to_pil`)."""
         raise NotImplementedError
 
     def describe(self, index):
@@ -164,8 +171,8 @@ class _SequenceSource(ImageSource):
     def __len__(self):
         return len(self.items)
 
-    def load(self, index):
-        return to_pil(self.items[index])
+    def load(self, index, background=WHITE):
+        return to_pil(self.items[index], background)
 
     def describe(self, index):
         item = self.items[index]
@@ -183,8 +190,8 @@ class _ArraySource(ImageSource):
     def __len__(self):
         return self.array.shape[0]
 
-    def load(self, index):
-        return _array_to_pil(self.array[index])
+    def load(self, index, background=WHITE):
+        return _array_to_pil(self.array[index], background)
 
     def describe(self, index):
         return f"input {index} (row {index} of the image array)"
@@ -199,7 +206,7 @@ class _DatasetSource(ImageSource):
     def __len__(self):
         return len(self.dataset)
 
-    def load(self, index):
+    def load(self, index, background=WHITE):
         item = self.dataset[index]
         if isinstance(item, (tuple, list)):
             if not item:
@@ -209,7 +216,7 @@ class _DatasetSource(ImageSource):
             _check_image_array(item)
         elif not isinstance(item, (str, os.PathLike, Image.Image)):
             raise BadImage(f"the dataset item is a {type(item).__name__}, not an image")
-        return to_pil(item)
+        return to_pil(item, background)
 
     def describe(self, index):
         return f"input {index} (item {index} of the {type(self.dataset).__name__})"
@@ -356,27 +363,29 @@ def _check_image_array(item):
         )
 
 
-def _array_to_pil(array):
+def _array_to_pil(array, background=WHITE):
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
-    return Image.fromarray(np.ascontiguousarray(array)).convert("RGB")
+    return to_rgb(Image.fromarray(np.ascontiguousarray(array)), background=background)
 
 
-def to_pil(item):
-    """Return an image input (path, PIL image, uint8 array, tensor) as an RGB PIL image."""
-    if isinstance(item, (str, os.PathLike)):
-        with Image.open(item) as image:
-            return image.convert("RGB")
-    if isinstance(item, Image.Image):
-        return item.convert("RGB")
+def to_pil(item, background=WHITE):
+    """Return an image input (path, PIL image, uint8 array, tensor) as an RGB PIL image.
+
+    Files and PIL images go through :func:`dks._imageio.load_image` (EXIF orientation,
+    transparency composited over ``background``, 16-bit and CMYK images converted); a
+    4-channel array or tensor is RGBA, composited likewise.
+    """
+    if isinstance(item, (str, os.PathLike, Image.Image)):
+        return load_image(item, background=background)
     if isinstance(item, torch.Tensor):
         tensor = item.detach().cpu()
         if tensor.ndim == 2:
             tensor = tensor.unsqueeze(0)
         if tensor.is_floating_point():
             tensor = tensor.float().mul(255).round().to(torch.uint8)
-        return _array_to_pil(tensor.permute(1, 2, 0).numpy())
-    return _array_to_pil(item)
+        return _array_to_pil(tensor.permute(1, 2, 0).numpy(), background)
+    return _array_to_pil(item, background)
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -413,8 +422,8 @@ class Preprocess:
         self.interpolation = InterpolationMode(interpolation)
         self.resize = resize
         self.crop_size = crop_size
-        self.mean = torch.tensor(mean, dtype=torch.float32)
-        self.std = torch.tensor(std, dtype=torch.float32)
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.std = np.asarray(std, dtype=np.float32)
 
     @property
     def n_crops(self):
@@ -423,19 +432,23 @@ class Preprocess:
 
     def __call__(self, image):
         """Return the normalized crops of a PIL image, ``(n_crops, h, w, 3)`` float32."""
-        return torch.stack(self.views(image))
+        return torch.from_numpy(np.stack(self.views(image)))
 
     def views(self, image):
-        """The normalized crops of a PIL image as views, each ``(h, w, 3)`` float32.
+        """The normalized crops of a PIL image as numpy views, each ``(h, w, 3)`` float32.
 
         Views of the normalized (and, for the mirrored crops, flipped) image: the crops are
-        copied once, into the batch (:func:`_collate`).
+        copied once, into the batch (:func:`_collate`). Resizing works on the 8-bit image
+        (PIL), normalizing on the resized one, before the ten crops multiply the pixels.
+        Only PIL and numpy run here, no torch operation (see :class:`Prefetcher`).
         """
         if self.resize is not None:
             size = [self.resize] if isinstance(self.resize, int) else list(self.resize)
             image = TF.resize(image, size, interpolation=self.interpolation)
-        pixels = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True))
-        x = pixels.float().div_(255).sub_(self.mean).div_(self.std)
+        x = np.asarray(image, dtype=np.uint8).astype(np.float32)
+        x /= np.float32(255)  # the operations of torchvision's to_tensor and normalize,
+        x -= self.mean  # in float32: the same values to the bit
+        x /= self.std
         if self.crops == "none":
             return [x]
         height, width = x.shape[0], x.shape[1]
@@ -451,7 +464,7 @@ class Preprocess:
         if self.crops == "center":
             return [_crop(x, *center, ch, cw)]
         corners = [(0, 0), (0, width - cw), (height - ch, 0), (height - ch, width - cw), center]
-        flipped = x.flip(1)
+        flipped = x[:, ::-1]
         return [_crop(x, t, s, ch, cw) for t, s in corners] + [
             _crop(flipped, t, s, ch, cw) for t, s in corners
         ]
@@ -467,16 +480,18 @@ def _crop(x, top, left, height, width):
 class _CropDataset(Dataset):
     """``dataset[i] -> (i, list of crop views or None, error message or None)``; never raises."""
 
-    def __init__(self, source, preprocess):
+    def __init__(self, source, preprocess, background=WHITE):
         self.source = source
         self.preprocess = preprocess
+        self.background = background
 
     def __len__(self):
         return len(self.source)
 
     def __getitem__(self, index):
         try:
-            return index, self.preprocess.views(self.source.load(index)), None
+            image = self.source.load(index, self.background)
+            return index, self.preprocess.views(image), None
         except Exception as exc:  # reported to the main process, which raises or skips
             return index, None, f"{type(exc).__name__}: {exc}"
 
@@ -503,9 +518,9 @@ def _collate(items):
         if in_worker:
             storage = torch.UntypedStorage._new_shared(len(views) * math.prod(shape) * 4)
             out = torch.empty(0, dtype=torch.float32).set_(storage).view(len(views), *shape)
+            np.stack(views, out=out.numpy())
         else:
-            out = torch.empty((len(views), *shape), dtype=torch.float32)
-        torch.stack(views, out=out)
+            out = torch.from_numpy(np.stack(views))
         stacked.append((indices, out.permute(0, 3, 1, 2)))
     return stacked, errors
 
@@ -516,8 +531,9 @@ def default_num_workers(n_images, batch_size, device_type="cpu"):
     None for a single batch. On a GPU, up to 4 (one core is left to the main process). On
     the CPU, only the cores that torch's compute threads leave free, up to 4: a worker
     that competes with those threads for a core slows every parallel operation of the
-    forward pass down by more than it gains (EfficientNet-Lite0 on 2 cores: 0.83x the bare
-    forward's speed with one worker, 0.99x with decoding in the main process).
+    forward pass down by more than it gains. With no worker, :class:`Prefetcher` still
+    decodes the next batch in a thread while the current one runs (``nox -s bench``
+    measures both).
     """
     if n_images <= batch_size:
         return 0
@@ -529,13 +545,74 @@ def default_num_workers(n_images, batch_size, device_type="cpu"):
     return min(4, max(0, cores - busy))
 
 
-def make_loader(source, preprocess, *, batch_size, num_workers, pin_memory):
+def make_loader(source, preprocess, *, batch_size, num_workers, pin_memory, background=WHITE):
     """DataLoader over ``source`` that yields :func:`_collate` batches in input order."""
     return DataLoader(
-        _CropDataset(source, preprocess),
+        _CropDataset(source, preprocess, background),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,
         collate_fn=_collate,
         pin_memory=pin_memory,
     )
+
+
+class Prefetcher:
+    """Iterate over ``iterable`` in a background thread, one item ahead of the consumer.
+
+    With ``num_workers=0`` this overlaps decoding the next batch with the forward pass of
+    the current one: PIL's decoding and resizing and numpy's arithmetic release the GIL, as
+    torch does while it computes. The thread runs no torch operation (the crops are made
+    and stacked with numpy), so it starts no second pool of torch threads. Exceptions of
+    the iterable are raised by :meth:`__next__`; :meth:`close` stops the thread.
+    """
+
+    _DONE = object()
+
+    def __init__(self, iterable):
+        self._queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(iter(iterable),), name="dks-prefetch", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, iterator):
+        try:
+            for item in iterator:
+                if not self._put((item, None)):
+                    return
+        except BaseException as exc:  # handed to the consumer
+            self._put((None, exc))
+            return
+        self._put((self._DONE, None))
+
+    def _put(self, entry):
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item, exc = self._queue.get()
+        if exc is not None:
+            self.close()
+            raise exc
+        if item is self._DONE:
+            self.close()
+            raise StopIteration
+        return item
+
+    def close(self):
+        """Stop the thread (it ends after the item it is making) and wait for it."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get_nowait()
+            self._thread.join(timeout=0.05)

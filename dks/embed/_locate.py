@@ -134,7 +134,7 @@ def feature_crops(embedder, images, feature, *, activations=None, k=9, lowest=Fa
     module.eval()
     try:
         for index in candidates:
-            original = source.load(index)
+            original = source.load(index, embedder._background)
             resized = _resized(original, embedder.resize)
             fmap = _feature_map(embedder, module, target, resized, channel)
             found.append(_crop(index, original, resized, fmap, path, module, fields))

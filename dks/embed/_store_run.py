@@ -17,13 +17,12 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from dks.embed._hooks import LayerRecorder
+from dks._allocator import release_memory, tune_allocator
+from dks._imageio import WHITE
 from dks.embed._images import (
     ImageSource,
     _ArraySource,
     _SequenceSource,
-    default_num_workers,
-    make_loader,
 )
 from dks.embed._output import check_output_path
 from dks.store import EmbeddingStore, RowView, StoreWriter, chunk_rows_for, parse_shard
@@ -61,8 +60,8 @@ class _Subset(ImageSource):
     def __len__(self):
         return len(self.indices)
 
-    def load(self, index):
-        return self.source.load(int(self.indices[index]))
+    def load(self, index, background=WHITE):
+        return self.source.load(int(self.indices[index]), background)
 
     def describe(self, index):
         return self.source.describe(int(self.indices[index]))
@@ -130,16 +129,6 @@ def embed_into_store(embedder, source, output, shard):
 
 def _fill(embedder, source, writer, todo, shutdown):
     """Embed the inputs ``todo`` and write each chunk as soon as it is whole."""
-    num_workers = embedder.num_workers
-    if num_workers is None:
-        num_workers = default_num_workers(len(todo), embedder.batch_size, embedder.device_.type)
-    loader = make_loader(
-        _Subset(source, todo),
-        embedder._preprocess,
-        batch_size=embedder.batch_size,
-        num_workers=num_workers,
-        pin_memory=embedder.device_.type == "cuda",
-    )
     buffers = {}
 
     def place(rows, values, skipped):
@@ -164,11 +153,12 @@ def _fill(embedder, source, writer, todo, shutdown):
         desc=f"CNNEmbedder({embedder._label})",
         disable=not embedder.progress,
     )
-    recorder = LayerRecorder(embedder.model_, embedder._layer_paths, embedder._stop_after)
+    recorder = embedder._recorder()
     iterator = None
+    tune_allocator()
     try:
         with recorder, bar:
-            iterator = iter(loader)
+            iterator = embedder._batches(_Subset(source, todo))
             with torch.inference_mode(), embedder._autocast():
                 for groups, errors in iterator:
                     bad = []
@@ -182,6 +172,7 @@ def _fill(embedder, source, writer, todo, shutdown):
                     bar.update(indices.size + len(errors))
     finally:
         shutdown(iterator)
+        release_memory()
 
 
 def _shard_rows(writer, shard):
@@ -205,8 +196,11 @@ def _manifest(embedder):
         "parameters_sha256": _state_hash(embedder.model_),
         "layers": list(embedder.layers_),
         "crops": embedder.crops,
-        "resize": embedder.resize,
-        "crop_size": embedder.crop_size,
+        "resize": embedder.resize_,
+        "crop_size": list(embedder.crop_size_),
+        "interpolation": str(embedder.interpolation_),
+        "tokens": embedder.tokens,
+        "background": list(embedder._background),
         "mean": list(embedder.mean_),
         "std": list(embedder.std_),
         "precision": embedder.precision,

@@ -59,6 +59,7 @@ class EmbedSettings:
     on_error: str = "skip"
     shard: tuple | None = None
     export_npy: bool = False
+    background: object = "white"
 
     def model_name(self, default_dataset):
         """The model asked for, or the default for this kind of images."""
@@ -129,6 +130,7 @@ def _make_embedder(out, model, settings):
         output=out / STORE,
         shard=settings.shard,
         on_error=settings.on_error,
+        background=settings.background,
         progress=settings.progress,
         random_state=settings.seed,
     )

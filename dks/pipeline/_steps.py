@@ -73,6 +73,7 @@ def embed(
     on_error="skip",
     shard=None,
     export_npy=False,
+    background="white",
     progress=True,
     data_home=None,
     download=False,
@@ -89,7 +90,8 @@ def embed(
     Parameters
     ----------
     images, out, model, weights, layers, crops, resize, crop_size, device, batch_size, \
-limit_per_class, seed, workers, on_error, shard, progress, data_home, download, verbose
+limit_per_class, seed, workers, on_error, shard, background, progress, data_home, download, \
+verbose
         As for :func:`analyze`.
     export_npy : bool, default=False
         Also write the embedding to ``out/embedding.npy`` (for small results).
@@ -102,7 +104,7 @@ limit_per_class, seed, workers, on_error, shard, progress, data_home, download, 
     log = Log(verbose)
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
-        progress, seed, on_error, _shard(shard), export_npy,
+        progress, seed, on_error, _shard(shard), export_npy, background,
     )  # fmt: skip
     out, reused, complete = _embed(
         "embed", images, out, settings, limit_per_class, data_home, download, log
@@ -212,6 +214,7 @@ def analyze(
     on_error="skip",
     shard=None,
     export_npy=False,
+    background="white",
     progress=True,
     data_home=None,
     download=False,
@@ -270,6 +273,9 @@ def analyze(
         DataLoader processes decoding and cropping images (None: the embedder's choice).
     jobs : int or None, default=-1
         Threads of the D_KS computation (-1: all cores).
+    background : str or tuple of 3 int, default="white"
+        Colour that transparent pixels are composited over, in the embedding and in every
+        thumbnail (see :class:`~dks.CNNEmbedder`).
     on_error : {"skip", "raise"}, default="skip"
         What an image that cannot be read does: ``"skip"`` leaves it out (listed in
         ``skipped.csv``, in the report and counted in the summary), so that one bad file of a
@@ -314,7 +320,7 @@ def analyze(
     require_matplotlib()
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
-        progress, seed, on_error, _shard(shard), export_npy,
+        progress, seed, on_error, _shard(shard), export_npy, background,
     )  # fmt: skip
     # Two commits: the embedding (the long part) first, so that a failure in a later step
     # does not throw it away (the next run reuses it); then statistics, figures and report.

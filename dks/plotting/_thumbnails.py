@@ -18,15 +18,15 @@ def _load_thumbnail(item, size):
     """An RGB (or 2-D gray) array for one image given as a path or an array."""
     if isinstance(item, (str, os.PathLike)):
         try:
-            from PIL import Image
+            from dks._imageio import load_image
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError(
                 "Showing images from paths needs pillow; install it with `pip install pillow`."
             ) from exc
-        with Image.open(item) as img:
-            img = img.convert("RGB")
-            img.thumbnail((size, size))
-            return np.asarray(img)
+        # As the network sees it: EXIF orientation applied, transparency over white.
+        img = load_image(item)
+        img.thumbnail((size, size))
+        return np.asarray(img)
     arr = np.asarray(item)
     if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
         arr = np.moveaxis(arr, 0, -1)  # channels first (torch) -> last

@@ -1,0 +1,176 @@
+"""Images as people see them: one loader for the embedding and for the thumbnails.
+
+:func:`load_image` opens an image file (or takes a PIL image) and returns it as 8-bit RGB the
+way an image viewer shows it:
+
+* EXIF orientation applied (a phone photo stored sideways comes out upright);
+* transparency composited over a background colour (white by default) — RGBA, LA, PA and
+  palette images with a transparent colour — instead of dropping the alpha channel, which
+  exposes whatever RGB values hide under transparent pixels;
+* 16-bit and 32-bit greyscale (modes ``I;16``, ``I``) scaled from 0-65535 to 0-255, float
+  images (``F``) from [0, 1] (or, when their values are outside it, from their own range),
+  instead of PIL's clipping at 255;
+* CMYK, YCbCr, palette, 1-bit and greyscale images converted to RGB;
+* images above PIL's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) refused with
+  :class:`ImageTooLargeError`, naming the file, the limit and how to raise it.
+
+This module needs only Pillow (no torch), so the plotting code can import it.
+"""
+
+import os
+import warnings
+from numbers import Integral
+
+import numpy as np
+from PIL import Image, ImageColor, ImageOps
+
+__all__ = ["ImageTooLargeError", "check_background", "load_image", "to_rgb"]
+
+#: The default background of transparent pixels.
+WHITE = (255, 255, 255)
+
+
+class ImageTooLargeError(ValueError):
+    """An image with more pixels than ``PIL.Image.MAX_IMAGE_PIXELS`` (a decompression bomb?)."""
+
+
+def check_background(value, what="The 'background' parameter"):
+    """Return a background colour as an ``(R, G, B)`` tuple of ints in 0-255.
+
+    Parameters
+    ----------
+    value : str or sequence of 3 ints
+        A colour name or specification that :func:`PIL.ImageColor.getrgb` knows
+        (``"white"``, ``"black"``, ``"#808080"``, ``"rgb(128, 128, 128)"``), or three ints
+        in 0-255.
+    what : str, default="The 'background' parameter"
+        How the error message names the value (a CLI names its flag).
+
+    Returns
+    -------
+    rgb : tuple of 3 int
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not such a colour.
+    """
+    expected = (
+        f"{what} must be a colour name or code ('white', 'black', '#808080') or 3 ints "
+        f"(R, G, B) in 0-255. Got {value!r} instead."
+    )
+    if isinstance(value, str):
+        try:
+            rgb = ImageColor.getrgb(value)
+        except ValueError:
+            raise ValueError(expected) from None
+        if len(rgb) == 4 and rgb[3] != 255:
+            raise ValueError(f"{expected} A background must be opaque.")
+        return tuple(int(c) for c in rgb[:3])
+    try:
+        values = tuple(value)
+    except TypeError:
+        raise ValueError(expected) from None
+    if len(values) != 3 or not all(
+        isinstance(v, Integral) and not isinstance(v, bool) and 0 <= v <= 255 for v in values
+    ):
+        raise ValueError(expected)
+    return tuple(int(v) for v in values)
+
+
+def load_image(source, *, background=WHITE):
+    """Open an image as 8-bit RGB, as people see it (see the module docstring).
+
+    Parameters
+    ----------
+    source : str, os.PathLike or PIL.Image.Image
+        An image file, or an image already opened.
+    background : (int, int, int), default=(255, 255, 255)
+        Colour behind transparent pixels, as returned by :func:`check_background`.
+
+    Returns
+    -------
+    image : PIL.Image.Image
+        Mode ``"RGB"``, fully loaded (the file is closed).
+
+    Raises
+    ------
+    ImageTooLargeError
+        If the image has more pixels than ``PIL.Image.MAX_IMAGE_PIXELS``.
+    OSError, PIL.UnidentifiedImageError
+        If the file cannot be read or decoded (missing, empty, truncated, not an image).
+    """
+    if isinstance(source, Image.Image):
+        return to_rgb(source, background=background)
+    name = os.fspath(source)
+    with _open_checked(name) as image:
+        return to_rgb(image, background=background)
+
+
+def _open_checked(name):
+    # Image.open reads only the header; PIL's bomb check runs there, raising above twice the
+    # limit and warning above it. Both become ImageTooLargeError. catch_warnings is
+    # process-global, but it is held only while the header is parsed.
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
+            image = Image.open(name)
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(_too_large(name, None)) from None
+    if any(issubclass(w.category, Image.DecompressionBombWarning) for w in caught):
+        size = image.size
+        image.close()
+        raise ImageTooLargeError(_too_large(name, size))
+    for w in caught:  # pass on any other warning
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return image
+
+
+def _too_large(name, size):
+    pixels = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels" if size else "too many pixels"
+    return (
+        f"{name!r} has {pixels}, more than PIL's limit of "
+        f"PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS:,} (a guard against "
+        "decompression bombs); refused. If you trust the file, raise the limit before "
+        "loading it, e.g. PIL.Image.MAX_IMAGE_PIXELS = 500_000_000 (None removes it)."
+    )
+
+
+def to_rgb(image, *, background=WHITE):
+    """Return a PIL image as 8-bit RGB, as people see it (see the module docstring).
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+    background : (int, int, int), default=(255, 255, 255)
+        Colour behind transparent pixels.
+
+    Returns
+    -------
+    image : PIL.Image.Image
+        Mode ``"RGB"``; a new image (``image`` is not modified).
+    """
+    image = ImageOps.exif_transpose(image) or image
+    mode = image.mode
+    if mode in ("PA", "LA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
+        image, mode = image.convert("RGBA"), "RGBA"
+    if mode == "RGBA":
+        out = Image.new("RGB", image.size, tuple(background))
+        out.paste(image, mask=image.getchannel("A"))
+        return out
+    if mode.startswith("I") or mode == "F":
+        return Image.fromarray(_to_uint8(image)).convert("RGB")
+    return image.convert("RGB")
+
+
+def _to_uint8(image):
+    """Greyscale of 16/32-bit int (``I;16*``, ``I``) or float (``F``) images, as uint8."""
+    values = np.asarray(image)
+    if image.mode == "F":
+        values = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        lo, hi = float(values.min()), float(values.max())
+        if lo < 0.0 or hi > 1.0:  # not in [0, 1]: stretch the image's own range
+            values = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+        return np.rint(values * 255.0).astype(np.uint8)
+    values = np.clip(values.astype(np.int64), 0, 65535)
+    return ((values * 255 + 32767) // 65535).astype(np.uint8)
