@@ -94,6 +94,16 @@ def _background(text):
     return text
 
 
+def _local_workers(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of workers >= 1, got {text!r}")
+    return value
+
+
 def _resize(text):
     return _int_or("none", None, text)
 
@@ -354,6 +364,21 @@ def _stats_parent():
         type=float,
     )
     _option(group, "--jobs", "jobs", "N", "threads computing D_KS (-1: all cores)", type=int)
+    cluster = parent.add_argument_group(
+        "Dask (pip install 'dks[dask]')"
+    ).add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the D_KS feature blocks as tasks on the Dask cluster of this scheduler "
+        "(tcp://host:8786; its workers need dks and read access to RESULTS_DIR)",
+    )
+    cluster.add_argument(
+        "--local-cluster",
+        type=_local_workers,
+        metavar="N",
+        help="start a Dask cluster of N worker processes on this machine for the D_KS",
+    )
     return parent
 
 
@@ -549,6 +574,7 @@ def _run(args):
         kwargs.update(thresholds=args.thresholds, max_noise_share=args.max_noise_share)
         kwargs.update(seed=args.seed, jobs=args.jobs)
         kwargs.update(progress=not args.no_progress and verbose)
+        kwargs.update(scheduler=args.scheduler, local_cluster=args.local_cluster)
     getattr(pipeline, args.command)(target, **kwargs)
 
 

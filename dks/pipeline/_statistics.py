@@ -7,6 +7,7 @@ Writes ``dks.npy``, ``null_dks.npy``, ``relevance.npy``, ``thresholds.json``,
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -44,12 +45,26 @@ _LAYER_COLUMNS = (
 
 
 def statistics_step(
-    path, *, n_bins, shuffles, resolution, seed, jobs, log, thresholds, max_noise_share, progress
+    path,
+    *,
+    n_bins,
+    shuffles,
+    resolution,
+    seed,
+    jobs,
+    log,
+    thresholds,
+    max_noise_share,
+    progress,
+    scheduler=None,
+    local_cluster=None,
 ):
     """D_KS, null D_KS and thresholds from the embedding in ``path``; writes the stats files.
 
     ``n_bins`` is already parsed (an int, or None for the exact statistic); ``thresholds``
-    and ``max_noise_share`` are those of :class:`~dks.NoiseThresholdSelector`.
+    and ``max_noise_share`` are those of :class:`~dks.NoiseThresholdSelector`. With
+    ``scheduler`` (an address) or ``local_cluster`` (a number of workers) the feature blocks
+    run as tasks on that Dask cluster (:func:`dks._dask.client_for`); the result is the same.
 
     Returns
     -------
@@ -61,12 +76,17 @@ def statistics_step(
     X = read_embedding(path, meta)
     names = np.asarray(meta["feature_names"], dtype=object)
     y = np.asarray(meta["labels"], dtype=str)
-    with log.stage(
-        "characterize",
-        f"D_KS of {len(np.unique(y))} classes x {X.shape[1]} features on {X.shape[0]} images, "
-        f"true labels and {shuffles} shuffled labelings "
-        f"({'exact' if n_bins is None else f'{n_bins} bins'})",
+    with (
+        log.stage(
+            "characterize",
+            f"D_KS of {len(np.unique(y))} classes x {X.shape[1]} features on {X.shape[0]} images, "
+            f"true labels and {shuffles} shuffled labelings "
+            f"({'exact' if n_bins is None else f'{n_bins} bins'})",
+        ),
+        _cluster(scheduler, local_cluster, log) as on_cluster,
     ):
+        if on_cluster:
+            X = _as_dask(X)
         selector = NoiseThresholdSelector(
             KSCharacterizer(n_bins=n_bins, n_jobs=jobs, progress=progress),
             n_shuffles=shuffles,
@@ -79,6 +99,29 @@ def statistics_step(
     settings = {"bins": "exact" if n_bins is None else n_bins, "seed": seed}
     summary = _write_statistics(path, selector, names, groups, meta, settings)
     return selector, summary
+
+
+def _as_dask(X):
+    """The embedding as a Dask array whose tasks read the store where they run."""
+    from dks._dask import as_dask_array
+    from dks.store import RowView
+
+    if isinstance(X, RowView):  # skipped images: the kept rows of the whole array
+        return as_dask_array(X.array)[X.rows]
+    return as_dask_array(X)
+
+
+@contextlib.contextmanager
+def _cluster(scheduler, local_cluster, log):
+    """A Dask client while the statistics run, when one is asked for; yields whether."""
+    if scheduler is None and local_cluster is None:
+        yield False
+        return
+    from dks._dask import client_for
+
+    with client_for(scheduler, local_cluster) as client:
+        log(f"characterize: on the Dask cluster {client.scheduler_info().get('address', '')}")
+        yield True
 
 
 def _write_statistics(path, sel, names, groups, meta, settings):

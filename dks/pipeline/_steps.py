@@ -171,23 +171,10 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
     return out, reused, complete
 
 
-def _statistics(
-    stage, *, bins, shuffles, resolution, seed, jobs, log, thresholds, max_noise_share, progress
-):
+def _statistics(stage, *, bins, log, **stats):
     """The statistics files in ``stage``, from the embedding carried over into it."""
     stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
-    return statistics_step(
-        stage.path,
-        n_bins=parse_bins(bins),
-        shuffles=shuffles,
-        resolution=resolution,
-        seed=seed,
-        jobs=jobs,
-        log=log,
-        thresholds=thresholds,
-        max_noise_share=max_noise_share,
-        progress=progress,
-    )
+    return statistics_step(stage.path, n_bins=parse_bins(bins), log=log, **stats)
 
 
 def analyze(
@@ -211,6 +198,8 @@ def analyze(
     seed=0,
     workers=None,
     jobs=-1,
+    scheduler=None,
+    local_cluster=None,
     on_error="skip",
     shard=None,
     export_npy=False,
@@ -273,6 +262,11 @@ def analyze(
         DataLoader processes decoding and cropping images (None: the embedder's choice).
     jobs : int or None, default=-1
         Threads of the D_KS computation (-1: all cores).
+    scheduler : str or None, default=None
+        Address of a Dask scheduler (``"tcp://host:8786"``): the D_KS feature blocks run as
+        tasks on its cluster, reading the store where they run (see :doc:`/scaling`).
+    local_cluster : int or None, default=None
+        Instead, start a Dask cluster of this many worker processes on this machine.
     background : str or tuple of 3 int, default="white"
         Colour that transparent pixels are composited over, in the embedding and in every
         thumbnail (see :class:`~dks.CNNEmbedder`).
@@ -316,7 +310,7 @@ def analyze(
     stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
     stats.update(thresholds=thresholds, max_noise_share=max_noise_share)
     check_parameters("analyze", **stats)
-    stats.update(seed=seed, progress=progress)
+    stats.update(seed=seed, progress=progress, scheduler=scheduler, local_cluster=local_cluster)
     require_matplotlib()
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
@@ -359,6 +353,8 @@ def characterize(
     max_noise_share=0.05,
     seed=0,
     jobs=-1,
+    scheduler=None,
+    local_cluster=None,
     progress=True,
     verbose=True,
 ):
@@ -372,7 +368,8 @@ def characterize(
     results : str or os.PathLike
         A results folder with ``embedding.json`` and its embedding (``embedding.zarr``, or
         ``embedding.npy`` for folders written before the store).
-    bins, shuffles, resolution, thresholds, max_noise_share, seed, jobs, progress, verbose
+    bins, shuffles, resolution, thresholds, max_noise_share, seed, jobs, scheduler, \
+local_cluster, progress, verbose
         As for :func:`analyze`.
 
     Returns
@@ -384,7 +381,7 @@ def characterize(
     stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
     stats.update(thresholds=thresholds, max_noise_share=max_noise_share)
     check_parameters("characterize", **stats)
-    stats.update(seed=seed, progress=progress)
+    stats.update(seed=seed, progress=progress, scheduler=scheduler, local_cluster=local_cluster)
     out = check_out(results, must_exist=True)
     with transaction(out) as stage:
         selector, summary = _statistics(stage, **stats, log=log)
