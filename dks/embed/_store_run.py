@@ -19,11 +19,7 @@ from tqdm.auto import tqdm
 
 from dks._allocator import release_memory, tune_allocator
 from dks._imageio import WHITE
-from dks.embed._images import (
-    ImageSource,
-    _ArraySource,
-    _SequenceSource,
-)
+from dks.embed._images import ImageSource, _ArraySource, _SequenceSource
 from dks.embed._output import check_output_path
 from dks.store import EmbeddingStore, RowView, StoreWriter, chunk_rows_for, parse_shard
 from dks.store._layout import chunk_range

@@ -1,0 +1,112 @@
+"""Checks of :class:`~dks.embed.CNNEmbedder`'s arguments that its constraints cannot express.
+
+Sizes (an int or a ``(height, width)`` pair, crops that fit in the resized image), the
+normalization triples, the device (CUDA asked for but absent is an error, never a silent
+fallback) and the precision the device supports. Each error names the parameter, the value
+and what to pass instead.
+"""
+
+from numbers import Integral
+
+import numpy as np
+import torch
+
+__all__ = [
+    "as_pair",
+    "as_size",
+    "as_triple",
+    "check_precision",
+    "check_sizes",
+    "probe_size",
+    "resolve_device",
+]
+
+
+def as_pair(value, name):
+    if isinstance(value, Integral):
+        return (int(value), int(value))
+    return as_size(value, name)
+
+
+def as_size(value, name="resize"):
+    if isinstance(value, Integral):
+        return int(value)
+    values = tuple(value)
+    if len(values) != 2 or not all(isinstance(v, Integral) and v >= 1 for v in values):
+        raise ValueError(
+            f"The {name!r} parameter of CNNEmbedder must be a positive int or a pair of "
+            f"positive ints (height, width). Got {value!r} instead."
+        )
+    return (int(values[0]), int(values[1]))
+
+
+def check_sizes(crops, resize, crop_size):
+    if crops == "none" or resize is None:
+        return
+    short = (resize, resize) if isinstance(resize, int) else resize
+    if short[0] < crop_size[0] or short[1] < crop_size[1]:
+        raise ValueError(
+            f"resize={resize!r} makes images smaller than crop_size={crop_size!r}; the crops "
+            "must fit in the resized image."
+        )
+
+
+def probe_size(crops, resize, crop_size):
+    if crops != "none" or resize is None:
+        return crop_size
+    return (resize, resize) if isinstance(resize, int) else resize
+
+
+def as_triple(value, name, positive=False):
+    values = np.asarray(value, dtype=float).ravel()
+    if (
+        values.shape != (3,)
+        or not np.all(np.isfinite(values))
+        or (positive and not np.all(values > 0))
+    ):
+        kind = "positive " if positive else ""
+        raise ValueError(
+            f"The {name!r} parameter of CNNEmbedder must be 3 finite {kind}numbers (R, G, B) "
+            f"or None. Got {value!r} instead."
+        )
+    return tuple(values.tolist())
+
+
+def resolve_device(device):
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(
+            f"The 'device' parameter of CNNEmbedder must be 'auto', 'cpu', 'cuda', "
+            f"'cuda:<index>' or a torch.device. Got {device!r} instead."
+        ) from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available "
+                "(torch.cuda.is_available() is False). Use device='cpu', or 'auto' to take "
+                "CUDA only when present."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but there are only "
+                f"{torch.cuda.device_count()} CUDA device(s)."
+            )
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} was requested but MPS is not available.")
+    elif resolved.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(
+            f"The 'device' parameter of CNNEmbedder must be 'auto', 'cpu', 'cuda' or 'mps'. "
+            f"Got {device!r} instead."
+        )
+    return resolved
+
+
+def check_precision(precision, device):
+    if precision == "bfloat16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(
+            f"precision='bfloat16' is not supported by the CUDA device {device}; use "
+            "'float16' or 'float32'."
+        )

@@ -1,0 +1,255 @@
+"""Batches of crops for :class:`~dks.embed.CNNEmbedder`: preprocessing and loading.
+
+:class:`Preprocess` turns one image into its crops (resize, crop, normalize) and
+:func:`make_loader` runs loading and preprocessing in DataLoader workers (or
+:class:`Prefetcher` in a thread); a batch holds the crops stacked channels-last, grouped by
+shape, plus the inputs that failed (they are reported, not raised, so that the estimator
+decides whether to stop or skip).
+"""
+
+import contextlib
+import math
+import os
+import queue
+import threading
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import functional as TF
+
+from dks._imageio import WHITE
+from dks.embed._images import BadImage
+
+__all__ = ["Prefetcher", "Preprocess", "default_num_workers", "make_loader"]
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+class Preprocess:
+    """Resize, crop and normalize one image, as torchvision does.
+
+    Parameters
+    ----------
+    crops : {"ten", "center", "none"}
+        ``"ten"``: the 4 corner crops and the centre crop of the image and of its horizontal
+        mirror (:func:`torchvision.transforms.functional.ten_crop`); ``"center"``: the centre
+        crop; ``"none"``: the whole (resized) image.
+    resize : int, (int, int) or None
+        Int: the shorter side is resized to it, keeping the aspect ratio; pair: exact
+        ``(height, width)``; None: no resizing. Antialiased (PIL).
+    crop_size : (int, int)
+        ``(height, width)`` of the crops.
+    mean, std : sequence of 3 floats
+        Normalization of the RGB values in [0, 1].
+    interpolation : {"bilinear", "bicubic", "nearest"}, default="bilinear"
+        Of the resize (antialiased).
+
+    Notes
+    -----
+    Calling the object returns a float32 tensor ``(n_crops, height, width, 3)``, channels
+    last: stacked and permuted to ``(N, 3, H, W)``, the batch is ``channels_last`` without
+    a copy.
+    """
+
+    def __init__(self, crops, resize, crop_size, mean, std, interpolation="bilinear"):
+        self.crops = crops
+        self.interpolation = InterpolationMode(interpolation)
+        self.resize = resize
+        self.crop_size = crop_size
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.std = np.asarray(std, dtype=np.float32)
+
+    @property
+    def n_crops(self):
+        """Crops per image."""
+        return 10 if self.crops == "ten" else 1
+
+    def __call__(self, image):
+        """Return the normalized crops of a PIL image, ``(n_crops, h, w, 3)`` float32."""
+        return torch.from_numpy(np.stack(self.views(image)))
+
+    def views(self, image):
+        """The normalized crops of a PIL image as numpy views, each ``(h, w, 3)`` float32.
+
+        Views of the normalized (and, for the mirrored crops, flipped) image: the crops are
+        copied once, into the batch (:func:`_collate`). Resizing works on the 8-bit image
+        (PIL), normalizing on the resized one, before the ten crops multiply the pixels.
+        Only PIL and numpy run here, no torch operation (see :class:`Prefetcher`).
+        """
+        if self.resize is not None:
+            size = [self.resize] if isinstance(self.resize, int) else list(self.resize)
+            image = TF.resize(image, size, interpolation=self.interpolation)
+        x = np.asarray(image, dtype=np.uint8).astype(np.float32)
+        x /= np.float32(255)  # the operations of torchvision's to_tensor and normalize,
+        x -= self.mean  # in float32: the same values to the bit
+        x /= self.std
+        if self.crops == "none":
+            return [x]
+        height, width = x.shape[0], x.shape[1]
+        ch, cw = self.crop_size
+        if ch > height or cw > width:
+            resized = "after resizing " if self.resize is not None else ""
+            raise BadImage(
+                f"the image is {width}x{height} (width x height) {resized}and smaller than "
+                f"the {cw}x{ch} crop; use a larger resize, a smaller crop_size or "
+                "crops='none'"
+            )
+        center = (round((height - ch) / 2.0), round((width - cw) / 2.0))
+        if self.crops == "center":
+            return [_crop(x, *center, ch, cw)]
+        corners = [(0, 0), (0, width - cw), (height - ch, 0), (height - ch, width - cw), center]
+        flipped = x[:, ::-1]
+        return [_crop(x, t, s, ch, cw) for t, s in corners] + [
+            _crop(flipped, t, s, ch, cw) for t, s in corners
+        ]
+
+
+def _crop(x, top, left, height, width):
+    return x[top : top + height, left : left + width]
+
+
+# --------------------------------------------------------------------------- batching
+
+
+class _CropDataset(Dataset):
+    """``dataset[i] -> (i, list of crop views or None, error message or None)``; never raises."""
+
+    def __init__(self, source, preprocess, background=WHITE):
+        self.source = source
+        self.preprocess = preprocess
+        self.background = background
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, index):
+        try:
+            image = self.source.load(index, self.background)
+            return index, self.preprocess.views(image), None
+        except Exception as exc:  # reported to the main process, which raises or skips
+            return index, None, f"{type(exc).__name__}: {exc}"
+
+
+def _collate(items):
+    """Stack a batch's crops, grouped by shape: ``([(indices, NCHW batch)], errors)``.
+
+    The crops are copied once, into a ``(n, h, w, 3)`` buffer, returned permuted to
+    ``(n, 3, h, w)``: ``channels_last`` without another copy. In a worker process the buffer
+    is allocated in shared memory, as :func:`torch.utils.data.default_collate` does, so
+    that sending it to the main process copies nothing.
+    """
+    groups, errors = {}, []
+    for index, crops, error in items:
+        if error is not None:
+            errors.append((index, error))
+            continue
+        indices, views = groups.setdefault(tuple(crops[0].shape), ([], []))
+        indices.append(index)
+        views.extend(crops)
+    in_worker = get_worker_info() is not None
+    stacked = []
+    for shape, (indices, views) in groups.items():
+        if in_worker:
+            storage = torch.UntypedStorage._new_shared(len(views) * math.prod(shape) * 4)
+            out = torch.empty(0, dtype=torch.float32).set_(storage).view(len(views), *shape)
+            np.stack(views, out=out.numpy())
+        else:
+            out = torch.from_numpy(np.stack(views))
+        stacked.append((indices, out.permute(0, 3, 1, 2)))
+    return stacked, errors
+
+
+def default_num_workers(n_images, batch_size, device_type="cpu"):
+    """Workers for ``num_workers=None``.
+
+    None for a single batch. On a GPU, up to 4 (one core is left to the main process). On
+    the CPU, only the cores that torch's compute threads leave free, up to 4: a worker
+    that competes with those threads for a core slows every parallel operation of the
+    forward pass down by more than it gains. With no worker, :class:`Prefetcher` still
+    decodes the next batch in a thread while the current one runs (``nox -s bench``
+    measures both).
+    """
+    if n_images <= batch_size:
+        return 0
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    busy = 1 if device_type != "cpu" else torch.get_num_threads()
+    return min(4, max(0, cores - busy))
+
+
+def make_loader(source, preprocess, *, batch_size, num_workers, pin_memory, background=WHITE):
+    """DataLoader over ``source`` that yields :func:`_collate` batches in input order."""
+    return DataLoader(
+        _CropDataset(source, preprocess, background),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=_collate,
+        pin_memory=pin_memory,
+    )
+
+
+class Prefetcher:
+    """Iterate over ``iterable`` in a background thread, one item ahead of the consumer.
+
+    With ``num_workers=0`` this overlaps decoding the next batch with the forward pass of
+    the current one: PIL's decoding and resizing and numpy's arithmetic release the GIL, as
+    torch does while it computes. The thread runs no torch operation (the crops are made
+    and stacked with numpy), so it starts no second pool of torch threads. Exceptions of
+    the iterable are raised by :meth:`__next__`; :meth:`close` stops the thread.
+    """
+
+    _DONE = object()
+
+    def __init__(self, iterable):
+        self._queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(iter(iterable),), name="dks-prefetch", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, iterator):
+        try:
+            for item in iterator:
+                if not self._put((item, None)):
+                    return
+        except BaseException as exc:  # handed to the consumer
+            self._put((None, exc))
+            return
+        self._put((self._DONE, None))
+
+    def _put(self, entry):
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item, exc = self._queue.get()
+        if exc is not None:
+            self.close()
+            raise exc
+        if item is self._DONE:
+            self.close()
+            raise StopIteration
+        return item
+
+    def close(self):
+        """Stop the thread (it ends after the item it is making) and wait for it."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get_nowait()
+            self._thread.join(timeout=0.05)
