@@ -27,6 +27,7 @@ __all__ = [
     "atomic_dir",
     "atomic_open",
     "fsync_dir",
+    "fsync_path",
     "fsync_tree",
     "remove_stale",
     "replace",
@@ -54,15 +55,20 @@ def temporary_name(target):
     return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}")
 
 
-def fsync_dir(folder):
-    """``fsync`` a folder, making renames and creations inside it durable (no-op on Windows)."""
-    if os.name == "nt":  # pragma: no cover - folders cannot be opened there
-        return
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path):
+    """``fsync`` the file or folder at ``path`` (opened read-only, closed again)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(folder):
+    """``fsync`` a folder, making renames and creations inside it durable (no-op on Windows)."""
+    if os.name == "nt":  # pragma: no cover - folders cannot be opened there
+        return
+    fsync_path(folder)
 
 
 def fsync_tree(root):
@@ -71,13 +77,8 @@ def fsync_tree(root):
     for folder, _, files in os.walk(root, topdown=False):
         for name in files:
             path = os.path.join(folder, name)
-            if os.path.islink(path):
-                continue
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if not os.path.islink(path):
+                fsync_path(path)
         fsync_dir(folder)
 
 

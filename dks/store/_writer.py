@@ -27,6 +27,7 @@ from dks._atomic import (
     atomic_dir,
     atomic_open,
     fsync_dir,
+    fsync_path,
     remove_stale,
     temporary_name,
 )
@@ -255,11 +256,7 @@ class StoreWriter:
         self.array[start:stop, :] = rows
         shard_file = self.path / ARRAY / "c" / str(chunk) / "0"
         if shard_file.exists():  # absent when every row is NaN (the fill value)
-            fd = os.open(shard_file, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_path(shard_file)
             fsync_dir(shard_file.parent)
             fsync_dir(shard_file.parent.parent)
         record = {
