@@ -127,10 +127,8 @@ def plot_dks_histograms(
 
     Parameters
     ----------
-    dks : array-like of shape (n_classes, n_features)
-        Signed D_KS.
-    groups : dict of str to array of int
-        Layer name -> column indices, in layer order.
+    dks, groups
+        Signed D_KS and the columns of each layer, as for :func:`layer_mode_bands`.
     low, high : sequence of str, optional
         Layer names of each panel. Default ``high``: the last two layers (the paper's conv5_4 +
         fc7) when there are three layers or more, else the last one; default ``low``: all the
