@@ -104,7 +104,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from dks._atomic import atomic_open
+from dks._page import write_page
 from dks._report_classes import class_noise_section, layer_note, rule_note, threshold_cell
 from dks.plotting._captions import FIGURE_TEXT
 
@@ -569,28 +569,7 @@ def write_report(
         ("skipped", "Skipped images", _skipped_section(summary)),
         ("figures", "Figures", _figures_section(figures, captions, dpi)),
     ]
-    sections = [(anchor, name, body) for anchor, name, body in sections if body]
-    meta = []
-    for key in ("dataset", "model", "created"):
-        if summary.get(key) is not None:
-            meta.append(_e(summary[key]))
-    try:
-        from dks import __version__ as version
-    except ImportError:  # pragma: no cover
-        version = None
-    meta.append(f"made with dks {_e(version)}" if version else "made with dks")
-    toc = "".join(f'<li><a href="#{anchor}">{_e(name)}</a></li>' for anchor, name, _ in sections)
-    page = (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
-        f'<h1>{_e(title)}</h1>\n<p class="meta">{" · ".join(meta)}</p>\n'
-        f"<nav><ul>{toc}</ul></nav>\n"
-        + "\n".join(body for _, _, body in sections)
-        + "\n</main>\n</body>\n</html>\n"
-    )
-    path = Path(path)
-    with atomic_open(path) as fh:
-        fh.write(page.encode("utf-8"))
-    return path
+    meta = [
+        _e(summary[key]) for key in ("dataset", "model", "created") if summary.get(key) is not None
+    ]
+    return write_page(path, title, meta, sections, _CSS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 
-from dks._atomic import atomic_open
+from dks._page import write_page
 from dks.report import _CSS, _e, _num, _png_bytes, _table
 
 __all__ = ["write_compare_page"]
@@ -126,22 +126,5 @@ def write_compare_page(path, comparison, figures, *, dpi=110):
         ("thresholds", "Noise thresholds", _table4_section(rows, comparison["paper"])),
         ("figures", "Figures", _figures_section(figures, dpi) if figures else ""),
     ]
-    sections = [s for s in sections if s[2]]
-    try:
-        from dks import __version__ as version
-    except ImportError:  # pragma: no cover
-        version = "?"
-    toc = "".join(f'<li><a href="#{a}">{_e(n)}</a></li>' for a, n, _ in sections)
-    page = (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}{_EXTRA_CSS}</style>\n</head>\n<body>\n"
-        f'<main>\n<h1>{_e(title)}</h1>\n<p class="meta">{len(rows)} results folders compared '
-        f"· made with dks {_e(version)}</p>\n<nav><ul>{toc}</ul></nav>\n"
-        + "\n".join(body for _, _, body in sections)
-        + "\n</main>\n</body>\n</html>\n"
-    )
-    with atomic_open(path) as fh:
-        fh.write(page.encode("utf-8"))
-    return path
+    meta = [f"{len(rows)} results folders compared"]
+    return write_page(path, title, meta, sections, _CSS + _EXTRA_CSS)
