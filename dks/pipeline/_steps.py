@@ -171,6 +171,14 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
     return out, reused, complete
 
 
+def _stats_keywords(caller, bins, shuffles, resolution, jobs, thresholds, max_noise_share, **rest):
+    """The keywords of :func:`_statistics`, the statistics' own checked first (no torch)."""
+    stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
+    stats.update(thresholds=thresholds, max_noise_share=max_noise_share)
+    check_parameters(caller, **stats)
+    return {**stats, **rest}
+
+
 def _statistics(stage, *, bins, log, **stats):
     """The statistics files in ``stage``, from the embedding carried over into it."""
     stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
@@ -307,10 +315,10 @@ def analyze(
     """
     start = time.perf_counter()
     log = Log(verbose)
-    stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
-    stats.update(thresholds=thresholds, max_noise_share=max_noise_share)
-    check_parameters("analyze", **stats)
-    stats.update(seed=seed, progress=progress, scheduler=scheduler, local_cluster=local_cluster)
+    stats = _stats_keywords(
+        "analyze", bins, shuffles, resolution, jobs, thresholds, max_noise_share,
+        seed=seed, progress=progress, scheduler=scheduler, local_cluster=local_cluster,
+    )  # fmt: skip
     require_matplotlib()
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
@@ -378,10 +386,10 @@ local_cluster, progress, verbose
     """
     start = time.perf_counter()
     log = Log(verbose)
-    stats = dict(bins=bins, shuffles=shuffles, resolution=resolution, jobs=jobs)
-    stats.update(thresholds=thresholds, max_noise_share=max_noise_share)
-    check_parameters("characterize", **stats)
-    stats.update(seed=seed, progress=progress, scheduler=scheduler, local_cluster=local_cluster)
+    stats = _stats_keywords(
+        "characterize", bins, shuffles, resolution, jobs, thresholds, max_noise_share,
+        seed=seed, progress=progress, scheduler=scheduler, local_cluster=local_cluster,
+    )  # fmt: skip
     out = check_out(results, must_exist=True)
     with transaction(out) as stage:
         selector, summary = _statistics(stage, **stats, log=log)

@@ -211,10 +211,9 @@ def signed_ks_1d(values, y, classes=None):
 
     Parameters
     ----------
-    values : array-like of shape (n_samples,)
-        Activations of one feature.
-    y : array-like of shape (n_samples,)
-        Class labels.
+    values, y : array-like of shape (n_samples,)
+        Activations of one feature and the class labels, as for
+        :func:`plot_feature_histograms`.
     classes : sequence, optional
         The classes, in the order wanted; default ``np.unique(y)``.
 
