@@ -10,7 +10,7 @@ first use, so ``import dks`` stays light.
 from dks.characterize import KSCharacterizer
 from dks.select import NoiseThresholdSelector
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "CNNEmbedder",
