@@ -106,7 +106,13 @@ def _local_workers(text):
 
 
 def _resize(text):
+    if text.lower() == "auto":
+        return "auto"
     return _int_or("none", None, text)
+
+
+def _crop(text):
+    return _int_or("auto", "auto", text)
 
 
 def _shard(text):
@@ -273,8 +279,32 @@ def _images_parent():
         "the whole resized image",
         choices=("ten", "center", "none"),
     )
-    _option(group, "--resize", "resize", "N|none", "shorter side after resizing", type=_resize)
-    _option(group, "--crop", "crop_size", "N", "side of the crops", type=int)
+    _option(
+        group,
+        "--resize",
+        "resize",
+        "N|none|auto",
+        "shorter side after resizing; auto: the model's own (vgg19, efficientnet_lite0: 256, "
+        "the paper's; timm models: their pretrained configuration's)",
+        type=_resize,
+    )
+    _option(
+        group,
+        "--crop",
+        "crop_size",
+        "N|auto",
+        "side of the crops; auto: the model's own (vgg19, efficientnet_lite0: 224)",
+        type=_crop,
+    )
+    _option(
+        group,
+        "--tokens",
+        "tokens",
+        None,
+        "vision transformers: mean over patch tokens (the paper's spatial average), the class "
+        "token, or both",
+        choices=("mean", "cls", "both"),
+    )
     _option(group, "--device", "device", "auto|cpu|cuda[:i]", "auto: CUDA if available, else CPU")
     _option(group, "--batch-size", "batch_size", "N", "images per forward pass", type=int)
     group.add_argument(
@@ -489,6 +519,7 @@ def _run(args):
             shard=args.shard,
             export_npy=args.export_npy,
             background=args.background,
+            tokens=args.tokens,
             progress=not args.no_progress and verbose,
             data_home=args.data_home,
             download=args.download,

@@ -49,8 +49,8 @@ class EmbedSettings:
     weights: str | None
     layers: str | list
     crops: str
-    resize: int | None
-    crop_size: int
+    resize: int | str | None
+    crop_size: int | str
     device: str
     batch_size: int
     workers: int | None
@@ -60,6 +60,7 @@ class EmbedSettings:
     shard: tuple | None = None
     export_npy: bool = False
     background: object = "white"
+    tokens: str = "mean"
 
     def model_name(self, default_dataset):
         """The model asked for, or the default for this kind of images."""
@@ -131,6 +132,7 @@ def _make_embedder(out, model, settings):
         shard=settings.shard,
         on_error=settings.on_error,
         background=settings.background,
+        tokens=settings.tokens,
         progress=settings.progress,
         random_state=settings.seed,
     )
@@ -278,8 +280,10 @@ def _meta(images, store, settings, model, embedder, seconds):
             "weights_argument": None if settings.weights is None else os.fspath(settings.weights),
             "layers": settings.layers,
             "crops": settings.crops,
-            "resize": settings.resize,
-            "crop_size": settings.crop_size,
+            "resize": embedder.resize_,
+            "crop_size": list(embedder.crop_size_),
+            "interpolation": str(embedder.interpolation_),
+            "tokens": settings.tokens,
             "mean": embedder.mean_,
             "std": embedder.std_,
             "precision": "float32",

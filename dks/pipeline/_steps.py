@@ -63,8 +63,8 @@ def embed(
     weights="DEFAULT",
     layers="paper",
     crops="ten",
-    resize=256,
-    crop_size=224,
+    resize="auto",
+    crop_size="auto",
     device="auto",
     batch_size=8,
     limit_per_class=None,
@@ -74,6 +74,7 @@ def embed(
     shard=None,
     export_npy=False,
     background="white",
+    tokens="mean",
     progress=True,
     data_home=None,
     download=False,
@@ -90,8 +91,8 @@ def embed(
     Parameters
     ----------
     images, out, model, weights, layers, crops, resize, crop_size, device, batch_size, \
-limit_per_class, seed, workers, on_error, shard, background, progress, data_home, download, \
-verbose
+limit_per_class, seed, workers, on_error, shard, background, tokens, progress, data_home, \
+download, verbose
         As for :func:`analyze`.
     export_npy : bool, default=False
         Also write the embedding to ``out/embedding.npy`` (for small results).
@@ -104,7 +105,7 @@ verbose
     log = Log(verbose)
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
-        progress, seed, on_error, _shard(shard), export_npy, background,
+        progress, seed, on_error, _shard(shard), export_npy, background, tokens,
     )  # fmt: skip
     out, reused, complete = _embed(
         "embed", images, out, settings, limit_per_class, data_home, download, log
@@ -193,8 +194,8 @@ def analyze(
     weights="DEFAULT",
     layers="paper",
     crops="ten",
-    resize=256,
-    crop_size=224,
+    resize="auto",
+    crop_size="auto",
     bins=100,
     shuffles=5,
     resolution=0.001,
@@ -212,6 +213,7 @@ def analyze(
     shard=None,
     export_npy=False,
     background="white",
+    tokens="mean",
     progress=True,
     data_home=None,
     download=False,
@@ -241,9 +243,14 @@ def analyze(
     layers : "paper" or list of str, default="paper"
         Layers embedded (see :class:`~dks.embed.CNNEmbedder`).
     crops : {"ten", "center", "none"}, default="ten"
-    resize : int or None, default=256
-        Shorter side after resizing.
-    crop_size : int, default=224
+    resize : int, None or "auto", default="auto"
+        Shorter side after resizing; "auto": the model's own (VGG19 and EfficientNet-Lite0:
+        256, the paper's; a timm model: its pretrained configuration's).
+    crop_size : int or "auto", default="auto"
+        Side of the crops; "auto": the model's own (VGG19 and EfficientNet-Lite0: 224).
+    tokens : {"mean", "cls", "both"}, default="mean"
+        Vision transformers: the mean over patch tokens (the paper's spatial average), the
+        class token, or both (see :class:`~dks.embed.CNNEmbedder`).
     bins : int or "exact", default=100
         Bins of the D_KS computation (the paper's 100), or the exact statistic.
     shuffles : int, default=5
@@ -322,7 +329,7 @@ def analyze(
     require_matplotlib()
     settings = EmbedSettings(
         model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
-        progress, seed, on_error, _shard(shard), export_npy, background,
+        progress, seed, on_error, _shard(shard), export_npy, background, tokens,
     )  # fmt: skip
     # Two commits: the embedding (the long part) first, so that a failure in a later step
     # does not throw it away (the next run reuses it); then statistics, figures and report.
