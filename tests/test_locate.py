@@ -105,3 +105,32 @@ def test_errors(embedder):
         feature_crops(embedder, images, 0, activations=[1.0, 2.0])
     with pytest.raises(ValueError, match="k must be a positive integer"):
         feature_crops(embedder, images, 0, k=0)
+
+
+def test_centre_crop_view_maps_back_to_the_original_image():
+    """With resizing and centre crops, boxes are in the original image's pixels."""
+    images, spots = _images()
+    emb = CNNEmbedder(
+        model=_spot_detector(),
+        weights=None,
+        layers=["4"],
+        crops="center",
+        resize=36,  # 48x64 -> 36x48, centre crop 32x32 at (2, 8)
+        crop_size=32,
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        progress=False,
+    ).fit(images)
+    X = emb.transform(images)
+    checked = 0
+    for crop in feature_crops(emb, images, "4_0", activations=X[:, 0], k=5):
+        top, left, bottom, right = crop.box
+        assert 0 <= top < bottom <= 48 and 0 <= left < right <= 64
+        assert crop.image.size == (right - left, bottom - top)
+        s_top, s_left, size = spots[crop.index]
+        centre = (s_top + size / 2, s_left + size / 2)
+        inside_view = 3 <= centre[0] <= 45 and 11 <= centre[1] <= 53  # the view, in originals
+        if inside_view and crop.peak > 0:
+            assert top <= centre[0] <= bottom and left <= centre[1] <= right
+            checked += 1
+    assert checked >= 2

@@ -3,10 +3,11 @@
 The embedding averages every feature map over space, so it cannot say *where* a filter
 fired. :func:`feature_crops` answers that with a second pass over a few images only: the
 ``k`` images with the highest (or lowest) value of the feature in the embedding go through
-the network again, whole (resized as for the embedding, not cropped), the feature's map is
-read from its layer, and the image is cropped to the receptive field
-(:func:`~dks.embed.receptive_field`) of the position where the map is largest. Features of
-fully connected layers see the whole image, which is returned uncropped.
+the network again as it sees them (resized as for the embedding, the centre crop), the
+feature's map is read from its layer, and the image is cropped to the receptive field
+(:func:`~dks.embed.receptive_field`) of the position where the map is largest, mapped back to
+the pixels of the original image. Features of fully connected layers, and vision-transformer
+tokens (which have no map), see the whole image, which is returned uncropped.
 """
 
 from __future__ import annotations
@@ -75,14 +76,27 @@ def _feature_position(embedder, feature):
     raise AssertionError("layer_slices_ do not cover every feature")  # pragma: no cover
 
 
-def _resized(image, resize):
+def _network_view(embedder, image):
+    """The image as the network sees it (resized, centre crop) and where that is.
+
+    Returns the view, the ``(top, left)`` of the view in the resized image, and the resized
+    image's ``(height, width)``. With ``crops="none"`` (or an image smaller than the crop
+    after resizing) the view is the whole resized image.
+    """
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as TF
 
-    if resize is None:
-        return image
-    size = [resize] if isinstance(resize, int) else list(resize)
-    return TF.resize(image, size, interpolation=InterpolationMode.BILINEAR)
+    resize = embedder.resize_
+    if resize is not None:
+        size = [resize] if isinstance(resize, int) else list(resize)
+        mode = InterpolationMode(str(embedder.interpolation_))
+        image = TF.resize(image, size, interpolation=mode)
+    width, height = image.size
+    crop_h, crop_w = embedder.crop_size_
+    if embedder.crops == "none" or crop_h > height or crop_w > width:
+        return image, (0, 0), (height, width)
+    top, left = round((height - crop_h) / 2.0), round((width - crop_w) / 2.0)
+    return image.crop((left, top, left + crop_w, top + crop_h)), (top, left), (height, width)
 
 
 def feature_crops(embedder, images, feature, *, activations=None, k=9, lowest=False):
@@ -135,9 +149,9 @@ def feature_crops(embedder, images, feature, *, activations=None, k=9, lowest=Fa
     try:
         for index in candidates:
             original = source.load(index, embedder._background)
-            resized = _resized(original, embedder.resize)
-            fmap = _feature_map(embedder, module, target, resized, channel)
-            found.append(_crop(index, original, resized, fmap, path, module, fields))
+            view, offset, resized = _network_view(embedder, original)
+            fmap = _feature_map(embedder, module, target, view, channel)
+            found.append(_crop(index, original, view, offset, resized, fmap, path, module, fields))
     finally:
         module.train(training)
     if activations is not None:
@@ -156,7 +170,11 @@ def _feature_map(embedder, module, target, image, channel):
     out = {}
 
     def hook(mod, args, output):
-        out["map"] = output[0, channel].detach().float().cpu().clone()
+        if output.ndim == 3:  # tokens (N, T, C): no spatial map to locate; the whole image
+            tokens = output[0].detach().float()
+            out["map"] = tokens[:, channel % tokens.shape[1]].mean().cpu()
+        else:
+            out["map"] = output[0, channel].detach().float().cpu().clone()
         raise _Stop
 
     handle = target.register_forward_hook(hook)
@@ -170,18 +188,20 @@ def _feature_map(embedder, module, target, image, channel):
     return out["map"]
 
 
-def _crop(index, original, resized, fmap, path, module, fields):
+def _crop(index, original, view, offset, resized, fmap, path, module, fields):
     width, height = original.size
-    if fmap.ndim == 0:  # a fully connected feature: it sees everything
+    if fmap.ndim == 0:  # a fully connected feature (or tokens): it sees everything
         value = float(fmap)
         return FeatureCrop(index, original.copy(), (0, 0, height, width), value, value)
     flat = int(torch.argmax(fmap))
     row, col = divmod(flat, fmap.shape[1])
-    size = (resized.size[1], resized.size[0])
+    size = (view.size[1], view.size[0])
     if size not in fields:
         fields[size] = receptive_field(module, path, input_size=size)
     top, left, bottom, right = fields[size].box(row, col)
-    sy, sx = height / size[0], width / size[1]
+    top, bottom = top + offset[0], bottom + offset[0]  # in the resized image
+    left, right = left + offset[1], right + offset[1]
+    sy, sx = height / resized[0], width / resized[1]
     box = (
         int(np.floor(top * sy)),
         int(np.floor(left * sx)),

@@ -256,10 +256,31 @@ def crop_figures(data, path, log):
             if dks[c, j] * (1 if sign == "presence" else -1) <= 0:
                 continue  # no feature of this sign for the class
             key = f"feature_crops_{sign}_{_safe(cls)}_{_safe(names[j])}"
-            figures[key] = lambda j=j, sign=sign, cls=cls: _feature_figure(
-                embedder, data, paths, j, k=k, sign=sign, cls=cls
+            figures[key] = _guarded(
+                key,
+                log,
+                lambda j=j, sign=sign, cls=cls: _feature_figure(
+                    embedder, data, paths, j, k=k, sign=sign, cls=cls
+                ),
             )
     return figures
+
+
+def _guarded(key, log, make):
+    """``make`` or, if the second pass fails on this network, None and a line in the log.
+
+    The crops are an illustration: a network the second pass cannot run on (an unusual
+    input constraint, say) costs these figures, never the report.
+    """
+
+    def run():
+        try:
+            return make()
+        except Exception as exc:
+            log(f"report: {key} left out ({type(exc).__name__}: {exc})")
+            return None
+
+    return run
 
 
 def _safe(text):

@@ -153,7 +153,10 @@ def report_step(path, *, log, shown=None):
     made = {}
     with log.stage("figures", f"{len(figures)} figures -> {shown / 'figures'}"):
         for key, make in figures.items():
-            written = save_figure(make(), path / "figures" / key, formats=("png", "svg"))
+            fig = make()
+            if fig is None:  # an optional figure that could not be made (logged)
+                continue
+            written = save_figure(fig, path / "figures" / key, formats=("png", "svg"))
             # the report embeds the PNG just written rather than rendering the figure again
             png = next(p for p in written if p.suffix == ".png")
             made[key] = (png, PER_CLASS_CAPTIONS.get(key)) if per_class else png
