@@ -135,6 +135,7 @@ _PYTHON_SPELLINGS = (  # in order: the specific ones first
     ("The 'device' parameter of CNNEmbedder", "--device"),
     ("The 'weights' parameter of efficientnet_lite0", "--weights"),
     ("Pass weights='DEFAULT'", "Pass --weights DEFAULT"),
+    ("weights=None", "--weights none"),
     ("weights=", "--weights "),
     ("device=", "--device "),
     ("layers='paper'", "--layers paper"),
@@ -539,7 +540,7 @@ def _run(args):
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"dks: warning: {message}", file=sys.stderr, flush=True)
+    print(f"dks: warning: {_cli_message(str(message))}", file=sys.stderr, flush=True)
 
 
 def main(argv=None):
