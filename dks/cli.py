@@ -1,10 +1,9 @@
-"""The ``dks`` command line: ``dks analyze`` and its steps ``embed``, ``characterize``, ``report``;
-``dks layers MODEL``; ``compare``, ``visualize`` and ``datasets`` (:mod:`dks._cli_study`).
-
-Run ``dks --help`` or ``dks <command> --help``. Each command is a thin layer over the
-function of the same name in :mod:`dks.pipeline`; the results folder is described in
-:doc:`/results`. The ranges of the numeric options are those of the estimators that take
-them (checked by :func:`dks.pipeline._parameters.check_parameters`, naming the flag).
+"""The ``dks`` command line: ``analyze`` and its steps ``embed``, ``characterize``, ``report``
+(``layers``, ``compare``, ``visualize``, ``datasets``: :mod:`dks._cli_layers`,
+:mod:`dks._cli_study`). Run ``dks --help`` or ``dks <command> --help``. Each command is a thin
+layer over the function of the same name in :mod:`dks.pipeline` (the results folder:
+:doc:`/results`); numeric options take the ranges of the estimators that take them (checked
+by :func:`dks.pipeline._parameters.check_parameters`, naming the flag).
 
 Exit codes: 0 success; 1 the command could not run (the one-line message says why:
 missing folder, a single class, unknown model, weights file not found, ...); 2 wrong
@@ -127,7 +126,7 @@ def _shard(text):
 
 
 #: How the messages of dks.pipeline and dks.embed name a Python parameter -> the CLI flag.
-_PYTHON_SPELLINGS = (  # in order: the specific ones first
+_PYTHON_SPELLINGS = (  # specific ones first
     ("Pass on_error='skip'", "Rerun with --on-error skip"),
     ("on_error='skip'", "--on-error skip"),
     ("(limit_per_class)", "(--limit-per-class)"),
