@@ -2,12 +2,9 @@
 
 import threading
 
-import numpy as np
 import pytest
 
 pytest.importorskip("torch")
-import torch
-
 from dks.embed._batching import Prefetcher
 
 pytestmark = pytest.mark.torch
@@ -62,40 +59,3 @@ def test_close_stops_an_endless_producer():
     assert not prefetcher._thread.is_alive()
     count = len(made)
     assert count <= 4  # at most the queue and the item in the making
-
-
-@pytest.mark.parametrize(
-    ("cores", "threads", "device", "expected"),
-    [
-        (2, 2, "cpu", False),  # torch's threads use every core: batches made in turn
-        (4, 2, "cpu", True),
-        (2, 2, "cuda", True),
-    ],
-)
-def test_prefetch_only_when_a_core_is_free(monkeypatch, cores, threads, device, expected):
-    from dks.embed import _batching
-
-    monkeypatch.setattr(
-        _batching.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False
-    )
-    monkeypatch.setattr(_batching.torch, "get_num_threads", lambda: threads)
-    assert _batching.prefetch_helps(device) is expected
-
-
-@pytest.mark.parametrize("spare_core", [False, True])
-def test_embedder_batches_in_a_thread_only_with_a_spare_core(monkeypatch, spare_core):
-    from dks.embed import CNNEmbedder, _batching, _embedder
-
-    monkeypatch.setattr(_embedder, "prefetch_helps", lambda device_type: spare_core)
-    images = [np.full((40, 40, 3), v, np.uint8) for v in (0, 90, 200)]
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.ReLU())
-    embedder = CNNEmbedder(
-        model, layers=["1"], crops="none", resize=None, batch_size=1, num_workers=0,
-        progress=False,
-    ).fit(images)  # fmt: skip
-    iterator = embedder._batches(_embedder.as_source(images))
-    try:
-        assert isinstance(iterator, _batching.Prefetcher) is spare_core
-        assert len(list(iterator)) == 3
-    finally:
-        _embedder._shutdown(iterator)

@@ -23,7 +23,7 @@ from torchvision.transforms import functional as TF
 from dks._imageio import WHITE
 from dks.embed._images import BadImage
 
-__all__ = ["Prefetcher", "Preprocess", "default_num_workers", "make_loader", "prefetch_helps"]
+__all__ = ["Prefetcher", "Preprocess", "default_num_workers", "make_loader"]
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -178,34 +178,17 @@ def default_num_workers(n_images, batch_size, device_type="cpu"):
     the CPU, only the cores that torch's compute threads leave free, up to 4: a worker
     that competes with those threads for a core slows every parallel operation of the
     forward pass down by more than it gains. With no worker, :class:`Prefetcher` still
-    decodes the next batch in a thread while the current one runs when a core is free for it
-    (:func:`prefetch_helps`); ``nox -s bench`` measures both.
+    decodes the next batch in a thread while the current one runs (``nox -s bench``
+    measures both).
     """
     if n_images <= batch_size:
         return 0
-    busy = 1 if device_type != "cpu" else torch.get_num_threads()
-    return min(4, max(0, _cores() - busy))
-
-
-def prefetch_helps(device_type="cpu"):
-    """Whether a :class:`Prefetcher` thread speeds up ``num_workers=0``.
-
-    On a GPU, always: the CPU is free while the device computes. On the CPU, only when a
-    core is left free by torch's compute threads: otherwise the thread takes a core from
-    one of them now and then, and each parallel operation of the forward pass waits for
-    the slowest of its threads, which costs more than making the batch in turn in the
-    main thread (``nox -s bench`` measures the embedder against the bare forward pass).
-    """
-    if device_type != "cpu":
-        return True
-    return _cores() > torch.get_num_threads()
-
-
-def _cores():
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    busy = 1 if device_type != "cpu" else torch.get_num_threads()
+    return min(4, max(0, cores - busy))
 
 
 def make_loader(source, preprocess, *, batch_size, num_workers, pin_memory, background=WHITE):

@@ -31,7 +31,6 @@ from dks.embed._batching import (
     Preprocess,
     default_num_workers,
     make_loader,
-    prefetch_helps,
 )
 from dks.embed._discover import describe_layers
 from dks.embed._hooks import LayerRecorder, Reducer, probe
@@ -463,10 +462,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     def _batches(self, source):
         """An iterator over the decoded, cropped batches of ``source`` (see :func:`make_loader`).
 
-        Decoding runs in DataLoader workers when there are cores to spare; else in a thread
-        that prepares the next batch while the GPU computes (:class:`Prefetcher`), or in
-        turn with the forward pass when torch's threads use every core
-        (:func:`~dks.embed._batching.prefetch_helps`).
+        Decoding runs in DataLoader workers when there are cores to spare, else in a thread
+        that prepares the next batch while torch computes (:class:`Prefetcher`).
         """
         num_workers = self.num_workers
         if num_workers is None:
@@ -479,9 +476,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             pin_memory=self.device_.type == "cuda",
             background=self._background,
         )
-        if num_workers or not prefetch_helps(self.device_.type):
-            return iter(loader)
-        return Prefetcher(loader)
+        return iter(loader) if num_workers else Prefetcher(loader)
 
     def _recorder(self):
         """The hooks that collect the reduced outputs of the embedded layers."""
