@@ -133,6 +133,15 @@ def main(argv=None):
         f"{'binned, n_jobs=2':>18}: {wall['binned, n_jobs=2']:.3f} s wall  x{ratio:.2f} "
         f"n_jobs=1's {wall['binned']:.3f} s wall ({status} goal x{GOALS['threads']})"
     )
+    # Whether the threads were short of work or of cores: the CPU time of n_jobs=2 against
+    # n_jobs=1's (work added by threading), and the cores the fit got on average (CPU time
+    # over wall time; below 2 when other processes hold a core, as on a shared machine
+    # where their lower priority does not apply across sessions: Linux's autogroup).
+    print(
+        f"{'':>18}  CPU time x{cpu['binned, n_jobs=2'] / cpu['binned']:.2f} n_jobs=1's; "
+        f"{cpu['binned, n_jobs=2'] / wall['binned, n_jobs=2']:.2f} cores busy on average "
+        f"during the n_jobs=2 fit ({os.cpu_count()} CPUs)"
+    )
     rss_after = peak_rss_mib()
     print(
         f"peak RSS: {rss_data:.0f} MiB with the data ({X.nbytes / 2**20:.0f} MiB of X), "

@@ -381,3 +381,16 @@ def test_bad_dataset_items_are_reported_per_item():
         X = embedder.fit_transform(Mixed())
     assert X.shape == (1, 15)
     assert "disk on fire" in embedder.skipped_[1].error
+
+
+@pytest.mark.parametrize(("n_images", "trims"), [(4, 0), (5, 1), (9, 1)])
+def test_free_memory_given_back_after_long_transforms_only(monkeypatch, n_images, trims):
+    from dks.embed import _embedder
+
+    calls = []
+    monkeypatch.setattr(_embedder, "release_memory", lambda: calls.append(1))
+    monkeypatch.setattr(_embedder, "_TRIM_AFTER_BATCHES", 3)
+    images = random_images(n_images)
+    embedder = tiny(batch_size=2).fit(images)
+    assert embedder.transform(images).shape[0] == n_images
+    assert len(calls) == trims  # 2, 3 and 5 batches of up to 2 images

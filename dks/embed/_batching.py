@@ -15,6 +15,7 @@ import threading
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
@@ -74,21 +75,32 @@ class Preprocess:
     def views(self, image):
         """The normalized crops of a PIL image as numpy views, each ``(h, w, 3)`` float32.
 
-        Views of the normalized (and, for the mirrored crops, flipped) image: the crops are
-        copied once, into the batch (:func:`_collate`). Resizing works on the 8-bit image
+        Views of the normalized image (and of its mirror, for the mirrored crops): the crops
+        are copied once, into the batch (:func:`_collate`). Resizing works on the 8-bit image
         (PIL), normalizing on the resized one, before the ten crops multiply the pixels.
         Only PIL and numpy run here, no torch operation (see :class:`Prefetcher`).
         """
         if self.resize is not None:
             size = [self.resize] if isinstance(self.resize, int) else list(self.resize)
             image = TF.resize(image, size, interpolation=self.interpolation)
-        x = np.asarray(image, dtype=np.uint8).astype(np.float32)
-        x /= np.float32(255)  # the operations of torchvision's to_tensor and normalize,
-        x -= self.mean  # in float32: the same values to the bit
-        x /= self.std
+        pixels = np.asarray(image, dtype=np.uint8)
+        if self.crops == "ten":
+            # The mirror is made on the 8-bit image (PIL, a fast copy) and normalized with
+            # it: every crop is then a view with positive strides, copied in long runs into
+            # the batch (a crop of a reversed view is copied pixel by pixel, much slower).
+            mirror = np.asarray(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), np.uint8)
+            pixels = np.stack([pixels, mirror])
+        # The operations of torchvision's to_tensor and normalize, in float32: the same
+        # values to the bit. Each row is seen as one run of width * 3 values, with the
+        # mean and std repeated along it, so that numpy loops over long runs, not over 3.
+        x = np.divide(pixels, np.float32(255), dtype=np.float32)
+        rows = x.reshape(*x.shape[:-2], -1)
+        width = x.shape[-2]
+        rows -= np.tile(self.mean, width)
+        rows /= np.tile(self.std, width)
         if self.crops == "none":
             return [x]
-        height, width = x.shape[0], x.shape[1]
+        height, width = x.shape[-3], x.shape[-2]
         ch, cw = self.crop_size
         if ch > height or cw > width:
             resized = "after resizing " if self.resize is not None else ""
@@ -101,10 +113,7 @@ class Preprocess:
         if self.crops == "center":
             return [_crop(x, *center, ch, cw)]
         corners = [(0, 0), (0, width - cw), (height - ch, 0), (height - ch, width - cw), center]
-        flipped = x[:, ::-1]
-        return [_crop(x, t, s, ch, cw) for t, s in corners] + [
-            _crop(flipped, t, s, ch, cw) for t, s in corners
-        ]
+        return [_crop(plane, t, s, ch, cw) for plane in x for t, s in corners]
 
 
 def _crop(x, top, left, height, width):

@@ -63,6 +63,14 @@ class SkippedInput(NamedTuple):
     error: str
 
 
+# A transform of at least this many batches gives the allocator's free memory back to the
+# OS when it ends (dks._allocator.release_memory). A shorter one keeps it for the next call:
+# faulting the activation buffers in again costs about one batch's forward pass (and its
+# system time), a large share of a short call such as one per folder or per chunk; what is
+# kept is the peak of one batch, reused by the process, not a growing amount.
+_TRIM_AFTER_BATCHES = 32
+
+
 class CNNEmbedder(TransformerMixin, BaseEstimator):
     """Embed images with the spatially averaged activations of CNN layers.
 
@@ -453,7 +461,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
                 result = writer.finish()
         finally:
             _shutdown(iterator)
-            release_memory()
+            if -(-n_images // self.batch_size) >= _TRIM_AFTER_BATCHES:
+                release_memory()
         self.sample_indices_ = np.concatenate(rows).astype(np.int64, copy=False)
         self.skipped_ = skipped
         _warn_skipped(skipped, n_images)
