@@ -29,7 +29,7 @@ TUNE_ALLOCATOR = True
 #: Blocks larger than this (bytes) get their own mmap; above any activation buffer.
 ALLOCATOR_MMAP_THRESHOLD = 1 << 30
 #: Free memory at the top of the heap kept for reuse (bytes) rather than trimmed at once;
-#: what is free is given back when a transform ends (``malloc_trim``).
+#: what is free is given back after a long transform (32 batches or more) (``malloc_trim``).
 ALLOCATOR_TRIM_THRESHOLD = 1 << 30
 #: Extra bytes requested from the OS when the heap grows (virtual until touched).
 ALLOCATOR_TOP_PAD = 64 << 20
