@@ -430,43 +430,56 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             _warn_skipped(self.skipped_, len(source))
             return result
         n_images = len(source)
-        tune_allocator()
         n_features = len(self._feature_names)
         rows, skipped = [], []
-        bar = tqdm(
-            total=n_images,
-            unit="img",
-            desc=f"CNNEmbedder({self._label})",
-            disable=not self.progress,
-        )
-        recorder = self._recorder()
-        iterator = None
-        try:
-            with make_writer(output, n_images, n_features) as writer, recorder, bar:
-                iterator = self._batches(source)
-                with torch.inference_mode(), self._autocast():
-                    for groups, errors in iterator:
-                        for index, message in errors:
-                            skipped.append(self._bad_input(source, index, message))
-                        indices, features = self._embed_batch(recorder, groups)
-                        if indices.size:
-                            writer.write(features)
-                            rows.append(indices)
-                        bar.update(indices.size + len(errors))
-                if not rows:
-                    raise ValueError(
-                        f"None of the {n_images} inputs could be embedded; the first: "
-                        f"{skipped[0].description}: {skipped[0].error}"
-                    )
-                result = writer.finish()
-        finally:
-            _shutdown(iterator)
-            if -(-n_images // self.batch_size) >= _TRIM_AFTER_BATCHES:
-                release_memory()
+        with make_writer(output, n_images, n_features) as writer:
+            with contextlib.closing(self._embedded(source)) as batches:
+                for indices, features, bad in batches:
+                    skipped.extend(bad)
+                    if indices.size:
+                        writer.write(features)
+                        rows.append(indices)
+            if not rows:
+                raise ValueError(
+                    f"None of the {n_images} inputs could be embedded; the first: "
+                    f"{skipped[0].description}: {skipped[0].error}"
+                )
+            result = writer.finish()
         self.sample_indices_ = np.concatenate(rows).astype(np.int64, copy=False)
         self.skipped_ = skipped
         _warn_skipped(skipped, n_images)
         return result
+
+    def _embedded(self, source):
+        """Embed ``source`` batch by batch: yield ``(indices, features, skipped)``.
+
+        ``indices`` are the positions in ``source`` of the rows of ``features``; ``skipped``
+        lists the inputs of the batch that could not be read (:meth:`_bad_input` raises
+        instead with ``on_error="raise"``). One loop for the in-memory and file outputs and
+        for the store: hooks, progress bar, the allocator's tuning and the release of its
+        free memory at the end (after :data:`_TRIM_AFTER_BATCHES` batches or more).
+        """
+        tune_allocator()
+        bar = tqdm(
+            total=len(source),
+            unit="img",
+            desc=f"CNNEmbedder({self._label})",
+            disable=not self.progress,
+        )
+        iterator = None
+        try:
+            with self._recorder() as recorder, bar:
+                iterator = self._batches(source)
+                with torch.inference_mode(), self._autocast():
+                    for groups, errors in iterator:
+                        bad = [self._bad_input(source, i, message) for i, message in errors]
+                        indices, features = self._embed_batch(recorder, groups)
+                        bar.update(indices.size + len(errors))
+                        yield indices, features, bad
+        finally:
+            _shutdown(iterator)
+            if -(-len(source) // self.batch_size) >= _TRIM_AFTER_BATCHES:
+                release_memory()
 
     def _batches(self, source):
         """An iterator over the decoded, cropped batches of ``source`` (see :func:`make_loader`).

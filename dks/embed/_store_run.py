@@ -8,6 +8,7 @@ whole batches, so that a resumed or sharded run forms the same batches as one un
 run, and gives bit-identical values on the CPU.
 """
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -15,9 +16,7 @@ import os
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
 
-from dks._allocator import release_memory, tune_allocator
 from dks._imageio import WHITE
 from dks.embed._images import ImageSource, _ArraySource, _SequenceSource
 from dks.embed._output import check_output_path
@@ -83,7 +82,7 @@ def embed_into_store(embedder, source, output, shard):
     sample_indices : ndarray of int64
     skipped : list of (int, str, str)
     """
-    from dks.embed._embedder import SkippedInput, _shutdown
+    from dks.embed._embedder import SkippedInput
 
     shard = parse_shard(shard)
     n_images = len(source)
@@ -106,7 +105,7 @@ def embed_into_store(embedder, source, output, shard):
     todo = [np.arange(*writer.chunk_range(c)) for c in writer.pending]
     todo = np.concatenate(todo) if todo else np.empty(0, dtype=np.int64)
     if todo.size:
-        _fill(embedder, source, writer, todo, _shutdown)
+        _fill(embedder, source, writer, todo)
     writer.finish()
 
     store = EmbeddingStore(output, allow_incomplete=True)
@@ -123,7 +122,7 @@ def embed_into_store(embedder, source, output, shard):
     return RowView(store.array, rows), rows, skipped
 
 
-def _fill(embedder, source, writer, todo, shutdown):
+def _fill(embedder, source, writer, todo):
     """Embed the inputs ``todo`` and write each chunk as soon as it is whole."""
     buffers = {}
 
@@ -143,32 +142,14 @@ def _fill(embedder, source, writer, todo, shutdown):
                 writer.write_chunk(int(chunk), entry[0], entry[2])
                 del buffers[chunk]
 
-    bar = tqdm(
-        total=len(todo),
-        unit="img",
-        desc=f"CNNEmbedder({embedder._label})",
-        disable=not embedder.progress,
-    )
-    recorder = embedder._recorder()
-    iterator = None
-    tune_allocator()
-    try:
-        with recorder, bar:
-            iterator = embedder._batches(_Subset(source, todo))
-            with torch.inference_mode(), embedder._autocast():
-                for groups, errors in iterator:
-                    bad = []
-                    for index, message in errors:
-                        bad.append(tuple(embedder._bad_input(source, int(todo[index]), message)))
-                    if bad:
-                        place(np.asarray([b[0] for b in bad], dtype=np.int64), None, bad)
-                    indices, features = embedder._embed_batch(recorder, groups)
-                    if indices.size:
-                        place(todo[indices], features, ())
-                    bar.update(indices.size + len(errors))
-    finally:
-        shutdown(iterator)
-        release_memory()
+    subset = _Subset(source, todo)
+    with contextlib.closing(embedder._embedded(subset)) as batches:
+        for indices, features, bad in batches:
+            if bad:
+                bad = [(int(todo[s.index]), s.description, s.error) for s in bad]
+                place(np.asarray([b[0] for b in bad], dtype=np.int64), None, bad)
+            if indices.size:
+                place(todo[indices], features, ())
 
 
 def _shard_rows(writer, shard):
