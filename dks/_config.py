@@ -34,6 +34,13 @@ ALLOCATOR_TRIM_THRESHOLD = 1 << 30
 #: Extra bytes requested from the OS when the heap grows (virtual until touched).
 ALLOCATOR_TOP_PAD = 64 << 20
 
+#: An embedding of at least this many batches gives the allocator's free memory back to the
+#: OS when it ends (``malloc_trim``). A shorter one keeps it for the next call: faulting the
+#: activation buffers in again costs about one batch's forward pass, a large share of a short
+#: call (one per folder or per chunk); what is kept is the peak of one batch, not a growing
+#: amount.
+ALLOCATOR_TRIM_AFTER_BATCHES = 32
+
 
 # ----------------------------------------------------------------------------- store
 

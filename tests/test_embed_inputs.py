@@ -385,11 +385,12 @@ def test_bad_dataset_items_are_reported_per_item():
 
 @pytest.mark.parametrize(("n_images", "trims"), [(4, 0), (5, 1), (9, 1)])
 def test_free_memory_given_back_after_long_transforms_only(monkeypatch, n_images, trims):
+    from dks import _config
     from dks.embed import _embedder
 
     calls = []
     monkeypatch.setattr(_embedder, "release_memory", lambda: calls.append(1))
-    monkeypatch.setattr(_embedder, "_TRIM_AFTER_BATCHES", 3)
+    monkeypatch.setattr(_config, "ALLOCATOR_TRIM_AFTER_BATCHES", 3)
     images = random_images(n_images)
     embedder = tiny(batch_size=2).fit(images)
     assert embedder.transform(images).shape[0] == n_images

@@ -15,6 +15,7 @@ from torch import nn
 from torchvision.models import WeightsEnum
 from tqdm.auto import tqdm
 
+from dks import _config
 from dks._allocator import release_memory, tune_allocator
 from dks._imageio import check_background
 from dks.embed._arguments import (
@@ -61,14 +62,6 @@ class SkippedInput(NamedTuple):
     index: int
     description: str
     error: str
-
-
-# A transform of at least this many batches gives the allocator's free memory back to the
-# OS when it ends (dks._allocator.release_memory). A shorter one keeps it for the next call:
-# faulting the activation buffers in again costs about one batch's forward pass (and its
-# system time), a large share of a short call such as one per folder or per chunk; what is
-# kept is the peak of one batch, reused by the process, not a growing amount.
-_TRIM_AFTER_BATCHES = 32
 
 
 class CNNEmbedder(TransformerMixin, BaseEstimator):
@@ -457,7 +450,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         lists the inputs of the batch that could not be read (:meth:`_bad_input` raises
         instead with ``on_error="raise"``). One loop for the in-memory and file outputs and
         for the store: hooks, progress bar, the allocator's tuning and the release of its
-        free memory at the end (after :data:`_TRIM_AFTER_BATCHES` batches or more).
+        free memory at the end (after ``_config.ALLOCATOR_TRIM_AFTER_BATCHES`` batches or more).
         """
         tune_allocator()
         bar = tqdm(
@@ -478,7 +471,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
                         yield indices, features, bad
         finally:
             _shutdown(iterator)
-            if -(-len(source) // self.batch_size) >= _TRIM_AFTER_BATCHES:
+            if -(-len(source) // self.batch_size) >= _config.ALLOCATOR_TRIM_AFTER_BATCHES:
                 release_memory()
 
     def _batches(self, source):
