@@ -20,6 +20,21 @@ N_PER_CLASS = 12
 REPO = Path(dks.__file__).resolve().parent.parent
 
 
+#: The statistics files of a results folder, as docs/results.rst lists them (the contract
+#: the pipeline's tests check, written out rather than read from dks.pipeline._folder).
+STATS = (
+    "dks.npy",
+    "null_dks.npy",
+    "relevance.npy",
+    "thresholds.json",
+    "curves.csv",
+    "layers.csv",
+    "class_noise.csv",
+    "top_features.csv",
+    "summary.json",
+)
+
+
 def make_results(out, seed=0):
     """Write ``embedding.npy`` + ``embedding.json`` of 3 classes x 12 images x 7 features.
 

@@ -24,6 +24,7 @@ Image = pytest.importorskip("PIL.Image")
 from dks import datasets  # noqa: E402
 from dks.cli import main  # noqa: E402
 from dks.store import open_embedding  # noqa: E402
+from tests.pipeline_helpers import STATS  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -40,17 +41,6 @@ FIGURES = (
     "davg",
     "layer_kept",
     "class_noise",
-)
-STATS = (
-    "dks.npy",
-    "null_dks.npy",
-    "relevance.npy",
-    "thresholds.json",
-    "curves.csv",
-    "layers.csv",
-    "class_noise.csv",
-    "top_features.csv",
-    "summary.json",
 )
 
 

@@ -7,19 +7,16 @@ import numpy as np
 import pytest
 
 from dks.pipeline import AnalysisError, characterize, report
-from tests.pipeline_helpers import CLASSES, FEATURES, LAYERS, N_PER_CLASS, make_results, run_python
-
-STATS = (
-    "dks.npy",
-    "null_dks.npy",
-    "relevance.npy",
-    "thresholds.json",
-    "curves.csv",
-    "layers.csv",
-    "class_noise.csv",
-    "top_features.csv",
-    "summary.json",
+from tests.pipeline_helpers import (
+    CLASSES,
+    FEATURES,
+    LAYERS,
+    N_PER_CLASS,
+    STATS,
+    make_results,
+    run_python,
 )
+
 FIGURES = (
     "layer_distribution",
     "dks_histograms",
