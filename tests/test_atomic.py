@@ -1,14 +1,12 @@
 """dks._atomic: files and folders appear whole or not at all."""
 
 import os
-import signal
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from dks._atomic import TMP_SUFFIX, atomic_dir, atomic_open, remove_stale
+from tests.process_helpers import kill_when_ready
 
 
 def test_atomic_open_writes_and_replaces(tmp_path):
@@ -72,13 +70,7 @@ def test_sigkill_leaves_only_a_temporary_that_remove_stale_cleans(tmp_path):
             time.sleep(60)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        proc.stdout.close()
+    kill_when_ready(code, timeout=30)
     assert not target.exists()
     leftovers = [p for p in tmp_path.iterdir() if p.name.endswith(TMP_SUFFIX)]
     assert len(leftovers) == 1

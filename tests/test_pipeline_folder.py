@@ -2,8 +2,6 @@
 
 import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ from dks._atomic import TMP_SUFFIX
 from dks.pipeline import AnalysisError, characterize
 from dks.pipeline._folder import check_out, transaction
 from tests.pipeline_helpers import REPO, make_results
+from tests.process_helpers import kill_when_ready
 
 
 def _listing(folder):
@@ -72,16 +71,11 @@ with transaction(Path({str(out)!r})) as stage:
         print("ready", flush=True)
         time.sleep(120)
 """
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=60) == -signal.SIGKILL
-    finally:
-        proc.stdout.close()
+    pid, returncode = kill_when_ready(code)
+    assert returncode == -signal.SIGKILL
     assert _listing(out) == before
     leftovers = _leftovers(tmp_path)
-    assert len(leftovers) == 1 and leftovers[0].startswith(f".results.{proc.pid}.")
+    assert len(leftovers) == 1 and leftovers[0].startswith(f".results.{pid}.")
 
     characterize(out, shuffles=2, jobs=1, verbose=False)
     assert _leftovers(tmp_path) == []
