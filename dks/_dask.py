@@ -75,12 +75,17 @@ def as_dask_array(X):
     """``X`` as a Dask array whose tasks read it where they run.
 
     A Zarr array becomes ``dask.array.from_zarr`` (workers open the store themselves, so
-    it must be at a path or URL they can reach); an in-memory array is wrapped with
+    it must be at a path or URL they can reach), and the store's view without its skipped
+    rows (:class:`dks.store.RowView`) those rows of it; an in-memory array is wrapped with
     ``dask.array.from_array`` (its data then travel with the task graph: for a large
     embedding, write a Zarr store and pass that); a Dask array is returned as it is.
     """
     import dask.array as da
 
+    from dks.store import RowView
+
+    if isinstance(X, RowView):  # skipped images: the kept rows of the whole array
+        return as_dask_array(X.array)[X.rows]
     kind = lazy_kind(X)
     if kind == "dask":
         return X

@@ -1,5 +1,6 @@
 """Feature blocks as tasks on a dask.distributed cluster (optional dependency)."""
 
+import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn import config_context
@@ -61,3 +62,14 @@ def test_client_for_arguments():
         client_for("tcp://127.0.0.1:1", 2)
     with pytest.raises(ValueError, match="n_workers must be at least 1; got 0"):
         client_for(None, 0)
+
+
+def test_a_store_view_without_skipped_rows_becomes_those_rows(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    from dks.store import RowView
+
+    values = np.arange(40, dtype=np.float32).reshape(10, 4)
+    array = zarr.create_array(str(tmp_path / "x.zarr"), shape=(10, 4), chunks=(3, 4), dtype="f4")
+    array[:] = values
+    view = RowView(array, [0, 2, 3, 7, 9])
+    assert_array_equal(as_dask_array(view).compute(), values[[0, 2, 3, 7, 9]])

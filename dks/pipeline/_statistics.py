@@ -86,7 +86,9 @@ def statistics_step(
         _cluster(scheduler, local_cluster, log) as on_cluster,
     ):
         if on_cluster:
-            X = _as_dask(X)
+            from dks._dask import as_dask_array
+
+            X = as_dask_array(X)
         selector = NoiseThresholdSelector(
             KSCharacterizer(n_bins=n_bins, n_jobs=jobs, progress=progress),
             n_shuffles=shuffles,
@@ -99,16 +101,6 @@ def statistics_step(
     settings = {"bins": "exact" if n_bins is None else n_bins, "seed": seed}
     summary = _write_statistics(path, selector, names, groups, meta, settings)
     return selector, summary
-
-
-def _as_dask(X):
-    """The embedding as a Dask array whose tasks read the store where they run."""
-    from dks._dask import as_dask_array
-    from dks.store import RowView
-
-    if isinstance(X, RowView):  # skipped images: the kept rows of the whole array
-        return as_dask_array(X.array)[X.rows]
-    return as_dask_array(X)
 
 
 @contextlib.contextmanager
