@@ -25,12 +25,16 @@ level order once, with a small state per class, therefore finds the supremum of 
 in ``O(N)`` per feature and labeling, independent of the number of bins and classes.
 
 What is shared and what is not: sorting a feature by level (a counting sort of the bins, or
-a radix sort of the values) and the counts ``T`` before and after each position are done
-once per feature; each labeling then costs one pass over the sorted samples (two labelings
-per pass, see :func:`_labelings_gaps`). The lowest level (the zeros of a ReLU, often half the
-samples) is never visited nor sorted: its members only shift each class's extremes by a
-constant, applied at the end. Columns are copied a group at a time from ``X`` to a
-contiguous buffer, so that ``X`` is read in long runs whatever its layout.
+a radix sort of the values) and the start of each level in that order (``T`` before and
+after the level) are done once per feature; each labeling then costs one pass over the
+sorted samples (two labelings per pass, see :func:`_labelings_gaps`). The lowest level (the
+zeros of a ReLU, often half the samples) is never visited nor sorted: its members only shift
+each class's extremes by a constant, applied at the end. Columns are copied a group at a
+time from ``X`` to a contiguous buffer, in small square tiles, so that ``X`` is read in long
+runs whatever its layout.
+
+Hot loops index arrays with unsigned integers (``np.uint64``): numba then omits the
+wraparound of negative indices, which costs a compare and a select per access.
 """
 
 import numpy as np
@@ -43,8 +47,10 @@ _JIT = {"nogil": True, "cache": True, "fastmath": False}
 
 _RADIX_BITS = 8
 _RADIX_SIZE = 1 << _RADIX_BITS
-# Independent counters of the counting sort (a power of two).
+# Independent counters of the exceedance histogram (a power of two).
 _LANES = 4
+# Side of the square tiles in which columns are copied out of ``X``.
+_TILE = 8
 
 
 @njit(**_JIT)
@@ -82,28 +88,45 @@ def column_stats(X, mins, maxs, n_bad, first_bad):
 
 @njit(**_JIT)
 def _load_columns(X, g0, g1, cols):
-    """Copy columns ``g0:g1`` of ``X`` into the rows of ``cols``, tile by tile."""
+    """Copy columns ``g0:g1`` of ``X`` into the rows of ``cols``, in 8 x 8 tiles.
+
+    A tile reads 8 short runs of a row of ``X`` and writes 8 short runs of a row of
+    ``cols``, so that both sides stay in a few cache lines; a row-at-a-time copy would
+    write to every row of ``cols`` for each row of ``X``.
+    """
     n_samples = X.shape[0]
-    tile = 64
-    for i0 in range(0, n_samples, tile):
-        i1 = min(i0 + tile, n_samples)
-        for i in range(i0, i1):
-            for f in range(g0, g1):
-                cols[f - g0, i] = X[i, f]
+    width = g1 - g0
+    n_tiled = n_samples - n_samples % _TILE
+    w_tiled = width - width % _TILE
+    for i0 in range(0, n_tiled, _TILE):
+        for h0 in range(0, w_tiled, _TILE):
+            for a in range(_TILE):
+                for b in range(_TILE):
+                    cols[h0 + b, i0 + a] = X[i0 + a, g0 + h0 + b]
+        for h in range(w_tiled, width):
+            for a in range(_TILE):
+                cols[h, i0 + a] = X[i0 + a, g0 + h]
+    for i in range(n_tiled, n_samples):
+        for h in range(width):
+            cols[h, i] = X[i, g0 + h]
 
 
 @njit(**_JIT)
-def _binned_levels(col, lo, hi, n_bins, codes, rest, cursor, order, before, after, cum):
-    """Bin one column and sort it by bin (a counting sort); returns the size of bin 0.
+def _binned_levels(col, lo, hi, n_bins, codes, rest, cursor, order, starts):
+    """Bin one column and sort it by bin (a counting sort).
 
     The bin of ``x`` is ``min(floor((x - lo) * n_bins / (hi - lo)), n_bins - 1)`` in float64,
     in that order of operations, and 0 for a constant column. Fills ``order`` (sample
-    indices sorted by bin), and for each position ``j`` of ``order`` the number of samples
-    in lower bins (``before[j]``) and in bins up to its own (``after[j]``). Bin 0 (the zeros
-    of a ReLU, often half the samples) is only counted, not sorted: the first positions of
-    ``order``, ``before`` and ``after`` (as many as the returned count) are left
-    unspecified. ``cursor`` has ``n_bins + 1`` entries. The order inside a bin does not
-    matter to the statistic.
+    indices sorted by bin) and ``starts``: level ``v`` (bin ``v + 1``) holds the positions
+    ``starts[v]:starts[v + 1]`` of ``order``. Bin 0 (the zeros of a ReLU, often half the
+    samples) is only counted, not sorted: the first ``n_low`` positions of ``order`` are
+    left unspecified, and ``starts[0] == n_low``. ``cursor`` and ``starts`` have at least
+    ``n_bins + 1`` entries. The order inside a bin does not matter to the statistic.
+
+    Returns
+    -------
+    n_low, n_levels : int
+        The size of bin 0 and the number of levels above it (``n_bins - 1``).
     """
     n = col.shape[0]
     width = hi - lo
@@ -111,41 +134,36 @@ def _binned_levels(col, lo, hi, n_bins, codes, rest, cursor, order, before, afte
     if width > 0.0:
         for i in range(n):  # branch-free, so that it runs in SIMD
             b = np.floor((np.float64(col[i]) - lo) * n_bins / width)
-            codes[i] = np.int32(b if b < top else top)
+            codes[i] = np.uint32(b if b < top else top)
     else:
         for i in range(n):
             codes[i] = 0
     # Branch-free partition: the indices of the samples above bin 0, in increasing order.
-    n_rest = 0
+    n_rest = np.uint64(0)
     for i in range(n):
         rest[n_rest] = i
-        n_rest += codes[i] != 0
-    n_low = n - n_rest
+        n_rest += np.uint64(codes[i] != 0)
+    n_low = n - np.int64(n_rest)
     for b in range(n_bins + 1):
         cursor[b] = 0
     for k in range(n_rest):
-        cursor[codes[rest[k]]] += 1
+        cursor[np.uint64(codes[np.uint64(rest[k])])] += 1
     # cursor[b] becomes the first slot of bin b; it moves as the bin fills.
     total = n_low
-    cum[0] = 0.0
-    cum[1] = n_low
+    starts[0] = n_low
     for b in range(1, n_bins):
         count = cursor[b]
         cursor[b] = total
         total += count
-        cum[b + 1] = total
+        starts[b] = total
     # The scatter writes one array only, so that its n_bins write streams stay in L1.
     for k in range(n_rest):
         i = rest[k]
-        b = codes[i]
-        pos = cursor[b]
+        b = np.uint64(codes[np.uint64(i)])
+        pos = np.uint64(cursor[b])
         order[pos] = i
-        cursor[b] = pos + 1
-    for b in range(1, n_bins):
-        for pos in range(np.int64(cum[b]), np.int64(cum[b + 1])):
-            before[pos] = cum[b]
-            after[pos] = cum[b + 1]
-    return n_low
+        cursor[b] = pos + np.uint64(1)
+    return n_low, n_bins - 1
 
 
 @njit(**_JIT)
@@ -217,14 +235,19 @@ def _radix_sort(keys, values, n, n_bits, tmp_keys, tmp_values, hist):
 
 
 @njit(**_JIT)
-def _exact_levels(col, lo, order, before, after, keys, tmp_keys, tmp_order, hist):
-    """Sort one column in exact mode; returns the number of samples equal to its minimum.
+def _exact_levels(col, lo, order, starts, keys, tmp_keys, tmp_order, hist):
+    """Sort one column in exact mode.
 
-    Fills ``order``, ``before`` and ``after`` as :func:`_binned_levels` does, with one level
-    per distinct value (``-0.0 == 0.0``). ``lo`` is the column's minimum: its ties (the zeros
-    of a ReLU, often half the samples) form the lowest level and are set aside before
-    sorting, since the statistic only needs their number; the first positions of ``order``,
-    ``before`` and ``after`` (as many as the returned count) are left unspecified.
+    Fills ``order`` and ``starts`` as :func:`_binned_levels` does, with one level per
+    distinct value (``-0.0 == 0.0``); ``starts`` has at least ``len(col) + 1`` entries.
+    ``lo`` is the column's minimum: its ties (the zeros of a ReLU, often half the samples)
+    form the lowest level and are set aside before sorting, since the statistic only needs
+    their number; the first ``n_low`` positions of ``order`` are left unspecified.
+
+    Returns
+    -------
+    n_low, n_levels : int
+        The number of samples equal to the minimum and the number of distinct values above.
     """
     n = col.shape[0]
     # Branch-free partition: the indices of the other samples, in increasing order.
@@ -238,17 +261,16 @@ def _exact_levels(col, lo, order, before, after, keys, tmp_keys, tmp_order, hist
         rest[k] = tmp_order[k]
     n_bits = _sort_keys(col, rest, n_rest, keys)
     _radix_sort(keys, rest, n_rest, n_bits, tmp_keys, tmp_order, hist)
-    j = n_low
-    while j < n:
-        value = col[order[j]]
-        k = j + 1
-        while k < n and col[order[k]] == value:
-            k += 1
-        for t in range(j, k):
-            before[t] = j
-            after[t] = k
-        j = k
-    return n_low
+    # A level starts wherever the value changes (compared as values: -0.0 == 0.0).
+    n_levels = 0
+    starts[0] = n_low
+    for j in range(n_low + 1, n):
+        starts[n_levels + 1] = j
+        n_levels += col[order[j]] != col[order[j - 1]]
+    if n_rest:
+        n_levels += 1
+        starts[n_levels] = n
+    return n_low, n_levels
 
 
 @njit(**_JIT)
@@ -264,7 +286,7 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
         Column minima and maxima (used in binned mode).
     n_bins : int
         Number of bins; ``0`` means exact mode.
-    labelings : ndarray (n_labelings, n_samples) int32
+    labelings : ndarray (n_labelings, n_samples), uint8, uint16 or int32
         Class codes in ``0 .. n_classes - 1`` for each labeling; each labeling has the class
         sizes ``class_counts``.
     class_counts : ndarray (n_classes,) int64
@@ -281,12 +303,10 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
     exact = n_bins == 0
     width = max(1, min(max_cols, f1 - f0))
     cols = np.empty((width, n_samples), dtype=X.dtype)
-    codes = np.empty(n_samples, dtype=np.int32)
+    codes = np.empty(n_samples, dtype=np.uint32)
     cursor = np.empty(max(n_bins, 1) + 1, dtype=np.int64)
     order = np.empty(n_samples, dtype=np.int32)
-    before = np.empty(n_samples, dtype=np.float64)
-    after = np.empty(n_samples, dtype=np.float64)
-    cum = np.empty(max(n_bins, 1) + 1, dtype=np.float64)
+    starts = np.empty(max(n_samples, n_bins) + 2, dtype=np.int64)
     keys = np.empty(n_samples if exact else 1, dtype=np.uint64)
     tmp_keys = np.empty(n_samples if exact else 1, dtype=np.uint64)
     tmp_order = np.empty(n_samples, dtype=np.int32)
@@ -303,24 +323,14 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
         _load_columns(X, g0, g1, cols)
         for f in range(g0, g1):
             if exact:
-                n_low = _exact_levels(
-                    cols[f - g0], mins[f], order, before, after, keys, tmp_keys, tmp_order, hist
+                n_low, n_levels = _exact_levels(
+                    cols[f - g0], mins[f], order, starts, keys, tmp_keys, tmp_order, hist
                 )
             else:
-                n_low = _binned_levels(
-                    cols[f - g0],
-                    mins[f],
-                    maxs[f],
-                    n_bins,
-                    codes,
-                    tmp_order,
-                    cursor,
-                    order,
-                    before,
-                    after,
-                    cum,
+                n_low, n_levels = _binned_levels(
+                    cols[f - g0], mins[f], maxs[f], n_bins, codes, tmp_order, cursor, order, starts
                 )
-            _labelings_gaps(order, before, after, n_low, labelings, big_n, state, res, f - g0)
+            _labelings_gaps(order, starts, n_levels, n_low, labelings, big_n, state, res, f - g0)
         for lab in range(n_labelings):
             for c in range(n_classes):
                 for f in range(g0, g1):
@@ -331,66 +341,72 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
 def _visit(state, k, before, after, big_n):
     """Count one member of the class of state row ``k`` (see :func:`_labelings_gaps`)."""
     n_in = state[k, 3]
-    seen = state[k, 0]
-    gap = n_in * before - big_n * seen
+    seen = state[k, 0]  # N times the members seen so far
+    gap = n_in * before - seen
     best = state[k, 1]
     state[k, 1] = gap if gap > best else best
-    seen += 1.0
+    seen += big_n
     state[k, 0] = seen
-    gap = n_in * after - big_n * seen
+    gap = n_in * after - seen
     best = state[k, 2]
     state[k, 2] = gap if gap < best else best
 
 
 @njit(**_JIT)
-def _labelings_gaps(order, before, after, n_low, labelings, big_n, state, res, col):
+def _labelings_gaps(order, starts, n_levels, n_low, labelings, big_n, state, res, col):
     """Signed D of every class and labeling of one feature, in one pass in level order.
 
-    ``order``, ``before``, ``after`` and ``n_low`` describe the feature (see
+    ``order``, ``starts``, ``n_levels`` and ``n_low`` describe the feature (see
     :func:`_binned_levels`); ``labelings[lab, i]`` is the class of sample ``i`` in labeling
     ``lab``; ``state[lab * n_classes + c, 3]`` holds the size ``n`` of class ``c``. Writes
     ``res[lab, col, c]``.
 
     For a class, let ``I`` count its members at levels ``<= v``. The largest positive gap
-    ``n * T - N * I`` is reached just before some member's level (``T = before``, ``I`` the
-    members seen before it) and the most negative one at some member's level once it is
-    counted (``T = after``); counting a tie group one member at a time only adds values
-    that cannot beat those, so the pass needs no branch. The lowest level (e.g. the zeros of
-    a ReLU) is often one large tie group and is not visited: its ``L`` members of the class
-    are known only at the end (``n`` minus the members seen), but they shift every
+    ``n * T - N * I`` is reached just before some member's level (``T = starts[v]``, ``I``
+    the members seen before it) and the most negative one at some member's level once it is
+    counted (``T = starts[v + 1]``); counting a tie group one member at a time only adds
+    values that cannot beat those, so the pass needs no branch. The lowest level (e.g. the
+    zeros of a ReLU) is often one large tie group and is not visited: its ``L`` members of
+    the class are known only at the end (``n`` minus the members seen), but they shift every
     candidate of the class by the same ``-N * L``, which is applied then. The gaps are
     integers below 2**53, exact in float64.
     """
-    n_samples = order.shape[0]
     n_labelings = labelings.shape[0]
     n_classes = state.shape[0] // max(n_labelings, 1)
     for k in range(n_labelings * n_classes):
-        state[k, 0] = 0.0  # members seen
+        state[k, 0] = 0.0  # N * (members seen)
         state[k, 1] = -np.inf  # max of n * before - N * seen, before each member
         state[k, 2] = np.inf  # min of n * after - N * seen, after each member
-    # Two labelings at a time: they share the reads of ``order``, ``before`` and ``after``,
-    # and their independent updates overlap in the processor.
+    # Two labelings at a time: they share the reads of ``order`` and ``starts``, and their
+    # independent updates overlap in the processor.
     for lab in range(0, n_labelings - 1, 2):
         labels_a = labelings[lab]
         labels_b = labelings[lab + 1]
         base_a = lab * n_classes
         base_b = base_a + n_classes
-        for j in range(n_low, n_samples):
-            i = order[j]
-            _visit(state, base_a + labels_a[i], before[j], after[j], big_n)
-            _visit(state, base_b + labels_b[i], before[j], after[j], big_n)
+        for v in range(n_levels):
+            before = np.float64(starts[v])
+            after = np.float64(starts[v + 1])
+            for j in range(np.uint64(starts[v]), np.uint64(starts[v + 1])):
+                i = np.uint64(order[j])
+                _visit(state, np.uint64(base_a + labels_a[i]), before, after, big_n)
+                _visit(state, np.uint64(base_b + labels_b[i]), before, after, big_n)
     if n_labelings % 2:
         lab = n_labelings - 1
         labels_a = labelings[lab]
         base_a = lab * n_classes
-        for j in range(n_low, n_samples):
-            _visit(state, base_a + labels_a[order[j]], before[j], after[j], big_n)
+        for v in range(n_levels):
+            before = np.float64(starts[v])
+            after = np.float64(starts[v + 1])
+            for j in range(np.uint64(starts[v]), np.uint64(starts[v + 1])):
+                i = np.uint64(order[j])
+                _visit(state, np.uint64(base_a + labels_a[i]), before, after, big_n)
     low = np.float64(n_low)
     for lab in range(n_labelings):
         for c in range(n_classes):
             k = lab * n_classes + c
             n_in = state[k, 3]
-            shift = big_n * (n_in - state[k, 0])  # N * (members at the lowest level)
+            shift = big_n * n_in - state[k, 0]  # N * (members at the lowest level)
             best_pos = max(0.0, state[k, 1] - shift)
             best_neg = min(0.0, n_in * low - shift, state[k, 2] - shift)
             denom = n_in * (big_n - n_in)

@@ -322,8 +322,9 @@ def signed_dks(
     ----------
     X : ndarray of shape (n_samples, n_features), float32 or float64, finite; or a lazy
         source (memory map, Zarr or Dask array, see :mod:`dks._blocks`) with ``mins=None``
-    labelings : ndarray of shape (n_labelings, n_samples), int32
-        Class codes; every labeling has the class sizes ``class_counts``.
+    labelings : ndarray of shape (n_labelings, n_samples), integer
+        Class codes; every labeling has the class sizes ``class_counts``. They are passed
+        to the kernels in the smallest unsigned type that holds them.
     class_counts : ndarray of shape (n_classes,), int64
     n_bins : int or None
         ``None`` for the exact statistic.
@@ -350,6 +351,7 @@ def signed_dks(
     """
     n_samples, n_features = X.shape
     n_labelings, n_classes = labelings.shape[0], class_counts.shape[0]
+    labelings = _compact_labels(labelings, n_classes)
     out = np.empty((n_labelings if on_block is None else 1, n_classes, n_features))
     bins = 0 if n_bins is None else int(n_bins)
     n_threads = effective_n_jobs(n_jobs)
@@ -398,6 +400,18 @@ def signed_dks(
             for width in done:
                 bar.update(width)
     return out
+
+
+def _compact_labels(labelings, n_classes):
+    """The labelings in the smallest unsigned type that holds their class codes.
+
+    The kernels read a class code for every sample and labeling; uint8 codes (up to 256
+    classes) keep several labelings in the L1 cache at once.
+    """
+    for dtype in (np.uint8, np.uint16):
+        if n_classes <= np.iinfo(dtype).max + 1:
+            return np.ascontiguousarray(labelings, dtype=dtype)
+    return np.ascontiguousarray(labelings, dtype=np.int32)
 
 
 def _one_at_a_time(out, on_block):

@@ -10,7 +10,8 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
 from dks import KSCharacterizer
-from dks.characterize import signed_ks_pvalues
+from dks._kernels import block_signed_ks
+from dks.characterize import _compact_labels, signed_ks_pvalues
 from tests.naive import dks_matrix, signed_ks_binned, signed_ks_scipy
 
 
@@ -129,6 +130,32 @@ def test_permutations_share_the_work_and_match_separate_fits(rng):
             assert_allclose(null[s], alone, atol=0)
     with pytest.raises(ValueError, match="permutations must have shape"):
         KSCharacterizer().fit_null(X, y, perms[:, :10])
+
+
+@pytest.mark.parametrize("n_bins", [None, 10])
+def test_many_classes_use_wider_codes_and_match_the_reference(rng, n_bins):
+    """Over 256 classes the kernels read uint16 class codes (and int32 past 65,536)."""
+    n_classes = 300
+    X, y = relu_data(rng, 700, 3, n_classes, decimals=1)
+    X[:, 1] += y / n_classes  # a feature that orders the classes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # single-sample classes
+        char = KSCharacterizer(n_bins=n_bins).fit(X, y)
+    _, ref = dks_matrix(X, y, n_bins=n_bins)
+    assert_allclose(char.dks_, ref, rtol=0, atol=1e-9)
+    codes = np.unique(y, return_inverse=True)[1]
+    assert _compact_labels(codes[None], n_classes).dtype == np.uint16
+    assert _compact_labels(codes[None], 256).dtype == np.uint8
+    assert _compact_labels(codes[None], 65537).dtype == np.int32
+    # The int32 variant of the kernel gives the same values.
+    counts = np.bincount(codes).astype(np.int64)
+    X = np.ascontiguousarray(X)
+    mins, maxs = X.min(axis=0), X.max(axis=0)
+    out = np.empty((1, n_classes, X.shape[1]))
+    bins = 0 if n_bins is None else n_bins
+    wide = np.ascontiguousarray(codes[None], dtype=np.int32)
+    block_signed_ks(X, 0, X.shape[1], mins, maxs, bins, wide, counts, out, 4)
+    assert_array_equal(out[0], char.dks_)
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])

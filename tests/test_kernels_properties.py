@@ -168,17 +168,27 @@ def test_column_stats_equal_numpy(problem, data):
         assert first_bad[j] == (rows[0] if rows.size else -1)
 
 
-def _check_levels(col, order, before, after, n_low, levels_of):
-    """``order`` sorts by level; ``before``/``after`` count the samples below / up to it."""
+def _check_levels(col, order, starts, n_low, n_levels, levels_of, *, empty_levels):
+    """``order`` sorts by level; ``starts`` bounds each level above the lowest one.
+
+    Every position ``j`` of level ``v`` (``starts[v] <= j < starts[v + 1]``) must have
+    ``starts[v]`` samples below its level and ``starts[v + 1]`` samples up to it.
+    """
     n = col.shape[0]
     levels = levels_of(col)
     assert n_low == np.count_nonzero(levels == levels.min())
     assert_array_equal(np.sort(order[n_low:]), np.flatnonzero(levels != levels.min()))
     sorted_levels = levels[order[n_low:]]
     assert np.all(np.diff(sorted_levels) >= 0)
-    for j, level in zip(range(n_low, n), sorted_levels, strict=True):
-        assert before[j] == np.count_nonzero(levels < level)
-        assert after[j] == np.count_nonzero(levels <= level)
+    bounds = starts[: n_levels + 1]
+    assert bounds[0] == n_low
+    assert bounds[-1] == n
+    assert np.all(np.diff(bounds) >= (0 if empty_levels else 1))
+    for v in range(n_levels):
+        for j in range(bounds[v], bounds[v + 1]):
+            level = levels[order[j]]
+            assert bounds[v] == np.count_nonzero(levels < level)
+            assert bounds[v + 1] == np.count_nonzero(levels <= level)
 
 
 @PROPERTY
@@ -188,20 +198,23 @@ def test_exact_levels_are_dense_ranks(problem):
     col = np.ascontiguousarray(X[:, 0])
     n = col.shape[0]
     order, tmp_order = np.empty(n, np.int32), np.empty(n, np.int32)
-    before, after = np.empty(n), np.empty(n)
+    starts = np.full(n + 2, -1, np.int64)
     keys, tmp_keys = np.empty(n, np.uint64), np.empty(n, np.uint64)
     hist = np.empty((8, 256), np.int64)
-    n_low = _exact_levels(
-        col, float(col.min()), order, before, after, keys, tmp_keys, tmp_order, hist
+    n_low, n_levels = _exact_levels(
+        col, float(col.min()), order, starts, keys, tmp_keys, tmp_order, hist
     )
     # np.unique treats -0.0 and 0.0 as one value, as the kernel does.
+    ranks = np.unique(col.astype(np.float64), return_inverse=True)[1]
+    assert n_levels == ranks.max()  # one level per distinct value above the minimum
     _check_levels(
         col,
         order,
-        before,
-        after,
+        starts,
         n_low,
+        n_levels,
         lambda c: np.unique(c.astype(np.float64), return_inverse=True)[1],
+        empty_levels=False,
     )
 
 
@@ -220,21 +233,20 @@ def test_binned_levels_are_the_reference_bins(problem, n_bins):
         return np.zeros(n, dtype=int)
 
     order = np.empty(n, np.int32)
-    before, after = np.empty(n), np.empty(n)
-    n_low = _binned_levels(
+    starts = np.full(max(n, n_bins) + 2, -1, np.int64)
+    n_low, n_levels = _binned_levels(
         col,
         lo,
         hi,
         n_bins,
-        np.empty(n, np.int32),
+        np.empty(n, np.uint32),
         np.empty(n, np.int32),
         np.empty(n_bins + 1, np.int64),
         order,
-        before,
-        after,
-        np.empty(n_bins + 1),
+        starts,
     )
-    _check_levels(col, order, before, after, n_low, bins)
+    assert n_levels == n_bins - 1  # one level per bin above bin 0, empty ones included
+    _check_levels(col, order, starts, n_low, n_levels, bins, empty_levels=True)
     assert n_low == np.count_nonzero(bins(col) == 0)
 
 
