@@ -315,6 +315,7 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
     for lab in range(n_labelings):
         for c in range(n_classes):
             state[lab * n_classes + c, 3] = np.float64(class_counts[c])
+            _reset(state, lab * n_classes + c)
     res = np.empty((n_labelings, width, n_classes), dtype=np.float64)
     big_n = np.float64(n_samples)
 
@@ -338,6 +339,14 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
 
 
 @njit(**_JIT)
+def _reset(state, k):
+    """Start state row ``k`` anew (see :func:`_labelings_gaps`); its column 3 is kept."""
+    state[k, 0] = 0.0  # N * (members seen)
+    state[k, 1] = -np.inf  # max of n * before - N * seen, before each member
+    state[k, 2] = np.inf  # min of n * after - N * seen, after each member
+
+
+@njit(**_JIT)
 def _visit(state, k, before, after, big_n):
     """Count one member of the class of state row ``k`` (see :func:`_labelings_gaps`)."""
     n_in = state[k, 3]
@@ -358,7 +367,8 @@ def _labelings_gaps(order, starts, n_levels, n_low, labelings, big_n, state, res
 
     ``order``, ``starts``, ``n_levels`` and ``n_low`` describe the feature (see
     :func:`_binned_levels`); ``labelings[lab, i]`` is the class of sample ``i`` in labeling
-    ``lab``; ``state[lab * n_classes + c, 3]`` holds the size ``n`` of class ``c``. Writes
+    ``lab``; ``state[lab * n_classes + c, 3]`` holds the size ``n`` of class ``c``, and the
+    other columns come from :func:`_reset` and are reset on return. Writes
     ``res[lab, col, c]``.
 
     For a class, let ``I`` count its members at levels ``<= v``. The largest positive gap
@@ -373,10 +383,6 @@ def _labelings_gaps(order, starts, n_levels, n_low, labelings, big_n, state, res
     """
     n_labelings = labelings.shape[0]
     n_classes = state.shape[0] // max(n_labelings, 1)
-    for k in range(n_labelings * n_classes):
-        state[k, 0] = 0.0  # N * (members seen)
-        state[k, 1] = -np.inf  # max of n * before - N * seen, before each member
-        state[k, 2] = np.inf  # min of n * after - N * seen, after each member
     # Two labelings at a time: they share the reads of ``order`` and ``starts``, and their
     # independent updates overlap in the processor.
     for lab in range(0, n_labelings - 1, 2):
@@ -409,11 +415,10 @@ def _labelings_gaps(order, starts, n_levels, n_low, labelings, big_n, state, res
             shift = big_n * n_in - state[k, 0]  # N * (members at the lowest level)
             best_pos = max(0.0, state[k, 1] - shift)
             best_neg = min(0.0, n_in * low - shift, state[k, 2] - shift)
-            denom = n_in * (big_n - n_in)
-            if best_pos >= -best_neg:
-                res[lab, col, c] = best_pos / denom
-            else:
-                res[lab, col, c] = best_neg / denom
+            # A select, not a branch: with shuffled labels the sign is a coin toss.
+            best = best_pos if best_pos >= -best_neg else best_neg
+            res[lab, col, c] = best / (n_in * (big_n - n_in))
+            _reset(state, k)
 
 
 @njit(**_JIT)
