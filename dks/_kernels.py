@@ -48,7 +48,7 @@ _JIT = {"nogil": True, "cache": True, "fastmath": False}
 _RADIX_BITS = 8
 _RADIX_SIZE = 1 << _RADIX_BITS
 # Independent counters of the exceedance histogram (a power of two).
-_LANES = 4
+_LANES = 2
 # Side of the square tiles in which columns are copied out of ``X``.
 _TILE = 8
 
@@ -448,13 +448,14 @@ def exceedance_histogram(values, grid, resolution, hist):
         v = values[i]
         a = np.abs(v)
         if a <= 1.0:
-            below = np.int64(np.ceil(a * scale))
-            below -= padded[below] >= a
-            below += padded[below + 1] < a
+            below = np.uint64(np.ceil(a * scale))
+            below -= np.uint64(padded[below] >= a)
+            below += np.uint64(padded[below + np.uint64(1)] < a)
         else:
-            below = np.searchsorted(grid, a)  # NaN and values above 1: n_grid
-        below += (v < 0.0) * (n_grid + 1)  # no branch: the signs come in random order
-        lanes[i & (_LANES - 1), below] += 1
+            below = np.uint64(np.searchsorted(grid, a))  # NaN and values above 1: n_grid
+        # No branch: the signs come in random order.
+        below += np.uint64(v < 0.0) * np.uint64(n_grid + 1)
+        lanes[np.uint64(i) & np.uint64(_LANES - 1), below] += 1
     for q in range(_LANES):
         for j in range(size):
             hist[j] += lanes[q, j]
