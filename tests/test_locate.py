@@ -134,3 +134,60 @@ def test_centre_crop_view_maps_back_to_the_original_image():
             assert top <= centre[0] <= bottom and left <= centre[1] <= right
             checked += 1
     assert checked >= 2
+
+
+def _transparent_images():
+    """RGBA images whose left third is fully transparent (over random colours)."""
+    rng = np.random.default_rng(1)
+    images = []
+    for height, width in ((40, 52), (46, 44), (38, 60)):
+        image = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
+        image[..., 3] = 255
+        image[:, : width // 3, 3] = 0
+        images.append(image)
+    return images
+
+
+@pytest.mark.parametrize("crops", ["center", "none"])
+def test_second_pass_sees_what_the_embedding_sees(crops):
+    """feature_crops runs the embedder's preprocessing: a non-default resize, crop,
+    interpolation, normalization and background give back the embedding's values."""
+    from tests.embed_helpers import TINY_LAYERS, tiny_cnn
+
+    images = _transparent_images()
+    emb = CNNEmbedder(
+        model=tiny_cnn(),
+        weights=None,
+        layers=TINY_LAYERS,
+        crops=crops,
+        resize=(36, 41) if crops == "none" else 35,
+        crop_size=(30, 27),
+        interpolation="bicubic",
+        mean=(0.3, 0.5, 0.7),
+        std=(0.2, 0.4, 0.3),
+        background=(20, 200, 90),
+        progress=False,
+    ).fit(images)
+    X = emb.transform(images)
+    for j in (0, 5, emb.layer_slices_["head"].start + 1):  # two maps and a vector
+        found = feature_crops(emb, images, j, k=len(images))
+        assert sorted(c.index for c in found) == list(range(len(images)))
+        for crop in found:
+            assert crop.value == pytest.approx(float(X[crop.index, j]), rel=1e-5, abs=1e-6)
+
+
+def test_crops_of_transparent_images_are_over_the_background():
+    from tests.embed_helpers import TINY_LAYERS, tiny_cnn
+
+    images = _transparent_images()
+    emb = CNNEmbedder(
+        model=tiny_cnn(),
+        weights=None,
+        layers=TINY_LAYERS,
+        crops="none",
+        resize=None,
+        background="#123456",
+        progress=False,
+    ).fit(images)
+    (crop,) = feature_crops(emb, images, "head_0", k=1)
+    assert np.asarray(crop.image)[0, 0].tolist() == [0x12, 0x34, 0x56]

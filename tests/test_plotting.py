@@ -501,6 +501,30 @@ def test_plot_top_images_from_arrays_and_paths(tmp_path):
         plot_top_images(chw, [1.0, 2.0, 3.0])
 
 
+def test_transparent_images_are_shown_over_the_background(tmp_path):
+    """Files, PIL images and 4-channel arrays alike: as the embedder composites them."""
+    image = pytest.importorskip("PIL.Image")
+    from dks.plotting import plot_feature_crops
+
+    rgba = np.zeros((6, 8, 4), dtype=np.uint8)
+    rgba[:, 4:] = (200, 10, 30, 255)  # the left half fully transparent (black under it)
+    image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
+    inputs = [str(tmp_path / "t.png"), rgba, rgba.astype(float) / 255.0]
+    fig = render(plot_top_images(inputs, [3.0, 2.0, 1.0], background=(0, 90, 255)))
+    for ax in fig.axes:
+        shown = np.asarray(ax.get_images()[0].get_array(), dtype=float)
+        scale = 255.0 if shown.max() <= 1.0 else 1.0
+        np.testing.assert_allclose(shown[2, 1] * scale, [0, 90, 255], atol=1e-9)
+        np.testing.assert_allclose(shown[2, 6] * scale, [200, 10, 30], atol=1e-9)
+    pil = image.fromarray(rgba, "RGBA")
+    crops = plot_feature_crops([pil], class_images=[str(tmp_path / "t.png")], background="red")
+    fig = render(crops)
+    for ax in fig.axes:
+        assert ax.get_images()[0].get_array()[2, 1].tolist() == [255, 0, 0]
+    with pytest.raises(ValueError, match="'background' parameter must be a colour"):
+        plot_top_images(inputs, [3.0, 2.0, 1.0], background="nope")
+
+
 # --------------------------------------------------------------------------------------------
 # saving, figure handling, lazy import
 # --------------------------------------------------------------------------------------------

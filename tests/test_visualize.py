@@ -19,6 +19,7 @@ from dks.cli import main
 from dks.embed import feature_crops
 from dks.pipeline import AnalysisError, characterize, embed
 from dks.pipeline._crops import _weights, crop_figures, embedder_from_results
+from dks.pipeline._figures import _feature_figures
 
 from .embed_helpers import smooth_images, write_images
 from .pipeline_helpers import make_results
@@ -154,3 +155,67 @@ def test_without_torch_the_message_says_what_to_install(results, monkeypatch, ca
     monkeypatch.setitem(sys.modules, "dks.embed", None)  # `from dks.embed import ...` fails
     assert main(["visualize", str(results), "0"]) == 1
     assert "needs torch and torchvision (pip install 'dks[torch]')" in capsys.readouterr().err
+
+
+def test_settings_are_read_from_the_store_manifest(results, tmp_path):
+    """The store's manifest is the one record of the preprocessing; embedding.json of a
+    folder without a store (dks 0.1) is read as it is."""
+    raw = json.loads((results / "embedding.json").read_text())
+    assert not {"crops", "resize", "mean", "background"} & set(raw["settings"])
+    settings = dks.load_results(results)["embedding_meta"]["settings"]
+    assert (settings["crops"], settings["resize"], settings["background"]) == (
+        "none",
+        32,
+        [255, 255, 255],
+    )
+    assert settings["model"] == "squeezenet1_1"  # embedding.json's own
+    old = tmp_path / "old"
+    shutil.copytree(results, old)
+    raw["settings"]["crops"] = "ten"  # a folder written when both held it: the store wins
+    (old / "embedding.json").write_text(json.dumps(raw))
+    assert dks.load_results(old)["embedding_meta"]["settings"]["crops"] == "none"
+    fake = make_results(tmp_path / "fake")  # no store
+    assert dks.load_results(fake)["embedding_meta"]["settings"]["crops"] == "none"
+
+
+def _transparent_pngs(folder):
+    """RGBA PNG files whose left half is fully transparent (over random colours)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    for c in ("a", "b"):
+        (folder / c).mkdir(parents=True)
+        for i in range(5):
+            rgba = rng.integers(0, 256, (40, 48, 4), dtype=np.uint8)
+            rgba[..., 3] = 255
+            rgba[:, :24, 3] = 0
+            Image.fromarray(rgba, "RGBA").save(folder / c / f"{i}.png")
+
+
+def test_report_images_are_over_the_embedding_background(tmp_path):
+    """Thumbnails and crops show transparent pixels over the --background of the
+    embedding, read back from the results folder."""
+    green = [0, 200, 0]
+    _transparent_pngs(tmp_path / "images")
+    res = tmp_path / "res"
+    with pytest.warns(UserWarning, match="random"):
+        embed(tmp_path / "images", out=res, background="#00c800", **SETTINGS)
+    characterize(res, shuffles=1, jobs=1, verbose=False)
+    data = dks.load_results(res)
+    assert data["embedding_meta"]["settings"]["background"] == green
+    lines = []
+    figures = _feature_figures(data, res, lines.append)
+    tops = [make() for key, make in figures.items() if key.startswith("top_images_")]
+    assert tops and not lines
+    for fig in tops:
+        for ax in fig.axes:
+            thumb = ax.get_images()[0].get_array()
+            assert thumb.shape == (40, 48, 3)
+            assert thumb[20, 0].tolist() == green and thumb[20, 47].tolist() != green
+    with pytest.warns(UserWarning, match="random"):
+        assert embedder_from_results(data, res)._background == tuple(green)
+    with pytest.warns(UserWarning, match="random"):
+        fig = dks.visualize(res, 0, k=2, sign="absence", cls="b")
+    class_row = [ax for ax in fig.axes if ax.get_images()][-2:]
+    for ax in class_row:
+        assert ax.get_images()[0].get_array()[20, 0].tolist() == green

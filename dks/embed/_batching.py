@@ -80,9 +80,7 @@ class Preprocess:
         (PIL), normalizing on the resized one, before the ten crops multiply the pixels.
         Only PIL and numpy run here, no torch operation (see :class:`Prefetcher`).
         """
-        if self.resize is not None:
-            size = [self.resize] if isinstance(self.resize, int) else list(self.resize)
-            image = TF.resize(image, size, interpolation=self.interpolation)
+        image = self.resized(image)
         pixels = np.asarray(image, dtype=np.uint8)
         if self.crops == "ten":
             # The mirror is made on the 8-bit image (PIL, a fast copy) and normalized with
@@ -90,6 +88,34 @@ class Preprocess:
             # the batch (a crop of a reversed view is copied pixel by pixel, much slower).
             mirror = np.asarray(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), np.uint8)
             pixels = np.stack([pixels, mirror])
+        x = self.normalized(pixels)
+        if self.crops == "none":
+            return [x]
+        height, width = x.shape[-3], x.shape[-2]
+        center = self.center(height, width)
+        if center is None:
+            ch, cw = self.crop_size
+            resized = "after resizing " if self.resize is not None else ""
+            raise BadImage(
+                f"the image is {width}x{height} (width x height) {resized}and smaller than "
+                f"the {cw}x{ch} crop; use a larger resize, a smaller crop_size or "
+                "crops='none'"
+            )
+        ch, cw = self.crop_size
+        if self.crops == "center":
+            return [_crop(x, *center, ch, cw)]
+        corners = [(0, 0), (0, width - cw), (height - ch, 0), (height - ch, width - cw), center]
+        return [_crop(plane, t, s, ch, cw) for plane in x for t, s in corners]
+
+    def resized(self, image):
+        """The PIL image resized as for the crops (``image`` itself without ``resize``)."""
+        if self.resize is None:
+            return image
+        size = [self.resize] if isinstance(self.resize, int) else list(self.resize)
+        return TF.resize(image, size, interpolation=self.interpolation)
+
+    def normalized(self, pixels):
+        """uint8 RGB pixels ``(..., h, w, 3)`` as normalized float32 values, same shape."""
         # The operations of torchvision's to_tensor and normalize, in float32: the same
         # values to the bit. Each row is seen as one run of width * 3 values, with the
         # mean and std repeated along it, so that numpy loops over long runs, not over 3.
@@ -98,22 +124,38 @@ class Preprocess:
         width = x.shape[-2]
         rows -= np.tile(self.mean, width)
         rows /= np.tile(self.std, width)
-        if self.crops == "none":
-            return [x]
-        height, width = x.shape[-3], x.shape[-2]
+        return x
+
+    def center(self, height, width):
+        """``(top, left)`` of the centre crop of a ``height x width`` image; None if smaller."""
         ch, cw = self.crop_size
         if ch > height or cw > width:
-            resized = "after resizing " if self.resize is not None else ""
-            raise BadImage(
-                f"the image is {width}x{height} (width x height) {resized}and smaller than "
-                f"the {cw}x{ch} crop; use a larger resize, a smaller crop_size or "
-                "crops='none'"
-            )
-        center = (round((height - ch) / 2.0), round((width - cw) / 2.0))
-        if self.crops == "center":
-            return [_crop(x, *center, ch, cw)]
-        corners = [(0, 0), (0, width - cw), (height - ch, 0), (height - ch, width - cw), center]
-        return [_crop(plane, t, s, ch, cw) for plane in x for t, s in corners]
+            return None
+        return round((height - ch) / 2.0), round((width - cw) / 2.0)
+
+    def center_view(self, image):
+        """The centre crop as the network sees it, and where it lies in the resized image.
+
+        What :func:`dks.embed.feature_crops` runs the network on: the centre crop of
+        :meth:`views` (the whole resized image with ``crops="none"``, or when the image is
+        smaller than the crop).
+
+        Returns
+        -------
+        x : ndarray of shape (h, w, 3), float32
+            The normalized view.
+        offset : (int, int)
+            ``(top, left)`` of the view in the resized image.
+        resized : (int, int)
+            ``(height, width)`` of the resized image.
+        """
+        image = self.resized(image)
+        x = self.normalized(np.asarray(image, dtype=np.uint8))
+        height, width = x.shape[0], x.shape[1]
+        center = None if self.crops == "none" else self.center(height, width)
+        if center is None:
+            return x, (0, 0), (height, width)
+        return _crop(x, *center, *self.crop_size), center, (height, width)
 
 
 def _crop(x, top, left, height, width):

@@ -3,8 +3,10 @@
 The embedding averages every feature map over space, so it cannot say *where* a filter
 fired. :func:`feature_crops` answers that with a second pass over a few images only: the
 ``k`` images with the highest (or lowest) value of the feature in the embedding go through
-the network again as it sees them (resized as for the embedding, the centre crop), the
-feature's map is read from its layer, and the image is cropped to the receptive field
+the network again as it sees them, through the embedder's own preprocessing (loaded over its
+``background``, resized, the centre crop, normalized: ``Preprocess.center_view`` in
+:mod:`dks.embed._batching`, the code that makes the embedding's crops), the feature's map is
+read from its layer, and the image is cropped to the receptive field
 (:func:`~dks.embed.receptive_field`) of the position where the map is largest, mapped back to
 the pixels of the original image. Features of fully connected layers, and vision-transformer
 tokens (which have no map), see the whole image, which is returned uncropped.
@@ -76,29 +78,6 @@ def _feature_position(embedder, feature):
     raise AssertionError("layer_slices_ do not cover every feature")  # pragma: no cover
 
 
-def _network_view(embedder, image):
-    """The image as the network sees it (resized, centre crop) and where that is.
-
-    Returns the view, the ``(top, left)`` of the view in the resized image, and the resized
-    image's ``(height, width)``. With ``crops="none"`` (or an image smaller than the crop
-    after resizing) the view is the whole resized image.
-    """
-    from torchvision.transforms import InterpolationMode
-    from torchvision.transforms import functional as TF
-
-    resize = embedder.resize_
-    if resize is not None:
-        size = [resize] if isinstance(resize, int) else list(resize)
-        mode = InterpolationMode(str(embedder.interpolation_))
-        image = TF.resize(image, size, interpolation=mode)
-    width, height = image.size
-    crop_h, crop_w = embedder.crop_size_
-    if embedder.crops == "none" or crop_h > height or crop_w > width:
-        return image, (0, 0), (height, width)
-    top, left = round((height - crop_h) / 2.0), round((width - crop_w) / 2.0)
-    return image.crop((left, top, left + crop_w, top + crop_h)), (top, left), (height, width)
-
-
 def feature_crops(embedder, images, feature, *, activations=None, k=9, lowest=False):
     """Crop the images where a feature responds most to the feature's receptive field.
 
@@ -149,7 +128,7 @@ def feature_crops(embedder, images, feature, *, activations=None, k=9, lowest=Fa
     try:
         for index in candidates:
             original = source.load(index, embedder._background)
-            view, offset, resized = _network_view(embedder, original)
+            view, offset, resized = embedder._preprocess.center_view(original)
             fmap = _feature_map(embedder, module, target, view, channel)
             found.append(_crop(index, original, view, offset, resized, fmap, path, module, fields))
     finally:
@@ -161,11 +140,9 @@ def feature_crops(embedder, images, feature, *, activations=None, k=9, lowest=Fa
     return found[:k]
 
 
-def _feature_map(embedder, module, target, image, channel):
-    pixels = torch.from_numpy(np.array(image.convert("RGB"), dtype=np.uint8, copy=True))
-    mean = torch.tensor(embedder.mean_, dtype=torch.float32)
-    std = torch.tensor(embedder.std_, dtype=torch.float32)
-    x = pixels.float().div_(255).sub_(mean).div_(std).permute(2, 0, 1)[None]
+def _feature_map(embedder, module, target, view, channel):
+    """The feature's map on ``view`` (``(h, w, 3)`` normalized float32, channels last)."""
+    x = torch.from_numpy(np.ascontiguousarray(view)).permute(2, 0, 1)[None]
     x = x.to(embedder.device_).contiguous(memory_format=torch.channels_last)
     out = {}
 
@@ -195,7 +172,7 @@ def _crop(index, original, view, offset, resized, fmap, path, module, fields):
         return FeatureCrop(index, original.copy(), (0, 0, height, width), value, value)
     flat = int(torch.argmax(fmap))
     row, col = divmod(flat, fmap.shape[1])
-    size = (view.size[1], view.size[0])
+    size = view.shape[:2]
     if size not in fields:
         fields[size] = receptive_field(module, path, input_size=size)
     top, left, bottom, right = fields[size].box(row, col)

@@ -18,7 +18,7 @@ import numpy as np
 from dks import _config
 from dks._sign import check_sign
 from dks.pipeline._errors import AnalysisError
-from dks.pipeline._io import load_results
+from dks.pipeline._io import embedding_background, load_results
 
 __all__ = ["crop_figures", "embedder_from_results", "image_paths", "visualize", "visualize_step"]
 
@@ -76,11 +76,14 @@ def embedder_from_results(data, path):
         settings["model"],
         weights=_weights(meta),
         layers=settings.get("layers", "paper"),
+        tokens=settings.get("tokens", "mean"),
         crops=settings.get("crops", "ten"),
         resize=settings.get("resize", 256),
         crop_size=settings.get("crop_size", 224),
+        interpolation=settings.get("interpolation"),
         mean=settings.get("mean"),
         std=settings.get("std"),
+        background=embedding_background(meta),
         device="auto",
         progress=False,
         random_state=seed,
@@ -113,9 +116,10 @@ def _feature_figure(embedder, data, paths, j, *, k, sign, cls):
     meta, X = data["embedding_meta"], data["embedding"]
     name = str(meta["feature_names"][j])
     crops = _crops_of(embedder, paths, X, j, k=k)
+    background = embedding_background(meta)
     if sign == "presence":
         title = name if cls is None else f"{name} (characteristic of {cls} by presence)"
-        return plot_feature_crops(crops, feature=title)
+        return plot_feature_crops(crops, feature=title, background=background)
     y = np.asarray(meta["labels"], dtype=str)
     return plot_feature_crops(
         crops,
@@ -123,6 +127,7 @@ def _feature_figure(embedder, data, paths, j, *, k, sign, cls):
         lowest=_crops_of(embedder, paths, X, j, k=k, lowest=True),
         class_images=_class_images(y, cls, paths, k),
         class_name=cls,
+        background=background,
     )
 
 

@@ -279,16 +279,10 @@ def _meta(images, store, settings, model, embedder, seconds):
             "weights": embedder.weights_,
             "weights_argument": None if settings.weights is None else os.fspath(settings.weights),
             "layers": settings.layers,
-            "crops": settings.crops,
-            "resize": embedder.resize_,
-            "crop_size": list(embedder.crop_size_),
-            "interpolation": str(embedder.interpolation_),
-            "tokens": settings.tokens,
-            "mean": embedder.mean_,
-            "std": embedder.std_,
-            "precision": "float32",
+            # crops, sizes, interpolation, tokens, background, normalization, precision and
+            # batch size: in the store's manifest only (their one record; load_results reads
+            # them from there, see dks.pipeline._io.STORE_SETTINGS)
             "device": str(embedder.device_),
-            "batch_size": settings.batch_size,
             "on_error": settings.on_error,
             "seconds": None if seconds is None else round(seconds, 3),
             "dks": __version__,

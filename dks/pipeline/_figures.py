@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from dks import _config
-from dks.pipeline._io import load_results
+from dks.pipeline._io import embedding_background, load_results
 from dks.plotting._captions import PER_CLASS_CAPTIONS
 
 __all__ = ["report_step", "require_matplotlib"]
@@ -128,6 +128,7 @@ def _feature_figures(data, path, log):
                     labels=y,
                     feature=name,
                     ncols=_config.PIPELINE_TOP_IMAGES_COLUMNS,
+                    background=embedding_background(meta),  # as the network saw them
                 )
             )
     return figures

@@ -22,10 +22,12 @@ from dks.pipeline._layers import layer_groups
 __all__ = [
     "CLASS_NOISE_COLUMNS",
     "csv_cell",
+    "embedding_background",
     "jsonable",
     "load_results",
     "read_class_noise",
     "read_embedding",
+    "read_embedding_meta",
     "read_json",
     "save_npy",
     "write_csv",
@@ -42,6 +44,24 @@ CLASS_NOISE_COLUMNS = (
     "mostly_noise",
     "t_plus",
     "t_minus",
+)
+
+#: The settings that determined the embedding's values and that the store's manifest records
+#: (:mod:`dks.store`): their one record. ``embedding.json`` keeps what the run was asked and
+#: how it went (model, weights and its argument, the layers argument, device, versions, time
+#: taken); :func:`read_embedding_meta` adds these from the manifest. Folders written before
+#: the store (or by dks before this split) have them in ``embedding.json`` itself.
+STORE_SETTINGS = (
+    "crops",
+    "resize",
+    "crop_size",
+    "interpolation",
+    "tokens",
+    "background",
+    "mean",
+    "std",
+    "precision",
+    "batch_size",
 )
 
 
@@ -133,6 +153,45 @@ def read_embedding(path, meta):
     return store.X
 
 
+def read_embedding_meta(path):
+    """``embedding.json`` of the results folder ``path``, its settings completed from the store.
+
+    The settings of :data:`STORE_SETTINGS` (crops, sizes, interpolation, tokens,
+    background, normalization, ...) are read from the store's manifest, their one record;
+    a folder without a store keeps them in ``embedding.json``, read as it is (a store gone
+    missing is reported by :func:`read_embedding`).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The results folder.
+
+    Returns
+    -------
+    meta : dict
+    """
+    meta = read_json(path / "embedding.json")
+    from dks.store._layout import MANIFEST
+
+    if "store" in meta and (path / meta["store"] / MANIFEST).is_file():
+        manifest = read_json(path / meta["store"] / MANIFEST)["settings"]
+        settings = dict(meta.get("settings", {}))
+        settings.update((k, manifest[k]) for k in STORE_SETTINGS if k in manifest)
+        meta["settings"] = settings
+    return meta
+
+
+def embedding_background(meta):
+    """The colour the embedding composited transparent pixels over, ``(R, G, B)``.
+
+    As recorded (see :func:`read_embedding_meta`); white for folders that did not record it
+    (made before ``background`` existed, when it was always white).
+    """
+    from dks._imageio import WHITE
+
+    return tuple(int(c) for c in meta.get("settings", {}).get("background", WHITE))
+
+
 def load_results(path):
     """Read a results folder back.
 
@@ -148,7 +207,8 @@ def load_results(path):
     results : dict
         ``"embedding"`` (the store's ``X``, see :func:`read_embedding`: ``np.asarray``
         and slicing read it; one row per entry of ``embedding_meta["images"]``),
-        ``"embedding_meta"`` (``embedding.json``),
+        ``"embedding_meta"`` (``embedding.json``, its settings completed from the store's
+        manifest: :func:`read_embedding_meta`),
         ``"layers"`` (layer name -> column indices, read from ``embedding.json``), and when
         present ``"dks"``, ``"null_dks"``, ``"relevance"``, ``"thresholds"``,
         ``"summary"``, the curves ``"grid"``, ``"d_avg_plus"``, ``"d_avg_minus"``, and
@@ -166,7 +226,7 @@ def load_results(path):
     ((10, 3120), 0.151)
     """
     path = Path(path)
-    meta = read_json(path / "embedding.json")
+    meta = read_embedding_meta(path)
     results = {
         "embedding": read_embedding(path, meta),
         "embedding_meta": meta,

@@ -20,7 +20,7 @@ from dks.pipeline._io import (
     csv_cell,
     jsonable,
     read_embedding,
-    read_json,
+    read_embedding_meta,
     save_npy,
     write_csv,
     write_json,
@@ -71,7 +71,7 @@ def statistics_step(
     selector : NoiseThresholdSelector
     summary : dict
     """
-    meta = read_json(path / "embedding.json")
+    meta = read_embedding_meta(path)
     groups = layer_groups(meta, path)
     X = read_embedding(path, meta)
     names = np.asarray(meta["feature_names"], dtype=object)

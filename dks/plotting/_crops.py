@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dks.plotting._mpl import _setup_axes
-from dks.plotting._thumbnails import _load_thumbnail
+from dks.plotting._thumbnails import _check_background, _imageio, _load_thumbnail
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -20,17 +20,15 @@ def _image_and_caption(item):
     image = getattr(item, "image", item)
     value = getattr(item, "value", None)
     caption = f"{value:.3g}" if isinstance(value, (int, float)) else ""
-    if hasattr(image, "convert"):  # a PIL image
-        image = image.convert("RGB")
     return image, caption
 
 
-def _thumbnail(image, size):
-    if hasattr(image, "thumbnail"):
-        image = image.copy()
+def _thumbnail(image, size, background):
+    if hasattr(image, "thumbnail"):  # a PIL image: RGB as the embedder makes it (a copy)
+        image = _imageio().to_rgb(image, background=background)
         image.thumbnail((size, size))
         return np.asarray(image)
-    return _load_thumbnail(image, size)
+    return _load_thumbnail(image, size, background)
 
 
 def plot_feature_crops(
@@ -42,6 +40,7 @@ def plot_feature_crops(
     class_name=None,
     ncols=None,
     thumb_size=128,
+    background="white",
     fig=None,
 ) -> Figure:
     """The image regions where a feature responds most, and optionally where it is absent.
@@ -68,6 +67,10 @@ def plot_feature_crops(
         Images per row; default the longest row.
     thumb_size : int, default=128
         Pixels of the longest side of each thumbnail.
+    background : str or (int, int, int), default="white"
+        Colour behind the transparent pixels of the images given as files, PIL images or
+        4-channel arrays, as :class:`~dks.embed.CNNEmbedder`'s ``background``;
+        the crops of :func:`~dks.embed.feature_crops` are already over the embedder's.
     fig : Figure, optional
 
     Returns
@@ -83,6 +86,7 @@ def plot_feature_crops(
     rows = [(label, items) for label, items in rows if items]
     if not rows:
         raise ValueError("'crops' is empty: there is nothing to show.")
+    background = _check_background(background)
     ncols = int(ncols) if ncols else max(len(items) for _, items in rows)
     nrows = sum(-(-len(items) // ncols) for _, items in rows)
     fig, axes = _setup_axes(
@@ -104,7 +108,7 @@ def plot_feature_crops(
                 axis.set_axis_off()
                 continue
             image, caption = _image_and_caption(items[i])
-            image = _thumbnail(image, thumb_size)
+            image = _thumbnail(image, thumb_size, background)
             axis.imshow(image, cmap="gray" if image.ndim == 2 else None)
             axis.set_xlabel(caption, fontsize="x-small")
             if i == 0:

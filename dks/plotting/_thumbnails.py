@@ -14,17 +14,30 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 
-def _load_thumbnail(item, size):
-    """An RGB (or 2-D gray) array for one image given as a path or an array."""
+def _imageio():
+    try:
+        from dks import _imageio
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Showing images needs pillow; install it with `pip install pillow`."
+        ) from exc
+    return _imageio
+
+
+def _check_background(background):
+    """``background`` as ``(R, G, B)`` ints (see :func:`dks._imageio.check_background`)."""
+    return _imageio().check_background(background)
+
+
+def _load_thumbnail(item, size, background=(255, 255, 255)):
+    """An RGB (or 2-D gray) array for one image given as a path or an array.
+
+    As the network sees it (:mod:`dks._imageio`, the embedder's loader): EXIF orientation
+    applied, transparent pixels composited over ``background`` (``(R, G, B)`` ints), for
+    files and 4-channel arrays alike.
+    """
     if isinstance(item, (str, os.PathLike)):
-        try:
-            from dks._imageio import load_image
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "Showing images from paths needs pillow; install it with `pip install pillow`."
-            ) from exc
-        # As the network sees it: EXIF orientation applied, transparency over white.
-        img = load_image(item)
+        img = _imageio().load_image(item, background=background)
         img.thumbnail((size, size))
         return np.asarray(img)
     arr = np.asarray(item)
@@ -35,13 +48,23 @@ def _load_thumbnail(item, size):
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
         raise ValueError(f"An image array must be HxW, HxWx3 or HxWx4; got shape {arr.shape}.")
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
-        return np.clip(arr, 0, 255).astype(np.uint8)
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+        if arr.ndim == 3 and arr.shape[-1] == 4:  # RGBA: composited as the embedder does
+            from PIL import Image
+
+            rgba = Image.fromarray(np.ascontiguousarray(arr))
+            return np.asarray(_imageio().to_rgb(rgba, background=background))
+        return arr
     arr = arr.astype(float)
     finite = arr[np.isfinite(arr)]
     if finite.size and (finite.min() < 0 or finite.max() > 1):  # rescale to [0, 1]
         span = finite.max() - finite.min()
         arr = (arr - finite.min()) / (span if span > 0 else 1.0)
-    return np.clip(np.nan_to_num(arr), 0.0, 1.0)
+    arr = np.clip(np.nan_to_num(arr), 0.0, 1.0)
+    if arr.ndim == 3 and arr.shape[-1] == 4:  # RGBA in [0, 1]: over the background
+        alpha = arr[..., 3:]
+        arr = arr[..., :3] * alpha + np.asarray(background, dtype=float) / 255.0 * (1 - alpha)
+    return arr
 
 
 def plot_top_images(
@@ -53,6 +76,7 @@ def plot_top_images(
     feature=None,
     ncols=None,
     thumb_size=128,
+    background="white",
     fig=None,
 ) -> Figure:
     """Thumbnails of the ``k`` images on which a feature is highest, highest first.
@@ -73,6 +97,10 @@ def plot_top_images(
         Thumbnails per row; default ``ceil(sqrt(k))``.
     thumb_size : int, default=128
         Images read from paths are downscaled to fit this many pixels.
+    background : str or (int, int, int), default="white"
+        Colour behind transparent pixels (image files with transparency, 4-channel
+        arrays), as :class:`~dks.embed.CNNEmbedder`'s ``background``: give the embedder's
+        to show the images as the network saw them.
     fig : Figure, optional
 
     Returns
@@ -86,6 +114,7 @@ def plot_top_images(
         raise ValueError(f"Got {len(labels)} labels for {values.size} images.")
     if int(k) < 1:
         raise ValueError(f"'k' must be >= 1; got {k!r} instead.")
+    background = _check_background(background)
     finite = np.where(np.isfinite(values), values, -np.inf)
     top = np.argsort(-finite, kind="stable")[: int(k)]
     n = top.size
@@ -96,7 +125,7 @@ def plot_top_images(
         None, fig, n, figsize=(1.9 * ncols, 2.1 * nrows + 0.4), ncols=ncols, what="top images"
     )
     for rank, (axis, idx) in enumerate(zip(axes, top, strict=True), start=1):
-        img = _load_thumbnail(images[idx], thumb_size)
+        img = _load_thumbnail(images[idx], thumb_size, background)
         axis.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="antialiased")
         axis.set_xticks([])
         axis.set_yticks([])
