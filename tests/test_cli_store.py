@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -230,7 +231,8 @@ def test_a_replaced_image_is_embedded_again(images, tmp_path):
 
     code, _, err = _run(["embed", folder, "--out", out, *EMBED, "--export-npy"])
     assert code == 0, err
-    assert "1 chunk(s) of 168 rows hold images changed" in err and str(target) in err
+    assert re.search(r"1 chunk\(s\) of \d+ rows hold images changed", err)
+    assert str(target) in err
     assert "reusing the saved embedding" not in err and "embed: done in" in err
     after = np.load(out / "embedding.npy")
     np.testing.assert_array_equal(after[[0, 1, 3]], before[[0, 1, 3]])

@@ -143,9 +143,13 @@ def _worker(output, *args, sleep=0.0):
 
 
 def _reference(tmp_path):
-    return np.asarray(
-        store_worker.embedder(tmp_path / "ref.zarr").fit_transform(store_worker.images())
-    )
+    saved = _config.STORE_CHUNK_BYTES  # store_worker.embedder sets it for its process
+    try:
+        return np.asarray(
+            store_worker.embedder(tmp_path / "ref.zarr").fit_transform(store_worker.images())
+        )
+    finally:
+        _config.STORE_CHUNK_BYTES = saved
 
 
 @pytest.mark.slow
