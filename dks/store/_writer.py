@@ -4,10 +4,12 @@ A chunk (``chunk_rows`` rows, all features; one shard file of the Zarr array) co
 only when its marker ``done/<chunk>.json`` exists. The marker is written with
 :func:`dks._atomic.atomic_open` *after* the chunk's file is ``fsync``-ed, so that a kill at any
 moment leaves every marked chunk complete on disk; an unmarked chunk is simply computed again
-(Zarr itself writes each file under a temporary name and renames it, so a half-written chunk
-file is never visible). Writers never touch the same chunk: shard ``k`` of ``n`` owns a
+(each chunk file is written under a temporary name and renamed, so a half-written chunk file
+is never visible). Writers never touch the same chunk: shard ``k`` of ``n`` owns a
 contiguous range of whole chunks. No lock is needed: the only shared files are created once
-(atomically, first writer wins) or rewritten with the same content (the completion record).
+(atomically, first writer wins) or rewritten whole, atomically, by whichever writer completes
+the store (the completion record: the same skipped inputs from every writer; the last one's
+revision stays).
 
 Chunk files are written through :class:`dks.store._durable.DurableLocalStore`, whose
 temporaries carry the writer's pid, so that the next start removes those of killed writers.
@@ -263,7 +265,7 @@ class StoreWriter:
             try:
                 recorded = read_json(self.path / DONE / f"{chunk}.json").get("stamps")
             except (OSError, ValueError):
-                continue  # just removed or rewritten by another writer of this chunk
+                continue  # removed meanwhile by another writer reopening it
             start, stop = self.chunk_range(chunk)
             rows = changed_rows(recorded, self.files[start:stop])
             if rows:
