@@ -9,6 +9,17 @@ import nox
 nox.options.sessions = ["lint", "tests"]
 nox.options.default_venv_backend = "none"
 
+#: The benchmarks of ``nox -s bench``, in order; each accepts ``--quick`` (a small smoke run,
+#: ``nox -s bench -- --quick``), which tests/test_benchmarks.py checks.
+BENCHMARKS = (
+    "benchmarks/bench_characterize.py",
+    "benchmarks/bench_select.py",
+    "benchmarks/bench_class_size.py",
+    "benchmarks/bench_embed.py",
+    "benchmarks/bench_store.py",
+    "benchmarks/bench_out_of_core.py",
+)
+
 
 @nox.session
 def tests(session):
@@ -51,15 +62,11 @@ def docs(session):
 
 @nox.session
 def bench(session):
-    """Speed and memory benchmarks; each prints ratios against a baseline of the same run."""
-    for script in (
-        "benchmarks/bench_characterize.py",
-        "benchmarks/bench_select.py",
-        "benchmarks/bench_class_size.py",
-        "benchmarks/bench_embed.py",
-        "benchmarks/bench_store.py",
-        "benchmarks/bench_out_of_core.py",
-    ):
+    """Speed and memory benchmarks; each prints ratios against a baseline of the same run.
+
+    ``nox -s bench -- --quick`` makes each a small smoke run.
+    """
+    for script in BENCHMARKS:
         session.run("python", script, *session.posargs)
 
 

@@ -68,7 +68,8 @@ def scipy_loop(X, y, pairs):
         _ = r.statistic * r.statistic_sign
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """The options; ``--quick`` replaces the sizes by those of a small smoke run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=6000)
     parser.add_argument("--n-features", type=int, default=9600)
@@ -80,6 +81,12 @@ def main(argv=None):
     if args.quick:
         args.n_samples, args.n_features, args.n_classes = 1000, 480, 20
         args.n_pairs, args.repeat = 50, 2
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.quick:
         print("--quick: a smoke run; the goals are for the full problem")
 
     X, y = make_data(args.n_samples, args.n_features, args.n_classes)

@@ -15,6 +15,7 @@ recall in classes of 50+ stays within 5 points of the global rule's. Run::
 
     python benchmarks/bench_class_size.py            # 5 data sets
     python benchmarks/bench_class_size.py --n-datasets 2 --n-noise 1000 --shift 1.5 3
+    python benchmarks/bench_class_size.py --quick    # a small smoke run
 """
 
 import argparse
@@ -97,7 +98,9 @@ def run(seeds, *, n_shuffles=5, **data_kwargs):
     for seed in seeds:
         X, y, planted = make_data(seed, **data_kwargs)
         for rule in acc:
-            sel = NoiseThresholdSelector(n_shuffles=n_shuffles, random_state=seed, thresholds=rule)
+            sel = NoiseThresholdSelector(
+                n_shuffles=n_shuffles, random_state=seed, thresholds=rule, progress=False
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # unresolved small classes
                 start = time.perf_counter()
@@ -116,7 +119,8 @@ def run(seeds, *, n_shuffles=5, **data_kwargs):
     return results
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """The options; ``--quick`` replaces the sizes by those of a small smoke run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-datasets", type=int, default=5)
     parser.add_argument("--n-noise", type=int, default=2000)
@@ -131,7 +135,17 @@ def main(argv=None):
         help="range of the planted effects, in standard deviations (1.5 3 is close to the "
         "noise shares quoted in issue 13 for the global rule)",
     )
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.n_datasets, args.n_noise, args.n_shuffles = 1, 200, 2
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.quick:
+        print("--quick: a smoke run; the goal is for the full problem")
     seeds = range(args.seed, args.seed + args.n_datasets)
     run(seeds[:1], n_shuffles=args.n_shuffles, n_noise=100)  # compile the numba kernels
     res = run(seeds, n_shuffles=args.n_shuffles, n_noise=args.n_noise, shift=tuple(args.shift))
@@ -157,7 +171,7 @@ def main(argv=None):
         "goal (per-class noise <= 10% for 10+, recall within 5 points for 50+): "
         + ("met" if ok else "NOT met")
     )
-    return 0 if ok else 1
+    return 0 if ok or args.quick else 1  # a smoke run checks that it runs, not the goal
 
 
 if __name__ == "__main__":

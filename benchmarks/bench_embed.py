@@ -38,6 +38,7 @@ Usage::
     python benchmarks/bench_embed.py                 # a few minutes on 2 CPU cores
     python benchmarks/bench_embed.py --models vgg19 --vgg-images 16 --repeats 3
     python benchmarks/bench_embed.py --skip-speed --n-images 5000
+    python benchmarks/bench_embed.py --quick         # a small smoke run (EfficientNet-Lite0)
 """
 
 import argparse
@@ -327,7 +328,8 @@ def bench_memory(folder, n_images, model, crops, batch_size, num_workers, out_di
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """The options; ``--quick`` replaces the sizes by those of a small smoke run."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["vgg19", "efficientnet_lite0"])
     parser.add_argument("--vgg-images", type=int, default=4, help="images for VGG speed")
@@ -344,7 +346,19 @@ def main(argv=None):
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.models = ["efficientnet_lite0"]
+        args.lite0_images, args.batch_size, args.repeats = 2, 1, 1
+        args.allocator_batches, args.n_images, args.memory_batch_size = 1, 20, 4
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.quick:
+        print("--quick: a smoke run; the goals are for the full problem")
 
     import torch
 

@@ -19,7 +19,8 @@ cgroup's peak, page cache included, for the limited runs; otherwise the peak res
 of the process plus its Dask workers) and the bytes read from disk by the process; the files
 are evicted from the page cache before each run.
 Without cgroups (not root, cgroup v2 only) the limited runs are made without a limit and
-say so. Run: ``python benchmarks/bench_out_of_core.py [--rows 52000] [--limit-mb 512]``.
+say so. Run: ``python benchmarks/bench_out_of_core.py [--rows 52000] [--limit-mb 512]``;
+``--quick`` for a small smoke run (no memory pressure: it checks that every mode runs).
 """
 
 import argparse
@@ -31,7 +32,8 @@ import sys
 import tempfile
 import time
 
-CGROUP = "/sys/fs/cgroup/memory/dksbench"
+#: Per run, so that two runs at once do not change each other's limit or remove it.
+CGROUP = f"/sys/fs/cgroup/memory/dksbench-{os.getpid()}"
 
 
 # ------------------------------------------------------------------------------- child
@@ -77,7 +79,11 @@ def child(args):
     if client is not None:
         client.run(warm_up)
     sel = NoiseThresholdSelector(
-        KSCharacterizer(n_jobs=args.n_jobs), n_shuffles=1, random_state=0, keep_null=False
+        KSCharacterizer(n_jobs=args.n_jobs, progress=False),
+        n_shuffles=1,
+        random_state=0,
+        keep_null=False,
+        progress=False,
     )
     t0 = time.perf_counter()
     with config_context(working_memory=args.working_memory):
@@ -104,7 +110,7 @@ def warm_up():
 
     tiny = np.random.default_rng(0).random((50, 3)).astype(np.float32)
     for X in (tiny, np.asfortranarray(tiny)):
-        KSCharacterizer().fit(X, np.arange(50) % 2)
+        KSCharacterizer(progress=False).fit(X, np.arange(50) % 2)
 
 
 def _peak_rss():
@@ -217,7 +223,8 @@ def run(args, mode, cg, timeout=None):
     return result
 
 
-def main():
+def parse_args(argv=None):
+    """The options; ``--quick`` replaces the sizes by those of a small smoke run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=52_000)
     parser.add_argument("--features", type=int, default=9_600)
@@ -230,12 +237,24 @@ def main():
     parser.add_argument("--modes", default="ram,zarr,memmap,memmap-columns,dask-1,dask-2")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--cgroup", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        # A limit above what the interpreter alone needs: a smoke run of every mode.
+        args.rows, args.features, args.limit_mb = 2000, 480, 2048
+        args.modes = "ram,zarr,memmap,dask-1"
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.child:
         return child(args)
 
     gb = args.rows * args.features * 4 / 1e9
     limit = args.limit_mb * 2**20
+    if args.quick:
+        print("--quick: a smoke run; the ratios are for the full sizes")
     cg = setup_cgroup(limit)
     with tempfile.TemporaryDirectory(prefix="dks-bench-", dir=args.dir) as d:
         args.dir = d

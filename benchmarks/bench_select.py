@@ -46,7 +46,8 @@ def timed(fn):
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """The options; ``--quick`` replaces the sizes by those of a small smoke run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=6000)
     parser.add_argument("--n-features", type=int, default=9600)
@@ -59,6 +60,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.n_samples, args.n_features, args.n_classes, args.repeat = 1000, 480, 20, 2
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.quick:
         print("--quick: a smoke run; the goal is for the full problem")
 
     X, y = make_data(args.n_samples, args.n_features, args.n_classes, args.seed)
@@ -73,7 +80,7 @@ def main(argv=None):
 
     char = KSCharacterizer(n_bins=args.n_bins, progress=False)
     sel = NoiseThresholdSelector(
-        KSCharacterizer(n_bins=args.n_bins),
+        KSCharacterizer(n_bins=args.n_bins, progress=False),
         n_shuffles=args.n_shuffles,
         random_state=args.seed,
         progress=False,

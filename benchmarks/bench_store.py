@@ -24,6 +24,7 @@ Usage::
 
     python benchmarks/bench_store.py                # about a minute on 2 CPU cores
     python benchmarks/bench_store.py --n-images 64 --chunks 20
+    python benchmarks/bench_store.py --quick         # a small smoke run
 """
 
 import argparse
@@ -131,13 +132,24 @@ def resume_seconds(n_rows, n_features, chunk_rows, folder):
     return seconds, writer.n_chunks
 
 
-def main():
+def parse_args(argv=None):
+    """The options; ``--quick`` replaces the sizes by those of a small smoke run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-images", type=int, default=48)
     parser.add_argument("--chunks", type=int, default=12, help="chunks written per setting")
     parser.add_argument("--resume-rows", type=int, default=100_000)
     parser.add_argument("--dir", default=".", help="where to write (the disk to measure)")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n_images, args.chunks, args.resume_rows = 16, 2, 2000
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.quick:
+        print("--quick: a smoke run; the figures are for the full sizes")
     from dks.store import chunk_rows_for
 
     warnings.simplefilter("ignore")

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -208,3 +209,33 @@ def test_messages_name_flags_not_parameters(python, flag):
     from dks.cli import _cli_message
 
     assert flag in _cli_message(python)
+
+
+@pytest.mark.slow
+def test_a_replaced_image_is_embedded_again(images, tmp_path):
+    """A re-exported image under the same name: its chunk is recomputed, not reused."""
+    folder = tmp_path / "images"
+    for c in range(2):
+        (folder / f"class_{c}").mkdir(parents=True)
+        for i in range(2):
+            src = images / f"class_{c}" / f"img_{i}.png"
+            (folder / f"class_{c}" / f"{i}.png").write_bytes(src.read_bytes())
+    out = tmp_path / "results"
+    code, _, err = _run(["embed", folder, "--out", out, *EMBED, "--export-npy"])
+    assert code == 0, err
+    before = np.load(out / "embedding.npy")
+    target = folder / "class_1" / "0.png"
+    mtime = target.stat().st_mtime_ns
+    target.write_bytes((images / "class_2" / "img_3.png").read_bytes())
+    os.utime(target, ns=(mtime + 10**9, mtime + 10**9))
+
+    code, _, err = _run(["embed", folder, "--out", out, *EMBED, "--export-npy"])
+    assert code == 0, err
+    assert re.search(r"1 chunk\(s\) of \d+ rows hold images changed", err)
+    assert str(target) in err
+    assert "reusing the saved embedding" not in err and "embed: done in" in err
+    after = np.load(out / "embedding.npy")
+    np.testing.assert_array_equal(after[[0, 1, 3]], before[[0, 1, 3]])
+    assert not np.array_equal(after[2], before[2])
+    code, _, err = _run(["embed", folder, "--out", out, *EMBED, "--export-npy"])
+    assert code == 0 and "reusing the saved embedding" in err

@@ -101,6 +101,32 @@ def test_changed_setting_starts_afresh_and_says_why(tmp_path, small_chunks):
     assert leftovers(tmp_path) == []
 
 
+def test_a_replaced_image_is_embedded_again_on_resume(tmp_path, small_chunks):
+    """An image file overwritten by another picture under the same name gets a new row;
+    only its chunk (4 rows) is computed again, the other rows are read from the store."""
+    paths = write_images(tmp_path / "img", random_images(10, size=(20, 24)))
+    out = tmp_path / "e.zarr"
+    before = np.asarray(tiny(output=out).fit_transform(paths))
+    revision = open_embedding(out).revision
+    old_mtime = os.stat(paths[5]).st_mtime_ns
+    write_images(tmp_path / "new", random_images(1, size=(20, 24), seed=7))
+    os.replace(tmp_path / "new" / "img000.png", paths[5])
+    os.utime(paths[5], ns=(old_mtime + 10**9, old_mtime + 10**9))  # a later re-export
+
+    embedder = tiny(output=out).fit(paths)
+    forward, seen = embedder.model_.forward, []
+    embedder.model_.forward = lambda x: seen.append(len(x)) or forward(x)
+    after = np.asarray(embedder.transform(paths))
+    assert sum(seen) == 4  # the chunk of rows 4-7 only
+    np.testing.assert_array_equal(after, tiny().fit_transform(paths))
+    assert not np.array_equal(after[5], before[5])
+    keep = [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    np.testing.assert_array_equal(after[keep], before[keep])
+    store = open_embedding(out)
+    assert store.complete and store.revision != revision
+    assert leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize(
     "shard, output", [((2, 2), "e.zarr"), ("1/0", "e.zarr"), ("a/b", "e.zarr"), ((0, 2), "e.npy")]
 )
@@ -117,9 +143,13 @@ def _worker(output, *args, sleep=0.0):
 
 
 def _reference(tmp_path):
-    return np.asarray(
-        store_worker.embedder(tmp_path / "ref.zarr").fit_transform(store_worker.images())
-    )
+    saved = _config.STORE_CHUNK_BYTES  # store_worker.embedder sets it for its process
+    try:
+        return np.asarray(
+            store_worker.embedder(tmp_path / "ref.zarr").fit_transform(store_worker.images())
+        )
+    finally:
+        _config.STORE_CHUNK_BYTES = saved
 
 
 @pytest.mark.slow

@@ -223,3 +223,134 @@ def test_relocate_keeps_the_rows_under_new_image_paths(tmp_path):
     np.testing.assert_array_equal(np.asarray(store.X), values)
     with pytest.raises(ValueError, match="has 10 rows; got 9"):
         relocate(path, moved[:-1])
+
+
+def write_files(folder, n=N_ROWS):
+    """``n`` small files standing for images (the store only stats them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"img{i}.png"
+        path.write_bytes(bytes([i]) * (10 + i))
+        paths.append(str(path))
+    return paths
+
+
+def replace_file(path, content):
+    """Write ``content`` over ``path``, one second later (as a later re-export would)."""
+    before = os.stat(path).st_mtime_ns
+    with open(path, "wb") as fh:
+        fh.write(content)
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+def file_writer(path, files, shard=None):
+    return StoreWriter(path, manifest(), images(), CHUNK, shard=shard, files=files)
+
+
+def test_a_replaced_file_reopens_only_its_chunk(tmp_path):
+    path, values = tmp_path / "e.zarr", data()
+    files = write_files(tmp_path / "img")
+    w = file_writer(path, files)
+    fill(w, w.pending, values)
+    assert w.finish()
+    first = open_embedding(path)
+    marker = (path / "done" / "1.json").read_text()
+    assert first.revision and '"stamps"' in marker
+    assert file_writer(path, files).pending == []  # nothing changed: nothing to do
+
+    replace_file(files[5], b"another picture")
+    again = file_writer(path, files)
+    assert again.changed == [(1, 5)] and again.pending == [1] and again.resumed == 3
+    assert not (path / "complete.json").exists() and not (path / "done" / "1.json").exists()
+    assert (path / "done" / "0.json").exists() and (path / "done" / "2.json").exists()
+    new_values = values.copy()
+    new_values[3:6] += 1
+    fill(again, again.pending, new_values)
+    assert again.finish()
+    store = open_embedding(path)
+    assert store.complete and store.revision != first.revision
+    np.testing.assert_array_equal(np.asarray(store.X), new_values)
+    # A file that disappears is a change too (its row will be skipped by the embedder).
+    os.unlink(files[9])
+    assert file_writer(path, files).pending == [3]
+
+
+def test_a_shard_reopens_only_chunks_of_its_range(tmp_path):
+    path, values = tmp_path / "e.zarr", data()
+    files = write_files(tmp_path / "img")
+    w = file_writer(path, files)
+    fill(w, w.pending, values)
+    w.finish()
+    replace_file(files[0], b"x")
+    replace_file(files[9], b"y")
+    assert file_writer(path, files, shard=(1, 2)).pending == [3]
+    assert file_writer(path, files, shard=(0, 2)).pending == [0]
+
+
+def test_a_store_without_stamps_is_trusted(tmp_path):
+    """Markers of an older dks hold no stamps: their rows are reused, as before."""
+    path, values = tmp_path / "e.zarr", data()
+    files = write_files(tmp_path / "img")
+    w = writer(path)  # no files: no stamps
+    fill(w, w.pending, values)
+    w.finish()
+    assert '"stamps"' not in (path / "done" / "1.json").read_text()
+    replace_file(files[5], b"another picture")
+    again = file_writer(path, files)
+    assert again.changed == [] and again.pending == []
+    assert open_embedding(path).revision is not None
+
+
+def test_relocate_takes_the_stamps_of_the_copies(tmp_path):
+    import shutil
+
+    from dks.store._writer import relocate
+
+    path, values = tmp_path / "e.zarr", data()
+    files = write_files(tmp_path / "img")
+    w = StoreWriter(path, manifest(), files, CHUNK, files=files)
+    fill(w, w.pending, values)
+    w.finish()
+    shutil.copytree(tmp_path / "img", tmp_path / "copy", copy_function=shutil.copyfile)
+    copies = [str(tmp_path / "copy" / os.path.basename(f)) for f in files]
+    for copy in copies:  # a copy without its modification time
+        with open(copy, "rb") as fh:
+            replace_file(copy, fh.read())
+    relocate(path, copies)
+    assert StoreWriter(path, manifest(), copies, CHUNK, files=copies).pending == []
+
+
+def test_killed_chunk_write_is_cleaned_at_the_next_start(tmp_path):
+    """SIGKILL while a chunk file is written: its temporary goes at the next start."""
+    from tests.process_helpers import kill_when_ready
+
+    path = tmp_path / "e.zarr"
+    writer(path)  # the store exists; the killed writer resumes it
+    code = f"""
+import sys, time
+sys.path.insert(0, {os.fspath(os.path.dirname(os.path.dirname(__file__)))!r})
+import dks._atomic as atomic
+from tests.test_store import writer, data
+def stop(src, dst):
+    print("ready", flush=True)
+    time.sleep(600)
+atomic.replace = stop
+w = writer({os.fspath(path)!r})
+w.write_chunk(0, data()[:3])
+"""
+    pid, returncode = kill_when_ready(code)
+    assert returncode == -9
+    chunk_dir = path / "X" / "c" / "0"
+    [left] = os.listdir(chunk_dir)
+    assert left.startswith(f".0.{pid}.") and left.endswith(TMP_SUFFIX)
+    legacy = path / "X" / "c" / "1"  # what Zarr's own store (older dks) left behind
+    legacy.mkdir()
+    (legacy / "0.0123abcd.partial").write_bytes(b"x")
+    done = path / "X" / "c" / "2"  # a done chunk's file is kept
+    w = writer(path)
+    fill(w, [2], data())
+    w = writer(path)
+    assert w.pending == [0, 1, 3]
+    assert os.listdir(chunk_dir) == [] and os.listdir(legacy) == []
+    assert os.listdir(done) == ["0"]

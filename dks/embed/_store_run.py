@@ -94,7 +94,18 @@ def embed_into_store(embedder, source, output, shard):
         image_identities(source),
         chunk_rows,
         shard=shard,
+        files=image_files(source),
     )
+    if writer.changed:
+        row = writer.changed[0][1]
+        logger.info(
+            "%s: %d chunk(s) of %d rows hold images changed since they were embedded (the "
+            "first: %s); embedding them again.",
+            os.fspath(output),
+            len(writer.changed),
+            chunk_rows,
+            source.describe(row),
+        )
     if writer.resumed:
         logger.info(
             "%s: resuming, %d chunk(s) of %d rows already done.",
@@ -125,6 +136,9 @@ def embed_into_store(embedder, source, output, shard):
 def _fill(embedder, source, writer, todo):
     """Embed the inputs ``todo`` and write each chunk as soon as it is whole."""
     buffers = {}
+    # The files' stamps are taken before any is read: one replaced during the run differs
+    # from its stamp at the next run, which computes it again.
+    stamps = {chunk: writer.stamps(chunk) for chunk in writer.pending}
 
     def place(rows, values, skipped):
         for chunk in np.unique(rows // writer.chunk_rows):
@@ -139,7 +153,7 @@ def _fill(embedder, source, writer, todo):
             entry[1] += int(mine.sum())
             entry[2].extend(s for s in skipped if start <= s[0] < stop)
             if entry[1] == stop - start:
-                writer.write_chunk(int(chunk), entry[0], entry[2])
+                writer.write_chunk(int(chunk), entry[0], entry[2], stamps[int(chunk)])
                 del buffers[chunk]
 
     subset = _Subset(source, todo)
@@ -209,6 +223,13 @@ def image_identities(source):
     if isinstance(source, _ArraySource):
         return [_identity(source.array[i]) for i in range(len(source))]
     return [source.describe(i) for i in range(len(source))]
+
+
+def image_files(source):
+    """The file of each input (None for in-memory images and dataset items)."""
+    if not isinstance(source, _SequenceSource):
+        return [None] * len(source)
+    return [os.fspath(i) if isinstance(i, (str, os.PathLike)) else None for i in source.items]
 
 
 def _identity(item):

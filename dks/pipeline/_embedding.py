@@ -6,7 +6,8 @@ them (:mod:`dks.store`). Only the small files made from it (``embedding.json``,
 ``skipped.csv``, the optional ``embedding.npy``) are committed by the transaction, once the
 store is complete. Whether the saved embedding can be reused, resumed or must start afresh
 is the store's decision alone: its fingerprint (model, weights, parameters, layers, crops,
-sizes, normalization, precision, batch size, device type, image list; see :doc:`/store`).
+sizes, normalization, precision, batch size, device type, image list; see :doc:`/store`),
+and its revision, which changes when chunks of images replaced since are computed again.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def now():
 
 
 def _saved_state(out):
-    """``(fingerprint, complete)`` of the store that ``embedding.json`` describes, or None."""
+    """``(fingerprint, complete, meta, revision)`` of the store ``embedding.json`` describes,
+    or None."""
     try:
         meta = read_json(out / "embedding.json")
         from dks.store import open_embedding
@@ -85,7 +87,7 @@ def _saved_state(out):
         return None
     if meta.get("fingerprint") != store.fingerprint:
         return None
-    return store.fingerprint, store.complete, meta
+    return store.fingerprint, store.complete, meta, store.revision
 
 
 def _follow_move(out, images, saved, log):
@@ -112,7 +114,7 @@ def _follow_move(out, images, saved, log):
     if old != [os.path.join(old_root, rel) for rel in images.relative]:
         return saved
     log(f"embedding: the results folder moved from {os.path.dirname(old_root)}; keeping it")
-    return relocate(out / STORE, new), saved[1], saved[2]
+    return relocate(out / STORE, new), *saved[1:]
 
 
 def _make_embedder(out, model, settings):
@@ -220,7 +222,11 @@ def embedding_step(out, images, settings, log):
     saved = _follow_move(out, images, _saved_state(out), log)
     elapsed = _fill(embedder, paths, out, log)
     store = open_embedding(out / STORE, allow_incomplete=True)
-    reused = saved is not None and saved[:2] == (store.fingerprint, True)
+    reused = saved is not None and (saved[0], saved[1], saved[3]) == (
+        store.fingerprint,
+        True,
+        store.revision,
+    )
     if reused:
         log(
             f"embedding: reusing the saved embedding {out / STORE} (same model, weights, "

@@ -108,6 +108,9 @@ class EmbeddingStore:
         What determined the values (model, weights, layers, crops, ...).
     fingerprint : str
     complete : bool
+    revision : str or None
+        Changes each time the store is completed, also when chunks of images replaced since
+        were computed again (None for an incomplete store, or one of an older dks).
     """
 
     def __init__(self, path, allow_incomplete=False):
@@ -131,8 +134,10 @@ class EmbeddingStore:
         self.array = zarr.open_array(self.path / ARRAY, mode="r")
         self.complete = (self.path / COMPLETE).is_file()
         n_rows, chunk_rows = manifest["n_rows"], manifest["chunk_rows"]
+        self.revision = None
         if self.complete:
-            skipped = read_json(self.path / COMPLETE)["skipped"]
+            record = read_json(self.path / COMPLETE)
+            skipped, self.revision = record["skipped"], record.get("revision")
             done_rows = np.ones(n_rows, dtype=bool)
         else:
             done_rows, skipped = self._done_rows(n_rows, chunk_rows)

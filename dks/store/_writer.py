@@ -4,16 +4,24 @@ A chunk (``chunk_rows`` rows, all features; one shard file of the Zarr array) co
 only when its marker ``done/<chunk>.json`` exists. The marker is written with
 :func:`dks._atomic.atomic_open` *after* the chunk's file is ``fsync``-ed, so that a kill at any
 moment leaves every marked chunk complete on disk; an unmarked chunk is simply computed again
-(Zarr itself writes each file under a temporary name and renames it, so a half-written chunk
-file is never visible). Writers never touch the same chunk: shard ``k`` of ``n`` owns a
+(each chunk file is written under a temporary name and renamed, so a half-written chunk file
+is never visible). Writers never touch the same chunk: shard ``k`` of ``n`` owns a
 contiguous range of whole chunks. No lock is needed: the only shared files are created once
-(atomically, first writer wins) or rewritten with identical content (the completion record).
+(atomically, first writer wins) or rewritten whole, atomically, by whichever writer completes
+the store (the completion record: the same skipped inputs from every writer; the last one's
+revision stays).
+
+Chunk files are written through :class:`dks.store._durable.DurableLocalStore`, whose
+temporaries carry the writer's pid, so that the next start removes those of killed writers.
+A marker also holds the stamps of its rows' files (:mod:`dks.store._stamps`); a chunk whose
+files changed since is computed again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import time
 import warnings
@@ -27,7 +35,6 @@ from dks._atomic import (
     atomic_dir,
     atomic_open,
     fsync_dir,
-    fsync_path,
     remove_stale,
     temporary_name,
 )
@@ -44,6 +51,7 @@ from dks.store._layout import (
     read_json,
     shard_chunks,
 )
+from dks.store._stamps import changed_rows, stamp
 
 __all__ = ["StoreWriter", "chunk_rows_for"]
 
@@ -108,6 +116,10 @@ class StoreWriter:
         A store at ``path`` made with another fingerprint is started afresh with a warning
         that says what changed; with ``shard`` that is an error instead (another shard may
         already be writing the store with the new settings).
+    files : list of (str or None), optional
+        The image file of each row (None for inputs that are not files). Their size and
+        modification time are recorded with each chunk, and a done chunk of this writer's
+        range whose files changed since is computed again (listed in ``changed``).
 
     Attributes
     ----------
@@ -117,9 +129,12 @@ class StoreWriter:
         The chunks this writer still has to compute, in order.
     resumed : int
         Chunks of this writer's range found done when opening.
+    changed : list of (int, int)
+        ``(chunk, row)``: the done chunks whose files changed (and the first such row); they
+        are in ``pending`` again.
     """
 
-    def __init__(self, path, manifest, images, chunk_rows, *, shard=None):
+    def __init__(self, path, manifest, images, chunk_rows, *, shard=None, files=None):
         import zarr
 
         self.path = Path(path)
@@ -128,6 +143,13 @@ class StoreWriter:
         self.n_features = len(manifest["feature_names"])
         self.chunk_rows = int(chunk_rows)
         self.n_chunks = -(-self.n_rows // self.chunk_rows)
+        if files is not None and len(files) != self.n_rows:
+            raise ValueError(
+                f"files must name one file (or None) per image ({self.n_rows}); got {len(files)}."
+            )
+        self.files = (
+            None if files is None else [None if f is None else os.fspath(f) for f in files]
+        )
         layout = {
             "n_rows": self.n_rows,
             "n_features": self.n_features,
@@ -143,12 +165,18 @@ class StoreWriter:
 
         remove_stale(self.path)
         self._open_or_create(full, images, sharded=shard is not None)
-        self.array = zarr.open_array(self.path / ARRAY, mode="r+")
+        from dks.store._durable import DurableLocalStore
+
+        self.array = zarr.open_array(DurableLocalStore(self.path / ARRAY), mode="r+")
         mine = shard_chunks(self.n_chunks, shard)
         done = self.done_chunks()
-        self.pending = [c for c in mine if c not in done]
+        self.changed = self._changed_chunks([c for c in mine if c in done])
+        self._reopen([c for c, _ in self.changed])
+        redo = {c for c, _ in self.changed}
+        self.pending = [c for c in mine if c not in done or c in redo]
         self.resumed = len(mine) - len(self.pending)
         self._clean_done_temporaries()
+        self._clean_chunk_temporaries(self.pending)
 
     # ------------------------------------------------------------------ creation
     def _open_or_create(self, full, images, sharded):
@@ -220,6 +248,41 @@ class StoreWriter:
                     "shards with the same settings."
                 ) from None
 
+    # ------------------------------------------------------------------ changed files
+    def stamps(self, chunk):
+        """The stamps of ``chunk``'s files now (None without ``files``); take them before
+        reading the files, and give them to :meth:`write_chunk`."""
+        if self.files is None:
+            return None
+        start, stop = self.chunk_range(chunk)
+        return [stamp(f) for f in self.files[start:stop]]
+
+    def _changed_chunks(self, done):
+        if self.files is None:
+            return []
+        changed = []
+        for chunk in done:
+            try:
+                recorded = read_json(self.path / DONE / f"{chunk}.json").get("stamps")
+            except (OSError, ValueError):
+                continue  # removed meanwhile by another writer reopening it
+            start, stop = self.chunk_range(chunk)
+            rows = changed_rows(recorded, self.files[start:stop])
+            if rows:
+                changed.append((chunk, start + rows[0]))
+        return changed
+
+    def _reopen(self, chunks):
+        """Undo the completion, then the markers of ``chunks`` (a kill in between leaves
+        markers whose stamps still differ, so the next run reopens them again)."""
+        if not chunks:
+            return
+        (self.path / COMPLETE).unlink(missing_ok=True)
+        fsync_dir(self.path)
+        for chunk in chunks:
+            (self.path / DONE / f"{chunk}.json").unlink(missing_ok=True)
+        fsync_dir(self.path / DONE)
+
     # ------------------------------------------------------------------ chunks
     def done_chunks(self):
         """Set of the chunks marked done (by any writer)."""
@@ -234,7 +297,7 @@ class StoreWriter:
         """``(start, stop)`` rows of ``chunk``."""
         return chunk_range(chunk, self.chunk_rows, self.n_rows)
 
-    def write_chunk(self, chunk, rows, skipped=()):
+    def write_chunk(self, chunk, rows, skipped=(), stamps=None):
         """Write a chunk's rows, make them durable, then mark the chunk done.
 
         Parameters
@@ -245,6 +308,9 @@ class StoreWriter:
             The chunk's rows; rows of skipped inputs are NaN.
         skipped : sequence of (int, str, str)
             ``(row, description, reason)`` of each skipped input of the chunk.
+        stamps : list, optional
+            :meth:`stamps` of the chunk, taken before its files were read; by default they
+            are taken now.
         """
         start, stop = self.chunk_range(chunk)
         rows = np.asarray(rows, dtype=np.float32)
@@ -253,17 +319,21 @@ class StoreWriter:
                 f"Chunk {chunk} holds rows {start}:{stop} ({stop - start} x "
                 f"{self.n_features}); got an array of shape {rows.shape}."
             )
+        if stamps is None:
+            stamps = self.stamps(chunk)
+        # The store writes the chunk file atomically and fsyncs it and its folder; absent
+        # when every row is NaN (the fill value).
         self.array[start:stop, :] = rows
-        shard_file = self.path / ARRAY / "c" / str(chunk) / "0"
-        if shard_file.exists():  # absent when every row is NaN (the fill value)
-            fsync_path(shard_file)
-            fsync_dir(shard_file.parent)
-            fsync_dir(shard_file.parent.parent)
+        chunk_dir = self.path / ARRAY / "c" / str(chunk)
+        if chunk_dir.is_dir():
+            fsync_dir(chunk_dir.parent)
         record = {
             "chunk": chunk,
             "rows": [start, stop],
             "skipped": [[int(i), str(d), str(e)] for i, d, e in skipped],
         }
+        if stamps is not None:
+            record["stamps"] = stamps
         _write_json(self.path / DONE / f"{chunk}.json", record)
 
     # ------------------------------------------------------------------ completion
@@ -275,7 +345,7 @@ class StoreWriter:
         bool
             Whether the store is complete.
         """
-        if (self.path / COMPLETE).is_file():
+        if (self.path / COMPLETE).is_file() and not self.changed:
             return True
         done = self.done_chunks()
         if len(done) < self.n_chunks:
@@ -289,10 +359,28 @@ class StoreWriter:
             "n_rows": self.n_rows,
             "n_valid": self.n_rows - len(skipped),
             "skipped": skipped,
+            "revision": secrets.token_hex(8),
             "completed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         _write_json(self.path / COMPLETE, record)
         return True
+
+    def _clean_chunk_temporaries(self, chunks):
+        """Remove the temporaries of killed writers of ``chunks`` (this writer's to compute):
+        dks's whose writer is gone, and Zarr's ``*.partial`` (left by an older dks, whose
+        writers used Zarr's own store; only the writer of a chunk makes them)."""
+        root = self.path / ARRAY / "c"
+        if not root.is_dir() or not chunks:
+            return
+        present = {name for name in os.listdir(root) if name.isdigit()}
+        for chunk in chunks:
+            if str(chunk) not in present:
+                continue
+            folder = root / str(chunk)
+            remove_stale(folder / "0")
+            for name in os.listdir(folder):
+                if name.endswith(".partial"):
+                    (folder / name).unlink(missing_ok=True)
 
     def _clean_done_temporaries(self):
         for name in os.listdir(self.path / DONE):
@@ -314,9 +402,11 @@ def relocate(path, images):
     """Give the inputs of the store ``path`` new identities (their files moved), keeping rows.
 
     For image files moved together (a results folder holding its images, moved or copied
-    elsewhere): the same files under new paths. ``images.json`` and the fingerprint in
-    ``manifest.json`` and ``complete.json`` are rewritten, each atomically; a kill in between
-    leaves a store whose fingerprint no longer matches, which the next run starts afresh.
+    elsewhere): the same files under new paths. The done markers get the stamps of the files
+    at their new paths (a copy may have new modification times). ``images.json`` and the
+    fingerprint in ``manifest.json`` and ``complete.json`` are rewritten, each atomically; a
+    kill in between leaves a store whose fingerprint no longer matches, which the next run
+    starts afresh.
 
     Parameters
     ----------
@@ -337,6 +427,18 @@ def relocate(path, images):
             f"The store {os.fspath(path)!r} has {full['n_rows']} rows; got {len(images)} "
             "image identities."
         )
+    for name in os.listdir(path / DONE):
+        stem, _, ext = name.partition(".")
+        if ext != "json" or not stem.isdigit():
+            continue
+        record = read_json(path / DONE / name)
+        if record.get("stamps") is not None:
+            start = record["rows"][0]
+            record["stamps"] = [
+                None if old is None else stamp(images[start + i])
+                for i, old in enumerate(record["stamps"])
+            ]
+            _write_json(path / DONE / name, record)
     full["images_sha256"] = _sha256_json(list(images))
     full["fingerprint"] = _fingerprint(full)
     _write_json(path / IMAGES, list(images))
