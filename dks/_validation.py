@@ -3,13 +3,13 @@
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
 from sklearn import get_config
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
 from dks._blocks import check_lazy, lazy_kind
 from dks._kernels import column_stats
+from dks._threads import n_threads, run_threads
 
 
 def check_features(estimator, X, y, *, reset=True, n_jobs=None):
@@ -93,7 +93,7 @@ def non_finite_error(estimator, n_bad, first_bad, offset=0):
 def _column_stats(X, n_jobs):
     """Column minima, maxima, non-finite counts and first non-finite rows, by row chunks."""
     n_samples, n_features = X.shape
-    n_chunks = min(effective_n_jobs(n_jobs), max(1, n_samples // 1024))
+    n_chunks = min(n_threads(n_jobs), max(1, n_samples // 1024))
     bounds = np.linspace(0, n_samples, n_chunks + 1).astype(int)
     stats = np.empty((n_chunks, 4, n_features))
 
@@ -106,10 +106,8 @@ def _column_stats(X, n_jobs):
         stats[k, 2] = n_bad
         stats[k, 3] = np.where(first_bad >= 0, first_bad + lo, n_samples)
 
-    if n_chunks == 1:
-        run(0)
-    else:
-        Parallel(n_jobs=n_chunks, prefer="threads")(delayed(run)(k) for k in range(n_chunks))
+    for _ in run_threads(run, [(k,) for k in range(n_chunks)], n_chunks):
+        pass
     first = stats[:, 3].min(axis=0).astype(np.int64)
     return stats[:, 0].min(axis=0), stats[:, 1].max(axis=0), stats[:, 2].sum(axis=0), first
 

@@ -4,7 +4,6 @@ import threading
 from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
@@ -12,6 +11,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 from dks._blocks import lazy_signed_dks
 from dks._kernels import block_signed_ks
 from dks._sign import check_sign, sign_code
+from dks._threads import run_threads
 from dks._validation import check_features, encode_labels
 
 __all__ = ["KSCharacterizer", "signed_ks_pvalues"]
@@ -354,7 +354,6 @@ def signed_dks(
     labelings = _compact_labels(labelings, n_classes)
     out = np.empty((n_labelings if on_block is None else 1, n_classes, n_features))
     bins = 0 if n_bins is None else int(n_bins)
-    n_threads = effective_n_jobs(n_jobs)
     # Columns are copied to a buffer of about _BUFFER_VALUES values (in the L3 cache): the
     # wider the group of columns, the longer the contiguous run read from each row of X.
     max_cols = max(1, min(block_size, _BUFFER_VALUES // max(n_samples, 1)))
@@ -389,16 +388,8 @@ def signed_dks(
                 )
                 emit(f0, f1, res)
 
-        if n_threads == 1 or len(blocks) == 1:
-            for f0, f1 in blocks:
-                run(f0, f1)
-                bar.update(f1 - f0)
-        else:
-            done = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator_unordered")(
-                delayed(_run_block)(run, f0, f1) for f0, f1 in blocks
-            )
-            for width in done:
-                bar.update(width)
+        for width in run_threads(_run_block, [(run, f0, f1) for f0, f1 in blocks], n_jobs):
+            bar.update(width)
     return out
 
 
