@@ -26,11 +26,15 @@ MOSTLY_NOISE = 0.5
 #: (up to 2.6x faster CPU forward passes). False leaves the allocator as it is. No effect
 #: off glibc, or when ``MALLOC_*_`` variables or ``GLIBC_TUNABLES`` set it already.
 TUNE_ALLOCATOR = True
-#: Blocks larger than this (bytes) get their own mmap; above any activation buffer.
-ALLOCATOR_MMAP_THRESHOLD = 1 << 30
-#: Free memory at the top of the heap kept for reuse (bytes) rather than trimmed at once;
-#: what is free is given back after a long transform (32 batches or more) (``malloc_trim``).
-ALLOCATOR_TRIM_THRESHOLD = 1 << 30
+#: Blocks larger than this (bytes) get their own mmap: the largest value ``mallopt`` takes
+#: (an int), above the activation buffers of any batch that fits in memory.
+ALLOCATOR_MMAP_THRESHOLD = 2**31 - 1
+#: Free memory at the top of the heap is never trimmed on the fly (-1): a batch frees
+#: several times its activations at once (1 GiB and more for EfficientNet-Lite0 at the
+#: default 8 images x 10 crops), and any fixed threshold below that would trim them at every
+#: batch and fault them in again. What is free is given back after a long transform (see
+#: ALLOCATOR_TRIM_AFTER_BATCHES, ``malloc_trim``).
+ALLOCATOR_TRIM_THRESHOLD = -1
 #: Extra bytes requested from the OS when the heap grows (virtual until touched).
 ALLOCATOR_TOP_PAD = 64 << 20
 
