@@ -95,6 +95,10 @@ def build_embedder(model, batch_size, num_workers, crops="ten", output=None):
         return embedder.fit([np.zeros((8, 8, 3), np.uint8)])
 
 
+# CNNEmbedder's default batch size: what users get, and where the allocator matters most
+# (a batch frees its activations together; see dks._allocator).
+DEFAULT_BATCH_SIZE = 8
+
 ALLOCATOR_ENV = {
     "MALLOC_MMAP_THRESHOLD_": "4294967296",
     "MALLOC_TRIM_THRESHOLD_": "4294967296",
@@ -333,9 +337,22 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["vgg19", "efficientnet_lite0"])
     parser.add_argument("--vgg-images", type=int, default=4, help="images for VGG speed")
-    parser.add_argument("--lite0-images", type=int, default=16, help="images for Lite0 speed")
-    parser.add_argument("--batch-size", type=int, default=2, help="images per batch (x10 crops)")
-    parser.add_argument("--repeats", type=int, default=4, help="pairs of speed runs")
+    parser.add_argument("--lite0-images", type=int, default=32, help="images for Lite0 speed")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="images per batch (x10 crops); default: CNNEmbedder's own (8) for "
+        "EfficientNet-Lite0, 2 for VGG19 (whose 80-crop batches take minutes on 2 cores)",
+    )
+    parser.add_argument("--repeats", type=int, default=4, help="pairs of speed runs (VGG19)")
+    parser.add_argument(
+        "--lite0-repeats",
+        type=int,
+        default=10,
+        help="pairs of speed runs for EfficientNet-Lite0 (a few seconds each; the ratio of "
+        "one pair varies by +-5%% on a shared 2-core machine)",
+    )
     parser.add_argument("--num-workers", type=int, default=None, help="DataLoader workers")
     parser.add_argument("--n-images", type=int, default=2000, help="images for the memory runs")
     parser.add_argument("--memory-model", default="efficientnet_lite0")
@@ -350,9 +367,16 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.models = ["efficientnet_lite0"]
-        args.lite0_images, args.batch_size, args.repeats = 2, 1, 1
+        args.lite0_images, args.batch_size, args.repeats, args.lite0_repeats = 2, 1, 1, 1
         args.allocator_batches, args.n_images, args.memory_batch_size = 1, 20, 4
     return args
+
+
+def batch_for(args, model):
+    """Images per batch for ``model``: ``--batch-size``, else the default described there."""
+    if args.batch_size is not None:
+        return args.batch_size
+    return 2 if model.startswith("vgg") else DEFAULT_BATCH_SIZE
 
 
 def main(argv=None):
@@ -370,20 +394,22 @@ def main(argv=None):
     results = {"allocator": [], "speed": [], "memory": []}
     if not args.skip_allocator:
         print(
-            f"\nAllocator: bare forward, {args.batch_size * 10} crops per batch, "
-            f"{args.allocator_batches} batches per run, {args.repeats} runs each, medians"
+            f"\nAllocator: bare forward, {args.allocator_batches} batches per run, "
+            f"{args.repeats} runs each, medians"
         )
         print(
-            f"{'model':<20}{'glibc':>8}{'dks':>8}{'env':>8}{'dks/glibc':>11}{'dks/env':>9}"
+            f"{'model':<20}{'crops/batch':>12}{'glibc':>8}{'dks':>8}{'env':>8}{'dks/glibc':>11}{'dks/env':>9}"
             f"{'sys s (glibc/dks/env)':>24}{'minor faults (glibc/dks/env)':>32}"
         )
         for model in args.models:
-            row = bench_allocator(model, args.batch_size, args.allocator_batches, args.repeats)
+            size = batch_for(args, model)
+            row = bench_allocator(model, size, args.allocator_batches, args.repeats)
             results["allocator"].append(row)
             system = "/".join(f"{row[f'{n}_system_s']:.1f}" for n in ("glibc", "dks", "env"))
             faults = "/".join(str(row[f"{n}_minor_faults"]) for n in ("glibc", "dks", "env"))
             print(
-                f"{model:<20}{row['glibc_crops_per_s']:>8.2f}{row['dks_crops_per_s']:>8.2f}"
+                f"{model:<20}{size * 10:>12}{row['glibc_crops_per_s']:>8.2f}"
+                f"{row['dks_crops_per_s']:>8.2f}"
                 f"{row['env_crops_per_s']:>8.2f}{row['dks_vs_glibc']:>11.2f}"
                 f"{row['dks_vs_env']:>9.3f}{system:>24}{faults:>32}"
             )
@@ -396,22 +422,20 @@ def main(argv=None):
         if not args.skip_speed:
             n_speed = max(args.vgg_images, args.lite0_images)
             paths = make_images(tmp / "speed", n_speed)
+            print("\nSpeed: ten 224x224 crops of 500x375 JPEGs")
             print(
-                f"\nSpeed: ten 224x224 crops of 500x375 JPEGs, {args.batch_size} images per batch"
-            )
-            print(
-                f"{'model':<20}{'weights':<46}{'workers':>8}{'bare':>8}{'embedder':>10}"
+                f"{'model':<20}{'weights':<46}{'batch':>6}{'workers':>8}{'bare':>8}{'embedder':>10}"
                 f"{'ratio (median, min-max of pairs)':>36}"
             )
             for model in args.models:
                 n = args.vgg_images if model.startswith("vgg") else args.lite0_images
-                row = bench_speed(
-                    model, paths[:n], args.batch_size, args.repeats, args.num_workers
-                )
+                size = batch_for(args, model)
+                repeats = args.repeats if model.startswith("vgg") else args.lite0_repeats
+                row = bench_speed(model, paths[:n], size, repeats, args.num_workers)
                 results["speed"].append(row)
                 spread = f"{row['ratio_min']:.3f}-{row['ratio_max']:.3f}"
                 print(
-                    f"{model:<20}{row['weights']:<46}{row['workers']:>8}"
+                    f"{model:<20}{row['weights']:<46}{size:>6}{row['workers']:>8}"
                     f"{row['bare_crops_per_s']:>8.2f}"
                     f"{row['embedder_crops_per_s']:>10.2f}{row['ratio_median']:>22.3f}"
                     f"{spread:>14}"
