@@ -17,9 +17,12 @@ that own a folder) can clean it up.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
+import socket
+import time
 from pathlib import Path
 
 __all__ = [
@@ -37,6 +40,20 @@ __all__ = [
 #: Suffix of every temporary file or folder a dks writer creates.
 TMP_SUFFIX = ".dks-tmp"
 
+#: Age (seconds) after which the temporary entry of a writer on another machine counts as
+#: abandoned. Its process cannot be checked from here, and a live writer renames its
+#: temporaries long before (a file or a chunk at a time).
+FOREIGN_STALE_AFTER = 24 * 3600
+
+
+def _host_tag():
+    """A short tag of this machine for temporary names (hostnames may hold dots)."""
+    name = socket.gethostname() or "localhost"
+    return hashlib.sha1(name.encode()).hexdigest()[:8]
+
+
+_HOST = _host_tag()
+
 
 def temporary_name(target):
     """A hidden, unique sibling of ``target`` for its temporary data.
@@ -49,10 +66,12 @@ def temporary_name(target):
     Returns
     -------
     pathlib.Path
-        ``<folder>/.<name>.<pid>.<random><TMP_SUFFIX>``.
+        ``<folder>/.<name>.<pid>.<host>.<random><TMP_SUFFIX>``, where ``<host>`` tags this
+        machine (see :func:`remove_stale`).
     """
     target = Path(target)
-    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+    tag = f"{os.getpid()}.{_HOST}.{secrets.token_hex(4)}"
+    return target.with_name(f".{target.name}.{tag}{TMP_SUFFIX}")
 
 
 def fsync_path(path):
@@ -183,7 +202,10 @@ def remove_stale(target):
     """Remove temporary entries of earlier, killed writers of ``target``.
 
     Only entries whose owning process is gone are removed (the pid in the name is checked),
-    so that a writer running concurrently on the same machine keeps its data.
+    so that a writer running concurrently on the same machine keeps its data. An entry made
+    on another machine (a shared file system, e.g. shards of one store on a cluster) is
+    removed only when it is older than :data:`FOREIGN_STALE_AFTER`, since its process cannot
+    be checked from here. Names without a machine tag (dks 0.2.0.dev0) are checked as local.
 
     Parameters
     ----------
@@ -204,12 +226,25 @@ def remove_stale(target):
         name = entry.name
         if not (name.startswith(prefix) and name.endswith(TMP_SUFFIX)):
             continue
-        pid_text = name[len(prefix) :].split(".", 1)[0]
-        if pid_text.isdigit() and _alive(int(pid_text)):
+        if _owner_may_be_alive(entry, name[len(prefix) : -len(TMP_SUFFIX)]):
             continue
         _remove(entry)
         removed.append(entry)
     return removed
+
+
+def _owner_may_be_alive(entry, tag):
+    """Whether the writer that made ``entry`` (``tag``: ``pid[.host].random``) may still run."""
+    parts = tag.split(".")
+    if not parts[0].isdigit():
+        return False
+    if len(parts) >= 3 and parts[1] != _HOST:  # made on another machine
+        try:
+            age = time.time() - entry.lstat().st_mtime
+        except FileNotFoundError:
+            return True  # gone already
+        return age < FOREIGN_STALE_AFTER
+    return _alive(int(parts[0]))
 
 
 def _alive(pid):

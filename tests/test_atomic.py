@@ -78,3 +78,27 @@ def test_sigkill_leaves_only_a_temporary_that_remove_stale_cleans(tmp_path):
     live.write_bytes(b"mine")
     assert remove_stale(target) == leftovers
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name]
+
+
+def test_temporaries_of_another_machine_are_kept_until_they_are_old(tmp_path, monkeypatch):
+    """On a shared file system a pid says nothing about a writer on another machine."""
+    import dks._atomic as atomic
+
+    target = tmp_path / "chunk"
+    ours = atomic.temporary_name(target)
+    assert f".{os.getpid()}.{atomic._HOST}." in ours.name
+    # A writer on another machine whose pid is free here; a dead local one; an old-style
+    # name (no machine tag) of a dead local writer.
+    dead_pid = 2**22 + 12345  # above Linux's pid_max default: no such process
+    foreign = tmp_path / f".chunk.{dead_pid}.0badc0de.1234{TMP_SUFFIX}"
+    local_dead = tmp_path / f".chunk.{dead_pid}.{atomic._HOST}.5678{TMP_SUFFIX}"
+    old_style = tmp_path / f".chunk.{dead_pid}.9abc{TMP_SUFFIX}"
+    for path in (foreign, local_dead, old_style):
+        path.write_bytes(b"x")
+    assert sorted(remove_stale(target)) == sorted([local_dead, old_style])
+    assert foreign.exists()
+    # Once older than FOREIGN_STALE_AFTER, the other machine's leftover is removed too.
+    old = os.path.getmtime(foreign) - atomic.FOREIGN_STALE_AFTER - 60
+    os.utime(foreign, (old, old))
+    assert remove_stale(target) == [foreign]
+    assert not foreign.exists()
