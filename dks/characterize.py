@@ -195,7 +195,7 @@ class KSCharacterizer(BaseEstimator):
         labelings = [codes]
         if permutations is not None:
             labelings.extend(codes[perm] for perm in _check_permutations(permutations, codes))
-        labelings = np.ascontiguousarray(np.stack(labelings), dtype=np.int32)
+        labelings = np.stack(labelings)  # signed_dks picks the kernels' integer type
         result = signed_dks(
             X,
             labelings,
