@@ -35,6 +35,18 @@ STATS = (
 )
 
 
+#: The figures every report holds (their file stems), whatever the data.
+FIGURES = (
+    "layer_distribution",
+    "dks_histograms",
+    "class_curves",
+    "class_curves_negative",
+    "davg",
+    "layer_kept",
+    "class_noise",
+)
+
+
 def make_results(out, seed=0):
     """Write ``embedding.npy`` + ``embedding.json`` of 3 classes x 12 images x 7 features.
 

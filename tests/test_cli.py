@@ -24,7 +24,7 @@ Image = pytest.importorskip("PIL.Image")
 from dks import datasets  # noqa: E402
 from dks.cli import main  # noqa: E402
 from dks.store import open_embedding  # noqa: E402
-from tests.pipeline_helpers import STATS  # noqa: E402
+from tests.pipeline_helpers import FIGURES, STATS  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -33,15 +33,6 @@ CHUNK = "embedding.zarr/X/c/0/0"  # the store's first chunk file
 SMALL = ["--batch-size", "4", "--workers", "0", "--no-progress"]
 EMBED = ["--model", "efficientnet_lite0", "--resize", "48", "--crop", "40", *SMALL]
 FAST = [*EMBED, "--shuffles", "2", "--jobs", "1"]
-FIGURES = (
-    "layer_distribution",
-    "dks_histograms",
-    "class_curves",
-    "class_curves_negative",
-    "davg",
-    "layer_kept",
-    "class_noise",
-)
 
 
 def _make_folder(root, n_classes=N_CLASSES, n_per_class=N_PER_CLASS, size=40):

@@ -10,6 +10,7 @@ from dks.pipeline import AnalysisError, characterize, report
 from tests.pipeline_helpers import (
     CLASSES,
     FEATURES,
+    FIGURES,
     LAYERS,
     N_PER_CLASS,
     STATS,
@@ -17,15 +18,6 @@ from tests.pipeline_helpers import (
     run_python,
 )
 
-FIGURES = (
-    "layer_distribution",
-    "dks_histograms",
-    "class_curves",
-    "class_curves_negative",
-    "davg",
-    "layer_kept",
-    "class_noise",
-)
 FAST = {"shuffles": 2, "jobs": 1, "verbose": False}
 
 
