@@ -2,7 +2,7 @@
 
 Allocator. Crops per second of the bare forward pass (``--batch-size`` images x 10 crops per
 batch) in three processes: glibc's default allocator (dks's tuning turned off), dks's
-tuning (:mod:`dks._allocator`, no environment variable), and the ``MALLOC_*_`` variables
+tuning (:mod:`dks.embed._allocator`, no environment variable), and the ``MALLOC_*_`` variables
 that users set by hand; runs interleaved, medians, with system time and minor page faults.
 The goal: dks's tuning as fast as the variables.
 
@@ -96,7 +96,7 @@ def build_embedder(model, batch_size, num_workers, crops="ten", output=None):
 
 
 # CNNEmbedder's default batch size: what users get, and where the allocator matters most
-# (a batch frees its activations together; see dks._allocator).
+# (a batch frees its activations together; see dks.embed._allocator).
 DEFAULT_BATCH_SIZE = 8
 
 ALLOCATOR_ENV = {
@@ -111,11 +111,12 @@ def bare_worker(model, crops_per_batch, allocator):
 
     Runs in its own process, so that the allocator is the one asked for: ``"env"`` (the
     parent set the ``MALLOC_*_`` variables: the tuned baseline), ``"glibc"`` (glibc's
-    defaults: dks's tuning turned off) or ``"dks"`` (:func:`dks._allocator.tune_allocator`).
+    defaults: dks's tuning turned off) or ``"dks"`` (:func:`dks.embed._allocator.tune_allocator`).
     """
     import torch
 
-    from dks import _allocator, _config
+    from dks import _config
+    from dks.embed import _allocator
 
     _config.TUNE_ALLOCATOR = allocator == "dks"
     if allocator == "dks" and not _allocator.tune_allocator():
@@ -414,7 +415,7 @@ def main(argv=None):
                 f"{row['dks_vs_env']:>9.3f}{system:>24}{faults:>32}"
             )
         print(
-            "(crops/s; glibc = default allocator, dks = dks._allocator.tune_allocator(), "
+            "(crops/s; glibc = default allocator, dks = dks.embed._allocator.tune_allocator(), "
             "env = MALLOC_*_ variables; goal dks/env >= 0.95)"
         )
     with tempfile.TemporaryDirectory(prefix="dks-bench-") as tmp:

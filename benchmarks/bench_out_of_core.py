@@ -59,9 +59,9 @@ def child(args):
     elif mode in ("memmap", "memmap-columns"):
         X = np.load(npy, mmap_mode="r")
         if mode == "memmap-columns":
-            import dks._blocks
+            import dks._engine._blocks
 
-            dks._blocks._row_major = lambda X: False  # the old access pattern
+            dks._engine._blocks._row_major = lambda X: False  # the old access pattern
     elif mode == "zarr":
         import zarr
 
@@ -70,7 +70,7 @@ def child(args):
         import dask.array as da
         import zarr
 
-        from dks._dask import client_for
+        from dks._engine._dask import client_for
 
         client = client_for(None, int(mode.split("-")[1]))
         X = da.from_zarr(zarr.open_array(store, mode="r"))

@@ -21,7 +21,7 @@ MOSTLY_NOISE = 0.5
 
 # ----------------------------------------------------------------------------- embedding
 
-#: Tune glibc's allocator when an embedding starts (see :mod:`dks._allocator`): large
+#: Tune glibc's allocator when an embedding starts (see :mod:`dks.embed._allocator`): large
 #: blocks stay in the heap for the next batch instead of being unmapped and faulted in again
 #: (up to 2.6x faster CPU forward passes). False leaves the allocator as it is. No effect
 #: off glibc, or when ``MALLOC_*_`` variables or ``GLIBC_TUNABLES`` set it already.

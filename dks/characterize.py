@@ -8,11 +8,11 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from dks._blocks import lazy_signed_dks
-from dks._kernels import block_signed_ks
+from dks._engine._blocks import lazy_signed_dks
+from dks._engine._kernels import block_signed_ks
+from dks._engine._threads import run_threads
+from dks._engine._validation import check_features, encode_labels
 from dks._sign import check_sign, sign_code
-from dks._threads import run_threads
-from dks._validation import check_features, encode_labels
 
 __all__ = ["KSCharacterizer", "signed_ks_pvalues"]
 
@@ -321,7 +321,7 @@ def signed_dks(
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), float32 or float64, finite; or a lazy
-        source (memory map, Zarr or Dask array, see :mod:`dks._blocks`) with ``mins=None``
+        source (memory map, Zarr or Dask array, see :mod:`dks._engine._blocks`) with ``mins=None``
     labelings : ndarray of shape (n_labelings, n_samples), integer
         Class codes; every labeling has the class sizes ``class_counts``. They are passed
         to the kernels in the smallest unsigned type that holds them.
@@ -362,7 +362,7 @@ def signed_dks(
     with _progress_bar(n_features, desc, enabled=bool(progress)) as bar:
         if mins is None:
             # A memory map, a Zarr or a Dask array: each feature block is read once and
-            # checked as it is read (dks._blocks).
+            # checked as it is read (dks._engine._blocks).
             def kernel(block, f0, f1, *args):
                 block_signed_ks(block, f0, f1, *args)
                 bar.update(f1 - f0)

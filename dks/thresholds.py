@@ -21,7 +21,7 @@ one-step correction.
 
 import numpy as np
 
-from dks._kernels import exceedance_histogram
+from dks._engine._kernels import exceedance_histogram
 from dks._sign import check_sign
 
 __all__ = [
@@ -238,7 +238,7 @@ def _exceedance(values, grid, resolution):
     Nothing is sorted: each ``|v|`` gets ``below = #{i : grid[i] < |v|}``, so that
     ``|v| > grid[i]`` if and only if ``below > i``, and a histogram of ``below`` (one for each
     sign of ``v``) gives all counts at once: in one numba pass
-    (:func:`dks._kernels.exceedance_histogram`) on a threshold grid, else by binary search.
+    (:func:`dks._engine._kernels.exceedance_histogram`) on a threshold grid, else by binary search.
     """
     n_grid = grid.shape[0]
     hist = np.zeros(2 * (n_grid + 1), dtype=np.int64)

@@ -1,4 +1,4 @@
-"""dks._allocator: glibc's thresholds raised once, no thrash, memory given back, opt-outs."""
+"""dks.embed._allocator: glibc's thresholds raised once, no thrash, memory given back, opt-outs."""
 
 import ctypes
 import json
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dks import _allocator
+from dks.embed import _allocator
 
 GLIBC = _allocator._glibc() is not None
 needs_glibc = pytest.mark.skipif(not GLIBC, reason="the allocator tuning is glibc-only")
@@ -19,7 +19,8 @@ needs_glibc = pytest.mark.skipif(not GLIBC, reason="the allocator tuning is glib
 CHILD = r"""
 import json, resource, sys
 import numpy as np
-from dks import _allocator, _config
+from dks import _config
+from dks.embed import _allocator
 _config.TUNE_ALLOCATOR = sys.argv[1] == "tune"
 applied = _allocator.tune_allocator()
 def rss():

@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
 from dks import KSCharacterizer
-from dks._kernels import block_signed_ks
+from dks._engine._kernels import block_signed_ks
 from dks.characterize import _compact_labels, signed_ks_pvalues
 from tests.naive import dks_matrix, signed_ks_binned, signed_ks_scipy
 

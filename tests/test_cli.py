@@ -328,7 +328,7 @@ def _write_idx(path, array):
 @pytest.mark.slow
 def test_default_dataset_embed_and_reuse(tmp_path, capsys, monkeypatch):
     """No IMAGES_DIR: Fashion-MNIST (here fake files) exported to RESULTS_DIR/images."""
-    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    monkeypatch.setattr(datasets._fashion_mnist, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
     home = tmp_path / "fmnist"
     home.mkdir()
     rng = np.random.default_rng(0)

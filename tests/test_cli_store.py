@@ -206,7 +206,7 @@ def test_shard_needs_an_image_folder(tmp_path, monkeypatch):
     ],
 )
 def test_messages_name_flags_not_parameters(python, flag):
-    from dks.cli import _cli_message
+    from dks.cli._main import _cli_message
 
     assert flag in _cli_message(python)
 

@@ -10,7 +10,7 @@ from dks import KSCharacterizer, NoiseThresholdSelector
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from dks._dask import as_dask_array, client_for  # noqa: E402
+from dks._engine._dask import as_dask_array, client_for  # noqa: E402
 from tests.test_out_of_core import TINY, make_source, relu_data  # noqa: E402
 
 

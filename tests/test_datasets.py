@@ -33,7 +33,7 @@ def _write_idx(path, array, *, compress=True):
 @pytest.fixture
 def fake_home(tmp_path, monkeypatch):
     """A data_home with small fake Fashion-MNIST files; the Debian folder hidden."""
-    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    monkeypatch.setattr(datasets._fashion_mnist, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
     rng = np.random.default_rng(0)
     y = rng.permutation(np.repeat(np.arange(10), N_PER_CLASS))
     # Each image encodes its row index, so subsets can be traced back.
@@ -101,7 +101,7 @@ def test_bad_split(fake_home):
 
 
 def test_missing_files_explain_how_to_get_them(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    monkeypatch.setattr(datasets._fashion_mnist, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist") as info:
         load_fashion_mnist(data_home=tmp_path / "empty")
     assert "download=True" in str(info.value)

@@ -1,4 +1,4 @@
-"""Property-based tests: every kernel of dks._kernels against the naive references.
+"""Property-based tests: every kernel of dks._engine._kernels against the naive references.
 
 Arbitrary small inputs with ties (values drawn from a small pool), constant columns, the
 lowest value repeated (ReLU zeros), negative zeros, tiny classes (one or two samples),
@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import ks_2samp
 
 from dks import KSCharacterizer
-from dks._kernels import _binned_levels, _exact_levels, column_stats
+from dks._engine._kernels import _binned_levels, _exact_levels, column_stats
 from dks.characterize import signed_dks, signed_ks_pvalues
 from dks.thresholds import _exceedance, threshold_grid
 from tests.naive import dks_matrix

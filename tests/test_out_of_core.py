@@ -9,9 +9,9 @@ from numpy.testing import assert_array_equal
 from sklearn import config_context
 
 import dks
-import dks._blocks as blocks_mod
+import dks._engine._blocks as blocks_mod
 from dks import KSCharacterizer, NoiseThresholdSelector
-from dks._blocks import FeatureSource, block_stats, lazy_kind
+from dks._engine._blocks import FeatureSource, block_stats, lazy_kind
 
 # working_memory (MiB) small enough that the 240 x 37 test arrays make several blocks.
 TINY = 1e-2

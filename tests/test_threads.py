@@ -1,4 +1,4 @@
-"""The kernels' thread pool (dks._threads): results, errors, n_jobs and fork."""
+"""The kernels' thread pool (dks._engine._threads): results, errors, n_jobs and fork."""
 
 import multiprocessing
 import threading
@@ -9,7 +9,7 @@ import pytest
 from joblib import parallel_config
 
 from dks import KSCharacterizer
-from dks._threads import n_threads, run_threads
+from dks._engine._threads import n_threads, run_threads
 
 
 def test_every_task_runs_once_and_one_thread_keeps_the_order():

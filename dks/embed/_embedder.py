@@ -16,8 +16,8 @@ from torchvision.models import WeightsEnum
 from tqdm.auto import tqdm
 
 from dks import _config
-from dks._allocator import release_memory, tune_allocator
 from dks._imageio import check_background
+from dks.embed._allocator import release_memory, tune_allocator
 from dks.embed._arguments import (
     as_pair,
     as_size,

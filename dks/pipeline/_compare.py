@@ -23,7 +23,7 @@ from dks.pipeline._errors import AnalysisError
 from dks.pipeline._figures import require_matplotlib
 from dks.pipeline._io import load_results, read_json, write_json
 from dks.pipeline._log import Log
-from dks.report import _PAPER_TABLE4
+from dks.report._report import _PAPER_TABLE4
 
 __all__ = ["PAPER_TABLE4", "compare", "compare_step"]
 

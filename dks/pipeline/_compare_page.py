@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 
-from dks._page import write_page
-from dks.report import _CSS, _e, _num, _png_bytes, _table
+from dks.report._page import write_page
+from dks.report._report import _CSS, _e, _num, _png_bytes, _table
 
 __all__ = ["write_compare_page"]
 

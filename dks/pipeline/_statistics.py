@@ -64,7 +64,8 @@ def statistics_step(
     ``n_bins`` is already parsed (an int, or None for the exact statistic); ``thresholds``
     and ``max_noise_share`` are those of :class:`~dks.NoiseThresholdSelector`. With
     ``scheduler`` (an address) or ``local_cluster`` (a number of workers) the feature blocks
-    run as tasks on that Dask cluster (:func:`dks._dask.client_for`); the result is the same.
+    run as tasks on that Dask cluster (:func:`dks._engine._dask.client_for`); the result is
+    the same.
 
     Returns
     -------
@@ -86,7 +87,7 @@ def statistics_step(
         _cluster(scheduler, local_cluster, log) as on_cluster,
     ):
         if on_cluster:
-            from dks._dask import as_dask_array
+            from dks._engine._dask import as_dask_array
 
             X = as_dask_array(X)
         selector = NoiseThresholdSelector(
@@ -109,7 +110,7 @@ def _cluster(scheduler, local_cluster, log):
     if scheduler is None and local_cluster is None:
         yield False
         return
-    from dks._dask import client_for
+    from dks._engine._dask import client_for
 
     with client_for(scheduler, local_cluster) as client:
         log(f"characterize: on the Dask cluster {client.scheduler_info().get('address', '')}")

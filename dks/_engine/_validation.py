@@ -7,9 +7,9 @@ from sklearn import get_config
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
-from dks._blocks import check_lazy, lazy_kind
-from dks._kernels import column_stats
-from dks._threads import n_threads, run_threads
+from dks._engine._blocks import check_lazy, lazy_kind
+from dks._engine._kernels import column_stats
+from dks._engine._threads import n_threads, run_threads
 
 
 def check_features(estimator, X, y, *, reset=True, n_jobs=None):
@@ -35,7 +35,7 @@ def check_features(estimator, X, y, *, reset=True, n_jobs=None):
     mins, maxs : ndarray of shape (n_features,), float64, or None
         Column minima and maxima; ``None`` when ``X`` is a Dask array, or a memory map or a
         Zarr array larger than sklearn's ``working_memory``, which is not read here (see
-        :mod:`dks._blocks`: the values are checked block by block as the statistics read
+        :mod:`dks._engine._blocks`: the values are checked block by block as the statistics read
         them). A smaller memory map or Zarr array is read into memory at once.
     """
     kind = lazy_kind(X)

@@ -64,7 +64,7 @@ Counts
 ``"noise_features"`` : list of str
     Names of the features that are noise for every class.
 
-``"class_noise"`` : list of dict (section "Noise per class", :mod:`dks._report_classes`)
+``"class_noise"`` : list of dict (section "Noise per class", :mod:`dks.report._classes`)
     One per class: ``"class"``, ``"n_samples"``, ``"kept"``, ``"kept_shuffled"``,
     ``"noise_share"`` (shares 0-1), ``"mostly_noise"``, ``"unresolved"`` (bool), ``"t_plus"``,
     ``"t_minus"``: ``NoiseThresholdSelector.class_noise_`` as rows. The classes flagged
@@ -104,9 +104,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from dks._page import write_page
-from dks._report_classes import class_noise_section, layer_note, rule_note, threshold_cell
 from dks.plotting._captions import FIGURE_TEXT
+from dks.report._classes import class_noise_section, layer_note, rule_note, threshold_cell
+from dks.report._page import write_page
 
 __all__ = ["FIGURE_TEXT", "write_report"]
 

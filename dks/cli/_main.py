@@ -1,6 +1,6 @@
 """The ``dks`` command line: ``analyze`` and its steps ``embed``, ``characterize``, ``report``
-(``layers``, ``compare``, ``visualize``, ``datasets``: :mod:`dks._cli_layers`,
-:mod:`dks._cli_study`). Run ``dks --help`` or ``dks <command> --help``. Each command is a thin
+(``layers``, ``compare``, ``visualize``, ``datasets``: :mod:`dks.cli._layers`,
+:mod:`dks.cli._study`). Run ``dks --help`` or ``dks <command> --help``. Each command is a thin
 layer over the function of the same name in :mod:`dks.pipeline` (the results folder:
 :doc:`/results`); numeric options take the ranges of the estimators that take them (checked
 by :func:`dks.pipeline._parameters.check_parameters`, naming the flag).
@@ -18,9 +18,9 @@ import sys
 import warnings
 
 from dks import __version__
-from dks._cli_layers import add_layers_command
-from dks._cli_study import add_commands as add_study_commands
 from dks._options import command_line
+from dks.cli._layers import add_layers_command
+from dks.cli._study import add_commands as add_study_commands
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
 from dks.pipeline._parameters import check_parameters
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dks._atomic import atomic_dir, atomic_open
+from dks.datasets._folders import folder_name
 
 __all__ = [
     "PAPER_DATASETS",
@@ -128,7 +129,7 @@ def make_flowers102(root, out, *, split="test", download=False, link="symlink"):
     items = []
     for image_id in np.sort(np.atleast_1d(ids[sets[split]])).tolist():
         label = int(np.atleast_1d(labels["labels"])[image_id - 1])
-        items.append((_folder(names[label - 1]), images / f"image_{image_id:05d}.jpg"))
+        items.append((folder_name(names[label - 1]), images / f"image_{image_id:05d}.jpg"))
     info = {"name": "flowers102", "split": split, "source": str(base.resolve())}
     return _link_folder(out, items, link=link, info=info)
 
@@ -266,9 +267,3 @@ def _imagenet_val_files(root):
         path = images / f"ILSVRC2012_val_{index:08d}.JPEG"
         by_class.setdefault(leaf[label], []).append(path)
     return by_class
-
-
-def _folder(name):
-    from dks.datasets import folder_name
-
-    return folder_name(name)

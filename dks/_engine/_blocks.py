@@ -7,7 +7,7 @@ that may not fit in memory into such blocks:
 
 - a :class:`numpy.memmap` (e.g. ``np.load(path, mmap_mode="r")``);
 - a :class:`zarr.Array` (the chunked store of :mod:`dks`, or any 2-D Zarr array);
-- (a ``dask.array.Array`` is handled by :mod:`dks._dask`, which sends blocks to workers.)
+- (a ``dask.array.Array`` is handled by :mod:`dks._engine._dask`, which sends blocks to workers.)
 
 A block is as wide as ``sklearn.set_config(working_memory=...)`` allows per thread (at least
 ``block_size`` features) and, for Zarr, a whole number of feature chunks.
@@ -248,17 +248,17 @@ def lazy_signed_dks(
 ):  # fmt: skip
     """:func:`dks.characterize.signed_dks` for a memory map, a Zarr or a Dask array.
 
-    ``kernel`` is :func:`dks._kernels.block_signed_ks` (passed by the caller). Each feature
+    ``kernel`` is :func:`dks._engine._kernels.block_signed_ks` (passed by the caller). Each feature
     block is read once, checked for non-finite values (the error names ``estimator``),
     scanned for its minima and maxima, and its D_KS computed for all labelings into ``out``
     (or handed to ``emit(f0, f1, res)``).
     """
-    from dks._validation import non_finite_error
+    from dks._engine._validation import non_finite_error
 
     n_samples, n_features = X.shape
     n_threads = effective_n_jobs(n_jobs)
     if lazy_kind(X) == "dask":
-        from dks._dask import dask_signed_dks
+        from dks._engine._dask import dask_signed_dks
 
         # Whole Dask column chunks per block (rechunking then only merges), unless the
         # chunks span all features: Dask then splits them (an all-to-all rechunk).

@@ -4,9 +4,10 @@ Install with ``pip install dks[dask]``. Nothing here is imported unless a Dask a
 given or :func:`client_for` is called, so :mod:`dks` works without Dask.
 
 A ``dask.array.Array`` is rechunked into column blocks spanning all rows (as wide as
-``working_memory`` allows per ``n_jobs`` thread of the caller, see :mod:`dks._blocks`); each
-block is one task that reads its columns, checks them, and computes the signed D_KS of every
-labeling (true and shuffled) for them. The labelings are sent once to every worker
+``working_memory`` allows per ``n_jobs`` thread of the caller, see
+:mod:`dks._engine._blocks`); each block is one task that reads its columns, checks them,
+and computes the signed D_KS of every labeling (true and shuffled) for them. The labelings
+are sent once to every worker
 (``Client.scatter(broadcast=True)``). The results come back as the tasks finish and are
 written into the result (or handed to the caller's block reducer and dropped, see
 ``NoiseThresholdSelector(keep_null=False)``), so the client never holds more than the
@@ -24,8 +25,8 @@ batches) must be rechunked by Dask, an all-to-all exchange that holds much more 
 
 import numpy as np
 
-from dks._blocks import block_stats, copy_rows, lazy_kind, work_dtype
-from dks._kernels import block_signed_ks
+from dks._engine._blocks import block_stats, copy_rows, lazy_kind, work_dtype
+from dks._engine._kernels import block_signed_ks
 
 __all__ = ["as_dask_array", "client_for", "dask_signed_dks"]
 
@@ -128,7 +129,7 @@ def dask_signed_dks(
     """
     from dask import compute, delayed
 
-    from dks._validation import non_finite_error
+    from dks._engine._validation import non_finite_error
 
     n_samples, n_features = X.shape
     X = X.rechunk({0: n_samples, 1: min(width, n_features)})
