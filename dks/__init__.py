@@ -7,6 +7,7 @@ feature matrix and do not import torch. :class:`CNNEmbedder` and the pipeline
 first use, so ``import dks`` stays light.
 """
 
+from dks._config import config_context, get_config, set_config
 from dks.characterize import KSCharacterizer
 from dks.select import NoiseThresholdSelector
 
@@ -19,7 +20,10 @@ __all__ = [
     "__version__",
     "analyze",
     "compare",
+    "config_context",
+    "get_config",
     "load_results",
+    "set_config",
     "visualize",
 ]
 

@@ -1,9 +1,12 @@
 """Tuning constants of dks, in one place (as stumpy's ``config.py``).
 
-Each constant says what it trades. They are module attributes so that an expert can change
-them at run time (``dks._config.NAME = value``) before calling an estimator; the code reads them
-at call time, not at import time.
+Each constant says what it trades. Users change them with :func:`dks.set_config` or
+:func:`dks.config_context` (keys: the lower-case names) and read them with
+:func:`dks.get_config`, as in scikit-learn; the code reads them at call time, not at import
+time.
 """
+
+import contextlib
 
 # ----------------------------------------------------------------------------- statistics
 
@@ -94,3 +97,73 @@ PIPELINE_SUMMARY_NOISE_SHOWN = 12
 
 #: Skipped images listed in summary.json and the report (all of them are in skipped.csv).
 PIPELINE_SKIPPED_LISTED = 100
+
+
+# ----------------------------------------------------------------------------- public API
+
+#: The keys of :func:`get_config`: the lower-case names of the constants above.
+_KEYS = {
+    name.lower(): name for name in dict(globals()) if name.isupper() and not name.startswith("_")
+}
+
+
+def get_config():
+    """The current values of the tuning constants, as ``{key: value}`` (a copy).
+
+    Returns
+    -------
+    dict
+    """
+    return {key: globals()[name] for key, name in _KEYS.items()}
+
+
+def _check(key, value):
+    if key not in _KEYS:
+        valid = ", ".join(sorted(_KEYS))
+        raise TypeError(f"{key!r} is not a dks configuration key; the valid keys: {valid}.")
+    default = _DEFAULTS[key]
+    if key == "store_compression":
+        ok = value in (None, "zstd")
+    elif isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    else:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    if not ok:
+        raise ValueError(
+            f"The dks configuration key {key!r} must be like its default {default!r}; got "
+            f"{value!r} instead."
+        )
+
+
+def set_config(**values):
+    """Set tuning constants of dks (keys: :func:`get_config`'s), for every later call.
+
+    Parameters
+    ----------
+    **values
+        ``key=value`` pairs; an unknown key or a value of the wrong kind raises, and then
+        nothing is changed.
+    """
+    for key, value in values.items():
+        _check(key, value)
+    for key, value in values.items():
+        globals()[_KEYS[key]] = value
+
+
+@contextlib.contextmanager
+def config_context(**values):
+    """Set tuning constants inside a ``with`` block; the previous values come back after.
+
+    The values are process-wide while the block runs (the thread pools of dks read them).
+    """
+    saved = get_config()
+    set_config(**values)
+    try:
+        yield
+    finally:
+        set_config(**{key: saved[key] for key in values})
+
+
+_DEFAULTS = get_config()

@@ -288,8 +288,9 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         """
         if self.thresholds == "per_class" and self.method != "shuffle":
             raise ValueError(
-                f"thresholds='per_class' needs method='shuffle'; got method={self.method!r}. "
-                "method='fdr' already adapts to class sizes: use thresholds='global' with it."
+                f"{option('thresholds', 'per_class')} needs method='shuffle'; got "
+                f"method={self.method!r}. method='fdr' already adapts to class sizes: use "
+                f"{option('thresholds', 'global')} with it."
             )
         if self.method == "shuffle" and self.n_shuffles < 1:
             raise InvalidParameterError(
@@ -299,8 +300,9 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
             )
         if not self.keep_null and self.thresholds == "per_class":
             raise ValueError(
-                "thresholds='per_class' learns each class's thresholds from its own shuffled "
-                "D_KS, which keep_null=False drops; use keep_null=True or thresholds='global'."
+                f"{option('thresholds', 'per_class')} learns each class's thresholds from its "
+                "own shuffled D_KS, which keep_null=False drops; use keep_null=True or "
+                f"{option('thresholds', 'global')}."
             )
         char = self._make_characterizer()
         n_samples = _num_samples(X)

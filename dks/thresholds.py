@@ -22,6 +22,7 @@ one-step correction.
 import numpy as np
 
 from dks._engine._kernels import exceedance_histogram
+from dks._options import option
 from dks._sign import check_sign
 
 __all__ = [
@@ -63,11 +64,11 @@ def threshold_grid(resolution):
     [0.0, 0.3, 0.6, 0.9, 1.0]
     """
     if not 0.0 < resolution < 1.0:
-        raise ValueError(f"resolution must be in (0, 1); got {resolution!r}.")
+        raise ValueError(f"{option('resolution')} must be in (0, 1); got {resolution!r}.")
     if resolution < MIN_RESOLUTION:
         raise ValueError(
-            f"resolution={resolution!r} would make a grid of {1 / resolution:.3g} thresholds; "
-            f"use a resolution of at least {MIN_RESOLUTION:g}."
+            f"{option('resolution', resolution)} would make a grid of {1 / resolution:.3g} "
+            f"thresholds; use a {option('resolution')} of at least {MIN_RESOLUTION:g}."
         )
     n = int(np.floor(1.0 / resolution + 1e-9))
     grid = np.round(np.arange(n + 1) * resolution, 12)

@@ -196,19 +196,64 @@ def test_shard_needs_an_image_folder(tmp_path, monkeypatch):
     assert not (tmp_path / "r").exists()
 
 
+def _message_of(make):
+    """The message of the error that ``make()`` raises, as a ``dks`` command shows it."""
+    from dks._options import command_line
+
+    with command_line(), pytest.raises(Exception) as info:
+        make()
+    return str(info.value)
+
+
+def _bad_input():
+    from dks.embed import CNNEmbedder
+
+    class Source:
+        def describe(self, index):
+            return "x"
+
+    CNNEmbedder(on_error="raise")._bad_input(Source(), 0, "broken")
+
+
+def _no_cuda():
+    from dks.embed._arguments import resolve_device
+
+    if torch_cuda_available():
+        pytest.skip("CUDA is available")
+    resolve_device("cuda")
+
+
+def torch_cuda_available():
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _paper_layers():
+    import torch
+
+    from dks.embed._models import build_model
+
+    build_model(torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3)), None).resolve("paper")
+
+
+def _small_image():
+    from dks.embed._batching import Preprocess
+
+    Preprocess("center", None, (64, 64), (0, 0, 0), (1, 1, 1)).views(Image.new("RGB", (8, 8)))
+
+
 @pytest.mark.parametrize(
-    ("python", "flag"),
+    ("make", "flag"),
     [
-        ("Cannot embed x. Pass on_error='skip' to skip", "Rerun with --on-error skip to skip"),
-        ("Use device='cpu', or 'auto'", "Use --device 'cpu', or 'auto'"),
-        ("layers='paper' is defined for", "--layers paper is defined for"),
-        ("use a larger resize, a smaller crop_size or crops='none'", "--crop or --crops none"),
+        (_bad_input, "Rerun with --on-error skip to skip"),
+        (_no_cuda, "Use --device 'cpu', or 'auto'"),
+        (_paper_layers, "--layers paper is not defined for"),
+        (_small_image, "--crop or --crops none"),
     ],
 )
-def test_messages_name_flags_not_parameters(python, flag):
-    from dks.cli._main import _cli_message
-
-    assert flag in _cli_message(python)
+def test_messages_name_flags_not_parameters(make, flag):
+    assert flag in _message_of(make)
 
 
 @pytest.mark.slow

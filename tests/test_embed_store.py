@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("zarr")
 
+import dks  # noqa: E402
 from dks import _config  # noqa: E402
 from dks._atomic import TMP_SUFFIX  # noqa: E402
 from dks.embed import CNNEmbedder  # noqa: E402
@@ -39,9 +40,10 @@ def tiny(**params):
 
 
 @pytest.fixture
-def small_chunks(monkeypatch):
+def small_chunks():
     """Chunks of 4 rows for the 15 features of the tiny CNN."""
-    monkeypatch.setattr(_config, "STORE_CHUNK_BYTES", 4 * 15 * 4)
+    with dks.config_context(store_chunk_bytes=4 * 15 * 4):
+        yield
 
 
 def leftovers(folder):

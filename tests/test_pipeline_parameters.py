@@ -46,8 +46,13 @@ def test_rejected_with_the_parameter_and_value(values, expected):
 
 
 def test_messages_can_name_command_line_flags():
-    with pytest.raises(AnalysisError, match="The '--shuffles' parameter of dks characterize"):
-        check_parameters("dks characterize", names={"shuffles": "--shuffles"}, shuffles=-2)
+    from dks._options import command_line
+
+    with (
+        command_line(),
+        pytest.raises(AnalysisError, match="The '--shuffles' parameter of dks characterize"),
+    ):
+        check_parameters("dks characterize", shuffles=-2)
 
 
 def test_ranges_are_the_estimators(monkeypatch):

@@ -571,7 +571,7 @@ def test_matplotlib_is_imported_lazily_with_a_clear_error(monkeypatch):
         names += [n.module for n in top_level if isinstance(n, ast.ImportFrom)]
         assert not [n for n in names if n and n.startswith("matplotlib")]
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"pip install dks\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install 'dks\[plot\]'"):
         plot_layer_kept([0.5])
 
 

@@ -28,5 +28,5 @@ def test_summaries_import_and_run_without_matplotlib(monkeypatch):
     _, counts = plotting.class_curves([[0.5, -0.2]], [0.0, 0.4])
     np.testing.assert_array_equal(counts, [[1, 1]])
     assert not [m for m in sys.modules if m.startswith("matplotlib.")]
-    with pytest.raises(ImportError, match=r"pip install dks\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install 'dks\[plot\]'"):
         plotting.plot_layer_kept([0.5])

@@ -133,13 +133,10 @@ def test_absence_without_statistics_asks_for_the_class(results, tmp_path, capsys
 
 
 def test_report_crops_are_bounded_and_skipped_without_images(results, tmp_path, monkeypatch):
-    from dks import _config
-
-    monkeypatch.setattr(_config, "PIPELINE_CROP_CLASSES", 1)
-    monkeypatch.setattr(_config, "PIPELINE_CROP_IMAGES", 2)
     data = dks.load_results(results)
     lines = []
-    with pytest.warns(UserWarning, match="random"):
+    small = dks.config_context(pipeline_crop_classes=1, pipeline_crop_images=2)
+    with small, pytest.warns(UserWarning, match="random"):
         figures = crop_figures(data, results, lines.append)
     assert sorted(k.split("_")[2] for k in figures) == ["absence", "presence"]
     assert all("_a_" in k for k in figures)  # the first class only

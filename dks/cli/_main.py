@@ -22,6 +22,7 @@ from dks._options import command_line
 from dks.cli._layers import add_layers_command
 from dks.cli._study import add_commands as add_study_commands
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
+from dks.pipeline._embedding import cli_flags
 from dks.pipeline._parameters import check_parameters
 
 __all__ = ["build_parser", "main"]
@@ -125,58 +126,30 @@ def _shard(text):
         ) from None
 
 
-#: How the messages of dks.pipeline and dks.embed name a Python parameter -> the CLI flag.
-_PYTHON_SPELLINGS = (  # specific ones first
-    ("Pass on_error='skip'", "Rerun with --on-error skip"),
-    ("on_error='skip'", "--on-error skip"),
-    ("(limit_per_class)", "(--limit-per-class)"),
-    ("shard needs a folder of images", "--shard needs an IMAGES_DIR"),
-    ("The 'device' parameter of CNNEmbedder", "--device"),
-    ("The 'weights' parameter of efficientnet_lite0", "--weights"),
-    ("Pass weights='DEFAULT'", "Pass --weights DEFAULT"),
-    ("weights=None", "--weights none"),
-    ("weights=", "--weights "),
-    ("device=", "--device "),
-    ("layers='paper'", "--layers paper"),
-    (
-        "a larger resize, a smaller crop_size or crops='none'",
-        "a larger --resize, a smaller --crop or --crops none",
-    ),
-)
-
-
-def _cli_message(text):
-    """An error message with the Python parameters it names spelled as CLI flags."""
-    for python, flag in _PYTHON_SPELLINGS:
-        text = text.replace(python, flag)
-    return text
-
-
-#: Python parameter of dks.pipeline -> (dest of its option, CLI flag); torch-free ones first.
+#: Python parameter of dks.pipeline whose range is checked -> dest of its option (the flag:
+#: dks._options.cli_flag); torch-free ones first.
 _CHECKED_OPTIONS = {
-    "bins": ("bins", "--bins"),
-    "shuffles": ("shuffles", "--shuffles"),
-    "resolution": ("resolution", "--resolution"),
-    "thresholds": ("thresholds", "--thresholds"),
-    "max_noise_share": ("max_noise_share", "--max-noise-share"),
-    "jobs": ("jobs", "--jobs"),
-    "limit_per_class": ("limit_per_class", "--limit-per-class"),
-    "resize": ("resize", "--resize"),
-    "crop_size": ("crop", "--crop"),
-    "batch_size": ("batch_size", "--batch-size"),
-    "workers": ("workers", "--workers"),
+    "bins": "bins",
+    "shuffles": "shuffles",
+    "resolution": "resolution",
+    "thresholds": "thresholds",
+    "max_noise_share": "max_noise_share",
+    "jobs": "jobs",
+    "limit_per_class": "limit_per_class",
+    "resize": "resize",
+    "crop_size": "crop",
+    "batch_size": "batch_size",
+    "workers": "workers",
 }
 
 
 def _check_ranges(args):
     """Check the numeric options against the estimators' constraints (messages name flags)."""
     values = {
-        name: getattr(args, dest)
-        for name, (dest, _) in _CHECKED_OPTIONS.items()
-        if hasattr(args, dest)
+        name: getattr(args, dest) for name, dest in _CHECKED_OPTIONS.items() if hasattr(args, dest)
     }
-    flags = {name: flag for name, (_, flag) in _CHECKED_OPTIONS.items()}
-    check_parameters(f"dks {args.command}", names=flags, **values)
+    with command_line():
+        check_parameters(f"dks {args.command}", **values)
 
 
 # -------------------------------------------------------------------------- parser
@@ -487,8 +460,8 @@ def build_parser():
         epilog=_EPILOG,
     )
     rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
-    add_layers_command(commands, common, _EPILOG)  # dks layers MODEL (dks/_cli_layers.py)
-    add_study_commands(commands, common)  # compare, visualize, datasets (dks/_cli_study.py)
+    add_layers_command(commands, common, _EPILOG)  # dks layers MODEL (dks/cli/_layers.py)
+    add_study_commands(commands, common)  # compare, visualize, datasets (dks/cli/_study.py)
     for command in commands.choices.values():
         command.set_defaults(usage_error=command.error)
     return parser
@@ -496,35 +469,19 @@ def build_parser():
 
 # ---------------------------------------------------------------------------- main
 def _run(args):
-    if hasattr(args, "run"):  # a command of dks/_cli_study.py
+    if hasattr(args, "run"):  # a command of dks/cli/_study.py
         return args.run(args)
     from dks import pipeline
 
     verbose = not args.quiet
     if args.command in ("embed", "analyze"):
-        kwargs = dict(
-            out=args.out,
-            model=args.model,
-            weights=args.weights,
-            layers=args.layers,
-            crops=args.crops,
-            resize=args.resize,
-            crop_size=args.crop,
-            device=args.device,
-            batch_size=args.batch_size,
-            limit_per_class=args.limit_per_class,
-            seed=args.seed,
-            workers=args.workers,
-            on_error=args.on_error,
-            shard=args.shard,
-            export_npy=args.export_npy,
-            background=args.background,
-            tokens=args.tokens,
-            progress=not args.no_progress and verbose,
-            data_home=args.data_home,
-            download=args.download,
-            verbose=verbose,
-        )
+        progress = not args.no_progress and verbose
+        kwargs = {
+            name: progress if name == "progress" else getattr(args, flag[2:].replace("-", "_"))
+            for name, flag in cli_flags().items()
+        }
+        kwargs.update(out=args.out, limit_per_class=args.limit_per_class, verbose=verbose)
+        kwargs.update(data_home=args.data_home, download=args.download)
         target = args.images
     else:
         kwargs = dict(verbose=verbose)
@@ -539,7 +496,7 @@ def _run(args):
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"dks: warning: {_cli_message(str(message))}", file=sys.stderr, flush=True)
+    print(f"dks: warning: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv=None):
@@ -590,7 +547,7 @@ def main(argv=None):
         except _USER_ERRORS as exc:
             if args.debug:
                 raise
-            message = _cli_message(" ".join(str(exc).split()) or type(exc).__name__)
+            message = " ".join(str(exc).split()) or type(exc).__name__
             print(f"dks {args.command}: error: {message}", file=sys.stderr, flush=True)
             return _EXIT_ERROR
     return _EXIT_OK

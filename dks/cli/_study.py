@@ -1,8 +1,8 @@
 """The ``dks`` commands of the paper's whole study: ``compare``, ``visualize``, ``datasets``.
 
-:func:`add_commands` adds them to the parser of :mod:`dks.cli`; each sets ``run``, the
+:func:`add_commands` adds them to the parser of :mod:`dks.cli._main`; each sets ``run``, the
 function that :func:`dks.cli.main` calls with the parsed arguments. Errors name the
-command-line flags, not the Python parameters.
+command-line flags, not the Python parameters (:func:`dks._options.option`).
 """
 
 from __future__ import annotations
@@ -21,16 +21,15 @@ _SPLITS = {
 
 
 def _compare(args):
-    from dks.pipeline._compare import CLI_FLAGS, compare_step
+    from dks.pipeline import compare
 
-    result = compare_step(
+    result = compare(
         args.results,
         args.out,
         names=args.names,
         reference=args.reference,
         only_layer_independent=args.only_layer_independent,
         verbose=not args.quiet,
-        flags=CLI_FLAGS,
     )
     if not args.quiet:
         for sentence in result["text"]:
@@ -39,22 +38,14 @@ def _compare(args):
 
 
 def _visualize(args):
-    from dks.pipeline._crops import CLI_FLAGS, visualize_step
+    from dks.pipeline import visualize
 
     feature = args.feature
     out = args.out
     if out is None:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in feature)
         out = Path(args.results) / "figures" / f"crops_{args.sign}_{safe}.png"
-    visualize_step(
-        args.results,
-        feature,
-        k=args.k,
-        sign=args.sign,
-        cls=args.cls,
-        out=out,
-        flags=CLI_FLAGS,
-    )
+    visualize(args.results, feature, k=args.k, sign=args.sign, cls=args.cls, out=out)
     if not args.quiet:
         print(f"figure: {out}")
 
@@ -78,10 +69,7 @@ def _datasets(args):
         raise ValueError("--n-classes works for imagenet_val only.")
     if args.name == "imagenet_val":
         n_classes = 500 if args.n_classes is None else args.n_classes
-        try:
-            out = builder(args.root, args.out, n_classes=n_classes, link=args.link)
-        except ValueError as exc:  # name the flag, not the Python parameter
-            raise ValueError(str(exc).replace("n_classes", "--n-classes")) from None
+        out = builder(args.root, args.out, n_classes=n_classes, link=args.link)
     elif args.name == "flowers102":
         out = builder(args.root, args.out, split=split, download=args.download, link=args.link)
     else:

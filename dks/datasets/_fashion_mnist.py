@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import check_random_state
 
+from dks._optional import import_optional
+
 __all__ = ["DEBIAN_FASHION_MNIST", "FASHION_MNIST_CLASSES", "load_fashion_mnist"]
 
 #: Where Debian's ``dataset-fashion-mnist`` package installs the files.
@@ -156,13 +158,12 @@ def _find_files(split, data_home, download):
             "command line) to fetch them with torchvision."
         )
     home = Path(data_home).expanduser() if data_home is not None else _default_download_home()
-    try:
-        from torchvision.datasets import FashionMNIST
-    except ImportError as exc:
-        raise ImportError(
-            "Downloading Fashion-MNIST needs torchvision (`pip install dks[torch]`); or "
-            "install Debian's copy with `apt-get install dataset-fashion-mnist`."
-        ) from exc
+    FashionMNIST = import_optional(
+        "torchvision.datasets",
+        "Downloading Fashion-MNIST (or: apt-get install dataset-fashion-mnist)",
+        needs="torchvision",
+        extra="torch",
+    ).FashionMNIST
     try:
         FashionMNIST(os.fspath(home), train=split == "train", download=True)
     except Exception as exc:  # network errors come in many types

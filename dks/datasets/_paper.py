@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dks._atomic import atomic_dir, atomic_open
+from dks._options import option
 from dks.datasets._folders import folder_name
 
 __all__ = [
@@ -236,7 +237,7 @@ def make_imagenet_val(root, out, *, n_classes=500, random_state=0, link="symlink
     by_class = _imagenet_val_files(root)
     wnids = sorted(by_class)
     if not 1 <= n_classes <= len(wnids):
-        raise ValueError(f"n_classes must be in 1..{len(wnids)}; got {n_classes!r}.")
+        raise ValueError(f"{option('n_classes')} must be in 1..{len(wnids)}; got {n_classes!r}.")
     rng = np.random.default_rng(random_state)
     chosen = sorted(rng.choice(wnids, size=n_classes, replace=False).tolist())
     items = [(wnid, path) for wnid in chosen for path in sorted(by_class[wnid])]

@@ -12,8 +12,8 @@ This subpackage needs torch, torchvision, pillow and tqdm (``pip install dks[tor
 """
 
 from dks.embed._discover import Layer, describe_layers
-from dks.embed._embedder import CNNEmbedder, SkippedInput
-from dks.embed._images import IMG_EXTENSIONS, image_folder
+from dks.embed._embedder import CNNEmbedder
+from dks.embed._images import IMG_EXTENSIONS, SkippedInput, image_folder
 from dks.embed._locate import FeatureCrop, feature_crops
 from dks.embed._models import list_layers
 from dks.embed._receptive_field import ReceptiveField, receptive_field

@@ -11,6 +11,8 @@ from numbers import Integral
 import numpy as np
 import torch
 
+from dks._options import option
+
 __all__ = [
     "as_pair",
     "as_size",
@@ -79,26 +81,27 @@ def resolve_device(device):
         resolved = torch.device(device)
     except (RuntimeError, ValueError):
         raise ValueError(
-            f"The 'device' parameter of CNNEmbedder must be 'auto', 'cpu', 'cuda', "
+            f"The '{option('device')}' parameter of CNNEmbedder must be 'auto', 'cpu', 'cuda', "
             f"'cuda:<index>' or a torch.device. Got {device!r} instead."
         ) from None
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(
-                f"device={device!r} was requested but CUDA is not available "
-                "(torch.cuda.is_available() is False). Use device='cpu', or 'auto' to take "
-                "CUDA only when present."
+                f"{option('device', device)} was requested but CUDA is not available "
+                f"(torch.cuda.is_available() is False). Use {option('device')} 'cpu', or "
+                "'auto' to take CUDA only when present."
             )
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
             raise ValueError(
-                f"device={device!r} was requested but there are only "
+                f"{option('device', device)} was requested but there are only "
                 f"{torch.cuda.device_count()} CUDA device(s)."
             )
     elif resolved.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={device!r} was requested but MPS is not available.")
+        raise ValueError(f"{option('device', device)} was requested but MPS is not available.")
     elif resolved.type not in ("cpu", "cuda", "mps"):
         raise ValueError(
-            f"The 'device' parameter of CNNEmbedder must be 'auto', 'cpu', 'cuda' or 'mps'. "
+            f"The '{option('device')}' parameter of CNNEmbedder must be 'auto', 'cpu', 'cuda' "
+            "or 'mps'. "
             f"Got {device!r} instead."
         )
     return resolved

@@ -21,6 +21,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from dks._imageio import WHITE
+from dks._options import option
 from dks.embed._images import BadImage
 
 __all__ = ["Prefetcher", "Preprocess", "default_num_workers", "make_loader"]
@@ -98,8 +99,8 @@ class Preprocess:
             resized = "after resizing " if self.resize is not None else ""
             raise BadImage(
                 f"the image is {width}x{height} (width x height) {resized}and smaller than "
-                f"the {cw}x{ch} crop; use a larger resize, a smaller crop_size or "
-                "crops='none'"
+                f"the {cw}x{ch} crop; use a larger {option('resize')}, a smaller "
+                f"{option('crop_size')} or {option('crops', 'none')}"
             )
         ch, cw = self.crop_size
         if self.crops == "center":

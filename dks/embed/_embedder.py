@@ -4,7 +4,6 @@ import contextlib
 import os
 import warnings
 from numbers import Integral
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -17,6 +16,7 @@ from tqdm.auto import tqdm
 
 from dks import _config
 from dks._imageio import check_background
+from dks._options import on_command_line, option
 from dks.embed._allocator import release_memory, tune_allocator
 from dks.embed._arguments import (
     as_pair,
@@ -35,7 +35,7 @@ from dks.embed._batching import (
 )
 from dks.embed._discover import describe_layers
 from dks.embed._hooks import LayerRecorder, Reducer, probe
-from dks.embed._images import as_source
+from dks.embed._images import SkippedInput, as_source
 from dks.embed._models import build_model
 from dks.embed._output import make_writer
 from dks.embed._store_run import check_output, embed_into_store, is_store_path
@@ -44,24 +44,6 @@ __all__ = ["CNNEmbedder", "SkippedInput"]
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 _POSITIVE = Interval(Integral, 1, None, closed="left")
-
-
-class SkippedInput(NamedTuple):
-    """An input that ``on_error="skip"`` left out of the embedding.
-
-    Attributes
-    ----------
-    index : int
-        Position of the input in ``X``.
-    description : str
-        The input, described for people (file name, item number).
-    error : str
-        Why it could not be embedded (exception type and message).
-    """
-
-    index: int
-    description: str
-    error: str
 
 
 class CNNEmbedder(TransformerMixin, BaseEstimator):
@@ -503,7 +485,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         description = source.describe(index)
         if self.on_error == "raise":
             raise ValueError(
-                f"Cannot embed {description}: {message}. Pass on_error='skip' to skip such inputs."
+                f"Cannot embed {description}: {message}. "
+                f"{'Rerun with' if on_command_line() else 'Pass'} {option('on_error', 'skip')} "
+                "to skip such inputs."
             )
         return SkippedInput(index, description, message)
 

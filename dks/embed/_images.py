@@ -8,6 +8,7 @@ crops is :mod:`dks.embed._batching`.
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -16,7 +17,17 @@ from torch.utils.data import Dataset
 
 from dks._imageio import WHITE, load_image, to_rgb
 
-__all__ = ["IMG_EXTENSIONS", "BadImage", "ImageSource", "as_source", "image_folder", "to_pil"]
+__all__ = [
+    "IMG_EXTENSIONS",
+    "ArraySource",
+    "BadImage",
+    "ImageSource",
+    "SequenceSource",
+    "SkippedInput",
+    "as_source",
+    "image_folder",
+    "to_pil",
+]
 
 #: File extensions that :func:`image_folder` collects (those of torchvision's ImageFolder).
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -124,6 +135,24 @@ def _images_under(folder, extensions):
     return found
 
 
+class SkippedInput(NamedTuple):
+    """An input that ``on_error="skip"`` left out of the embedding.
+
+    Attributes
+    ----------
+    index : int
+        Position of the input in ``X``.
+    description : str
+        The input, described for people (file name, item number).
+    error : str
+        Why it could not be embedded (exception type and message).
+    """
+
+    index: int
+    description: str
+    error: str
+
+
 class BadImage(Exception):
     """An input that cannot be turned into an image (reported per input)."""
 
@@ -146,7 +175,7 @@ class ImageSource:
         return f"input {index}"
 
 
-class _SequenceSource(ImageSource):
+class SequenceSource(ImageSource):
     """A list of paths, PIL images, uint8 arrays and/or image tensors."""
 
     def __init__(self, items):
@@ -165,7 +194,7 @@ class _SequenceSource(ImageSource):
         return f"input {index} ({_kind(item)})"
 
 
-class _ArraySource(ImageSource):
+class ArraySource(ImageSource):
     """A 4-D uint8 array ``(n_images, height, width, channels)``."""
 
     def __init__(self, array):
@@ -227,7 +256,7 @@ def as_source(X):
         path = Path(X)
         if path.is_dir():
             paths, _, _ = image_folder(path)
-            return _SequenceSource(paths)
+            return SequenceSource(paths)
         if path.exists():
             raise TypeError(
                 f"X is a single file path ({str(path)!r}); pass a list of images, e.g. [path], "
@@ -254,7 +283,7 @@ def as_source(X):
             "X is a DataFrame; pass a list or Series of image paths, e.g. df['path'].tolist()."
         )
     if isinstance(X, np.ndarray) and X.ndim != 1:
-        return _ArraySource(_check_array_batch(X))
+        return ArraySource(_check_array_batch(X))
     try:
         items = list(X)
     except TypeError:
@@ -275,7 +304,7 @@ def as_source(X):
                 f"Input {index} of X is a {type(item).__name__}; each image must be a file "
                 "path, a PIL image, a uint8 array (H, W) or (H, W, 3), or a (C, H, W) tensor."
             )
-    return _SequenceSource(items)
+    return SequenceSource(items)
 
 
 def _kind(item):

@@ -30,6 +30,7 @@ import torchvision
 from sklearn.utils import check_random_state
 from torch import nn
 
+from dks._options import option
 from dks.embed._layers import FAMILIES, num_prefix_tokens, paper_layers
 from dks.embed._timm import build_timm, check_timm_name, is_timm_name, timm_preprocessing
 
@@ -121,7 +122,8 @@ class ModelInfo:
         if isinstance(layers, str):  # "paper", checked by the estimator
             if self.default_layers is None:
                 raise ValueError(
-                    f"layers='paper' is not defined for {self.name}: it is defined for "
+                    f"{option('layers', 'paper')} is not defined for {self.name}: it is "
+                    "defined for "
                     f"{FAMILIES}, and for {LITE0!r}. Pass a list of layer names, e.g. "
                     f"{_suggest_layers(self.module)!r}; `dks layers MODEL` or "
                     "dks.embed.describe_layers() lists them with their output shapes."
@@ -168,7 +170,7 @@ def _suggest_layers(module):
     return children[:-1] if len(children) > 1 else children
 
 
-def _describe_module(module, name, weights, mean, std, resize=256, crop_size=224, interp=None):
+def describe_module(module, name, weights, mean, std, resize=256, crop_size=224, interp=None):
     """A :class:`ModelInfo` for ``module``: its family's paper layers and token layout.
 
     A timm ``pretrained_cfg`` on the module overrides the given preprocessing.
@@ -238,7 +240,7 @@ def classification_models():
     return torchvision.models.list_models(module=torchvision.models)
 
 
-def _check_model_name(model):
+def check_model_name(model):
     if is_timm_name(model):
         check_timm_name(model)
         return
@@ -265,7 +267,7 @@ def _user_module(module, weights):
             f"With a torch.nn.Module as model, weights must be 'DEFAULT' or None (use the "
             f"module's own weights) or the path of a state_dict file; got {weights!r}."
         )
-    return _describe_module(module, name, description, IMAGENET_MEAN, IMAGENET_STD)
+    return describe_module(module, name, description, IMAGENET_MEAN, IMAGENET_STD)
 
 
 def _lite0(weights, random_state, stacklevel):
@@ -314,7 +316,7 @@ def _timm_model(name, weights, random_state, stacklevel):
         is_path=_is_path,
         existing_file=_existing_file,
     )
-    return _describe_module(module, name, description, IMAGENET_MEAN, IMAGENET_STD)
+    return describe_module(module, name, description, IMAGENET_MEAN, IMAGENET_STD)
 
 
 def _tv_preprocessing(transforms):
@@ -332,7 +334,7 @@ def _tv_preprocessing(transforms):
 
 
 def _torchvision_model(name, weights, random_state, progress, stacklevel):
-    _check_model_name(name)
+    check_model_name(name)
     enum = torchvision.models.get_model_weights(name)
     member = _weights_member(enum, weights, name)
     preprocessing = _tv_preprocessing((member or enum.DEFAULT).transforms())
@@ -349,7 +351,7 @@ def _torchvision_model(name, weights, random_state, progress, stacklevel):
         module = torchvision.models.get_model(name, weights=None)
         _load_state_dict(module, path, repr(name))
         description = f"file {os.fspath(weights)!r}"
-    return _describe_module(module.eval(), name, description, *preprocessing)
+    return describe_module(module.eval(), name, description, *preprocessing)
 
 
 def _weights_member(enum, weights, name):
@@ -359,7 +361,7 @@ def _weights_member(enum, weights, name):
     if isinstance(weights, torchvision.models.WeightsEnum):
         if not isinstance(weights, enum):
             raise ValueError(
-                f"weights={weights} are not weights of model {name!r}; valid: "
+                f"{option('weights')} {weights} are not weights of model {name!r}; valid: "
                 f"{', '.join(enum.__members__)}."
             )
         return weights
@@ -386,9 +388,9 @@ def _download(name, member, progress):
             f"{name!r}: torchvision downloads them from {member.url} into its cache "
             f"({checkpoints}) and that failed: {exc}. This machine may have no network "
             f"access. Download the file elsewhere and either pass its path, "
-            f"weights='/path/to/{filename}', or copy it to {checkpoints / filename} so that "
-            "torchvision finds it in its cache. For pretrained features without any "
-            f"download, use model={LITE0!r}."
+            f"{option('weights', f'/path/to/{filename}')}, or copy it to "
+            f"{checkpoints / filename} so that torchvision finds it in its cache. For "
+            f"pretrained features without any download, use {option('model', LITE0)}."
         ) from exc
 
 
@@ -413,9 +415,9 @@ def _existing_file(weights, name):
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(
-            f"weights={os.fspath(weights)!r} for model {name!r} is not an existing file. Pass "
-            "'DEFAULT', a weights name, the path of a state_dict saved with torch.save, or "
-            "None for random weights."
+            f"{option('weights', os.fspath(weights))} for model {name!r} is not an existing "
+            "file. Pass 'DEFAULT', a weights name, the path of a state_dict saved with "
+            f"torch.save, or {option('weights', None)} for random weights."
         )
     return path
 
@@ -476,7 +478,7 @@ def _mismatch_summary(expected, found, shown=3):
 
 def _warn_random(name, stacklevel):
     warnings.warn(
-        f"weights=None: model {name!r} has random weights; {_NO_KNOWLEDGE}.",
+        f"{option('weights', None)}: model {name!r} has random weights; {_NO_KNOWLEDGE}.",
         UserWarning,
         stacklevel=stacklevel + 1,
     )
@@ -541,13 +543,13 @@ def model_info(model, *, meta=True):
     info : ModelInfo
     """
     if isinstance(model, nn.Module):
-        return _describe_module(
+        return describe_module(
             model, f"the {type(model).__name__} module", "as given", IMAGENET_MEAN, IMAGENET_STD
         )
     if not isinstance(model, str):
         raise TypeError(f"model must be a name or a torch.nn.Module; got {type(model).__name__}.")
     if model != LITE0:
-        _check_model_name(model)
+        check_model_name(model)
     try:
         with torch.device("meta") if meta else contextlib.nullcontext():
             module = _random_module(model)
@@ -556,10 +558,10 @@ def model_info(model, *, meta=True):
     if model == LITE0:
         return _lite0_info(module, None)
     if is_timm_name(model):
-        return _describe_module(module.eval(), model, None, IMAGENET_MEAN, IMAGENET_STD)
+        return describe_module(module.eval(), model, None, IMAGENET_MEAN, IMAGENET_STD)
     enum = torchvision.models.get_model_weights(model)
     preprocessing = _tv_preprocessing(enum.DEFAULT.transforms())
-    return _describe_module(module.eval(), model, None, *preprocessing)
+    return describe_module(module.eval(), model, None, *preprocessing)
 
 
 def _random_module(model):

@@ -214,14 +214,14 @@ def _tensors(obj):
 
 def _meta_module(model):
     """The network on the meta device (a copy for a user's module; names are built there)."""
-    from dks.embed._models import LITE0, _check_model_name, _describe_module
+    from dks.embed._models import LITE0, check_model_name, describe_module
 
     if isinstance(model, nn.Module):
         module = copy.deepcopy(model).to("meta")
         name = f"{type(model).__name__} module"
     elif isinstance(model, str):
         if model != LITE0:
-            _check_model_name(model)
+            check_model_name(model)
         with torch.device("meta"):
             if model == LITE0:
                 from dks.embed._efficientnet import efficientnet_lite0
@@ -236,7 +236,7 @@ def _meta_module(model):
         raise TypeError(f"model must be a name or a torch.nn.Module; got {type(model).__name__}.")
     from dks.embed._models import IMAGENET_MEAN, IMAGENET_STD
 
-    return _describe_module(module.eval(), name, None, IMAGENET_MEAN, IMAGENET_STD)
+    return describe_module(module.eval(), name, None, IMAGENET_MEAN, IMAGENET_STD)
 
 
 def receptive_field(model, layer, *, input_size=224):

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from dks._imageio import WHITE
-from dks.embed._images import ImageSource, _ArraySource, _SequenceSource
+from dks.embed._images import ArraySource, ImageSource, SequenceSource, SkippedInput
 from dks.embed._output import check_output_path
 from dks.store import EmbeddingStore, RowView, StoreWriter, chunk_rows_for, parse_shard
 from dks.store._layout import chunk_range
@@ -82,8 +82,6 @@ def embed_into_store(embedder, source, output, shard):
     sample_indices : ndarray of int64
     skipped : list of (int, str, str)
     """
-    from dks.embed._embedder import SkippedInput
-
     shard = parse_shard(shard)
     n_images = len(source)
     n_features = len(embedder._feature_names)
@@ -218,16 +216,16 @@ def _state_hash(module):
 
 def image_identities(source):
     """One string per input: its file path, or a hash of an in-memory image's content."""
-    if isinstance(source, _SequenceSource):
+    if isinstance(source, SequenceSource):
         return [_identity(item) for item in source.items]
-    if isinstance(source, _ArraySource):
+    if isinstance(source, ArraySource):
         return [_identity(source.array[i]) for i in range(len(source))]
     return [source.describe(i) for i in range(len(source))]
 
 
 def image_files(source):
     """The file of each input (None for in-memory images and dataset items)."""
-    if not isinstance(source, _SequenceSource):
+    if not isinstance(source, SequenceSource):
         return [None] * len(source)
     return [os.fspath(i) if isinstance(i, (str, os.PathLike)) else None for i in source.items]
 

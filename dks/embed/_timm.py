@@ -22,6 +22,9 @@ timm is an optional dependency (``pip install dks[timm]``).
 import math
 import os
 
+from dks._optional import import_optional
+from dks._options import option
+
 __all__ = [
     "PREFIX",
     "build_timm",
@@ -39,13 +42,7 @@ def is_timm_name(model):
 
 
 def _import_timm():
-    try:
-        import timm
-    except ImportError:
-        raise ImportError(
-            "Models named 'timm/...' need the package timm: pip install 'dks[timm]'."
-        ) from None
-    return timm
+    return import_optional("timm", "A model named 'timm/...'", needs="timm", extra="timm")
 
 
 def check_timm_name(model):
@@ -139,7 +136,8 @@ def build_timm(model, weights, *, seeded, warn_random, is_path, existing_file):
     if weights != "DEFAULT":
         if tag is not None and weights != tag:
             raise ValueError(
-                f"model={model!r} names the tag {tag!r} but weights={weights!r}; give the "
+                f"{option('model', model)} names the tag {tag!r} but "
+                f"{option('weights', weights)}; give the "
                 "tag once, in the model name or as weights."
             )
         tag = weights
@@ -153,7 +151,7 @@ def build_timm(model, weights, *, seeded, warn_random, is_path, existing_file):
             f"the Hugging Face hub (https://huggingface.co/{PREFIX}{name}) and that failed: "
             f"{type(exc).__name__}: {exc}. This machine may have no network access. Download "
             "the weights file (model.safetensors) elsewhere and pass its path, "
-            "weights='/path/to/model.safetensors'; timm loads it offline."
+            f"{option('weights', '/path/to/model.safetensors')}; timm loads it offline."
         ) from exc
     loaded = module.pretrained_cfg.get("tag")
     return module.eval(), f"{PREFIX}{arch}.{loaded}" if loaded else f"{PREFIX}{name}"

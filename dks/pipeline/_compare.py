@@ -19,28 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
+from dks._options import option
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._figures import require_matplotlib
 from dks.pipeline._io import load_results, read_json, write_json
 from dks.pipeline._log import Log
 from dks.report._report import _PAPER_TABLE4
 
-__all__ = ["PAPER_TABLE4", "compare", "compare_step"]
+__all__ = ["PAPER_TABLE4", "compare"]
 
 #: The paper's Table 4 (VGG19): dataset -> (t+, d_avg(t+), t-, d_avg(t-)).
 PAPER_TABLE4 = {row[0].split(" ")[0]: tuple(row[1:]) for row in _PAPER_TABLE4}
-
-#: How messages name the options, from Python and from the command line.
-PYTHON_FLAGS = {
-    "names": "names",
-    "reference": "reference",
-    "only_layer_independent": "only_layer_independent=True",
-}
-CLI_FLAGS = {
-    "names": "--names",
-    "reference": "--reference",
-    "only_layer_independent": "--only-layer-independent",
-}
 
 #: What must be equal for the per-layer parts: (label, how to read it from embedding.json).
 _SAME_EMBEDDING = (
@@ -103,19 +92,6 @@ def compare(
     >>> import dks
     >>> dks.compare(["res_flowers", "res_cub"], "res_compare")  # doctest: +SKIP
     """
-    return compare_step(
-        results,
-        out,
-        names=names,
-        reference=reference,
-        only_layer_independent=only_layer_independent,
-        verbose=verbose,
-        flags=PYTHON_FLAGS,
-    )
-
-
-def compare_step(results, out, *, names, reference, only_layer_independent, verbose, flags):
-    """:func:`compare`, with the options named as ``flags`` says in messages."""
     from dks.pipeline._compare_figures import compare_figures
     from dks.pipeline._compare_page import write_compare_page
     from dks.pipeline._compare_text import compare_in_words, layer_differences
@@ -127,15 +103,15 @@ def compare_step(results, out, *, names, reference, only_layer_independent, verb
     if len(paths) < 2:
         raise AnalysisError(f"A comparison needs two results folders or more; got {len(paths)}.")
     require_matplotlib()
-    runs = [Run(name, path, data) for name, path, data in _load(paths, names, flags)]
+    runs = [Run(name, path, data) for name, path, data in _load(paths, names)]
     differences = embedding_differences(runs)
     if differences and not only_layer_independent:
-        raise AnalysisError(refusal(runs, differences, flags))
+        raise AnalysisError(refusal(runs, differences))
     layerwise = not only_layer_independent
     names = [run.name for run in runs]
     if reference is not None and reference not in names:
         raise AnalysisError(
-            f"{flags['reference']} {reference!r} is none of the datasets compared: {names}."
+            f"{option('reference')} {reference!r} is none of the datasets compared: {names}."
         )
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -185,7 +161,7 @@ def _table_row(run):
     return row
 
 
-def _load(paths, names, flags):
+def _load(paths, names):
     """``(name, path, results)`` of each folder; every folder must be characterized."""
     loaded = []
     for path in paths:
@@ -208,10 +184,10 @@ def _load(paths, names, flags):
         names = [str(n) for n in ([names] if isinstance(names, str) else names)]
         if len(names) != len(paths):
             raise AnalysisError(
-                f"{flags['names']} gives {len(names)} names for {len(paths)} results folders."
+                f"{option('names')} gives {len(names)} names for {len(paths)} results folders."
             )
         if len(set(names)) != len(names):
-            raise AnalysisError(f"{flags['names']} must give distinct names; got {names}.")
+            raise AnalysisError(f"{option('names')} must give distinct names; got {names}.")
     return [(name, path, data) for name, (path, data) in zip(names, loaded, strict=True)]
 
 
@@ -261,7 +237,7 @@ def _describe(what, value):
     return repr(value)
 
 
-def refusal(runs, differences, flags):
+def refusal(runs, differences):
     """The message refusing a per-layer comparison of differently embedded folders."""
     parts = []
     for diff in differences:
@@ -274,8 +250,8 @@ def refusal(runs, differences, flags):
     return (
         "These results folders were embedded differently, so their columns and layers do not "
         f"mean the same thing: {'; '.join(parts)}. Compare only the layer-independent parts "
-        f"(Table 4, Fig. 9) with {flags['only_layer_independent']}, or embed the images again "
-        "with the same model, weights and layers."
+        f"(Table 4, Fig. 9) with {option('only_layer_independent', True)}, or embed the images "
+        "again with the same model, weights and layers."
     )
 
 

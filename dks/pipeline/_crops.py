@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from dks import _config
+from dks._optional import import_optional
+from dks._options import option
 from dks._sign import check_sign
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._io import embedding_background, load_results
 
-__all__ = ["crop_figures", "embedder_from_results", "image_paths", "visualize", "visualize_step"]
+__all__ = ["crop_figures", "embedder_from_results", "image_paths", "visualize"]
 
 
 def image_paths(meta, path):
@@ -60,13 +62,12 @@ def embedder_from_results(data, path):
     AnalysisError
         The saved settings do not give back the same feature names.
     """
-    try:
-        from dks.embed import CNNEmbedder
-    except ImportError as exc:
-        raise ImportError(
-            "Showing what a feature looks at runs the network again: it needs torch and "
-            f"torchvision (pip install 'dks[torch]'); {exc}"
-        ) from exc
+    CNNEmbedder = import_optional(
+        "dks.embed",
+        "Showing what a feature looks at (the network runs again)",
+        needs="torch and torchvision",
+        extra="torch",
+    ).CNNEmbedder
     meta = data["embedding_meta"]
     settings = meta.get("settings", {})
     if not settings.get("model"):
@@ -131,11 +132,6 @@ def _feature_figure(embedder, data, paths, j, *, k, sign, cls):
     )
 
 
-#: How messages name the options, from Python and from the command line.
-PYTHON_FLAGS = {"k": "k", "cls": "cls", "sign": "sign"}
-CLI_FLAGS = {"k": "--k", "cls": "--class", "sign": "--sign"}
-
-
 def visualize(results, feature, *, k=9, sign="presence", cls=None, out=None):
     """What a feature looks at: the images where it is highest, cropped to where it fires.
 
@@ -169,14 +165,9 @@ def visualize(results, feature, *, k=9, sign="presence", cls=None, out=None):
     >>> import dks
     >>> fig = dks.visualize("dks_results", "blocks.15_120")  # doctest: +SKIP
     """
-    return visualize_step(results, feature, k=k, sign=sign, cls=cls, out=out, flags=PYTHON_FLAGS)
-
-
-def visualize_step(results, feature, *, k, sign, cls, out, flags):
-    """:func:`visualize`, with the options named as ``flags`` says in messages."""
-    sign = check_sign(sign, allowed=("presence", "absence"), name=flags["sign"])
+    sign = check_sign(sign, allowed=("presence", "absence"), name=option("sign"))
     if not (isinstance(k, (int, np.integer)) and k >= 1):
-        raise AnalysisError(f"{flags['k']} must be a positive integer; got {k!r}.")
+        raise AnalysisError(f"{option('k')} must be a positive integer; got {k!r}.")
     path = Path(results)
     if not (path / "embedding.json").is_file():
         raise AnalysisError(
@@ -206,13 +197,13 @@ def visualize_step(results, feature, *, k, sign, cls, out, flags):
         if cls is None:
             if "dks" not in data:
                 raise AnalysisError(
-                    f"Name the class to show with {flags['cls']}, or run `dks characterize "
+                    f"Name the class to show with {option('cls')}, or run `dks characterize "
                     f"{path}` so that the class where the feature is lowest can be found."
                 )
             cls = classes[int(np.argmin(data["dks"][:, j]))]
         elif cls not in classes:
             raise AnalysisError(
-                f"Unknown class {cls!r} in {flags['cls']}; the classes are {classes}."
+                f"Unknown class {cls!r} in {option('cls')}; the classes are {classes}."
             )
     paths = image_paths(meta, path)
     missing = _missing_images(paths)

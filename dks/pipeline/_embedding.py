@@ -17,10 +17,11 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from dks._options import option
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._folder import (
     FORMAT,
@@ -33,7 +34,7 @@ from dks.pipeline._folder import (
 from dks.pipeline._io import read_json, write_csv, write_json
 from dks.pipeline._log import format_seconds
 
-__all__ = ["EmbedSettings", "embedding_step", "now"]
+__all__ = ["EmbedSettings", "cli_flags", "embedding_step", "now"]
 
 #: Model used with the default dataset (offline ImageNet weights).
 DEFAULT_DATASET_MODEL = "efficientnet_lite0"
@@ -42,32 +43,93 @@ DEFAULT_DATASET_MODEL = "efficientnet_lite0"
 DEFAULT_MODEL = "vgg19"
 
 
-@dataclass
-class EmbedSettings:
-    """The embedding parameters of :func:`~dks.pipeline.embed`."""
+def _setting(default, doc, *, flag=None, embedder=None, manifest=False):
+    """One field of :class:`EmbedSettings`: its default and what it is, for every reader.
 
-    model: str | None
-    weights: str | None
-    layers: str | list
-    crops: str
-    resize: int | str | None
-    crop_size: int | str
-    device: str
-    batch_size: int
-    workers: int | None
-    progress: bool
-    seed: int
-    on_error: str = "skip"
-    shard: tuple | None = None
-    export_npy: bool = False
-    background: object = "white"
-    tokens: str = "mean"
+    ``flag``: the CLI option (default: ``--`` and the name with dashes); ``embedder``: the
+    :class:`~dks.embed.CNNEmbedder` parameter it goes to (default: the same name; ``""``: none);
+    ``manifest``: whether the store's manifest records it (resolved), so that the store's
+    fingerprint, and with it the reuse of a saved embedding, depends on it.
+    """
+    meta = {"doc": doc, "flag": flag, "embedder": embedder, "manifest": manifest}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    """The embedding settings of :func:`~dks.pipeline.embed` and :func:`~dks.pipeline.analyze`.
+
+    The one spec of them: names, defaults, what each is (``fields(EmbedSettings)[i].metadata
+    ["doc"]``), the CLI flag that sets it, the :class:`~dks.embed.CNNEmbedder` parameter it
+    goes to and whether the store's manifest records it. The public signatures repeat the
+    names and defaults explicitly (tests check that they agree); :meth:`of` builds the
+    settings from a step's arguments, the command line from its parsed options
+    (:func:`cli_flags`). What the manifest records decides whether a saved embedding is
+    reused: the resolved model, weights, layers, crops, sizes, tokens, background, batch size
+    and device type, plus what the model itself fixes (its parameters' hash, interpolation,
+    normalization, precision) and the image list.
+    """
+
+    model: str | None = _setting(
+        None, "model name; None: the default for the kind of images", manifest=True
+    )
+    weights: str | None = _setting(
+        "DEFAULT", "pretrained weights: DEFAULT, a name, a file, or None", manifest=True
+    )
+    layers: str | list = _setting("paper", "layers embedded", manifest=True)
+    crops: str = _setting("ten", "ten, center or none", manifest=True)
+    resize: int | str | None = _setting("auto", "shorter side after resizing", manifest=True)
+    crop_size: int | str = _setting("auto", "side of the crops", flag="--crop", manifest=True)
+    device: str = _setting("auto", "torch device (its type is recorded)", manifest=True)
+    batch_size: int = _setting(8, "images per forward pass", manifest=True)
+    workers: int | None = _setting(
+        None, "DataLoader processes decoding images", embedder="num_workers"
+    )
+    progress: bool = _setting(True, "show a progress bar", flag="--no-progress")
+    seed: int = _setting(0, "seeds the subsets and random weights", embedder="random_state")
+    on_error: str = _setting("skip", "an unreadable image: skip or raise")
+    shard: tuple | None = _setting(None, "(k, n): fill only the k-th of n parts of the store")
+    export_npy: bool = _setting(False, "also write embedding.npy", embedder="")
+    background: object = _setting("white", "colour under transparent pixels", manifest=True)
+    tokens: str = _setting("mean", "vision transformers: mean, cls or both", manifest=True)
+
+    @classmethod
+    def of(cls, arguments):
+        """The settings among ``arguments`` (a step's ``locals()``), the shard parsed."""
+        values = {f.name: arguments[f.name] for f in fields(cls)}
+        return cls(**{**values, "shard": _parse_shard(values["shard"])})
+
+    def embedder_parameters(self):
+        """The keywords of :class:`~dks.embed.CNNEmbedder` (all but the model)."""
+        out = {}
+        for f in fields(self):
+            name = f.metadata["embedder"]
+            if f.name != "model" and name != "":
+                out[name or f.name] = getattr(self, f.name)
+        return out
 
     def model_name(self, default_dataset):
         """The model asked for, or the default for this kind of images."""
         if self.model is not None:
             return self.model
         return DEFAULT_DATASET_MODEL if default_dataset else DEFAULT_MODEL
+
+
+def cli_flags():
+    """``{name: flag}`` of the settings: the CLI option that sets each."""
+    return {
+        f.name: f.metadata["flag"] or "--" + f.name.replace("_", "-")
+        for f in fields(EmbedSettings)
+    }
+
+
+def _parse_shard(shard):
+    from dks.store import parse_shard
+
+    try:
+        return parse_shard(shard)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
 
 
 def now():
@@ -120,24 +182,7 @@ def _follow_move(out, images, saved, log):
 def _make_embedder(out, model, settings):
     from dks.embed import CNNEmbedder
 
-    return CNNEmbedder(
-        model,
-        weights=settings.weights,
-        layers=settings.layers,
-        crops=settings.crops,
-        resize=settings.resize,
-        crop_size=settings.crop_size,
-        batch_size=settings.batch_size,
-        device=settings.device,
-        num_workers=settings.workers,
-        output=out / STORE,
-        shard=settings.shard,
-        on_error=settings.on_error,
-        background=settings.background,
-        tokens=settings.tokens,
-        progress=settings.progress,
-        random_state=settings.seed,
-    )
+    return CNNEmbedder(model, output=out / STORE, **settings.embedder_parameters())
 
 
 class _LogHandler(logging.Handler):
@@ -236,10 +281,9 @@ def embedding_step(out, images, settings, log):
         log.timings["embed"] = log.timings.get("embed", 0.0) + elapsed
         log(f"embed: done in {format_seconds(elapsed)}")
     if not store.complete:
-        n_done = sum(name.endswith(".json") for name in os.listdir(out / STORE / "done"))
-        n_chunks = -(-store.array.shape[0] // store.manifest["chunk_rows"])
         log(
-            f"embed: shard {shard[0]}/{shard[1]} done; {n_done} of {n_chunks} chunks of the "
+            f"embed: shard {shard[0]}/{shard[1]} done; {store.n_chunks_done} of "
+            f"{store.n_chunks} chunks of the "
             f"store are done. The last shard to finish completes {out}."
         )
         return reused, False
@@ -338,6 +382,6 @@ def check_shard_images(images, shard):
     """Shards need a folder of images: the default dataset is exported by one process."""
     if shard is not None and images is None:
         raise AnalysisError(
-            "shard needs a folder of images: the default dataset (500 images) is embedded by "
-            "one process."
+            f"{option('shard')} needs an {option('images')} folder: the default dataset (500 "
+            "images) is embedded by one process."
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from dks import _config
+from dks._optional import import_optional
 from dks.pipeline._io import embedding_background, load_results
 from dks.plotting._captions import PER_CLASS_CAPTIONS
 
@@ -20,12 +21,7 @@ __all__ = ["report_step", "require_matplotlib"]
 
 def require_matplotlib():
     """Fail early, with the install command, if matplotlib is missing."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "The figures and the report need matplotlib: pip install 'dks[plot]'."
-        ) from exc
+    import_optional("matplotlib", "The figures and the report", needs="matplotlib", extra="plot")
 
 
 def _figure_name(text):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dks._options import option
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._folder import DATASET_FILE, IMAGES_DIR
 from dks.pipeline._io import read_json, write_json
@@ -60,7 +61,7 @@ def prepare_images(stage, images, limit_per_class, seed, data_home, download, lo
             raise AnalysisError(
                 f"The default dataset (Fashion-MNIST test split) has "
                 f"{_FASHION_MNIST_TEST_PER_CLASS} images per class; got {n} images per class "
-                "(limit_per_class)."
+                f"({option('limit_per_class')})."
             )
         return _default_images(stage, n, seed, data_home, download, log)
     return folder_images(images, stage.out, limit_per_class, seed)

@@ -5,7 +5,8 @@ The ranges are not written here: each parameter is checked against the
 :class:`~dks.KSCharacterizer`'s ``n_bins``, ``shuffles`` is
 :class:`~dks.NoiseThresholdSelector`'s ``n_shuffles``, ...), so that the estimator, the
 Python functions and the command line accept the same values. Messages name the parameter
-as the caller knows it: ``shuffles`` in Python, ``--shuffles`` on the command line.
+as the caller knows it (:func:`dks._options.option`): ``shuffles`` in Python,
+``--shuffles`` on the command line.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
+from dks._options import option
 from dks.pipeline._errors import AnalysisError
 
 __all__ = ["check_parameters", "parse_bins"]
@@ -66,16 +68,13 @@ def _constraints(name):
     return [*_ALSO.get(name, []), *cls._parameter_constraints[parameter]]
 
 
-def check_parameters(caller, names=None, **values):
+def check_parameters(caller, **values):
     """Check pipeline parameters against the constraints of the estimators that take them.
 
     Parameters
     ----------
     caller : str
         Named in the message (``"analyze"``, ``"dks analyze"``).
-    names : dict of str to str, optional
-        How to call each parameter in the message (``{"shuffles": "--shuffles"}``);
-        default: its Python name.
     **values
         The parameters to check (``bins``, ``jobs``, ``shuffles``, ``resolution``,
         ``thresholds``, ``max_noise_share``, ``resize``, ``crop_size``, ``batch_size``,
@@ -87,9 +86,8 @@ def check_parameters(caller, names=None, **values):
         For the first value out of range: ``The '--shuffles' parameter of dks analyze must
         be an int in the range [1, inf). Got 0 instead.``
     """
-    names = names or {}
     for name, value in values.items():  # in order, so that torch is imported only if needed
-        label = names.get(name, name)
+        label = option(name)  # --shuffles inside dks._options.command_line()
         if name == "bins" and isinstance(value, str):
             value = value.lower()
         try:

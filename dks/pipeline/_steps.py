@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dks._options import option
 from dks.pipeline._embedding import EmbedSettings, check_shard_images, embedding_step
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._figures import report_step, require_matplotlib
@@ -103,25 +104,13 @@ download, verbose
         Whether the saved embedding was reused.
     """
     log = Log(verbose)
-    settings = EmbedSettings(
-        model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
-        progress, seed, on_error, _shard(shard), export_npy, background, tokens,
-    )  # fmt: skip
+    settings = EmbedSettings.of(locals())
     out, reused, complete = _embed(
         "embed", images, out, settings, limit_per_class, data_home, download, log
     )
     if complete:
         log(f"embedding in {out}")
     return reused
-
-
-def _shard(shard):
-    from dks.store import parse_shard
-
-    try:
-        return parse_shard(shard)
-    except ValueError as exc:
-        raise AnalysisError(str(exc)) from None
 
 
 def _embed(caller, images, out, settings, limit_per_class, data_home, download, log):
@@ -133,7 +122,7 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
     check_shard_images(images, settings.shard)
     if settings.on_error not in ("skip", "raise"):
         raise AnalysisError(
-            f"on_error must be 'skip' or 'raise'; got {settings.on_error!r} instead."
+            f"{option('on_error')} must be 'skip' or 'raise'; got {settings.on_error!r} instead."
         )
     check_parameters(
         caller,
@@ -145,10 +134,10 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
     )
     out = check_out(out)
     if isinstance(settings.model, str):  # an unknown model fails before any image is read
-        from dks.embed._models import LITE0, _check_model_name
+        from dks.embed._models import LITE0, check_model_name
 
         if settings.model != LITE0:
-            _check_model_name(settings.model)
+            check_model_name(settings.model)
     seed = settings.seed
     if images is not None:
         with log.stage("images"):
@@ -327,10 +316,7 @@ def analyze(
         seed=seed, progress=progress, scheduler=scheduler, local_cluster=local_cluster,
     )  # fmt: skip
     require_matplotlib()
-    settings = EmbedSettings(
-        model, weights, layers, crops, resize, crop_size, device, batch_size, workers,
-        progress, seed, on_error, _shard(shard), export_npy, background, tokens,
-    )  # fmt: skip
+    settings = EmbedSettings.of(locals())
     # Two commits: the embedding (the long part) first, so that a failure in a later step
     # does not throw it away (the next run reuses it); then statistics, figures and report.
     out, reused, complete = _embed(

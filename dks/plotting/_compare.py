@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dks.plotting._layers import plot_dks_histograms, plot_layer_distribution, plot_layer_kept
-from dks.plotting._mpl import _setup_axes
+from dks.plotting._mpl import setup_axes
 from dks.plotting._thresholds import plot_class_curves
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,7 +80,7 @@ def plot_compare_layer_distribution(runs, *, ax=None, fig=None) -> Figure:
         raise ValueError("Fig. 5 compares datasets embedded with the same layers only.")
     colors = compare_colors(names)
     n_layers = len(layers[0])
-    fig, (ax,) = _setup_axes(
+    fig, (ax,) = setup_axes(
         ax, fig, 1, figsize=(max(6.0, 0.55 * n_layers + 2.5), 4.4), what="Fig. 5"
     )
     offsets = np.linspace(-0.25, 0.25, len(names)) if len(names) > 1 else [0.0]
@@ -124,7 +124,7 @@ def plot_compare_dks_histograms(runs, *, reference=None, low=None, high=None, bi
     n_panels = len(
         plot_dks_histograms(first["dks"], first["groups"], low=low, high=high, bins=bins).axes
     )
-    fig, axes = _setup_axes(None, fig, n_panels, figsize=(5.2 * n_panels, 3.9), what="Fig. 6")
+    fig, axes = setup_axes(None, fig, n_panels, figsize=(5.2 * n_panels, 3.9), what="Fig. 6")
     order = sorted(names, key=lambda n: n != reference)  # the reference first, underneath
     for name in order:
         plot_dks_histograms(
@@ -166,7 +166,7 @@ def plot_compare_class_curves(runs, *, signs=("presence", "absence"), fig=None) 
     names = _check_runs(runs, ("dks", "null_dks", "t_plus", "t_minus"))
     signs = list(signs)
     n = len(names)
-    fig, axes = _setup_axes(
+    fig, axes = setup_axes(
         None, fig, n * len(signs), figsize=(4.4 * n, 3.7 * len(signs)), ncols=n, what="Fig. 9"
     )
     for row, sign in enumerate(signs):
@@ -198,7 +198,7 @@ def plot_compare_layer_kept(runs, *, fig=None) -> Figure:
     names = _check_runs(runs, ("kept", "kept_null", "layer_names"))
     n = len(names)
     width = max(6.0, 0.42 * len(runs[names[0]]["layer_names"]) + 2.0)
-    fig, axes = _setup_axes(None, fig, n, figsize=(width, 3.6 * n), ncols=1, what="Fig. 10")
+    fig, axes = setup_axes(None, fig, n, figsize=(width, 3.6 * n), ncols=1, what="Fig. 10")
     for axis, name in zip(axes, names, strict=True):
         run = runs[name]
         plot_layer_kept(run["kept"], run["kept_null"], run["layer_names"], ax=axis)

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dks.plotting._mpl import _setup_axes
-from dks.plotting._thumbnails import _check_background, _imageio, _load_thumbnail
+from dks.plotting._mpl import setup_axes
+from dks.plotting._thumbnails import check_background, image_io, load_thumbnail
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -25,10 +25,10 @@ def _image_and_caption(item):
 
 def _thumbnail(image, size, background):
     if hasattr(image, "thumbnail"):  # a PIL image: RGB as the embedder makes it (a copy)
-        image = _imageio().to_rgb(image, background=background)
+        image = image_io().to_rgb(image, background=background)
         image.thumbnail((size, size))
         return np.asarray(image)
-    return _load_thumbnail(image, size, background)
+    return load_thumbnail(image, size, background)
 
 
 def plot_feature_crops(
@@ -86,10 +86,10 @@ def plot_feature_crops(
     rows = [(label, items) for label, items in rows if items]
     if not rows:
         raise ValueError("'crops' is empty: there is nothing to show.")
-    background = _check_background(background)
+    background = check_background(background)
     ncols = int(ncols) if ncols else max(len(items) for _, items in rows)
     nrows = sum(-(-len(items) // ncols) for _, items in rows)
-    fig, axes = _setup_axes(
+    fig, axes = setup_axes(
         None,
         fig,
         nrows * ncols,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dks._sign import check_sign, sign_code
-from dks.plotting._mpl import Tex, _setup_axes
+from dks.plotting._mpl import Tex, setup_axes
 from dks.plotting._summaries import signed_ks_1d
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,7 +91,7 @@ def plot_feature_histograms(
         raise ValueError("No class to show (no class with a D_KS of the requested sign).")
     n = len(order)
     ncols = max(1, min(int(ncols), n))
-    fig, axes = _setup_axes(
+    fig, axes = setup_axes(
         ax,
         fig,
         n,

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dks.groups import check_groups
-from dks.plotting._mpl import Tex, _setup_axes, _threshold
-from dks.plotting._summaries import _as_dks, dks_histogram, layer_mode_bands
+from dks.plotting._mpl import Tex, check_threshold, setup_axes
+from dks.plotting._summaries import as_dks, dks_histogram, layer_mode_bands
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -62,8 +62,8 @@ def plot_layer_distribution(
     Figure
     """
     names, plus, minus = layer_mode_bands(dks, groups, bandwidth=bandwidth)
-    t_plus, t_minus = _threshold(t_plus, "t_plus"), _threshold(t_minus, "t_minus")
-    fig, (ax,) = _setup_axes(
+    t_plus, t_minus = check_threshold(t_plus, "t_plus"), check_threshold(t_minus, "t_minus")
+    fig, (ax,) = setup_axes(
         ax, fig, 1, figsize=(max(5.0, 0.45 * len(names) + 2.0), 4.0), what="Fig. 5"
     )
     x = np.arange(len(names)) + offset
@@ -149,8 +149,8 @@ def plot_dks_histograms(
     -------
     Figure
     """
-    dks = _as_dks(dks)
-    t_plus, t_minus = _threshold(t_plus, "t_plus"), _threshold(t_minus, "t_minus")
+    dks = as_dks(dks)
+    t_plus, t_minus = check_threshold(t_plus, "t_plus"), check_threshold(t_minus, "t_minus")
     cols_of = {str(name): cols for name, cols in check_groups(groups, dks.shape[1]).items()}
     names = list(cols_of)
     if high is None and low is None:
@@ -171,7 +171,7 @@ def plot_dks_histograms(
         if chosen:
             cols = np.concatenate([cols_of[n] for n in chosen])
             panels.append((chosen, cols))
-    fig, axes = _setup_axes(ax, fig, len(panels), figsize=(4.6 * len(panels), 3.6), what="Fig. 6")
+    fig, axes = setup_axes(ax, fig, len(panels), figsize=(4.6 * len(panels), 3.6), what="Fig. 6")
     for axis, (chosen, cols) in zip(axes, panels, strict=True):
         edges, percent = dks_histogram(dks[:, cols], bins=bins)
         axis.stairs(percent, edges, color=color, linewidth=1.4, label=label)
@@ -231,7 +231,7 @@ def plot_layer_kept(kept_true, kept_null=None, group_names=None, *, ax=None, fig
             and (not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1)
         ):
             raise ValueError(f"'{name}' must hold shares in [0, 1] (fractions, not percents).")
-    fig, (ax,) = _setup_axes(ax, fig, 1, figsize=(max(5.0, 0.5 * n + 2.0), 4.0), what="Fig. 10")
+    fig, (ax,) = setup_axes(ax, fig, 1, figsize=(max(5.0, 0.5 * n + 2.0), 4.0), what="Fig. 10")
     x = np.arange(n)
     width = 0.4 if null is not None else 0.7
     shift = width / 2 if null is not None else 0.0

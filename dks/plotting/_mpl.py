@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+from dks._optional import import_optional
+
 
 class Tex:
     """The mathtext labels of the figures."""
@@ -18,14 +20,8 @@ class Tex:
 
 def _figure_class():
     """Import matplotlib lazily and return ``matplotlib.figure.Figure``."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "dks plotting needs matplotlib, which is not installed; "
-            "install it with `pip install dks[plot]`."
-        ) from exc
-    return Figure
+    figure = import_optional("matplotlib.figure", "dks plotting", needs="matplotlib", extra="plot")
+    return figure.Figure
 
 
 def _root_figure(ax):
@@ -39,7 +35,7 @@ def _root_figure(ax):
         return fig
 
 
-def _setup_axes(ax, fig, n_axes, *, figsize, ncols=None, what="this figure"):
+def setup_axes(ax, fig, n_axes, *, figsize, ncols=None, what="this figure"):
     """Return ``(figure, list of n_axes Axes)`` from the ``ax``/``fig`` arguments.
 
     ``ax`` (one Axes or a sequence of them) wins over ``fig``; with neither, a new
@@ -60,7 +56,7 @@ def _setup_axes(ax, fig, n_axes, *, figsize, ncols=None, what="this figure"):
     return _root_figure(grid[0]), list(grid[:n_axes])
 
 
-def _threshold(value, name="threshold"):
+def check_threshold(value, name="threshold"):
     """A finite float, or None for None/NaN (e.g. a selector that found no threshold)."""
     if value is None:
         return None
@@ -74,10 +70,10 @@ def _threshold(value, name="threshold"):
     return value if math.isfinite(value) else None
 
 
-def _thresholds(value, name, n_classes=None):
-    """None, a float (see :func:`_threshold`), or a 1-D float array: one per class."""
+def check_thresholds(value, name, n_classes=None):
+    """None, a float (see :func:`check_threshold`), or a 1-D float array: one per class."""
     if value is None or np.ndim(value) == 0:
-        return _threshold(value, name)
+        return check_threshold(value, name)
     values = np.asarray(value, dtype=float)
     if values.ndim != 1 or (n_classes is not None and values.size != n_classes):
         expected = "n_classes" if n_classes is None else n_classes
@@ -88,12 +84,12 @@ def _thresholds(value, name, n_classes=None):
     return values
 
 
-def _found(values):
+def found_thresholds(values):
     """Per-class thresholds of the classes that keep something (|t| < 1), finite."""
     return values[np.isfinite(values) & (np.abs(values) < 1.0)]
 
 
-def _spread_text(found):
+def spread_text(found):
     """``median 0.210 (0.150 to 0.400)`` of per-class thresholds."""
     if found.size == 0:
         return "none: no class keeps anything"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dks.plotting._mpl import _setup_axes
+from dks.plotting._mpl import setup_axes
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -69,7 +69,7 @@ def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None) -> Figure
     mostly = np.asarray(class_noise.get("mostly_noise", np.zeros(size.shape, bool)), dtype=bool)
     labels = np.asarray(class_noise.get("class", np.arange(size.size))).tolist()
 
-    fig, (ax,) = _setup_axes(ax, fig, 1, figsize=(6.0, 4.0), what="the class noise figure")
+    fig, (ax,) = setup_axes(ax, fig, 1, figsize=(6.0, 4.0), what="the class noise figure")
 
     for x, a, b in zip(size, kept, shuffled, strict=True):
         if np.isfinite(a) and np.isfinite(b):

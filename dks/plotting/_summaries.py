@@ -35,7 +35,7 @@ from dks.thresholds import exceedance
 BAND_MASS = math.erf(1.0 / math.sqrt(2.0))
 
 
-def _as_dks(dks, name="dks", ndim=2):
+def as_dks(dks, name="dks", ndim=2):
     arr = np.asarray(dks, dtype=float)
     if arr.ndim != ndim:
         raise ValueError(f"'{name}' must be a {ndim}-D array; got shape {arr.shape} instead.")
@@ -136,7 +136,7 @@ def layer_mode_bands(dks, groups, *, bandwidth=None, resolution=0.001):
     minus : ndarray of shape (n_layers, 3)
         ``(mode, lower, upper)`` of D_KS < 0, in D_KS units (so ``lower <= mode <= upper <= 0``).
     """
-    dks = _as_dks(dks)
+    dks = as_dks(dks)
     groups = check_groups(groups, dks.shape[1])
     plus = np.full((len(groups), 3), np.nan)
     minus = np.full((len(groups), 3), np.nan)

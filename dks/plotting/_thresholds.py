@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dks._sign import check_sign
-from dks.plotting._mpl import Tex, _found, _setup_axes, _spread_text, _thresholds
-from dks.plotting._summaries import _as_dks, class_curves
+from dks.plotting._mpl import Tex, check_thresholds, found_thresholds, setup_axes, spread_text
+from dks.plotting._summaries import as_dks, class_curves
 from dks.thresholds import argmax_threshold
 
 _COLOR_TRUE = "black"
@@ -62,12 +62,12 @@ def plot_class_curves(
         The curves are LineCollections with gid ``"dks-true"`` and ``"dks-null"``; a collection of
         more than 300 curves is rasterized in vector outputs (SVG, PDF) to keep them small.
     """
-    dks = _as_dks(dks)
-    t_plus = _thresholds(t_plus, "t_plus", dks.shape[0])
-    t_minus = _thresholds(t_minus, "t_minus", dks.shape[0])
+    dks = as_dks(dks)
+    t_plus = check_thresholds(t_plus, "t_plus", dks.shape[0])
+    t_minus = check_thresholds(t_minus, "t_minus", dks.shape[0])
     null = None
     if null_dks is not None:
-        null = _as_dks(null_dks, "null_dks", ndim=3)
+        null = as_dks(null_dks, "null_dks", ndim=3)
         if null.shape[1:] != dks.shape:
             raise ValueError(
                 f"'null_dks' must have shape (n_shuffles, {dks.shape[0]}, {dks.shape[1]}); "
@@ -78,7 +78,7 @@ def plot_class_curves(
     from matplotlib.lines import Line2D
 
     sides = ["absence", "presence"] if sign == "both" else [sign]
-    fig, axes = _setup_axes(ax, fig, len(sides), figsize=(5.2 * len(sides), 4.0), what="Fig. 9")
+    fig, axes = setup_axes(ax, fig, len(sides), figsize=(5.2 * len(sides), 4.0), what="Fig. 9")
     for axis, s in zip(axes, sides, strict=True):
         ymax = 1
         handles = []
@@ -138,7 +138,7 @@ def _class_threshold_dots(axis, dks, t, side, t_name):
         counts = np.count_nonzero(dks < t[:, np.newaxis], axis=1)
     dots = axis.scatter(t[ok], counts[ok], s=14, color="C0", zorder=3, edgecolors="white")
     dots.set_gid("dks-class-thresholds")
-    text = _spread_text(_found(t))
+    text = spread_text(found_thresholds(t))
     return Line2D(
         [], [], color="C0", marker="o", linestyle="none", label=f"{t_name} per class: {text}"
     )
@@ -188,19 +188,19 @@ def plot_davg(
             raise ValueError(
                 f"'{name}' must have the shape of 'grid' {grid.shape}; got {curve.shape}."
             )
-        t = _thresholds(t, name.replace("d_avg", "t"))
+        t = check_thresholds(t, name.replace("d_avg", "t"))
         if t is None:
             t = argmax_threshold(grid, curve, sign=sign)
         t = t if isinstance(t, np.ndarray) else float(t)
         curves.append((curve, t, 1.0 if sign == "presence" else -1.0, color))
-    fig, (ax,) = _setup_axes(ax, fig, 1, figsize=(6.4, 4.0), what="the d_avg figure")
+    fig, (ax,) = setup_axes(ax, fig, 1, figsize=(6.4, 4.0), what="the d_avg figure")
     for curve, t, direction, color in curves:
         side = Tex.DKS_PLUS if direction > 0 else Tex.DKS_MINUS
         ax.plot(direction * grid, curve, color=color, linewidth=1.5, label=f"$d_{{avg}}$, {side}")
         t_name = Tex.T_PLUS if direction > 0 else Tex.T_MINUS
         if isinstance(t, np.ndarray):
-            found = _found(t)
-            label = f"{t_name} per class: {_spread_text(found)}"
+            found = found_thresholds(t)
+            label = f"{t_name} per class: {spread_text(found)}"
             if found.size:
                 ax.axvspan(found.min(), found.max(), color=color, alpha=0.12, linewidth=0)
                 ax.axvline(np.median(found), color=color, linestyle="--", linewidth=1)

@@ -8,28 +8,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dks.plotting._mpl import _setup_axes
+from dks._optional import import_optional
+from dks.plotting._mpl import setup_axes
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 
-def _imageio():
-    try:
-        from dks import _imageio
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "Showing images needs pillow; install it with `pip install pillow`."
-        ) from exc
-    return _imageio
+def image_io():
+    """:mod:`dks._imageio` (the embedder's image loader), which needs pillow."""
+    return import_optional("dks._imageio", "Showing images", needs="pillow", pip="pillow")
 
 
-def _check_background(background):
+def check_background(background):
     """``background`` as ``(R, G, B)`` ints (see :func:`dks._imageio.check_background`)."""
-    return _imageio().check_background(background)
+    return image_io().check_background(background)
 
 
-def _load_thumbnail(item, size, background=(255, 255, 255)):
+def load_thumbnail(item, size, background=(255, 255, 255)):
     """An RGB (or 2-D gray) array for one image given as a path or an array.
 
     As the network sees it (:mod:`dks._imageio`, the embedder's loader): EXIF orientation
@@ -37,7 +33,7 @@ def _load_thumbnail(item, size, background=(255, 255, 255)):
     files and 4-channel arrays alike.
     """
     if isinstance(item, (str, os.PathLike)):
-        img = _imageio().load_image(item, background=background)
+        img = image_io().load_image(item, background=background)
         img.thumbnail((size, size))
         return np.asarray(img)
     arr = np.asarray(item)
@@ -53,7 +49,7 @@ def _load_thumbnail(item, size, background=(255, 255, 255)):
             from PIL import Image
 
             rgba = Image.fromarray(np.ascontiguousarray(arr))
-            return np.asarray(_imageio().to_rgb(rgba, background=background))
+            return np.asarray(image_io().to_rgb(rgba, background=background))
         return arr
     arr = arr.astype(float)
     finite = arr[np.isfinite(arr)]
@@ -114,18 +110,18 @@ def plot_top_images(
         raise ValueError(f"Got {len(labels)} labels for {values.size} images.")
     if int(k) < 1:
         raise ValueError(f"'k' must be >= 1; got {k!r} instead.")
-    background = _check_background(background)
+    background = check_background(background)
     finite = np.where(np.isfinite(values), values, -np.inf)
     top = np.argsort(-finite, kind="stable")[: int(k)]
     n = top.size
     ncols = int(ncols) if ncols else math.ceil(math.sqrt(n))
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = _setup_axes(
+    fig, axes = setup_axes(
         None, fig, n, figsize=(1.9 * ncols, 2.1 * nrows + 0.4), ncols=ncols, what="top images"
     )
     for rank, (axis, idx) in enumerate(zip(axes, top, strict=True), start=1):
-        img = _load_thumbnail(images[idx], thumb_size, background)
+        img = load_thumbnail(images[idx], thumb_size, background)
         axis.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="antialiased")
         axis.set_xticks([])
         axis.set_yticks([])

@@ -18,6 +18,8 @@ import json
 
 import numpy as np
 
+from dks._options import option
+
 ARRAY = "X"
 MANIFEST = "manifest.json"
 IMAGES = "images.json"
@@ -56,8 +58,8 @@ def parse_shard(shard):
         valid = False
     if not valid:
         raise ValueError(
-            f"The 'shard' parameter must be None, a pair (k, n) or a string 'k/n' with "
-            f"0 <= k < n (k counts from 0). Got {shard!r} instead."
+            f"The '{option('shard')}' parameter must be None, a pair (k, n) or a string 'k/n' "
+            f"with 0 <= k < n (k counts from 0). Got {shard!r} instead."
         )
     return (k, n)
 

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from dks._atomic import atomic_open
+from dks._optional import import_optional
 from dks.store._layout import (
     ARRAY,
     COMPLETE,
@@ -108,13 +109,17 @@ class EmbeddingStore:
         What determined the values (model, weights, layers, crops, ...).
     fingerprint : str
     complete : bool
+    n_chunks : int
+        Row chunks of the store (each written whole by one writer).
+    n_chunks_done : int
+        Of those, the chunks finished so far (all of them when ``complete``).
     revision : str or None
         Changes each time the store is completed, also when chunks of images replaced since
         were computed again (None for an incomplete store, or one of an older dks).
     """
 
     def __init__(self, path, allow_incomplete=False):
-        import zarr
+        zarr = import_optional("zarr", "The embedding store", needs="zarr>=3", extra="store")
 
         self.path = Path(path)
         manifest_path = self.path / MANIFEST
@@ -135,6 +140,8 @@ class EmbeddingStore:
         self.complete = (self.path / COMPLETE).is_file()
         n_rows, chunk_rows = manifest["n_rows"], manifest["chunk_rows"]
         self.revision = None
+        self.n_chunks = -(-n_rows // chunk_rows) if n_rows else 0
+        self.n_chunks_done = self.n_chunks
         if self.complete:
             record = read_json(self.path / COMPLETE)
             skipped, self.revision = record["skipped"], record.get("revision")
@@ -161,6 +168,7 @@ class EmbeddingStore:
     def _done_rows(self, n_rows, chunk_rows):
         done_rows = np.zeros(n_rows, dtype=bool)
         skipped = []
+        self.n_chunks_done = 0
         for name in sorted(os.listdir(self.path / DONE)):
             stem, _, ext = name.partition(".")
             if ext != "json" or not stem.isdigit():
@@ -168,6 +176,7 @@ class EmbeddingStore:
             record = read_json(self.path / DONE / name)
             start, stop = chunk_range(int(stem), chunk_rows, n_rows)
             done_rows[start:stop] = True
+            self.n_chunks_done += 1
             skipped.extend(record["skipped"])
         skipped.sort()
         return done_rows, skipped
