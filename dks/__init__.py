@@ -21,6 +21,7 @@ __all__ = [
     "analyze",
     "compare",
     "config_context",
+    "explore",
     "get_config",
     "load_results",
     "set_config",
@@ -32,6 +33,7 @@ _LAZY = {
     "CNNEmbedder": "dks.embed",
     "analyze": "dks.pipeline",
     "compare": "dks.pipeline",
+    "explore": "dks.explore",
     "load_results": "dks.pipeline",
     "visualize": "dks.pipeline",
 }

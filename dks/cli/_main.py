@@ -19,6 +19,7 @@ import warnings
 
 from dks import __version__
 from dks._options import command_line
+from dks.cli._explore import add_explore_command
 from dks.cli._layers import add_layers_command
 from dks.cli._study import add_commands as add_study_commands
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
@@ -461,6 +462,7 @@ def build_parser():
     )
     rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
     add_layers_command(commands, common, _EPILOG)  # dks layers MODEL (dks/cli/_layers.py)
+    add_explore_command(commands, common, _EPILOG)  # dks explore RES (dks/cli/_explore.py)
     add_study_commands(commands, common)  # compare, visualize, datasets (dks/cli/_study.py)
     for command in commands.choices.values():
         command.set_defaults(usage_error=command.error)
@@ -535,7 +537,7 @@ def main(argv=None):
         warnings.showwarning = _show_warning
         try:
             with command_line():  # advice in messages names flags, not Python parameters
-                _run(args)
+                code = _run(args)
         except KeyboardInterrupt:
             print(
                 f"dks {args.command}: interrupted; the results folder is as it was before the "
@@ -550,7 +552,7 @@ def main(argv=None):
             message = " ".join(str(exc).split()) or type(exc).__name__
             print(f"dks {args.command}: error: {message}", file=sys.stderr, flush=True)
             return _EXIT_ERROR
-    return _EXIT_OK
+    return code if type(code) is int else _EXIT_OK  # a command may return its exit code
 
 
 if __name__ == "__main__":  # pragma: no cover

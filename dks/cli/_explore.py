@@ -1,0 +1,72 @@
+"""``dks explore RES``: the results folder in an interactive explorer in the browser.
+
+:func:`add_explore_command` adds the command to the parser of :mod:`dks.cli`.
+"""
+
+import sys
+
+__all__ = ["add_explore_command"]
+
+
+def add_explore_command(commands, common, epilog):
+    """``dks explore RES [--port N] [--host HOST] [--open]``."""
+    cmd = commands.add_parser(
+        "explore",
+        parents=[common],
+        help="browse a results folder in an interactive explorer (local web server)",
+        description="Serve the results folder RES on a local web server and print its URL: "
+        "overview, class, feature (the paper's Fig. 1) and two-class views, until Ctrl-C. "
+        "Nothing is written to RES.",
+        epilog=epilog,
+    )
+    cmd.add_argument("results", metavar="RES", help="a results folder (dks characterize done)")
+    cmd.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        metavar="N",
+        help="TCP port (default: %(default)s; 0: any free port)",
+    )
+    cmd.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address to bind (default: %(default)s, this machine only; another address "
+        "makes the explorer reachable from the network)",
+    )
+    cmd.add_argument("--open", action="store_true", help="open the URL in the web browser")
+    cmd.set_defaults(run=_explore)
+
+
+def _explore(args):
+    from dks.explore import NotAResultsFolder, serve, warn_network
+    from dks.explore._views import Views
+
+    if not 0 <= args.port <= 65535:
+        args.usage_error(f"argument --port: expected 0..65535, got {args.port}")
+    try:
+        views = Views(args.results)
+    except NotAResultsFolder as exc:
+        print(f"dks explore: error: {exc}", file=sys.stderr)
+        return 2
+    warn_network(args.host)
+    try:
+        server = serve(views, args.host, args.port)
+    except OSError as exc:
+        print(
+            f"dks explore: error: cannot listen on {args.host}:{args.port} ({exc.strerror}); "
+            "the port is probably taken: choose another with --port N (0: any free port).",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"dks explore: serving {views.path} at {server.url} (Ctrl-C to stop)", flush=True)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("dks explore: stopped", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,64 @@
+"""``dks explore``: the results of a study as an interactive explorer in the browser.
+
+:func:`explore` serves a results folder on a local web server (the standard library's
+``http.server``) with a front-end in plain JavaScript shipped in the package: no new
+dependency, no CDN, works offline. See :doc:`/explore`.
+"""
+
+from dks.explore._server import Explorer, serve, warn_network
+from dks.explore._views import NotAResultsFolder, Views
+
+__all__ = ["Explorer", "NotAResultsFolder", "explore"]
+
+
+def explore(results, *, port=8765, host="127.0.0.1", open_browser=False, block=False):
+    """Serve the explorer of a results folder.
+
+    Parameters
+    ----------
+    results : str or os.PathLike
+        A characterized results folder (``dks characterize`` done).
+    port : int, default=8765
+        TCP port; 0 picks a free one.
+    host : str, default="127.0.0.1"
+        Address to bind; anything but loopback is reachable from the network.
+    open_browser : bool, default=False
+        Open the URL in the default web browser.
+    block : bool, default=False
+        Serve in this thread until Ctrl-C; otherwise (for notebooks) serve in a background
+        thread and return at once.
+
+    Returns
+    -------
+    Explorer
+        With ``.url`` and ``.stop()``.
+
+    Raises
+    ------
+    NotAResultsFolder
+        The folder is not a results folder, or has no statistics yet.
+    OSError
+        The port is taken.
+    """
+    views = Views(results)
+    warn_network(host)
+    server = serve(views, host, port)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    if block:
+        server.serve_forever()
+        return server
+    return server.start()
+
+
+class _CallableModule(type(__import__("sys"))):
+    """``dks.explore`` is both this package and the function: once the package is imported
+    it shadows the lazy function on :mod:`dks`, so calling the package calls :func:`explore`."""
+
+    def __call__(self, *args, **kwargs):
+        return explore(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

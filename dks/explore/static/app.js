@@ -1,0 +1,208 @@
+// dks explore: the front-end. Plain JavaScript; every name is inserted as text
+// (textContent / text nodes), never as markup.
+"use strict";
+const SVGNS = "http://www.w3.org/2000/svg";
+const view = document.getElementById("view");
+let OV = null;
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "on") for (const [ev, f] of Object.entries(v)) e.addEventListener(ev, f);
+    else e.setAttribute(k, v);
+  }
+  for (const k of kids.flat()) if (k != null) e.append(k instanceof Node ? k : String(k));
+  return e;
+}
+function sv(tag, attrs, text) {
+  const e = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text != null) e.textContent = String(text);
+  return e;
+}
+const enc = encodeURIComponent;
+const href = (...parts) => "#/" + parts.map(enc).join("/");
+const fmt = (x, d = 3) => (x == null ? "–" : Number(x).toFixed(d));
+const sgn = (x) => el("span", { class: x > 0 ? "pos" : "neg" }, fmt(x));
+async function api(name, params) {
+  const q = new URLSearchParams(params || {}).toString();
+  const r = await fetch(`/api/${name}${q ? "?" + q : ""}`);
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+}
+
+// A line chart: series = [{x, y, color, dash, label}].
+function chart(series, { w = 460, h = 260, xlabel = "", ylabel = "", vlines = [], bars = null } = {}) {
+  const m = { l: 48, r: 12, t: 12, b: 36 };
+  const xs = series.flatMap((s) => s.x), ys = series.flatMap((s) => s.y).filter((v) => v != null);
+  let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = 0, y1 = Math.max(...ys, 1e-9);
+  if (x1 <= x0) x1 = x0 + 1;
+  const X = (v) => m.l + ((v - x0) / (x1 - x0)) * (w - m.l - m.r);
+  const Y = (v) => h - m.b - ((v - y0) / (y1 - y0)) * (h - m.t - m.b);
+  const s = sv("svg", { width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: "img" });
+  s.append(sv("line", { x1: m.l, x2: w - m.r, y1: Y(0), y2: Y(0), stroke: "#888" }));
+  s.append(sv("line", { x1: m.l, x2: m.l, y1: m.t, y2: h - m.b, stroke: "#888" }));
+  for (let i = 0; i <= 4; i++) {
+    const xv = x0 + ((x1 - x0) * i) / 4, yv = y0 + ((y1 - y0) * i) / 4;
+    s.append(sv("text", { x: X(xv), y: h - m.b + 14, "text-anchor": "middle" }, +xv.toPrecision(3)));
+    s.append(sv("text", { x: m.l - 4, y: Y(yv) + 4, "text-anchor": "end" }, +yv.toPrecision(2)));
+  }
+  s.append(sv("text", { x: (w + m.l) / 2, y: h - 4, "text-anchor": "middle" }, xlabel));
+  s.append(sv("text", { x: 12, y: h / 2, transform: `rotate(-90 12 ${h / 2})`, "text-anchor": "middle" }, ylabel));
+  for (const b of bars || []) {
+    for (let i = 0; i < b.y.length; i++) {
+      const xa = X(b.edges[i]), xb = X(b.edges[i + 1]);
+      s.append(sv("rect", { x: xa, y: Y(b.y[i]), width: Math.max(xb - xa - 0.5, 0.5), height: Y(0) - Y(b.y[i]), fill: b.color, "fill-opacity": 0.45 }));
+    }
+  }
+  for (const v of vlines) s.append(sv("line", { x1: X(v.x), x2: X(v.x), y1: m.t, y2: h - m.b, stroke: v.color, "stroke-dasharray": "4 3" }));
+  for (const se of series) {
+    const d = se.x.map((x, i) => (se.y[i] == null ? "" : `${i ? "L" : "M"}${X(x).toFixed(1)},${Y(se.y[i]).toFixed(1)}`)).join("");
+    s.append(sv("path", { d, fill: "none", stroke: se.color, "stroke-width": se.width || 1.6, "stroke-dasharray": se.dash || "", "stroke-opacity": se.opacity || 1 }));
+  }
+  const legend = [...series, ...(bars || [])].filter((x) => x.label);
+  legend.forEach((se, i) => {
+    s.append(sv("rect", { x: w - m.r - 150, y: m.t + 4 + i * 15, width: 12, height: 8, fill: se.color }));
+    s.append(sv("text", { x: w - m.r - 134, y: m.t + 12 + i * 15 }, se.label));
+  });
+  return s;
+}
+
+function featureTable(rows, cls) {
+  return el("table", {},
+    el("tr", {}, el("th", {}, "feature"), el("th", {}, "layer"), el("th", { class: "num" }, "D_KS")),
+    rows.map((r) => el("tr", {},
+      el("td", {}, el("a", { href: href("feature", r.feature, cls) }, r.feature)),
+      el("td", {}, r.layer), el("td", { class: "num" }, sgn(r.dks)))));
+}
+
+// ---------------------------------------------------------------- views
+function overview() {
+  const t = OV.thresholds;
+  const tp = Array.isArray(t.t_plus) ? "per class" : fmt(t.t_plus);
+  const tm = Array.isArray(t.t_minus) ? "per class" : fmt(t.t_minus);
+  const parts = [el("h1", {}, "Overview"),
+    el("p", {}, `${OV.classes.length} classes, ${OV.features.length} features in ${OV.layers.length} layers, ${OV.n_images} images. Thresholds (${t.rule}): t+ = ${tp}, t− = ${tm}.`)];
+  if (OV.curves) {
+    const c = OV.curves;
+    parts.push(el("div", { class: "card" }, el("h2", {}, "Average D_KS beyond each threshold (Eq. 4)"),
+      chart([{ x: c.grid, y: c.d_avg_plus, color: "#b2182b", label: "D_avg+" }, { x: c.grid, y: c.d_avg_minus, color: "#2166ac", label: "D_avg−" }],
+        { xlabel: "threshold", ylabel: "D_avg", vlines: Array.isArray(t.t_plus) ? [] : [{ x: t.t_plus, color: "#b2182b" }, { x: Math.abs(t.t_minus), color: "#2166ac" }] })));
+  }
+  const heat = el("table", { class: "heat" }, el("tr", {}, el("th", {}, "class"), OV.layers.map((l) => el("th", {}, l))));
+  OV.classes.forEach((name, i) => {
+    heat.append(el("tr", {}, el("td", { style: "text-align:left;width:auto;padding:0 .5em" }, el("a", { href: href("class", name) }, name)),
+      OV.kept_share[i].map((v) => el("td", { style: `background: rgba(178,24,43,${(0.1 + 0.9 * v).toFixed(2)})`, title: `${name}: ${fmt(v * 100, 1)}% kept` },
+        el("a", { href: href("class", name) }, fmt(v * 100, 0))))));
+  });
+  parts.push(el("h2", {}, "Share of features kept (%), class × layer"), heat);
+  return parts;
+}
+
+async function classView(name) {
+  const d = await api("class", { name });
+  const rows = d.dks.map((v, j) => ({ feature: OV.features[j], layer: OV.layers[OV.feature_layer[j]], dks: v }));
+  const layer = el("select", {}, el("option", { value: "" }, "all layers"), OV.layers.map((l) => el("option", { value: l }, l)));
+  const sign = el("select", {}, ["any sign", "positive", "negative"].map((s) => el("option", { value: s }, s)));
+  const kept = el("select", {}, ["kept", "noise", "all"].map((s) => el("option", { value: s }, s)));
+  const q = el("input", { type: "search", placeholder: "feature name…" });
+  const holder = el("div");
+  const render = () => {
+    let r = rows.filter((x) => (!layer.value || x.layer === layer.value) && (!q.value || x.feature.includes(q.value)));
+    if (sign.value === "positive") r = r.filter((x) => x.dks > 0);
+    if (sign.value === "negative") r = r.filter((x) => x.dks < 0);
+    const isKept = (x) => x.dks > d.t_plus || x.dks < d.t_minus;
+    if (kept.value === "kept") r = r.filter(isKept);
+    if (kept.value === "noise") r = r.filter((x) => !isKept(x));
+    r.sort((a, b) => Math.abs(b.dks) - Math.abs(a.dks));
+    holder.replaceChildren(el("p", { class: "muted" }, `${r.length} features${r.length > 300 ? " (first 300 shown)" : ""}`), featureTable(r.slice(0, 300), name));
+  };
+  for (const c of [layer, sign, kept, q]) c.addEventListener("input", render);
+  render();
+  const series = [{ x: d.grid, y: d.plus, color: "#b2182b", label: "D_KS > t", width: 2.2 }, { x: d.grid, y: d.minus, color: "#2166ac", label: "D_KS < −t", width: 2.2 }];
+  d.shuffled.forEach((s, i) => series.push({ x: d.grid, y: s.plus, color: "#b2182b", dash: "3 3", opacity: 0.6, label: i ? null : "shuffled labels" }, { x: d.grid, y: s.minus, color: "#2166ac", dash: "3 3", opacity: 0.6 }));
+  const other = el("select", { on: { change: (e) => { if (e.target.value) location.hash = href("pair", name, e.target.value); } } },
+    el("option", { value: "" }, "compare with class…"), OV.classes.filter((c) => c !== name).map((c) => el("option", { value: c }, c)));
+  return [el("p", {}, el("a", { href: "#/" }, "overview"), " › class"), el("h1", {}, name),
+    el("p", {}, `${d.n_samples} images; t+ = ${fmt(d.t_plus)}, t− = ${fmt(d.t_minus)}; ${d.n_plus} features characteristic by presence, ${d.n_minus} by absence; noise share ${fmt(d.noise_share * 100, 1)}%. `, other),
+    el("div", { class: "row" },
+      el("div", { class: "card" }, el("h2", {}, "Share of features beyond each threshold (Fig. 9)"),
+        chart(series, { xlabel: "threshold t", ylabel: "share of features", vlines: [{ x: d.t_plus, color: "#b2182b" }, { x: Math.abs(d.t_minus), color: "#2166ac" }] })),
+      el("div", {}, el("h2", {}, "Features ranked by |D_KS|"), el("div", { class: "filters" }, layer, sign, kept, q), holder))];
+}
+
+async function featureView(name, cls) {
+  const d = await api("feature", cls ? { name, class: cls } : { name });
+  const ranked = d.dks.map((v, i) => ({ c: OV.classes[i], v })).sort((a, b) => b.v - a.v);
+  const pick = el("select", { on: { change: (e) => { location.hash = href("feature", name, e.target.value); } } },
+    el("option", { value: "" }, "choose a class…"), OV.classes.map((c) => { const o = el("option", { value: c }, c); if (c === cls) o.selected = true; return o; }));
+  const parts = [el("p", {}, el("a", { href: "#/" }, "overview"), " › feature"), el("h1", {}, name), el("p", {}, `layer ${d.layer}. Intra/inter distributions for class `, pick)];
+  if (d.fig1) {
+    const f = d.fig1;
+    const centers = f.edges.slice(0, -1).map((e, i) => (e + f.edges[i + 1]) / 2);
+    parts.push(el("div", { class: "row", id: "fig1" },
+      el("div", { class: "card" }, el("h2", {}, `Histograms (Fig. 1): D_KS = ${fmt(f.dks)}`),
+        chart([{ x: centers, y: f.intra.map(() => null), color: "#fff" }], { xlabel: "activation", ylabel: "share of images",
+          bars: [{ edges: f.edges, y: f.inter, color: "#555", label: `other classes (${f.n_inter})` }, { edges: f.edges, y: f.intra, color: "#d95f02", label: `${f.class} (${f.n_intra})` }] })),
+      el("div", { class: "card" }, el("h2", {}, "ECDFs"),
+        chart([{ x: f.points, y: f.ecdf_inter, color: "#555", label: "other classes" }, { x: f.points, y: f.ecdf_intra, color: "#d95f02", label: f.class }], { xlabel: "activation", ylabel: "ECDF" }))));
+  }
+  const images = el("div", { class: "images" }, d.top.map((t) => el("figure", {},
+    t.served ? el("img", { src: `/api/image?row=${t.row}`, alt: t.image, loading: "lazy" }) : el("div", { class: "muted" }, "(image outside the folder)"),
+    el("figcaption", {}, el("a", { href: href("class", t.class) }, t.class), ` ${fmt(t.value, 2)}`, el("br"), el("span", { class: "muted" }, t.image)))));
+  parts.push(el("h2", {}, "Images that activate it most"),
+    el("p", { class: "muted" }, "Receptive-field crops need the CNN: `dks visualize RES FEATURE` draws them."), images);
+  parts.push(el("h2", {}, "D_KS across classes"), el("table", {},
+    el("tr", {}, el("th", {}, "class"), el("th", { class: "num" }, "D_KS")),
+    ranked.slice(0, 40).map((r) => el("tr", {}, el("td", {}, el("a", { href: href("feature", name, r.c) }, r.c)), el("td", { class: "num" }, sgn(r.v))))));
+  return parts;
+}
+
+async function pairView(a, b) {
+  const d = await api("pair", { a, b });
+  return [el("p", {}, el("a", { href: "#/" }, "overview"), " › two classes"), el("h1", {}, `${a} vs ${b}`),
+    el("p", {}, "The features whose D_KS differs most between the two classes."),
+    el("table", {}, el("tr", {}, ["feature", "layer", a, b, "difference"].map((h) => el("th", {}, h))),
+      d.rows.map((r) => el("tr", {}, el("td", {}, el("a", { href: href("feature", r.feature, a) }, r.feature)), el("td", {}, r.layer),
+        el("td", { class: "num" }, sgn(r.a)), el("td", { class: "num" }, sgn(r.b)), el("td", { class: "num" }, fmt(r.diff))))))];
+}
+
+// ---------------------------------------------------------------- router, search
+async function route() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").filter((p) => p !== "").map(decodeURIComponent);
+  try {
+    let content;
+    if (parts[0] === "class" && parts[1] != null) content = await classView(parts[1]);
+    else if (parts[0] === "feature" && parts[1] != null) content = await featureView(parts[1], parts[2]);
+    else if (parts[0] === "pair" && parts[2] != null) content = await pairView(parts[1], parts[2]);
+    else content = overview();
+    view.replaceChildren(...content);
+  } catch (err) {
+    view.replaceChildren(el("p", { class: "error" }, String(err.message || err)));
+  }
+  window.scrollTo(0, 0);
+}
+
+const search = document.getElementById("search");
+search.addEventListener("change", () => {
+  const v = search.value.trim();
+  if (OV.classes.includes(v)) location.hash = href("class", v);
+  else if (OV.features.includes(v)) location.hash = href("feature", v);
+  else {
+    const c = OV.classes.find((x) => x.toLowerCase().includes(v.toLowerCase()));
+    const f = OV.features.find((x) => x.toLowerCase().includes(v.toLowerCase()));
+    if (c) location.hash = href("class", c); else if (f) location.hash = href("feature", f);
+  }
+  search.value = "";
+});
+
+(async () => {
+  OV = await api("overview");
+  document.getElementById("folder").textContent = OV.folder;
+  const list = document.getElementById("names");
+  const names = [...OV.classes, ...(OV.features.length <= 20000 ? OV.features : [])];
+  list.append(...names.map((n) => { const o = document.createElement("option"); o.value = n; return o; }));
+  window.addEventListener("hashchange", route);
+  route();
+})();
