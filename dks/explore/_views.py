@@ -134,8 +134,8 @@ class Views:
             "n_images": len(self.images),
             "thresholds": {
                 "rule": self.thresholds.get("thresholds", "global"),
-                "t_plus": self.thresholds["t_plus"],
-                "t_minus": self.thresholds["t_minus"],
+                "t_plus": _clean(self.thresholds["t_plus"]),
+                "t_minus": _clean(self.thresholds["t_minus"]),
             },
             "curves": None
             if self.grid is None
@@ -175,8 +175,8 @@ class Views:
         return {
             "class": name,
             "n_samples": int((self.y == c).sum()),
-            "t_plus": float(self.t_plus[c]),
-            "t_minus": float(self.t_minus[c]),
+            "t_plus": _clean(float(self.t_plus[c])),
+            "t_minus": _clean(float(self.t_minus[c])),
             "noise_share": float(1.0 - kept.mean()),
             "n_plus": int((row > self.t_plus[c]).sum()),
             "n_minus": int((row < self.t_minus[c]).sum()),
@@ -286,6 +286,13 @@ def _exceedance(row, grid):
 def _ecdf(values, points):
     s = np.sort(values)
     return np.searchsorted(s, points, side="right") / max(s.size, 1)
+
+
+def _clean(value):
+    """A threshold (or list of them) with NaN as None, for JSON."""
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return None if value is None or value != value else float(value)
 
 
 def _round(a):

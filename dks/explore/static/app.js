@@ -198,7 +198,10 @@ search.addEventListener("change", () => {
 });
 
 (async () => {
-  OV = await api("overview");
+  try { OV = await api("overview"); } catch (err) {
+    view.replaceChildren(el("p", { class: "error" }, `Cannot read the overview: ${err.message || err}`));
+    return;
+  }
   document.getElementById("folder").textContent = OV.folder;
   const list = document.getElementById("names");
   const names = [...OV.classes, ...(OV.features.length <= 20000 ? OV.features : [])];
