@@ -165,7 +165,7 @@ async function pairView(a, b) {
     el("p", {}, "The features whose D_KS differs most between the two classes."),
     el("table", {}, el("tr", {}, ["feature", "layer", a, b, "difference"].map((h) => el("th", {}, h))),
       d.rows.map((r) => el("tr", {}, el("td", {}, el("a", { href: href("feature", r.feature, a) }, r.feature)), el("td", {}, r.layer),
-        el("td", { class: "num" }, sgn(r.a)), el("td", { class: "num" }, sgn(r.b)), el("td", { class: "num" }, fmt(r.diff))))))];
+        el("td", { class: "num" }, sgn(r.a)), el("td", { class: "num" }, sgn(r.b)), el("td", { class: "num" }, fmt(r.diff)))))];
 }
 
 // ---------------------------------------------------------------- router, search
