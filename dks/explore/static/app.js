@@ -35,7 +35,7 @@ async function api(name, params) {
 // A line chart: series = [{x, y, color, dash, label}].
 function chart(series, { w = 460, h = 260, xlabel = "", ylabel = "", vlines = [], bars = null } = {}) {
   const m = { l: 48, r: 12, t: 12, b: 36 };
-  const xs = series.flatMap((s) => s.x), ys = series.flatMap((s) => s.y).filter((v) => v != null);
+  const xs = series.flatMap((s) => s.x), ys = [...series.flatMap((s) => s.y), ...(bars || []).flatMap((b) => b.y)].filter((v) => v != null);
   let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = 0, y1 = Math.max(...ys, 1e-9);
   if (x1 <= x0) x1 = x0 + 1;
   const X = (v) => m.l + ((v - x0) / (x1 - x0)) * (w - m.l - m.r);
