@@ -99,6 +99,19 @@ PIPELINE_SUMMARY_NOISE_SHOWN = 12
 PIPELINE_SKIPPED_LISTED = 100
 
 
+# ----------------------------------------------------------------------------- explore
+
+#: Memory the explorer gives to its sample of the embedding (whole row chunks, evenly spread,
+#: all features), read once when it starts: the other classes' histograms (Fig. 1) and the
+#: top-activating images come from it. An embedding that fits is read whole (exact views).
+#: 128 MiB: 3,495 images of VGG19's 9,600 features.
+EXPLORE_SAMPLE_BYTES = 128 << 20
+
+#: Row chunks of one class read for its Fig. 1 histogram (evenly spread when it spans more);
+#: each is one small read of the feature's column block.
+EXPLORE_CLASS_CHUNKS = 64
+
+
 # ----------------------------------------------------------------------------- public API
 
 #: The keys of :func:`get_config`: the lower-case names of the constants above.

@@ -1,23 +1,29 @@
 """The explorer's JSON views of a results folder: what each page of ``dks explore`` shows.
 
-Everything is read once through :func:`dks.pipeline.load_results` (the statistics are small:
-``n_classes x n_features``); the embedding's columns, for the paper's Fig. 1 and the
-top-activating images, are read on demand from the store and kept in a small in-memory
-LRU cache. Nothing is ever written to the results folder.
+The statistics (``n_classes x n_features``: 38 MB at ImageNet's shape) are read once through
+:func:`dks.pipeline.load_results`. The embedding itself (49 GB at that shape) is never read
+whole per request: when the explorer starts, a background thread reads a *sample* of it,
+whole row chunks evenly spread over the store, all features, within
+``dks.get_config()["explore_sample_bytes"]`` (an embedding that fits is read whole and every
+view is exact). The other classes' histogram of the paper's Fig. 1 and the top-activating
+images come from that sample; the chosen class's histogram reads the class's own rows of the
+feature's column block (at most ``explore_class_chunks`` row chunks). A view computed from a
+sample says so and gives its size. Nothing is ever written to the results folder.
 """
 
 import threading
 from collections import OrderedDict
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["NotAResultsFolder", "Views"]
+from dks import _config
 
-#: Columns of the embedding kept in memory (each is ``n_images`` float32).
-CACHE_COLUMNS = 16
-#: Rows of the ranked feature list sent at once.
-MAX_ROWS = 500
+__all__ = ["NotAResultsFolder", "Views", "safe_file"]
+
+#: Class columns (one feature's values on one class) kept in memory.
+CACHE_COLUMNS = 64
 
 
 class NotAResultsFolder(ValueError):
@@ -69,10 +75,12 @@ class Views:
         self.layer_of = np.zeros(len(self.features), dtype=np.int32)
         for k, (_, cols) in enumerate(self.layers):
             self.layer_of[cols] = k
-        labels = np.asarray(meta["labels"]).astype(str)
-        self.y = np.full(labels.size, -1, dtype=np.int32)
-        for c, name in enumerate(self.classes):
-            self.y[labels == name] = c
+        index = self.class_index
+        labels = meta["labels"]
+        self.y = np.fromiter((index.get(str(v), -1) for v in labels), np.int32, len(labels))
+        order = np.argsort(self.y, kind="stable")  # the rows of each class, increasing
+        bounds = np.searchsorted(self.y[order], np.arange(len(self.classes) + 1))
+        self.class_rows = [order[a:b] for a, b in pairwise(bounds)]
         self.images = meta.get("images", [])
         self.grid = res.get("grid")
         self.curves = (res.get("d_avg_plus"), res.get("d_avg_minus"))
@@ -87,6 +95,13 @@ class Views:
         self._columns = OrderedDict()
         self._lock = threading.Lock()
         self._overview = None
+        self.block_rows = _block_rows(self.X)
+        self.sample_rows = _sample_rows(len(self.y), self.block_rows, len(self.features))
+        self.exact = self.sample_rows.size == len(self.y)
+        self._sample = None
+        self._sample_error = None
+        self._sample_ready = threading.Event()
+        threading.Thread(target=self._read_sample, daemon=True, name="dks-explore-sample").start()
 
     # -- helpers -----------------------------------------------------------------------
     def cls(self, name):
@@ -101,18 +116,56 @@ class Views:
             raise KeyError(f"no feature named {name!r}")
         return self.feature_index[name]
 
-    def column(self, j):
-        """Column ``j`` of the embedding (float32), from the cache or the store."""
+    def _read_sample(self):
+        try:
+            if self.exact:
+                sample = np.asarray(self.X[:, :], dtype=np.float32)
+            else:
+                runs = _runs(self.sample_rows)
+                sample = np.concatenate(
+                    [np.asarray(self.X[a:b, :], dtype=np.float32) for a, b in runs]
+                )
+            self._sample = sample
+        except Exception as exc:  # reported by the views that need it
+            self._sample_error = exc
+        finally:
+            self._sample_ready.set()
+
+    def sample(self, timeout=None):
+        """The sample of the embedding (``sample_rows`` x all features), once it is read."""
+        if not self._sample_ready.wait(timeout):
+            raise TimeoutError("the sample of the embedding is still being read")
+        if self._sample_error is not None:
+            raise ValueError(f"cannot read the embedding: {self._sample_error}")
+        return self._sample
+
+    def class_column(self, j, c):
+        """``(rows, values)`` of feature ``j`` on class ``c``: all its rows, or those of
+        at most ``explore_class_chunks`` row chunks evenly spread over the class."""
+        rows = self.class_rows[c]
+        if self.exact:
+            return rows, self.sample()[rows, j]
         with self._lock:
-            if j in self._columns:
-                self._columns.move_to_end(j)
-                return self._columns[j]
-        col = np.asarray(self.X[:, j], dtype=np.float32)
+            if (j, c) in self._columns:
+                self._columns.move_to_end((j, c))
+                return self._columns[(j, c)]
+        blocks = np.unique(rows // self.block_rows)
+        limit = max(1, int(_config.EXPLORE_CLASS_CHUNKS))
+        if blocks.size > limit:
+            blocks = blocks[np.unique(np.linspace(0, blocks.size - 1, limit).round().astype(int))]
+            rows = rows[np.isin(rows // self.block_rows, blocks)]
+        values = np.empty(rows.size, dtype=np.float32)
+        done = 0
+        for a, b in _runs(rows, gap=self.block_rows):
+            take = rows[done : done + np.searchsorted(rows[done:], b)]
+            read = np.asarray(self.X[a:b, j], dtype=np.float32)
+            values[done : done + take.size] = read[take - a]
+            done += take.size
         with self._lock:
-            self._columns[j] = col
+            self._columns[(j, c)] = (rows, values)
             while len(self._columns) > CACHE_COLUMNS:
                 self._columns.popitem(last=False)
-        return col
+        return rows, values
 
     def _kept(self, c):
         row = self.dks[c]
@@ -198,22 +251,18 @@ class Views:
             "t_plus": _round(self.t_plus),
             "t_minus": _round(self.t_minus),
         }
-        x = self.column(j)
-        order = np.argsort(x)[::-1][:top] if x.size <= top else _top(x, top)
-        out["top"] = [
-            {
-                "row": int(i),
-                "image": str(self.images[i]) if i < len(self.images) else "",
-                "class": self.classes[self.y[i]] if self.y[i] >= 0 else "",
-                "value": float(x[i]),
-                "served": self.image_file(int(i)) is not None,
-            }
-            for i in order
-        ]
+        x = self.sample()[:, j]
+        rows, ys = self.sample_rows, self.y[self.sample_rows]
+        out["sample"] = {"n": int(rows.size), "of": int(self.y.size), "exact": self.exact}
+        cand_rows, cand_x = rows, x
         if cls is not None:
             c = self.cls(cls)
-            intra, inter = x[self.y == c], x[(self.y != c) & (self.y >= 0)]
-            lo, hi = float(np.min(x)), float(np.max(x))
+            intra_rows, intra = self.class_column(j, c)
+            inter = x[(ys != c) & (ys >= 0)]
+            cand_rows = np.concatenate([rows, intra_rows])
+            cand_x = np.concatenate([x, intra])
+            both = np.concatenate([intra, inter])
+            lo, hi = (float(np.min(both)), float(np.max(both))) if both.size else (0.0, 1.0)
             if hi <= lo:
                 hi = lo + 1.0
             edges = np.linspace(lo, hi, bins + 1)
@@ -229,7 +278,22 @@ class Views:
                 "ecdf_inter": _round(_ecdf(inter, points)),
                 "n_intra": int(intra.size),
                 "n_inter": int(inter.size),
+                "n_class": int(self.class_rows[c].size),
+                "n_other": int(self.y.size - self.class_rows[c].size),
             }
+        cand_rows, first = np.unique(cand_rows, return_index=True)
+        cand_x = cand_x[first]
+        order = _top(cand_x, min(top, cand_x.size))
+        out["top"] = [
+            {
+                "row": int(i),
+                "image": str(self.images[i]) if i < len(self.images) else "",
+                "class": self.classes[self.y[i]] if self.y[i] >= 0 else "",
+                "value": float(v),
+                "served": self.image_file(int(i)) is not None,
+            }
+            for i, v in zip(cand_rows[order], cand_x[order], strict=True)
+        ]
         return out
 
     def pair_view(self, a, b, top=50):
@@ -273,8 +337,45 @@ def safe_file(base, candidate):
 
 
 def _top(x, k):
+    """Indices of the ``k`` largest values of ``x`` (NaN last), largest first."""
+    if k <= 0:
+        return np.zeros(0, dtype=np.intp)
+    x = np.where(np.isnan(x), -np.inf, x)
     idx = np.argpartition(x, x.size - k)[x.size - k :]
-    return idx[np.argsort(x[idx])[::-1]]
+    return idx[np.argsort(x[idx], kind="stable")[::-1]]
+
+
+def _block_rows(X):
+    """Rows of one chunk of the embedding's storage (contiguous reads come in these)."""
+    array = getattr(X, "array", X)  # a store's RowView wraps its array
+    chunks = getattr(array, "chunks", None)
+    if chunks:
+        return max(1, int(chunks[0]))
+    return 256  # an .npy memmap: rows are contiguous; read in blocks of this many
+
+
+def _sample_rows(n_rows, block_rows, n_features):
+    """The rows of the sample: every row when they fit in ``explore_sample_bytes``, else
+    whole blocks of ``block_rows`` evenly spread."""
+    fits = max(block_rows, int(_config.EXPLORE_SAMPLE_BYTES) // (4 * max(n_features, 1)))
+    if n_rows <= fits:
+        return np.arange(n_rows)
+    n_blocks = -(-n_rows // block_rows)
+    k = max(1, fits // block_rows)
+    blocks = np.unique(np.linspace(0, n_blocks - 1, k).round().astype(np.int64))
+    rows = (blocks[:, None] * block_rows + np.arange(block_rows)).ravel()
+    return rows[rows < n_rows]
+
+
+def _runs(rows, gap=1):
+    """``(start, stop)`` ranges covering increasing ``rows``; a new range starts where the
+    next row is ``gap`` or more past the previous."""
+    if rows.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(rows) >= gap) + 1
+    starts = np.concatenate([[0], cut])
+    stops = np.concatenate([cut, [rows.size]])
+    return [(int(rows[a]), int(rows[b - 1]) + 1) for a, b in zip(starts, stops, strict=True)]
 
 
 def _exceedance(row, grid):

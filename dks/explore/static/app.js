@@ -147,11 +147,14 @@ async function featureView(name, cls) {
           bars: [{ edges: f.edges, y: f.inter, color: "#555", label: `other classes (${f.n_inter})` }, { edges: f.edges, y: f.intra, color: "#d95f02", label: `${f.class} (${f.n_intra})` }] })),
       el("div", { class: "card" }, el("h2", {}, "ECDFs"),
         chart([{ x: f.points, y: f.ecdf_inter, color: "#555", label: "other classes" }, { x: f.points, y: f.ecdf_intra, color: "#d95f02", label: f.class }], { xlabel: "activation", ylabel: "ECDF" }))));
+    if (!d.sample.exact)
+      parts.push(el("p", { class: "muted" }, `From a sample of the store: ${f.n_intra} of the ${f.n_class} images of ${f.class}, ${f.n_inter} of the ${f.n_other} images of the other classes (whole row chunks spread over the store).`));
   }
   const images = el("div", { class: "images" }, d.top.map((t) => el("figure", {},
     t.served ? el("img", { src: `/api/image?row=${t.row}`, alt: t.image, loading: "lazy" }) : el("div", { class: "muted" }, "(image outside the folder)"),
     el("figcaption", {}, el("a", { href: href("class", t.class) }, t.class), ` ${fmt(t.value, 2)}`, el("br"), el("span", { class: "muted" }, t.image)))));
   parts.push(el("h2", {}, "Images that activate it most"),
+    d.sample.exact ? null : el("p", { class: "muted" }, `Among the ${d.sample.n} images of the explorer's sample of the ${d.sample.of} (and the chosen class's).`),
     el("p", { class: "muted" }, "Receptive-field crops need the CNN: `dks visualize RES FEATURE` draws them."), images);
   parts.push(el("h2", {}, "D_KS across classes"), el("table", {},
     el("tr", {}, el("th", {}, "class"), el("th", { class: "num" }, "D_KS")),
