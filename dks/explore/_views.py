@@ -369,10 +369,10 @@ def _sample_rows(n_rows, block_rows, n_features):
 
 def _runs(rows, gap=1):
     """``(start, stop)`` ranges covering increasing ``rows``; a new range starts where the
-    next row is ``gap`` or more past the previous."""
+    next row is more than ``gap`` past the previous (``gap=1``: runs of consecutive rows)."""
     if rows.size == 0:
         return []
-    cut = np.flatnonzero(np.diff(rows) >= gap) + 1
+    cut = np.flatnonzero(np.diff(rows) > gap) + 1
     starts = np.concatenate([[0], cut])
     stops = np.concatenate([cut, [rows.size]])
     return [(int(rows[a]), int(rows[b - 1]) + 1) for a, b in zip(starts, stops, strict=True)]
