@@ -264,7 +264,17 @@ def _run_section(s):
         rows += [(f"<code>{_e(k)}</code>", _num(v)) for k, v in params.items()]
     if not rows:
         return ""
-    return '<section id="run"><h2>Run</h2>' + _table(("Setting", "Value"), rows) + "</section>"
+    table = _table(("Setting", "Value"), rows)
+    return f'<section id="run"><h2>Run</h2>{table}{_EXPLORE_NOTE}</section>'
+
+
+#: How to open the interactive explorer (a static page cannot start its server).
+_EXPLORE_NOTE = (
+    '<p class="note" id="explore">Every class and feature interactively (features ranked per '
+    "class, the paper's Fig. 1 for any pair, two classes compared): run "
+    "<code>dks explore DIR</code>, DIR being the folder of this report, and open the URL it "
+    "prints.</p>"
+)
 
 
 def _thresholds_section(s, paper_reference):
