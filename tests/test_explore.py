@@ -1,12 +1,6 @@
-"""dks explore: the JSON views against numpy, the server's safety, the CLI's messages."""
+"""dks explore: the JSON views against numpy (the server's safety: test_explore_safety.py)."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -14,9 +8,9 @@ import numpy as np
 import pytest
 
 import dks
-from dks.explore import NotAResultsFolder
+from dks.explore._views import Views, _runs, _sample_rows
 from dks.pipeline import characterize, load_results
-from tests.pipeline_helpers import REPO, make_results
+from tests.pipeline_helpers import make_results
 
 EVIL = "<img src=x onerror=alert(1)>"
 
@@ -89,93 +83,54 @@ def test_pair_view_ranks_the_differences(server, folder):
     assert rows[0]["feature"] == res["embedding_meta"]["feature_names"][np.argmax(np.abs(diff))]
 
 
-def test_serves_nothing_outside(server, folder, tmp_path):
-    secret = tmp_path / "secret.txt"
-    secret.write_text("secret")
-    link = folder / "link.txt"
-    dirlink = folder / "outside"
-    os.symlink(secret, link)
-    os.symlink(tmp_path, dirlink)
-    try:
-        assert get(server, "files/embedding.json")[0] == 200
-        assert get(server, "api/image?row=0")[0] == 200  # images/cat/0.png, inside
-        for path in [
-            "files/../../etc/passwd",
-            "files/%2e%2e/%2e%2e/etc/passwd",
-            "files/..%2f..%2fetc%2fpasswd",
-            "files/%252e%252e/etc/passwd",
-            "files//etc/passwd",
-            "files/%2fetc%2fpasswd",
-            "files/link.txt",
-            "files/outside/secret.txt",
-            "static/../_views.py",
-            "static/%2e%2e/_views.py",
-            "api/image?row=-1",
-        ]:
-            status, body = get(server, path)
-            assert status in (403, 404), path
-            assert b"secret" not in body and b"root:" not in body
-    finally:
-        link.unlink()
-        dirlink.unlink()
+def test_a_sample_when_the_embedding_does_not_fit(folder):
+    """With a sample budget of two row chunks: the other classes come from whole chunks
+    spread over the store, the class from its own rows, the top images from both."""
+    res = load_results(folder)
+    X = np.asarray(res["embedding"])
+    y = np.asarray(res["embedding_meta"]["labels"])
+    with dks.config_context(explore_sample_bytes=2 * 8 * 4 * X.shape[1]):
+        views = Views(folder)
+        views.block_rows = 8  # blocks of 8 rows (an .npy has no chunks of its own)
+        views.sample_rows = _sample_rows(len(y), 8, X.shape[1])
+        views.exact = False
+        views._sample_ready.clear()
+        views._read_sample()
+    rows = views.sample_rows
+    assert rows.tolist() == list(range(8)) + list(range(32, 36))  # first and last (short)
+    np.testing.assert_array_equal(views.sample(), X[rows])
+    f = views.feature_view("a_0", "dog")
+    assert f["sample"] == {"n": 12, "of": len(y), "exact": False}
+    fig = f["fig1"]
+    intra, inter = X[y == "dog", 0], X[rows][y[rows] != "dog", 0]
+    assert (fig["n_intra"], fig["n_class"]) == (intra.size, 12)
+    assert (fig["n_inter"], fig["n_other"]) == (inter.size, len(y) - 12)
+    edges = np.linspace(min(intra.min(), inter.min()), max(intra.max(), inter.max()), 41)
+    np.testing.assert_allclose(fig["intra"], np.histogram(intra, edges)[0] / intra.size, atol=1e-4)
+    np.testing.assert_allclose(fig["inter"], np.histogram(inter, edges)[0] / inter.size, atol=1e-4)
+    seen = np.union1d(rows, np.flatnonzero(y == "dog"))
+    best = seen[np.argsort(X[seen, 0])[::-1][:12]]
+    assert [t["row"] for t in f["top"]] == best.tolist()
 
 
-def test_never_writes(folder):
-    def tree():
-        return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.rglob("*"))}
-
-    before = tree()
-    handle = dks.explore(folder, port=0)
-    try:
-        for path in ["", "api/overview", "api/class?name=dog", "api/feature?name=c&class=dog"]:
-            get(handle, path)
-    finally:
-        handle.stop()
-    assert tree() == before
-
-
-def test_not_a_results_folder(tmp_path):
-    with pytest.raises(NotAResultsFolder, match="dks analyze"):
-        dks.explore(tmp_path, port=0)
-    out = make_results(tmp_path / "embedded")  # dks embed only
-    with pytest.raises(NotAResultsFolder, match="dks characterize"):
-        dks.explore(out, port=0)
+def test_a_class_spread_over_many_chunks_is_read_in_a_few(folder):
+    res = load_results(folder)
+    X = np.asarray(res["embedding"])
+    views = Views(folder)
+    views.sample()
+    views.exact, views.block_rows = False, 2
+    with dks.config_context(explore_class_chunks=3):
+        rows, values = views.class_column(5, views.cls("dog"))
+    dog = views.class_rows[views.cls("dog")]  # rows 12..23: six chunks of two rows
+    assert np.unique(rows // 2).size == 3 and np.isin(rows, dog).all()
+    np.testing.assert_array_equal(values, X[rows, 5])
 
 
-def _cli(*args, **kw):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "dks.cli", "explore", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        **kw,
-    )
-
-
-def test_cli_messages(folder, tmp_path):
-    p = _cli(tmp_path)
-    _, err = p.communicate(timeout=60)
-    assert p.returncode != 0 and "dks analyze" in err and "Traceback" not in err
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        port = s.getsockname()[1]
-        p = _cli(folder, "--port", port)
-        _, err = p.communicate(timeout=60)
-    assert p.returncode == 1 and "--port" in err and "Traceback" not in err
-
-
-def test_cli_serves_until_ctrl_c(folder):
-    p = _cli(folder, "--port", 0, "--host", "0.0.0.0")
-    line = p.stdout.readline()
-    assert "http://" in line
-    url = line.split(" at ")[1].split()[0]
-    with urllib.request.urlopen(url + "api/overview") as r:
-        assert r.status == 200
-    time.sleep(0.1)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=30)
-    assert p.returncode == 130
-    assert "reachable from the network" in err and "Traceback" not in err
+def test_runs_and_sample_rows():
+    assert _runs(np.array([0, 1, 2, 5, 6, 9])) == [(0, 3), (5, 7), (9, 10)]
+    assert _runs(np.array([0, 2, 4, 9]), gap=2) == [(0, 5), (9, 10)]
+    assert _runs(np.array([], dtype=int)) == []
+    assert _sample_rows(10, 4, 1).tolist() == list(range(10))  # fits: every row
+    with dks.config_context(explore_sample_bytes=2 * 4 * 4 * 4):  # 2 blocks of 4 rows x 4 features
+        assert _sample_rows(100, 4, 4).tolist() == [0, 1, 2, 3, 96, 97, 98, 99]
+        assert _sample_rows(98, 4, 4).tolist() == [0, 1, 2, 3, 96, 97]  # a short last block

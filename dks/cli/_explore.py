@@ -39,34 +39,18 @@ def add_explore_command(commands, common, epilog):
 
 
 def _explore(args):
-    from dks.explore import NotAResultsFolder, serve, warn_network
-    from dks.explore._views import Views
+    from dks.explore import explore
 
     if not 0 <= args.port <= 65535:
-        args.usage_error(f"argument --port: expected 0..65535, got {args.port}")
+        args.usage_error(f"argument --port: expected 0..65535 (0: any free port), got {args.port}")
+    # NotAResultsFolder, a port taken: ValueError / OSError, one line from dks.cli.main
+    server = explore(args.results, port=args.port, host=args.host, open_browser=args.open)
+    print(f"dks explore: serving {server.views.path} at {server.url} (Ctrl-C to stop)", flush=True)
     try:
-        views = Views(args.results)
-    except NotAResultsFolder as exc:
-        print(f"dks explore: error: {exc}", file=sys.stderr)
-        return 2
-    warn_network(args.host)
-    try:
-        server = serve(views, args.host, args.port)
-    except OSError as exc:
-        print(
-            f"dks explore: error: cannot listen on {args.host}:{args.port} ({exc.strerror}); "
-            "the port is probably taken: choose another with --port N (0: any free port).",
-            file=sys.stderr,
-        )
-        return 1
-    print(f"dks explore: serving {views.path} at {server.url} (Ctrl-C to stop)", flush=True)
-    if args.open:
-        import webbrowser
-
-        webbrowser.open(server.url)
-    try:
-        server.serve_forever()
+        server.wait()
     except KeyboardInterrupt:
         print("dks explore: stopped", file=sys.stderr)
         return 130
+    finally:
+        server.stop()
     return 0

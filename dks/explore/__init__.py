@@ -5,11 +5,13 @@
 dependency, no CDN, works offline. See :doc:`/explore`.
 """
 
-from dks.explore._server import Explorer, serve, warn_network
+import warnings
+
+from dks._options import option
+from dks.explore._server import LOOPBACK_NAMES, Explorer, serve
 from dks.explore._views import NotAResultsFolder, Views
 
 __all__ = ["Explorer", "NotAResultsFolder", "explore"]
-
 
 def explore(results, *, port=8765, host="127.0.0.1", open_browser=False, block=False):
     """Serve the explorer of a results folder.
@@ -21,12 +23,13 @@ def explore(results, *, port=8765, host="127.0.0.1", open_browser=False, block=F
     port : int, default=8765
         TCP port; 0 picks a free one.
     host : str, default="127.0.0.1"
-        Address to bind; anything but loopback is reachable from the network.
+        Address to bind; anything but loopback is reachable from the network (a warning
+        says so).
     open_browser : bool, default=False
         Open the URL in the default web browser.
     block : bool, default=False
-        Serve in this thread until Ctrl-C; otherwise (for notebooks) serve in a background
-        thread and return at once.
+        Print the URL and serve in this thread until Ctrl-C; otherwise (for notebooks)
+        serve in a background thread and return at once.
 
     Returns
     -------
@@ -36,18 +39,40 @@ def explore(results, *, port=8765, host="127.0.0.1", open_browser=False, block=F
     Raises
     ------
     NotAResultsFolder
-        The folder is not a results folder, or has no statistics yet.
+        The folder is not a results folder, or has no statistics yet (the message says what
+        to run).
+    ValueError
+        ``port`` is not in 0..65535.
     OSError
-        The port is taken.
+        The port is taken (or ``host`` is not an address of this machine).
     """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(
+            f"{option('port')} must be a TCP port in 0..65535 (0: any free port); got "
+            f"{option('port', port)} instead."
+        )
     views = Views(results)
-    warn_network(host)
-    server = serve(views, host, port)
+    if host not in LOOPBACK_NAMES:
+        warnings.warn(
+            f"{option('host', host)} makes the explorer reachable from the network: anyone "
+            "who can reach this machine can read the results folder.",
+            UserWarning,
+            stacklevel=2,
+        )
+    try:
+        server = serve(views, host, port)
+    except OSError as exc:
+        raise OSError(
+            exc.errno,
+            f"cannot listen on {host}:{port} ({exc.strerror}): the port is probably taken; "
+            f"choose another with {option('port')} (0: any free port)",
+        ) from None
     if open_browser:
         import webbrowser
 
         webbrowser.open(server.url)
     if block:
+        print(f"dks explore: serving {views.path} at {server.url} (Ctrl-C to stop)", flush=True)
         server.serve_forever()
         return server
     return server.start()

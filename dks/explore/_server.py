@@ -10,7 +10,6 @@ answered; nothing is ever written.
 
 import json
 import mimetypes
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,7 +17,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dks.explore._views import safe_file
 
-__all__ = ["STATIC", "Explorer", "serve"]
+__all__ = ["LOOPBACK_NAMES", "STATIC", "Explorer", "serve"]
+
+#: The names of this machine's loopback addresses (in ``--host`` and in ``Host`` headers).
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 #: The explorer's assets, shipped in the package.
 STATIC = Path(__file__).resolve().parent / "static"
@@ -27,6 +29,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 class _Handler(BaseHTTPRequestHandler):
     server_version = "dks-explore"
     views = None  # set on the subclass made per server
+    loopback_names = None  # the Host names accepted, when bound to a loopback address
 
     def log_message(self, format, *args):  # quiet: no line per request
         pass
@@ -35,6 +38,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET(head=True)
 
     def do_GET(self, head=False):
+        if not self._host_allowed():
+            return self._error(403, "unexpected Host header (DNS rebinding?)")
         url = urlsplit(self.path)
         route = url.path
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -54,18 +59,38 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, exc.args[0] if exc.args else "not found")
         except ValueError as exc:
             return self._error(400, str(exc))
+        except Exception as exc:  # a bug: say it in the page and the answer, not a traceback
+            return self._error(500, f"{type(exc).__name__}: {exc}")
         return self._error(404, "not found")
+
+    def _host_allowed(self):
+        """On a loopback address, only requests addressed to it by name (``Host``): a page
+        of another site that rebinds its own name to 127.0.0.1 gets nothing."""
+        if self.loopback_names is None:
+            return True
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host.startswith("["):
+            host = host[1 : host.find("]")] if "]" in host else host
+        else:
+            host = host.rsplit(":", 1)[0]
+        return host in self.loopback_names
 
     def _api(self, name, q):
         v = self.views
+
+        def need(key):
+            if not q.get(key):
+                raise ValueError(f"the {name} view needs the query parameter {key!r}")
+            return q[key]
+
         if name == "overview":
             return v.overview()
         if name == "class":
-            return v.class_view(q["name"])
+            return v.class_view(need("name"))
         if name == "feature":
-            return v.feature_view(q["name"], q.get("class") or None)
+            return v.feature_view(need("name"), q.get("class") or None)
         if name == "pair":
-            return v.pair_view(q["a"], q["b"])
+            return v.pair_view(need("a"), need("b"))
         raise KeyError(f"no view {name!r}")
 
     def _file(self, base, rel, head):
@@ -108,7 +133,8 @@ class Explorer:
     """
 
     def __init__(self, views, host, port):
-        handler = type("Handler", (_Handler,), {"views": views})
+        names = LOOPBACK_NAMES if host in LOOPBACK_NAMES else None
+        handler = type("Handler", (_Handler,), {"views": views, "loopback_names": names})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self.views = views
@@ -130,6 +156,11 @@ class Explorer:
         finally:
             self._server.server_close()
 
+    def wait(self):
+        """Wait until the background thread stops (Ctrl-C raises ``KeyboardInterrupt``)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.25)  # a timed join, so that Ctrl-C is seen at once
+
     def stop(self):
         """Stop serving and free the port."""
         if self._thread is not None:
@@ -148,13 +179,3 @@ class Explorer:
 def serve(views, host, port):
     """An :class:`Explorer` bound to ``host:port`` (OSError when the port is taken)."""
     return Explorer(views, host, port)
-
-
-def warn_network(host, stream=sys.stderr):
-    """The warning printed when ``host`` is not a loopback address."""
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(
-            f"warning: --host {host} makes the explorer reachable from the network: anyone "
-            "who can reach this machine can read the results folder.",
-            file=stream,
-        )
