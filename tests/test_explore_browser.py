@@ -1,47 +1,119 @@
-"""dks explore in a real browser: Playwright driving Debian's Chromium."""
+"""dks explore in a real browser: Playwright driving Debian's Chromium.
 
+The screenshots go to a temporary folder; with ``DKS_EXPLORE_SHOTS=docs/_static`` they
+replace those of the docs (docs/explore.rst).
+"""
+
+import json
+import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import dks
 from dks.pipeline import characterize
-from tests.pipeline_helpers import make_uneven_results
+from tests.pipeline_helpers import UNEVEN, make_results, make_uneven_results
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not Path(CHROMIUM).exists():
     pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "_static"
+EVIL = "<img src=x onerror=window.__pwned=1>"
+
+
+def _images(out):
+    """A small PNG per image row: a colour per class, brighter where f9 is higher."""
+    from PIL import Image
+
+    meta = json.loads((out / "embedding.json").read_text())
+    X = np.load(out / "embedding.npy")
+    rng = np.random.default_rng(0)
+    hues = dict(
+        zip(
+            UNEVEN,
+            [(200, 80, 60), (60, 140, 200), (90, 170, 90), (210, 160, 40), (150, 90, 180)],
+            strict=True,
+        )
+    )
+    for row, (rel, label) in enumerate(zip(meta["images"], meta["labels"], strict=True)):
+        path = out / "images" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gain = np.clip(0.55 + 0.12 * X[row, 9], 0.2, 1.0)
+        pixels = np.asarray(hues[label]) * gain + rng.normal(0, 18, (48, 48, 3))
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
+
+
+@pytest.fixture
+def browser():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
 
 
 @pytest.mark.filterwarnings("ignore:1 class\\(es\\) have fewer:UserWarning")
-def test_search_a_class_open_a_feature_see_its_histograms(tmp_path):
+def test_search_a_class_open_a_feature_see_its_histograms(tmp_path, browser):
+    shots = Path(os.environ.get("DKS_EXPLORE_SHOTS") or tmp_path)
     out = make_uneven_results(tmp_path / "results", n_features=40, n_planted=3)
+    _images(out)
     characterize(out, shuffles=2, jobs=1, verbose=False, progress=False)
     handle = dks.explore(out, port=0)
     try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(handle.url)
-            page.wait_for_selector("table.heat")
-            page.screenshot(path=str(tmp_path / "explore_overview.png"), full_page=True)
-            page.fill("#search", "doe")
-            page.dispatch_event("#search", "change")
-            page.wait_for_selector("h1:text('doe')")
-            assert "#/class/doe" in page.url
-            page.screenshot(path=str(tmp_path / "explore_class.png"), full_page=True)
-            page.click("a[href^='#/feature/f9']")
-            page.wait_for_selector("h1:text('f9')")
-            page.select_option("select", "doe")
-            page.wait_for_selector("#fig1 svg rect")
-            assert page.locator("#fig1 svg").count() == 2
-            page.screenshot(path=str(tmp_path / "explore_feature.png"), full_page=True)
-            browser.close()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(handle.url)
+        page.wait_for_selector("table.heat")
+        assert page.locator("table.heat td.name").all_inner_texts() == list(UNEVEN)
+        page.screenshot(path=str(shots / "explore_overview.png"), full_page=True)
+        page.fill("#search", "doe")
+        page.dispatch_event("#search", "change")
+        page.wait_for_selector("h1:text('doe')")
+        assert "#/class/doe" in page.url
+        page.screenshot(path=str(shots / "explore_class.png"), full_page=True)
+        page.click("a[href^='#/feature/f9']")
+        page.wait_for_selector("h1:text('f9')")
+        page.select_option("select", "doe")
+        page.wait_for_selector("#fig1 svg rect")
+        assert page.locator("#fig1 svg").count() == 2
+        assert page.locator(".images img").count() == 12  # the images are served
+        page.wait_for_function("[...document.images].every((i) => i.complete && i.naturalWidth)")
+        page.screenshot(path=str(shots / "explore_feature.png"), full_page=True)
+        shared = page.url  # the same view from its URL alone, in another tab
+        other = browser.new_page(viewport={"width": 1280, "height": 900})
+        other.goto(shared)
+        other.wait_for_selector("#fig1 svg rect")
+        assert other.locator("h1").inner_text() == "f9"
+        other.goto(handle.url + "#/pair/doe/elk")
+        other.wait_for_selector("h1:text('doe vs elk')")
+        other.screenshot(path=str(shots / "explore_pair.png"), full_page=True)
     finally:
         handle.stop()
-    for name in ("overview", "class", "feature"):
-        assert (tmp_path / f"explore_{name}.png").stat().st_size > 10_000
+    for name in ("overview", "class", "feature", "pair"):
+        assert (shots / f"explore_{name}.png").stat().st_size > 10_000
+
+
+def test_names_are_shown_as_text(tmp_path, browser):
+    out = make_results(tmp_path / "results")
+    meta = json.loads((out / "embedding.json").read_text())
+    meta["classes"] = sorted(["cat", "dog", EVIL])
+    meta["labels"] = [EVIL if c == "eel" else c for c in meta["labels"]]
+    meta["feature_names"][0] = EVIL + "f"
+    (out / "embedding.json").write_text(json.dumps(meta))
+    characterize(out, shuffles=2, jobs=1, verbose=False, progress=False)
+    handle = dks.explore(out, port=0)
+    try:
+        page = browser.new_page()
+        page.goto(handle.url)
+        page.wait_for_selector("table.heat")
+        assert EVIL in page.locator("table.heat").inner_text()
+        for view in ["#/class/" + EVIL, "#/feature/" + EVIL + "f/" + EVIL, "#/pair/cat/" + EVIL]:
+            page.goto(handle.url + view.replace("<", "%3C").replace(">", "%3E"))
+            page.wait_for_selector("h1")
+            page.wait_for_timeout(200)
+            assert EVIL in page.locator("main").inner_text(), view
+        assert page.locator("main img[src='x']").count() == 0
+        assert page.evaluate("window.__pwned") is None
+    finally:
+        handle.stop()

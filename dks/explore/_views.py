@@ -12,6 +12,7 @@ sample says so and gives its size. Nothing is ever written to the results folder
 """
 
 import threading
+import warnings
 from collections import OrderedDict
 from itertools import pairwise
 from pathlib import Path
@@ -178,6 +179,8 @@ class Views:
             return self._overview
         kept = (self.dks > self.t_plus[:, None]) | (self.dks < self.t_minus[:, None])
         share = np.stack([kept[:, cols].mean(axis=1) for _, cols in self.layers], axis=1)
+        median_plus = np.stack([_signed_median(self.dks[:, c], 1) for _, c in self.layers], 1)
+        median_minus = np.stack([_signed_median(self.dks[:, c], -1) for _, c in self.layers], 1)
         counts = np.bincount(self.y[self.y >= 0], minlength=len(self.classes))
         noise = None
         if self.class_noise is not None and "mostly_noise" in self.class_noise:
@@ -202,6 +205,8 @@ class Views:
             "n_samples": counts.tolist(),
             "mostly_noise": noise,
             "kept_share": _round(share),
+            "median_plus": _round(median_plus),
+            "median_minus": _round(median_minus),
             "features": self.features,
             "feature_layer": self.layer_of.tolist(),
         }
@@ -343,6 +348,14 @@ def _top(x, k):
     x = np.where(np.isnan(x), -np.inf, x)
     idx = np.argpartition(x, x.size - k)[x.size - k :]
     return idx[np.argsort(x[idx], kind="stable")[::-1]]
+
+
+def _signed_median(block, sign):
+    """Per row of ``block``, the median of its values of ``sign`` (NaN when there are none)."""
+    values = np.where(np.sign(block) == sign, block, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows without such values: NaN
+        return np.nanmedian(values, axis=1)
 
 
 def _block_rows(X):

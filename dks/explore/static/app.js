@@ -32,24 +32,39 @@ async function api(name, params) {
   return body;
 }
 
-// A line chart: series = [{x, y, color, dash, label}].
-function chart(series, { w = 460, h = 260, xlabel = "", ylabel = "", vlines = [], bars = null } = {}) {
-  const m = { l: 48, r: 12, t: 12, b: 36 };
+// Round tick values: steps of 1, 2 or 5 times a power of ten.
+function ticks(lo, hi, n = 5) {
+  const raw = (hi - lo) / n, p = 10 ** Math.floor(Math.log10(raw || 1));
+  const step = [1, 2, 5, 10].map((k) => k * p).find((s) => s >= raw) || p;
+  const out = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+  return out;
+}
+
+// A chart: series = [{x, y, color, dash, label}] as lines, bars = [{edges, y, color, label}];
+// the legend is a row above the plot, never over the data.
+function chart(series, { w = 480, h = 280, xlabel = "", ylabel = "", vlines = [], bars = null } = {}) {
+  const legend = [...series, ...(bars || [])].filter((x) => x.label);
+  const m = { l: 62, r: 14, t: 14 + 16 * Math.ceil(legend.length / 2), b: 40 };
   const xs = series.flatMap((s) => s.x), ys = [...series.flatMap((s) => s.y), ...(bars || []).flatMap((b) => b.y)].filter((v) => v != null);
-  let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = 0, y1 = Math.max(...ys, 1e-9);
+  let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(0, ...ys), y1 = Math.max(...ys, 1e-9);
   if (x1 <= x0) x1 = x0 + 1;
   const X = (v) => m.l + ((v - x0) / (x1 - x0)) * (w - m.l - m.r);
   const Y = (v) => h - m.b - ((v - y0) / (y1 - y0)) * (h - m.t - m.b);
   const s = sv("svg", { width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: "img" });
+  for (const v of ticks(y0, y1, 4)) {
+    s.append(sv("line", { x1: m.l, x2: w - m.r, y1: Y(v), y2: Y(v), stroke: "#eee" }));
+    s.append(sv("text", { x: m.l - 5, y: Y(v) + 4, "text-anchor": "end" }, v));
+  }
+  for (const v of ticks(x0, x1, 5)) {
+    s.append(sv("line", { x1: X(v), x2: X(v), y1: h - m.b, y2: h - m.b + 4, stroke: "#888" }));
+    s.append(sv("text", { x: X(v), y: h - m.b + 16, "text-anchor": "middle" }, v));
+  }
   s.append(sv("line", { x1: m.l, x2: w - m.r, y1: Y(0), y2: Y(0), stroke: "#888" }));
   s.append(sv("line", { x1: m.l, x2: m.l, y1: m.t, y2: h - m.b, stroke: "#888" }));
-  for (let i = 0; i <= 4; i++) {
-    const xv = x0 + ((x1 - x0) * i) / 4, yv = y0 + ((y1 - y0) * i) / 4;
-    s.append(sv("text", { x: X(xv), y: h - m.b + 14, "text-anchor": "middle" }, +xv.toPrecision(3)));
-    s.append(sv("text", { x: m.l - 4, y: Y(yv) + 4, "text-anchor": "end" }, +yv.toPrecision(2)));
-  }
-  s.append(sv("text", { x: (w + m.l) / 2, y: h - 4, "text-anchor": "middle" }, xlabel));
-  s.append(sv("text", { x: 12, y: h / 2, transform: `rotate(-90 12 ${h / 2})`, "text-anchor": "middle" }, ylabel));
+  s.append(sv("text", { x: (w + m.l) / 2, y: h - 6, "text-anchor": "middle" }, xlabel));
+  const yc = (m.t + h - m.b) / 2;
+  s.append(sv("text", { x: 14, y: yc, transform: `rotate(-90 14 ${yc})`, "text-anchor": "middle" }, ylabel));
   for (const b of bars || []) {
     for (let i = 0; i < b.y.length; i++) {
       const xa = X(b.edges[i]), xb = X(b.edges[i + 1]);
@@ -58,13 +73,13 @@ function chart(series, { w = 460, h = 260, xlabel = "", ylabel = "", vlines = []
   }
   for (const v of vlines) s.append(sv("line", { x1: X(v.x), x2: X(v.x), y1: m.t, y2: h - m.b, stroke: v.color, "stroke-dasharray": "4 3" }));
   for (const se of series) {
-    const d = se.x.map((x, i) => (se.y[i] == null ? "" : `${i ? "L" : "M"}${X(x).toFixed(1)},${Y(se.y[i]).toFixed(1)}`)).join("");
+    const d = se.x.map((x, i) => (se.y[i] == null ? "" : `${i && se.y[i - 1] != null ? "L" : "M"}${X(x).toFixed(1)},${Y(se.y[i]).toFixed(1)}`)).join("");
     s.append(sv("path", { d, fill: "none", stroke: se.color, "stroke-width": se.width || 1.6, "stroke-dasharray": se.dash || "", "stroke-opacity": se.opacity || 1 }));
   }
-  const legend = [...series, ...(bars || [])].filter((x) => x.label);
   legend.forEach((se, i) => {
-    s.append(sv("rect", { x: w - m.r - 150, y: m.t + 4 + i * 15, width: 12, height: 8, fill: se.color }));
-    s.append(sv("text", { x: w - m.r - 134, y: m.t + 12 + i * 15 }, se.label));
+    const lx = m.l + (i % 2) * ((w - m.l - m.r) / 2), ly = 6 + 16 * Math.floor(i / 2);
+    s.append(sv("rect", { x: lx, y: ly, width: 14, height: se.dash ? 2 : 9, fill: se.color, "fill-opacity": se.bar ? 0.45 : 1 }));
+    s.append(sv("text", { x: lx + 19, y: ly + 9 }, se.label));
   });
   return s;
 }
@@ -86,17 +101,30 @@ function overview() {
     el("p", {}, `${OV.classes.length} classes, ${OV.features.length} features in ${OV.layers.length} layers, ${OV.n_images} images. Thresholds (${t.rule}): t+ = ${tp}, t− = ${tm}.`)];
   if (OV.curves) {
     const c = OV.curves;
-    parts.push(el("div", { class: "card" }, el("h2", {}, "Average D_KS beyond each threshold (Eq. 4)"),
+    parts.push(el("div", { class: "card" }, el("h2", {}, "Average D_KS beyond each threshold (Eq. 4); dashed: t+ and |t−|"),
       chart([{ x: c.grid, y: c.d_avg_plus, color: "#b2182b", label: "D_avg+" }, { x: c.grid, y: c.d_avg_minus, color: "#2166ac", label: "D_avg−" }],
         { xlabel: "threshold", ylabel: "D_avg", vlines: Array.isArray(t.t_plus) ? [] : [{ x: t.t_plus, color: "#b2182b" }, { x: Math.abs(t.t_minus), color: "#2166ac" }] })));
   }
-  const heat = el("table", { class: "heat" }, el("tr", {}, el("th", {}, "class"), OV.layers.map((l) => el("th", {}, l))));
-  OV.classes.forEach((name, i) => {
-    heat.append(el("tr", {}, el("td", { style: "text-align:left;width:auto;padding:0 .5em" }, el("a", { href: href("class", name) }, name)),
-      OV.kept_share[i].map((v) => el("td", { style: `background: rgba(178,24,43,${(0.1 + 0.9 * v).toFixed(2)})`, title: `${name}: ${fmt(v * 100, 1)}% kept` },
-        el("a", { href: href("class", name) }, fmt(v * 100, 0))))));
-  });
-  parts.push(el("h2", {}, "Share of features kept (%), class × layer"), heat);
+  const modes = {
+    kept_share: { label: "share of features kept (%)", cell: (v) => fmt(v * 100, 0), color: (v) => `rgba(178,24,43,${(0.08 + 0.9 * v).toFixed(2)})` },
+    median_plus: { label: "median D_KS of the features with D_KS > 0", cell: (v) => fmt(v, 2), color: (v) => `rgba(178,24,43,${(0.08 + 0.9 * Math.min(1, v)).toFixed(2)})` },
+    median_minus: { label: "median D_KS of the features with D_KS < 0", cell: (v) => fmt(v, 2), color: (v) => `rgba(33,102,172,${(0.08 + 0.9 * Math.min(1, -v)).toFixed(2)})` },
+  };
+  const mode = el("select", {}, Object.entries(modes).map(([k, m]) => el("option", { value: k }, m.label)));
+  const holder = el("div");
+  const render = () => {
+    const m = modes[mode.value], values = OV[mode.value];
+    const heat = el("table", { class: "heat" }, el("tr", {}, el("th", {}, "class"), OV.layers.map((l) => el("th", {}, l))));
+    OV.classes.forEach((name, i) => {
+      heat.append(el("tr", {}, el("td", { class: "name" }, el("a", { href: href("class", name) }, name)),
+        values[i].map((v, k) => el("td", v == null ? { title: `${name}, ${OV.layers[k]}: none` } : { style: `background: ${m.color(v)}`, title: `${name}, ${OV.layers[k]}: ${m.cell(v)}` },
+          el("a", { href: href("class", name) }, v == null ? "" : m.cell(v))))));
+    });
+    holder.replaceChildren(heat);
+  };
+  mode.addEventListener("input", render);
+  render();
+  parts.push(el("h2", {}, "Classes × layers"), el("p", { class: "filters" }, "Each cell: ", mode, el("span", { class: "muted" }, "a class's cells open it.")), holder);
   return parts;
 }
 
@@ -121,7 +149,7 @@ async function classView(name) {
   for (const c of [layer, sign, kept, q]) c.addEventListener("input", render);
   render();
   const series = [{ x: d.grid, y: d.plus, color: "#b2182b", label: "D_KS > t", width: 2.2 }, { x: d.grid, y: d.minus, color: "#2166ac", label: "D_KS < −t", width: 2.2 }];
-  d.shuffled.forEach((s, i) => series.push({ x: d.grid, y: s.plus, color: "#b2182b", dash: "3 3", opacity: 0.6, label: i ? null : "shuffled labels" }, { x: d.grid, y: s.minus, color: "#2166ac", dash: "3 3", opacity: 0.6 }));
+  d.shuffled.forEach((s, i) => series.push({ x: d.grid, y: s.plus, color: "#b2182b", dash: "3 3", opacity: 0.6, label: i ? null : "shuffled labels (dashed)" }, { x: d.grid, y: s.minus, color: "#2166ac", dash: "3 3", opacity: 0.6 }));
   const other = el("select", { on: { change: (e) => { if (e.target.value) location.hash = href("pair", name, e.target.value); } } },
     el("option", { value: "" }, "compare with class…"), OV.classes.filter((c) => c !== name).map((c) => el("option", { value: c }, c)));
   return [el("p", {}, el("a", { href: "#/" }, "overview"), " › class"), el("h1", {}, name),
@@ -140,22 +168,22 @@ async function featureView(name, cls) {
   const parts = [el("p", {}, el("a", { href: "#/" }, "overview"), " › feature"), el("h1", {}, name), el("p", {}, `layer ${d.layer}. Intra/inter distributions for class `, pick)];
   if (d.fig1) {
     const f = d.fig1;
-    const centers = f.edges.slice(0, -1).map((e, i) => (e + f.edges[i + 1]) / 2);
+    const span = [f.edges[0], f.edges[f.edges.length - 1]];
     parts.push(el("div", { class: "row", id: "fig1" },
       el("div", { class: "card" }, el("h2", {}, `Histograms (Fig. 1): D_KS = ${fmt(f.dks)}`),
-        chart([{ x: centers, y: f.intra.map(() => null), color: "#fff" }], { xlabel: "activation", ylabel: "share of images",
-          bars: [{ edges: f.edges, y: f.inter, color: "#555", label: `other classes (${f.n_inter})` }, { edges: f.edges, y: f.intra, color: "#d95f02", label: `${f.class} (${f.n_intra})` }] })),
+        chart([{ x: span, y: [null, null], color: "#fff" }], { xlabel: "activation", ylabel: "share of images",
+          bars: [{ edges: f.edges, y: f.inter, color: "#555", bar: true, label: `other classes (${f.n_inter})` }, { edges: f.edges, y: f.intra, color: "#d95f02", bar: true, label: `${f.class} (${f.n_intra})` }] })),
       el("div", { class: "card" }, el("h2", {}, "ECDFs"),
         chart([{ x: f.points, y: f.ecdf_inter, color: "#555", label: "other classes" }, { x: f.points, y: f.ecdf_intra, color: "#d95f02", label: f.class }], { xlabel: "activation", ylabel: "ECDF" }))));
     if (!d.sample.exact)
       parts.push(el("p", { class: "muted" }, `From a sample of the store: ${f.n_intra} of the ${f.n_class} images of ${f.class}, ${f.n_inter} of the ${f.n_other} images of the other classes (whole row chunks spread over the store).`));
   }
   const images = el("div", { class: "images" }, d.top.map((t) => el("figure", {},
-    t.served ? el("img", { src: `/api/image?row=${t.row}`, alt: t.image, loading: "lazy" }) : el("div", { class: "muted" }, "(image outside the folder)"),
+    t.served ? el("img", { src: `/api/image?row=${t.row}`, alt: t.image, loading: "lazy" }) : el("div", { class: "noimg muted" }, "no image file in the results folder"),
     el("figcaption", {}, el("a", { href: href("class", t.class) }, t.class), ` ${fmt(t.value, 2)}`, el("br"), el("span", { class: "muted" }, t.image)))));
   parts.push(el("h2", {}, "Images that activate it most"),
     d.sample.exact ? null : el("p", { class: "muted" }, `Among the ${d.sample.n} images of the explorer's sample of the ${d.sample.of} (and the chosen class's).`),
-    el("p", { class: "muted" }, "Receptive-field crops need the CNN: `dks visualize RES FEATURE` draws them."), images);
+    el("p", { class: "muted" }, "Receptive-field crops need the CNN again: ", el("code", {}, `dks visualize RES ${name}`), " draws them."), images);
   parts.push(el("h2", {}, "D_KS across classes"), el("table", {},
     el("tr", {}, el("th", {}, "class"), el("th", { class: "num" }, "D_KS")),
     ranked.slice(0, 40).map((r) => el("tr", {}, el("td", {}, el("a", { href: href("feature", name, r.c) }, r.c)), el("td", { class: "num" }, sgn(r.v))))));
@@ -164,11 +192,15 @@ async function featureView(name, cls) {
 
 async function pairView(a, b) {
   const d = await api("pair", { a, b });
+  const pick = (cur, other, make) => el("select", { on: { change: (e) => { location.hash = make(e.target.value); } } },
+    OV.classes.filter((c) => c !== other).map((c) => { const o = el("option", { value: c }, c); if (c === cur) o.selected = true; return o; }));
+  const rows = d.rows.slice(0, 25);
   return [el("p", {}, el("a", { href: "#/" }, "overview"), " › two classes"), el("h1", {}, `${a} vs ${b}`),
-    el("p", {}, "The features whose D_KS differs most between the two classes."),
-    el("table", {}, el("tr", {}, ["feature", "layer", a, b, "difference"].map((h) => el("th", {}, h))),
-      d.rows.map((r) => el("tr", {}, el("td", {}, el("a", { href: href("feature", r.feature, a) }, r.feature)), el("td", {}, r.layer),
-        el("td", { class: "num" }, sgn(r.a)), el("td", { class: "num" }, sgn(r.b)), el("td", { class: "num" }, fmt(r.diff)))))];
+    el("p", { class: "filters" }, "Compare ", pick(a, b, (v) => href("pair", v, b)), " with ", pick(b, a, (v) => href("pair", a, v))),
+    el("p", {}, `The ${rows.length} features whose D_KS differs most between the two classes; difference = D_KS(${a}) − D_KS(${b}), positive where the feature characterizes ${a} more. A feature opens with the histograms of ${a}.`),
+    el("table", {}, el("tr", {}, el("th", {}, "feature"), el("th", {}, "layer"), [a, b, "difference"].map((h) => el("th", { class: "num" }, h))),
+      rows.map((r) => el("tr", {}, el("td", {}, el("a", { href: href("feature", r.feature, a) }, r.feature)), el("td", {}, r.layer),
+        el("td", { class: "num" }, sgn(r.a)), el("td", { class: "num" }, sgn(r.b)), el("td", { class: "num" }, sgn(r.diff)))))];
 }
 
 // ---------------------------------------------------------------- router, search
@@ -180,7 +212,7 @@ async function route() {
     else if (parts[0] === "feature" && parts[1] != null) content = await featureView(parts[1], parts[2]);
     else if (parts[0] === "pair" && parts[2] != null) content = await pairView(parts[1], parts[2]);
     else content = overview();
-    view.replaceChildren(...content);
+    view.replaceChildren(...content.filter((x) => x != null));
   } catch (err) {
     view.replaceChildren(el("p", { class: "error" }, String(err.message || err)));
   }
