@@ -187,6 +187,7 @@ class Views:
             noise = [bool(v) for v in self.class_noise["mostly_noise"]]
         self._overview = {
             "folder": self.path.name,
+            "has_report": (self.path / "report.html").is_file(),
             "n_images": len(self.images),
             "thresholds": {
                 "rule": self.thresholds.get("thresholds", "global"),

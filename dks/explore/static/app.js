@@ -238,6 +238,7 @@ search.addEventListener("change", () => {
     return;
   }
   document.getElementById("folder").textContent = OV.folder;
+  if (!OV.has_report) document.getElementById("report-link").remove();  // dks report not run
   const list = document.getElementById("names");
   const names = [...OV.classes, ...(OV.features.length <= 20000 ? OV.features : [])];
   list.append(...names.map((n) => { const o = document.createElement("option"); o.value = n; return o; }));
