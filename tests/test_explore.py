@@ -134,3 +134,24 @@ def test_runs_and_sample_rows():
     with dks.config_context(explore_sample_bytes=2 * 4 * 4 * 4):  # 2 blocks of 4 rows x 4 features
         assert _sample_rows(100, 4, 4).tolist() == [0, 1, 2, 3, 96, 97, 98, 99]
         assert _sample_rows(98, 4, 4).tolist() == [0, 1, 2, 3, 96, 97]  # a short last block
+
+
+def test_map_medians_by_sign(server, folder):
+    res = load_results(folder)
+    ov = json.loads(get(server, "api/overview")[1])
+    for c in range(len(ov["classes"])):
+        for k, cols in enumerate(res["layers"].values()):
+            row = res["dks"][c, cols]
+            for key, side in (("median_plus", row[row > 0]), ("median_minus", row[row < 0])):
+                want = np.median(side) if side.size else None
+                got = ov[key][c][k]
+                assert got == want if want is None else got == pytest.approx(want, abs=1e-4)
+
+
+def test_signed_medians_edge_cases():
+    from dks.explore._views import _signed_medians
+
+    block = np.array([[0.0, 0.0, 0.0], [-1.0, 2.0, 3.0], [-3.0, -1.0, 0.5], [np.nan, 0.2, 0.0]])
+    plus, minus = _signed_medians(block)
+    np.testing.assert_allclose(plus, [np.nan, 2.5, 0.5, 0.2])
+    np.testing.assert_allclose(minus, [np.nan, -1.0, -2.0, np.nan])

@@ -13,6 +13,7 @@ from dks.explore._views import NotAResultsFolder, Views
 
 __all__ = ["Explorer", "NotAResultsFolder", "explore"]
 
+
 def explore(results, *, port=8765, host="127.0.0.1", open_browser=False, block=False):
     """Serve the explorer of a results folder.
 

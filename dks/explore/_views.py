@@ -11,8 +11,8 @@ feature's column block (at most ``explore_class_chunks`` row chunks). A view com
 sample says so and gives its size. Nothing is ever written to the results folder.
 """
 
+import contextlib
 import threading
-import warnings
 from collections import OrderedDict
 from itertools import pairwise
 from pathlib import Path
@@ -96,6 +96,7 @@ class Views:
         self._columns = OrderedDict()
         self._lock = threading.Lock()
         self._overview = None
+        self._overview_lock = threading.Lock()
         self.block_rows = _block_rows(self.X)
         self.sample_rows = _sample_rows(len(self.y), self.block_rows, len(self.features))
         self.exact = self.sample_rows.size == len(self.y)
@@ -118,6 +119,8 @@ class Views:
         return self.feature_index[name]
 
     def _read_sample(self):
+        with contextlib.suppress(Exception):  # the request for it reports the error
+            self.overview()  # the first page's view, ready before it is asked for
         try:
             if self.exact:
                 sample = np.asarray(self.X[:, :], dtype=np.float32)
@@ -175,17 +178,22 @@ class Views:
     # -- views -------------------------------------------------------------------------
     def overview(self):
         """Thresholds, their curves, every class and the class x layer map of kept shares."""
-        if self._overview is not None:
-            return self._overview
+        with self._overview_lock:  # computed once, by the first caller
+            if self._overview is None:
+                self._overview = self._make_overview()
+        return self._overview
+
+    def _make_overview(self):
         kept = (self.dks > self.t_plus[:, None]) | (self.dks < self.t_minus[:, None])
         share = np.stack([kept[:, cols].mean(axis=1) for _, cols in self.layers], axis=1)
-        median_plus = np.stack([_signed_median(self.dks[:, c], 1) for _, c in self.layers], 1)
-        median_minus = np.stack([_signed_median(self.dks[:, c], -1) for _, c in self.layers], 1)
+        medians = [_signed_medians(self.dks[:, cols]) for _, cols in self.layers]
+        median_plus = np.stack([plus for plus, _ in medians], axis=1)
+        median_minus = np.stack([minus for _, minus in medians], axis=1)
         counts = np.bincount(self.y[self.y >= 0], minlength=len(self.classes))
         noise = None
         if self.class_noise is not None and "mostly_noise" in self.class_noise:
             noise = [bool(v) for v in self.class_noise["mostly_noise"]]
-        self._overview = {
+        return {
             "folder": self.path.name,
             "has_report": (self.path / "report.html").is_file(),
             "n_images": len(self.images),
@@ -211,7 +219,6 @@ class Views:
             "features": self.features,
             "feature_layer": self.layer_of.tolist(),
         }
-        return self._overview
 
     def class_view(self, name):
         """The features of class ``name`` ranked by D_KS, its Fig. 9 curves and thresholds."""
@@ -351,12 +358,22 @@ def _top(x, k):
     return idx[np.argsort(x[idx], kind="stable")[::-1]]
 
 
-def _signed_median(block, sign):
-    """Per row of ``block``, the median of its values of ``sign`` (NaN when there are none)."""
-    values = np.where(np.sign(block) == sign, block, np.nan)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # rows without such values: NaN
-        return np.nanmedian(values, axis=1)
+def _signed_medians(block):
+    """Per row of ``block``: the medians of its positive and of its negative values (NaN
+    when there are none). One sort per row: the negatives come first, the positives last."""
+    block = np.sort(np.nan_to_num(block, nan=0.0), axis=1)
+    n = block.shape[1]
+    rows = np.arange(block.shape[0])
+    out = []
+    for first, count in (
+        (n - (block > 0).sum(axis=1), (block > 0).sum(axis=1)),
+        (np.zeros(block.shape[0], dtype=np.intp), (block < 0).sum(axis=1)),
+    ):
+        lo = np.minimum(first + (count - 1) // 2, n - 1)
+        hi = np.minimum(first + count // 2, n - 1)
+        median = (block[rows, lo].astype(np.float64) + block[rows, hi]) / 2
+        out.append(np.where(count > 0, median, np.nan))
+    return out
 
 
 def _block_rows(X):
