@@ -277,7 +277,7 @@ def measure(dks, out, args):
             f"{label:45s} {seconds * 1e3:8.1f} ms  / goal {goal * 1e3:6.0f} ms = {ratio:5.2f} "
             f"({status}); / baseline x{seconds / floor:,.0f}"
         )
-    first_page = rows[0][1]
+    first_page = max(s for label, s, _ in rows if label.startswith("first page"))
     slowest = max(s for label, s, _ in rows if label.startswith("view"))
     print(
         f"summary: first page {first_page:.2f} s (goal < {GOAL_FIRST_PAGE:.0f} s), slowest view "
