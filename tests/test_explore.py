@@ -6,6 +6,7 @@ import urllib.request
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import dks
 from dks.explore._views import Views, _runs, _sample_rows
@@ -71,6 +72,11 @@ def test_feature_view_is_fig1_of_the_store(server, folder):
     # the ECDFs' largest gap is the (unsigned) KS statistic, up to the sampling of the points
     gap = np.max(np.abs(np.subtract(f["ecdf_intra"], f["ecdf_inter"])))
     assert abs(gap - abs(f["dks"])) < 0.15
+    # the marked place is where the exact ECDFs are farthest apart: scipy's KS statistic
+    ks = stats.ks_2samp(intra, inter).statistic
+    at = f["gap_at"]
+    gap_at = abs(np.mean(intra <= at) - np.mean(inter <= at))
+    assert gap_at == pytest.approx(ks)
     top = json.loads(get(server, "api/feature?name=a_0")[1])["top"]
     assert top[0]["value"] == pytest.approx(X[:, 0].max())
 

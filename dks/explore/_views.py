@@ -274,6 +274,7 @@ class Views:
             inter = x[(ys != c) & (ys >= 0)]
             cand_rows = np.concatenate([rows, intra_rows])
             cand_x = np.concatenate([x, intra])
+            intra, inter = intra[np.isfinite(intra)], inter[np.isfinite(inter)]
             both = np.concatenate([intra, inter])
             lo, hi = (float(np.min(both)), float(np.max(both))) if both.size else (0.0, 1.0)
             if hi <= lo:
@@ -293,6 +294,7 @@ class Views:
                 "n_inter": int(inter.size),
                 "n_class": int(self.class_rows[c].size),
                 "n_other": int(self.y.size - self.class_rows[c].size),
+                "gap_at": _gap_at(intra, inter),
             }
         cand_rows, first = np.unique(cand_rows, return_index=True)
         cand_x = cand_x[first]
@@ -413,6 +415,15 @@ def _exceedance(row, grid):
     """Share of ``row`` above each value of ``grid`` (the paper's Fig. 9 curve)."""
     s = np.sort(row)
     return 1.0 - np.searchsorted(s, grid, side="right") / max(s.size, 1)
+
+
+def _gap_at(intra, inter):
+    """The activation where the two ECDFs are farthest apart (the KS statistic's place)."""
+    points = np.unique(np.concatenate([intra, inter]))
+    if points.size == 0 or intra.size == 0 or inter.size == 0:
+        return None
+    gap = np.abs(_ecdf(intra, points) - _ecdf(inter, points))
+    return float(points[np.argmax(gap)])
 
 
 def _ecdf(values, points):

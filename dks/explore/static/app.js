@@ -183,8 +183,8 @@ async function featureView(name, cls) {
       el("div", { class: "card" }, el("h2", {}, `Histograms (Fig. 1): D_KS = ${fmt(f.dks)}`),
         chart([{ x: span, y: [null, null], color: "#fff" }], { xlabel: "activation", ylabel: "share of images",
           bars: [{ edges: f.edges, y: f.inter, color: "#555", bar: true, label: `other classes (${f.n_inter})` }, { edges: f.edges, y: f.intra, color: "#d95f02", bar: true, label: `${f.class} (${f.n_intra})` }] })),
-      el("div", { class: "card" }, el("h2", {}, "ECDFs"),
-        chart([{ x: f.points, y: f.ecdf_inter, color: "#555", label: "other classes" }, { x: f.points, y: f.ecdf_intra, color: "#d95f02", label: f.class }], { xlabel: "activation", ylabel: "ECDF" }))));
+      el("div", { class: "card" }, el("h2", {}, "ECDFs; dashed: where they differ most"),
+        chart([{ x: f.points, y: f.ecdf_inter, color: "#555", label: "other classes" }, { x: f.points, y: f.ecdf_intra, color: "#d95f02", label: f.class }], { xlabel: "activation", ylabel: "ECDF", vlines: f.gap_at == null ? [] : [{ x: f.gap_at, color: "#222" }] }))));
     if (!d.sample.exact)
       parts.push(el("p", { class: "muted" }, `From a sample of the store: ${f.n_intra} of the ${f.n_class} images of ${f.class}, ${f.n_inter} of the ${f.n_other} images of the other classes (whole row chunks spread over the store).`));
   }
