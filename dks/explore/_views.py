@@ -13,7 +13,7 @@ sample says so and gives its size. Nothing is ever written to the results folder
 
 import contextlib
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from itertools import pairwise
 from pathlib import Path
 
@@ -76,9 +76,11 @@ class Views:
         self.layer_of = np.zeros(len(self.features), dtype=np.int32)
         for k, (_, cols) in enumerate(self.layers):
             self.layer_of[cols] = k
-        index = self.class_index
+        # one C-level dict lookup per image (1.28 M at ImageNet's shape); unknown labels: -1
+        index = defaultdict(lambda: -1, self.class_index)
+        index.update((c, i) for i, c in enumerate(meta["classes"]))  # labels as saved
         labels = meta["labels"]
-        self.y = np.fromiter((index.get(str(v), -1) for v in labels), np.int32, len(labels))
+        self.y = np.fromiter(map(index.__getitem__, labels), np.int32, len(labels))
         order = np.argsort(self.y, kind="stable")  # the rows of each class, increasing
         bounds = np.searchsorted(self.y[order], np.arange(len(self.classes) + 1))
         self.class_rows = [order[a:b] for a, b in pairwise(bounds)]
