@@ -161,3 +161,19 @@ def test_signed_medians_edge_cases():
     plus, minus = _signed_medians(block)
     np.testing.assert_allclose(plus, [np.nan, 2.5, 0.5, 0.2])
     np.testing.assert_allclose(minus, [np.nan, -1.0, -2.0, np.nan])
+
+
+def test_labels_outside_the_classes_are_left_out(folder, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    meta = json.loads((copy / "embedding.json").read_text())
+    meta["labels"][0] = "unknown"  # a cat image with a label that is no class
+    (copy / "embedding.json").write_text(json.dumps(meta))
+    views = Views(copy)
+    assert views.y[0] == -1 and views.y[1] == views.cls("cat")
+    assert sorted(r.size for r in views.class_rows) == [11, 12, 12]
+    assert views.class_rows[views.cls("cat")].size == 11
+    fig = views.feature_view("a_0", "dog")["fig1"]
+    assert (fig["n_intra"], fig["n_inter"]) == (12, 23)
