@@ -177,7 +177,7 @@ def timed_get(url):
 
 
 def browser_first_page(url):
-    """Seconds until Chromium shows the class x layer map, or None without Playwright."""
+    """Seconds until Chromium shows the class x layer map (its last row), or None without Playwright."""
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     try:
         from playwright.sync_api import sync_playwright
@@ -191,7 +191,7 @@ def browser_first_page(url):
         page.goto("about:blank")
         start = time.perf_counter()
         page.goto(url)
-        page.wait_for_selector("table.heat tr:last-child td a")
+        page.wait_for_selector(".heat .hrow:last-child a.name")
         seconds = time.perf_counter() - start
         browser.close()
     return seconds

@@ -64,8 +64,8 @@ def test_search_a_class_open_a_feature_see_its_histograms(tmp_path, browser):
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(handle.url)
-        page.wait_for_selector("table.heat")
-        assert page.locator("table.heat td.name").all_inner_texts() == list(UNEVEN)
+        page.wait_for_selector(".heat a.name")
+        assert page.locator(".heat a.name").all_inner_texts() == list(UNEVEN)
         page.screenshot(path=str(shots / "explore_overview.png"), full_page=True)
         page.fill("#search", "doe")
         page.dispatch_event("#search", "change")
@@ -106,8 +106,8 @@ def test_names_are_shown_as_text(tmp_path, browser):
     try:
         page = browser.new_page()
         page.goto(handle.url)
-        page.wait_for_selector("table.heat")
-        assert EVIL in page.locator("table.heat").inner_text()
+        page.wait_for_selector(".heat a.name")
+        assert EVIL in page.locator(".heat").inner_text()
         for view in ["#/class/" + EVIL, "#/feature/" + EVIL + "f/" + EVIL, "#/pair/cat/" + EVIL]:
             page.goto(handle.url + view.replace("<", "%3C").replace(">", "%3E"))
             page.wait_for_selector("h1")

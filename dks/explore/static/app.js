@@ -114,20 +114,24 @@ function overview() {
   const holder = el("div");
   const render = () => {
     const m = modes[mode.value], values = OV[mode.value];
-    // 1,000 classes x 16 layers at ImageNet's shape: plain DOM calls, one link per row.
-    const heat = el("table", { class: "heat" }, el("tr", {}, el("th", {}, "class"), OV.layers.map((l) => el("th", {}, l))));
+    // 1,000 classes x 16 layers at ImageNet's shape: rows of a flex grid (not a table, whose
+    // layout takes seconds at that size), laid out only when scrolled into view.
+    const heat = el("div", { class: "heat", role: "table" },
+      el("div", { class: "hrow head", role: "row" }, el("span", { class: "name" }, "class"), OV.layers.map((l) => el("span", { title: l }, l))));
     const body = document.createDocumentFragment();
     OV.classes.forEach((name, i) => {
-      const tr = document.createElement("tr"), link = href("class", name);
-      tr.append(el("td", { class: "name" }, el("a", { href: link }, name)));
-      tr.addEventListener("click", () => { location.hash = link; });
+      const row = document.createElement("div"), link = href("class", name);
+      row.className = "hrow";
+      row.setAttribute("role", "row");
+      row.append(el("a", { class: "name", href: link }, name));
+      row.addEventListener("click", (e) => { if (e.target.tagName !== "A") location.hash = link; });
       values[i].forEach((v, k) => {
-        const td = document.createElement("td");
-        td.title = `${name}, ${OV.layers[k]}: ${v == null ? "none" : m.cell(v)}`;
-        if (v != null) { td.style.background = m.color(v); td.textContent = m.cell(v); }
-        tr.append(td);
+        const cell = document.createElement("span");
+        cell.title = `${name}, ${OV.layers[k]}: ${v == null ? "none" : m.cell(v)}`;
+        if (v != null) { cell.style.background = m.color(v); cell.textContent = m.cell(v); }
+        row.append(cell);
       });
-      body.append(tr);
+      body.append(row);
     });
     heat.append(body);
     holder.replaceChildren(heat);
