@@ -29,20 +29,20 @@ import os
 import shutil
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
 from sklearn import get_config
-from sklearn.utils import check_consistent_length, column_or_1d
+
+from dks._engine._threads import executor
 
 __all__ = [
     "FeatureSource",
     "block_stats",
     "block_width",
-    "check_lazy",
+    "copy_rows",
     "lazy_kind",
-    "lazy_signed_dks",
+    "work_dtype",
 ]
 
 
@@ -64,42 +64,6 @@ def lazy_kind(X):
             return "memmap"
         base = base.base
     return None
-
-
-def check_lazy(estimator, X, y, *, reset=True):
-    """Check the shape of a lazy ``X`` and its labels without reading ``X``.
-
-    Sets ``n_features_in_`` (and removes ``feature_names_in_``) when ``reset``; the values
-    are checked block by block later (:func:`block_stats`).
-
-    Returns
-    -------
-    y : ndarray of shape (n_samples,)
-    """
-    name = type(estimator).__name__
-    shape = tuple(X.shape)
-    if len(shape) != 2:
-        raise ValueError(
-            f"Expected a 2-D array of activations (n_samples, n_features) for {name}; got an "
-            f"array of shape {shape}."
-        )
-    n_samples, n_features = shape
-    if n_samples < 2 or n_features < 1:
-        raise ValueError(f"{name} needs at least 2 samples and 1 feature; got X of shape {shape}.")
-    if not np.issubdtype(np.dtype(X.dtype), np.number):
-        raise ValueError(f"X must hold numbers for {name}; got dtype {X.dtype}.")
-    y = column_or_1d(np.asarray(y), warn=True)
-    check_consistent_length(np.empty((n_samples, 0)), y)
-    if reset:
-        estimator.n_features_in_ = n_features
-        if hasattr(estimator, "feature_names_in_"):
-            del estimator.feature_names_in_
-    elif n_features != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {n_features} features, but {name} is expecting "
-            f"{estimator.n_features_in_} features as input."
-        )
-    return y
 
 
 def work_dtype(dtype):
@@ -201,14 +165,18 @@ class FeatureSource:
         A second thread reads (and decompresses) block ``k + 1`` while the caller computes
         on block ``k``: reading and computing overlap, at the cost of two blocks in memory.
         """
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(self.read, *self.blocks[0])
+        pool = executor(1)  # the engine's thread pool
+        pending = pool.submit(self.read, *self.blocks[0])
+        try:
             for k, (f0, f1) in enumerate(self.blocks):
                 block = pending.result()
                 if k + 1 < len(self.blocks):
                     pending = pool.submit(self.read, *self.blocks[k + 1])
                 yield f0, f1, block
                 del block
+        finally:
+            pending.cancel()
+            wait([pending])  # no read left running on the spill files being removed
 
     def _spill(self):
         """Write each feature block of a row-major ``X`` to its own temporary file.
@@ -240,61 +208,6 @@ class FeatureSource:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def lazy_signed_dks(
-    X, labelings, class_counts, *, kernel, n_bins, max_cols, n_jobs, block_size, out, emit,
-    estimator,
-):  # fmt: skip
-    """:func:`dks.characterize.signed_dks` for a memory map, a Zarr or a Dask array.
-
-    ``kernel`` is :func:`dks._engine._kernels.block_signed_ks` (passed by the caller). Each feature
-    block is read once, checked for non-finite values (the error names ``estimator``),
-    scanned for its minima and maxima, and its D_KS computed for all labelings into ``out``
-    (or handed to ``emit(f0, f1, res)``).
-    """
-    from dks._engine._validation import non_finite_error
-
-    n_samples, n_features = X.shape
-    n_threads = effective_n_jobs(n_jobs)
-    if lazy_kind(X) == "dask":
-        from dks._engine._dask import dask_signed_dks
-
-        # Whole Dask column chunks per block (rechunking then only merges), unless the
-        # chunks span all features: Dask then splits them (an all-to-all rechunk).
-        chunk = int(X.chunksize[1])
-        align = chunk if chunk < n_features else 1
-        itemsize = work_dtype(X.dtype).itemsize
-        width = block_width(n_samples, itemsize, n_threads, block_size=block_size, align=align)
-        return dask_signed_dks(
-            X, labelings, class_counts, bins=n_bins, width=width, max_cols=max_cols, out=out,
-            emit=emit, estimator=estimator, n_threads=n_threads,
-        )  # fmt: skip
-
-    n_labelings, n_classes = labelings.shape[0], class_counts.shape[0]
-
-    def run(f0, f1, block=None):
-        block = source.read(f0, f1) if block is None else block
-        mins, maxs, n_bad, first_bad = block_stats(block)
-        if n_bad.any():
-            raise non_finite_error(estimator, n_bad, first_bad, offset=f0)
-        res = out[:, :, f0:f1] if emit is None else np.empty((n_labelings, n_classes, f1 - f0))
-        kernel(block, 0, f1 - f0, mins, maxs, n_bins, labelings, class_counts, res, max_cols)
-        if emit is not None:
-            emit(f0, f1, res)
-
-    # With one thread, a second one reads the next block meanwhile: two blocks in memory.
-    with FeatureSource(X, n_threads=max(2, n_threads), block_size=block_size) as source:
-        if n_threads == 1 and len(source.blocks) > 1:
-            for f0, f1, block in source.prefetched():
-                run(f0, f1, block)
-        elif n_threads == 1:
-            run(*source.blocks[0])
-        else:
-            Parallel(n_jobs=n_threads, prefer="threads")(
-                delayed(run)(f0, f1) for f0, f1 in source.blocks
-            )
-    return out
 
 
 def _row_major(X):
