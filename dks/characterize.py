@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from dks._engine import check_features, class_index, encode_labels, signed_dks
+from dks._engine import check_features, class_index, encode_labels, label_dtype, signed_dks
 from dks._sign import check_sign, sign_code
 
 __all__ = ["KSCharacterizer", "signed_ks_pvalues"]
@@ -185,10 +185,12 @@ class KSCharacterizer(BaseEstimator):
     def _fit(self, X, y, permutations, on_null_block=None):
         X, y, mins, maxs = check_features(self, X, y, reset=True, n_jobs=self.n_jobs)
         classes, codes, counts = encode_labels(self, y)
-        labelings = [codes]
-        if permutations is not None:
-            labelings.extend(codes[perm] for perm in _check_permutations(permutations, codes))
-        labelings = np.stack(labelings)  # the engine picks the kernels' integer type
+        perms = () if permutations is None else _check_permutations(permutations, codes)
+        # Filled a row at a time, in the kernels' integer type: no temporary of all rows.
+        labelings = np.empty((1 + len(perms), codes.shape[0]), dtype=label_dtype(len(classes)))
+        labelings[0] = codes
+        for row, perm in zip(labelings[1:], perms, strict=True):
+            row[:] = codes[perm]
         result = signed_dks(
             X,
             labelings,
@@ -276,13 +278,13 @@ def _check_permutations(permutations, codes):
         )
     if perms.size and not np.issubdtype(perms.dtype, np.integer):
         raise ValueError(f"permutations must hold integers; got dtype {perms.dtype}.")
-    sorted_rows = np.sort(perms, axis=1)
-    bad = np.flatnonzero(np.any(sorted_rows != np.arange(n), axis=1))
-    if bad.size:
-        raise ValueError(
-            f"permutations[{int(bad[0])}] is not a permutation of range({n}): every sample "
-            "index must appear exactly once (e.g. rng.permutation(n_samples))."
-        )
+    expected = np.arange(n)
+    for k, row in enumerate(perms):  # a row at a time: no sorted copy of all of them
+        if np.any(np.sort(row) != expected):
+            raise ValueError(
+                f"permutations[{k}] is not a permutation of range({n}): every sample "
+                "index must appear exactly once (e.g. rng.permutation(n_samples))."
+            )
     return perms
 
 

@@ -358,16 +358,20 @@ def test_memmap_input_is_read_in_column_blocks(tmp_path, rng, n_bins, monkeypatc
         return original(X, f0, f1, *args)
 
     monkeypatch.setattr(mod, "block_signed_ks", spy)
-    X, y = relu_data(rng, 50, 9, 3, decimals=1)
+    X, y = relu_data(rng, 400, 30, 3, decimals=1)  # more than half of working_memory
     path = tmp_path / "X.npy"
     np.save(path, X.astype(np.float32))
     X_mm = np.load(path, mmap_mode="r")
     ref = KSCharacterizer(n_bins=n_bins).fit(X.astype(np.float32), y).dks_
-    # A tiny working memory forces several blocks (block_size stays the lower bound).
-    with config_context(working_memory=1e-4):
+    # A tiny working memory forces several blocks (block_size does not widen them).
+    with config_context(working_memory=0.045):
         for n_jobs in (1, 2):
             widths.clear()
-            got = KSCharacterizer(n_bins=n_bins, block_size=2, n_jobs=n_jobs).fit(X_mm, y).dks_
+            got = KSCharacterizer(n_bins=n_bins, block_size=8, n_jobs=n_jobs).fit(X_mm, y).dks_
             assert_array_equal(got, ref)
-            # Column blocks copied from the file, 2 wide (the last one 1).
-            assert sorted(widths) == [(True, 1, 1)] + [(True, 2, 2)] * 4
+            # Column blocks copied from the file, all as wide but the last.
+            width = max(w for _, w, _ in widths)
+            assert 1 <= width < 8 and all(f_order for f_order, _, _ in widths)
+            assert all(w == n for _, w, n in widths)
+            assert sorted(n for _, _, n in widths)[1:] == [width] * (len(widths) - 1)
+            assert sum(n for _, _, n in widths) == 30

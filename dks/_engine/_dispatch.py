@@ -25,13 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dks._engine._blocks import FeatureSource, block_stats, block_width, lazy_kind, work_dtype
+from dks._engine._blocks import FeatureSource, block_stats, lazy_kind, work_dtype
 from dks._engine._dask import dask_signed_dks
 from dks._engine._kernels import block_signed_ks
+from dks._engine._memory import budget, fit_width, kernel_bytes
 from dks._engine._threads import n_threads, run_threads
 from dks._engine._validation import non_finite_error
 
-__all__ = ["compact_labels", "signed_dks"]
+__all__ = ["compact_labels", "label_dtype", "signed_dks"]
 
 # Values of X copied at once into the kernel's column buffer (see signed_dks).
 _BUFFER_VALUES = 1 << 20
@@ -107,9 +108,9 @@ def signed_dks(
         if mins is not None:
             _in_memory(X, mins, maxs, block_size, work, bar)
         elif lazy_kind(X) == "dask":
-            _on_dask(X, block_size, work, bar)
+            _on_dask(X, work, bar)
         else:
-            _from_blocks(X, block_size, work, bar)
+            _from_blocks(X, work, bar)
     return out
 
 
@@ -132,6 +133,14 @@ class _Work:
             return self.out[:, :, f0:f1]
         return np.empty((self.labelings.shape[0], self.class_counts.shape[0], f1 - f0))
 
+    def temporaries(self, n_samples, itemsize, width):
+        """Bytes one computing thread holds beside a block of ``width`` features."""
+        n_labelings, n_classes = self.labelings.shape[0], self.class_counts.shape[0]
+        held = kernel_bytes(n_samples, itemsize, min(self.max_cols, width), n_labelings, n_classes)
+        if self.emit is not None:  # the block's statistics, handed over when done
+            held += n_labelings * n_classes * 8 * width
+        return held
+
     def done(self, f0, f1, res):
         if self.emit is not None:
             self.emit(f0, f1, res)
@@ -139,8 +148,24 @@ class _Work:
 
 
 def _in_memory(X, mins, maxs, block_size, work, bar):
-    """``X`` in memory: each task runs the kernel on ``block_size`` columns of ``X``."""
-    n_features = X.shape[1]
+    """``X`` in memory: each task runs the kernel on ``block_size`` columns of ``X``.
+
+    Narrower tasks, and column groups, where the threads' temporaries would not fit in half
+    of ``working_memory`` otherwise (the other half may hold a memory map or a Zarr array
+    small enough to be read at once, see :func:`dks._engine._validation.check_features`).
+    """
+    n_samples, n_features = X.shape
+    threads = min(n_threads(work.n_jobs), -(-n_features // block_size))
+
+    def cost(width):
+        return threads * work.temporaries(n_samples, X.dtype.itemsize, width)
+
+    if cost(block_size) > budget() // 2:
+        what = f"X of shape {X.shape} in memory"
+        block_size = fit_width(
+            lambda width: 2 * cost(width), block_size, what=what, n_threads=threads
+        )
+        work.max_cols = min(work.max_cols, block_size)
     blocks = [(f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)]
     args = (work.bins, work.labelings, work.class_counts)
 
@@ -157,7 +182,7 @@ def _in_memory(X, mins, maxs, block_size, work, bar):
         bar.update(width)
 
 
-def _from_blocks(X, block_size, work, bar):
+def _from_blocks(X, work, bar):
     """A memory map or a Zarr array: blocks read once each, checked as they are read."""
     threads = n_threads(work.n_jobs)
 
@@ -173,8 +198,13 @@ def _from_blocks(X, block_size, work, bar):
         )  # fmt: skip
         return work.done(f0, f1, res)
 
+    itemsize = work_dtype(X.dtype).itemsize
+
+    def temporaries(width):
+        return work.temporaries(X.shape[0], itemsize, width)
+
     # With one thread, a second one reads the next block meanwhile: two blocks in memory.
-    with FeatureSource(X, n_threads=max(2, threads), block_size=block_size) as source:
+    with FeatureSource(X, n_threads=threads, temporaries=temporaries) as source:
         if threads == 1 and len(source.blocks) > 1:
             for f0, f1, block in source.prefetched():
                 bar.update(run(f0, f1, block))
@@ -184,16 +214,28 @@ def _from_blocks(X, block_size, work, bar):
                 bar.update(width)
 
 
-def _on_dask(X, block_size, work, bar):
-    """A Dask array: one task per block, on the active cluster or Dask's local scheduler."""
+def _on_dask(X, work, bar):
+    """A Dask array: one task per block, on the active cluster or Dask's local scheduler.
+
+    Each task holds its block twice (its pieces, then the joined block and its Fortran-ordered
+    copy), its temporaries, and two chunks of ``X`` being read and sliced; ``n_jobs`` tasks
+    run at once on the local scheduler (one per worker thread on a cluster).
+    """
     n_samples, n_features = X.shape
     threads = n_threads(work.n_jobs)
     # Whole Dask column chunks per block (rechunking then only merges), unless the chunks
     # span all features: Dask then splits them (an all-to-all rechunk).
-    chunk = int(X.chunksize[1])
-    align = chunk if chunk < n_features else 1
+    chunk_rows, chunk_cols = (int(c) for c in X.chunksize)
+    align = chunk_cols if chunk_cols < n_features else 1
     itemsize = work_dtype(X.dtype).itemsize
-    width = block_width(n_samples, itemsize, threads, block_size=block_size, align=align)
+    chunk_bytes = chunk_rows * chunk_cols * X.dtype.itemsize
+
+    def cost(width):
+        held = 2 * n_samples * width * itemsize + 2 * chunk_bytes
+        return threads * (held + work.temporaries(n_samples, itemsize, width))
+
+    what = f"X of shape {X.shape} (a Dask array in chunks of {chunk_rows} x {chunk_cols})"
+    width = fit_width(cost, n_features, align=align, what=what, n_threads=threads)
     dask_signed_dks(
         X, work.labelings, work.class_counts, bins=work.bins, width=width,
         max_cols=work.max_cols, out=work.out, emit=work.emit, estimator=work.estimator,
@@ -201,16 +243,21 @@ def _on_dask(X, block_size, work, bar):
     )  # fmt: skip
 
 
-def compact_labels(labelings, n_classes):
-    """The labelings in the smallest unsigned type that holds their class codes.
+def label_dtype(n_classes):
+    """The smallest unsigned type that holds class codes ``0 .. n_classes - 1``.
 
     The kernels read a class code for every sample and labeling; uint8 codes (up to 256
     classes) keep several labelings in the L1 cache at once.
     """
     for dtype in (np.uint8, np.uint16):
         if n_classes <= np.iinfo(dtype).max + 1:
-            return np.ascontiguousarray(labelings, dtype=dtype)
-    return np.ascontiguousarray(labelings, dtype=np.int32)
+            return np.dtype(dtype)
+    return np.dtype(np.int32)
+
+
+def compact_labels(labelings, n_classes):
+    """The labelings in :func:`label_dtype` (not copied when they are already)."""
+    return np.ascontiguousarray(labelings, dtype=label_dtype(n_classes))
 
 
 def _one_at_a_time(out, on_block):

@@ -41,7 +41,7 @@ def check_features(estimator, X, y, *, reset=True, n_jobs=None):
     y : ndarray of shape (n_samples,)
     mins, maxs : ndarray of shape (n_features,), float64, or None
         Column minima and maxima; ``None`` when ``X`` is a Dask array, or a memory map or a
-        Zarr array larger than sklearn's ``working_memory``, which is not read here (see
+        Zarr array larger than half of sklearn's ``working_memory``, which is not read here (see
         :mod:`dks._engine._blocks`: the values are checked block by block as the statistics read
         them). A smaller memory map or Zarr array is read into memory at once.
     """
@@ -103,11 +103,15 @@ def check_lazy(estimator, X, y, *, reset=True):
 
 
 def _fits_working_memory(X):
-    """Whether ``X`` takes at most sklearn's ``working_memory`` (a Dask array never is read)."""
+    """Whether ``X`` takes at most half of ``working_memory`` (a Dask array is never read).
+
+    The other half is for the temporaries of the in-memory statistics (see
+    :mod:`dks._engine._memory`).
+    """
     if len(X.shape) != 2:
         return False  # the lazy checks explain the shape
     itemsize = 4 if np.dtype(X.dtype) == np.float32 else 8
-    return X.shape[0] * X.shape[1] * itemsize <= get_config()["working_memory"] * 2**20
+    return 2 * X.shape[0] * X.shape[1] * itemsize <= get_config()["working_memory"] * 2**20
 
 
 def non_finite_error(estimator, n_bad, first_bad, offset=0):
