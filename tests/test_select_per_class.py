@@ -10,8 +10,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from dks import NoiseThresholdSelector, _config
-from dks._per_class import class_exceedance, effective_sizes, per_class_thresholds
 from dks.select import threshold_grid
+from dks.thresholds import class_exceedance, effective_sizes, per_class_thresholds
 
 
 def _load_bench():
@@ -44,7 +44,7 @@ def uneven():
 
 
 def naive_thresholds(dks, null, counts, grid, q):
-    """The rule of dks._per_class, one (class, side, x) at a time with Python loops."""
+    """The per-class rule of dks.thresholds, one (class, side, x) at a time with Python loops."""
     n_shuffles, n_classes, n_features = null.shape
     total = sum(counts)
     n_eff = [n * (total - n) / total for n in counts]

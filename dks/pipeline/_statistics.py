@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from dks import _config
+from dks._engine import as_dask_array, client_for
 from dks.characterize import KSCharacterizer
 from dks.pipeline._embedding import now
 from dks.pipeline._io import (
@@ -64,7 +65,7 @@ def statistics_step(
     ``n_bins`` is already parsed (an int, or None for the exact statistic); ``thresholds``
     and ``max_noise_share`` are those of :class:`~dks.NoiseThresholdSelector`. With
     ``scheduler`` (an address) or ``local_cluster`` (a number of workers) the feature blocks
-    run as tasks on that Dask cluster (:func:`dks._engine._dask.client_for`); the result is
+    run as tasks on that Dask cluster (:func:`dks._engine.client_for`); the result is
     the same.
 
     Returns
@@ -87,8 +88,6 @@ def statistics_step(
         _cluster(scheduler, local_cluster, log) as on_cluster,
     ):
         if on_cluster:
-            from dks._engine._dask import as_dask_array
-
             X = as_dask_array(X)
         selector = NoiseThresholdSelector(
             KSCharacterizer(n_bins=n_bins, n_jobs=jobs, progress=progress),
@@ -110,8 +109,6 @@ def _cluster(scheduler, local_cluster, log):
     if scheduler is None and local_cluster is None:
         yield False
         return
-    from dks._engine._dask import client_for
-
     with client_for(scheduler, local_cluster) as client:
         log(f"characterize: on the Dask cluster {client.scheduler_info().get('address', '')}")
         yield True
