@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from dks._options import option
+from dks._options import cli_flag, option
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._folder import (
     FORMAT,
@@ -46,7 +46,8 @@ DEFAULT_MODEL = "vgg19"
 def _setting(default, doc, *, flag=None, embedder=None, manifest=False):
     """One field of :class:`EmbedSettings`: its default and what it is, for every reader.
 
-    ``flag``: the CLI option (default: ``--`` and the name with dashes); ``embedder``: the
+    ``flag``: the CLI option, where it is not the parameter's own (:func:`dks._options.cli_flag`:
+    ``--crop`` for ``crop_size``) but a switch that turns it off; ``embedder``: the
     :class:`~dks.embed.CNNEmbedder` parameter it goes to (default: the same name; ``""``: none);
     ``manifest``: whether the store's manifest records it (resolved), so that the store's
     fingerprint, and with it the reuse of a saved embedding, depends on it.
@@ -79,7 +80,7 @@ class EmbedSettings:
     layers: str | list = _setting("paper", "layers embedded", manifest=True)
     crops: str = _setting("ten", "ten, center or none", manifest=True)
     resize: int | str | None = _setting("auto", "shorter side after resizing", manifest=True)
-    crop_size: int | str = _setting("auto", "side of the crops", flag="--crop", manifest=True)
+    crop_size: int | str = _setting("auto", "side of the crops", manifest=True)
     device: str = _setting("auto", "torch device (its type is recorded)", manifest=True)
     batch_size: int = _setting(8, "images per forward pass", manifest=True)
     workers: int | None = _setting(
@@ -92,6 +93,11 @@ class EmbedSettings:
     export_npy: bool = _setting(False, "also write embedding.npy", embedder="")
     background: object = _setting("white", "colour under transparent pixels", manifest=True)
     tokens: str = _setting("mean", "vision transformers: mean, cls or both", manifest=True)
+
+    @classmethod
+    def names(cls):
+        """The names of the settings, in order."""
+        return [f.name for f in fields(cls)]
 
     @classmethod
     def of(cls, arguments):
@@ -117,10 +123,7 @@ class EmbedSettings:
 
 def cli_flags():
     """``{name: flag}`` of the settings: the CLI option that sets each."""
-    return {
-        f.name: f.metadata["flag"] or "--" + f.name.replace("_", "-")
-        for f in fields(EmbedSettings)
-    }
+    return {f.name: f.metadata["flag"] or cli_flag(f.name) for f in fields(EmbedSettings)}
 
 
 def _parse_shard(shard):
