@@ -22,8 +22,8 @@ from dks._options import cli_flag, command_line
 from dks.cli._layers import add_layers_command
 from dks.cli._study import add_commands as add_study_commands
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
-from dks.pipeline._embedding import EmbedSettings
 from dks.pipeline._parameters import check_parameters
+from dks.pipeline._settings import EmbedSettings
 
 __all__ = ["build_parser", "main"]
 
