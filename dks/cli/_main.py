@@ -84,7 +84,7 @@ def _layers(text):
 
 
 def _background(text):
-    from dks._imageio import check_background
+    from dks.datasets._imageio import check_background
 
     try:
         check_background(text)

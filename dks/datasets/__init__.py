@@ -14,7 +14,9 @@
   images of the ImageNet validation set); :data:`PAPER_DATASETS` lists them and
   :data:`PAPER_TABLE4` holds the paper's thresholds for the three it studies.
 
-None needs torch (the files are parsed with numpy; pillow writes the PNGs).
+None needs torch (the files are parsed with numpy; pillow writes the PNGs). The image loader
+that the embedding and the thumbnails share, which reads an image file as people see it, is
+here too (``dks.datasets._imageio``, private).
 """
 
 from dks.datasets._fashion_mnist import (

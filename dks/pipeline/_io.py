@@ -170,7 +170,7 @@ def embedding_background(meta):
     As recorded (see :func:`read_embedding_meta`); white for folders that did not record it
     (made before ``background`` existed, when it was always white).
     """
-    from dks._imageio import WHITE
+    from dks.datasets._imageio import WHITE
 
     return tuple(int(c) for c in meta.get("settings", {}).get("background", WHITE))
 
