@@ -27,8 +27,6 @@ from collections import defaultdict
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1] / "dks"
 
 #: At most this many private modules or packages directly under dks/.
@@ -36,24 +34,6 @@ MAX_TOP_PRIVATE = 6
 
 #: Findings that only the engine work (dks/_engine, characterize, select, thresholds and the
 #: per-class rule folded into thresholds) removes; the marks go once it has landed.
-ENGINE_FILES = (
-    "dks._engine",
-    "dks._per_class",
-    "dks.characterize",
-    "dks.select",
-    "dks.thresholds",
-)
-ENGINE_REASON = (
-    "left to the engine work: dks/_engine (its _blocks/_dask/_validation circle), "
-    "dks/_per_class.py (folded into dks.thresholds) and the private names that select.py "
-    "and _per_class.py take from thresholds.py"
-)
-
-
-def _engine(name):
-    return any(name == f or name.startswith(f + ".") for f in ENGINE_FILES)
-
-
 @cache
 def modules():
     """Dotted module name -> path, for every module and package of dks/."""
@@ -247,11 +227,6 @@ def report():
     return "\n".join(lines)
 
 
-def _split(findings, key):
-    engine = [f for f in findings if key(f)]
-    return [f for f in findings if not key(f)], engine
-
-
 # --------------------------------------------------------------------------------------------
 # the graph reader itself, on the shapes it must recognize
 # --------------------------------------------------------------------------------------------
@@ -291,40 +266,19 @@ def test_the_reader_finds_a_circle_and_a_private_name(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------------------------
 # the layout
 # --------------------------------------------------------------------------------------------
-def test_no_import_circle_outside_the_engine():
-    found, _ = _split(circles(), lambda c: any(_engine(m) for m in c))
-    assert not found, "import circles:\n" + report()
-
-
-@pytest.mark.xfail(strict=False, reason=ENGINE_REASON)
 def test_no_import_circle():
     assert not circles(), "import circles:\n" + report()
 
 
-def test_no_private_name_imported_outside_the_engine():
-    found, _ = _split(graph()[1], lambda f: _engine(f[0]) or _engine(f[2]))
-    assert not found, "private names taken across modules:\n" + report()
-
-
-@pytest.mark.xfail(strict=False, reason=ENGINE_REASON)
 def test_no_private_name_imported():
     assert not graph()[1], "private names taken across modules:\n" + report()
 
 
-def _lonely():
-    return {m: users for m, users in top_private().items() if len(users) < 2}
-
-
-def test_top_private_modules_outside_the_engine_are_shared():
-    """Each private top-level module serves two parts of dks or more (else it belongs in
-    the one part that uses it)."""
-    lonely = {m: users for m, users in _lonely().items() if not _engine(m)}
-    assert not lonely, f"used by fewer than two parts of dks: {lonely}\n" + report()
-
-
-@pytest.mark.xfail(strict=False, reason=ENGINE_REASON)
 def test_few_private_modules_at_the_top_each_shared():
-    assert not _lonely(), f"used by fewer than two parts of dks: {_lonely()}\n" + report()
+    """Each private top-level module serves two parts of dks or more (else it belongs in
+    the one part that uses it), and there are few of them."""
+    lonely = {m: users for m, users in top_private().items() if len(users) < 2}
+    assert not lonely, f"used by fewer than two parts of dks: {lonely}\n" + report()
     assert len(top_private()) <= MAX_TOP_PRIVATE, report()
 
 
