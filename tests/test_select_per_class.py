@@ -1,4 +1,4 @@
-"""Per-class thresholds and the per-class noise rate of NoiseThresholdSelector (issue 13)."""
+"""Per-class thresholds and the per-class noise rate of NoiseThresholdSelector."""
 
 import importlib.util
 import warnings
@@ -258,7 +258,7 @@ def test_unresolved_class_is_named_and_keeps_nothing():
 
 
 def test_goal_on_planted_data():
-    """Issue 13's goal on a small instance of the benchmark (3 data sets)."""
+    """bench_class_size's per-class noise-rate goal on a small instance (3 data sets)."""
     res = bench.run(range(3), n_noise=1000)
     for size in bench.SIZES:
         _, g_recall = res["global"][size]
