@@ -4,7 +4,7 @@ The folder is synthetic but written by dks's own writers where the explorer read
 embedding store (:class:`dks.store.StoreWriter`, default chunk layout, zstd so that the
 1.28 M x 9,600 float32 rows take a few GB instead of 49), ``embedding.json``, and the
 statistics files (``dks.npy``, ``null_dks.npy``, ``thresholds.json``, ``curves.csv``,
-``class_noise.csv``: :mod:`dks.pipeline._io`'s writers) of 1,000 classes x 9,600 features.
+``class_noise.csv``: the pipeline's own writers) of 1,000 classes x 9,600 features.
 The values are sparse and quantized (post-ReLU-like, so that they compress), each class
 shifted up on ten features of its own.
 
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: The goals of issue 19, in seconds.
+#: The explorer's goals, in seconds.
 GOAL_FIRST_PAGE = 2.0
 GOAL_VIEW = 0.3
 
@@ -177,7 +177,8 @@ def timed_get(url):
 
 
 def browser_first_page(url):
-    """Seconds until Chromium shows the class x layer map (its last row), or None without Playwright."""
+    """Seconds until Chromium shows the class x layer map (its last row); None without
+    Playwright or Chromium."""
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     try:
         from playwright.sync_api import sync_playwright
