@@ -176,10 +176,16 @@ def test_feature_source_width_follows_working_memory(tmp_path):
         assert FeatureSource(source, n_threads=1).blocks[0] == (0, 8)
     with config_context(working_memory=enough / 2**20):  # two threads reading
         assert FeatureSource(source, n_threads=2).blocks[0] == (0, 8)
-    # Less than a chunk: 4 columns, part of the (up to) two chunks that each row step touches.
-    four = 2 * 240 * 4 * 4 + 64 * 4 * 4 + 2 * 2 * chunk
-    with config_context(working_memory=four / 2**20):
-        assert FeatureSource(source, n_threads=1).blocks[:2] == [(0, 4), (4, 8)]
+    # Less than a chunk: spilled a chunk at a time, blocks of 4 inside the chunks of 8. Two
+    # blocks and a row step of one (the spill holds less: a chunk and a row step of it).
+    four = 2 * 240 * 4 * 4 + 64 * 4 * 4
+    with config_context(working_memory=four / 2**20), FeatureSource(source, n_threads=1) as fs:
+        assert fs.blocks == [(f0, min(f0 + 4, 37)) for f0 in range(0, 37, 4)]
+        assert fs.read(4, 8).flags.f_contiguous
+        assert_array_equal(fs.read(32, 36), X[:, 32:36])
+        assert_array_equal(fs.read(36, 37), X[:, 36:37])
+        assert fs._tmpdir is not None
+    assert fs._tmpdir is None  # removed
     # The threads' temporaries count too.
     with config_context(working_memory=enough / 2**20):
         fs = FeatureSource(source, n_threads=1, temporaries=lambda width: 240 * 4 * width)
