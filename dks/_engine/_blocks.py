@@ -26,9 +26,9 @@ copy in place instead rewrites partly filled pages, which a small page cache evi
 reads back). The spill costs one write and one read of the data and needs that much free
 disk; it is skipped when the whole array fits in one block.
 
-*Chunks wider than a block.* When not even one feature chunk of a Zarr array fits in a block
-(e.g. chunks of 20,000 rows x 250 features, as other tools write them, read with a small
-``working_memory``), each chunk would be decoded once for every block it holds. Such an
+*Chunks wider than a block.* When not even half a feature chunk of a Zarr array fits in a
+block (e.g. chunks of 20,000 rows x 250 features, as other tools write them, read with a
+small ``working_memory``), each chunk would be decoded once for every block it holds. Such an
 array is spilled too, a chunk at a time: the blocks then lie inside chunk columns, and each
 chunk is decoded once and holds memory only while its columns are written out.
 """
@@ -296,11 +296,15 @@ class _Layout:
         """Whether blocks of ``width`` are first written to temporary files.
 
         Row-major data of more than one block (each block would read all of it), and Zarr
-        blocks narrower than a chunk (each chunk would be decoded once per block in it).
+        blocks narrower than half a chunk (each chunk would be decoded three times or more:
+        writing and reading the spill once costs less). A block of half a chunk or more
+        reads part of the (at most two) chunks it touches.
         """
         if self.chunks is None and not self.row_major:
             return False
-        return width < self.group_cols
+        if self.row_major:
+            return width < self.group_cols
+        return 2 * width < self.group_cols
 
     def step_rows(self, width):
         """Rows read at a time: a Zarr row chunk, or as many rows as a block holds values."""
