@@ -176,19 +176,21 @@ def test_feature_source_width_follows_working_memory(tmp_path):
         assert FeatureSource(source, n_threads=1).blocks[0] == (0, 8)
     with config_context(working_memory=enough / 2**20):  # two threads reading
         assert FeatureSource(source, n_threads=2).blocks[0] == (0, 8)
-    # Less than half a chunk: spilled a chunk at a time, blocks of 3 inside the chunks of 8.
-    # The spill holds the most: a row step of a chunk column (and its chunk, encoded and
-    # decoded) and of one block; then two blocks and a row step of one: 2 * 2880 + 768.
-    three = 64 * 8 * 4 + 2 * chunk + 64 * 3 * 4
-    with config_context(working_memory=three / 2**20), FeatureSource(source, n_threads=1) as fs:
-        inside = [(0, 3), (3, 6), (6, 8)]
-        assert fs.blocks == [
-            (c0 + a, min(c0 + b, 37)) for c0 in range(0, 37, 8) for a, b in inside if c0 + a < 37
-        ]
-        assert fs.read(3, 6).flags.f_contiguous
-        assert_array_equal(fs.read(35, 37), X[:, 35:37])
-        assert_array_equal(fs.read(6, 8), X[:, 6:8])
+    # Less than half a chunk: spilled a chunk at a time, blocks of 2 inside the chunks of 8.
+    # Two blocks and a row step of one, plus what the spill held: a row step of a chunk
+    # column, its chunk (encoded and decoded) and a row step of one block.
+    two = (2 * 240 * 4 * 2 + 64 * 2 * 4) + (64 * 8 * 4 + 2 * chunk + 64 * 2 * 4)
+    with config_context(working_memory=two / 2**20), FeatureSource(source, n_threads=1) as fs:
+        assert fs.blocks == [(f0, min(f0 + 2, 37)) for f0 in range(0, 37, 2)]
+        assert fs.read(2, 4).flags.f_contiguous
+        assert_array_equal(fs.read(34, 36), X[:, 34:36])
+        assert_array_equal(fs.read(36, 37), X[:, 36:37])
         assert fs._tmpdir is not None
+    with (
+        config_context(working_memory=(two - 1) / 2**20),
+        FeatureSource(source, n_threads=1) as fs,
+    ):
+        assert fs.blocks[0] == (0, 1)
     assert fs._tmpdir is None  # removed
     # The threads' temporaries count too.
     with config_context(working_memory=enough / 2**20):

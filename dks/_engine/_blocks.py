@@ -41,7 +41,7 @@ from concurrent.futures import wait
 
 import numpy as np
 
-from dks._engine._memory import fit_width, zarr_concurrency
+from dks._engine._memory import fit_width, release_free_memory, zarr_concurrency
 from dks._engine._threads import executor
 
 __all__ = [
@@ -169,7 +169,9 @@ class FeatureSource:
             + threads * self._temporaries(width)
             + readers * layout.read_bytes(width, spilled)
         )
-        return max(computing, layout.spill_bytes(width) if spilled else 0)
+        # What the spill held is counted as still held: the allocator keeps part of it
+        # (zarr decodes in threads of its own, whose heaps are not all given back).
+        return computing + (layout.spill_bytes(width) if spilled else 0)
 
     def read(self, f0, f1):
         """Columns ``f0:f1`` as a Fortran-ordered ndarray of ``dtype``.
@@ -232,6 +234,7 @@ class FeatureSource:
         finally:
             for f in files:
                 f.close()
+            release_free_memory()  # the row steps' heap, before the blocks are read
 
     def _block_path(self, f0):
         return os.path.join(self._tmpdir, f"{f0}.bin")

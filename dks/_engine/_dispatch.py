@@ -28,7 +28,7 @@ import numpy as np
 from dks._engine._blocks import FeatureSource, block_stats, lazy_kind, work_dtype
 from dks._engine._dask import dask_signed_dks
 from dks._engine._kernels import block_signed_ks
-from dks._engine._memory import budget, fit_width, kernel_bytes
+from dks._engine._memory import budget, fit_width, kernel_bytes, release_free_memory
 from dks._engine._threads import n_threads, run_threads
 from dks._engine._validation import non_finite_error
 
@@ -111,6 +111,7 @@ def signed_dks(
             _on_dask(X, work, bar)
         else:
             _from_blocks(X, work, bar)
+            release_free_memory()
     return out
 
 
