@@ -42,12 +42,13 @@ class KSCharacterizer(BaseEstimator):
         Threads working on feature blocks in parallel. ``None`` means 1 unless in a
         :func:`joblib.parallel_config` context; ``-1`` uses all processors.
     block_size : int, default=256
-        Features per work unit. For an in-memory ``X``, memory beyond the input and the
+        Features per work unit of an in-memory ``X``; memory beyond the input and the
         result is ``O(n_samples)`` per thread, whatever the block size. An ``X`` too large
         for RAM (a :class:`numpy.memmap`, e.g. ``np.load(path, mmap_mode="r")``, a
         :class:`zarr.Array` or a ``dask.array.Array``) is read in column blocks as wide as
-        ``sklearn.set_config(working_memory=...)`` allows per thread (default 1 GiB in all),
-        each block once for all labelings; see :ref:`scaling`.
+        ``sklearn.set_config(working_memory=...)`` allows (default 1 GiB for all the blocks
+        in flight and their temporaries; ``block_size`` does not widen them), each block
+        once for all labelings; see :ref:`scaling`.
     progress : bool, default=True
         Show a tqdm progress bar over the feature blocks while fitting (as
         :class:`~dks.CNNEmbedder` does while embedding); ``False`` prints nothing.

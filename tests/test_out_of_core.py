@@ -176,10 +176,22 @@ def test_feature_source_width_follows_working_memory(tmp_path):
         assert FeatureSource(source, n_threads=1).blocks[0] == (0, 8)
     with config_context(working_memory=enough / 2**20):  # two threads reading
         assert FeatureSource(source, n_threads=2).blocks[0] == (0, 8)
-    # Less than a chunk: 4 columns, part of the (up to) two chunks that each row step touches.
-    four = 2 * 240 * 4 * 4 + 64 * 4 * 4 + 2 * 2 * chunk
-    with config_context(working_memory=four / 2**20):
-        assert FeatureSource(source, n_threads=1).blocks[:2] == [(0, 4), (4, 8)]
+    # Less than half a chunk: spilled a chunk at a time, blocks of 2 inside the chunks of 8.
+    # Two blocks and a row step of one, plus what the spill held: a row step of a chunk
+    # column, its chunk (encoded and decoded) and a row step of one block.
+    two = (2 * 240 * 4 * 2 + 64 * 2 * 4) + (64 * 8 * 4 + 2 * chunk + 64 * 2 * 4)
+    with config_context(working_memory=two / 2**20), FeatureSource(source, n_threads=1) as fs:
+        assert fs.blocks == [(f0, min(f0 + 2, 37)) for f0 in range(0, 37, 2)]
+        assert fs.read(2, 4).flags.f_contiguous
+        assert_array_equal(fs.read(34, 36), X[:, 34:36])
+        assert_array_equal(fs.read(36, 37), X[:, 36:37])
+        assert fs._tmpdir is not None
+    with (
+        config_context(working_memory=(two - 1) / 2**20),
+        FeatureSource(source, n_threads=1) as fs,
+    ):
+        assert fs.blocks[0] == (0, 1)
+    assert fs._tmpdir is None  # removed
     # The threads' temporaries count too.
     with config_context(working_memory=enough / 2**20):
         fs = FeatureSource(source, n_threads=1, temporaries=lambda width: 240 * 4 * width)

@@ -12,7 +12,7 @@ that may not fit in memory into such blocks:
 
 A block is as wide as ``sklearn.set_config(working_memory=...)`` allows for all the blocks in
 flight and what reading them holds (:mod:`dks._engine._memory`) and, for Zarr, a whole number
-of feature chunks where one fits (a narrower block reads part of each chunk it touches).
+of feature chunks where one fits.
 
 *Row-major data.* Reading a column block out of data laid out by rows (a C-order memory
 map, or a Zarr array whose chunks span all features, e.g. one chunk per write batch) touches
@@ -25,6 +25,12 @@ to that block's file, so all writes and later reads are sequential (writing a Fo
 copy in place instead rewrites partly filled pages, which a small page cache evicts and
 reads back). The spill costs one write and one read of the data and needs that much free
 disk; it is skipped when the whole array fits in one block.
+
+*Chunks wider than a block.* When not even half a feature chunk of a Zarr array fits in a
+block (e.g. chunks of 20,000 rows x 250 features, as other tools write them, read with a
+small ``working_memory``), each chunk would be decoded once for every block it holds. Such an
+array is spilled too, a chunk at a time: the blocks then lie inside chunk columns, and each
+chunk is decoded once and holds memory only while its columns are written out.
 """
 
 import os
@@ -35,7 +41,7 @@ from concurrent.futures import wait
 
 import numpy as np
 
-from dks._engine._memory import fit_width, zarr_concurrency
+from dks._engine._memory import fit_width, release_free_memory, zarr_concurrency
 from dks._engine._threads import executor
 
 __all__ = [
@@ -136,25 +142,36 @@ class FeatureSource:
         width = fit_width(
             self._cost, n_features, align=align, what=what, n_threads=self._n_threads
         )
-        self.blocks = [(f0, min(f0 + width, n_features)) for f0 in range(0, n_features, width)]
+        spilled = layout.spills(width)
+        if spilled:  # blocks inside chunk columns, so that each chunk is read once
+            group = layout.group_cols
+            self.blocks = [
+                (f0, min(f0 + width, c0 + group, n_features))
+                for c0 in range(0, n_features, group)
+                for f0 in range(c0, min(c0 + group, n_features), width)
+            ]
+        else:
+            self.blocks = [(f0, min(f0 + width, n_features)) for f0 in range(0, n_features, width)]
         rows = layout.step_rows(width)
         self._row_steps = [(r0, min(r0 + rows, n_samples)) for r0 in range(0, n_samples, rows)]
         self._tmpdir = None
-        if len(self.blocks) > 1 and layout.row_major:
+        if spilled and len(self.blocks) > 1:
             self._spill()
 
     def _cost(self, width):
         """Bytes held at once with blocks of ``width`` features (see dks._engine._memory)."""
         layout, threads = self._layout, self._n_threads
-        n_samples, n_features = self.X.shape
-        spilled = layout.row_major and width < n_features
+        n_samples = self.X.shape[0]
+        spilled = layout.spills(width)
         readers = 1 if threads == 1 else threads
         computing = (
             max(2, threads) * n_samples * width * self.dtype.itemsize
             + threads * self._temporaries(width)
             + readers * layout.read_bytes(width, spilled)
         )
-        return max(computing, layout.spill_bytes(width) if spilled else 0)
+        # What the spill held is counted as still held: the allocator keeps part of it
+        # (zarr decodes in threads of its own, whose heaps are not all given back).
+        return computing + (layout.spill_bytes(width) if spilled else 0)
 
     def read(self, f0, f1):
         """Columns ``f0:f1`` as a Fortran-ordered ndarray of ``dtype``.
@@ -195,21 +212,29 @@ class FeatureSource:
             wait([pending])  # no read left running on the spill files being removed
 
     def _spill(self):
-        """Write each feature block of a row-major ``X`` to its own temporary file.
+        """Write each feature block to its own temporary file, reading ``X`` once.
 
-        One sequential pass of row steps; each step appends its columns of every block to
-        that block's file, so every file is written sequentially and later read the same way.
+        One sequential pass of row steps; each step reads one chunk column at a time (all
+        features of a row-major ``X``) and appends its columns of every block in it to that
+        block's file, so every file is written sequentially and later read the same way.
         """
         self._tmpdir = tempfile.mkdtemp(prefix="dks-feature-blocks-")
         files = [open(self._block_path(f0), "wb") for f0, _ in self.blocks]  # noqa: SIM115
+        group = self._layout.group_cols
+        n_features = self.X.shape[1]
         try:
             for r0, r1 in self._row_steps:
-                rows = np.asarray(self.X[r0:r1], dtype=self.dtype)
-                for f, (f0, f1) in zip(files, self.blocks, strict=True):
-                    np.ascontiguousarray(rows[:, f0:f1]).tofile(f)
+                for c0 in range(0, n_features, group):
+                    c1 = min(c0 + group, n_features)
+                    rows = np.asarray(self.X[r0:r1, c0:c1], dtype=self.dtype)
+                    for f, (f0, f1) in zip(files, self.blocks, strict=True):
+                        if c0 <= f0 < c1:
+                            np.ascontiguousarray(rows[:, f0 - c0 : f1 - c0]).tofile(f)
+                    del rows
         finally:
             for f in files:
                 f.close()
+            release_free_memory()  # the row steps' heap, before the blocks are read
 
     def _block_path(self, f0):
         return os.path.join(self._tmpdir, f"{f0}.bin")
@@ -263,6 +288,27 @@ class _Layout:
         rows, cols = self.chunks
         return f"a Zarr array in chunks of {rows} x {cols}"
 
+    @property
+    def group_cols(self):
+        """Width of one column of chunks: all features for a memory map or row chunks."""
+        if self.chunks is None or self.row_major:
+            return self.shape[1]
+        return self.chunks[1]
+
+    def spills(self, width):
+        """Whether blocks of ``width`` are first written to temporary files.
+
+        Row-major data of more than one block (each block would read all of it), and Zarr
+        blocks narrower than half a chunk (each chunk would be decoded three times or more:
+        writing and reading the spill once costs less). A block of half a chunk or more
+        reads part of the (at most two) chunks it touches.
+        """
+        if self.chunks is None and not self.row_major:
+            return False
+        if self.row_major:
+            return width < self.group_cols
+        return 2 * width < self.group_cols
+
     def step_rows(self, width):
         """Rows read at a time: a Zarr row chunk, or as many rows as a block holds values."""
         if self.chunks is not None:
@@ -272,10 +318,10 @@ class _Layout:
 
     def _decoded(self, width):
         """Bytes of the Zarr chunks that reading one row step of ``width`` columns decodes."""
-        rows, cols = self.chunks
+        cols = self.chunks[1]
         touched = min(-(-width // cols) + (width % cols != 0), -(-self.shape[1] // cols))
         touched *= 2 if self.row_view else 1  # the rows of a view may span two row chunks
-        return min(zarr_concurrency(), touched) * 2 * rows * cols * self.source_itemsize
+        return min(zarr_concurrency(), touched) * 2 * self._chunk_bytes()
 
     def read_bytes(self, width, spilled):
         """What one thread holds beside the block while it reads a block of ``width``."""
@@ -287,15 +333,20 @@ class _Layout:
         return rows * width * self.source_itemsize + self._decoded(width)
 
     def spill_bytes(self, width):
-        """What the spill holds: one row step of all features, its decoded chunks, a slice."""
+        """What the spill holds: one row step of a chunk column, its chunks, a block slice."""
         rows = self.step_rows(width)
-        n_features = self.shape[1]
+        group = self.group_cols
         held = rows * width * self.itemsize  # the contiguous slice of one block
-        if self.converted or self.chunks is not None:
-            held += rows * n_features * self.itemsize  # the row step as a new array
-        if self.chunks is not None:
-            held += rows * n_features * self.source_itemsize + self._decoded(n_features)
+        if self.chunks is not None:  # zarr returns a new array, after decoding
+            held += rows * group * self.source_itemsize
+            held += min(zarr_concurrency(), 2 if self.row_view else 1) * 2 * self._chunk_bytes()
+        if self.converted:
+            held += rows * group * self.itemsize
         return held
+
+    def _chunk_bytes(self):
+        rows, cols = self.chunks
+        return rows * cols * self.source_itemsize
 
 
 def copy_rows(rows, out, r0):

@@ -3,9 +3,9 @@
 Install with ``pip install dks[dask]``. Dask is imported only when a Dask array is given
 or :func:`client_for` is called, so :mod:`dks` works without Dask.
 
-A ``dask.array.Array`` is rechunked into column blocks spanning all rows (as wide as
+A ``dask.array.Array`` is cut into column blocks spanning all rows (as wide as
 ``working_memory`` allows per ``n_jobs`` thread of the caller, see
-:mod:`dks._engine._blocks`); each block is one task that reads its columns, checks them,
+:mod:`dks._engine._memory`); each block is one task that reads its columns, checks them,
 and computes the signed D_KS of every labeling (true and shuffled) for them. The labelings
 are sent once to every worker
 (``Client.scatter(broadcast=True)``). The results come back as the tasks finish and are
@@ -19,10 +19,11 @@ cluster; otherwise on Dask's local threaded scheduler, ``n_jobs`` blocks at a ti
 engine's thread pool (:mod:`dks._engine._threads`).
 
 Give Dask a feature-chunked array (e.g. ``dask.array.from_zarr`` of the dks store): blocks
-are then whole chunks merged side by side. An array whose chunks span all features (row
-batches) must be rechunked by Dask, an all-to-all exchange that holds much more in memory
-(and, without a client, is redone for each group of ``n_jobs`` blocks).
+are then whole chunks merged side by side. From an array whose chunks span all features
+(row batches), each block reads its columns of every chunk: all of the data once per block.
 """
+
+import itertools
 
 import numpy as np
 
@@ -136,9 +137,14 @@ def dask_signed_dks(
     from dask import compute, delayed
 
     n_samples, n_features = X.shape
-    X = X.rechunk({0: n_samples, 1: min(width, n_features)})
-    bounds = np.concatenate([[0], np.cumsum(X.chunks[1])]).astype(int)
-    blocks = X.to_delayed().ravel()
+    bounds = [*range(0, n_features, max(1, width)), n_features]
+    # Each block its own graph: the slices of the chunks it needs (Dask reads only them,
+    # one chunk at a time), joined into one chunk of all rows. Rechunking the whole array
+    # instead would hold whole chunks of X until every block that needs them has its part.
+    blocks = []
+    for f0, f1 in itertools.pairwise(bounds):
+        (block,) = X[:, f0:f1].rechunk({0: n_samples, 1: f1 - f0}).to_delayed().ravel()
+        blocks.append(block)
     client = _current_client()
     # A key of its own (hash=False): a key shared with an earlier fit's labelings could be
     # released by that fit while this one needs it.

@@ -28,7 +28,7 @@ import numpy as np
 from dks._engine._blocks import FeatureSource, block_stats, lazy_kind, work_dtype
 from dks._engine._dask import dask_signed_dks
 from dks._engine._kernels import block_signed_ks
-from dks._engine._memory import budget, fit_width, kernel_bytes
+from dks._engine._memory import budget, fit_width, kernel_bytes, release_free_memory
 from dks._engine._threads import n_threads, run_threads
 from dks._engine._validation import non_finite_error
 
@@ -111,6 +111,7 @@ def signed_dks(
             _on_dask(X, work, bar)
         else:
             _from_blocks(X, work, bar)
+            release_free_memory()
     return out
 
 
@@ -217,9 +218,10 @@ def _from_blocks(X, work, bar):
 def _on_dask(X, work, bar):
     """A Dask array: one task per block, on the active cluster or Dask's local scheduler.
 
-    Each task holds its block twice (its pieces, then the joined block and its Fortran-ordered
-    copy), its temporaries, and two chunks of ``X`` being read and sliced; ``n_jobs`` tasks
-    run at once on the local scheduler (one per worker thread on a cluster).
+    Each task holds its block three times (its pieces as they are joined, the joined block
+    and its Fortran-ordered copy), its temporaries, and two chunks of ``X`` being read and
+    sliced; ``n_jobs`` tasks run at once on the local scheduler (one per worker thread on a
+    cluster).
     """
     n_samples, n_features = X.shape
     threads = n_threads(work.n_jobs)
@@ -231,7 +233,7 @@ def _on_dask(X, work, bar):
     chunk_bytes = chunk_rows * chunk_cols * X.dtype.itemsize
 
     def cost(width):
-        held = 2 * n_samples * width * itemsize + 2 * chunk_bytes
+        held = 3 * n_samples * width * itemsize + 2 * chunk_bytes
         return threads * (held + work.temporaries(n_samples, itemsize, width))
 
     what = f"X of shape {X.shape} (a Dask array in chunks of {chunk_rows} x {chunk_cols})"

@@ -17,6 +17,10 @@ a fit, whatever the input. Counted in that budget:
   decodes (at most zarr's ``async.concurrency`` at once, each counted twice: encoded and
   decoded); for a Dask array, one chunk of it per task.
 
+glibc keeps memory freed by a thread in that thread's heap (up to 64 MiB each, above its
+adaptive mmap threshold), where a spill's row steps and zarr's decoded chunks leave it:
+:func:`release_free_memory` gives it back after the spill and after the blocks.
+
 The block width is the largest that fits (:func:`fit_width`); no other setting (not
 ``block_size``) makes it wider. Where not even one column fits, :func:`too_small` explains
 how much memory is needed and which setting to raise.
@@ -28,6 +32,8 @@ to 65,536, else 4), and the ``n_shuffles * n_samples`` permutations of
 :class:`~dks.NoiseThresholdSelector` (4 bytes each); the page cache.
 """
 
+import ctypes
+import functools
 import sys
 
 import numpy as np
@@ -40,6 +46,7 @@ __all__ = [
     "budget",
     "fit_width",
     "kernel_bytes",
+    "release_free_memory",
     "too_small",
     "zarr_concurrency",
 ]
@@ -109,3 +116,23 @@ def too_small(needed, what, n_threads=1):
         f"{n_threads} thread(s): the smallest feature block needs {mib:.3g} MiB. Raise "
         f"it: {how}{fewer}."
     )
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        libc = ctypes.CDLL(None)
+        trim = libc.malloc_trim
+        libc.gnu_get_libc_version  # noqa: B018 - glibc only
+    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows)
+        return None
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    return trim
+
+
+def release_free_memory():
+    """Give the allocator's free memory back to the OS (glibc's ``malloc_trim(0)``)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
