@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1] / "dks"
 #: At most this many private modules or packages directly under dks/.
 MAX_TOP_PRIVATE = 6
 
+
 #: Findings that only the engine work (dks/_engine, characterize, select, thresholds and the
 #: per-class rule folded into thresholds) removes; the marks go once it has landed.
 @cache
