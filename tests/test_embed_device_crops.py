@@ -232,3 +232,18 @@ def test_cuda_precision_auto_is_bfloat16_where_supported():
     embedder.fit(photos()[:1])
     expected = "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
     assert embedder.precision_ == expected
+
+
+def test_shards_share_the_cores_of_the_machine(monkeypatch):
+    from dks.embed import _embedder
+
+    embedder = CNNEmbedder(tiny_cnn(), layers=TINY_LAYERS, device="cpu", progress=False)
+    embedder.fit(photos()[:1])
+    assert embedder._processes() == 1  # not on CUDA
+    embedder.device_ = torch.device("cuda")  # what fit gives on a GPU machine
+    assert embedder._processes() == 1  # no shard
+    monkeypatch.setattr(_embedder, "_machine_gpus", lambda: 4)
+    embedder.set_params(shard=(1, 8))
+    assert embedder._processes() == 4  # 8 shards, 4 GPUs: at most 4 on this machine
+    embedder.set_params(shard="0/2")
+    assert embedder._processes() == 2

@@ -504,11 +504,15 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         return iter(loader) if num_workers else Prefetcher(loader)
 
     def _processes(self):
-        """Embedders that share this machine's cores: one per CUDA device under ``shard``."""
+        """Embedders that share this machine's cores: one per GPU under ``shard``.
+
+        The GPUs of the machine, not those this process sees: the usual launch gives each
+        shard one GPU with ``CUDA_VISIBLE_DEVICES``, so that every process sees one.
+        """
         if self.shard is None or self.device_.type != "cuda":
             return 1
         n_shards = parse_shard(self.shard)[1]
-        return max(1, min(n_shards, torch.cuda.device_count()))
+        return max(1, min(n_shards, _machine_gpus()))
 
     def _recorder(self):
         """The hooks that collect the reduced outputs of the embedded layers."""
@@ -597,6 +601,15 @@ def _warn_skipped(skipped, n_images):
             UserWarning,
             stacklevel=3,
         )
+
+
+def _machine_gpus():
+    """NVIDIA GPUs of the machine (``CUDA_VISIBLE_DEVICES`` hides some from torch)."""
+    try:
+        listed = len(os.listdir("/proc/driver/nvidia/gpus"))
+    except OSError:  # not Linux, or not NVIDIA's driver
+        listed = 0
+    return max(listed, torch.cuda.device_count())
 
 
 def _autocast(device, dtype):
