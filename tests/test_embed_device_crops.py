@@ -247,3 +247,16 @@ def test_shards_share_the_cores_of_the_machine(monkeypatch):
     assert embedder._processes() == 4  # 8 shards, 4 GPUs: at most 4 on this machine
     embedder.set_params(shard="0/2")
     assert embedder._processes() == 2
+
+
+def test_the_feeder_ends_once_and_for_all():
+    from dks.embed._batching import Prefetcher
+
+    preprocess = Preprocess("center", 67, (32, 32), MEAN, STD)
+    dataset = ResizedImages(as_source(photos()[:2]), preprocess)
+    batches = Prefetcher([collate_resized([dataset[0]]), collate_resized([dataset[1]])])
+    feeder = DeviceFeeder(batches, DeviceCrops(preprocess, "cpu"), "cpu")
+    assert [groups[0][0] for groups, _ in feeder] == [[0], [1]]
+    with pytest.raises(StopIteration):
+        next(feeder)  # not blocked on the finished thread
+    feeder.close()

@@ -196,6 +196,9 @@ class DeviceFeeder:
         self._cuda = self._device.type == "cuda"
         self._stream = torch.cuda.Stream(self._device) if self._cuda else None
         self._next = None
+        self._done = False
+        if self._cuda:  # the side stream sees what was made before (the mean and std)
+            self._stream.wait_stream(torch.cuda.current_stream(self._device))
         self.bytes_copied = 0
         self.images_copied = 0
 
@@ -204,9 +207,12 @@ class DeviceFeeder:
 
     def _send(self):
         """Copy and crop the next host batch (on the side stream on CUDA); None at the end."""
+        if self._done:
+            return None
         try:
             groups, errors = next(self._batches)
         except StopIteration:
+            self._done = True  # a finished Prefetcher must not be asked again
             return None
         for _, pixels in groups:
             self.bytes_copied += pixels.nbytes
