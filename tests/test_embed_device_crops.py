@@ -207,7 +207,7 @@ def test_cuda_crops_equal_the_cpu_crops(crops):
 
 @needs_cuda
 @pytest.mark.parametrize("num_workers", [0, 2])
-def test_cuda_embedding_equals_the_cpu_embedding(num_workers):
+def test_cuda_embedding_equals_the_cpu_embedding(monkeypatch, num_workers):
     images, today, _ = embedders(crops="ten")
     expected = today.transform(images)
     cuda = CNNEmbedder(
@@ -221,8 +221,8 @@ def test_cuda_embedding_equals_the_cpu_embedding(num_workers):
         },
     ).fit(images)
     assert cuda._crop_on_device
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # float32 to the last bits
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     np.testing.assert_allclose(cuda.transform(images), expected, rtol=1e-4, atol=1e-5)
 
 

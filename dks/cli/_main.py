@@ -284,8 +284,9 @@ def _images_parent():
         "--workers",
         type=int,
         metavar="N",
-        help="processes decoding and cropping images (default: up to 4, one less than the "
-        "cores; 0: in the main process)",
+        help="processes decoding images (default: on a GPU all cores but one, shared by "
+        "the --shard processes of the machine; on the CPU up to 4, the cores torch's "
+        "threads leave free; 0: in the main process)",
     )
     _option(
         group,
