@@ -137,6 +137,39 @@ def loader_rate(paths, preprocess, device_crops):
     return n / (time.perf_counter() - start)
 
 
+def crop_rates(preprocess, device, batch, repeats):
+    """Images/s of DeviceCrops on ``device`` for a batch of one size and of 8 sizes.
+
+    The second is what photos of mixed aspect ratios give: a group per size, each cropped
+    at once and scattered into the batch in input order.
+    """
+    import torch
+
+    from dks.embed._device_crops import DeviceCrops
+
+    crops = DeviceCrops(preprocess, device)
+    widths = [341 + 23 * (i % 8) for i in range(batch)]
+    same = [(list(range(batch)), torch.zeros((batch, 256, 341, 3), dtype=torch.uint8))]
+    mixed = {}
+    for i, w in enumerate(widths):
+        mixed.setdefault(w, []).append(i)
+    mixed = [(ix, torch.zeros((len(ix), 256, w, 3), dtype=torch.uint8)) for w, ix in mixed.items()]
+    rates = []
+    for groups in (same, mixed):
+        groups = [(i, g.to(device)) for i, g in groups]
+        with torch.inference_mode():
+            crops(groups)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            for _ in range(repeats):
+                crops(groups)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+        rates.append(repeats * batch / (time.perf_counter() - start))
+    return rates
+
+
 def _model(name):
     import torchvision
 
@@ -235,6 +268,12 @@ def main(argv=None):
             f"loader_images_per_s_per_worker={device_rate:.0f}  (decode + resize, 500x375 JPEGs)"
         )
         print(f"  with the CPU path's ten crops and normalization in the worker: {crops_rate:.0f}")
+
+        same, mixed = crop_rates(preprocess, device, args.batch_ten, 3 if args.quick else 10)
+        print(
+            f"device crops on {device.type} (VGG19 ten crops, {args.batch_ten} images): "
+            f"{same:.0f} images/s for one size, {mixed:.0f} for 8 sizes in the batch"
+        )
 
         if not cuda:
             print("gpu: skipped (no CUDA device: torch.cuda.is_available() is False)")
