@@ -482,7 +482,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             num_workers = default_num_workers(
                 len(source), self.batch_size, self.device_.type, self._processes()
             )
-        if self._crop_on_device:
+        if getattr(self, "_crop_on_device", False):  # absent in older pickles
             loader = make_resized_loader(
                 source,
                 self._preprocess,
