@@ -279,6 +279,15 @@ def _images_parent():
         choices=("mean", "cls", "both"),
     )
     _option(group, "--device", "device", "auto|cpu|cuda[:i]", "auto: CUDA if available, else CPU")
+    _option(
+        group,
+        "--precision",
+        "precision",
+        None,
+        "compute precision; auto: bfloat16 on a CUDA GPU that supports it, float32 elsewhere "
+        "(float32: the CPU's results on a GPU)",
+        choices=("auto", "float32", "bfloat16", "float16"),
+    )
     _option(group, "--batch-size", "batch_size", "N", "images per forward pass", type=int)
     group.add_argument(
         "--workers",

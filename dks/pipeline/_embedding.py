@@ -65,9 +65,9 @@ class EmbedSettings:
     names and defaults explicitly (tests check that they agree); :meth:`of` builds the
     settings from a step's arguments, the command line from its parsed options
     (:func:`cli_flags`). What the manifest records decides whether a saved embedding is
-    reused: the resolved model, weights, layers, crops, sizes, tokens, background, batch size
-    and device type, plus what the model itself fixes (its parameters' hash, interpolation,
-    normalization, precision) and the image list.
+    reused: the resolved model, weights, layers, crops, sizes, tokens, background, precision,
+    batch size and device type, plus what the model itself fixes (its parameters' hash,
+    interpolation, normalization) and the image list.
     """
 
     model: str | None = _setting(
@@ -81,6 +81,9 @@ class EmbedSettings:
     resize: int | str | None = _setting("auto", "shorter side after resizing", manifest=True)
     crop_size: int | str = _setting("auto", "side of the crops", flag="--crop", manifest=True)
     device: str = _setting("auto", "torch device (its type is recorded)", manifest=True)
+    precision: str = _setting(
+        "auto", "compute precision; auto: bfloat16 on a CUDA GPU, float32 elsewhere", manifest=True
+    )
     batch_size: int = _setting(8, "images per forward pass", manifest=True)
     workers: int | None = _setting(
         None, "DataLoader processes decoding images", embedder="num_workers"
