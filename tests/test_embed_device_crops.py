@@ -166,6 +166,22 @@ def test_the_store_output_is_unchanged(tmp_path):
     np.testing.assert_array_equal(np.asarray(b.X[:]), np.asarray(a.X[:]))
 
 
+def test_an_embedder_fitted_by_an_older_version_still_embeds(tmp_path):
+    """A pickle from before the device crops lacks ``_crop_on_device`` and ``precision_``."""
+    from dks.store import open_embedding
+
+    images, today, _ = embedders(crops="ten", precision="float32")
+    expected = today.transform(images)
+    older = CNNEmbedder(**{**today.get_params(deep=False), "model": tiny_cnn()})
+    older.fit(images)
+    del older._crop_on_device, older.precision_
+    np.testing.assert_array_equal(older.transform(images), expected)
+    older.set_params(output=tmp_path / "older.zarr").transform(images)
+    store = open_embedding(tmp_path / "older.zarr")
+    np.testing.assert_array_equal(np.asarray(store.X[:]), expected)
+    assert store.settings["precision"] == "float32"
+
+
 def test_precision_auto_is_float32_on_the_cpu():
     embedder = CNNEmbedder(tiny_cnn(), layers=TINY_LAYERS, device="cpu", progress=False)
     assert embedder.precision == "auto"
