@@ -123,6 +123,18 @@ def resolve_precision(precision, device):
     float32, and bfloat16 keeps float32's range (no overflow, no loss scaling); the layer
     averages are still accumulated in float32. Elsewhere (CPU, MPS, GPUs without bfloat16)
     float32, so that the CPU results do not change.
+
+    Parameters
+    ----------
+    precision : {"auto", "float32", "bfloat16", "float16"}
+        The ``precision`` parameter.
+    device : torch.device
+        The resolved device.
+
+    Returns
+    -------
+    str
+        ``precision`` itself unless it is ``"auto"``.
     """
     if precision != "auto":
         return precision

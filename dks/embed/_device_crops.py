@@ -37,6 +37,15 @@ class ResizedImages(Dataset):
 
     The image, resized as :meth:`Preprocess.pixels` does (and checked against the crop
     size); never raises, as :class:`~dks.embed._batching` datasets do.
+
+    Parameters
+    ----------
+    source : ImageSource
+        The inputs (:func:`~dks.embed._images.as_source`).
+    preprocess : Preprocess
+        Gives the resizing and the crop size that the image must reach.
+    background : tuple of 3 int, default=WHITE
+        Colour under transparent pixels.
     """
 
     def __init__(self, source, preprocess, background=WHITE):
@@ -124,7 +133,7 @@ class DeviceCrops:
         self.scale = torch.tensor(255.0, dtype=torch.float32, device=self.device)
 
     def normalized(self, pixels):
-        """uint8 ``(..., h, w, 3)`` as normalized float32, the operations of the CPU path."""
+        """The uint8 ``(..., h, w, 3)`` as normalized float32, by the CPU path's operations."""
         x = pixels.to(torch.float32).div_(self.scale)
         return x.sub_(self.mean).div_(self.std)
 
@@ -180,6 +189,16 @@ class DeviceFeeder:
     handed out, so that they overlap the forward pass of the current one; the compute
     stream waits for them only when it takes the batch. Yields ``(groups, errors)`` as the
     CPU path's loader does.
+
+    Parameters
+    ----------
+    batches : iterator
+        The host batches: a DataLoader iterator or a :class:`~dks.embed._batching.Prefetcher`
+        over :func:`make_loader`.
+    crops : DeviceCrops
+        Makes the crops on ``device``.
+    device : torch.device
+        Where the batches go.
 
     Attributes
     ----------
