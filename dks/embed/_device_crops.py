@@ -82,7 +82,7 @@ def collate_resized(items):
     in_worker = get_worker_info() is not None
     stacked = []
     for shape, (indices, arrays) in groups.items():
-        if in_worker:
+        if in_worker:  # shared memory from the start, as torch's default_collate does
             storage = torch.UntypedStorage._new_shared(len(arrays) * math.prod(shape))
             out = torch.empty(0, dtype=torch.uint8).set_(storage).view(len(arrays), *shape)
             np.stack(arrays, out=out.numpy())

@@ -269,7 +269,8 @@ def analyze(
     seed : int, default=0
         Seeds the subsets, the shuffled labels and random weights.
     workers : int or None, default=None
-        DataLoader processes decoding and cropping images (None: the embedder's choice).
+        DataLoader processes decoding (on the CPU also cropping) images (None: the
+        embedder's choice).
     jobs : int or None, default=-1
         Threads of the D_KS computation (-1: all cores).
     scheduler : str or None, default=None
