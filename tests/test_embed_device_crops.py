@@ -11,8 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 skimage_data = pytest.importorskip("skimage.data")
 
-from dks._imageio import check_background  # noqa: E402
-
+from dks.datasets._imageio import check_background  # noqa: E402
 from dks.embed import CNNEmbedder  # noqa: E402
 from dks.embed._batching import Preprocess, _collate, _CropDataset, default_num_workers  # noqa: E402
 from dks.embed._device_crops import (  # noqa: E402

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
-from dks._imageio import WHITE
+from dks.datasets._imageio import WHITE
 
 __all__ = ["DeviceCrops", "DeviceFeeder", "ResizedImages", "collate_resized", "make_loader"]
 
