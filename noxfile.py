@@ -19,6 +19,7 @@ BENCHMARKS = (
     "benchmarks/bench_store.py",
     "benchmarks/bench_out_of_core.py",
     "benchmarks/bench_explore.py",
+    "benchmarks/bench_gpu.py",
 )
 
 

@@ -137,7 +137,7 @@ def test_defaults_are_the_papers():
     assert params["crops"] == "ten"
     assert params["resize"] == params["crop_size"] == "auto"  # VGG19's own: 256, 224
     assert params["interpolation"] is None and params["tokens"] == "mean"
-    assert params["precision"] == "float32"
+    assert params["precision"] == "auto"  # float32 on the CPU (bfloat16 on a CUDA GPU)
     assert params["device"] == "auto"
     assert params["output"] is None
     assert params["on_error"] == "raise"

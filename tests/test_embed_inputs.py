@@ -142,7 +142,7 @@ def test_default_workers_run(tmp_path, images, expected):
         (8, 4, "cpu", 100, 4),
         (6, 4, "cpu", 100, 2),
         (2, 2, "cuda", 100, 1),
-        (16, 8, "cuda", 100, 4),
+        (16, 8, "cuda", 100, 15),  # a GPU takes what the cores decode: all but one
         (16, 8, "cuda", 8, 0),  # a single batch
     ],
 )

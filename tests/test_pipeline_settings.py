@@ -51,6 +51,8 @@ def test_embedder_parameters_are_those_of_cnnembedder():
     parameters = EmbedSettings().embedder_parameters()
     assert set(parameters) <= names
     assert parameters["num_workers"] is None and parameters["random_state"] == 0
+    default = inspect.signature(CNNEmbedder).parameters["precision"].default
+    assert parameters["precision"] == default == "auto"  # float32 on the CPU
     assert "export_npy" not in parameters and "model" not in parameters
 
 

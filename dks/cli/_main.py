@@ -274,13 +274,22 @@ def _images_parent():
         choices=("mean", "cls", "both"),
     )
     _option(group, "device", "auto|cpu|cuda[:i]", "auto: CUDA if available, else CPU")
+    _option(
+        group,
+        "precision",
+        None,
+        "compute precision; auto: bfloat16 on a CUDA GPU that supports it, float32 elsewhere "
+        "(float32: the CPU's results on a GPU)",
+        choices=("auto", "float32", "bfloat16", "float16"),
+    )
     _option(group, "batch_size", "N", "images per forward pass", type=int)
     group.add_argument(
         cli_flag("workers"),
         type=int,
         metavar="N",
-        help="processes decoding and cropping images (default: up to 4, one less than the "
-        "cores; 0: in the main process)",
+        help="processes decoding images (default: on a GPU all cores but one, shared by "
+        "the --shard processes of the machine; on the CPU up to 4, the cores torch's "
+        "threads leave free; 0: in the main process)",
     )
     _option(
         group,

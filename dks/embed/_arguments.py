@@ -21,6 +21,7 @@ __all__ = [
     "check_sizes",
     "probe_size",
     "resolve_device",
+    "resolve_precision",
 ]
 
 
@@ -113,3 +114,30 @@ def check_precision(precision, device):
             f"precision='bfloat16' is not supported by the CUDA device {device}; use "
             "'float16' or 'float32'."
         )
+
+
+def resolve_precision(precision, device):
+    """The compute precision of ``precision="auto"``: bfloat16 on CUDA where supported.
+
+    On a GPU the convolutions run on tensor cores at bfloat16, several times faster than at
+    float32, and bfloat16 keeps float32's range (no overflow, no loss scaling); the layer
+    averages are still accumulated in float32. Elsewhere (CPU, MPS, GPUs without bfloat16)
+    float32, so that the CPU results do not change.
+
+    Parameters
+    ----------
+    precision : {"auto", "float32", "bfloat16", "float16"}
+        The ``precision`` parameter.
+    device : torch.device
+        The resolved device.
+
+    Returns
+    -------
+    str
+        ``precision`` itself unless it is ``"auto"``.
+    """
+    if precision != "auto":
+        return precision
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return "bfloat16"
+    return "float32"

@@ -93,6 +93,26 @@ class Preprocess:
         if self.crops == "none":
             return [x]
         height, width = x.shape[-3], x.shape[-2]
+        center = self.check_size(height, width)
+        ch, cw = self.crop_size
+        if self.crops == "center":
+            return [_crop(x, *center, ch, cw)]
+        corners = [(0, 0), (0, width - cw), (height - ch, 0), (height - ch, width - cw), center]
+        return [_crop(plane, t, s, ch, cw) for plane in x for t, s in corners]
+
+    def pixels(self, image):
+        """The resized image as uint8 ``(h, w, 3)``, checked against the crop size.
+
+        What :mod:`dks.embed._device_crops` sends to the device, where :meth:`views`'s
+        crops are made.
+        """
+        pixels = np.asarray(self.resized(image), dtype=np.uint8)
+        if self.crops != "none":
+            self.check_size(pixels.shape[0], pixels.shape[1])
+        return pixels
+
+    def check_size(self, height, width):
+        """``(top, left)`` of the centre crop; :class:`BadImage` if the image is smaller."""
         center = self.center(height, width)
         if center is None:
             ch, cw = self.crop_size
@@ -102,11 +122,7 @@ class Preprocess:
                 f"the {cw}x{ch} crop; use a larger {option('resize')}, a smaller "
                 f"{option('crop_size')} or {option('crops', 'none')}"
             )
-        ch, cw = self.crop_size
-        if self.crops == "center":
-            return [_crop(x, *center, ch, cw)]
-        corners = [(0, 0), (0, width - cw), (height - ch, 0), (height - ch, width - cw), center]
-        return [_crop(plane, t, s, ch, cw) for plane in x for t, s in corners]
+        return center
 
     def resized(self, image):
         """The PIL image resized as for the crops (``image`` itself without ``resize``)."""
@@ -214,15 +230,17 @@ def _collate(items):
     return stacked, errors
 
 
-def default_num_workers(n_images, batch_size, device_type="cpu"):
+def default_num_workers(n_images, batch_size, device_type="cpu", processes=1):
     """Workers for ``num_workers=None``.
 
-    None for a single batch. On a GPU, up to 4 (one core is left to the main process). On
-    the CPU, only the cores that torch's compute threads leave free, up to 4: a worker
-    that competes with those threads for a core slows every parallel operation of the
-    forward pass down by more than it gains. With no worker, :class:`Prefetcher` still
-    decodes the next batch in a thread while the current one runs (``nox -s bench``
-    measures both).
+    None for a single batch. On a GPU, the cores of this process's share of the machine
+    (``cores // processes``, ``processes`` being how many embedders share it: one per
+    device under ``shard``) but one, which is left to the main process, and at least one:
+    a GPU consumes images far faster than one core decodes them. On the CPU, only the
+    cores that torch's compute threads leave free, up to 4: a worker that competes with
+    those threads for a core slows every parallel operation of the forward pass down by
+    more than it gains. With no worker, :class:`Prefetcher` still decodes the next batch
+    in a thread while the current one runs (``nox -s bench`` measures both).
     """
     if n_images <= batch_size:
         return 0
@@ -230,6 +248,8 @@ def default_num_workers(n_images, batch_size, device_type="cpu"):
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
+    if device_type == "cuda":
+        return max(1, cores // max(1, processes) - 1)
     busy = 1 if device_type != "cpu" else torch.get_num_threads()
     return min(4, max(0, cores - busy))
 

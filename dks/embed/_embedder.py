@@ -26,6 +26,7 @@ from dks.embed._arguments import (
     check_sizes,
     probe_size,
     resolve_device,
+    resolve_precision,
 )
 from dks.embed._batching import (
     Prefetcher,
@@ -33,12 +34,15 @@ from dks.embed._batching import (
     default_num_workers,
     make_loader,
 )
+from dks.embed._device_crops import DeviceCrops, DeviceFeeder
+from dks.embed._device_crops import make_loader as make_resized_loader
 from dks.embed._discover import describe_layers
 from dks.embed._hooks import LayerRecorder, Reducer, probe
 from dks.embed._images import SkippedInput, as_source
 from dks.embed._models import build_model
 from dks.embed._output import make_writer
 from dks.embed._store_run import check_output, embed_into_store, is_store_path
+from dks.store import parse_shard
 
 __all__ = ["CNNEmbedder", "SkippedInput"]
 
@@ -121,16 +125,21 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     device : str or torch.device, default="auto"
         ``"auto"``: CUDA if available, else CPU. Asking for ``"cuda"`` without CUDA is an
         error, not a silent fallback.
-    precision : {"float32", "bfloat16", "float16"}, default="float32"
+    precision : {"auto", "float32", "bfloat16", "float16"}, default="auto"
         Compute precision; the half precisions run under :func:`torch.autocast`. The
-        layer averages are accumulated and returned in float32.
+        layer averages are accumulated and returned in float32. ``"auto"``: bfloat16 on a
+        CUDA device that supports it (tensor cores; see :ref:`gpu`), float32 elsewhere
+        (the CPU results are those of float32).
     num_workers : int or None, default=None
         DataLoader worker processes that decode, resize and crop the images; 0 does it in
-        a thread of the main process, one batch ahead of the forward pass. None: up to 4
-        workers, on the cores that the forward pass leaves free: on a GPU, all cores but
-        one; on the CPU, those that torch's threads (:func:`torch.get_num_threads`) do not
-        use, so none when torch uses every core (a worker would then slow the forward pass
-        down more than it saves); none either when all images fit in one batch.
+        a thread of the main process, one batch ahead of the forward pass. None: on a GPU,
+        all cores but one (with ``shard``, of this process's share of the cores: one
+        process per device), as a GPU embeds images faster than cores decode them; on the
+        CPU, up to 4 on the cores that torch's threads (:func:`torch.get_num_threads`) do
+        not use, so none when torch uses every core (a worker would then slow the forward
+        pass down more than it saves); none either when all images fit in one batch. On
+        CUDA the workers only decode and resize: the crops are made on the device (see
+        :ref:`gpu`).
     output : str, os.PathLike or None, default=None
         None: return an in-memory array. A path ending in ``.npy``: write the embedding
         there batch by batch (memory does not grow with the number of images) and return
@@ -242,7 +251,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         "background": [str, tuple, list],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
-        "precision": [StrOptions({"float32", "bfloat16", "float16"})],
+        "precision": [StrOptions({"auto", "float32", "bfloat16", "float16"})],
         "num_workers": [Interval(Integral, 0, None, closed="left"), None],
         "output": [str, os.PathLike, None],
         "on_error": [StrOptions({"raise", "skip"})],
@@ -267,7 +276,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         background="white",
         batch_size=8,
         device="auto",
-        precision="float32",
+        precision="auto",
         num_workers=None,
         output=None,
         shard=None,
@@ -323,7 +332,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         crop_size = "auto" if self.crop_size == "auto" else as_pair(self.crop_size, "crop_size")
         resize = self.resize if self.resize in (None, "auto") else as_size(self.resize)
         device = resolve_device(self.device)
-        check_precision(self.precision, device)
+        precision = resolve_precision(self.precision, device)
+        check_precision(precision, device)
         check_output(self.output, self.shard)
         background = check_background(self.background, "The 'background' parameter of CNNEmbedder")
         as_source(X)
@@ -345,7 +355,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         mean = info.mean if self.mean is None else as_triple(self.mean, "mean")
         std = info.std if self.std is None else as_triple(self.std, "std", positive=True)
         module = info.module.to(device).to(memory_format=torch.channels_last)
-        autocast_dtype = _DTYPES.get(self.precision)
+        autocast_dtype = _DTYPES.get(precision)
         size = probe_size(self.crops, resize, crop_size)
         x = torch.zeros((1, 3, *size), device=device).contiguous(memory_format=torch.channels_last)
         with _autocast(device, autocast_dtype):  # paper layers: columns ordered by depth
@@ -353,6 +363,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
 
         self.model_ = module
         self.device_ = device
+        self.precision_ = precision
         self.mean_, self.std_ = tuple(map(float, mean)), tuple(map(float, std))
         self.weights_ = info.weights
         self.resize_, self.crop_size_, self.interpolation_ = resize, crop_size, interpolation
@@ -374,6 +385,10 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             self.crops, resize, crop_size, self.mean_, self.std_, interpolation
         )
         self._background = background
+        # On CUDA the crops are made on the device from one resized uint8 image per input
+        # (dks.embed._device_crops); on the CPU the workers make them (the same values),
+        # so that the main process's threads only run the network.
+        self._crop_on_device = device.type == "cuda"
         return self
 
     def _autocast(self):
@@ -464,7 +479,20 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         """
         num_workers = self.num_workers
         if num_workers is None:
-            num_workers = default_num_workers(len(source), self.batch_size, self.device_.type)
+            num_workers = default_num_workers(
+                len(source), self.batch_size, self.device_.type, self._processes()
+            )
+        if getattr(self, "_crop_on_device", False):  # absent in older pickles
+            loader = make_resized_loader(
+                source,
+                self._preprocess,
+                batch_size=self.batch_size,
+                num_workers=num_workers,
+                pin_memory=self.device_.type == "cuda",
+                background=self._background,
+            )
+            batches = iter(loader) if num_workers else Prefetcher(loader)
+            return DeviceFeeder(batches, DeviceCrops(self._preprocess, self.device_), self.device_)
         loader = make_loader(
             source,
             self._preprocess,
@@ -474,6 +502,17 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             background=self._background,
         )
         return iter(loader) if num_workers else Prefetcher(loader)
+
+    def _processes(self):
+        """Embedders that share this machine's cores: one per GPU under ``shard``.
+
+        The GPUs of the machine, not those this process sees: the usual launch gives each
+        shard one GPU with ``CUDA_VISIBLE_DEVICES``, so that every process sees one.
+        """
+        if self.shard is None or self.device_.type != "cuda":
+            return 1
+        n_shards = parse_shard(self.shard)[1]
+        return max(1, min(n_shards, _machine_gpus()))
 
     def _recorder(self):
         """The hooks that collect the reduced outputs of the embedded layers."""
@@ -564,6 +603,15 @@ def _warn_skipped(skipped, n_images):
         )
 
 
+def _machine_gpus():
+    """NVIDIA GPUs of the machine (``CUDA_VISIBLE_DEVICES`` hides some from torch)."""
+    try:
+        listed = len(os.listdir("/proc/driver/nvidia/gpus"))
+    except OSError:  # not Linux, or not NVIDIA's driver
+        listed = 0
+    return max(listed, torch.cuda.device_count())
+
+
 def _autocast(device, dtype):
     if dtype is None:
         return contextlib.nullcontext()
@@ -572,7 +620,7 @@ def _autocast(device, dtype):
 
 def _shutdown(iterator):
     """Stop a DataLoader iterator's workers now (not when garbage collected)."""
-    if isinstance(iterator, Prefetcher):
+    if isinstance(iterator, (Prefetcher, DeviceFeeder)):
         iterator.close()
         return
     shutdown = getattr(iterator, "_shutdown_workers", None)

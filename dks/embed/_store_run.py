@@ -192,7 +192,7 @@ def _manifest(embedder):
         "background": list(embedder._background),
         "mean": list(embedder.mean_),
         "std": list(embedder.std_),
-        "precision": embedder.precision,
+        "precision": getattr(embedder, "precision_", embedder.precision),  # older pickles
         "batch_size": int(embedder.batch_size),
         "device": embedder.device_.type,
     }

@@ -74,6 +74,11 @@ class EmbedSettings:
     resize: int | str | None = _setting("auto", "shorter side after resizing", record="manifest")
     crop_size: int | str = _setting("auto", "side of the crops", record="manifest")
     device: str = _setting("auto", "torch device (the manifest: its type)", record="both")
+    precision: str = _setting(
+        "auto",
+        "compute precision; auto: bfloat16 on a CUDA GPU, float32 elsewhere",
+        record="manifest",
+    )
     batch_size: int = _setting(8, "images per forward pass", record="manifest")
     workers: int | None = _setting(
         None, "DataLoader processes decoding images", embedder="num_workers"
@@ -119,8 +124,8 @@ def recorded(*where):
 
 
 #: What the manifest records beside the settings: what the model fixes (the hash of its
-#: parameters, its interpolation, normalization and precision), resolved by the embedder.
-MODEL_SETTINGS = ("parameters_sha256", "interpolation", "mean", "std", "precision")
+#: parameters, its interpolation and normalization), resolved by the embedder.
+MODEL_SETTINGS = ("parameters_sha256", "interpolation", "mean", "std")
 
 
 def manifest_settings():

@@ -68,6 +68,7 @@ def embed(
     resize="auto",
     crop_size="auto",
     device="auto",
+    precision="auto",
     batch_size=8,
     limit_per_class=None,
     seed=0,
@@ -92,7 +93,7 @@ def embed(
 
     Parameters
     ----------
-    images, out, model, weights, layers, crops, resize, crop_size, device, batch_size, \
+    images, out, model, weights, layers, crops, resize, crop_size, device, precision, batch_size, \
 limit_per_class, seed, workers, on_error, shard, background, tokens, progress, data_home, \
 download, verbose
         As for :func:`analyze`.
@@ -192,6 +193,7 @@ def analyze(
     thresholds="global",
     max_noise_share=0.05,
     device="auto",
+    precision="auto",
     batch_size=8,
     limit_per_class=None,
     seed=0,
@@ -256,6 +258,10 @@ def analyze(
         With ``thresholds="per_class"``: the bound on the expected share of noise among the
         pairs kept in each class, in ``(0, 1)``.
     device : str, default="auto"
+    precision : {"auto", "float32", "bfloat16", "float16"}, default="auto"
+        Compute precision of the network; ``"auto"``: bfloat16 on a CUDA GPU that supports
+        it, float32 elsewhere (see :ref:`gpu`). It is recorded in the store: a saved
+        embedding is reused only with the same resolved precision.
     batch_size : int, default=8
         Images per forward pass.
     limit_per_class : int or None, default=None
@@ -264,7 +270,8 @@ def analyze(
     seed : int, default=0
         Seeds the subsets, the shuffled labels and random weights.
     workers : int or None, default=None
-        DataLoader processes decoding and cropping images (None: the embedder's choice).
+        DataLoader processes decoding (on the CPU also cropping) images (None: the
+        embedder's choice).
     jobs : int or None, default=-1
         Threads of the D_KS computation (-1: all cores).
     scheduler : str or None, default=None
