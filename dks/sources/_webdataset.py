@@ -212,7 +212,7 @@ def _list_shard(shard):
         )
     samples, order = {}, []
     try:
-        archive = tarfile.open(shard, mode="r:")
+        archive = tarfile.open(shard, mode="r:")  # noqa: SIM115 - closed by the with below
     except tarfile.TarError as exc:
         raise SourceError(f"{shard!r} is not a tar file ({exc}).") from None
     with archive:
