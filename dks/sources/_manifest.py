@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dks._optional import import_optional
 from dks._options import option
 from dks.sources._base import Collection, SourceError, check_labels
 
@@ -97,13 +98,12 @@ class Manifest(Collection):
 def _read_table(path):
     """``{column: list of values}`` of a manifest, in its column order."""
     if path.suffix.lower() == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise ImportError(
-                f"Reading the Parquet manifest {str(path)!r} needs pyarrow: pip install "
-                "dks[datasets] (or give a .csv manifest)."
-            ) from None
+        pq = import_optional(
+            "pyarrow.parquet",
+            f"Reading the Parquet manifest {str(path)!r} (or give a .csv manifest)",
+            needs="pyarrow",
+            extra="sources",
+        )
         return pq.read_table(path).to_pydict()
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with open(path, newline="", encoding="utf-8-sig") as fh:
