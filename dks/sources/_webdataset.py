@@ -142,6 +142,7 @@ class WebDataset(Collection):
         number, offset, size = (int(v) for v in self.rows[index])
         pid = os.getpid()  # a DataLoader worker opens its own handles
         if self._handles.get("pid") != pid:
+            self.close()  # a forked worker closes its copies of the parent's
             self._handles = {"pid": pid}
         handle = self._handles.get(number)
         if handle is None:
@@ -154,10 +155,13 @@ class WebDataset(Collection):
 
     def close(self):
         """Close the shards' files (they are opened again when needed)."""
-        for key, handle in self._handles.items():
+        for key, handle in getattr(self, "_handles", {}).items():
             if key != "pid":
                 handle.close()
         self._reset()
+
+    def __del__(self):
+        self.close()
 
 
 def _shard_paths(shards):
