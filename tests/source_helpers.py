@@ -77,7 +77,7 @@ def make_shards(folder, images, *, n_shards=2, index_labels=False, broken=()):
                     tar.addfile(info, io.BytesIO(content))
     if index_labels:
         (folder / "classes.txt").write_text("\n".join(CLASSES) + "\n", encoding="utf-8")
-    return folder / ("shard-{000000..%06d}.tar" % (n_shards - 1))
+    return folder / ("shard-{000000.." + f"{n_shards - 1:06d}" + "}.tar")
 
 
 def make_hf_dataset(path, images, *, broken=(), class_label=True, splits=None):

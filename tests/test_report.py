@@ -250,3 +250,16 @@ def test_skipped_images_section(tmp_path):
     assert 'id="skipped"' in text and "3 image(s) could not be read" in text
     assert "The first 1 are listed" in text and "skipped.csv" in text
     assert "/data/&lt;b&gt;.jpg" in text and "empty file" in text
+
+
+def test_the_dataset_name_heads_the_page_and_the_thresholds(tmp_path):
+    summary = {
+        "dataset_name": "digits",
+        "dataset": "/data/digits.csv (at most 3 per class, seed 0)",
+        "source": "manifest",
+        "t_plus": 0.2,
+        "t_minus": -0.2,
+    }
+    text = write_report(tmp_path / "r.html", summary, paper_reference=False).read_text()
+    assert "<td>digits</td>" in text  # the thresholds table's first column, and the Run table
+    assert "/data/digits.csv (at most 3 per class, seed 0)" in text and "manifest" in text
