@@ -280,3 +280,56 @@ def test_subset_keeps_the_labels(tmp_path, folder, images):
     found = Manifest(make_manifest(tmp_path / "m.csv", folder, images))
     part = found.subset(np.array([11, 0]))
     assert part.labels.tolist() == ["zero", "one"] and part.classes == CLASSES
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
+def test_shard_headers_of_every_format(tmp_path, images, fmt):
+    """The plain ustar headers are parsed directly, the others by tarfile: the same samples."""
+    from dks.sources._webdataset import _tarfile_members, _ustar_members
+
+    keys = ["a/short", "b" * 70 + "/" + "c" * 20]  # ustar: split into prefix and name
+    if fmt != tarfile.USTAR_FORMAT:
+        keys.append("d" * 120)  # a long name: GNU 'L' or pax 'x' header
+    shard = tmp_path / "s.tar"
+    with tarfile.open(shard, "w", format=fmt) as tar:
+        for i, key in enumerate(keys):
+            for ext, data in (("png", images[i][2]), ("cls", images[i][0].encode())):
+                info = tarfile.TarInfo(f"{key}.{ext}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    found = WebDataset(shard)
+    assert found.names == [f"s.tar#{k}" for k in keys]
+    assert [found.open(i).read() for i in range(len(keys))] == [
+        d for _, _, d in images[: len(keys)]
+    ]
+    if fmt == tarfile.USTAR_FORMAT:
+        with open(shard, "rb") as fh:
+            assert _ustar_members(fh) == _tarfile_members(shard) == (_ustar_members(fh)[0], False)
+
+
+@pytest.mark.parametrize("cls_first", [True, False])
+def test_a_shard_cut_short_lists_what_it_holds(tmp_path, images, cls_first):
+    """Cut in the middle of the 4th image: with '.cls' first (webdataset's TarWriter sorts
+    the members), that image is listed and fails when read; with '.cls' after, the sample
+    has no class and is left out, with a warning."""
+    shard = tmp_path / "s.tar"
+    with tarfile.open(shard, "w") as tar:
+        for cls, name, data in images[:6]:
+            members = [("png", data), ("cls", cls.encode())]
+            for ext, content in members[::-1] if cls_first else members:
+                info = tarfile.TarInfo(f"{cls}/{name[:-4]}.{ext}")
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    _, offset, size = WebDataset(shard).rows[3]
+    shard.write_bytes(shard.read_bytes()[: offset + size // 2])
+    if cls_first:
+        found = WebDataset(shard)
+        assert len(found) == 4
+        from PIL import Image
+
+        with pytest.raises(OSError, match=r"ends .* bytes before the end of the image"):
+            Image.open(found.open(3)).load()
+    else:
+        with pytest.warns(UserWarning, match=r"is cut short .* lost its '.cls' member"):
+            found = WebDataset(shard)
+        assert len(found) == 3
