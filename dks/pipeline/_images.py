@@ -145,7 +145,7 @@ def folder_images(images, out, limit_per_class, seed):
     root = Path(images).expanduser().absolute()
     if not root.exists():
         raise AnalysisError(
-            f"The images {str(images)!r} do not exist: give a folder (IMAGES_DIR/<class>/"
+            f"The images {str(images)!r}: the path does not exist. Give a folder (<class>/"
             "<image>), a manifest (.csv, .tsv, .parquet), WebDataset shards (.tar, "
             "'shard-{000000..000009}.tar') or a Hugging Face dataset folder."
         )
