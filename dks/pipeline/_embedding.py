@@ -385,7 +385,7 @@ def check_shard_images(images, shard):
     """Shards need the user's images: the default dataset is exported by one process."""
     if shard is not None and images is None:
         raise AnalysisError(
-            f"{option('shard')} needs an {option('images')} (a folder, a manifest, shards or a "
-            "dataset): the default dataset (500 "
+            f"{option('shard')} needs an {option('images')} folder, manifest, shards or "
+            "dataset: the default dataset (500 "
             "images) is embedded by one process."
         )
