@@ -291,3 +291,21 @@ def test_cli_errors_name_the_flag(images, tmp_path, capsys, make_args, message):
     assert code == 1, err
     assert message in err and "Traceback" not in err
     assert list(work.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_cli_analyze_shards_titles_the_report_and_draws_their_images(sources, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "results"
+    fast = [*EMBED, "--shuffles", "2", "--jobs", "1"]
+    code, err = _run(["analyze", sources["webdataset"], "--out", out, *fast], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert (summary["dataset_name"], summary["source"]) == ("shards", "webdataset")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<td>shards</td>" in page
+    figures = {p.stem for p in (out / "figures").glob("*.png")}
+    # the thumbnails and crops are read from the shards again
+    assert any(f.startswith("top_images_") for f in figures), figures
+    assert any(f.startswith("feature_crops_") for f in figures), figures
+    assert "not found" not in err
