@@ -264,6 +264,9 @@ def test_source_kind_and_open(tmp_path, folder, images):
     manifest = make_manifest(tmp_path / "m.csv", folder, images)
     shards = make_shards(tmp_path / "s", images)
     assert source_kind(folder) == "folder"
+    (folder / "data").mkdir()  # a class named "data", of images: still a folder
+    (folder / "data" / "img.png").write_bytes(images[0][2])
+    assert source_kind(folder) == "folder"
     assert source_kind(manifest) == "manifest"
     assert source_kind(shards) == "webdataset"
     assert source_kind(tmp_path / "nowhere") is None

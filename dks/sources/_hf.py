@@ -40,14 +40,18 @@ def is_hf_dataset(path):
     """Whether the folder ``path`` holds a Hugging Face dataset (not an ImageFolder).
 
     A ``save_to_disk`` folder has ``dataset_dict.json`` or ``state.json``; a folder of Parquet
-    files has no class folders of images, only ``.parquet`` or ``.arrow`` files.
+    files holds them at its top or in ``data/`` (the Hub's layout). Only those places are
+    looked at: telling a folder of a million images apart must not walk it.
     """
     path = Path(path)
     if not path.is_dir():
         return False
     if any((path / m).is_file() for m in _MARKERS):
         return True
-    return any(path.rglob("*.parquet")) or any(path.glob("*.arrow"))
+    places = (path, path / "data")
+    return any(
+        any(p.glob(f"*.{ext}")) for p in places if p.is_dir() for ext in ("parquet", "arrow")
+    )
 
 
 def _pyarrow():
