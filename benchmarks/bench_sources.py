@@ -4,8 +4,8 @@ The same ``--n-images`` JPEG images (``--size`` pixels square, smooth random con
 ``--classes`` classes) are written as an ImageFolder, as WebDataset tar shards of
 ``--per-shard`` images and, when ``datasets`` is installed, as a Hugging Face dataset saved
 to disk. Each is then listed and read as the embedder reads it, every image opened and
-decoded to RGB (:func:`dks._imageio.load_image`), in one process. Printed, for each source:
-the listing time, the read rate (images decoded per second) and its ratio to the folder's,
+decoded to RGB (:func:`dks.datasets._imageio.load_image`), in one process. Printed, for each
+source: the listing time, the read rate (images decoded per second) and its ratio to the folder's,
 measured in the same run (best of ``--repeat`` alternating rounds, the files in the page
 cache for every source alike). The ratio says what reading in place costs or saves against
 a million small files: on a local disk with a warm cache the decoding dominates and the ratio
@@ -90,7 +90,7 @@ def write_dataset(root, images):
 
 def list_source(kind, location):
     """``(seconds to list, a function that reads image i)``."""
-    from dks._imageio import load_image
+    from dks.datasets._imageio import load_image
     from dks.embed import image_folder
     from dks.sources import open_collection
 

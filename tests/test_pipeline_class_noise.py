@@ -1,4 +1,4 @@
-"""Class sizes in the pipeline (issue 13): thresholds rule, class_noise.csv, summary, report
+"""Class sizes in the pipeline: thresholds rule, class_noise.csv, summary, report
 and the ``--thresholds`` / ``--max-noise-share`` options, on results folders made without
 torch."""
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dks._imageio import WHITE
+from dks.datasets._imageio import WHITE
 from dks.embed._images import (
     ArraySource,
     CollectionSource,

@@ -278,7 +278,7 @@ class Thumbnails:
     def __getitem__(self, index):
         if isinstance(self.images, list):
             return self.images[index]
-        from dks._imageio import load_image
+        from dks.datasets._imageio import load_image
 
         image = load_image(self.images.open(int(index)), background=self.background)
         return np.asarray(image)

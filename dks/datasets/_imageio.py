@@ -14,7 +14,9 @@ way an image viewer shows it:
 * images above PIL's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) refused with
   :class:`ImageTooLargeError`, naming the file, the limit and how to raise it.
 
-This module needs only Pillow (no torch), so the plotting code can import it.
+This module needs only Pillow (no torch), so that the thumbnails of :mod:`dks.plotting`, the
+command line and the pipeline use it without torch; it lives with the image data of
+:mod:`dks.datasets`, whose ``__init__`` imports neither torch nor Pillow.
 """
 
 import os
