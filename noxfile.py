@@ -20,6 +20,7 @@ BENCHMARKS = (
     "benchmarks/bench_out_of_core.py",
     "benchmarks/bench_explore.py",
     "benchmarks/bench_gpu.py",
+    "benchmarks/bench_sources.py",
 )
 
 

@@ -218,3 +218,18 @@ def test_words_name_the_lowest_thresholds_and_the_widest_layer():
     outside = compare_in_words([{**rows[0], "t_plus": 0.3}, rows[1]], None, [{"what": "model"}])
     assert "some fall outside" in outside[1] and "differ in model" in outside[2]
     assert len(outside) == 3
+
+
+def test_names_are_the_recorded_dataset_names(folders, tmp_path):
+    """embedding.json's dataset name (a folder's, a manifest's stem, a dataset's own) titles
+    the datasets, not the results folders' names."""
+    paths = []
+    for src, name in zip(folders, ("digits", "food101"), strict=True):
+        dst = shutil.copytree(src, tmp_path / f"run_{name}")
+        meta = json.loads((dst / "embedding.json").read_text())
+        meta["dataset_name"] = name
+        meta["source"] = {"kind": "manifest", "location": f"/data/{name}.csv", "name": name}
+        (dst / "embedding.json").write_text(json.dumps(meta))
+        paths.append(dst)
+    result = dks.compare(paths, tmp_path / "cmp", only_layer_independent=True, verbose=False)
+    assert [r["dataset"] for r in result["datasets"]] == ["digits", "food101"]

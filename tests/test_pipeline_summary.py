@@ -54,3 +54,20 @@ def test_summary_of_a_characterized_folder(tmp_path):
         assert any(line.strip().startswith(cls) for line in lines)
     assert lines[-1] == f"Results: {out}  (report: {out / 'report.html'})"
     assert "Wall time:" in text
+
+
+def test_the_dataset_name_titles_the_summary(tmp_path):
+    import json
+
+    out = make_results(tmp_path / "results")
+    meta = json.loads((out / "embedding.json").read_text())
+    meta["dataset"] = "/data/digits.csv"
+    meta["dataset_name"] = "digits"
+    meta["source"] = {"kind": "manifest", "location": "/data/digits.csv", "name": "digits"}
+    (out / "embedding.json").write_text(json.dumps(meta))
+    summary = characterize(out, shuffles=2, jobs=1, verbose=False).summary
+    assert (summary["dataset_name"], summary["source"]) == ("digits", "manifest")
+    assert format_summary(summary, out).splitlines()[1] == (
+        "dks analysis: digits (/data/digits.csv)"
+    )
+    assert format_summary(_summary(dataset_name="toy")).splitlines()[1] == "dks analysis: toy"

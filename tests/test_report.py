@@ -258,3 +258,16 @@ def test_the_run_section_tells_how_to_open_the_explorer(tmp_path):
     note = re.search(r'<p class="note" id="explore">(.*?)</p>', text, re.S)
     assert note and "<code>dks explore DIR</code>" in note.group(1)
     assert text.index('id="run"') < text.index('id="explore"') < text.index('id="reading"')
+
+
+def test_the_dataset_name_heads_the_page_and_the_thresholds(tmp_path):
+    summary = {
+        "dataset_name": "digits",
+        "dataset": "/data/digits.csv (at most 3 per class, seed 0)",
+        "source": "manifest",
+        "t_plus": 0.2,
+        "t_minus": -0.2,
+    }
+    text = write_report(tmp_path / "r.html", summary, paper_reference=False).read_text()
+    assert "<td>digits</td>" in text  # the thresholds table's first column, and the Run table
+    assert "/data/digits.csv (at most 3 per class, seed 0)" in text and "manifest" in text

@@ -186,8 +186,12 @@ def _images_parent():
         "images",
         nargs="?",
         metavar="IMAGES_DIR",
-        help="folder of images in ImageFolder layout: IMAGES_DIR/<class>/<image>, at least 2 "
-        "classes (default: the default dataset, see above)",
+        help="the images, at least 2 classes: a folder in ImageFolder layout "
+        "(IMAGES_DIR/<class>/<image>); a manifest (.csv, .tsv or .parquet with a path and a "
+        "label column); WebDataset shards (a .tar file or a brace pattern, "
+        "'shards/train-{000000..000146}.tar', each image with its class in a .cls member); or "
+        "a Hugging Face dataset saved to disk (or a folder of its Parquet files). Default: the "
+        "default dataset, see above. See the docs page 'Your images'",
     )
     parent.add_argument(
         "--out",
@@ -204,6 +208,29 @@ def _images_parent():
         metavar="N",
         help="at most N images per class, drawn at random with --seed (default dataset: "
         f"exactly N, default {DEFAULT_PER_CLASS}; IMAGES_DIR: all images)",
+    )
+    group.add_argument(
+        "--path-column",
+        metavar="NAME",
+        help="manifest: the column of image paths, relative to the manifest's folder or "
+        "absolute (default: path)",
+    )
+    group.add_argument(
+        "--label-column",
+        metavar="NAME",
+        help="manifest: the column of class names (default: label); Hugging Face dataset: "
+        "the column of classes (default: its first ClassLabel column, else label)",
+    )
+    group.add_argument(
+        "--image-column",
+        metavar="NAME",
+        help="Hugging Face dataset: the column of images (default: its first Image column, "
+        "else image)",
+    )
+    group.add_argument(
+        "--split",
+        metavar="NAME",
+        help="Hugging Face dataset: the split to read (default: its only split)",
     )
     group.add_argument(
         "--download",
@@ -478,7 +505,7 @@ def _run(args):
         }
         kwargs.update(out=args.out, limit_per_class=args.limit_per_class, verbose=verbose)
         kwargs.update(data_home=args.data_home, download=args.download)
-        target = args.images
+        target = _images(args)
     else:
         kwargs = dict(verbose=verbose)
         target = args.results
@@ -489,6 +516,25 @@ def _run(args):
         kwargs.update(progress=not args.no_progress and verbose)
         kwargs.update(scheduler=args.scheduler, local_cluster=args.local_cluster)
     getattr(pipeline, args.command)(target, **kwargs)
+
+
+def _images(args):
+    """IMAGES_DIR, opened here when a source option (--split, ...) says how to list it."""
+    from dks.sources import SOURCE_OPTIONS, SourceError, open_collection
+
+    names = sorted({n for options in SOURCE_OPTIONS.values() for n in options})
+    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if not given:
+        return args.images
+    if args.images is None:
+        raise AnalysisError(
+            f"{', '.join(cli_flag(n) for n in given)} describe(s) IMAGES_DIR (a manifest or a "
+            "Hugging Face dataset); the default dataset has none: give IMAGES_DIR."
+        )
+    try:
+        return open_collection(args.images, **given)
+    except SourceError as exc:
+        raise AnalysisError(str(exc)) from None
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

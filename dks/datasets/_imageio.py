@@ -85,8 +85,9 @@ def load_image(source, *, background=WHITE):
 
     Parameters
     ----------
-    source : str, os.PathLike or PIL.Image.Image
-        An image file, or an image already opened.
+    source : str, os.PathLike, binary file object or PIL.Image.Image
+        An image file (a path, or its bytes as a file object: a member of a tar shard), or
+        an image already opened.
     background : (int, int, int), default=(255, 255, 255)
         Colour behind transparent pixels, as returned by :func:`check_background`.
 
@@ -104,7 +105,7 @@ def load_image(source, *, background=WHITE):
     """
     if isinstance(source, Image.Image):
         return to_rgb(source, background=background)
-    name = os.fspath(source)
+    name = source if hasattr(source, "read") else os.fspath(source)
     with _open_checked(name) as image:
         return to_rgb(image, background=background)
 
@@ -129,6 +130,7 @@ def _open_checked(name):
 
 
 def _too_large(name, size):
+    name = name if isinstance(name, str) else "the image"
     pixels = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels" if size else "too many pixels"
     return (
         f"{name!r} has {pixels}, more than PIL's limit of "

@@ -16,11 +16,13 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from dks.datasets._imageio import WHITE, load_image, to_rgb
+from dks.sources import IMAGE_EXTENSIONS, Collection, open_collection, source_kind
 
 __all__ = [
     "IMG_EXTENSIONS",
     "ArraySource",
     "BadImage",
+    "CollectionSource",
     "ImageSource",
     "SequenceSource",
     "SkippedInput",
@@ -30,7 +32,7 @@ __all__ = [
 ]
 
 #: File extensions that :func:`image_folder` collects (those of torchvision's ImageFolder).
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+IMG_EXTENSIONS = IMAGE_EXTENSIONS
 
 _CHANNELS = (1, 3, 4)
 
@@ -210,6 +212,26 @@ class ArraySource(ImageSource):
         return f"input {index} (row {index} of the image array)"
 
 
+class CollectionSource(ImageSource):
+    """A :class:`dks.sources.Collection`: a manifest, WebDataset shards, a Hugging Face dataset.
+
+    Its images are named in the store by the collection's identities (a manifest's file
+    paths, ``<shard>#<key>``, ``<dataset>/<split>#<row>``), not by their content.
+    """
+
+    def __init__(self, collection):
+        self.collection = collection
+
+    def __len__(self):
+        return len(self.collection)
+
+    def load(self, index, background=WHITE):
+        return load_image(self.collection.open(index), background=background)
+
+    def describe(self, index):
+        return f"input {index} ({self.collection.describe(index)})"
+
+
 class _DatasetSource(ImageSource):
     """A map-style torch Dataset whose items are images or ``(image, target, ...)`` tuples."""
 
@@ -240,7 +262,7 @@ def as_source(X):
 
     Parameters
     ----------
-    X : folder path, sequence, 4-D uint8 array or torch Dataset
+    X : folder path, collection, sequence, 4-D uint8 array or torch Dataset
         See :class:`~dks.embed.CNNEmbedder`.
 
     Returns
@@ -252,15 +274,23 @@ def as_source(X):
     TypeError, ValueError
         On empty input, unsupported input types, wrong dtypes or shapes of in-memory images.
     """
+    if isinstance(X, Collection):
+        if not len(X):
+            raise ValueError(f"X is an empty collection ({X!r}): there are no images to embed.")
+        return CollectionSource(X)
     if isinstance(X, (str, os.PathLike)):
         path = Path(X)
+        kind = source_kind(path)
+        if kind not in (None, "folder"):  # a manifest, shards, a Hugging Face dataset
+            return CollectionSource(open_collection(path))
         if path.is_dir():
             paths, _, _ = image_folder(path)
             return SequenceSource(paths)
         if path.exists():
             raise TypeError(
                 f"X is a single file path ({str(path)!r}); pass a list of images, e.g. [path], "
-                "or a folder in ImageFolder layout."
+                "a folder in ImageFolder layout, a manifest (.csv, .tsv, .parquet), WebDataset "
+                "shards (.tar) or a Hugging Face dataset folder."
             )
         raise FileNotFoundError(f"X is a path that does not exist: {str(path)!r}.")
     if isinstance(X, Dataset):

@@ -18,7 +18,13 @@ import torch
 from PIL import Image
 
 from dks.datasets._imageio import WHITE
-from dks.embed._images import ArraySource, ImageSource, SequenceSource, SkippedInput
+from dks.embed._images import (
+    ArraySource,
+    CollectionSource,
+    ImageSource,
+    SequenceSource,
+    SkippedInput,
+)
 from dks.embed._output import check_output_path
 from dks.store import EmbeddingStore, RowView, StoreWriter, chunk_rows_for, parse_shard
 from dks.store._layout import chunk_range
@@ -215,7 +221,11 @@ def _state_hash(module):
 
 
 def image_identities(source):
-    """One string per input: its file path, or a hash of an in-memory image's content."""
+    """One string per input: its file path (or a collection's identity: a manifest's file,
+    ``<shard>#<key>``, ``<dataset>/<split>#<row>``), or a hash of an in-memory image's
+    content."""
+    if isinstance(source, CollectionSource):
+        return source.collection.identities
     if isinstance(source, SequenceSource):
         return [_identity(item) for item in source.items]
     if isinstance(source, ArraySource):
@@ -224,7 +234,10 @@ def image_identities(source):
 
 
 def image_files(source):
-    """The file of each input (None for in-memory images and dataset items)."""
+    """The file of each input (None for in-memory images and dataset items): a collection's
+    image file, shard or Arrow/Parquet file."""
+    if isinstance(source, CollectionSource):
+        return list(source.collection.files)
     if not isinstance(source, SequenceSource):
         return [None] * len(source)
     return [os.fspath(i) if isinstance(i, (str, os.PathLike)) else None for i in source.items]

@@ -187,9 +187,11 @@ def _load(paths, names):
 
 
 def _dataset_name(path, data):
-    """The dataset's name: images/dataset.json, else a non-path summary "dataset", else the
-    folder's name."""
+    """The dataset's name: as recorded in embedding.json (the source's name), else (folders of
+    an older dks) images/dataset.json, a non-path summary "dataset", the folder's name."""
     meta = data["embedding_meta"]
+    if meta.get("dataset_name"):
+        return str(meta["dataset_name"])
     root = Path(meta.get("images_root") or "images")
     root = root if root.is_absolute() else path / root
     try:

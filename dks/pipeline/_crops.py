@@ -10,7 +10,6 @@ normalization) and draws :func:`dks.plotting.plot_feature_crops`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,20 +19,16 @@ from dks._optional import import_optional
 from dks._options import option
 from dks._sign import check_sign
 from dks.pipeline._errors import AnalysisError
+from dks.pipeline._images import Thumbnails, recorded_images
 from dks.pipeline._io import embedding_background, load_results
 
 __all__ = ["crop_figures", "embedder_from_results", "image_paths", "visualize"]
 
 
 def image_paths(meta, path):
-    """Absolute paths of the embedded images, as recorded in ``embedding.json``."""
-    root = Path(meta["images_root"])
-    root = root if root.is_absolute() else Path(path) / root
-    return [os.fspath(root / p) for p in meta["images"]]
-
-
-def _missing_images(paths):
-    return [p for p in paths if not os.path.isfile(p)]
+    """The embedded images, as recorded in ``embedding.json``: their files, or the collection
+    of shards or dataset rows (:func:`dks.pipeline._images.recorded_images`)."""
+    return recorded_images(meta, path)[0]
 
 
 def _weights(meta):
@@ -89,7 +84,7 @@ def embedder_from_results(data, path):
         progress=False,
         random_state=seed,
     )
-    embedder.fit(image_paths(meta, path)[:1])
+    embedder.fit(image_paths(meta, path))  # fit checks its input, reads no image
     if embedder.get_feature_names_out().tolist() != list(meta["feature_names"]):
         raise AnalysisError(
             f"The model rebuilt from embedding.json of {str(path)!r} ({settings['model']}, "
@@ -107,7 +102,8 @@ def _crops_of(embedder, paths, X, j, *, k, lowest=False):
 
 
 def _class_images(y, cls, paths, k):
-    return [paths[i] for i in np.flatnonzero(y == cls)[:k]]
+    shown = Thumbnails(paths)
+    return [shown[i] for i in np.flatnonzero(y == cls)[:k]]
 
 
 def _feature_figure(embedder, data, paths, j, *, k, sign, cls):
@@ -205,11 +201,10 @@ def visualize(results, feature, *, k=9, sign="presence", cls=None, out=None):
             raise AnalysisError(
                 f"Unknown class {cls!r} in {option('cls')}; the classes are {classes}."
             )
-    paths = image_paths(meta, path)
-    missing = _missing_images(paths)
+    paths, missing = recorded_images(meta, path)
     if missing:
         raise AnalysisError(
-            f"{len(missing)} of the {len(paths)} images of {str(path)!r} are gone (e.g. "
+            f"{len(missing)} of the {len(meta['images'])} images of {str(path)!r} are gone (e.g. "
             f"{missing[0]}): the crops need the images that were embedded."
         )
     embedder = embedder_from_results(data, path)
@@ -234,10 +229,9 @@ def crop_figures(data, path, log):
     if n_classes <= 0 or "dks" not in data:
         return {}
     meta, dks = data["embedding_meta"], data["dks"]
-    paths = image_paths(meta, path)
-    missing = _missing_images(paths)
+    paths, missing = recorded_images(meta, path)
     if missing:
-        log(f"report: {len(missing)} image file(s) not found; the feature crops are left out")
+        log(f"report: {len(missing)} image(s) not found; the feature crops are left out")
         return {}
     try:
         embedder = embedder_from_results(data, path)

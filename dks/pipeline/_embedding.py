@@ -64,7 +64,7 @@ def _follow_move(out, images, saved, log):
     paths: the store is told so (:func:`dks.store._writer.relocate`) instead of being
     computed again. Returns the saved state, with the new fingerprint.
     """
-    if saved is None or os.path.isabs(images.root_record):
+    if saved is None or os.path.isabs(images.root_record) or images.collection is not None:
         return saved
     from dks.store import open_embedding
     from dks.store._writer import relocate
@@ -100,7 +100,7 @@ class _LogHandler(logging.Handler):
         self.log(f"embed: {record.getMessage()}")
 
 
-def _fill(embedder, paths, out, log):
+def _fill(embedder, inputs, out, log):
     """Run the embedder into the store; the store's warnings and log become log lines."""
     logger = logging.getLogger("dks")
     handler, level = _LogHandler(log), logger.level
@@ -110,7 +110,7 @@ def _fill(embedder, paths, out, log):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             start = time.perf_counter()
-            embedder.transform(paths)
+            embedder.transform(inputs)
             elapsed = time.perf_counter() - start
     finally:
         logger.removeHandler(handler)
@@ -151,25 +151,25 @@ def embedding_step(out, images, settings, log):
     from dks.store import open_embedding
 
     model = settings.model_name(images.dataset is not None)
-    paths = images.paths
+    inputs = images.inputs
     embedder = _make_embedder(out, model, settings)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)  # the embedder checks the store's folder
     try:
-        embedder.fit(paths)  # an unknown model or weights file fails here, before any write
+        embedder.fit(inputs)  # an unknown model or weights file fails here, before any write
     except BaseException:
         if created:
             out.rmdir()
         raise
     shard = settings.shard
     log(
-        f"embed: {len(paths)} images, model {model} ({embedder.weights_ or 'random weights'}), "
+        f"embed: {len(inputs)} images, model {model} ({embedder.weights_ or 'random weights'}), "
         f"{len(embedder.layers_)} layers, {len(embedder.get_feature_names_out())} features, "
         f"crops={settings.crops!r}, device {embedder.device_}"
         + (f", shard {shard[0]}/{shard[1]}" if shard else "")
     )
     saved = _follow_move(out, images, _saved_state(out), log)
-    elapsed = _fill(embedder, paths, out, log)
+    elapsed = _fill(embedder, inputs, out, log)
     store = open_embedding(out / STORE, allow_incomplete=True)
     reused = saved is not None and (saved[0], saved[1], saved[3]) == (
         store.fingerprint,
@@ -197,7 +197,7 @@ def embedding_step(out, images, settings, log):
     if store.skipped:
         first = store.skipped[0]
         log(
-            f"embed: skipped {len(store.skipped)} of {len(paths)} images that could not be "
+            f"embed: skipped {len(store.skipped)} of {len(inputs)} images that could not be "
             f"read (listed in {out / 'skipped.csv'}); the first: {first.description}: "
             f"{first.error}"
         )
@@ -213,8 +213,9 @@ def _meta(images, store, settings, model, embedder, seconds):
 
     rows = store.sample_indices
     labels = np.asarray(images.labels)
+    paths = images.paths
     skipped = [
-        {"path": images.paths[s.index], "class": str(labels[s.index]), "reason": s.error}
+        {"path": paths[s.index], "class": str(labels[s.index]), "reason": s.error}
         for s in store.skipped
     ]
     return {
@@ -227,6 +228,8 @@ def _meta(images, store, settings, model, embedder, seconds):
         "labels": labels[rows].tolist(),
         "classes": images.classes,
         "dataset": images.description,
+        "dataset_name": images.name,
+        "source": images.source,
         "skipped": skipped,
         "settings": {
             "model": model,
@@ -282,9 +285,10 @@ def _commit(out, images, store, settings, model, embedder, seconds, reused, log)
 
 
 def check_shard_images(images, shard):
-    """Shards need a folder of images: the default dataset is exported by one process."""
+    """Shards need the user's images: the default dataset is exported by one process."""
     if shard is not None and images is None:
         raise AnalysisError(
-            f"{option('shard')} needs an {option('images')} folder: the default dataset (500 "
+            f"{option('shard')} needs an {option('images')} folder, manifest, shards or "
+            "dataset: the default dataset (500 "
             "images) is embedded by one process."
         )

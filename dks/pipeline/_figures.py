@@ -6,13 +6,11 @@ Draws ``figures/*.png|svg`` with :mod:`dks.plotting` and writes ``report.html`` 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
 from dks import _config
 from dks._optional import import_optional
+from dks.pipeline._images import Thumbnails, recorded_images
 from dks.pipeline._io import embedding_background, load_results
 from dks.plotting._captions import PER_CLASS_CAPTIONS
 
@@ -100,10 +98,8 @@ def _feature_figures(data, path, log):
     names = np.asarray(meta["feature_names"], dtype=object)
     y = np.asarray(meta["labels"], dtype=str)
     classes = meta["classes"]
-    root = Path(meta["images_root"])
-    root = root if root.is_absolute() else path / root
-    image_paths = [os.fspath(root / p) for p in meta["images"]]
-    missing = [p for p in image_paths if not os.path.isfile(p)]
+    images, missing = recorded_images(meta, path)
+    background = embedding_background(meta)  # as the network saw them
     figures = {}
     for j in _explained_features(dks, data["layers"]):
         values = np.asarray(X[:, j], dtype=np.float64)
@@ -120,19 +116,19 @@ def _feature_figures(data, path, log):
         )
         if missing:
             log(
-                f"report: {len(missing)} image file(s) not found (e.g. {missing[0]}); "
+                f"report: {len(missing)} image(s) not found (e.g. {missing[0]}); "
                 "the top-images figures are left out"
             )
         else:
             figures[f"top_images_{_figure_name(name)}"] = lambda values=values, name=name: (
                 plot_top_images(
-                    image_paths,
+                    Thumbnails(images, background),
                     values,
                     k=_config.PIPELINE_TOP_IMAGES,
                     labels=y,
                     feature=name,
                     ncols=_config.PIPELINE_TOP_IMAGES_COLUMNS,
-                    background=embedding_background(meta),  # as the network saw them
+                    background=background,
                 )
             )
     return figures

@@ -1,9 +1,13 @@
-"""The images analyzed: a user's ImageFolder (or a random subset of it), or the default dataset.
+"""The images analyzed: a user's collection (or a random subset of it), or the default dataset.
 
-With no image folder, the default dataset is a class-balanced random subset of the
-Fashion-MNIST test split (:data:`DEFAULT_PER_CLASS` images per class, read offline from
-Debian's ``dataset-fashion-mnist``), exported as PNG files to ``<results>/images/`` (see
-:doc:`/results`).
+A user's images are an ImageFolder, a manifest, WebDataset shards or a Hugging Face dataset
+(:mod:`dks.sources`; a :class:`~dks.sources.Collection` or a path to one). With none, the
+default dataset is a class-balanced random subset of the Fashion-MNIST test split
+(:data:`DEFAULT_PER_CLASS` images per class, read offline from Debian's
+``dataset-fashion-mnist``), exported as PNG files to ``<results>/images/`` (see
+:doc:`/results`). ``embedding.json`` records the source (its kind, where it is, the options
+that listed it) and the dataset's name; :func:`recorded_images` opens the images again from
+that record, for the report's figures.
 """
 
 from __future__ import annotations
@@ -22,7 +26,15 @@ from dks.pipeline._errors import AnalysisError
 from dks.pipeline._folder import DATASET_FILE, IMAGES_DIR
 from dks.pipeline._io import read_json, write_json
 
-__all__ = ["DEFAULT_PER_CLASS", "Images", "folder_images", "prepare_images"]
+__all__ = [
+    "DEFAULT_PER_CLASS",
+    "Images",
+    "Thumbnails",
+    "folder_images",
+    "prepare_images",
+    "recorded_images",
+    "user_images",
+]
 
 #: Images per class of the default dataset (Fashion-MNIST test split, 10 classes).
 DEFAULT_PER_CLASS = 50
@@ -43,10 +55,25 @@ class Images:
     description: str
     dataset: dict | None = None
     reused: bool = False  # the default dataset's images of the previous run, kept
+    source: dict | None = None  # kind, location, name and options, for embedding.json
+    collection: object = None  # a dks.sources.Collection (the images kept), or None: files
+
+    @property
+    def name(self):
+        """The dataset's name, for the report, the summary and ``dks compare``."""
+        return (self.source or {}).get("name") or self.root.name
 
     @property
     def paths(self):
+        """The images' identities in the store: their files, or the collection's names."""
+        if self.collection is not None:
+            return self.collection.identities
         return [os.fspath(self.root / p) for p in self.relative]
+
+    @property
+    def inputs(self):
+        """What the embedder reads: the files, or the collection."""
+        return self.collection if self.collection is not None else self.paths
 
     def moved_to(self, root):
         """The same images, found under ``root`` (the committed copy of a staged folder)."""
@@ -64,7 +91,51 @@ def prepare_images(stage, images, limit_per_class, seed, data_home, download, lo
                 f"({option('limit_per_class')})."
             )
         return _default_images(stage, n, seed, data_home, download, log)
-    return folder_images(images, stage.out, limit_per_class, seed)
+    return user_images(images, stage.out, limit_per_class, seed)
+
+
+def user_images(images, out, limit_per_class, seed):
+    """List a user's images: a folder, or a collection (or the path of one), checked."""
+    from dks.sources import Collection, SourceError, open_collection, source_kind
+
+    if not isinstance(images, Collection):
+        kind = source_kind(images)
+        if kind in (None, "folder"):
+            return folder_images(images, out, limit_per_class, seed)
+        try:
+            images = open_collection(images)
+        except SourceError as exc:
+            raise AnalysisError(str(exc)) from None
+    location = Path(images.root)
+    if out is not None and (out == location or out in location.parents):
+        raise AnalysisError(
+            f"The images {images.location!r} are inside the results folder {str(out)!r}, "
+            "which each run replaces. Put the images elsewhere."
+        )
+    _check_classes(images.classes, images.location, "")
+    keep = _limit(images.labels, limit_per_class, seed)
+    kept = images if keep.size == len(images) else images.subset(keep)
+    description = images.location
+    if limit_per_class is not None:
+        description += f" (at most {limit_per_class} per class, seed {seed})"
+    return Images(
+        location,
+        images.root,
+        list(kept.names),
+        kept.labels,
+        list(images.classes),
+        description,
+        source=images.record(),
+        collection=kept,
+    )
+
+
+def _check_classes(classes, where, hint):
+    if len(classes) < 2:
+        raise AnalysisError(
+            f"The images {where!r} have a single class ({classes[0]!r}); D_KS compares each "
+            f"class with the others, so at least 2 classes are needed{hint}."
+        )
 
 
 def folder_images(images, out, limit_per_class, seed):
@@ -73,7 +144,11 @@ def folder_images(images, out, limit_per_class, seed):
 
     root = Path(images).expanduser().absolute()
     if not root.exists():
-        raise AnalysisError(f"The image folder {str(images)!r} does not exist.")
+        raise AnalysisError(
+            f"The images {str(images)!r}: the path does not exist. Give a folder (<class>/"
+            "<image>), a manifest (.csv, .tsv, .parquet), WebDataset shards (.tar, "
+            "'shard-{000000..000009}.tar') or a Hugging Face dataset folder."
+        )
     if not root.is_dir():
         raise AnalysisError(f"{str(images)!r} is not a folder of images.")
     if out is not None and (out == root or root in out.parents):
@@ -87,18 +162,16 @@ def folder_images(images, out, limit_per_class, seed):
             "which each run replaces. Put the images elsewhere."
         )
     paths, labels, classes = image_folder(root)
-    if len(classes) < 2:
-        raise AnalysisError(
-            f"The image folder {str(images)!r} has a single class ({classes[0]!r}); D_KS "
-            "compares each class with the others, so at least 2 class folders are needed "
-            "(ImageFolder layout: IMAGES_DIR/<class>/<image>)."
-        )
+    _check_classes(classes, os.fspath(images), " (ImageFolder layout: IMAGES_DIR/<class>/<image>)")
     keep = _limit(labels, limit_per_class, seed)
     relative = [os.path.relpath(paths[i], root) for i in keep]
     description = os.fspath(images)
     if limit_per_class is not None:
         description += f" (at most {limit_per_class} per class, seed {seed})"
-    return Images(root, os.fspath(root), relative, labels[keep], list(classes), description)
+    source = {"kind": "folder", "location": os.fspath(root), "name": root.name}
+    return Images(
+        root, os.fspath(root), relative, labels[keep], list(classes), description, source=source
+    )
 
 
 def _limit(labels, limit_per_class, seed):
@@ -153,4 +226,59 @@ def _default_images(stage, n_per_class, seed, data_home, download, log):
         paths, labels, classes = image_folder(target)
     relative = [os.path.relpath(p, target) for p in paths]
     description = f"Fashion-MNIST (test split, {n_per_class} per class)"
-    return Images(target, IMAGES_DIR, relative, labels, list(classes), description, spec, reused)
+    source = {"kind": "default", "location": IMAGES_DIR, "name": spec["name"]}
+    return Images(
+        target, IMAGES_DIR, relative, labels, list(classes), description, spec, reused, source
+    )
+
+
+def recorded_images(meta, path):
+    """The embedded images, opened again from ``embedding.json``.
+
+    Returns
+    -------
+    images : list of str or dks.sources.Collection
+        The files (a folder, a manifest, the default dataset), or the collection of shards or
+        dataset rows, in the order of ``meta["images"]``.
+    missing : list of str
+        What is gone: files, or the shards or dataset that cannot be opened (one message).
+    """
+    source = meta.get("source") or {}
+    root = Path(meta["images_root"])
+    root = root if root.is_absolute() else Path(path) / root
+    if source.get("kind") not in ("webdataset", "hf-dataset"):
+        files = [os.fspath(root / p) for p in meta["images"]]
+        return files, [p for p in files if not os.path.isfile(p)]
+    from dks.sources import SOURCE_OPTIONS, SourceError, open_collection
+
+    options = {k: source.get(k) for k in SOURCE_OPTIONS[source["kind"]]}
+    try:
+        collection = open_collection(source["location"], **options)
+    except (OSError, SourceError, ImportError) as exc:
+        return [], [str(exc)]
+    index = {name: i for i, name in enumerate(collection.names)}
+    gone = [n for n in meta["images"] if n not in index]
+    if gone:
+        return [], [f"{source['location']} no longer holds {gone[0]!r}"]
+    return collection.subset([index[n] for n in meta["images"]]), []
+
+
+class Thumbnails:
+    """Indexable images for the thumbnails: ``Thumbnails(images)[i]`` is a path or an array.
+
+    Files stay paths (the plotting loads them); a collection's image is loaded when shown.
+    """
+
+    def __init__(self, images, background=(255, 255, 255)):
+        self.images, self.background = images, tuple(background)
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, index):
+        if isinstance(self.images, list):
+            return self.images[index]
+        from dks.datasets._imageio import load_image
+
+        image = load_image(self.images.open(int(index)), background=self.background)
+        return np.asarray(image)

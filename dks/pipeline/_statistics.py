@@ -142,6 +142,8 @@ def _write_statistics(path, sel, names, groups, meta, settings):
     emb = meta.get("settings", {})
     summary = {
         "dataset": meta.get("dataset"),
+        "dataset_name": meta.get("dataset_name"),
+        "source": (meta.get("source") or {}).get("kind"),
         "model": _model_text(emb),
         "n_images": len(meta["labels"]),
         "n_skipped": len(meta.get("skipped", [])),

@@ -20,7 +20,7 @@ from dks.pipeline._folder import (
     check_out,
     transaction,
 )
-from dks.pipeline._images import folder_images, prepare_images
+from dks.pipeline._images import prepare_images, user_images
 from dks.pipeline._io import read_json
 from dks.pipeline._log import Log, format_seconds
 from dks.pipeline._parameters import check_parameters, parse_bins
@@ -143,7 +143,7 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
     seed = settings.seed
     if images is not None:
         with log.stage("images"):
-            imgs = folder_images(images, out, limit_per_class, seed)
+            imgs = user_images(images, out, limit_per_class, seed)
             log(f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes")
     else:
         # The default dataset is committed first: the store must read the images at their
@@ -215,11 +215,16 @@ def analyze(
 
     Parameters
     ----------
-    images : str, os.PathLike or None, default=None
-        A folder in ImageFolder layout (``images/<class>/<image>``), at least 2 classes.
-        None: the default dataset (Fashion-MNIST test split,
-        :data:`~dks.pipeline.DEFAULT_PER_CLASS` images per class, written to
-        ``out/images``).
+    images : str, os.PathLike, dks.sources.Collection or None, default=None
+        At least 2 classes of images (:doc:`/images`): a folder in ImageFolder layout
+        (``images/<class>/<image>``); a manifest (``.csv``, ``.tsv``, ``.parquet``: a
+        ``path`` and a ``label`` column); WebDataset shards (a ``.tar`` file or a brace
+        pattern ``shard-{000000..000146}.tar``); a Hugging Face dataset saved to disk (or a
+        folder of its Parquet files); or a :class:`~dks.sources.Collection`, for other
+        columns or another split (``Manifest("val.csv", path_column="file")``,
+        ``HFDataset("food101", split="validation")``). None: the default dataset
+        (Fashion-MNIST test split, :data:`~dks.pipeline.DEFAULT_PER_CLASS` images per class,
+        written to ``out/images``).
     out : str or os.PathLike
         The results folder (its files are described in :doc:`/results`). It must be new,
         empty, or a previous results folder; re-running with the same ``out`` reuses the

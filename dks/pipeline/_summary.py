@@ -52,7 +52,7 @@ def format_summary(summary, out=None):
     s = summary
     lines = [
         "",
-        f"dks analysis: {s.get('dataset')}",
+        f"dks analysis: {_title(s)}",
         f"  {s.get('n_images')} images, {s.get('n_classes')} classes, "
         f"{s.get('n_features')} features; model {s.get('model')}",
     ]
@@ -186,3 +186,11 @@ def _class_lines(classes):
             + (f"{minus[0]} ({minus[1]:+.3f})" if minus else "–")
         )
     return lines
+
+
+def _title(s):
+    """The dataset's name, with where its images are when that says more."""
+    name, where = s.get("dataset_name"), s.get("dataset")
+    if not name or name == where:
+        return where
+    return f"{name} ({where})" if where else name

@@ -13,8 +13,15 @@ schema, the contract with ``dks analyze`` (every value is JSON-friendly, so the 
 saved as ``summary.json``):
 
 Run description (table "Run")
+    ``"dataset_name"`` : str
+        Name of the dataset (its folder's, its manifest's stem, a Hugging Face dataset's
+        own); first column of the thresholds table and the page's heading.
     ``"dataset"`` : str
-        Name of the dataset; first column of the thresholds table (default "this dataset").
+        Where the images are (and the subset taken); stands for the name when it is missing
+        (default "this dataset").
+    ``"source"`` : str
+        The kind of source: ``"folder"``, ``"manifest"``, ``"webdataset"``,
+        ``"hf-dataset"`` or ``"default"``.
     ``"model"`` : str
         Name of the CNN.
     ``"n_images"``, ``"n_classes"``, ``"n_features"``, ``"n_shuffles"`` : int
@@ -141,7 +148,9 @@ def _figure_text(key, caption):
 def _run_section(s):
     rows = []
     fields = (
-        ("dataset", "Dataset", None),
+        ("dataset_name", "Dataset", None),
+        ("dataset", "Images from", None),
+        ("source", "Kind of source", None),
         ("model", "Model", None),
         ("n_images", "Images", None),
         ("n_classes", "Classes", None),
@@ -187,7 +196,7 @@ def _thresholds_section(s, paper_reference):
     header += ("t<sup>−</sup>", "d<sub>avg</sub>(t<sup>−</sup>)")
     rows = [
         (
-            escape(s.get("dataset") or "this dataset"),
+            escape(s.get("dataset_name") or s.get("dataset") or "this dataset"),
             threshold_cell(s.get("t_plus")) or fmt_num(s.get("t_plus")),
             fmt_num(s.get("d_avg_t_plus"), 1),
             threshold_cell(s.get("t_minus")) or fmt_num(s.get("t_minus")),
@@ -486,7 +495,11 @@ def write_report(
     ]
     meta = [
         escape(summary[key])
-        for key in ("dataset", "model", "created")
+        for key in (
+            "dataset_name" if summary.get("dataset_name") else "dataset",
+            "model",
+            "created",
+        )
         if summary.get(key) is not None
     ]
     return write_page(path, title, meta, sections, CSS)
