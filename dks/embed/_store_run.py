@@ -55,8 +55,8 @@ class _Subset(ImageSource):
     def __len__(self):
         return len(self.indices)
 
-    def load(self, index, background=WHITE):
-        return self.source.load(int(self.indices[index]), background)
+    def load(self, index, background=WHITE, max_image_pixels="auto"):
+        return self.source.load(int(self.indices[index]), background, max_image_pixels)
 
     def describe(self, index):
         return self.source.describe(int(self.indices[index]))
