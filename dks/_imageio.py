@@ -39,6 +39,7 @@ __all__ = [
     "ImageTooLargeError",
     "check_background",
     "check_max_image_pixels",
+    "fits_pixel_limit",
     "load_image",
     "to_rgb",
 ]
@@ -204,6 +205,21 @@ def _open_checked(name, limit="auto"):
     for w in caught:  # pass on any other warning
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return image
+
+
+def fits_pixel_limit(path, limit="auto"):
+    """Whether the image file ``path`` has no more pixels than ``limit`` (its header only).
+
+    False when it cannot be opened. ``limit`` as for :func:`check_max_image_pixels`.
+    """
+    effective = Image.MAX_IMAGE_PIXELS if limit == "auto" else limit
+    with _pil_limit(None):
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Exception:  # missing, unreadable: not admitted now either
+            return False
+    return effective is None or width * height <= effective
 
 
 def _too_large(name, size, limit):

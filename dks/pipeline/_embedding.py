@@ -92,6 +92,9 @@ class EmbedSettings:
     export_npy: bool = _setting(False, "also write embedding.npy", embedder="")
     background: object = _setting("white", "colour under transparent pixels", manifest=True)
     tokens: str = _setting("mean", "vision transformers: mean, cls or both", manifest=True)
+    max_image_pixels: int | str | None = _setting(
+        "auto", "images with more pixels are refused (decompression bombs): auto, N or None"
+    )
 
     @classmethod
     def of(cls, arguments):
@@ -334,6 +337,9 @@ def _meta(images, store, settings, model, embedder, seconds):
             # them from there, see dks.pipeline._io.STORE_SETTINGS)
             "device": str(embedder.device_),
             "on_error": settings.on_error,
+            # not in the manifest (it changes which images are read, not their values); the
+            # report's thumbnails and crops read the images with it too (image_pixel_limit)
+            "max_image_pixels": settings.max_image_pixels,
             "seconds": None if seconds is None else round(seconds, 3),
             "dks": __version__,
             "torch": torch.__version__,

@@ -76,6 +76,7 @@ def embed(
     export_npy=False,
     background="white",
     tokens="mean",
+    max_image_pixels="auto",
     progress=True,
     data_home=None,
     download=False,
@@ -92,8 +93,8 @@ def embed(
     Parameters
     ----------
     images, out, model, weights, layers, crops, resize, crop_size, device, batch_size, \
-limit_per_class, seed, workers, on_error, shard, background, tokens, progress, data_home, \
-download, verbose
+limit_per_class, seed, workers, on_error, shard, background, tokens, max_image_pixels, \
+progress, data_home, download, verbose
         As for :func:`analyze`.
     export_npy : bool, default=False
         Also write the embedding to ``out/embedding.npy`` (for small results).
@@ -203,6 +204,7 @@ def analyze(
     export_npy=False,
     background="white",
     tokens="mean",
+    max_image_pixels="auto",
     progress=True,
     data_home=None,
     download=False,
@@ -274,6 +276,11 @@ def analyze(
     background : str or tuple of 3 int, default="white"
         Colour that transparent pixels are composited over, in the embedding and in every
         thumbnail (see :class:`~dks.CNNEmbedder`).
+    max_image_pixels : "auto", int or None, default="auto"
+        Image files with more pixels are refused as possible decompression bombs (skipped or
+        raised, as ``on_error`` says); "auto": PIL's limit (89,478,485 pixels unless
+        changed), None: no limit. Recorded in ``embedding.json``: :func:`report` and
+        :func:`visualize` read the images with the same limit.
     on_error : {"skip", "raise"}, default="skip"
         What an image that cannot be read does: ``"skip"`` leaves it out (listed in
         ``skipped.csv``, in the report and counted in the summary), so that one bad file of a
@@ -394,13 +401,16 @@ local_cluster, progress, verbose
     return Analysis(out, summary, selector, True, dict(log.timings))
 
 
-def report(results, *, verbose=True):
+def report(results, *, max_image_pixels="auto", verbose=True):
     """Figures (PNG + SVG) and ``report.html`` from a characterized results folder.
 
     Parameters
     ----------
     results : str or os.PathLike
         A results folder with the statistics files (from :func:`characterize`).
+    max_image_pixels : "auto", int or None, default="auto"
+        The thumbnails' image files with more pixels are refused (decompression bombs);
+        "auto": the limit the embedding was made with (``embedding.json``), None: no limit.
     verbose : bool, default=True
         Print the steps with their timings.
 
@@ -419,6 +429,6 @@ def report(results, *, verbose=True):
         )
     with transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES)
-        summary = report_step(stage.path, log=log, shown=out)
+        summary = report_step(stage.path, log=log, shown=out, max_image_pixels=max_image_pixels)
     log(f"report written to {out / 'report.html'}")
     return Analysis(out, summary, None, True, dict(log.timings))
