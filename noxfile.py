@@ -18,6 +18,7 @@ BENCHMARKS = (
     "benchmarks/bench_embed.py",
     "benchmarks/bench_store.py",
     "benchmarks/bench_out_of_core.py",
+    "benchmarks/bench_imagenet_scale.py",
 )
 
 

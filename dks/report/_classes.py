@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from dks import _config
+from dks.report._page import scrolled
 
 __all__ = ["class_noise_section", "layer_note", "rule_note", "threshold_cell"]
 
@@ -134,7 +135,7 @@ def class_noise_section(s):
         out.append(
             f"<p><b>{len(flagged)} of {len(rows)} classes</b> keep mostly noise (expected noise "
             f"share above {limit}) or are unresolved (no threshold separates their signal from "
-            "chance; nothing is kept):</p>" + table(flagged)
+            "chance; nothing is kept):</p>" + scrolled(table(flagged), len(flagged), "classes")
         )
     else:
         out.append(f"<p>No class keeps mostly noise (expected noise share above {limit}).</p>")
@@ -147,7 +148,7 @@ def class_noise_section(s):
         )
     out.append(
         f"<details><summary>All {len(rows)} classes, smallest first</summary>"
-        + table(by_size)
+        + scrolled(table(by_size), len(by_size), "classes")
         + "</details></section>"
     )
     return "".join(out)

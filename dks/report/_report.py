@@ -106,7 +106,7 @@ from pathlib import Path
 
 from dks.plotting._captions import FIGURE_TEXT
 from dks.report._classes import class_noise_section, layer_note, rule_note, threshold_cell
-from dks.report._page import write_page
+from dks.report._page import SCROLL_CSS, scrolled, write_page
 
 __all__ = ["FIGURE_TEXT", "write_report"]
 
@@ -479,7 +479,9 @@ def _classes_section(s):
         "<p>For each class, how many features characterize it beyond the thresholds, and the "
         "features with the highest D<sub>KS</sub> (more active in the class than elsewhere) and "
         "the lowest (less active in the class than elsewhere).</p>"
-        + _table(header, rows, num_cols=tuple(range(1, 1 + len(present))))
+        + scrolled(
+            _table(header, rows, num_cols=tuple(range(1, 1 + len(present)))), len(rows), "classes"
+        )
         + "</section>"
     )
 
@@ -572,4 +574,4 @@ def write_report(
     meta = [
         _e(summary[key]) for key in ("dataset", "model", "created") if summary.get(key) is not None
     ]
-    return write_page(path, title, meta, sections, _CSS)
+    return write_page(path, title, meta, sections, _CSS + SCROLL_CSS)
