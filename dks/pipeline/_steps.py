@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dks._options import option
 from dks.pipeline._embedding import EmbedSettings, check_shard_images, embedding_step
-from dks.pipeline._errors import AnalysisError
+from dks.pipeline._errors import AnalysisError, disk_errors
 from dks.pipeline._figures import report_step, require_matplotlib
 from dks.pipeline._folder import (
     EMBEDDING_FILES,
@@ -106,9 +106,10 @@ progress, data_home, download, verbose
     """
     log = Log(verbose)
     settings = EmbedSettings.of(locals())
-    out, reused, complete = _embed(
-        "embed", images, out, settings, limit_per_class, data_home, download, log
-    )
+    with disk_errors(out):
+        out, reused, complete = _embed(
+            "embed", images, out, settings, limit_per_class, data_home, download, log
+        )
     if complete:
         log(f"embedding in {out}")
     return reused
@@ -326,13 +327,14 @@ def analyze(
     settings = EmbedSettings.of(locals())
     # Two commits: the embedding (the long part) first, so that a failure in a later step
     # does not throw it away (the next run reuses it); then statistics, figures and report.
-    out, reused, complete = _embed(
-        "analyze", images, out, settings, limit_per_class, data_home, download, log
-    )
+    with disk_errors(out):
+        out, reused, complete = _embed(
+            "analyze", images, out, settings, limit_per_class, data_home, download, log
+        )
     if not complete:  # a shard: the one that completes the store runs the rest
         return Analysis(out, {}, None, reused, dict(log.timings))
     try:
-        with transaction(out) as stage:
+        with disk_errors(out), transaction(out) as stage:
             selector, summary = _statistics(stage, **stats, log=log)
             seconds = read_json(stage.path / "embedding.json")["settings"].get("seconds")
             if seconds is not None:
@@ -391,7 +393,7 @@ local_cluster, progress, verbose
         seed=seed, progress=progress, scheduler=scheduler, local_cluster=local_cluster,
     )  # fmt: skip
     out = check_out(results, must_exist=True)
-    with transaction(out) as stage:
+    with disk_errors(out), transaction(out) as stage:
         selector, summary = _statistics(stage, **stats, log=log)
         save_summary(stage.path, summary, start, log)
         if any(stage.has_old(n) for n in REPORT_FILES):
@@ -427,7 +429,7 @@ def report(results, *, max_image_pixels="auto", verbose=True):
             f"{str(out)!r} has no statistics yet (missing {', '.join(missing)}); run "
             "`dks characterize` first."
         )
-    with transaction(out) as stage:
+    with disk_errors(out), transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES)
         summary = report_step(stage.path, log=log, shown=out, max_image_pixels=max_image_pixels)
     log(f"report written to {out / 'report.html'}")
