@@ -213,9 +213,13 @@ def run_dks(args, cgroup):
 def run_size(folder, n_rows, args, cgroup):
     """Write the folder of ``n_rows`` rows, run the commands; (wall, peak RSS MiB)."""
     out = Path(folder) / f"results-{n_rows}"
-    written = write_folder(out, n_rows, args.classes, args.features)
-    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**30
-    print(f"rows={n_rows}: folder written in {written:.1f} s ({size:.1f} GiB)", flush=True)
+    if (out / "embedding.json").is_file():  # kept by an earlier run (--keep --dir)
+        print(f"rows={n_rows}: reusing {out}", flush=True)
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+        written = write_folder(out, n_rows, args.classes, args.features)
+        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**30
+        print(f"rows={n_rows}: folder written in {written:.1f} s ({size:.1f} GiB)", flush=True)
     wall, peak = 0.0, 0.0
     for thresholds in ("global", "per_class"):
         for command in (
@@ -244,7 +248,12 @@ def parse_args(argv=None):
     parser.add_argument("--limit-mib", type=int, default=4096)
     parser.add_argument("--jobs", type=int, default=-1, help="dks characterize --jobs")
     parser.add_argument("--dir", default=None, help="where to write (default: the temp dir)")
-    parser.add_argument("--keep", action="store_true", help="keep the results folders")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the results folders (with --dir: in DIR/dks-imagenet-CxF/, reused by the "
+        "next run with --keep, which then only runs the commands)",
+    )
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -257,7 +266,11 @@ def main(argv=None):
     if args.quick:
         print("--quick: a smoke run; the goal is for the full sizes")
     cgroup = setup_cgroup(args.limit_mib)
-    folder = tempfile.mkdtemp(prefix="dks-imagenet-", dir=args.dir)
+    if args.keep and args.dir:  # the folders stay in --dir, and a next run reuses them
+        folder = os.path.join(args.dir, f"dks-imagenet-{args.classes}x{args.features}")
+        os.makedirs(folder, exist_ok=True)
+    else:
+        folder = tempfile.mkdtemp(prefix="dks-imagenet-", dir=args.dir)
     try:
         small, _ = run_size(folder, args.small_rows, args, cgroup)
         wall, peak = run_size(folder, args.rows, args, cgroup)

@@ -312,8 +312,9 @@ def _meta(images, store, settings, model, embedder, seconds):
 
     rows = store.sample_indices
     labels = np.asarray(images.labels)
+    paths = images.paths if store.skipped else None  # once: a list of every image
     skipped = [
-        {"path": images.paths[s.index], "class": str(labels[s.index]), "reason": s.error}
+        {"path": paths[s.index], "class": str(labels[s.index]), "reason": s.error}
         for s in store.skipped
     ]
     return {

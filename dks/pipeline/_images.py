@@ -46,7 +46,8 @@ class Images:
 
     @property
     def paths(self):
-        return [os.fspath(self.root / p) for p in self.relative]
+        # string concatenation, not a pathlib join per image: a million images take 0.1 s
+        return _joined(self.root, self.relative)
 
     def moved_to(self, root):
         """The same images, found under ``root`` (the committed copy of a staged folder)."""
@@ -94,11 +95,29 @@ def folder_images(images, out, limit_per_class, seed):
             "(ImageFolder layout: IMAGES_DIR/<class>/<image>)."
         )
     keep = _limit(labels, limit_per_class, seed)
-    relative = [os.path.relpath(paths[i], root) for i in keep]
+    relative = _relative([paths[i] for i in keep], root)
     description = os.fspath(images)
     if limit_per_class is not None:
         description += f" (at most {limit_per_class} per class, seed {seed})"
     return Images(root, os.fspath(root), relative, labels[keep], list(classes), description)
+
+
+def _joined(root, relative):
+    """``root / p`` for each ``p`` of ``relative``, as strings."""
+    prefix = os.path.join(os.fspath(root), "")
+    return [prefix + p for p in relative]
+
+
+def _relative(paths, root):
+    """``paths`` relative to ``root``, which they are under (as image_folder lists them).
+
+    A slice of each, not :func:`os.path.relpath`, which normalizes both paths every time
+    (15 s for a million images).
+    """
+    prefix = os.path.join(os.fspath(root), "")
+    if all(p.startswith(prefix) for p in paths):
+        return [p[len(prefix) :] for p in paths]
+    return [os.path.relpath(p, root) for p in paths]
 
 
 def _limit(labels, limit_per_class, seed):

@@ -51,7 +51,7 @@ from dks.store._layout import (
     read_json,
     shard_chunks,
 )
-from dks.store._stamps import changed_rows, stamp
+from dks.store._stamps import changed_rows, stamp, stamps
 
 __all__ = ["StoreWriter", "chunk_rows_for"]
 
@@ -265,18 +265,27 @@ class StoreWriter:
     def _changed_chunks(self, done, retry=None):
         if self.files is None and retry is None:
             return []
-        changed = []
+        records = {}
         for chunk in done:
             try:
-                record = read_json(self.path / DONE / f"{chunk}.json")
+                records[chunk] = read_json(self.path / DONE / f"{chunk}.json")
             except (OSError, ValueError):
                 continue  # removed meanwhile by another writer reopening it
+        now = {}  # the stamps of the done chunks' files, taken at once, by several threads
+        if self.files is not None:
+            checked = [c for c, r in records.items() if r.get("stamps") is not None]
+            spans = [self.chunk_range(c) for c in checked]
+            taken = iter(stamps(f for a, b in spans for f in self.files[a:b]))
+            for chunk, (a, b) in zip(checked, spans, strict=True):
+                now[chunk] = [next(taken) for _ in range(b - a)]
+        changed = []
+        for chunk, record in records.items():
             start, stop = self.chunk_range(chunk)
             rows = []
-            if self.files is not None:
-                rows = [
-                    start + i for i in changed_rows(record.get("stamps"), self.files[start:stop])
-                ]
+            if chunk in now:
+                files = self.files[start:stop]
+                offsets = changed_rows(record["stamps"], files, now[chunk])
+                rows = [start + i for i in offsets]
             if retry is not None:
                 rows += [int(s[0]) for s in record.get("skipped", ()) if retry(tuple(s))]
             if rows:
