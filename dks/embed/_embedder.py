@@ -119,7 +119,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         bombs: a small file that decodes to gigabytes), as ``on_error`` says. ``"auto"``:
         PIL's limit, ``PIL.Image.MAX_IMAGE_PIXELS`` (89,478,485 pixels unless changed);
         None: no limit. Not part of the embedding's fingerprint: it changes which images
-        are accepted, not their values.
+        are accepted, not their values; a store's rerun with a limit that admits an image
+        refused before embeds that image's chunk again.
     batch_size : int, default=8
         Images per forward pass (each brings its crops: 80 crops with ``crops="ten"``).
         Memory grows with it: VGG19 on the CPU needs about 30 MB per 224 x 224 crop in a
