@@ -12,8 +12,8 @@ baseline and each fit one after the other, so that a change of load on a shared 
 touches all of them; the ratios are medians over the repetitions. Single-thread ratios use
 CPU time (``time.process_time``, robust to other processes on the machine; wall time is
 printed too); the ``n_jobs=2`` ratio uses wall time, as the median ratio of
-``--thread-pairs`` fits made back to back. Goals (issue 9, N=6,000, F=9,600,
-C=200, float32): binned >= 5,000x and exact >= 2,000x the scipy loop on one thread;
+``--thread-pairs`` fits made back to back. Goals (N=6,000, F=9,600, C=200,
+float32): binned >= 5,000x and exact >= 2,000x the scipy loop on one thread;
 ``n_jobs=2`` >= 1.8x ``n_jobs=1``.
 
 Run: ``python benchmarks/bench_characterize.py`` (or ``nox -s bench``); ``--quick`` for a

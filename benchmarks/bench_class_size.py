@@ -1,6 +1,6 @@
 """Benchmark: noise share and recall per class size, global versus per-class thresholds.
 
-Issue 13. Planted data: classes of 5, 10, 20, 50 and 200 samples; every class has its own
+Planted data: classes of 5, 10, 20, 50 and 200 samples; every class has its own
 features higher on it (presence) and lower on it (absence); the other features carry no
 effect for any class. For each rule (``thresholds="global"``, the paper's Eq. 4, and
 ``"per_class"``) and class size it prints, averaged over random data sets:
@@ -133,7 +133,8 @@ def parse_args(argv=None):
         default=(0.75, 1.5),
         metavar=("LOW", "HIGH"),
         help="range of the planted effects, in standard deviations (1.5 3 is close to the "
-        "noise shares quoted in issue 13 for the global rule)",
+        "global rule's noise shares of about 90%%, 80%%, 45%%, 5%% and 0%% for classes of 5, "
+        "10, 20, 50 and 200 samples)",
     )
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     args = parser.parse_args(argv)

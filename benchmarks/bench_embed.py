@@ -23,7 +23,7 @@ forward runs the whole network (VGG19 up to fc8), the embedder stops after the l
 needs (fc7). VGG19 uses random weights (``weights=None``): speed does not depend on the
 values, and no download is needed. EfficientNet-Lite0 uses its packaged ImageNet weights.
 
-Memory. ``--n-images`` small JPEG files (default 2000, as in issue 3) are embedded to a
+Memory. ``--n-images`` small JPEG files (default 2000) are embedded to a
 ``.npy`` file, each run in a fresh process, and for comparison into an in-memory array;
 reported: the peak resident memory (``ru_maxrss``) of the process (DataLoader workers, if
 any, not included), and the peak of the memory that numpy allocates during the transform

@@ -1,6 +1,6 @@
 """Benchmark: NoiseThresholdSelector with five shuffles versus one KSCharacterizer fit.
 
-The goal (issue 9): on N=6,000 samples, F=9,600 features and C=200 classes (float32,
+The goal: on N=6,000 samples, F=9,600 features and C=200 classes (float32,
 binned statistic, one thread), ``NoiseThresholdSelector(n_shuffles=5).fit`` takes at most
 2.5x the time of one ``KSCharacterizer().fit`` in the same run, because the
 label-independent work is shared by the six labelings. Each repetition times both one after

@@ -18,10 +18,9 @@ loaded machine.
   done; the time to open it and find the chunk left to do, as a fraction of the time the
   embedder takes for one chunk of rows, at the default chunk size for VGG19's 9,600 features
   and with chunks of one batch (8 rows, the smallest possible).
-* **Many files.** ``--files`` empty image files (default 100,000; the figures of a million
-  are in the note of issue 20) in 1,000 class folders: the listing
-  (:func:`dks.embed.image_folder`) against a bare ``os.walk``, and the resume check (one
-  ``stat`` per file, the done markers read) against a bare ``os.stat`` loop.
+* **Many files.** ``--files`` empty image files (default 100,000) in 1,000 class folders:
+  the listing (:func:`dks.embed.image_folder`) against a bare ``os.walk``, and the resume
+  check (one ``stat`` per file, the done markers read) against a bare ``os.stat`` loop.
 * **Size.** Bytes on disk of the written store / bytes of the raw float32 array.
 
 Usage::

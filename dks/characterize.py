@@ -1,6 +1,5 @@
 """Signed Kolmogorov-Smirnov characterization of features by class: :class:`KSCharacterizer`."""
 
-import threading
 from numbers import Integral
 
 import numpy as np
@@ -8,16 +7,10 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from dks._engine._blocks import lazy_signed_dks
-from dks._engine._kernels import block_signed_ks
-from dks._engine._threads import run_threads
-from dks._engine._validation import check_features, encode_labels
+from dks._engine import check_features, class_index, encode_labels, label_dtype, signed_dks
 from dks._sign import check_sign, sign_code
 
 __all__ = ["KSCharacterizer", "signed_ks_pvalues"]
-
-# Values of X copied at once into the kernel's column buffer (see signed_dks).
-_BUFFER_VALUES = 1 << 20
 
 
 class KSCharacterizer(BaseEstimator):
@@ -49,12 +42,13 @@ class KSCharacterizer(BaseEstimator):
         Threads working on feature blocks in parallel. ``None`` means 1 unless in a
         :func:`joblib.parallel_config` context; ``-1`` uses all processors.
     block_size : int, default=256
-        Features per work unit. For an in-memory ``X``, memory beyond the input and the
+        Features per work unit of an in-memory ``X``; memory beyond the input and the
         result is ``O(n_samples)`` per thread, whatever the block size. An ``X`` too large
         for RAM (a :class:`numpy.memmap`, e.g. ``np.load(path, mmap_mode="r")``, a
         :class:`zarr.Array` or a ``dask.array.Array``) is read in column blocks as wide as
-        ``sklearn.set_config(working_memory=...)`` allows per thread (default 1 GiB in all),
-        each block once for all labelings; see :ref:`scaling`.
+        ``sklearn.set_config(working_memory=...)`` allows (default 1 GiB for all the blocks
+        in flight and their temporaries; ``block_size`` does not widen them), each block
+        once for all labelings; see :ref:`scaling`.
     progress : bool, default=True
         Show a tqdm progress bar over the feature blocks while fitting (as
         :class:`~dks.CNNEmbedder` does while embedding); ``False`` prints nothing.
@@ -192,10 +186,12 @@ class KSCharacterizer(BaseEstimator):
     def _fit(self, X, y, permutations, on_null_block=None):
         X, y, mins, maxs = check_features(self, X, y, reset=True, n_jobs=self.n_jobs)
         classes, codes, counts = encode_labels(self, y)
-        labelings = [codes]
-        if permutations is not None:
-            labelings.extend(codes[perm] for perm in _check_permutations(permutations, codes))
-        labelings = np.stack(labelings)  # signed_dks picks the kernels' integer type
+        perms = () if permutations is None else _check_permutations(permutations, codes)
+        # Filled a row at a time, in the kernels' integer type: no temporary of all rows.
+        labelings = np.empty((1 + len(perms), codes.shape[0]), dtype=label_dtype(len(classes)))
+        labelings[0] = codes
+        for row, perm in zip(labelings[1:], perms, strict=True):
+            row[:] = codes[perm]
         result = signed_dks(
             X,
             labelings,
@@ -258,21 +254,12 @@ class KSCharacterizer(BaseEstimator):
             Column indices, most characteristic first (stable on ties).
         """
         check_is_fitted(self, "dks_")
-        row = self.dks_[self._class_index(cls)]
+        row = self.dks_[class_index(self.classes_, cls)]
         code = sign_code(check_sign(sign))
         if not isinstance(k, Integral) or k < 1:
             raise ValueError(f"k must be a positive integer; got {k!r}.")
         key = -np.abs(row) if code == 0 else -code * row
         return np.argsort(key, kind="stable")[:k]
-
-    def _class_index(self, cls):
-        hits = np.flatnonzero(self.classes_ == cls)
-        if hits.shape[0] != 1:
-            raise ValueError(
-                f"{cls!r} is not one of the classes seen in fit; classes_ has "
-                f"{self.classes_.shape[0]} labels, e.g. {list(self.classes_[:5])}."
-            )
-        return int(hits[0])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -292,165 +279,20 @@ def _check_permutations(permutations, codes):
         )
     if perms.size and not np.issubdtype(perms.dtype, np.integer):
         raise ValueError(f"permutations must hold integers; got dtype {perms.dtype}.")
-    sorted_rows = np.sort(perms, axis=1)
-    bad = np.flatnonzero(np.any(sorted_rows != np.arange(n), axis=1))
-    if bad.size:
-        raise ValueError(
-            f"permutations[{int(bad[0])}] is not a permutation of range({n}): every sample "
-            "index must appear exactly once (e.g. rng.permutation(n_samples))."
-        )
+    expected = np.arange(n)
+    for k, row in enumerate(perms):  # a row at a time: no sorted copy of all of them
+        if np.any(np.sort(row) != expected):
+            raise ValueError(
+                f"permutations[{k}] is not a permutation of range({n}): every sample "
+                "index must appear exactly once (e.g. rng.permutation(n_samples))."
+            )
     return perms
-
-
-def signed_dks(
-    X,
-    labelings,
-    class_counts,
-    *,
-    n_bins,
-    mins,
-    maxs,
-    n_jobs=None,
-    block_size=256,
-    progress=False,
-    on_block=None,
-    estimator=None,
-):
-    """Signed D_KS of all features for several labelings (validated inputs only).
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64, finite; or a lazy
-        source (memory map, Zarr or Dask array, see :mod:`dks._engine._blocks`) with ``mins=None``
-    labelings : ndarray of shape (n_labelings, n_samples), integer
-        Class codes; every labeling has the class sizes ``class_counts``. They are passed
-        to the kernels in the smallest unsigned type that holds them.
-    class_counts : ndarray of shape (n_classes,), int64
-    n_bins : int or None
-        ``None`` for the exact statistic.
-    mins, maxs : ndarray of shape (n_features,), float64, or None
-        Column minima and maxima; ``None`` for a lazy source: each block is then read once,
-        checked for non-finite values and scanned for its minima and maxima.
-    n_jobs : int or None
-        Threads over feature blocks.
-    block_size : int
-        Features per block.
-    progress : bool or str, default=False
-        Show a tqdm bar over the feature blocks; a string is its description.
-    on_block : callable or None
-        When given, ``on_block(f0, f1, null)`` receives the D_KS of labelings ``1:`` for
-        columns ``f0:f1`` (float64 ``(n_labelings - 1, n_classes, f1 - f0)``, a temporary)
-        as each block is done, one call at a time, and only labeling 0 is kept.
-    estimator : estimator or None
-        Named in the error about non-finite values of a lazy source.
-
-    Returns
-    -------
-    dks : ndarray of shape (n_labelings, n_classes, n_features), float64
-        ``(1, n_classes, n_features)`` when ``on_block`` is given.
-    """
-    n_samples, n_features = X.shape
-    n_labelings, n_classes = labelings.shape[0], class_counts.shape[0]
-    labelings = _compact_labels(labelings, n_classes)
-    out = np.empty((n_labelings if on_block is None else 1, n_classes, n_features))
-    bins = 0 if n_bins is None else int(n_bins)
-    # Columns are copied to a buffer of about _BUFFER_VALUES values (in the L3 cache): the
-    # wider the group of columns, the longer the contiguous run read from each row of X.
-    max_cols = max(1, min(block_size, _BUFFER_VALUES // max(n_samples, 1)))
-    emit = None if on_block is None else _one_at_a_time(out, on_block)
-    desc = progress if isinstance(progress, str) else f"D_KS ({n_labelings} labeling(s))"
-    with _progress_bar(n_features, desc, enabled=bool(progress)) as bar:
-        if mins is None:
-            # A memory map, a Zarr or a Dask array: each feature block is read once and
-            # checked as it is read (dks._engine._blocks).
-            def kernel(block, f0, f1, *args):
-                block_signed_ks(block, f0, f1, *args)
-                bar.update(f1 - f0)
-
-            return lazy_signed_dks(
-                X, labelings, class_counts, kernel=kernel, n_bins=bins, max_cols=max_cols,
-                n_jobs=n_jobs, block_size=block_size, out=out, emit=emit, estimator=estimator,
-            )  # fmt: skip
-        blocks = [
-            (f0, min(f0 + block_size, n_features)) for f0 in range(0, n_features, block_size)
-        ]
-
-        def run(f0, f1):
-            if emit is None:
-                block_signed_ks(
-                    X, f0, f1, mins, maxs, bins, labelings, class_counts, out, max_cols
-                )
-            else:
-                res = np.empty((n_labelings, n_classes, f1 - f0))
-                lo, hi = mins[f0:f1], maxs[f0:f1]
-                block_signed_ks(
-                    X[:, f0:f1], 0, f1 - f0, lo, hi, bins, labelings, class_counts, res, max_cols
-                )
-                emit(f0, f1, res)
-
-        for width in run_threads(_run_block, [(run, f0, f1) for f0, f1 in blocks], n_jobs):
-            bar.update(width)
-    return out
-
-
-def _compact_labels(labelings, n_classes):
-    """The labelings in the smallest unsigned type that holds their class codes.
-
-    The kernels read a class code for every sample and labeling; uint8 codes (up to 256
-    classes) keep several labelings in the L1 cache at once.
-    """
-    for dtype in (np.uint8, np.uint16):
-        if n_classes <= np.iinfo(dtype).max + 1:
-            return np.ascontiguousarray(labelings, dtype=dtype)
-    return np.ascontiguousarray(labelings, dtype=np.int32)
-
-
-def _one_at_a_time(out, on_block):
-    """``emit(f0, f1, res)``: labeling 0 into ``out``, the others to ``on_block``, serialized."""
-    lock = threading.Lock()
-
-    def emit(f0, f1, res):
-        out[0, :, f0:f1] = res[0]
-        with lock:
-            on_block(f0, f1, res[1:])
-
-    return emit
 
 
 def _bar_label(n_shuffles):
     if n_shuffles == 0:
         return "KSCharacterizer"
     return f"KSCharacterizer (true + {n_shuffles} shuffled labelings)"
-
-
-def _run_block(run, f0, f1):
-    run(f0, f1)
-    return f1 - f0
-
-
-class _NoBar:
-    """Stands in for a tqdm bar when progress is off: prints nothing."""
-
-    def update(self, n=1):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _progress_bar(total, desc, *, enabled):
-    """A tqdm bar over ``total`` features (updated per block), or a silent stand-in.
-
-    tqdm is a dependency of dks; it is imported only when a bar is shown.
-    """
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="feature")
 
 
 def signed_ks_pvalues(dks, class_counts):

@@ -1,7 +1,6 @@
 """Noise thresholds from shuffled labels (Garcia-Gasulla et al. 2017, §5.5):
 :class:`NoiseThresholdSelector`."""
 
-import difflib
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -19,17 +18,20 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _check_feature_names_in, _num_samples, check_is_fitted
 
-from dks import _per_class
+from dks._engine import class_index
 from dks._options import option
 from dks._sign import SIGNS, check_sign, sign_code
 from dks.characterize import KSCharacterizer, signed_ks_pvalues
 from dks.groups import check_groups, feature_groups
 from dks.thresholds import (
     MIN_RESOLUTION,
-    _NullCounts,
+    NullCounts,
     argmax_threshold,
     average_distance,
+    class_noise_table,
+    per_class_thresholds,
     threshold_grid,
+    warn_unresolved,
 )
 
 __all__ = ["NoiseThresholdSelector", "threshold_grid"]
@@ -307,7 +309,9 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         char = self._make_characterizer()
         n_samples = _num_samples(X)
         rng = check_random_state(self.random_state)
-        permutations = np.empty((self.n_shuffles, n_samples), dtype=np.intp)
+        # int32 while it holds every index: half the memory of intp, the same permutations.
+        index_type = np.int32 if n_samples <= np.iinfo(np.int32).max else np.intp
+        permutations = np.empty((self.n_shuffles, n_samples), dtype=index_type)
         for row in permutations:
             row[:] = rng.permutation(n_samples)
 
@@ -315,7 +319,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         # keep_null=False: exceedance counts accumulated block by block, nulls dropped.
         null_counts = None
         if not self.keep_null:
-            null_counts = _NullCounts(grid, self.resolution, self.n_shuffles)
+            null_counts = NullCounts(grid, self.resolution, self.n_shuffles)
         # One pass: the label-independent work is shared by all labelings.
         if null_counts is None:
             null_dks = char.fit_null(X, y, permutations)
@@ -346,14 +350,12 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
             self.t_minus_ = argmax_threshold(self.grid_, self.d_avg_minus_, sign="absence")
             self.unresolved_classes_ = self.classes_[:0]
             if self.thresholds == "per_class":
-                t_plus, t_minus, ok_plus, ok_minus = _per_class.per_class_thresholds(
+                t_plus, t_minus, ok_plus, ok_minus = per_class_thresholds(
                     self.dks_, null_dks, counts, self.grid_, self.resolution, self.max_noise_share
                 )
                 self.t_plus_, self.t_minus_ = t_plus, t_minus
                 self.unresolved_classes_ = self.classes_[~(ok_plus | ok_minus)]
-                _per_class.warn_unresolved(
-                    self.classes_, counts, ~(ok_plus | ok_minus), self.max_noise_share
-                )
+                warn_unresolved(self.classes_, counts, ~(ok_plus | ok_minus), self.max_noise_share)
             self.relevance_ = _relevance_from_thresholds(self.dks_, self.t_plus_, self.t_minus_)
         else:
             self.unresolved_classes_ = self.classes_[:0]
@@ -369,7 +371,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
             "presence": np.count_nonzero(self.relevance_ == 1, axis=1).astype(np.int64),
             "absence": np.count_nonzero(self.relevance_ == -1, axis=1).astype(np.int64),
         }
-        self.class_noise_ = _per_class.class_noise_table(
+        self.class_noise_ = class_noise_table(
             self.classes_, counts, self.relevance_, self._null_kept()
         )
         return self
@@ -444,7 +446,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         mask : ndarray of shape (n_features,), bool
         """
         check_is_fitted(self, "relevance_")
-        row = self.relevance_[self._class_index(cls)]
+        row = self.relevance_[class_index(self.classes_, cls)]
         code = sign_code(check_sign(sign))
         return row != 0 if code == 0 else row == code
 
@@ -523,20 +525,6 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
             return np.asarray(self.characterizer_.get_feature_names_out(), dtype=object)
         return _check_feature_names_in(self, None)
 
-    def _class_index(self, cls):
-        hits = [i for i, c in enumerate(self.classes_.tolist()) if _same_label(c, cls)]
-        if len(hits) == 1:
-            return hits[0]
-        labels = [str(c) for c in self.classes_.tolist()]
-        close = difflib.get_close_matches(str(cls), labels, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        shown = ", ".join(repr(c) for c in self.classes_.tolist()[:10])
-        more = ", ..." if len(labels) > 10 else ""
-        raise ValueError(
-            f"{cls!r} is not one of the {len(labels)} classes seen in fit "
-            f"(classes_: {shown}{more}).{hint}"
-        )
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
@@ -567,13 +555,6 @@ def _benjamini_hochberg(pvalues, alpha):
 
 def _share(mask):
     return float(np.count_nonzero(mask) / mask.size) if mask.size else float("nan")
-
-
-def _same_label(a, b):
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError):
-        return False
 
 
 def _warn_small_classes(classes, counts, thresholds):

@@ -92,7 +92,7 @@ def run_python(code, timeout=300):
     )
 
 
-#: Classes of uneven sizes for the per-class thresholds (issue 13): name -> images.
+#: Classes of uneven sizes for the per-class thresholds: name -> images.
 UNEVEN = {"ant": 4, "bee": 8, "cow": 16, "doe": 40, "elk": 100}
 
 

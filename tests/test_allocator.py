@@ -60,10 +60,13 @@ def test_tuning_stops_page_fault_thrash_and_memory_is_given_back():
     default = run_child("off")
     tuned = run_child("tune")
     assert not default["applied"] and tuned["applied"]
-    # glibc's defaults map and unmap the buffer each round, faulting all its pages in
-    # again; tuned, the freed buffer stays in the heap and the next rounds reuse it (the
-    # first round faults as often in both; pages may be 4 KiB or huge pages)
-    assert tuned["faults"] * 10 < default["faults"]
+    # glibc's defaults map and unmap the buffer each round, so every round after the first
+    # faults its pages in again; tuned, the freed buffer stays in the heap and those rounds
+    # reuse it. Rounds after the first are compared, for with transparent huge pages a
+    # round may fault 33 times instead of 16,000 (the first round faults alike in both).
+    later, d_later = tuned["per_round"][1:], default["per_round"][1:]
+    assert min(d_later) > 0, default["per_round"]
+    assert sum(later) * 10 < sum(d_later), (tuned["per_round"], default["per_round"])
     # resident memory stays at one buffer, and release_memory gives it back
     assert tuned["loop_rss"] < tuned["start_rss"] + 64 + 32
     assert tuned["end_rss"] < tuned["start_rss"] + 16

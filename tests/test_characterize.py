@@ -10,8 +10,9 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
 from dks import KSCharacterizer
+from dks._engine._dispatch import compact_labels
 from dks._engine._kernels import block_signed_ks
-from dks.characterize import _compact_labels, signed_ks_pvalues
+from dks.characterize import signed_ks_pvalues
 from tests.naive import dks_matrix, signed_ks_binned, signed_ks_scipy
 
 
@@ -144,9 +145,9 @@ def test_many_classes_use_wider_codes_and_match_the_reference(rng, n_bins):
     _, ref = dks_matrix(X, y, n_bins=n_bins)
     assert_allclose(char.dks_, ref, rtol=0, atol=1e-9)
     codes = np.unique(y, return_inverse=True)[1]
-    assert _compact_labels(codes[None], n_classes).dtype == np.uint16
-    assert _compact_labels(codes[None], 256).dtype == np.uint8
-    assert _compact_labels(codes[None], 65537).dtype == np.int32
+    assert compact_labels(codes[None], n_classes).dtype == np.uint16
+    assert compact_labels(codes[None], 256).dtype == np.uint8
+    assert compact_labels(codes[None], 65537).dtype == np.int32
     # The int32 variant of the kernel gives the same values.
     counts = np.bincount(codes).astype(np.int64)
     X = np.ascontiguousarray(X)
@@ -168,7 +169,7 @@ def test_blocks_and_threads_do_not_change_the_result(rng, n_jobs, block_size):
 
 
 def test_float32_is_not_upcast(rng, monkeypatch):
-    import dks.characterize as mod
+    import dks._engine._dispatch as mod
 
     seen = {}
     original = mod.block_signed_ks
@@ -209,7 +210,7 @@ def test_top_features(rng):
     assert char.top_features(1, k=1)[0] == 4
     assert char.top_features(1, k=1, sign="absence")[0] == 2
     assert set(char.top_features(1, k=2, sign="both")) == {2, 4}
-    with pytest.raises(ValueError, match="not one of the classes"):
+    with pytest.raises(ValueError, match="7 is not one of the 3 classes seen in fit"):
         char.top_features(7)
     with pytest.raises(ValueError, match="sign must be"):
         char.top_features(1, sign=2)
@@ -347,7 +348,7 @@ def test_nan_report_is_the_same_with_threads_over_row_chunks():
 def test_memmap_input_is_read_in_column_blocks(tmp_path, rng, n_bins, monkeypatch):
     from sklearn import config_context
 
-    import dks.characterize as mod
+    import dks._engine._dispatch as mod
 
     widths = []
     original = mod.block_signed_ks
@@ -357,16 +358,20 @@ def test_memmap_input_is_read_in_column_blocks(tmp_path, rng, n_bins, monkeypatc
         return original(X, f0, f1, *args)
 
     monkeypatch.setattr(mod, "block_signed_ks", spy)
-    X, y = relu_data(rng, 50, 9, 3, decimals=1)
+    X, y = relu_data(rng, 400, 30, 3, decimals=1)  # more than half of working_memory
     path = tmp_path / "X.npy"
     np.save(path, X.astype(np.float32))
     X_mm = np.load(path, mmap_mode="r")
     ref = KSCharacterizer(n_bins=n_bins).fit(X.astype(np.float32), y).dks_
-    # A tiny working memory forces several blocks (block_size stays the lower bound).
-    with config_context(working_memory=1e-4):
+    # A tiny working memory forces several blocks (block_size does not widen them).
+    with config_context(working_memory=0.045):
         for n_jobs in (1, 2):
             widths.clear()
-            got = KSCharacterizer(n_bins=n_bins, block_size=2, n_jobs=n_jobs).fit(X_mm, y).dks_
+            got = KSCharacterizer(n_bins=n_bins, block_size=8, n_jobs=n_jobs).fit(X_mm, y).dks_
             assert_array_equal(got, ref)
-            # Column blocks copied from the file, 2 wide (the last one 1).
-            assert sorted(widths) == [(True, 1, 1)] + [(True, 2, 2)] * 4
+            # Column blocks copied from the file, all as wide but the last.
+            width = max(w for _, w, _ in widths)
+            assert 1 <= width < 8 and all(f_order for f_order, _, _ in widths)
+            assert all(w == n for _, w, n in widths)
+            assert sorted(n for _, _, n in widths)[1:] == [width] * (len(widths) - 1)
+            assert sum(n for _, _, n in widths) == 30

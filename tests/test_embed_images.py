@@ -1,4 +1,4 @@
-"""The pixels that reach the model, for real files of every kind (issue 10)."""
+"""The pixels that reach the model, for real files of every kind."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""dks._imageio: real image files of every kind, made with PIL, loaded as people see them."""
+"""dks.datasets._imageio: real image files of every kind, made with PIL, loaded as people
+see them."""
 
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, UnidentifiedImageError
 
-from dks._imageio import ImageTooLargeError, check_background, load_image, to_rgb
+from dks.datasets._imageio import ImageTooLargeError, check_background, load_image, to_rgb
 
 RED = (255, 0, 0)
 
@@ -19,7 +20,7 @@ def pixels(image):
 
 def test_importable_without_torch():
     code = (
-        "import sys; import dks._imageio; "
+        "import sys; import dks.datasets._imageio; "
         "assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -212,8 +213,8 @@ def test_check_background_rejects(value):
 
 
 def test_max_image_pixels_is_per_call_and_named_as_the_interface_does(tmp_path):
-    from dks._imageio import check_max_image_pixels
     from dks._options import command_line
+    from dks.datasets._imageio import check_max_image_pixels
 
     path = tmp_path / "big.png"
     Image.new("L", (40, 30)).save(path)

@@ -17,7 +17,7 @@ from scipy.stats import ks_2samp
 from dks import KSCharacterizer
 from dks._engine._kernels import _binned_levels, _exact_levels, column_stats
 from dks.characterize import signed_dks, signed_ks_pvalues
-from dks.thresholds import _exceedance, threshold_grid
+from dks.thresholds import exceedance_counts, threshold_grid
 from tests.naive import dks_matrix
 
 PROPERTY = settings(
@@ -289,6 +289,6 @@ def test_one_sample_per_class_and_two_samples(dtype):
 def test_exceedance_counts_equal_brute_force(values, resolution):
     values = np.array(values, dtype=np.float64)
     grid = threshold_grid(resolution)
-    plus, minus = _exceedance(values, grid, resolution)
+    plus, minus = exceedance_counts(values, grid, resolution)
     assert_array_equal(plus, [(values > x).sum() for x in grid])
     assert_array_equal(minus, [(values < -x).sum() for x in grid])

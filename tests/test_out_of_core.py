@@ -9,12 +9,13 @@ from numpy.testing import assert_array_equal
 from sklearn import config_context
 
 import dks
-import dks._engine._blocks as blocks_mod
 from dks import KSCharacterizer, NoiseThresholdSelector
 from dks._engine._blocks import FeatureSource, block_stats, lazy_kind
 
-# working_memory (MiB) small enough that the 240 x 37 test arrays make several blocks.
-TINY = 1e-2
+# working_memory (MiB) small enough that the 240 x 37 test arrays make several blocks, for
+# every kind of source and one or two threads (the blocks, the kernels' buffers and the
+# decoded chunks all count, see dks._engine._memory).
+TINY = 0.05
 
 
 def relu_data(seed=0, n_samples=240, n_features=37, n_classes=4):
@@ -165,15 +166,100 @@ def test_lazy_kind_needs_no_import():
 def test_feature_source_width_follows_working_memory(tmp_path):
     X, _ = relu_data()
     source = make_source("zarr_features", X, tmp_path)
-    with config_context(working_memory=240 * 4 * 20 / 2**20):  # 20 float32 columns
-        fs = FeatureSource(source, n_threads=1, block_size=1)
+    chunk = 64 * 8 * 4  # bytes of one chunk
+    # Two blocks of 16 columns, one row step of 16 columns, its two chunks (encoded, decoded).
+    enough = 2 * 240 * 4 * 16 + 64 * 16 * 4 + 2 * 2 * chunk
+    with config_context(working_memory=enough / 2**20):
+        fs = FeatureSource(source, n_threads=1)
     assert fs.blocks == [(0, 16), (16, 32), (32, 37)]  # whole chunks of 8
-    with config_context(working_memory=240 * 4 * 20 / 2**20):
-        fs = FeatureSource(source, n_threads=2, block_size=1)
+    with config_context(working_memory=(enough - 1) / 2**20):
+        assert FeatureSource(source, n_threads=1).blocks[0] == (0, 8)
+    with config_context(working_memory=enough / 2**20):  # two threads reading
+        assert FeatureSource(source, n_threads=2).blocks[0] == (0, 8)
+    # Less than half a chunk: spilled a chunk at a time, blocks of 2 inside the chunks of 8.
+    # Two blocks and a row step of one, plus what the spill held: a row step of a chunk
+    # column, its chunk (encoded and decoded) and a row step of one block.
+    two = (2 * 240 * 4 * 2 + 64 * 2 * 4) + (64 * 8 * 4 + 2 * chunk + 64 * 2 * 4)
+    with config_context(working_memory=two / 2**20), FeatureSource(source, n_threads=1) as fs:
+        assert fs.blocks == [(f0, min(f0 + 2, 37)) for f0 in range(0, 37, 2)]
+        assert fs.read(2, 4).flags.f_contiguous
+        assert_array_equal(fs.read(34, 36), X[:, 34:36])
+        assert_array_equal(fs.read(36, 37), X[:, 36:37])
+        assert fs._tmpdir is not None
+    with (
+        config_context(working_memory=(two - 1) / 2**20),
+        FeatureSource(source, n_threads=1) as fs,
+    ):
+        assert fs.blocks[0] == (0, 1)
+    assert fs._tmpdir is None  # removed
+    # The threads' temporaries count too.
+    with config_context(working_memory=enough / 2**20):
+        fs = FeatureSource(source, n_threads=1, temporaries=lambda width: 240 * 4 * width)
     assert fs.blocks[0] == (0, 8)
-    with config_context(working_memory=TINY):  # 10 columns; block_size is the floor
-        assert blocks_mod.block_width(240, 4, 1, block_size=30) == 30
-        assert blocks_mod.block_width(240, 4, 1, block_size=3, align=4) == 8
+
+
+@pytest.mark.parametrize("kind", ["memmap_c", "zarr_rows", "zarr_features", "dask"])
+def test_working_memory_too_small_says_what_is_needed(tmp_path, kind):
+    from dks._options import command_line
+
+    X, y = relu_data()
+    source = make_source(kind, X, tmp_path)
+    with config_context(working_memory=0.001), pytest.raises(ValueError) as info:
+        KSCharacterizer().fit(source, y)
+    message = str(info.value)
+    assert "working_memory=0.001 MiB is too small" in message
+    assert "X of shape (240, 37)" in message
+    needed = float(message.split("smallest feature block needs ")[1].split(" MiB")[0])
+    assert 0.001 < needed < TINY
+    assert "sklearn.set_config(working_memory=" in message
+    with (
+        command_line(),
+        config_context(working_memory=0.001),
+        pytest.raises(ValueError, match=r"SKLEARN_WORKING_MEMORY=\d"),
+    ):
+        KSCharacterizer().fit(source, y)
+    # The memory the message asks for is enough.
+    least = float(message.split("working_memory=")[2].split(")")[0])
+    with config_context(working_memory=least):
+        got = KSCharacterizer().fit(source, y).dks_
+    assert_array_equal(got, KSCharacterizer().fit(X, y).dks_)
+
+
+def test_block_size_never_widens_a_block(tmp_path, monkeypatch):
+    X, y = relu_data()
+    source = make_source("zarr_features", X, tmp_path)
+    widths = []
+    original = FeatureSource.read
+
+    def spy(self, f0, f1):
+        widths.append(f1 - f0)
+        return original(self, f0, f1)
+
+    monkeypatch.setattr(FeatureSource, "read", spy)
+    with config_context(working_memory=TINY):
+        KSCharacterizer(block_size=256).fit(source, y)
+    assert len(widths) > 1 and max(widths) < X.shape[1]
+
+
+def test_rows_of_a_zarr_array_are_read_in_blocks(tmp_path, monkeypatch):
+    from dks.store import RowView
+
+    X, y = relu_data()
+    source = make_source("zarr_features", X, tmp_path)
+    rows = np.flatnonzero(np.arange(X.shape[0]) % 7 != 3)  # skipped inputs left out
+    reads = []
+    original = FeatureSource.read
+
+    def spy(self, f0, f1):
+        reads.append((f0, f1))
+        return original(self, f0, f1)
+
+    monkeypatch.setattr(FeatureSource, "read", spy)
+    assert lazy_kind(RowView(source, rows)) == "zarr"
+    with config_context(working_memory=TINY):
+        got = KSCharacterizer().fit(RowView(source, rows), y[rows]).dks_
+    assert len(reads) > 1
+    assert_array_equal(got, KSCharacterizer().fit(X[rows], y[rows]).dks_)
 
 
 @pytest.mark.parametrize("n_bins", [None, 10])

@@ -1,4 +1,4 @@
-"""Class sizes in the pipeline (issue 13): thresholds rule, class_noise.csv, summary, report
+"""Class sizes in the pipeline: thresholds rule, class_noise.csv, summary, report
 and the ``--thresholds`` / ``--max-noise-share`` options, on results folders made without
 torch."""
 
@@ -200,10 +200,11 @@ def test_parameters_follow_the_selector():
     check_parameters("analyze", thresholds="per_class", max_noise_share=0.2)
     with pytest.raises(AnalysisError, match="'thresholds' parameter of analyze must be"):
         check_parameters("analyze", thresholds="class")
-    with pytest.raises(AnalysisError, match="'--max-noise-share' parameter of dks analyze"):
-        check_parameters(
-            "dks analyze", names={"max_noise_share": "--max-noise-share"}, max_noise_share=1.0
-        )
+    with (
+        command_line(),
+        pytest.raises(AnalysisError, match="'--max-noise-share' parameter of dks analyze"),
+    ):
+        check_parameters("dks analyze", max_noise_share=1.0)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""dks.pipeline._embedding.EmbedSettings: the one spec of the embedding settings."""
+"""dks.pipeline._settings.EmbedSettings: the one spec of the embedding settings."""
 
 import inspect
 from dataclasses import MISSING, fields
@@ -7,7 +7,13 @@ import pytest
 
 from dks.cli import build_parser
 from dks.pipeline import AnalysisError, analyze, embed
-from dks.pipeline._embedding import EmbedSettings, cli_flags
+from dks.pipeline._settings import (
+    STORE_SETTINGS,
+    EmbedSettings,
+    cli_flags,
+    manifest_settings,
+    recorded,
+)
 
 
 @pytest.mark.parametrize("step", [embed, analyze])
@@ -46,3 +52,19 @@ def test_embedder_parameters_are_those_of_cnnembedder():
     assert set(parameters) <= names
     assert parameters["num_workers"] is None and parameters["random_state"] == 0
     assert "export_npy" not in parameters and "model" not in parameters
+
+
+def test_the_manifest_records_the_settings_the_spec_says(tmp_path):
+    """The embedder writes the store's manifest (dks.embed, which cannot import the
+    pipeline): its settings, and with them the fingerprint, are those the spec names."""
+    pytest.importorskip("torch")
+    from dks.embed import CNNEmbedder
+    from dks.store import open_embedding
+    from tests.embed_helpers import TINY_LAYERS, random_images, tiny_cnn
+
+    small = dict(crops="center", resize=16, crop_size=16, num_workers=0, progress=False)
+    embedder = CNNEmbedder(tiny_cnn(), layers=TINY_LAYERS, output=tmp_path / "e.zarr", **small)
+    embedder.fit_transform(random_images(3, size=(20, 24)))
+    assert sorted(open_embedding(tmp_path / "e.zarr").settings) == sorted(manifest_settings())
+    assert set(STORE_SETTINGS) < set(manifest_settings())
+    assert not set(STORE_SETTINGS) & set(recorded("both", "embedding.json"))

@@ -185,7 +185,7 @@ def test_sections_follow_the_summary(tmp_path):
 
 
 def test_a_thousand_classes_scroll_in_a_box(tmp_path):
-    from dks.report._page import SCROLL_ROWS
+    from dks.report._kit import SCROLL_ROWS
 
     few = full_summary()
     text = write_report(tmp_path / "few.html", few).read_text()

@@ -15,7 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from dks import KSCharacterizer, NoiseThresholdSelector
 from dks.characterize import signed_ks_pvalues
-from dks.thresholds import _exceedance, average_distance, threshold_grid
+from dks.thresholds import average_distance, exceedance_counts, threshold_grid
 
 # ---------------------------------------------------------------------------- data
 
@@ -137,13 +137,13 @@ def test_exceedance_fast_path_matches_reference(resolution):
         [rng.uniform(-1, 1, 2000), on_grid, -on_grid, on_grid + 1e-15, on_grid - 1e-15]
     )
     values = np.clip(values, -1, 1)
-    plus, minus = _exceedance(values, grid, resolution)
+    plus, minus = exceedance_counts(values, grid, resolution)
     ref_plus, ref_minus = sorted_reference(values, grid)
     assert_array_equal(plus, ref_plus)
     assert_array_equal(minus, ref_minus)
     # Out-of-range values take the general path, with the same semantics.
     wide = np.concatenate([values, [1.5, -2.0]])
-    plus, minus = _exceedance(wide, grid, resolution)
+    plus, minus = exceedance_counts(wide, grid, resolution)
     ref_plus, ref_minus = sorted_reference(wide, grid)
     assert_array_equal(plus, ref_plus)
     assert_array_equal(minus, ref_minus)

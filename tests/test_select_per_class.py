@@ -1,4 +1,4 @@
-"""Per-class thresholds and the per-class noise rate of NoiseThresholdSelector (issue 13)."""
+"""Per-class thresholds and the per-class noise rate of NoiseThresholdSelector."""
 
 import importlib.util
 import warnings
@@ -10,8 +10,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from dks import NoiseThresholdSelector, _config
-from dks._per_class import class_exceedance, effective_sizes, per_class_thresholds
 from dks.select import threshold_grid
+from dks.thresholds import class_exceedance, effective_sizes, per_class_thresholds
 
 
 def _load_bench():
@@ -44,7 +44,7 @@ def uneven():
 
 
 def naive_thresholds(dks, null, counts, grid, q):
-    """The rule of dks._per_class, one (class, side, x) at a time with Python loops."""
+    """The per-class rule of dks.thresholds, one (class, side, x) at a time with Python loops."""
     n_shuffles, n_classes, n_features = null.shape
     total = sum(counts)
     n_eff = [n * (total - n) / total for n in counts]
@@ -258,7 +258,7 @@ def test_unresolved_class_is_named_and_keeps_nothing():
 
 
 def test_goal_on_planted_data():
-    """Issue 13's goal on a small instance of the benchmark (3 data sets)."""
+    """bench_class_size's per-class noise-rate goal on a small instance (3 data sets)."""
     res = bench.run(range(3), n_noise=1000)
     for size in bench.SIZES:
         _, g_recall = res["global"][size]

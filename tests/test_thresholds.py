@@ -6,7 +6,7 @@ from numpy.testing import assert_array_equal
 
 from dks._sign import check_sign, sign_code
 from dks.thresholds import (
-    _NullCounts,
+    NullCounts,
     argmax_threshold,
     average_distance,
     exceedance,
@@ -59,7 +59,7 @@ def test_average_distance_from_blocks_equals_from_arrays():
     grid = threshold_grid(0.05)
     dks = rng.uniform(-1, 1, (4, 30))
     null = rng.uniform(-0.5, 0.5, (3, 4, 30))
-    counts = _NullCounts(grid, 0.05, 3)
+    counts = NullCounts(grid, 0.05, 3)
     for f0 in range(0, 30, 7):  # feature blocks, as a characterizer yields them
         counts(f0, min(f0 + 7, 30), null[:, :, f0 : f0 + 7])
     direct = average_distance(dks, null, grid, resolution=0.05)

@@ -6,11 +6,13 @@ used for every labeling (the true one and all shuffled ones). This module turns 
 that may not fit in memory into such blocks:
 
 - a :class:`numpy.memmap` (e.g. ``np.load(path, mmap_mode="r")``);
-- a :class:`zarr.Array` (the chunked store of :mod:`dks`, or any 2-D Zarr array);
+- a :class:`zarr.Array` (the chunked store of :mod:`dks`, or any 2-D Zarr array), or some
+  of its rows (the store's :class:`dks.store.RowView`, without the skipped inputs);
 - (a ``dask.array.Array`` is handled by :mod:`dks._engine._dask`, which sends blocks to workers.)
 
-A block is as wide as ``sklearn.set_config(working_memory=...)`` allows per thread (at least
-``block_size`` features) and, for Zarr, a whole number of feature chunks.
+A block is as wide as ``sklearn.set_config(working_memory=...)`` allows for all the blocks in
+flight and what reading them holds (:mod:`dks._engine._memory`) and, for Zarr, a whole number
+of feature chunks where one fits.
 
 *Row-major data.* Reading a column block out of data laid out by rows (a C-order memory
 map, or a Zarr array whose chunks span all features, e.g. one chunk per write batch) touches
@@ -23,40 +25,46 @@ to that block's file, so all writes and later reads are sequential (writing a Fo
 copy in place instead rewrites partly filled pages, which a small page cache evicts and
 reads back). The spill costs one write and one read of the data and needs that much free
 disk; it is skipped when the whole array fits in one block.
+
+*Chunks wider than a block.* When not even half a feature chunk of a Zarr array fits in a
+block (e.g. chunks of 20,000 rows x 250 features, as other tools write them, read with a
+small ``working_memory``), each chunk would be decoded once for every block it holds. Such an
+array is spilled too, a chunk at a time: the blocks then lie inside chunk columns, and each
+chunk is decoded once and holds memory only while its columns are written out.
 """
 
 import os
 import shutil
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
-from sklearn import get_config
-from sklearn.utils import check_consistent_length, column_or_1d
+
+from dks._engine._memory import fit_width, release_free_memory, zarr_concurrency
+from dks._engine._threads import executor
 
 __all__ = [
     "FeatureSource",
     "block_stats",
-    "block_width",
-    "check_lazy",
+    "copy_rows",
     "lazy_kind",
-    "lazy_signed_dks",
+    "work_dtype",
+    "zarr_chunks",
 ]
 
 
 def lazy_kind(X):
     """``"dask"``, ``"zarr"``, ``"memmap"`` or ``None`` (an ordinary in-memory input).
 
-    Neither Dask nor Zarr is imported here: an object can only be one of their arrays if its
-    library is already loaded.
+    ``"zarr"`` also for some rows of a Zarr array (:func:`zarr_chunks`). Neither Dask nor
+    Zarr is imported here: an object can only be one of their arrays if its library is
+    already loaded.
     """
     dask_array = sys.modules.get("dask.array")
     if dask_array is not None and isinstance(X, dask_array.Array):
         return "dask"
-    zarr = sys.modules.get("zarr")
-    if zarr is not None and isinstance(X, zarr.Array):
+    if zarr_chunks(X) is not None:
         return "zarr"
     base = X
     while isinstance(base, np.ndarray):
@@ -66,55 +74,9 @@ def lazy_kind(X):
     return None
 
 
-def check_lazy(estimator, X, y, *, reset=True):
-    """Check the shape of a lazy ``X`` and its labels without reading ``X``.
-
-    Sets ``n_features_in_`` (and removes ``feature_names_in_``) when ``reset``; the values
-    are checked block by block later (:func:`block_stats`).
-
-    Returns
-    -------
-    y : ndarray of shape (n_samples,)
-    """
-    name = type(estimator).__name__
-    shape = tuple(X.shape)
-    if len(shape) != 2:
-        raise ValueError(
-            f"Expected a 2-D array of activations (n_samples, n_features) for {name}; got an "
-            f"array of shape {shape}."
-        )
-    n_samples, n_features = shape
-    if n_samples < 2 or n_features < 1:
-        raise ValueError(f"{name} needs at least 2 samples and 1 feature; got X of shape {shape}.")
-    if not np.issubdtype(np.dtype(X.dtype), np.number):
-        raise ValueError(f"X must hold numbers for {name}; got dtype {X.dtype}.")
-    y = column_or_1d(np.asarray(y), warn=True)
-    check_consistent_length(np.empty((n_samples, 0)), y)
-    if reset:
-        estimator.n_features_in_ = n_features
-        if hasattr(estimator, "feature_names_in_"):
-            del estimator.feature_names_in_
-    elif n_features != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {n_features} features, but {name} is expecting "
-            f"{estimator.n_features_in_} features as input."
-        )
-    return y
-
-
 def work_dtype(dtype):
     """float32 stays float32; every other numeric type is computed in float64."""
     return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
-
-
-def block_width(n_samples, itemsize, n_threads, *, block_size, align=1):
-    """Features per block: what ``working_memory`` allows per thread, a multiple of ``align``.
-
-    At least ``block_size`` features (rounded up to ``align``).
-    """
-    budget = get_config()["working_memory"] * 2**20 / max(n_threads, 1)
-    width = max(int(block_size), int(budget // (max(n_samples, 1) * itemsize)))
-    return max(align, (width // align) * align)
 
 
 def block_stats(block):
@@ -138,43 +100,78 @@ class FeatureSource:
 
     Parameters
     ----------
-    X : numpy.memmap or zarr.Array of shape (n_samples, n_features)
+    X : numpy.memmap, zarr.Array, or rows of a Zarr array, of shape (n_samples, n_features)
+        Rows of a Zarr array: an object with the array as ``array`` and the row indices as
+        ``rows`` (the store's :class:`dks.store.RowView`).
     n_threads : int
-        Threads reading blocks at the same time (each holds one block).
-    block_size : int
-        Fewest features per block.
+        Threads computing on blocks at the same time, each holding one block (with one, a
+        second thread reads the next block meanwhile: two blocks in memory).
+    temporaries : callable or None, default=None
+        ``temporaries(width)``: the bytes that each computing thread holds beside a block of
+        ``width`` features (the kernel's buffers, the block's statistics).
 
     Attributes
     ----------
     blocks : list of (f0, f1)
-        Column ranges, in order.
+        Column ranges, in order: as wide as ``working_memory`` allows for all the blocks in
+        flight, their temporaries and what reading them decodes (see
+        :mod:`dks._engine._memory`); whole Zarr feature chunks where one fits.
     dtype : numpy.dtype
         float32 or float64, the dtype of the blocks.
+
+    Raises
+    ------
+    ValueError
+        When ``working_memory`` cannot hold the blocks of a single feature.
 
     A row-major ``X`` of more than one block is spilled when the source is made (see the
     module docstring). Use as a context manager: the spill, if any, is removed on exit.
     """
 
-    def __init__(self, X, *, n_threads, block_size):
+    def __init__(self, X, *, n_threads, temporaries=None):
         self.X = X
         self.dtype = work_dtype(X.dtype)
         n_samples, n_features = X.shape
-        row_major = _row_major(X)
-        # Blocks of whole feature chunks, unless chunks span all features (then spilled).
-        align = 1 if row_major or lazy_kind(X) != "zarr" else int(X.chunks[1])
-        width = block_width(
-            n_samples, self.dtype.itemsize, n_threads, block_size=block_size, align=align
+        self._layout = _Layout(X, self.dtype)
+        self._n_threads = max(1, int(n_threads))
+        self._temporaries = temporaries or (lambda width: 0)
+        layout = self._layout
+        # Blocks of whole feature chunks where they fit, unless chunks span all features.
+        align = 1 if layout.row_major or layout.chunks is None else layout.chunks[1]
+        what = f"X of shape {(n_samples, n_features)} ({layout.describe()})"
+        width = fit_width(
+            self._cost, n_features, align=align, what=what, n_threads=self._n_threads
         )
-        width = min(width, n_features)
-        self.blocks = [(f0, min(f0 + width, n_features)) for f0 in range(0, n_features, width)]
-        # Rows read at a time: a Zarr row chunk, or as many rows as one block holds values.
-        rows = _row_chunk(X)
-        if rows == 1:
-            rows = max(1, (n_samples * width) // n_features)
+        spilled = layout.spills(width)
+        if spilled:  # blocks inside chunk columns, so that each chunk is read once
+            group = layout.group_cols
+            self.blocks = [
+                (f0, min(f0 + width, c0 + group, n_features))
+                for c0 in range(0, n_features, group)
+                for f0 in range(c0, min(c0 + group, n_features), width)
+            ]
+        else:
+            self.blocks = [(f0, min(f0 + width, n_features)) for f0 in range(0, n_features, width)]
+        rows = layout.step_rows(width)
         self._row_steps = [(r0, min(r0 + rows, n_samples)) for r0 in range(0, n_samples, rows)]
         self._tmpdir = None
-        if len(self.blocks) > 1 and row_major:
+        if spilled and len(self.blocks) > 1:
             self._spill()
+
+    def _cost(self, width):
+        """Bytes held at once with blocks of ``width`` features (see dks._engine._memory)."""
+        layout, threads = self._layout, self._n_threads
+        n_samples = self.X.shape[0]
+        spilled = layout.spills(width)
+        readers = 1 if threads == 1 else threads
+        computing = (
+            max(2, threads) * n_samples * width * self.dtype.itemsize
+            + threads * self._temporaries(width)
+            + readers * layout.read_bytes(width, spilled)
+        )
+        # What the spill held is counted as still held: the allocator keeps part of it
+        # (zarr decodes in threads of its own, whose heaps are not all given back).
+        return computing + (layout.spill_bytes(width) if spilled else 0)
 
     def read(self, f0, f1):
         """Columns ``f0:f1`` as a Fortran-ordered ndarray of ``dtype``.
@@ -188,7 +185,7 @@ class FeatureSource:
                     count = (r1 - r0) * (f1 - f0)
                     rows = np.fromfile(f, self.dtype, count).reshape(r1 - r0, f1 - f0)
                     copy_rows(rows, out, r0)
-        elif lazy_kind(self.X) == "zarr":
+        elif self._layout.chunks is not None:
             for r0, r1 in self._row_steps:
                 copy_rows(self.X[r0:r1, f0:f1], out, r0)
         else:
@@ -201,31 +198,43 @@ class FeatureSource:
         A second thread reads (and decompresses) block ``k + 1`` while the caller computes
         on block ``k``: reading and computing overlap, at the cost of two blocks in memory.
         """
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(self.read, *self.blocks[0])
+        pool = executor(1)  # the engine's thread pool
+        pending = pool.submit(self.read, *self.blocks[0])
+        try:
             for k, (f0, f1) in enumerate(self.blocks):
                 block = pending.result()
                 if k + 1 < len(self.blocks):
                     pending = pool.submit(self.read, *self.blocks[k + 1])
                 yield f0, f1, block
                 del block
+        finally:
+            pending.cancel()
+            wait([pending])  # no read left running on the spill files being removed
 
     def _spill(self):
-        """Write each feature block of a row-major ``X`` to its own temporary file.
+        """Write each feature block to its own temporary file, reading ``X`` once.
 
-        One sequential pass of row steps; each step appends its columns of every block to
-        that block's file, so every file is written sequentially and later read the same way.
+        One sequential pass of row steps; each step reads one chunk column at a time (all
+        features of a row-major ``X``) and appends its columns of every block in it to that
+        block's file, so every file is written sequentially and later read the same way.
         """
         self._tmpdir = tempfile.mkdtemp(prefix="dks-feature-blocks-")
         files = [open(self._block_path(f0), "wb") for f0, _ in self.blocks]  # noqa: SIM115
+        group = self._layout.group_cols
+        n_features = self.X.shape[1]
         try:
             for r0, r1 in self._row_steps:
-                rows = np.asarray(self.X[r0:r1], dtype=self.dtype)
-                for f, (f0, f1) in zip(files, self.blocks, strict=True):
-                    np.ascontiguousarray(rows[:, f0:f1]).tofile(f)
+                for c0 in range(0, n_features, group):
+                    c1 = min(c0 + group, n_features)
+                    rows = np.asarray(self.X[r0:r1, c0:c1], dtype=self.dtype)
+                    for f, (f0, f1) in zip(files, self.blocks, strict=True):
+                        if c0 <= f0 < c1:
+                            np.ascontiguousarray(rows[:, f0 - c0 : f1 - c0]).tofile(f)
+                    del rows
         finally:
             for f in files:
                 f.close()
+            release_free_memory()  # the row steps' heap, before the blocks are read
 
     def _block_path(self, f0):
         return os.path.join(self._tmpdir, f"{f0}.bin")
@@ -242,66 +251,102 @@ class FeatureSource:
         self.close()
 
 
-def lazy_signed_dks(
-    X, labelings, class_counts, *, kernel, n_bins, max_cols, n_jobs, block_size, out, emit,
-    estimator,
-):  # fmt: skip
-    """:func:`dks.characterize.signed_dks` for a memory map, a Zarr or a Dask array.
-
-    ``kernel`` is :func:`dks._engine._kernels.block_signed_ks` (passed by the caller). Each feature
-    block is read once, checked for non-finite values (the error names ``estimator``),
-    scanned for its minima and maxima, and its D_KS computed for all labelings into ``out``
-    (or handed to ``emit(f0, f1, res)``).
-    """
-    from dks._engine._validation import non_finite_error
-
-    n_samples, n_features = X.shape
-    n_threads = effective_n_jobs(n_jobs)
-    if lazy_kind(X) == "dask":
-        from dks._engine._dask import dask_signed_dks
-
-        # Whole Dask column chunks per block (rechunking then only merges), unless the
-        # chunks span all features: Dask then splits them (an all-to-all rechunk).
-        chunk = int(X.chunksize[1])
-        align = chunk if chunk < n_features else 1
-        itemsize = work_dtype(X.dtype).itemsize
-        width = block_width(n_samples, itemsize, n_threads, block_size=block_size, align=align)
-        return dask_signed_dks(
-            X, labelings, class_counts, bins=n_bins, width=width, max_cols=max_cols, out=out,
-            emit=emit, estimator=estimator, n_threads=n_threads,
-        )  # fmt: skip
-
-    n_labelings, n_classes = labelings.shape[0], class_counts.shape[0]
-
-    def run(f0, f1, block=None):
-        block = source.read(f0, f1) if block is None else block
-        mins, maxs, n_bad, first_bad = block_stats(block)
-        if n_bad.any():
-            raise non_finite_error(estimator, n_bad, first_bad, offset=f0)
-        res = out[:, :, f0:f1] if emit is None else np.empty((n_labelings, n_classes, f1 - f0))
-        kernel(block, 0, f1 - f0, mins, maxs, n_bins, labelings, class_counts, res, max_cols)
-        if emit is not None:
-            emit(f0, f1, res)
-
-    # With one thread, a second one reads the next block meanwhile: two blocks in memory.
-    with FeatureSource(X, n_threads=max(2, n_threads), block_size=block_size) as source:
-        if n_threads == 1 and len(source.blocks) > 1:
-            for f0, f1, block in source.prefetched():
-                run(f0, f1, block)
-        elif n_threads == 1:
-            run(*source.blocks[0])
-        else:
-            Parallel(n_jobs=n_threads, prefer="threads")(
-                delayed(run)(f0, f1) for f0, f1 in source.blocks
-            )
-    return out
-
-
 def _row_major(X):
     """Whether a column block of ``X`` would touch (nearly) all of its storage."""
-    if lazy_kind(X) == "zarr":
-        return int(X.chunks[1]) >= X.shape[1]
+    chunks = zarr_chunks(X)
+    if chunks is not None:
+        return chunks[1] >= X.shape[1]
     return not X.flags.f_contiguous
+
+
+def zarr_chunks(X):
+    """The chunk shape of a Zarr array, or of the Zarr array under a row view; else None."""
+    zarr = sys.modules.get("zarr")
+    if zarr is None:
+        return None
+    array = X if isinstance(X, zarr.Array) else getattr(X, "array", None)
+    if isinstance(array, zarr.Array) and (array is X or hasattr(X, "rows")):
+        return tuple(int(c) for c in array.chunks)
+    return None
+
+
+class _Layout:
+    """How ``X`` is stored, and what reading it holds in memory (see dks._engine._memory)."""
+
+    def __init__(self, X, dtype):
+        self.shape = tuple(X.shape)
+        self.itemsize = dtype.itemsize
+        self.source_itemsize = np.dtype(X.dtype).itemsize
+        self.converted = np.dtype(X.dtype) != dtype
+        self.chunks = zarr_chunks(X)
+        self.row_view = self.chunks is not None and hasattr(X, "rows")
+        self.row_major = _row_major(X)
+
+    def describe(self):
+        if self.chunks is None:
+            return "a memory map" if self.row_major else "a Fortran-ordered memory map"
+        rows, cols = self.chunks
+        return f"a Zarr array in chunks of {rows} x {cols}"
+
+    @property
+    def group_cols(self):
+        """Width of one column of chunks: all features for a memory map or row chunks."""
+        if self.chunks is None or self.row_major:
+            return self.shape[1]
+        return self.chunks[1]
+
+    def spills(self, width):
+        """Whether blocks of ``width`` are first written to temporary files.
+
+        Row-major data of more than one block (each block would read all of it), and Zarr
+        blocks narrower than half a chunk (each chunk would be decoded three times or more:
+        writing and reading the spill once costs less). A block of half a chunk or more
+        reads part of the (at most two) chunks it touches.
+        """
+        if self.chunks is None and not self.row_major:
+            return False
+        if self.row_major:
+            return width < self.group_cols
+        return 2 * width < self.group_cols
+
+    def step_rows(self, width):
+        """Rows read at a time: a Zarr row chunk, or as many rows as a block holds values."""
+        if self.chunks is not None:
+            return self.chunks[0]
+        n_samples, n_features = self.shape
+        return max(1, (n_samples * width) // n_features)
+
+    def _decoded(self, width):
+        """Bytes of the Zarr chunks that reading one row step of ``width`` columns decodes."""
+        cols = self.chunks[1]
+        touched = min(-(-width // cols) + (width % cols != 0), -(-self.shape[1] // cols))
+        touched *= 2 if self.row_view else 1  # the rows of a view may span two row chunks
+        return min(zarr_concurrency(), touched) * 2 * self._chunk_bytes()
+
+    def read_bytes(self, width, spilled):
+        """What one thread holds beside the block while it reads a block of ``width``."""
+        rows = self.step_rows(width)
+        if spilled:
+            return rows * width * self.itemsize  # a row step of the block's spill file
+        if self.chunks is None:
+            return 0  # copied straight from the memory map
+        return rows * width * self.source_itemsize + self._decoded(width)
+
+    def spill_bytes(self, width):
+        """What the spill holds: one row step of a chunk column, its chunks, a block slice."""
+        rows = self.step_rows(width)
+        group = self.group_cols
+        held = rows * width * self.itemsize  # the contiguous slice of one block
+        if self.chunks is not None:  # zarr returns a new array, after decoding
+            held += rows * group * self.source_itemsize
+            held += min(zarr_concurrency(), 2 if self.row_view else 1) * 2 * self._chunk_bytes()
+        if self.converted:
+            held += rows * group * self.itemsize
+        return held
+
+    def _chunk_bytes(self):
+        rows, cols = self.chunks
+        return rows * cols * self.source_itemsize
 
 
 def copy_rows(rows, out, r0):
@@ -312,7 +357,3 @@ def copy_rows(rows, out, r0):
     for t0 in range(0, n, 64):
         t1 = min(t0 + 64, n)
         out[r0 + t0 : r0 + t1] = rows[t0:t1]
-
-
-def _row_chunk(X):
-    return int(X.chunks[0]) if lazy_kind(X) == "zarr" else 1

@@ -1,11 +1,11 @@
 """Feature blocks of a Dask array as tasks on a ``dask.distributed`` cluster (optional).
 
-Install with ``pip install dks[dask]``. Nothing here is imported unless a Dask array is
-given or :func:`client_for` is called, so :mod:`dks` works without Dask.
+Install with ``pip install dks[dask]``. Dask is imported only when a Dask array is given
+or :func:`client_for` is called, so :mod:`dks` works without Dask.
 
-A ``dask.array.Array`` is rechunked into column blocks spanning all rows (as wide as
+A ``dask.array.Array`` is cut into column blocks spanning all rows (as wide as
 ``working_memory`` allows per ``n_jobs`` thread of the caller, see
-:mod:`dks._engine._blocks`); each block is one task that reads its columns, checks them,
+:mod:`dks._engine._memory`); each block is one task that reads its columns, checks them,
 and computes the signed D_KS of every labeling (true and shuffled) for them. The labelings
 are sent once to every worker
 (``Client.scatter(broadcast=True)``). The results come back as the tasks finish and are
@@ -15,18 +15,22 @@ results plus one block's statistics. The numbers are those of the in-memory fit:
 same kernel on the same columns.
 
 With an active ``distributed.Client`` (``get_client()`` finds one) the tasks run on its
-cluster; otherwise on Dask's local threaded scheduler, ``n_jobs`` blocks at a time.
+cluster; otherwise on Dask's local threaded scheduler, ``n_jobs`` blocks at a time, on the
+engine's thread pool (:mod:`dks._engine._threads`).
 
 Give Dask a feature-chunked array (e.g. ``dask.array.from_zarr`` of the dks store): blocks
-are then whole chunks merged side by side. An array whose chunks span all features (row
-batches) must be rechunked by Dask, an all-to-all exchange that holds much more in memory
-(and, without a client, is redone for each group of ``n_jobs`` blocks).
+are then whole chunks merged side by side. From an array whose chunks span all features
+(row batches), each block reads its columns of every chunk: all of the data once per block.
 """
+
+import itertools
 
 import numpy as np
 
 from dks._engine._blocks import block_stats, copy_rows, lazy_kind, work_dtype
 from dks._engine._kernels import block_signed_ks
+from dks._engine._threads import executor
+from dks._engine._validation import non_finite_error
 
 __all__ = ["as_dask_array", "client_for", "dask_signed_dks"]
 
@@ -76,17 +80,18 @@ def as_dask_array(X):
     """``X`` as a Dask array whose tasks read it where they run.
 
     A Zarr array becomes ``dask.array.from_zarr`` (workers open the store themselves, so
-    it must be at a path or URL they can reach), and the store's view without its skipped
-    rows (:class:`dks.store.RowView`) those rows of it; an in-memory array is wrapped with
-    ``dask.array.from_array`` (its data then travel with the task graph: for a large
-    embedding, write a Zarr store and pass that); a Dask array is returned as it is.
+    it must be at a path or URL they can reach), and a view of some rows of a Zarr array
+    (an object with the array as ``array`` and the row indices as ``rows``, as the store's
+    :class:`dks.store.RowView` without its skipped rows) those rows of it; an in-memory
+    array is wrapped with ``dask.array.from_array`` (its data then travel with the task
+    graph: for a large embedding, write a Zarr store and pass that); a Dask array is
+    returned as it is.
     """
     import dask.array as da
 
-    from dks.store import RowView
-
-    if isinstance(X, RowView):  # skipped images: the kept rows of the whole array
-        return as_dask_array(X.array)[X.rows]
+    rows = getattr(X, "rows", None)
+    if rows is not None and lazy_kind(getattr(X, "array", None)) == "zarr":
+        return as_dask_array(X.array)[rows]  # skipped images: the kept rows of the array
     kind = lazy_kind(X)
     if kind == "dask":
         return X
@@ -121,20 +126,25 @@ def _block_task(block, labelings, class_counts, n_bins, max_cols):
 
 
 def dask_signed_dks(
-    X, labelings, class_counts, *, bins, width, max_cols, out, emit, estimator, n_threads=1
-):
-    """:func:`dks.characterize.signed_dks` for a Dask array (see the module docstring).
+    X, labelings, class_counts, *, bins, width, max_cols, out, emit, estimator, n_threads=1,
+    on_done=None,
+):  # fmt: skip
+    """:func:`dks._engine.signed_dks` for a Dask array (see the module docstring).
 
-    ``out`` receives all labelings, or ``emit(f0, f1, res)`` is called per block.
+    ``out`` receives all labelings, or ``emit(f0, f1, res)`` is called per block;
+    ``on_done(f1 - f0)`` then counts the block's features (a progress bar).
     """
     from dask import compute, delayed
 
-    from dks._engine._validation import non_finite_error
-
     n_samples, n_features = X.shape
-    X = X.rechunk({0: n_samples, 1: min(width, n_features)})
-    bounds = np.concatenate([[0], np.cumsum(X.chunks[1])]).astype(int)
-    blocks = X.to_delayed().ravel()
+    bounds = [*range(0, n_features, max(1, width)), n_features]
+    # Each block its own graph: the slices of the chunks it needs (Dask reads only them,
+    # one chunk at a time), joined into one chunk of all rows. Rechunking the whole array
+    # instead would hold whole chunks of X until every block that needs them has its part.
+    blocks = []
+    for f0, f1 in itertools.pairwise(bounds):
+        (block,) = X[:, f0:f1].rechunk({0: n_samples, 1: f1 - f0}).to_delayed().ravel()
+        blocks.append(block)
     client = _current_client()
     # A key of its own (hash=False): a key shared with an earlier fit's labelings could be
     # released by that fit while this one needs it.
@@ -153,11 +163,15 @@ def dask_signed_dks(
             out[:, :, f0:f1] = res
         else:
             emit(f0, f1, res)
+        if on_done is not None:
+            on_done(f1 - f0)
 
     if client is None:
         step = max(1, n_threads)
+        pool = executor(step)
         for k0 in range(0, len(tasks), step):
-            for k, result in enumerate(compute(*tasks[k0 : k0 + step]), start=k0):
+            group = compute(*tasks[k0 : k0 + step], scheduler="threads", pool=pool)
+            for k, result in enumerate(group, start=k0):
                 store(k, result)
         return out
 

@@ -42,7 +42,7 @@ from numba import njit
 
 # One place for numba settings. No fastmath: NaN and inf must keep their meaning, and the
 # integer arithmetic of the statistic must not be reassociated. ``cache=True`` only on these
-# serial kernels; parallelism comes from joblib threads over feature blocks (``nogil``).
+# serial kernels; parallelism comes from the engine's threads over feature blocks (``nogil``).
 _JIT = {"nogil": True, "cache": True, "fastmath": False}
 
 _RADIX_BITS = 8

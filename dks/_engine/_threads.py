@@ -1,4 +1,4 @@
-"""Threads for the numba kernels: one pool per process, reused by every fit.
+"""Threads for the numba kernels: one pool per process, reused by every fit and every path.
 
 The kernels release the GIL (``nogil``), so threads run them in parallel. A fit on data in
 memory makes two parallel passes (the column checks, then the statistics) that each take a
@@ -9,6 +9,10 @@ child process after ``fork`` (whose threads do not survive). The number of threa
 follows scikit-learn's convention: :func:`joblib.effective_n_jobs` of ``n_jobs``, which
 honours :func:`joblib.parallel_config`.
 
+Every way of computing D_KS runs on this pool: the column checks and the feature blocks of
+an in-memory input, the blocks read from a memory map or a Zarr array, and the tasks of a
+Dask array on Dask's local scheduler (given the pool, :func:`executor`).
+
 Tasks must not submit work to the pool themselves (they would wait on a full pool).
 """
 
@@ -18,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from joblib import effective_n_jobs
 
-__all__ = ["n_threads", "run_threads"]
+__all__ = ["executor", "n_threads", "run_threads"]
 
 _lock = threading.Lock()
 _pool = None
@@ -30,7 +34,12 @@ def n_threads(n_jobs):
     return max(1, effective_n_jobs(n_jobs))
 
 
-def _executor(size):
+def executor(size):
+    """The process's pool, with at least ``size`` threads (rebuilt larger if needed).
+
+    For a scheduler that submits tasks itself (Dask's threaded one); others call
+    :func:`run_threads`.
+    """
     global _pool, _pool_size
     with _lock:
         if _pool is None or _pool_size < size:
@@ -79,7 +88,7 @@ def run_threads(fn, tasks, n_jobs):
     # Run at most ``size`` tasks of this call at once, even on a larger pool.
     pending = list(reversed(tasks))
     running = set()
-    pool = _executor(size)
+    pool = executor(size)
     try:
         while pending or running:
             while pending and len(running) < size:

@@ -1,13 +1,20 @@
-"""Input checks shared by the dks estimators: clear errors before any kernel runs."""
+"""Input checks shared by the dks estimators: clear errors before any kernel runs.
 
+The feature matrix and its labels (:func:`check_features`, :func:`encode_labels`), the
+non-finite values found while the statistics read a lazy input (:func:`non_finite_error`),
+and a class label given to a fitted estimator (:func:`class_index`).
+"""
+
+import difflib
 import warnings
 
 import numpy as np
 from sklearn import get_config
+from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
-from dks._engine._blocks import check_lazy, lazy_kind
+from dks._engine._blocks import lazy_kind
 from dks._engine._kernels import column_stats
 from dks._engine._threads import n_threads, run_threads
 
@@ -34,7 +41,7 @@ def check_features(estimator, X, y, *, reset=True, n_jobs=None):
     y : ndarray of shape (n_samples,)
     mins, maxs : ndarray of shape (n_features,), float64, or None
         Column minima and maxima; ``None`` when ``X`` is a Dask array, or a memory map or a
-        Zarr array larger than sklearn's ``working_memory``, which is not read here (see
+        Zarr array larger than half of sklearn's ``working_memory``, which is not read here (see
         :mod:`dks._engine._blocks`: the values are checked block by block as the statistics read
         them). A smaller memory map or Zarr array is read into memory at once.
     """
@@ -59,12 +66,52 @@ def check_features(estimator, X, y, *, reset=True, n_jobs=None):
     return X, y, mins, maxs
 
 
+def check_lazy(estimator, X, y, *, reset=True):
+    """Check the shape of a lazy ``X`` and its labels without reading ``X``.
+
+    Sets ``n_features_in_`` (and removes ``feature_names_in_``) when ``reset``; the values
+    are checked block by block later (:func:`dks._engine._blocks.block_stats`).
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+    """
+    name = type(estimator).__name__
+    shape = tuple(X.shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"Expected a 2-D array of activations (n_samples, n_features) for {name}; got an "
+            f"array of shape {shape}."
+        )
+    n_samples, n_features = shape
+    if n_samples < 2 or n_features < 1:
+        raise ValueError(f"{name} needs at least 2 samples and 1 feature; got X of shape {shape}.")
+    if not np.issubdtype(np.dtype(X.dtype), np.number):
+        raise ValueError(f"X must hold numbers for {name}; got dtype {X.dtype}.")
+    y = column_or_1d(np.asarray(y), warn=True)
+    check_consistent_length(np.empty((n_samples, 0)), y)
+    if reset:
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {name} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    return y
+
+
 def _fits_working_memory(X):
-    """Whether ``X`` takes at most sklearn's ``working_memory`` (a Dask array never is read)."""
+    """Whether ``X`` takes at most half of ``working_memory`` (a Dask array is never read).
+
+    The other half is for the temporaries of the in-memory statistics (see
+    :mod:`dks._engine._memory`).
+    """
     if len(X.shape) != 2:
         return False  # the lazy checks explain the shape
     itemsize = 4 if np.dtype(X.dtype) == np.float32 else 8
-    return X.shape[0] * X.shape[1] * itemsize <= get_config()["working_memory"] * 2**20
+    return 2 * X.shape[0] * X.shape[1] * itemsize <= get_config()["working_memory"] * 2**20
 
 
 def non_finite_error(estimator, n_bad, first_bad, offset=0):
@@ -159,3 +206,42 @@ def encode_labels(estimator, y):
 def _show(value):
     """``repr`` of a label without numpy's type wrapper: ``1.0``, not ``np.float64(1.0)``."""
     return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def class_index(classes, cls):
+    """Row of the class ``cls`` in a fitted estimator's ``classes_``, or a clear error.
+
+    A label equals ``cls`` when ``label == cls`` (so ``1`` finds ``1.0``); a label that
+    cannot be compared counts as different. The error lists the first classes and, for a
+    near miss of a string label, the closest one.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (n_classes,)
+        ``classes_`` of the estimator.
+    cls : label
+        The class asked for.
+
+    Returns
+    -------
+    index : int
+    """
+    labels = classes.tolist()
+    hits = [i for i, c in enumerate(labels) if _same_label(c, cls)]
+    if len(hits) == 1:
+        return hits[0]
+    close = difflib.get_close_matches(str(cls), [str(c) for c in labels], n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    shown = ", ".join(repr(c) for c in labels[:10])
+    more = ", ..." if len(labels) > 10 else ""
+    raise ValueError(
+        f"{cls!r} is not one of the {len(labels)} classes seen in fit "
+        f"(classes_: {shown}{more}).{hint}"
+    )
+
+
+def _same_label(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False

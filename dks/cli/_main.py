@@ -18,13 +18,13 @@ import sys
 import warnings
 
 from dks import __version__
-from dks._options import command_line
+from dks._options import cli_flag, command_line
 from dks.cli._layers import add_layers_command
 from dks.cli._pixels import add_max_image_pixels
 from dks.cli._study import add_commands as add_study_commands
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
-from dks.pipeline._embedding import cli_flags
 from dks.pipeline._parameters import check_parameters
+from dks.pipeline._settings import EmbedSettings
 
 __all__ = ["build_parser", "main"]
 
@@ -85,7 +85,7 @@ def _layers(text):
 
 
 def _background(text):
-    from dks._imageio import check_background
+    from dks.datasets._imageio import check_background
 
     try:
         check_background(text)
@@ -127,38 +127,38 @@ def _shard(text):
         ) from None
 
 
-#: Python parameter of dks.pipeline whose range is checked -> dest of its option (the flag:
-#: dks._options.cli_flag); torch-free ones first.
-_CHECKED_OPTIONS = {
-    "bins": "bins",
-    "shuffles": "shuffles",
-    "resolution": "resolution",
-    "thresholds": "thresholds",
-    "max_noise_share": "max_noise_share",
-    "jobs": "jobs",
-    "limit_per_class": "limit_per_class",
-    "resize": "resize",
-    "crop_size": "crop",
-    "batch_size": "batch_size",
-    "workers": "workers",
-}
+#: The parameters of dks.pipeline whose range is checked (each parsed under its own name,
+#: its flag named by dks._options.cli_flag); torch-free ones first.
+_CHECKED_OPTIONS = (
+    "bins",
+    "shuffles",
+    "resolution",
+    "thresholds",
+    "max_noise_share",
+    "jobs",
+    "limit_per_class",
+    "resize",
+    "crop_size",
+    "batch_size",
+    "workers",
+)
 
 
 def _check_ranges(args):
     """Check the numeric options against the estimators' constraints (messages name flags)."""
-    values = {
-        name: getattr(args, dest) for name, dest in _CHECKED_OPTIONS.items() if hasattr(args, dest)
-    }
+    values = {name: getattr(args, name) for name in _CHECKED_OPTIONS if hasattr(args, name)}
     with command_line():
         check_parameters(f"dks {args.command}", **values)
 
 
 # -------------------------------------------------------------------------- parser
-def _option(group, flag, param, metavar, text, **kwargs):
-    """Add ``flag`` with the default of :func:`dks.pipeline.analyze`'s ``param``, shown in
-    its help."""
+def _option(group, param, metavar, text, **kwargs):
+    """Add the flag of :func:`dks.pipeline.analyze`'s ``param`` (named by
+    :func:`dks._options.cli_flag`; the parsed value under ``param``), with its default, shown
+    in its help."""
     group.add_argument(
-        flag,
+        cli_flag(param),
+        dest=param,
         default=_DEFAULTS[param],
         metavar=metavar,
         help=f"{text} (default: %(default)s)",
@@ -217,7 +217,7 @@ def _images_parent():
     )
     group = parent.add_argument_group("embedding")
     group.add_argument(
-        "--model",
+        cli_flag("model"),
         metavar="NAME",
         help="CNN: vgg19 (the paper's; default with IMAGES_DIR), efficientnet_lite0 (offline "
         "ImageNet weights; default without IMAGES_DIR), any torchvision classification "
@@ -226,7 +226,6 @@ def _images_parent():
     )
     _option(
         group,
-        "--weights",
         "weights",
         "DEFAULT|NAME|PATH|none",
         "DEFAULT: torchvision's download (efficientnet_lite0: the packaged file; timm: the "
@@ -236,7 +235,6 @@ def _images_parent():
     )
     _option(
         group,
-        "--layers",
         "layers",
         "paper|L1,L2,...",
         "layers embedded: 'paper' (VGG: all conv layers + fc7; other families: every block "
@@ -246,7 +244,6 @@ def _images_parent():
     )
     _option(
         group,
-        "--crops",
         "crops",
         None,
         "ten: 4 corners + centre and their mirrors, averaged (the paper); center; none: "
@@ -255,7 +252,6 @@ def _images_parent():
     )
     _option(
         group,
-        "--resize",
         "resize",
         "N|none|auto",
         "shorter side after resizing; auto: the model's own (vgg19, efficientnet_lite0: 256, "
@@ -264,7 +260,6 @@ def _images_parent():
     )
     _option(
         group,
-        "--crop",
         "crop_size",
         "N|auto",
         "side of the crops; auto: the model's own (vgg19, efficientnet_lite0: 224)",
@@ -272,17 +267,16 @@ def _images_parent():
     )
     _option(
         group,
-        "--tokens",
         "tokens",
         None,
         "vision transformers: mean over patch tokens (the paper's spatial average), the class "
         "token, or both",
         choices=("mean", "cls", "both"),
     )
-    _option(group, "--device", "device", "auto|cpu|cuda[:i]", "auto: CUDA if available, else CPU")
-    _option(group, "--batch-size", "batch_size", "N", "images per forward pass", type=int)
+    _option(group, "device", "auto|cpu|cuda[:i]", "auto: CUDA if available, else CPU")
+    _option(group, "batch_size", "N", "images per forward pass", type=int)
     group.add_argument(
-        "--workers",
+        cli_flag("workers"),
         type=int,
         metavar="N",
         help="processes decoding and cropping images (default: up to 4, one less than the "
@@ -290,7 +284,6 @@ def _images_parent():
     )
     _option(
         group,
-        "--background",
         "background",
         "COLOUR",
         "colour under transparent pixels (RGBA, palette with transparency), as a name or "
@@ -301,7 +294,6 @@ def _images_parent():
     add_max_image_pixels(group, embedding=True)
     _option(
         group,
-        "--on-error",
         "on_error",
         None,
         "an image that cannot be read (empty, truncated, not an image): skip leaves it out "
@@ -310,7 +302,7 @@ def _images_parent():
         choices=("skip", "raise"),
     )
     group.add_argument(
-        "--shard",
+        cli_flag("shard"),
         type=_shard,
         metavar="K/N",
         help="fill only the K-th of N parts (K from 0) of RESULTS_DIR/embedding.zarr, so that "
@@ -320,7 +312,7 @@ def _images_parent():
         "IMAGES_DIR. A killed run (any command, with or without --shard) resumes when rerun",
     )
     group.add_argument(
-        "--export-npy",
+        cli_flag("export_npy"),
         action="store_true",
         help="also write the embedding to RESULTS_DIR/embedding.npy (small results)",
     )
@@ -332,7 +324,6 @@ def _stats_parent():
     group = parent.add_argument_group("statistics")
     _option(
         group,
-        "--bins",
         "bins",
         "N|exact",
         "D_KS on N equal-width bins per feature (the paper's 100) or exact",
@@ -340,18 +331,14 @@ def _stats_parent():
     )
     _option(
         group,
-        "--shuffles",
         "shuffles",
         "N",
         "shuffled labelings behind the noise thresholds",
         type=int,
     )
-    _option(
-        group, "--resolution", "resolution", "R", "step of the candidate thresholds", type=float
-    )
+    _option(group, "resolution", "R", "step of the candidate thresholds", type=float)
     _option(
         group,
-        "--thresholds",
         "thresholds",
         "global|per_class",
         "global: one t+ and one t- for all classes (the paper's Eq. 4, comparable with its "
@@ -362,14 +349,13 @@ def _stats_parent():
     )
     _option(
         group,
-        "--max-noise-share",
         "max_noise_share",
         "Q",
         "with --thresholds per_class: bound on the expected share of noise among the pairs "
         "kept in each class, in (0, 1)",
         type=float,
     )
-    _option(group, "--jobs", "jobs", "N", "threads computing D_KS (-1: all cores)", type=int)
+    _option(group, "jobs", "N", "threads computing D_KS (-1: all cores)", type=int)
     cluster = parent.add_argument_group(
         "Dask (pip install 'dks[dask]')"
     ).add_mutually_exclusive_group()
@@ -392,7 +378,6 @@ def _seed_parent():
     parent = argparse.ArgumentParser(add_help=False)
     _option(
         parent,
-        "--seed",
         "seed",
         "N",
         "seed of the image subsets, the shuffled labels and random weights",
@@ -480,8 +465,8 @@ def _run(args):
     if args.command in ("embed", "analyze"):
         progress = not args.no_progress and verbose
         kwargs = {
-            name: progress if name == "progress" else getattr(args, flag[2:].replace("-", "_"))
-            for name, flag in cli_flags().items()
+            name: progress if name == "progress" else getattr(args, name)
+            for name in EmbedSettings.names()
         }
         kwargs.update(out=args.out, limit_per_class=args.limit_per_class, verbose=verbose)
         kwargs.update(data_home=args.data_home, download=args.download)

@@ -11,9 +11,12 @@
 * The paper's datasets, from their official files to an ImageFolder of links:
   :func:`make_flowers102` (test split), :func:`make_cub200` (train split),
   :func:`make_mit67` (train split) and :func:`make_imagenet_val` (500 classes x 50
-  images of the ImageNet validation set).
+  images of the ImageNet validation set); :data:`PAPER_DATASETS` lists them and
+  :data:`PAPER_TABLE4` holds the paper's thresholds for the three it studies.
 
-None needs torch (the files are parsed with numpy; pillow writes the PNGs).
+None needs torch (the files are parsed with numpy; pillow writes the PNGs). The image loader
+that the embedding and the thumbnails share, which reads an image file as people see it, is
+here too (``dks.datasets._imageio``, private).
 """
 
 from dks.datasets._fashion_mnist import (
@@ -24,6 +27,7 @@ from dks.datasets._fashion_mnist import (
 from dks.datasets._folders import export_image_folder, folder_name
 from dks.datasets._paper import (
     PAPER_DATASETS,
+    PAPER_TABLE4,
     make_cub200,
     make_flowers102,
     make_imagenet_val,
@@ -34,6 +38,7 @@ __all__ = [
     "DEBIAN_FASHION_MNIST",
     "FASHION_MNIST_CLASSES",
     "PAPER_DATASETS",
+    "PAPER_TABLE4",
     "export_image_folder",
     "folder_name",
     "load_fashion_mnist",

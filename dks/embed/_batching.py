@@ -20,8 +20,8 @@ from torch.utils.data import DataLoader, Dataset, get_worker_info
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
-from dks._imageio import WHITE
 from dks._options import command_line, on_command_line, option
+from dks.datasets._imageio import WHITE
 from dks.embed._images import BadImage
 
 __all__ = ["Prefetcher", "Preprocess", "default_num_workers", "make_loader"]

@@ -15,8 +15,8 @@ from torchvision.models import WeightsEnum
 from tqdm.auto import tqdm
 
 from dks import _config
-from dks._imageio import check_background, check_max_image_pixels
 from dks._options import on_command_line, option
+from dks.datasets._imageio import check_background, check_max_image_pixels
 from dks.embed._allocator import release_memory, tune_allocator
 from dks.embed._arguments import (
     as_pair,
@@ -203,7 +203,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     the order of :func:`~dks.embed.image_folder`, which also returns the labels); or a
     map-style torch ``Dataset`` whose items are such images or ``(image, target)`` tuples,
     without normalizing transforms. Images become RGB as a viewer shows them (see
-    :func:`dks._imageio.load_image`): EXIF orientation applied, transparency composited
+    :func:`dks.datasets._imageio.load_image`): EXIF orientation applied, transparency composited
     over ``background``, 16-bit, CMYK and palette images converted.
 
     **Forward pass.** One forward hook per layer reduces the output inside the hook, so

@@ -1,7 +1,7 @@
 """Image inputs of :class:`~dks.embed.CNNEmbedder`: where images come from.
 
 An input collection ``X`` becomes a :class:`ImageSource` (:func:`as_source`), which can load
-its ``i``-th image as an RGB PIL image, as people see it (:mod:`dks._imageio`);
+its ``i``-th image as an RGB PIL image, as people see it (:mod:`dks.datasets._imageio`);
 :func:`image_folder` lists a folder in ImageFolder layout. Turning images into batches of
 crops is :mod:`dks.embed._batching`.
 """
@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from dks._imageio import WHITE, load_image, to_rgb
+from dks.datasets._imageio import WHITE, load_image, to_rgb
 
 __all__ = [
     "IMG_EXTENSIONS",
@@ -385,10 +385,10 @@ def _array_to_pil(array, background=WHITE):
 def to_pil(item, background=WHITE, max_image_pixels="auto"):
     """Return an image input (path, PIL image, uint8 array, tensor) as an RGB PIL image.
 
-    Files and PIL images go through :func:`dks._imageio.load_image` (EXIF orientation,
-    transparency composited over ``background``, 16-bit and CMYK images converted, files
-    of more than ``max_image_pixels`` pixels refused); a 4-channel array or tensor is RGBA,
-    composited likewise.
+    Files and PIL images go through :func:`dks.datasets._imageio.load_image` (EXIF
+    orientation, transparency composited over ``background``, 16-bit and CMYK images
+    converted, files of more than ``max_image_pixels`` pixels refused); a 4-channel array or
+    tensor is RGBA, composited likewise.
     """
     if isinstance(item, (str, os.PathLike, Image.Image)):
         return load_image(item, background=background, max_image_pixels=max_image_pixels)

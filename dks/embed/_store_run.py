@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dks._imageio import WHITE, ImageTooLargeError, fits_pixel_limit
+from dks.datasets._imageio import WHITE, ImageTooLargeError, fits_pixel_limit
 from dks.embed._images import ArraySource, ImageSource, SequenceSource, SkippedInput
 from dks.embed._output import check_output_path
 from dks.store import EmbeddingStore, RowView, StoreWriter, chunk_rows_for, parse_shard

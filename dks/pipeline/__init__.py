@@ -10,6 +10,7 @@ One module per idea:
 
 ========================  ===========================================================
 ``_steps``                the public steps and their transactions
+``_settings``             the embedding settings, once (``EmbedSettings``)
 ``_parameters``           argument checks, delegated to the estimators' constraints
 ``_folder``               the results folder: file names, the write transaction
 ``_io``                   JSON / CSV / ``.npy`` reading and writing, :func:`load_results`

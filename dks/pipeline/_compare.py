@@ -17,19 +17,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from dks._options import option
+from dks.datasets._paper import PAPER_TABLE4
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._figures import require_matplotlib
 from dks.pipeline._io import load_results, read_json, write_json
 from dks.pipeline._log import Log
-from dks.report._report import _PAPER_TABLE4
 
-__all__ = ["PAPER_TABLE4", "compare"]
-
-#: The paper's Table 4 (VGG19): dataset -> (t+, d_avg(t+), t-, d_avg(t-)).
-PAPER_TABLE4 = {row[0].split(" ")[0]: tuple(row[1:]) for row in _PAPER_TABLE4}
+__all__ = ["compare"]
 
 #: What must be equal for the per-layer parts: (label, how to read it from embedding.json).
 _SAME_EMBEDDING = (
@@ -253,26 +248,3 @@ def refusal(runs, differences):
         f"(Table 4, Fig. 9) with {option('only_layer_independent', True)}, or embed the images "
         "again with the same model, weights and layers."
     )
-
-
-def stats_of(run):
-    """The arrays the comparison figures read from one run."""
-    th = run.thresholds
-    return {
-        "dks": run.data["dks"],
-        "null_dks": run.data["null_dks"],
-        "groups": run.data["layers"],
-        "t_plus": th.get("t_plus"),
-        "t_minus": th.get("t_minus"),
-        "kept": np.array(
-            [row.get("kept", np.nan) for row in run.summary.get("layers", [])], dtype=float
-        ),
-        "kept_null": np.array(
-            [
-                np.nan if row.get("kept_shuffled") is None else row["kept_shuffled"]
-                for row in run.summary.get("layers", [])
-            ],
-            dtype=float,
-        ),
-        "layer_names": [row.get("name") for row in run.summary.get("layers", [])],
-    }

@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
-__all__ = ["compare_figures"]
+from dks.pipeline._figures import layer_kept
+
+__all__ = ["compare_figures", "stats_of"]
+
+
+def stats_of(run):
+    """The arrays the comparison figures read from one run (``dks.pipeline._compare.Run``)."""
+    th = run.thresholds
+    names, kept, kept_null = layer_kept(run.summary)
+    return {
+        "dks": run.data["dks"],
+        "null_dks": run.data["null_dks"],
+        "groups": run.data["layers"],
+        "t_plus": th.get("t_plus"),
+        "t_minus": th.get("t_minus"),
+        "kept": kept,
+        "kept_null": kept_null,
+        "layer_names": names,
+    }
 
 
 def compare_figures(runs, reference, layerwise):
@@ -10,7 +28,6 @@ def compare_figures(runs, reference, layerwise):
 
     ``layerwise`` False leaves out the per-layer figures (Figs. 5, 6/8 and 10).
     """
-    from dks.pipeline._compare import stats_of
     from dks.plotting._compare import (
         plot_compare_class_curves,
         plot_compare_dks_histograms,

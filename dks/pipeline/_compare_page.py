@@ -1,15 +1,14 @@
 """The comparison report: one self-contained HTML page (figures embedded, no JavaScript).
 
-Built from the pieces of :mod:`dks.report` (its style sheet, table and number formatting),
-so that the comparison reads like the report of a single results folder; written atomically.
+Built from the HTML kit of :mod:`dks.report._kit` (style sheet, tables, number formatting,
+embedded figures) and the page frame of :mod:`dks.report._page`, so that the comparison
+reads like the report of a single results folder; written atomically.
 """
 
 from __future__ import annotations
 
-import base64
-
+from dks.report._kit import CSS, escape, figure, fmt_num, table
 from dks.report._page import write_page
-from dks.report._report import _CSS, _e, _num, _png_bytes, _table
 
 __all__ = ["write_compare_page"]
 
@@ -20,19 +19,19 @@ def _datasets_section(rows):
     header = ("Dataset", "Model", "Images", "Classes", "Features", "Shuffles", "Folder")
     body = [
         (
-            f"<b>{_e(r['dataset'])}</b>",
-            _e(r.get("model") or "–"),
-            _num(r.get("n_images")),
-            _num(r.get("n_classes")),
-            _num(r.get("n_features")),
-            _num(r.get("n_shuffles")),
-            f'<span class="folder">{_e(r["folder"])}</span>',
+            f"<b>{escape(r['dataset'])}</b>",
+            escape(r.get("model") or "–"),
+            fmt_num(r.get("n_images")),
+            fmt_num(r.get("n_classes")),
+            fmt_num(r.get("n_features")),
+            fmt_num(r.get("n_shuffles")),
+            f'<span class="folder">{escape(r["folder"])}</span>',
         )
         for r in rows
     ]
     return (
         '<section id="datasets"><h2>Datasets</h2>'
-        + _table(header, body, num_cols=(2, 3, 4, 5))
+        + table(header, body, num_cols=(2, 3, 4, 5))
         + "</section>"
     )
 
@@ -44,28 +43,28 @@ def _table4_section(rows, paper):
     for r in rows:
         body.append(
             (
-                _e(r["dataset"]),
-                _num(r.get("t_plus")),
-                _num(r.get("d_avg_t_plus"), 1),
-                _num(r.get("t_minus")),
-                _num(r.get("d_avg_t_minus"), 1),
+                escape(r["dataset"]),
+                fmt_num(r.get("t_plus")),
+                fmt_num(r.get("d_avg_t_plus"), 1),
+                fmt_num(r.get("t_minus")),
+                fmt_num(r.get("d_avg_t_minus"), 1),
             )
         )
         classes.append("")
     for p in paper:
         body.append(
             (
-                _e(f"{p['dataset']} (paper, VGG19)"),
-                _num(p["t_plus"]),
-                _num(p["d_avg_t_plus"]),
-                _num(p["t_minus"]),
-                _num(p["d_avg_t_minus"]),
+                escape(f"{p['dataset']} (paper, VGG19)"),
+                fmt_num(p["t_plus"]),
+                fmt_num(p["d_avg_t_plus"]),
+                fmt_num(p["t_minus"]),
+                fmt_num(p["d_avg_t_minus"]),
             )
         )
         classes.append("ref")
     return (
         '<section id="thresholds"><h2>Noise thresholds (paper\'s Table 4)</h2>'
-        + _table(header, body, num_cols=(1, 2, 3, 4), row_class=classes)
+        + table(header, body, num_cols=(1, 2, 3, 4), row_class=classes)
         + '<p class="note">t<sup>+</sup> and t<sup>−</sup> maximize d<sub>avg</sub>, the '
         "average number of features per class beyond x with the true labels minus the same "
         "with shuffled labels (paper's Eq. 4). The grey rows are the paper's values (VGG19, "
@@ -75,12 +74,12 @@ def _table4_section(rows, paper):
 
 
 def _words_section(text, differences):
-    items = "".join(f"<li>{_e(sentence)}</li>" for sentence in text)
+    items = "".join(f"<li>{escape(sentence)}</li>" for sentence in text)
     note = ""
     if differences:
         note = (
             '<p class="note">Only the layer-independent parts are compared: the folders were '
-            "embedded differently (" + _e(", ".join(d["what"] for d in differences)) + ").</p>"
+            "embedded differently (" + escape(", ".join(d["what"] for d in differences)) + ").</p>"
         )
     return f'<section id="words"><h2>In words</h2>{note}<ul class="words">{items}</ul></section>'
 
@@ -88,12 +87,7 @@ def _words_section(text, differences):
 def _figures_section(figures, dpi):
     out = ['<section id="figures"><h2>Figures</h2>']
     for number, (key, (title, caption, png)) in enumerate(figures.items(), start=1):
-        data = base64.b64encode(_png_bytes(png, dpi)).decode("ascii")
-        out.append(
-            f'<figure id="fig-{_e(key)}"><img src="data:image/png;base64,{data}" '
-            f'alt="{_e(title)}"><figcaption><b>Figure {number}. {_e(title)}.</b> '
-            f"{_e(caption)}</figcaption></figure>"
-        )
+        out.append(figure(key, number, title, caption, png, dpi))
     out.append("</section>")
     return "".join(out)
 
@@ -127,4 +121,4 @@ def write_compare_page(path, comparison, figures, *, dpi=110):
         ("figures", "Figures", _figures_section(figures, dpi) if figures else ""),
     ]
     meta = [f"{len(rows)} results folders compared"]
-    return write_page(path, title, meta, sections, _CSS + _EXTRA_CSS)
+    return write_page(path, title, meta, sections, CSS + _EXTRA_CSS)

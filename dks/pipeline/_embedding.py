@@ -5,8 +5,8 @@ folder's transaction: a ``kill -9`` must leave its finished chunks where the nex
 them (:mod:`dks.store`). Only the small files made from it (``embedding.json``,
 ``skipped.csv``, the optional ``embedding.npy``) are committed by the transaction, once the
 store is complete. Whether the saved embedding can be reused, resumed or must start afresh
-is the store's decision alone: its fingerprint (model, weights, parameters, layers, crops,
-sizes, normalization, precision, batch size, device type, image list; see :doc:`/store`),
+is the store's decision alone: its fingerprint (a hash of the settings its manifest records,
+:func:`dks.pipeline._settings.manifest_settings`, with the image list; see :doc:`/store`),
 and its revision, which changes when chunks of images replaced since are computed again.
 """
 
@@ -17,7 +17,6 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -34,105 +33,7 @@ from dks.pipeline._folder import (
 from dks.pipeline._io import read_json, write_csv, write_json
 from dks.pipeline._log import format_seconds
 
-__all__ = ["EmbedSettings", "cli_flags", "embedding_step", "now"]
-
-#: Model used with the default dataset (offline ImageNet weights).
-DEFAULT_DATASET_MODEL = "efficientnet_lite0"
-
-#: Model used with a folder of images (the paper's).
-DEFAULT_MODEL = "vgg19"
-
-
-def _setting(default, doc, *, flag=None, embedder=None, manifest=False):
-    """One field of :class:`EmbedSettings`: its default and what it is, for every reader.
-
-    ``flag``: the CLI option (default: ``--`` and the name with dashes); ``embedder``: the
-    :class:`~dks.embed.CNNEmbedder` parameter it goes to (default: the same name; ``""``: none);
-    ``manifest``: whether the store's manifest records it (resolved), so that the store's
-    fingerprint, and with it the reuse of a saved embedding, depends on it.
-    """
-    meta = {"doc": doc, "flag": flag, "embedder": embedder, "manifest": manifest}
-    return field(default=default, metadata=meta)
-
-
-@dataclass(frozen=True)
-class EmbedSettings:
-    """The embedding settings of :func:`~dks.pipeline.embed` and :func:`~dks.pipeline.analyze`.
-
-    The one spec of them: names, defaults, what each is (``fields(EmbedSettings)[i].metadata
-    ["doc"]``), the CLI flag that sets it, the :class:`~dks.embed.CNNEmbedder` parameter it
-    goes to and whether the store's manifest records it. The public signatures repeat the
-    names and defaults explicitly (tests check that they agree); :meth:`of` builds the
-    settings from a step's arguments, the command line from its parsed options
-    (:func:`cli_flags`). What the manifest records decides whether a saved embedding is
-    reused: the resolved model, weights, layers, crops, sizes, tokens, background, batch size
-    and device type, plus what the model itself fixes (its parameters' hash, interpolation,
-    normalization, precision) and the image list.
-    """
-
-    model: str | None = _setting(
-        None, "model name; None: the default for the kind of images", manifest=True
-    )
-    weights: str | None = _setting(
-        "DEFAULT", "pretrained weights: DEFAULT, a name, a file, or None", manifest=True
-    )
-    layers: str | list = _setting("paper", "layers embedded", manifest=True)
-    crops: str = _setting("ten", "ten, center or none", manifest=True)
-    resize: int | str | None = _setting("auto", "shorter side after resizing", manifest=True)
-    crop_size: int | str = _setting("auto", "side of the crops", flag="--crop", manifest=True)
-    device: str = _setting("auto", "torch device (its type is recorded)", manifest=True)
-    batch_size: int = _setting(8, "images per forward pass", manifest=True)
-    workers: int | None = _setting(
-        None, "DataLoader processes decoding images", embedder="num_workers"
-    )
-    progress: bool = _setting(True, "show a progress bar", flag="--no-progress")
-    seed: int = _setting(0, "seeds the subsets and random weights", embedder="random_state")
-    on_error: str = _setting("skip", "an unreadable image: skip or raise")
-    shard: tuple | None = _setting(None, "(k, n): fill only the k-th of n parts of the store")
-    export_npy: bool = _setting(False, "also write embedding.npy", embedder="")
-    background: object = _setting("white", "colour under transparent pixels", manifest=True)
-    tokens: str = _setting("mean", "vision transformers: mean, cls or both", manifest=True)
-    max_image_pixels: int | str | None = _setting(
-        "auto", "images with more pixels are refused (decompression bombs): auto, N or None"
-    )
-
-    @classmethod
-    def of(cls, arguments):
-        """The settings among ``arguments`` (a step's ``locals()``), the shard parsed."""
-        values = {f.name: arguments[f.name] for f in fields(cls)}
-        return cls(**{**values, "shard": _parse_shard(values["shard"])})
-
-    def embedder_parameters(self):
-        """The keywords of :class:`~dks.embed.CNNEmbedder` (all but the model)."""
-        out = {}
-        for f in fields(self):
-            name = f.metadata["embedder"]
-            if f.name != "model" and name != "":
-                out[name or f.name] = getattr(self, f.name)
-        return out
-
-    def model_name(self, default_dataset):
-        """The model asked for, or the default for this kind of images."""
-        if self.model is not None:
-            return self.model
-        return DEFAULT_DATASET_MODEL if default_dataset else DEFAULT_MODEL
-
-
-def cli_flags():
-    """``{name: flag}`` of the settings: the CLI option that sets each."""
-    return {
-        f.name: f.metadata["flag"] or "--" + f.name.replace("_", "-")
-        for f in fields(EmbedSettings)
-    }
-
-
-def _parse_shard(shard):
-    from dks.store import parse_shard
-
-    try:
-        return parse_shard(shard)
-    except ValueError as exc:
-        raise AnalysisError(str(exc)) from None
+__all__ = ["check_shard_images", "embedding_step", "now"]
 
 
 def now():
@@ -333,13 +234,12 @@ def _meta(images, store, settings, model, embedder, seconds):
             "weights": embedder.weights_,
             "weights_argument": None if settings.weights is None else os.fspath(settings.weights),
             "layers": settings.layers,
-            # crops, sizes, interpolation, tokens, background, normalization, precision and
-            # batch size: in the store's manifest only (their one record; load_results reads
-            # them from there, see dks.pipeline._io.STORE_SETTINGS)
+            # the others: in the store's manifest only (their one record; load_results reads
+            # them from there, see dks.pipeline._settings.STORE_SETTINGS)
             "device": str(embedder.device_),
             "on_error": settings.on_error,
             # not in the manifest (it changes which images are read, not their values); the
-            # report's thumbnails and crops read the images with it too (image_pixel_limit)
+            # report's thumbnails and crops read the images with it too (embedding_pixel_limit)
             "max_image_pixels": settings.max_image_pixels,
             "seconds": None if seconds is None else round(seconds, 3),
             "dks": __version__,

@@ -16,12 +16,25 @@ from dks._optional import import_optional
 from dks.pipeline._io import embedding_background, embedding_pixel_limit, load_results
 from dks.plotting._captions import PER_CLASS_CAPTIONS
 
-__all__ = ["report_step", "require_matplotlib"]
+__all__ = ["layer_kept", "report_step", "require_matplotlib"]
 
 
 def require_matplotlib():
     """Fail early, with the install command, if matplotlib is missing."""
     import_optional("matplotlib", "The figures and the report", needs="matplotlib", extra="plot")
+
+
+def layer_kept(summary):
+    """The per-layer figure's data from a summary: layer names, kept shares, shuffled ones.
+
+    The shares are float arrays (``summary["layers"]`` rows, the columns of
+    :meth:`dks.NoiseThresholdSelector.layer_summary`); NaN where the share is unknown.
+    """
+    rows = summary.get("layers", [])
+    names = [row.get("name") for row in rows]
+    kept = np.array([row.get("kept", np.nan) for row in rows], dtype=float)
+    shuffled = [row.get("kept_shuffled") for row in rows]
+    return names, kept, np.array([np.nan if v is None else v for v in shuffled], dtype=float)
 
 
 def _figure_name(text):
@@ -59,12 +72,7 @@ def _summary_figures(data):
     # One pair per class: the figures of all pairs at once draw no threshold line.
     line_plus, line_minus = (None, None) if t_plus.ndim else (t_plus, t_minus)
     noise = "class_noise" in data
-    layer_names = [row["name"] for row in summary["layers"]]
-    kept = [row["kept"] for row in summary["layers"]]
-    kept_null = [
-        np.nan if row.get("kept_shuffled") is None else row["kept_shuffled"]
-        for row in summary["layers"]
-    ]
+    layer_names, kept, kept_null = layer_kept(summary)
     return {
         "layer_distribution": lambda: plot_layer_distribution(
             dks, groups, t_plus=line_plus, t_minus=line_minus

@@ -18,6 +18,7 @@ import numpy as np
 from dks._atomic import atomic_open
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._layers import layer_groups
+from dks.pipeline._settings import STORE_SETTINGS
 
 __all__ = [
     "CLASS_NOISE_COLUMNS",
@@ -45,24 +46,6 @@ CLASS_NOISE_COLUMNS = (
     "mostly_noise",
     "t_plus",
     "t_minus",
-)
-
-#: The settings that determined the embedding's values and that the store's manifest records
-#: (:mod:`dks.store`): their one record. ``embedding.json`` keeps what the run was asked and
-#: how it went (model, weights and its argument, the layers argument, device, versions, time
-#: taken); :func:`read_embedding_meta` adds these from the manifest. Folders written before
-#: the store (or by dks before this split) have them in ``embedding.json`` itself.
-STORE_SETTINGS = (
-    "crops",
-    "resize",
-    "crop_size",
-    "interpolation",
-    "tokens",
-    "background",
-    "mean",
-    "std",
-    "precision",
-    "batch_size",
 )
 
 
@@ -157,7 +140,7 @@ def read_embedding(path, meta):
 def read_embedding_meta(path):
     """``embedding.json`` of the results folder ``path``, its settings completed from the store.
 
-    The settings of :data:`STORE_SETTINGS` (crops, sizes, interpolation, tokens,
+    The settings of :data:`~dks.pipeline._settings.STORE_SETTINGS` (crops, sizes, tokens,
     background, normalization, ...) are read from the store's manifest, their one record;
     a folder without a store keeps them in ``embedding.json``, read as it is (a store gone
     missing is reported by :func:`read_embedding`).
@@ -188,7 +171,7 @@ def embedding_background(meta):
     As recorded (see :func:`read_embedding_meta`); white for folders that did not record it
     (made before ``background`` existed, when it was always white).
     """
-    from dks._imageio import WHITE
+    from dks.datasets._imageio import WHITE
 
     return tuple(int(c) for c in meta.get("settings", {}).get("background", WHITE))
 
@@ -201,7 +184,7 @@ def embedding_pixel_limit(meta, override="auto"):
     ``embedding.json`` (so that the images the embedding accepted are shown), PIL's own
     (``"auto"``) where none was recorded.
     """
-    from dks._imageio import check_max_image_pixels
+    from dks.datasets._imageio import check_max_image_pixels
 
     override = check_max_image_pixels(override)
     if override != "auto":

@@ -13,7 +13,9 @@ import time
 import numpy as np
 
 from dks import _config
+from dks._engine import as_dask_array, client_for
 from dks.characterize import KSCharacterizer
+from dks.datasets._paper import PAPER_TABLE4
 from dks.pipeline._embedding import now
 from dks.pipeline._io import (
     CLASS_NOISE_COLUMNS,
@@ -30,18 +32,11 @@ from dks.select import NoiseThresholdSelector
 
 __all__ = ["PAPER_T_MINUS", "PAPER_T_PLUS", "save_summary", "statistics_step"]
 
-#: Range of t+ and of t- over the paper's three datasets (Table 4, VGG19).
-PAPER_T_PLUS = (0.123, 0.183)
-PAPER_T_MINUS = (-0.165, -0.114)
-
-_LAYER_COLUMNS = (
-    "n_features",
-    "kept",
-    "kept_presence",
-    "kept_absence",
-    "kept_shuffled",
-    "n_noise",
-)
+_T_PLUS, _T_MINUS = zip(*((row[0], row[2]) for row in PAPER_TABLE4.values()), strict=True)
+#: Range of t+ over the paper's three datasets (its Table 4, VGG19): (0.123, 0.183).
+PAPER_T_PLUS = (min(_T_PLUS), max(_T_PLUS))
+#: Range of t- over the paper's three datasets: (-0.165, -0.114).
+PAPER_T_MINUS = (min(_T_MINUS), max(_T_MINUS))
 
 
 def statistics_step(
@@ -64,7 +59,7 @@ def statistics_step(
     ``n_bins`` is already parsed (an int, or None for the exact statistic); ``thresholds``
     and ``max_noise_share`` are those of :class:`~dks.NoiseThresholdSelector`. With
     ``scheduler`` (an address) or ``local_cluster`` (a number of workers) the feature blocks
-    run as tasks on that Dask cluster (:func:`dks._engine._dask.client_for`); the result is
+    run as tasks on that Dask cluster (:func:`dks._engine.client_for`); the result is
     the same.
 
     Returns
@@ -87,8 +82,6 @@ def statistics_step(
         _cluster(scheduler, local_cluster, log) as on_cluster,
     ):
         if on_cluster:
-            from dks._engine._dask import as_dask_array
-
             X = as_dask_array(X)
         selector = NoiseThresholdSelector(
             KSCharacterizer(n_bins=n_bins, n_jobs=jobs, progress=progress),
@@ -110,8 +103,6 @@ def _cluster(scheduler, local_cluster, log):
     if scheduler is None and local_cluster is None:
         yield False
         return
-    from dks._engine._dask import client_for
-
     with client_for(scheduler, local_cluster) as client:
         log(f"characterize: on the Dask cluster {client.scheduler_info().get('address', '')}")
         yield True
@@ -179,16 +170,17 @@ def _write_statistics(path, sel, names, groups, meta, settings):
 def _write_layers(path, sel, groups):
     """``layers.csv`` (the paper's Fig. 10); returns its rows for the summary."""
     layers = sel.layer_summary(groups)
+    columns = [c for c in layers if c != "group"]  # the selector's columns, in its order
     write_csv(
         path / "layers.csv",
-        ("layer", *_LAYER_COLUMNS),
+        ("layer", *columns),
         (
-            [name, *(csv_cell(layers[c][i]) for c in _LAYER_COLUMNS)]
+            [name, *(csv_cell(layers[c][i]) for c in columns)]
             for i, name in enumerate(layers["group"])
         ),
     )
     return [
-        {"name": str(name), **{c: layers[c][i] for c in _LAYER_COLUMNS}}
+        {"name": str(name), **{c: layers[c][i] for c in columns}}
         for i, name in enumerate(layers["group"])
     ]
 

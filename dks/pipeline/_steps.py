@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dks._options import option
-from dks.pipeline._embedding import EmbedSettings, check_shard_images, embedding_step
+from dks.pipeline._embedding import check_shard_images, embedding_step
 from dks.pipeline._errors import AnalysisError, disk_errors
 from dks.pipeline._figures import report_step, require_matplotlib
 from dks.pipeline._folder import (
@@ -24,6 +24,7 @@ from dks.pipeline._images import folder_images, prepare_images
 from dks.pipeline._io import read_json
 from dks.pipeline._log import Log, format_seconds
 from dks.pipeline._parameters import check_parameters, parse_bins
+from dks.pipeline._settings import EmbedSettings
 from dks.pipeline._statistics import save_summary, statistics_step
 from dks.pipeline._summary import format_summary
 from dks.select import NoiseThresholdSelector

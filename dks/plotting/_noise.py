@@ -1,4 +1,4 @@
-"""The noise rate of every class against its size: true vs shuffled labels (issue 13)."""
+"""The noise rate of every class against its size: true vs shuffled labels."""
 
 from __future__ import annotations
 

@@ -16,22 +16,22 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def image_io():
-    """:mod:`dks._imageio` (the embedder's image loader), which needs pillow."""
-    return import_optional("dks._imageio", "Showing images", needs="pillow", pip="pillow")
+    """:mod:`dks.datasets._imageio` (the embedder's image loader), which needs pillow."""
+    return import_optional("dks.datasets._imageio", "Showing images", needs="pillow", pip="pillow")
 
 
 def check_background(background):
-    """``background`` as ``(R, G, B)`` ints (see :func:`dks._imageio.check_background`)."""
+    """``background`` as ``(R, G, B)`` ints (``dks.datasets._imageio.check_background``)."""
     return image_io().check_background(background)
 
 
 def load_thumbnail(item, size, background=(255, 255, 255), max_image_pixels="auto"):
     """An RGB (or 2-D gray) array for one image given as a path or an array.
 
-    As the network sees it (:mod:`dks._imageio`, the embedder's loader): EXIF orientation
+    As the network sees it (:mod:`dks.datasets._imageio`, the embedder's loader): EXIF orientation
     applied, transparent pixels composited over ``background`` (``(R, G, B)`` ints), for
     files and 4-channel arrays alike; files with more than ``max_image_pixels`` pixels
-    refused (:func:`dks._imageio.load_image`).
+    refused (:func:`dks.datasets._imageio.load_image`).
     """
     if isinstance(item, (str, os.PathLike)):
         img = image_io().load_image(item, background=background, max_image_pixels=max_image_pixels)

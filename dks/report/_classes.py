@@ -1,5 +1,5 @@
-"""The report's view of class sizes (issue 13): the noise rate of every class, the classes
-whose kept pairs are mostly noise or that no threshold resolves, and per-class thresholds.
+"""The report's view of class sizes: the noise rate of every class, the classes whose kept
+pairs are mostly noise or that no threshold resolves, and per-class thresholds.
 
 Sections of :func:`dks.report.write_report`, kept apart so that the report module stays one
 page; the keys they read are in its ``summary`` schema.
@@ -7,14 +7,12 @@ page; the keys they read are in its ``summary`` schema.
 
 from __future__ import annotations
 
-import html
 import math
-import numbers
 
 import numpy as np
 
 from dks import _config
-from dks.report._page import scrolled
+from dks.report._kit import escape, fmt_share, is_number, scrolled, table
 
 __all__ = ["class_noise_section", "layer_note", "rule_note", "threshold_cell"]
 
@@ -25,22 +23,8 @@ GUIDE = (
 )
 
 
-def _e(value):
-    return html.escape(str(value), quote=True)
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Number) and not isinstance(value, bool)
-
-
-def _pct(value):
-    if not _is_number(value) or not math.isfinite(float(value)):
-        return "–"
-    return f"{100 * float(value):.1f}%"
-
-
 def _t(value):
-    if not _is_number(value) or not math.isfinite(float(value)):
+    if not is_number(value) or not math.isfinite(float(value)):
         return "–"
     return "none" if abs(float(value)) >= 1.0 else f"{float(value):+.3f}"
 
@@ -64,7 +48,7 @@ def rule_note(s):
     if s.get("thresholds") != "per_class":
         return ""
     share = s.get("max_noise_share")
-    bound = f"{100 * share:g}%" if _is_number(share) else "the bound"
+    bound = f"{100 * share:g}%" if is_number(share) else "the bound"
     return (
         "<b>The thresholds are per class</b> (<code>--thresholds per_class</code>): each "
         "class's t<sup>+</sup> and t<sup>−</sup> are the smallest at which the pairs it keeps "
@@ -100,25 +84,21 @@ def class_noise_section(s):
     header = ("Class", "Images", "Kept, true labels", "Kept, shuffled labels")
     header += ("Expected noise share",) + (("t<sup>+</sup>", "t<sup>−</sup>") if per_class else ())
 
-    def table(chosen):
-        out = ["<table><thead><tr>", *(f"<th>{h}</th>" for h in header), "</tr></thead><tbody>"]
+    def class_table(chosen):
+        rows = []
         for r in chosen:
             status = " (unresolved)" if r.get("unresolved") else ""
             cells = [
-                _pct(r.get("kept")),
-                _pct(r.get("kept_shuffled")),
-                _pct(r.get("noise_share")) if r.get("kept") else "nothing kept",
+                fmt_share(r.get("kept")),
+                fmt_share(r.get("kept_shuffled")),
+                fmt_share(r.get("noise_share")) if r.get("kept") else "nothing kept",
             ]
             if per_class:
                 cells += [_t(r.get("t_plus")), _t(r.get("t_minus"))]
-            out.append(
-                f"<tr><td>{_e(r.get('class', '?'))}{status}</td>"
-                f'<td class="num">{_e(r.get("n_samples", "–"))}</td>'
-                + "".join(f'<td class="num">{c}</td>' for c in cells)
-                + "</tr>"
+            rows.append(
+                [f"{escape(r.get('class', '?'))}{status}", escape(r.get("n_samples", "–")), *cells]
             )
-        out.append("</tbody></table>")
-        return "".join(out)
+        return table(header, rows, num_cols=range(1, len(header)))
 
     by_size = sorted(rows, key=lambda r: (r.get("n_samples") or 0, str(r.get("class"))))
     flagged = [r for r in by_size if r.get("mostly_noise") or r.get("unresolved")]
@@ -135,7 +115,8 @@ def class_noise_section(s):
         out.append(
             f"<p><b>{len(flagged)} of {len(rows)} classes</b> keep mostly noise (expected noise "
             f"share above {limit}) or are unresolved (no threshold separates their signal from "
-            "chance; nothing is kept):</p>" + scrolled(table(flagged), len(flagged), "classes")
+            "chance; nothing is kept):</p>"
+            + scrolled(class_table(flagged), len(flagged), "classes")
         )
     else:
         out.append(f"<p>No class keeps mostly noise (expected noise share above {limit}).</p>")
@@ -148,7 +129,7 @@ def class_noise_section(s):
         )
     out.append(
         f"<details><summary>All {len(rows)} classes, smallest first</summary>"
-        + scrolled(table(by_size), len(by_size), "classes")
+        + scrolled(class_table(by_size), len(by_size), "classes")
         + "</details></section>"
     )
     return "".join(out)

@@ -11,28 +11,7 @@ from pathlib import Path
 
 from dks._atomic import atomic_open
 
-__all__ = ["SCROLL_CSS", "SCROLL_ROWS", "scrolled", "write_page"]
-
-#: Tables longer than this many rows (1,000 classes of ImageNet) scroll in a box of their own,
-#: their header kept in view, instead of making the page tens of screens long.
-SCROLL_ROWS = 25
-
-#: The style of :func:`scrolled` boxes, for the pages' style sheets.
-SCROLL_CSS = """
-.scroll { max-height: 70vh; overflow: auto; border: 1px solid #ddd; margin: .6em 0; }
-.scroll table { margin: 0; }
-.scroll thead th { position: sticky; top: 0; z-index: 1; }
-"""
-
-
-def scrolled(table, n_rows, what="rows"):
-    """``table`` (HTML) in a scrolling box, with its row count, when it has many rows."""
-    if n_rows <= SCROLL_ROWS:
-        return table
-    return (
-        f'<p class="meta">{n_rows:,} {html.escape(what)}; the table scrolls (all of them are '
-        'also in the CSV files of the results folder).</p><div class="scroll">' + table + "</div>"
-    )
+__all__ = ["write_page"]
 
 
 def write_page(path, title, meta, sections, css):

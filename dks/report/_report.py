@@ -95,96 +95,15 @@ other keys are shown under their own name, with the caption given, if any:
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-import math
-import numbers
-import os
 from collections.abc import Mapping
-from pathlib import Path
 
+from dks.datasets._paper import PAPER_TABLE4
 from dks.plotting._captions import FIGURE_TEXT
 from dks.report._classes import class_noise_section, layer_note, rule_note, threshold_cell
-from dks.report._page import SCROLL_CSS, scrolled, write_page
+from dks.report._kit import CSS, escape, figure, fmt_num, fmt_share, is_number, scrolled, table
+from dks.report._page import write_page
 
 __all__ = ["FIGURE_TEXT", "write_report"]
-
-_PAPER_TABLE4 = (
-    ("mit67 (paper, VGG19)", 0.123, 2742, -0.114, 3027),
-    ("cub200 (paper, VGG19)", 0.183, 1833, -0.165, 1864),
-    ("flowers102 (paper, VGG19)", 0.169, 2264, -0.147, 2515),
-)
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
-       color: #1d1d1f; background: #fafafa; line-height: 1.45; }
-main { max-width: 1100px; margin: 0 auto; padding: 1.5em 2em 4em; background: #fff; }
-h1 { font-size: 1.7em; margin-bottom: 0.2em; }
-h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-p.meta { color: #666; margin-top: 0; }
-nav ul { padding-left: 1.2em; columns: 2; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
-th, td { border: 1px solid #d0d0d0; padding: 0.3em 0.6em; vertical-align: top; }
-th { background: #f0f0f0; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tr.ref td { color: #777; font-style: italic; }
-td.feats { font-size: 0.9em; }
-code, .feat { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
-              font-size: 0.92em; }
-.pos { color: #1f5fa8; } .neg { color: #b0302a; }
-figure { margin: 1.5em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { font-size: 0.93em; color: #333; max-width: 60em; }
-details { margin: 0.5em 0; } summary { cursor: pointer; }
-.note { background: #f5f7fb; border-left: 3px solid #8aa4d6; padding: 0.5em 0.9em; }
-"""
-
-
-def _e(value):
-    """HTML-escaped text of any value."""
-    return html.escape(str(value), quote=True)
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Number) and not isinstance(value, bool)
-
-
-def _num(value, digits=3, *, signed=False):
-    """A float with ``digits`` decimals, an int with thousands separators, else the text."""
-    if value is None:
-        return "–"
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return f"{int(value):,}"
-    if _is_number(value):
-        value = float(value)
-        if not math.isfinite(value):
-            return _e(value)
-        return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
-    return _e(value)
-
-
-def _share(value):
-    if value is None or (_is_number(value) and not math.isfinite(float(value))):
-        return "–"
-    if not _is_number(value):
-        return _e(value)
-    return f"{100 * float(value):.1f}%"
-
-
-def _table(header, rows, *, num_cols=(), row_class=None):
-    """An HTML table; ``rows`` hold already-escaped HTML cells."""
-    out = ["<table>", "<thead><tr>"]
-    out += [f"<th>{h}</th>" for h in header]
-    out.append("</tr></thead><tbody>")
-    for i, row in enumerate(rows):
-        cls = f' class="{row_class[i]}"' if row_class and row_class[i] else ""
-        out.append(f"<tr{cls}>")
-        for j, cell in enumerate(row):
-            out.append(f'<td class="num">{cell}</td>' if j in num_cols else f"<td>{cell}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
 
 
 def _feature_list(items, css):
@@ -197,28 +116,11 @@ def _feature_list(items, css):
             name, value = item
         else:
             name, value = item, None
-        text = f'<span class="feat">{_e(name)}</span>'
-        if _is_number(value):
+        text = f'<span class="feat">{escape(name)}</span>'
+        if is_number(value):
             text += f' <span class="{css}">({float(value):+.3f})</span>'
         parts.append(text)
     return ", ".join(parts) if parts else "–"
-
-
-def _png_bytes(obj, dpi):
-    """PNG bytes of a Figure (anything with ``savefig``) or of a PNG file."""
-    if hasattr(obj, "savefig"):
-        buf = io.BytesIO()
-        obj.savefig(buf, format="png", dpi=dpi)
-        return buf.getvalue()
-    if isinstance(obj, (str, os.PathLike)):
-        data = Path(obj).read_bytes()
-        if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-            raise ValueError(f"Figure file {str(obj)!r} is not a PNG image.")
-        return data
-    raise TypeError(
-        "A figure must be a matplotlib Figure or the path of a PNG file; "
-        f"got {type(obj).__name__} instead."
-    )
 
 
 def _figure_text(key, caption):
@@ -253,18 +155,18 @@ def _run_section(s):
         if s.get(key) is None:
             continue
         value = s[key]
-        if kind == "time" and _is_number(value):
+        if kind == "time" and is_number(value):
             minutes, seconds = divmod(float(value), 60)
             cell = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
         else:
-            cell = _num(value)
-        rows.append((_e(label), cell))
+            cell = fmt_num(value)
+        rows.append((escape(label), cell))
     params = s.get("parameters")
     if isinstance(params, Mapping):
-        rows += [(f"<code>{_e(k)}</code>", _num(v)) for k, v in params.items()]
+        rows += [(f"<code>{escape(k)}</code>", fmt_num(v)) for k, v in params.items()]
     if not rows:
         return ""
-    return '<section id="run"><h2>Run</h2>' + _table(("Setting", "Value"), rows) + "</section>"
+    return '<section id="run"><h2>Run</h2>' + table(("Setting", "Value"), rows) + "</section>"
 
 
 def _thresholds_section(s, paper_reference):
@@ -275,20 +177,28 @@ def _thresholds_section(s, paper_reference):
     header += ("t<sup>−</sup>", "d<sub>avg</sub>(t<sup>−</sup>)")
     rows = [
         (
-            _e(s.get("dataset") or "this dataset"),
-            threshold_cell(s.get("t_plus")) or _num(s.get("t_plus")),
-            _num(s.get("d_avg_t_plus"), 1),
-            threshold_cell(s.get("t_minus")) or _num(s.get("t_minus")),
-            _num(s.get("d_avg_t_minus"), 1),
+            escape(s.get("dataset") or "this dataset"),
+            threshold_cell(s.get("t_plus")) or fmt_num(s.get("t_plus")),
+            fmt_num(s.get("d_avg_t_plus"), 1),
+            threshold_cell(s.get("t_minus")) or fmt_num(s.get("t_minus")),
+            fmt_num(s.get("d_avg_t_minus"), 1),
         )
     ]
     classes = [""]
     if paper_reference:
-        for name, tp, dp, tm, dm in _PAPER_TABLE4:
-            rows.append((_e(name), _num(tp), _num(dp), _num(tm), _num(dm)))
+        for name, (tp, dp, tm, dm) in PAPER_TABLE4.items():
+            rows.append(
+                (
+                    escape(f"{name} (paper, VGG19)"),
+                    fmt_num(tp),
+                    fmt_num(dp),
+                    fmt_num(tm),
+                    fmt_num(dm),
+                )
+            )
             classes.append("ref")
     out = ['<section id="thresholds"><h2>Noise thresholds (paper\'s Table 4)</h2>']
-    out.append(_table(header, rows, num_cols=(1, 2, 3, 4), row_class=classes))
+    out.append(table(header, rows, num_cols=(1, 2, 3, 4), row_class=classes))
     out.append(
         '<p class="note">A pair (feature f, class c) is kept as characteristic of c by '
         "<b>presence</b> when D<sub>KS</sub> &gt; t<sup>+</sup> and by <b>absence</b> when "
@@ -321,9 +231,9 @@ def _counts_table(s):
     n_pairs = s.get("n_pairs")
 
     def with_share(value):
-        if _is_number(value) and _is_number(n_pairs) and n_pairs:
-            return f"{_num(value)} ({_share(value / n_pairs)})"
-        return _num(value)
+        if is_number(value) and is_number(n_pairs) and n_pairs:
+            return f"{fmt_num(value)} ({fmt_share(value / n_pairs)})"
+        return fmt_num(value)
 
     n_noise = s.get("n_noise_features")
     if n_noise is None and s.get("noise_features") is not None:
@@ -343,8 +253,8 @@ def _counts_table(s):
         value = s.get(key) if value is None else value
         if value is None:
             continue
-        rows.append((label, with_share(value) if key.startswith("n_pairs_") else _num(value)))
-    return _table(("", "count"), rows, num_cols=(1,)) if rows else ""
+        rows.append((label, with_share(value) if key.startswith("n_pairs_") else fmt_num(value)))
+    return table(("", "count"), rows, num_cols=(1,)) if rows else ""
 
 
 _LAYER_COLUMNS = (
@@ -383,12 +293,12 @@ def _layers_section(s):
         c for c in _LAYER_COLUMNS if any(_lookup(row, c[0], c[1]) is not None for row in layers)
     ]
     header = ["Layer"] + [label for _, _, label, _ in present]
-    fmt = {"num": _num, "share": _share}
+    fmt = {"num": fmt_num, "share": fmt_share}
     rows = []
     for layer in layers:
         name = _lookup(layer, "name", ("group",))
         rows.append(
-            [f'<span class="feat">{_e("?" if name is None else name)}</span>']
+            [f'<span class="feat">{escape("?" if name is None else name)}</span>']
             + [fmt[kind](_lookup(layer, key, aliases)) for key, aliases, _, kind in present]
         )
     return (
@@ -396,7 +306,7 @@ def _layers_section(s):
         "<p>Share of each layer's (feature, class) pairs beyond the thresholds. Compare the "
         "true labels with the shuffled ones: the latter is the noise that the thresholds let "
         "through.</p>"
-        + _table(header, rows, num_cols=tuple(range(1, len(header))))
+        + table(header, rows, num_cols=tuple(range(1, len(header))))
         + (
             layer_note(s)
             if any(_lookup(r, "kept_shuffled", ("kept_null",)) is not None for r in layers)
@@ -427,8 +337,8 @@ def _noise_section(s, max_listed):
     more = f" … and {len(names) - len(shown):,} more" if len(names) > len(shown) else ""
     out.append(
         f"<details><summary>Show the {len(shown):,} names</summary><p>"
-        + ", ".join(f'<span class="feat">{_e(n)}</span>' for n in shown)
-        + _e(more)
+        + ", ".join(f'<span class="feat">{escape(n)}</span>' for n in shown)
+        + escape(more)
         + "</p></details></section>"
     )
     return "".join(out)
@@ -439,7 +349,7 @@ def _skipped_section(s):
     if not n:
         return ""
     rows = [
-        (f"<code>{_e(r.get('path'))}</code>", _e(r.get("class")), _e(r.get("reason")))
+        (f"<code>{escape(r.get('path'))}</code>", escape(r.get("class")), escape(r.get("reason")))
         for r in s.get("skipped") or []
     ]
     more = f" The first {len(rows):,} are listed; all are" if len(rows) < n else " They are"
@@ -447,7 +357,7 @@ def _skipped_section(s):
         '<section id="skipped"><h2>Skipped images</h2>'
         f"<p>{n:,} image(s) could not be read and were left out of the analysis.{more} "
         "listed in <code>skipped.csv</code> of the results folder.</p>"
-        + _table(("File", "Class", "Reason"), rows)
+        + table(("File", "Class", "Reason"), rows)
         + "</section>"
     )
 
@@ -467,8 +377,8 @@ def _classes_section(s):
     rows = []
     for row in classes:
         rows.append(
-            [_e(row.get("name", "?"))]
-            + [_num(_lookup(row, key, aliases)) for key, aliases, _ in present]
+            [escape(row.get("name", "?"))]
+            + [fmt_num(_lookup(row, key, aliases)) for key, aliases, _ in present]
             + [
                 _feature_list(row.get("top_presence"), "pos"),
                 _feature_list(row.get("top_absence"), "neg"),
@@ -480,7 +390,7 @@ def _classes_section(s):
         "features with the highest D<sub>KS</sub> (more active in the class than elsewhere) and "
         "the lowest (less active in the class than elsewhere).</p>"
         + scrolled(
-            _table(header, rows, num_cols=tuple(range(1, 1 + len(present)))), len(rows), "classes"
+            table(header, rows, num_cols=tuple(range(1, 1 + len(present)))), len(rows), "classes"
         )
         + "</section>"
     )
@@ -497,12 +407,7 @@ def _figures_section(figures, captions, dpi):
         if captions and key in captions:
             caption = captions[key]
         title, caption = _figure_text(str(key), caption)
-        data = base64.b64encode(_png_bytes(value, dpi)).decode("ascii")
-        out.append(
-            f'<figure id="fig-{_e(key)}"><img src="data:image/png;base64,{data}" '
-            f'alt="{_e(title)}"><figcaption><b>Figure {number}. {_e(title)}.</b> '
-            f"{_e(caption) if caption else ''}</figcaption></figure>"
-        )
+        out.append(figure(key, number, title, caption, value, dpi))
     out.append("</section>")
     return "".join(out)
 
@@ -572,6 +477,8 @@ def write_report(
         ("figures", "Figures", _figures_section(figures, captions, dpi)),
     ]
     meta = [
-        _e(summary[key]) for key in ("dataset", "model", "created") if summary.get(key) is not None
+        escape(summary[key])
+        for key in ("dataset", "model", "created")
+        if summary.get(key) is not None
     ]
-    return write_page(path, title, meta, sections, _CSS + SCROLL_CSS)
+    return write_page(path, title, meta, sections, CSS)

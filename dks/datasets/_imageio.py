@@ -21,7 +21,9 @@ way an image viewer shows it:
 PIL reads its limit from a module global; a limit other than ``"auto"`` is set there only
 while the file's header is parsed, under a lock, so that every loader here sees its own.
 
-This module needs only Pillow (no torch), so the plotting code can import it.
+This module needs only Pillow (no torch), so that the thumbnails of :mod:`dks.plotting`, the
+command line and the pipeline use it without torch; it lives with the image data of
+:mod:`dks.datasets`, whose ``__init__`` imports neither torch nor Pillow.
 """
 
 import os
