@@ -131,9 +131,7 @@ def scrolled(html_table, n_rows, what="rows"):
         return html_table
     return (
         f'<p class="meta">{n_rows:,} {escape(what)}; the table scrolls (all of them are also '
-        'in the CSV files of the results folder).</p><div class="scroll">'
-        + html_table
-        + "</div>"
+        'in the CSV files of the results folder).</p><div class="scroll">' + html_table + "</div>"
     )
 
 
