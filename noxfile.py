@@ -21,6 +21,7 @@ BENCHMARKS = (
     "benchmarks/bench_explore.py",
     "benchmarks/bench_gpu.py",
     "benchmarks/bench_sources.py",
+    "benchmarks/bench_imagenet_scale.py",
 )
 
 

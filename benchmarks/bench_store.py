@@ -18,6 +18,9 @@ loaded machine.
   done; the time to open it and find the chunk left to do, as a fraction of the time the
   embedder takes for one chunk of rows, at the default chunk size for VGG19's 9,600 features
   and with chunks of one batch (8 rows, the smallest possible).
+* **Many files.** ``--files`` empty image files (default 100,000) in 1,000 class folders:
+  the listing (:func:`dks.embed.image_folder`) against a bare ``os.walk``, and the resume
+  check (one ``stat`` per file, the done markers read) against a bare ``os.stat`` loop.
 * **Size.** Bytes on disk of the written store / bytes of the raw float32 array.
 
 Usage::
@@ -132,17 +135,63 @@ def resume_seconds(n_rows, n_features, chunk_rows, folder):
     return seconds, writer.n_chunks
 
 
+def listing_and_resume(n_files, n_features, folder):
+    """Seconds to list ``n_files`` images in 1,000 class folders and to resume over them.
+
+    Against bare baselines of the same run: the listing (:func:`dks.embed.image_folder`)
+    against one ``os.walk`` of the folders; the resume check (a StoreWriter opened on a store
+    with every chunk but the last done, one ``stat`` per file) against a loop of bare
+    ``os.stat`` calls. Returns ``(list_s, walk_s, resume_s, stat_s)``.
+    """
+    from dks.embed import image_folder
+    from dks.store import StoreWriter, chunk_rows_for
+
+    root = Path(folder) / "files"
+    n_classes = min(1000, n_files)
+    for c in range(n_classes):
+        (root / f"n{c:08d}").mkdir(parents=True)
+    for i in range(n_files):
+        c = i % n_classes
+        (root / f"n{c:08d}" / f"n{c:08d}_{i}.JPEG").touch()
+    start = time.perf_counter()
+    walked = [os.path.join(d, f) for d, _, files in os.walk(root) for f in files]
+    walk_s = time.perf_counter() - start
+    start = time.perf_counter()
+    paths, _, _ = image_folder(root)
+    list_s = time.perf_counter() - start
+    assert len(paths) == len(walked) == n_files
+    chunk_rows = chunk_rows_for(n_features, 8)
+    path = Path(folder) / "files.zarr"
+    writer = StoreWriter(path, _manifest(n_features), paths, chunk_rows, files=paths)
+    nan_block = np.full((chunk_rows, n_features), np.nan, dtype=np.float32)
+    for chunk in writer.pending[:-1]:
+        first, stop = writer.chunk_range(chunk)
+        writer.write_chunk(chunk, nan_block[: stop - first])
+    start = time.perf_counter()
+    for p in paths:
+        os.stat(p)
+    stat_s = time.perf_counter() - start
+    start = time.perf_counter()
+    resumed = StoreWriter(path, _manifest(n_features), paths, chunk_rows, files=paths)
+    resume_s = time.perf_counter() - start
+    assert resumed.pending == [writer.n_chunks - 1] and not resumed.changed
+    return list_s, walk_s, resume_s, stat_s
+
+
 def parse_args(argv=None):
     """The options; ``--quick`` replaces the sizes by those of a small smoke run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-images", type=int, default=48)
     parser.add_argument("--chunks", type=int, default=12, help="chunks written per setting")
     parser.add_argument("--resume-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--files", type=int, default=100_000, help="image files listed and resumed over"
+    )
     parser.add_argument("--dir", default=".", help="where to write (the disk to measure)")
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     args = parser.parse_args(argv)
     if args.quick:
-        args.n_images, args.chunks, args.resume_rows = 16, 2, 2000
+        args.n_images, args.chunks, args.resume_rows, args.files = 16, 2, 2000, 2000
     return args
 
 
@@ -173,6 +222,12 @@ def main(argv=None):
                 f"{seconds:.3f} s = {seconds / (chunk_rows * per_row):.2e}x the time to embed "
                 "one chunk (at this run's EfficientNet-Lite0 rate)"
             )
+        list_s, walk_s, resume_s, stat_s = listing_and_resume(args.files, rows.shape[1], folder)
+        print(
+            f"{args.files} image files in 1,000 class folders: listed in {list_s:.2f} s = "
+            f"{list_s / walk_s:.1f}x a bare os.walk; resume check in {resume_s:.2f} s = "
+            f"{resume_s / stat_s:.1f}x a bare os.stat loop over them"
+        )
         chunk_rows = chunk_rows_for(rows.shape[1], 8)
         print(
             f"a kill -9 costs at most one chunk per writer: {chunk_rows} rows = "

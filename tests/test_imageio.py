@@ -181,7 +181,7 @@ def test_decompression_bomb_is_refused(tmp_path, monkeypatch, factor):
     message = str(info.value)
     assert "bomb.png" in message
     assert f"{int(1200 / factor):,}" in message
-    assert "PIL.Image.MAX_IMAGE_PIXELS" in message
+    assert "max_image_pixels=500000000" in message
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     assert load_image(path).size == (40, 30)
 
@@ -210,3 +210,22 @@ def test_check_background_rejects(value):
         check_background(value)
     with pytest.raises(ValueError, match="--background must be"):
         check_background(value, "--background")
+
+
+def test_max_image_pixels_is_per_call_and_named_as_the_interface_does(tmp_path):
+    from dks._options import command_line
+    from dks.datasets._imageio import check_max_image_pixels
+
+    path = tmp_path / "big.png"
+    Image.new("L", (40, 30)).save(path)
+    with pytest.raises(ImageTooLargeError, match=r"limit of 1,000 pixels \(max_image_pixels"):
+        load_image(path, max_image_pixels=1000)
+    with command_line(), pytest.raises(ImageTooLargeError, match=r"--max-image-pixels 500000000"):
+        load_image(path, max_image_pixels=1000)
+    assert load_image(path, max_image_pixels=1200).size == (40, 30)
+    assert load_image(path, max_image_pixels=None).size == (40, 30)
+    assert Image.MAX_IMAGE_PIXELS == (1024 * 1024 * 1024 // 4 // 3)  # restored
+    assert check_max_image_pixels("none") is None
+    assert check_max_image_pixels("2_000") == 2000
+    with pytest.raises(ValueError, match="max_image_pixels must be"):
+        check_max_image_pixels(0)

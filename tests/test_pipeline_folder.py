@@ -109,3 +109,17 @@ def test_check_out_refuses_what_is_not_ours(tmp_path, monkeypatch):
         check_out(tmp_path)
     assert check_out("new") == mine / "new"
     assert check_out(make_results(tmp_path / "res"), must_exist=True) == tmp_path / "res"
+
+
+def test_image_paths_relative_and_back_without_pathlib_per_image(tmp_path):
+    from dks.pipeline._images import _joined, _relative
+
+    root = tmp_path / "imgs"
+    paths = [str(root / "a" / "1.png"), str(root / "b" / "sub" / "2.png")]
+    assert _relative(paths, root) == [
+        os.path.join("a", "1.png"),
+        os.path.join("b", "sub", "2.png"),
+    ]
+    assert _joined(root, _relative(paths, root)) == paths
+    outside = [str(tmp_path / "other" / "3.png")]  # not under root: relpath's answer
+    assert _relative(outside, root) == [os.path.relpath(outside[0], root)]

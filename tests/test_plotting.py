@@ -407,6 +407,28 @@ def test_plot_class_noise_points():
     assert len(ax.lines) == 4
 
 
+def test_plot_class_noise_at_imagenet_scale_is_linear_with_few_names():
+    # 1,000 classes of 732-1,300 images: within one decade a log axis would label one tick
+    rng = np.random.default_rng(0)
+    n = 1000
+    table = {
+        "class": np.array([f"n{i:08d}" for i in range(n)]),
+        "n_samples": rng.integers(732, 1301, n),
+        "kept": rng.uniform(0, 0.05, n),
+        "kept_shuffled": rng.uniform(0, 0.01, n),
+        "mostly_noise": np.arange(n) % 20 == 0,  # 50 flagged
+    }
+    (ax,) = render(plot_class_noise(table)).axes
+    assert ax.get_xscale() == "linear"
+    labelled = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert len(labelled) >= 3
+    names = [t.get_text() for t in ax.texts]
+    flagged = np.flatnonzero(table["mostly_noise"])
+    smallest = flagged[np.argsort(table["n_samples"][flagged], kind="stable")][:12]
+    assert names == [table["class"][i] for i in smallest]
+    assert max(c.get_sizes().max() for c in ax.collections) < 18  # smaller marks
+
+
 def test_plot_class_noise_without_shuffles_or_flags():
     table = {k: _class_noise()[k] for k in ("n_samples", "kept")}
     table["kept_shuffled"] = np.full(4, np.nan)

@@ -184,6 +184,25 @@ def test_sections_follow_the_summary(tmp_path):
     assert 'id="classes"' in text and 'id="layers"' not in text
 
 
+def test_a_thousand_classes_scroll_in_a_box(tmp_path):
+    from dks.report._kit import SCROLL_ROWS
+
+    few = full_summary()
+    text = write_report(tmp_path / "few.html", few).read_text()
+    assert 'class="scroll"' not in text
+    many = full_summary()
+    many["classes"] = [
+        {"name": f"n{i:08d}", "n_images": 1300, "n_plus": 3, "top_presence": [["f", 0.5]]}
+        for i in range(1000)
+    ]
+    text = write_report(tmp_path / "many.html", many).read_text()
+    box = text.split('<section id="classes">', 1)[1].split("</section>", 1)[0]
+    assert "1,000 classes; the table scrolls" in box
+    assert box.count('<div class="scroll">') == 1 and box.count("<tr>") == 1001
+    assert ".scroll thead th { position: sticky" in text
+    assert SCROLL_ROWS < 1000
+
+
 def test_long_noise_list_is_truncated(tmp_path):
     names = [f"fc7_{i}" for i in range(30)]
     text = write_report(tmp_path / "r.html", {"noise_features": names}, max_listed=10).read_text()

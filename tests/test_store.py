@@ -354,3 +354,17 @@ w.write_chunk(0, data()[:3])
     assert w.pending == [0, 1, 3]
     assert os.listdir(chunk_dir) == [] and os.listdir(legacy) == []
     assert os.listdir(done) == ["0"]
+
+
+def test_stamps_in_threads_are_those_of_one_stat_each(tmp_path):
+    from dks.store import _stamps
+
+    paths = []
+    for i in range(3 * _stamps._STAT_BATCH + 5):  # several batches, the last one short
+        path = tmp_path / f"{i}.png"
+        if i % 7:  # every 7th file missing
+            path.write_bytes(b"x" * (i % 13))
+        paths.append(str(path))
+    paths.append(None)
+    assert _stamps.stamps(paths) == [_stamps.stamp(p) for p in paths]
+    assert _stamps.stamps(paths)[0] == _stamps.MISSING

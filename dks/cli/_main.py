@@ -21,6 +21,7 @@ from dks import __version__
 from dks._options import cli_flag, command_line
 from dks.cli._explore import add_explore_command
 from dks.cli._layers import add_layers_command
+from dks.cli._pixels import add_max_image_pixels
 from dks.cli._study import add_commands as add_study_commands
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
 from dks.pipeline._parameters import check_parameters
@@ -327,6 +328,7 @@ def _images_parent():
         type=_background,
     )
     group = parent.add_argument_group("large collections")
+    add_max_image_pixels(group, embedding=True)
     _option(
         group,
         "on_error",
@@ -482,6 +484,7 @@ def build_parser():
         epilog=_EPILOG,
     )
     rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
+    add_max_image_pixels(rep, embedding=False)
     add_layers_command(commands, common, _EPILOG)  # dks layers MODEL (dks/cli/_layers.py)
     add_explore_command(commands, common, _EPILOG)  # dks explore RES (dks/cli/_explore.py)
     add_study_commands(commands, common)  # compare, visualize, datasets (dks/cli/_study.py)
@@ -509,6 +512,8 @@ def _run(args):
     else:
         kwargs = dict(verbose=verbose)
         target = args.results
+    if args.command == "report":
+        kwargs.update(max_image_pixels=args.max_image_pixels)
     if args.command in ("analyze", "characterize"):
         kwargs.update(bins=args.bins, shuffles=args.shuffles, resolution=args.resolution)
         kwargs.update(thresholds=args.thresholds, max_noise_share=args.max_noise_share)

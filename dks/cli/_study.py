@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dks.cli._pixels import add_max_image_pixels
+
 __all__ = ["add_commands"]
 
 #: The paper's datasets: --split choices and the default (the paper's split) of each builder.
@@ -45,7 +47,15 @@ def _visualize(args):
     if out is None:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in feature)
         out = Path(args.results) / "figures" / f"crops_{args.sign}_{safe}.png"
-    visualize(args.results, feature, k=args.k, sign=args.sign, cls=args.cls, out=out)
+    visualize(
+        args.results,
+        feature,
+        k=args.k,
+        sign=args.sign,
+        cls=args.cls,
+        out=out,
+        max_image_pixels=args.max_image_pixels,
+    )
     if not args.quiet:
         print(f"figure: {out}")
 
@@ -145,6 +155,7 @@ def add_commands(commands, common):
         help="image file (.png, .svg, .pdf; default RESULTS_DIR/figures/crops_<sign>_"
         "<feature>.png)",
     )
+    add_max_image_pixels(vis, embedding=False)
     vis.set_defaults(run=_visualize)
 
     ds = commands.add_parser(

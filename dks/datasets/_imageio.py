@@ -11,8 +11,15 @@ way an image viewer shows it:
   images (``F``) from [0, 1] (or, when their values are outside it, from their own range),
   instead of PIL's clipping at 255;
 * CMYK, YCbCr, palette, 1-bit and greyscale images converted to RGB;
-* images above PIL's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) refused with
-  :class:`ImageTooLargeError`, naming the file, the limit and how to raise it.
+* images with more pixels than a limit refused with :class:`ImageTooLargeError`, naming the
+  file, the limit and the option that raises it (``max_image_pixels`` in Python,
+  ``--max-image-pixels`` on the command line, spelled by :func:`dks._options.option`). The
+  limit guards against decompression bombs (a small file that decodes to gigabytes):
+  ``"auto"`` is PIL's own (``PIL.Image.MAX_IMAGE_PIXELS``, 89,478,485 pixels unless changed),
+  an int sets it, None removes it (:func:`check_max_image_pixels`).
+
+PIL reads its limit from a module global; a limit other than ``"auto"`` is set there only
+while the file's header is parsed, under a lock, so that every loader here sees its own.
 
 This module needs only Pillow (no torch), so that the thumbnails of :mod:`dks.plotting`, the
 command line and the pipeline use it without torch; it lives with the image data of
@@ -20,20 +27,77 @@ command line and the pipeline use it without torch; it lives with the image data
 """
 
 import os
+import threading
 import warnings
+from contextlib import contextmanager, nullcontext
 from numbers import Integral
 
 import numpy as np
 from PIL import Image, ImageColor, ImageOps
 
-__all__ = ["ImageTooLargeError", "check_background", "load_image", "to_rgb"]
+from dks._options import on_command_line, option
+
+__all__ = [
+    "ImageTooLargeError",
+    "check_background",
+    "check_max_image_pixels",
+    "fits_pixel_limit",
+    "load_image",
+    "to_rgb",
+]
 
 #: The default background of transparent pixels.
 WHITE = (255, 255, 255)
 
 
+#: Held while PIL's global limit is set to a caller's own.
+_PIL_LIMIT = threading.Lock()
+
+
 class ImageTooLargeError(ValueError):
-    """An image with more pixels than ``PIL.Image.MAX_IMAGE_PIXELS`` (a decompression bomb?)."""
+    """An image with more pixels than the limit (``max_image_pixels``): a decompression bomb?"""
+
+
+def check_max_image_pixels(value, what=None):
+    """Return a pixel limit: ``"auto"``, a positive int, or None (no limit).
+
+    Parameters
+    ----------
+    value : "auto", int, str of an int, "none" or None
+        ``"auto"``: PIL's limit (``PIL.Image.MAX_IMAGE_PIXELS`` when an image is read);
+        an int (or its text, as typed on a command line) >= 1; None or ``"none"``: no
+        limit.
+    what : str or None, default=None
+        How the error message names the value; None: :func:`~dks._options.option`'s
+        spelling of ``max_image_pixels``.
+
+    Returns
+    -------
+    limit : "auto", int or None
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is none of these.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value.replace("_", "").replace(",", ""))
+        except ValueError:
+            number = None
+    if isinstance(number, Integral) and not isinstance(number, bool) and number >= 1:
+        return int(number)
+    what = what or option("max_image_pixels")
+    none = "none" if on_command_line() else "None"
+    raise ValueError(
+        f"{what} must be a number of pixels >= 1, 'auto' (PIL's limit) or {none} (no "
+        f"limit). Got {value!r} instead."
+    )
 
 
 def check_background(value, what="The 'background' parameter"):
@@ -80,7 +144,7 @@ def check_background(value, what="The 'background' parameter"):
     return tuple(int(v) for v in values)
 
 
-def load_image(source, *, background=WHITE):
+def load_image(source, *, background=WHITE, max_image_pixels="auto"):
     """Open an image as 8-bit RGB, as people see it (see the module docstring).
 
     Parameters
@@ -90,6 +154,9 @@ def load_image(source, *, background=WHITE):
         an image already opened.
     background : (int, int, int), default=(255, 255, 255)
         Colour behind transparent pixels, as returned by :func:`check_background`.
+    max_image_pixels : "auto", int or None, default="auto"
+        Files with more pixels are refused (see :func:`check_max_image_pixels`); an image
+        already opened is not checked.
 
     Returns
     -------
@@ -99,44 +166,74 @@ def load_image(source, *, background=WHITE):
     Raises
     ------
     ImageTooLargeError
-        If the image has more pixels than ``PIL.Image.MAX_IMAGE_PIXELS``.
+        If the file has more pixels than ``max_image_pixels``.
     OSError, PIL.UnidentifiedImageError
         If the file cannot be read or decoded (missing, empty, truncated, not an image).
     """
     if isinstance(source, Image.Image):
         return to_rgb(source, background=background)
     name = source if hasattr(source, "read") else os.fspath(source)
-    with _open_checked(name) as image:
+    with _open_checked(name, max_image_pixels) as image:
         return to_rgb(image, background=background)
 
 
-def _open_checked(name):
+@contextmanager
+def _pil_limit(limit):
+    """PIL's global limit set to ``limit`` (not ``"auto"``) inside the block."""
+    with _PIL_LIMIT:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = limit
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _open_checked(name, limit="auto"):
     # Image.open reads only the header; PIL's bomb check runs there, raising above twice the
     # limit and warning above it. Both become ImageTooLargeError. catch_warnings is
     # process-global, but it is held only while the header is parsed.
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", Image.DecompressionBombWarning)
-            image = Image.open(name)
-    except Image.DecompressionBombError:
-        raise ImageTooLargeError(_too_large(name, None)) from None
+    with nullcontext() if limit == "auto" else _pil_limit(limit):
+        effective = Image.MAX_IMAGE_PIXELS
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", Image.DecompressionBombWarning)
+                image = Image.open(name)
+        except Image.DecompressionBombError:
+            raise ImageTooLargeError(_too_large(name, None, effective)) from None
     if any(issubclass(w.category, Image.DecompressionBombWarning) for w in caught):
         size = image.size
         image.close()
-        raise ImageTooLargeError(_too_large(name, size))
+        raise ImageTooLargeError(_too_large(name, size, effective))
     for w in caught:  # pass on any other warning
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return image
 
 
-def _too_large(name, size):
+def fits_pixel_limit(path, limit="auto"):
+    """Whether the image file ``path`` has no more pixels than ``limit`` (its header only).
+
+    False when it cannot be opened. ``limit`` as for :func:`check_max_image_pixels`.
+    """
+    effective = Image.MAX_IMAGE_PIXELS if limit == "auto" else limit
+    with _pil_limit(None):
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Exception:  # missing, unreadable: not admitted now either
+            return False
+    return effective is None or width * height <= effective
+
+
+def _too_large(name, size, limit):
     name = name if isinstance(name, str) else "the image"
     pixels = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels" if size else "too many pixels"
+    none = "none" if on_command_line() else "None"
     return (
-        f"{name!r} has {pixels}, more than PIL's limit of "
-        f"PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS:,} (a guard against "
-        "decompression bombs); refused. If you trust the file, raise the limit before "
-        "loading it, e.g. PIL.Image.MAX_IMAGE_PIXELS = 500_000_000 (None removes it)."
+        f"{name!r} has {pixels}, more than the limit of {limit:,} pixels "
+        f"({option('max_image_pixels')}, a guard against decompression bombs); refused. If "
+        f"you trust the file, raise the limit, e.g. {option('max_image_pixels', 500_000_000)} "
+        f"({none} removes it)."
     )
 
 

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset, get_worker_info
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
-from dks._options import option
+from dks._options import command_line, on_command_line, option
 from dks.datasets._imageio import WHITE
 from dks.embed._images import BadImage
 
@@ -183,22 +183,30 @@ def _crop(x, top, left, height, width):
 
 
 class _CropDataset(Dataset):
-    """``dataset[i] -> (i, list of crop views or None, error message or None)``; never raises."""
+    """``dataset[i] -> (i, list of crop views or None, error message or None)``; never raises.
 
-    def __init__(self, source, preprocess, background=WHITE):
+    The messages are made here, in a worker process or the prefetch thread: they spell
+    options as the caller's interface does (:func:`dks._options.option`), which is recorded
+    when the dataset is made, since neither a thread nor a spawned process inherits it.
+    """
+
+    def __init__(self, source, preprocess, background=WHITE, max_image_pixels="auto"):
         self.source = source
         self.preprocess = preprocess
         self.background = background
+        self.max_image_pixels = max_image_pixels
+        self.on_command_line = on_command_line()
 
     def __len__(self):
         return len(self.source)
 
     def __getitem__(self, index):
-        try:
-            image = self.source.load(index, self.background)
-            return index, self.preprocess.views(image), None
-        except Exception as exc:  # reported to the main process, which raises or skips
-            return index, None, f"{type(exc).__name__}: {exc}"
+        with command_line() if self.on_command_line else contextlib.nullcontext():
+            try:
+                image = self.source.load(index, self.background, self.max_image_pixels)
+                return index, self.preprocess.views(image), None
+            except Exception as exc:  # reported to the main process, which raises or skips
+                return index, None, f"{type(exc).__name__}: {exc}"
 
 
 def _collate(items):
@@ -254,10 +262,19 @@ def default_num_workers(n_images, batch_size, device_type="cpu", processes=1):
     return min(4, max(0, cores - busy))
 
 
-def make_loader(source, preprocess, *, batch_size, num_workers, pin_memory, background=WHITE):
+def make_loader(
+    source,
+    preprocess,
+    *,
+    batch_size,
+    num_workers,
+    pin_memory,
+    background=WHITE,
+    max_image_pixels="auto",
+):
     """DataLoader over ``source`` that yields :func:`_collate` batches in input order."""
     return DataLoader(
-        _CropDataset(source, preprocess, background),
+        _CropDataset(source, preprocess, background, max_image_pixels),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from dks import _config
 from dks._options import on_command_line, option
-from dks.datasets._imageio import check_background
+from dks.datasets._imageio import check_background, check_max_image_pixels
 from dks.embed._allocator import release_memory, tune_allocator
 from dks.embed._arguments import (
     as_pair,
@@ -118,6 +118,13 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         colour, 4-channel arrays): they are composited over it, as a viewer shows them. A
         colour name or code (``"white"``, ``"black"``, ``"#808080"``) or three ints
         ``(R, G, B)`` in 0-255.
+    max_image_pixels : "auto", int or None, default="auto"
+        Image files with more pixels than this are refused (a guard against decompression
+        bombs: a small file that decodes to gigabytes), as ``on_error`` says. ``"auto"``:
+        PIL's limit, ``PIL.Image.MAX_IMAGE_PIXELS`` (89,478,485 pixels unless changed);
+        None: no limit. Not part of the embedding's fingerprint: it changes which images
+        are accepted, not their values; a store's rerun with a limit that admits an image
+        refused before embeds that image's chunk again.
     batch_size : int, default=8
         Images per forward pass (each brings its crops: 80 crops with ``crops="ten"``).
         Memory grows with it: VGG19 on the CPU needs about 30 MB per 224 x 224 crop in a
@@ -249,6 +256,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         "mean": ["array-like", None],
         "std": ["array-like", None],
         "background": [str, tuple, list],
+        "max_image_pixels": [StrOptions({"auto"}), _POSITIVE, None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "precision": [StrOptions({"auto", "float32", "bfloat16", "float16"})],
@@ -274,6 +282,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         mean=None,
         std=None,
         background="white",
+        max_image_pixels="auto",
         batch_size=8,
         device="auto",
         precision="auto",
@@ -295,6 +304,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self.mean = mean
         self.std = std
         self.background = background
+        self.max_image_pixels = max_image_pixels
         self.batch_size = batch_size
         self.device = device
         self.precision = precision
@@ -336,6 +346,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         check_precision(precision, device)
         check_output(self.output, self.shard)
         background = check_background(self.background, "The 'background' parameter of CNNEmbedder")
+        max_image_pixels = check_max_image_pixels(self.max_image_pixels)
         as_source(X)
         tune_allocator()
 
@@ -389,6 +400,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         # (dks.embed._device_crops); on the CPU the workers make them (the same values),
         # so that the main process's threads only run the network.
         self._crop_on_device = device.type == "cuda"
+        self._max_image_pixels = max_image_pixels
         return self
 
     def _autocast(self):
@@ -500,6 +512,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             num_workers=num_workers,
             pin_memory=self.device_.type == "cuda",
             background=self._background,
+            max_image_pixels=self._max_image_pixels,
         )
         return iter(loader) if num_workers else Prefetcher(loader)
 

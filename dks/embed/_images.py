@@ -168,7 +168,7 @@ class ImageSource:
     def __len__(self):
         raise NotImplementedError
 
-    def load(self, index, background=WHITE):
+    def load(self, index, background=WHITE, max_image_pixels="auto"):
         """Return input ``index`` as an RGB :class:`PIL.Image.Image` (see :func:`to_pil`)."""
         raise NotImplementedError
 
@@ -186,8 +186,8 @@ class SequenceSource(ImageSource):
     def __len__(self):
         return len(self.items)
 
-    def load(self, index, background=WHITE):
-        return to_pil(self.items[index], background)
+    def load(self, index, background=WHITE, max_image_pixels="auto"):
+        return to_pil(self.items[index], background, max_image_pixels)
 
     def describe(self, index):
         item = self.items[index]
@@ -205,7 +205,7 @@ class ArraySource(ImageSource):
     def __len__(self):
         return self.array.shape[0]
 
-    def load(self, index, background=WHITE):
+    def load(self, index, background=WHITE, max_image_pixels="auto"):
         return _array_to_pil(self.array[index], background)
 
     def describe(self, index):
@@ -241,7 +241,7 @@ class _DatasetSource(ImageSource):
     def __len__(self):
         return len(self.dataset)
 
-    def load(self, index, background=WHITE):
+    def load(self, index, background=WHITE, max_image_pixels="auto"):
         item = self.dataset[index]
         if isinstance(item, (tuple, list)):
             if not item:
@@ -251,7 +251,7 @@ class _DatasetSource(ImageSource):
             _check_image_array(item)
         elif not isinstance(item, (str, os.PathLike, Image.Image)):
             raise BadImage(f"the dataset item is a {type(item).__name__}, not an image")
-        return to_pil(item, background)
+        return to_pil(item, background, max_image_pixels)
 
     def describe(self, index):
         return f"input {index} (item {index} of the {type(self.dataset).__name__})"
@@ -412,15 +412,16 @@ def _array_to_pil(array, background=WHITE):
     return to_rgb(Image.fromarray(np.ascontiguousarray(array)), background=background)
 
 
-def to_pil(item, background=WHITE):
+def to_pil(item, background=WHITE, max_image_pixels="auto"):
     """Return an image input (path, PIL image, uint8 array, tensor) as an RGB PIL image.
 
-    Files and PIL images go through :func:`dks.datasets._imageio.load_image` (EXIF orientation,
-    transparency composited over ``background``, 16-bit and CMYK images converted); a
-    4-channel array or tensor is RGBA, composited likewise.
+    Files and PIL images go through :func:`dks.datasets._imageio.load_image` (EXIF
+    orientation, transparency composited over ``background``, 16-bit and CMYK images
+    converted, files of more than ``max_image_pixels`` pixels refused); a 4-channel array or
+    tensor is RGBA, composited likewise.
     """
     if isinstance(item, (str, os.PathLike, Image.Image)):
-        return load_image(item, background=background)
+        return load_image(item, background=background, max_image_pixels=max_image_pixels)
     if isinstance(item, torch.Tensor):
         tensor = item.detach().cpu()
         if tensor.ndim == 2:

@@ -127,7 +127,7 @@ def feature_crops(embedder, images, feature, *, activations=None, k=9, lowest=Fa
     module.eval()
     try:
         for index in candidates:
-            original = source.load(index, embedder._background)
+            original = source.load(index, embedder._background, embedder._max_image_pixels)
             view, offset, resized = embedder._preprocess.center_view(original)
             fmap = _feature_map(embedder, module, target, view, channel)
             found.append(_crop(index, original, view, offset, resized, fmap, path, module, fields))

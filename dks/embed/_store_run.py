@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dks.datasets._imageio import WHITE
+from dks.datasets._imageio import WHITE, ImageTooLargeError, fits_pixel_limit
 from dks.embed._images import (
     ArraySource,
     CollectionSource,
@@ -61,8 +61,8 @@ class _Subset(ImageSource):
     def __len__(self):
         return len(self.indices)
 
-    def load(self, index, background=WHITE):
-        return self.source.load(int(self.indices[index]), background)
+    def load(self, index, background=WHITE, max_image_pixels="auto"):
+        return self.source.load(int(self.indices[index]), background, max_image_pixels)
 
     def describe(self, index):
         return self.source.describe(int(self.indices[index]))
@@ -92,19 +92,22 @@ def embed_into_store(embedder, source, output, shard):
     n_images = len(source)
     n_features = len(embedder._feature_names)
     chunk_rows = chunk_rows_for(n_features, embedder.batch_size)
+    files = image_files(source)
     writer = StoreWriter(
         output,
         _manifest(embedder),
         image_identities(source),
         chunk_rows,
         shard=shard,
-        files=image_files(source),
+        files=files,
+        retry=_admitted_now(files, embedder._max_image_pixels),
     )
     if writer.changed:
         row = writer.changed[0][1]
         logger.info(
-            "%s: %d chunk(s) of %d rows hold images changed since they were embedded (the "
-            "first: %s); embedding them again.",
+            "%s: %d chunk(s) of %d rows hold images changed since they were embedded, or "
+            "refused as too large and admitted by the limit now (the first: %s); embedding "
+            "them again.",
             os.fspath(output),
             len(writer.changed),
             chunk_rows,
@@ -135,6 +138,19 @@ def embed_into_store(embedder, source, output, shard):
     if shard is None and store.complete:
         return store.X, rows, skipped
     return RowView(store.array, rows), rows, skipped
+
+
+def _admitted_now(files, limit):
+    """``retry`` of :class:`~dks.store.StoreWriter`: an image skipped as too large (more
+    pixels than ``max_image_pixels``) that the limit of this run admits (its header read)."""
+    prefix = ImageTooLargeError.__name__ + ":"
+
+    def retry(entry):
+        row, _, reason = entry
+        path = files[int(row)]
+        return reason.startswith(prefix) and path is not None and fits_pixel_limit(path, limit)
+
+    return retry
 
 
 def _fill(embedder, source, writer, todo):

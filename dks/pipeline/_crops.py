@@ -20,7 +20,7 @@ from dks._options import option
 from dks._sign import check_sign
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._images import Thumbnails, recorded_images
-from dks.pipeline._io import embedding_background, load_results
+from dks.pipeline._io import embedding_background, embedding_pixel_limit, load_results
 
 __all__ = ["crop_figures", "embedder_from_results", "image_paths", "visualize"]
 
@@ -80,6 +80,7 @@ def embedder_from_results(data, path):
         mean=settings.get("mean"),
         std=settings.get("std"),
         background=embedding_background(meta),
+        max_image_pixels=embedding_pixel_limit(meta),
         device="auto",
         progress=False,
         random_state=seed,
@@ -125,10 +126,13 @@ def _feature_figure(embedder, data, paths, j, *, k, sign, cls):
         class_images=_class_images(y, cls, paths, k),
         class_name=cls,
         background=background,
+        max_image_pixels=embedding_pixel_limit(meta),
     )
 
 
-def visualize(results, feature, *, k=9, sign="presence", cls=None, out=None):
+def visualize(
+    results, feature, *, k=9, sign="presence", cls=None, out=None, max_image_pixels="auto"
+):
     """What a feature looks at: the images where it is highest, cropped to where it fires.
 
     The paper's Fig. 2 (and, with ``sign="absence"``, Figs. 3 and 4) for one feature of a
@@ -151,6 +155,9 @@ def visualize(results, feature, *, k=9, sign="presence", cls=None, out=None):
         The class shown with ``sign="absence"``.
     out : str or os.PathLike, optional
         Also write the figure there (PNG and SVG when no suffix is given, else that format).
+    max_image_pixels : "auto", int or None, default="auto"
+        Image files with more pixels are refused (decompression bombs); "auto": the limit
+        the embedding was made with (``embedding.json``), None: no limit.
 
     Returns
     -------
@@ -172,6 +179,9 @@ def visualize(results, feature, *, k=9, sign="presence", cls=None, out=None):
         )
     data = load_results(path)
     meta = data["embedding_meta"]
+    meta.setdefault("settings", {})["max_image_pixels"] = embedding_pixel_limit(
+        meta, max_image_pixels
+    )
     names = list(meta["feature_names"])
     if isinstance(feature, (int, np.integer)) or str(feature).isdigit():
         j = int(feature)

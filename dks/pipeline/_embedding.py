@@ -213,7 +213,7 @@ def _meta(images, store, settings, model, embedder, seconds):
 
     rows = store.sample_indices
     labels = np.asarray(images.labels)
-    paths = images.paths
+    paths = images.paths if store.skipped else None  # once: a list of every image
     skipped = [
         {"path": paths[s.index], "class": str(labels[s.index]), "reason": s.error}
         for s in store.skipped
@@ -240,6 +240,9 @@ def _meta(images, store, settings, model, embedder, seconds):
             # them from there, see dks.pipeline._settings.STORE_SETTINGS)
             "device": str(embedder.device_),
             "on_error": settings.on_error,
+            # not in the manifest (it changes which images are read, not their values); the
+            # report's thumbnails and crops read the images with it too (embedding_pixel_limit)
+            "max_image_pixels": settings.max_image_pixels,
             "seconds": None if seconds is None else round(seconds, 3),
             "dks": __version__,
             "torch": torch.__version__,

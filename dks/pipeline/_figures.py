@@ -11,7 +11,7 @@ import numpy as np
 from dks import _config
 from dks._optional import import_optional
 from dks.pipeline._images import Thumbnails, recorded_images
-from dks.pipeline._io import embedding_background, load_results
+from dks.pipeline._io import embedding_background, embedding_pixel_limit, load_results
 from dks.plotting._captions import PER_CLASS_CAPTIONS
 
 __all__ = ["layer_kept", "report_step", "require_matplotlib"]
@@ -122,29 +122,33 @@ def _feature_figures(data, path, log):
         else:
             figures[f"top_images_{_figure_name(name)}"] = lambda values=values, name=name: (
                 plot_top_images(
-                    Thumbnails(images, background),
+                    Thumbnails(images, background, embedding_pixel_limit(meta)),
                     values,
                     k=_config.PIPELINE_TOP_IMAGES,
                     labels=y,
                     feature=name,
                     ncols=_config.PIPELINE_TOP_IMAGES_COLUMNS,
                     background=background,
+                    max_image_pixels=embedding_pixel_limit(meta),
                 )
             )
     return figures
 
 
-def report_step(path, *, log, shown=None):
+def report_step(path, *, log, shown=None, max_image_pixels="auto"):
     """Figures and ``report.html`` from the saved results in ``path``.
 
     ``shown`` is the folder named in messages (the results folder, not the transaction's
-    temporary folder). Returns the summary.
+    temporary folder); ``max_image_pixels`` the limit the images are read with
+    (:func:`~dks.pipeline._io.embedding_pixel_limit`). Returns the summary.
     """
     from dks.plotting import save_figure
     from dks.report import write_report
 
     shown = path if shown is None else shown
     data = load_results(path)
+    settings = data["embedding_meta"].setdefault("settings", {})
+    settings["max_image_pixels"] = embedding_pixel_limit(data["embedding_meta"], max_image_pixels)
     summary = data["summary"]
     from dks.pipeline._crops import crop_figures
 

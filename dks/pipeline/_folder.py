@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from dks._atomic import TMP_SUFFIX, atomic_dir, remove_stale
+from dks._options import option
 from dks.pipeline._errors import AnalysisError
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "STORE",
     "Transaction",
     "check_out",
+    "check_writable",
     "transaction",
 ]
 
@@ -162,6 +164,7 @@ def check_out(out, *, must_exist=False):
                 f"{str(out)!r} is not a dks results folder with an embedding (no "
                 "embedding.json); run `dks embed` or `dks analyze` first."
             )
+        check_writable(out)
         return out
     cwd = Path.cwd().absolute()
     if out.parent == out or out == cwd or out in cwd.parents:
@@ -175,7 +178,42 @@ def check_out(out, *, must_exist=False):
             "embedding.json); choose a new or empty folder, so that nothing of yours is "
             "replaced."
         )
+    check_writable(out)
     return out
+
+
+def check_writable(out):
+    """Refuse, before any work, a results folder that cannot be written where it is.
+
+    The commands write the folder beside itself (:class:`Transaction`), so its parent must
+    exist and be writable, and so must the folder itself when it exists. A missing parent
+    is not created: a mistyped path would otherwise receive hours of work.
+    """
+    parent = out.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise AnalysisError(
+            f"The parent folder {str(parent)!r} of the results folder ({option('out')}) "
+            f"{what}; create it first (mkdir -p {parent}) or choose another {option('out')}."
+        )
+    for folder in (parent, out) if out.is_dir() else (parent,):
+        if _read_only(folder):
+            why = "is on a read-only file system"
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            why = "is not writable by this user"
+        else:
+            continue
+        raise AnalysisError(
+            f"The results folder {str(out)!r} cannot be written: {str(folder)!r} {why}. "
+            f"Choose another {option('out')}, on a writable disk."
+        )
+
+
+def _read_only(folder):
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows): os.access decides
+        return False
 
 
 def _ours(out):

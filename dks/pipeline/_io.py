@@ -24,6 +24,7 @@ __all__ = [
     "CLASS_NOISE_COLUMNS",
     "csv_cell",
     "embedding_background",
+    "embedding_pixel_limit",
     "jsonable",
     "load_results",
     "read_class_noise",
@@ -173,6 +174,22 @@ def embedding_background(meta):
     from dks.datasets._imageio import WHITE
 
     return tuple(int(c) for c in meta.get("settings", {}).get("background", WHITE))
+
+
+def embedding_pixel_limit(meta, override="auto"):
+    """The pixel limit of the images: ``override``, else the one the embedding was made with.
+
+    ``override`` is the ``max_image_pixels`` given to :func:`~dks.pipeline.report` or
+    :func:`~dks.pipeline.visualize`: ``"auto"`` takes the one recorded in
+    ``embedding.json`` (so that the images the embedding accepted are shown), PIL's own
+    (``"auto"``) where none was recorded.
+    """
+    from dks.datasets._imageio import check_max_image_pixels
+
+    override = check_max_image_pixels(override)
+    if override != "auto":
+        return override
+    return check_max_image_pixels(meta.get("settings", {}).get("max_image_pixels", "auto"))
 
 
 def load_results(path):

@@ -90,6 +90,11 @@ class EmbedSettings:
     export_npy: bool = _setting(False, "also write embedding.npy", embedder="")
     background: object = _setting("white", "colour under transparent pixels", record="manifest")
     tokens: str = _setting("mean", "vision transformers: mean, cls or both", record="manifest")
+    max_image_pixels: int | str | None = _setting(
+        "auto",
+        "images with more pixels are refused (decompression bombs): auto, N or None",
+        record="embedding.json",
+    )
 
     @classmethod
     def names(cls):

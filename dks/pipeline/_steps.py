@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dks._options import option
 from dks.pipeline._embedding import check_shard_images, embedding_step
-from dks.pipeline._errors import AnalysisError
+from dks.pipeline._errors import AnalysisError, disk_errors
 from dks.pipeline._figures import report_step, require_matplotlib
 from dks.pipeline._folder import (
     EMBEDDING_FILES,
@@ -78,6 +78,7 @@ def embed(
     export_npy=False,
     background="white",
     tokens="mean",
+    max_image_pixels="auto",
     progress=True,
     data_home=None,
     download=False,
@@ -94,8 +95,8 @@ def embed(
     Parameters
     ----------
     images, out, model, weights, layers, crops, resize, crop_size, device, precision, batch_size, \
-limit_per_class, seed, workers, on_error, shard, background, tokens, progress, data_home, \
-download, verbose
+limit_per_class, seed, workers, on_error, shard, background, tokens, max_image_pixels, \
+progress, data_home, download, verbose
         As for :func:`analyze`.
     export_npy : bool, default=False
         Also write the embedding to ``out/embedding.npy`` (for small results).
@@ -107,9 +108,10 @@ download, verbose
     """
     log = Log(verbose)
     settings = EmbedSettings.of(locals())
-    out, reused, complete = _embed(
-        "embed", images, out, settings, limit_per_class, data_home, download, log
-    )
+    with disk_errors(out):
+        out, reused, complete = _embed(
+            "embed", images, out, settings, limit_per_class, data_home, download, log
+        )
     if complete:
         log(f"embedding in {out}")
     return reused
@@ -206,6 +208,7 @@ def analyze(
     export_npy=False,
     background="white",
     tokens="mean",
+    max_image_pixels="auto",
     progress=True,
     data_home=None,
     download=False,
@@ -287,6 +290,11 @@ def analyze(
     background : str or tuple of 3 int, default="white"
         Colour that transparent pixels are composited over, in the embedding and in every
         thumbnail (see :class:`~dks.CNNEmbedder`).
+    max_image_pixels : "auto", int or None, default="auto"
+        Image files with more pixels are refused as possible decompression bombs (skipped or
+        raised, as ``on_error`` says); "auto": PIL's limit (89,478,485 pixels unless
+        changed), None: no limit. Recorded in ``embedding.json``: :func:`report` and
+        :func:`visualize` read the images with the same limit.
     on_error : {"skip", "raise"}, default="skip"
         What an image that cannot be read does: ``"skip"`` leaves it out (listed in
         ``skipped.csv``, in the report and counted in the summary), so that one bad file of a
@@ -332,13 +340,14 @@ def analyze(
     settings = EmbedSettings.of(locals())
     # Two commits: the embedding (the long part) first, so that a failure in a later step
     # does not throw it away (the next run reuses it); then statistics, figures and report.
-    out, reused, complete = _embed(
-        "analyze", images, out, settings, limit_per_class, data_home, download, log
-    )
+    with disk_errors(out):
+        out, reused, complete = _embed(
+            "analyze", images, out, settings, limit_per_class, data_home, download, log
+        )
     if not complete:  # a shard: the one that completes the store runs the rest
         return Analysis(out, {}, None, reused, dict(log.timings))
     try:
-        with transaction(out) as stage:
+        with disk_errors(out), transaction(out) as stage:
             selector, summary = _statistics(stage, **stats, log=log)
             seconds = read_json(stage.path / "embedding.json")["settings"].get("seconds")
             if seconds is not None:
@@ -397,7 +406,7 @@ local_cluster, progress, verbose
         seed=seed, progress=progress, scheduler=scheduler, local_cluster=local_cluster,
     )  # fmt: skip
     out = check_out(results, must_exist=True)
-    with transaction(out) as stage:
+    with disk_errors(out), transaction(out) as stage:
         selector, summary = _statistics(stage, **stats, log=log)
         save_summary(stage.path, summary, start, log)
         if any(stage.has_old(n) for n in REPORT_FILES):
@@ -407,13 +416,16 @@ local_cluster, progress, verbose
     return Analysis(out, summary, selector, True, dict(log.timings))
 
 
-def report(results, *, verbose=True):
+def report(results, *, max_image_pixels="auto", verbose=True):
     """Figures (PNG + SVG) and ``report.html`` from a characterized results folder.
 
     Parameters
     ----------
     results : str or os.PathLike
         A results folder with the statistics files (from :func:`characterize`).
+    max_image_pixels : "auto", int or None, default="auto"
+        The thumbnails' image files with more pixels are refused (decompression bombs);
+        "auto": the limit the embedding was made with (``embedding.json``), None: no limit.
     verbose : bool, default=True
         Print the steps with their timings.
 
@@ -430,8 +442,8 @@ def report(results, *, verbose=True):
             f"{str(out)!r} has no statistics yet (missing {', '.join(missing)}); run "
             "`dks characterize` first."
         )
-    with transaction(out) as stage:
+    with disk_errors(out), transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES)
-        summary = report_step(stage.path, log=log, shown=out)
+        summary = report_step(stage.path, log=log, shown=out, max_image_pixels=max_image_pixels)
     log(f"report written to {out / 'report.html'}")
     return Analysis(out, summary, None, True, dict(log.timings))

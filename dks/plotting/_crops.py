@@ -23,12 +23,12 @@ def _image_and_caption(item):
     return image, caption
 
 
-def _thumbnail(image, size, background):
+def _thumbnail(image, size, background, max_image_pixels):
     if hasattr(image, "thumbnail"):  # a PIL image: RGB as the embedder makes it (a copy)
         image = image_io().to_rgb(image, background=background)
         image.thumbnail((size, size))
         return np.asarray(image)
-    return load_thumbnail(image, size, background)
+    return load_thumbnail(image, size, background, max_image_pixels)
 
 
 def plot_feature_crops(
@@ -41,6 +41,7 @@ def plot_feature_crops(
     ncols=None,
     thumb_size=128,
     background="white",
+    max_image_pixels="auto",
     fig=None,
 ) -> Figure:
     """The image regions where a feature responds most, and optionally where it is absent.
@@ -71,6 +72,9 @@ def plot_feature_crops(
         Colour behind the transparent pixels of the images given as files, PIL images or
         4-channel arrays, as :class:`~dks.embed.CNNEmbedder`'s ``background``;
         the crops of :func:`~dks.embed.feature_crops` are already over the embedder's.
+    max_image_pixels : "auto", int or None, default="auto"
+        Image files with more pixels are refused, as :class:`~dks.embed.CNNEmbedder`'s
+        ``max_image_pixels`` (a guard against decompression bombs); None: no limit.
     fig : Figure, optional
 
     Returns
@@ -87,6 +91,7 @@ def plot_feature_crops(
     if not rows:
         raise ValueError("'crops' is empty: there is nothing to show.")
     background = check_background(background)
+    max_image_pixels = image_io().check_max_image_pixels(max_image_pixels)
     ncols = int(ncols) if ncols else max(len(items) for _, items in rows)
     nrows = sum(-(-len(items) // ncols) for _, items in rows)
     fig, axes = setup_axes(
@@ -108,7 +113,7 @@ def plot_feature_crops(
                 axis.set_axis_off()
                 continue
             image, caption = _image_and_caption(items[i])
-            image = _thumbnail(image, thumb_size, background)
+            image = _thumbnail(image, thumb_size, background, max_image_pixels)
             axis.imshow(image, cmap="gray" if image.ndim == 2 else None)
             axis.set_xlabel(caption, fontsize="x-small")
             if i == 0:

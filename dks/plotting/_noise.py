@@ -21,7 +21,8 @@ def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None) -> Figure
 
     One point per class and labeling: black for the true labels, red for the shuffled ones
     (their ratio is the class's expected noise share). A class whose kept pairs are mostly
-    noise is drawn with an open black marker and, with ``annotate``, labelled. With the
+    noise is drawn with an open black marker and, with ``annotate``, labelled (the 12
+    smallest of them, when there are more). With the
     paper's global thresholds the red points climb as classes shrink; per-class thresholds
     keep them a small fraction of the black ones.
 
@@ -71,25 +72,35 @@ def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None) -> Figure
 
     fig, (ax,) = setup_axes(ax, fig, 1, figsize=(6.0, 4.0), what="the class noise figure")
 
+    # Many classes (ImageNet's 1,000): smaller, lighter marks, so that they do not merge into
+    # one blot, and at most _MAX_LABELS of the flagged classes named (the smallest).
+    many = size.size > _MANY_CLASSES
+    mark, line = (6, 0.4) if many else (18, 0.8)
+    alpha = 0.6 if many else 1.0
     for x, a, b in zip(size, kept, shuffled, strict=True):
         if np.isfinite(a) and np.isfinite(b):
-            ax.plot([x, x], [100 * a, 100 * b], color="0.75", lw=0.8, zorder=1)
-    ax.scatter(size[~mostly], 100 * kept[~mostly], color=_COLOR_TRUE, s=18, label="true labels")
+            ax.plot([x, x], [100 * a, 100 * b], color="0.75", lw=line, zorder=1)
+    ax.scatter(
+        size[~mostly], 100 * kept[~mostly], color=_COLOR_TRUE, s=mark, alpha=alpha,
+        label="true labels",
+    )  # fmt: skip
     if mostly.any():
         ax.scatter(
             size[mostly],
             100 * kept[mostly],
             facecolors="none",
             edgecolors=_COLOR_TRUE,
-            s=24,
+            s=mark * 4 / 3,
             label="true labels, mostly noise",
         )
     if np.isfinite(shuffled).any():
         ax.scatter(
-            size, 100 * shuffled, color=_COLOR_NULL, marker="x", s=18, label="shuffled labels"
-        )
+            size, 100 * shuffled, color=_COLOR_NULL, marker="x", s=mark, alpha=alpha,
+            label="shuffled labels",
+        )  # fmt: skip
     if annotate:
-        for i in np.flatnonzero(mostly):
+        flagged = np.flatnonzero(mostly)
+        for i in flagged[np.argsort(size[flagged], kind="stable")][:_MAX_LABELS]:
             ax.annotate(
                 str(labels[i]),
                 (size[i], 100 * kept[i]),
@@ -97,12 +108,15 @@ def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None) -> Figure
                 textcoords="offset points",
                 fontsize="x-small",
             )
-    ax.set_xscale("log")
-    from matplotlib.ticker import FuncFormatter
+    if size.max() >= 10 * size.min():
+        ax.set_xscale("log")
+        from matplotlib.ticker import FuncFormatter
 
-    # class sizes as plain numbers (2, 5, 10, 20, 50, ...), not powers of ten
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(FuncFormatter(_two_and_five))
+        # class sizes as plain numbers (2, 5, 10, 20, 50, ...), not powers of ten
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(_two_and_five))
+    # else (sizes within one decade, as ImageNet's 732-1,300): a linear axis, whose ticks
+    # are labelled, where a log axis would show one tick or none
     # Down to the shares actually seen (per-class thresholds keep a few percent), with a
     # margin below 0 so that the points at 0 (chance keeps nothing) stay visible.
     top = min(100.0, 110 * np.nanmax(np.concatenate([kept, shuffled, [0.01]])))
@@ -113,6 +127,13 @@ def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None) -> Figure
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return fig
+
+
+#: Above this many classes the marks are smaller and lighter.
+_MANY_CLASSES = 100
+
+#: At most this many flagged classes are named on the figure (the smallest first).
+_MAX_LABELS = 12
 
 
 def _two_and_five(value, _):

@@ -25,15 +25,16 @@ def check_background(background):
     return image_io().check_background(background)
 
 
-def load_thumbnail(item, size, background=(255, 255, 255)):
+def load_thumbnail(item, size, background=(255, 255, 255), max_image_pixels="auto"):
     """An RGB (or 2-D gray) array for one image given as a path or an array.
 
     As the network sees it (:mod:`dks.datasets._imageio`, the embedder's loader): EXIF orientation
     applied, transparent pixels composited over ``background`` (``(R, G, B)`` ints), for
-    files and 4-channel arrays alike.
+    files and 4-channel arrays alike; files with more than ``max_image_pixels`` pixels
+    refused (:func:`dks.datasets._imageio.load_image`).
     """
     if isinstance(item, (str, os.PathLike)):
-        img = image_io().load_image(item, background=background)
+        img = image_io().load_image(item, background=background, max_image_pixels=max_image_pixels)
         img.thumbnail((size, size))
         return np.asarray(img)
     arr = np.asarray(item)
@@ -73,6 +74,7 @@ def plot_top_images(
     ncols=None,
     thumb_size=128,
     background="white",
+    max_image_pixels="auto",
     fig=None,
 ) -> Figure:
     """Thumbnails of the ``k`` images on which a feature is highest, highest first.
@@ -97,6 +99,9 @@ def plot_top_images(
         Colour behind transparent pixels (image files with transparency, 4-channel
         arrays), as :class:`~dks.embed.CNNEmbedder`'s ``background``: give the embedder's
         to show the images as the network saw them.
+    max_image_pixels : "auto", int or None, default="auto"
+        Image files with more pixels are refused, as :class:`~dks.embed.CNNEmbedder`'s
+        ``max_image_pixels`` (a guard against decompression bombs); None: no limit.
     fig : Figure, optional
 
     Returns
@@ -111,6 +116,7 @@ def plot_top_images(
     if int(k) < 1:
         raise ValueError(f"'k' must be >= 1; got {k!r} instead.")
     background = check_background(background)
+    max_image_pixels = image_io().check_max_image_pixels(max_image_pixels)
     finite = np.where(np.isfinite(values), values, -np.inf)
     top = np.argsort(-finite, kind="stable")[: int(k)]
     n = top.size
@@ -121,7 +127,7 @@ def plot_top_images(
         None, fig, n, figsize=(1.9 * ncols, 2.1 * nrows + 0.4), ncols=ncols, what="top images"
     )
     for rank, (axis, idx) in enumerate(zip(axes, top, strict=True), start=1):
-        img = load_thumbnail(images[idx], thumb_size, background)
+        img = load_thumbnail(images[idx], thumb_size, background, max_image_pixels)
         axis.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="antialiased")
         axis.set_xticks([])
         axis.set_yticks([])

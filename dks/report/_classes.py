@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from dks import _config
-from dks.report._kit import escape, fmt_share, is_number, table
+from dks.report._kit import escape, fmt_share, is_number, scrolled, table
 
 __all__ = ["class_noise_section", "layer_note", "rule_note", "threshold_cell"]
 
@@ -115,7 +115,8 @@ def class_noise_section(s):
         out.append(
             f"<p><b>{len(flagged)} of {len(rows)} classes</b> keep mostly noise (expected noise "
             f"share above {limit}) or are unresolved (no threshold separates their signal from "
-            "chance; nothing is kept):</p>" + class_table(flagged)
+            "chance; nothing is kept):</p>"
+            + scrolled(class_table(flagged), len(flagged), "classes")
         )
     else:
         out.append(f"<p>No class keeps mostly noise (expected noise share above {limit}).</p>")
@@ -128,7 +129,7 @@ def class_noise_section(s):
         )
     out.append(
         f"<details><summary>All {len(rows)} classes, smallest first</summary>"
-        + class_table(by_size)
+        + scrolled(class_table(by_size), len(by_size), "classes")
         + "</details></section>"
     )
     return "".join(out)

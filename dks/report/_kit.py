@@ -26,8 +26,13 @@ __all__ = [
     "fmt_share",
     "is_number",
     "png_bytes",
+    "scrolled",
     "table",
 ]
+
+#: Tables longer than this many rows (1,000 classes of ImageNet) scroll in a box of their own,
+#: their header kept in view, instead of making the page tens of screens long.
+SCROLL_ROWS = 25
 
 #: The style sheet of every page (inline, so that a page is one file).
 CSS = """
@@ -52,6 +57,9 @@ figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.93em; color: #333; max-width: 60em; }
 details { margin: 0.5em 0; } summary { cursor: pointer; }
 .note { background: #f5f7fb; border-left: 3px solid #8aa4d6; padding: 0.5em 0.9em; }
+.scroll { max-height: 70vh; overflow: auto; border: 1px solid #ddd; margin: .6em 0; }
+.scroll table { margin: 0; }
+.scroll thead th { position: sticky; top: 0; z-index: 1; }
 """
 
 
@@ -114,6 +122,17 @@ def table(header, rows, *, num_cols=(), row_class=None):
         out.append("</tr>")
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def scrolled(html_table, n_rows, what="rows"):
+    """``html_table`` in a scrolling box (``.scroll``), with its row count, when it has more
+    than :data:`SCROLL_ROWS` rows; as it is otherwise."""
+    if n_rows <= SCROLL_ROWS:
+        return html_table
+    return (
+        f'<p class="meta">{n_rows:,} {escape(what)}; the table scrolls (all of them are also '
+        'in the CSV files of the results folder).</p><div class="scroll">' + html_table + "</div>"
+    )
 
 
 def png_bytes(obj, dpi):

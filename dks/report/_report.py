@@ -107,7 +107,7 @@ from collections.abc import Mapping
 from dks.datasets._paper import PAPER_TABLE4
 from dks.plotting._captions import FIGURE_TEXT
 from dks.report._classes import class_noise_section, layer_note, rule_note, threshold_cell
-from dks.report._kit import CSS, escape, figure, fmt_num, fmt_share, is_number, table
+from dks.report._kit import CSS, escape, figure, fmt_num, fmt_share, is_number, scrolled, table
 from dks.report._page import write_page
 
 __all__ = ["FIGURE_TEXT", "write_report"]
@@ -408,7 +408,9 @@ def _classes_section(s):
         "<p>For each class, how many features characterize it beyond the thresholds, and the "
         "features with the highest D<sub>KS</sub> (more active in the class than elsewhere) and "
         "the lowest (less active in the class than elsewhere).</p>"
-        + table(header, rows, num_cols=tuple(range(1, 1 + len(present))))
+        + scrolled(
+            table(header, rows, num_cols=tuple(range(1, 1 + len(present)))), len(rows), "classes"
+        )
         + "</section>"
     )
 

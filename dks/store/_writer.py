@@ -51,7 +51,7 @@ from dks.store._layout import (
     read_json,
     shard_chunks,
 )
-from dks.store._stamps import changed_rows, stamp
+from dks.store._stamps import changed_rows, stamp, stamps
 
 __all__ = ["StoreWriter", "chunk_rows_for"]
 
@@ -120,6 +120,11 @@ class StoreWriter:
         The image file of each row (None for inputs that are not files). Their size and
         modification time are recorded with each chunk, and a done chunk of this writer's
         range whose files changed since is computed again (listed in ``changed``).
+    retry : callable or None, optional
+        ``retry((row, description, reason)) -> bool``, asked of each input skipped in a done
+        chunk of this writer's range: a chunk with one it answers True for is computed
+        again (listed in ``changed``); e.g. an image refused as too large that a higher
+        limit now admits.
 
     Attributes
     ----------
@@ -130,11 +135,11 @@ class StoreWriter:
     resumed : int
         Chunks of this writer's range found done when opening.
     changed : list of (int, int)
-        ``(chunk, row)``: the done chunks whose files changed (and the first such row); they
-        are in ``pending`` again.
+        ``(chunk, row)``: the done chunks whose files changed or that hold an input to
+        ``retry`` (and the first such row); they are in ``pending`` again.
     """
 
-    def __init__(self, path, manifest, images, chunk_rows, *, shard=None, files=None):
+    def __init__(self, path, manifest, images, chunk_rows, *, shard=None, files=None, retry=None):
         import zarr
 
         self.path = Path(path)
@@ -170,7 +175,7 @@ class StoreWriter:
         self.array = zarr.open_array(DurableLocalStore(self.path / ARRAY), mode="r+")
         mine = shard_chunks(self.n_chunks, shard)
         done = self.done_chunks()
-        self.changed = self._changed_chunks([c for c in mine if c in done])
+        self.changed = self._changed_chunks([c for c in mine if c in done], retry)
         self._reopen([c for c, _ in self.changed])
         redo = {c for c, _ in self.changed}
         self.pending = [c for c in mine if c not in done or c in redo]
@@ -257,19 +262,34 @@ class StoreWriter:
         start, stop = self.chunk_range(chunk)
         return [stamp(f) for f in self.files[start:stop]]
 
-    def _changed_chunks(self, done):
-        if self.files is None:
+    def _changed_chunks(self, done, retry=None):
+        if self.files is None and retry is None:
             return []
-        changed = []
+        records = {}
         for chunk in done:
             try:
-                recorded = read_json(self.path / DONE / f"{chunk}.json").get("stamps")
+                records[chunk] = read_json(self.path / DONE / f"{chunk}.json")
             except (OSError, ValueError):
                 continue  # removed meanwhile by another writer reopening it
+        now = {}  # the stamps of the done chunks' files, taken at once, by several threads
+        if self.files is not None:
+            checked = [c for c, r in records.items() if r.get("stamps") is not None]
+            spans = [self.chunk_range(c) for c in checked]
+            taken = iter(stamps(f for a, b in spans for f in self.files[a:b]))
+            for chunk, (a, b) in zip(checked, spans, strict=True):
+                now[chunk] = [next(taken) for _ in range(b - a)]
+        changed = []
+        for chunk, record in records.items():
             start, stop = self.chunk_range(chunk)
-            rows = changed_rows(recorded, self.files[start:stop])
+            rows = []
+            if chunk in now:
+                files = self.files[start:stop]
+                offsets = changed_rows(record["stamps"], files, now[chunk])
+                rows = [start + i for i in offsets]
+            if retry is not None:
+                rows += [int(s[0]) for s in record.get("skipped", ()) if retry(tuple(s))]
             if rows:
-                changed.append((chunk, start + rows[0]))
+                changed.append((chunk, min(rows)))
         return changed
 
     def _reopen(self, chunks):
