@@ -89,6 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
             return v.class_view(need("name"))
         if name == "feature":
             return v.feature_view(need("name"), q.get("class") or None)
+        if name == "crops":
+            return v.crops.view(need("feature"), q.get("sign") or "presence")
         if name == "pair":
             return v.pair_view(need("a"), need("b"))
         raise KeyError(f"no view {name!r}")

@@ -22,17 +22,29 @@ from dks._sign import check_sign
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._io import embedding_background, load_results
 
-__all__ = ["crop_figures", "embedder_from_results", "image_paths", "visualize"]
+__all__ = [
+    "crop_figures",
+    "embedder_from_results",
+    "image_paths",
+    "missing_images",
+    "visualize",
+]
 
 
-def image_paths(meta, path):
-    """Absolute paths of the embedded images, as recorded in ``embedding.json``."""
+def image_paths(meta, path, rows=None):
+    """Absolute paths of the embedded images, as recorded in ``embedding.json``.
+
+    ``rows``: only those rows' images (all of them by default).
+    """
     root = Path(meta["images_root"])
     root = root if root.is_absolute() else Path(path) / root
-    return [os.fspath(root / p) for p in meta["images"]]
+    images = meta["images"]
+    chosen = images if rows is None else (images[int(i)] for i in rows)
+    return [os.fspath(root / p) for p in chosen]
 
 
-def _missing_images(paths):
+def missing_images(paths):
+    """The paths of ``paths`` that are not files (any more)."""
     return [p for p in paths if not os.path.isfile(p)]
 
 
@@ -89,7 +101,7 @@ def embedder_from_results(data, path):
         progress=False,
         random_state=seed,
     )
-    embedder.fit(image_paths(meta, path)[:1])
+    embedder.fit(image_paths(meta, path, rows=[0]))
     if embedder.get_feature_names_out().tolist() != list(meta["feature_names"]):
         raise AnalysisError(
             f"The model rebuilt from embedding.json of {str(path)!r} ({settings['model']}, "
@@ -206,7 +218,7 @@ def visualize(results, feature, *, k=9, sign="presence", cls=None, out=None):
                 f"Unknown class {cls!r} in {option('cls')}; the classes are {classes}."
             )
     paths = image_paths(meta, path)
-    missing = _missing_images(paths)
+    missing = missing_images(paths)
     if missing:
         raise AnalysisError(
             f"{len(missing)} of the {len(paths)} images of {str(path)!r} are gone (e.g. "
@@ -235,7 +247,7 @@ def crop_figures(data, path, log):
         return {}
     meta, dks = data["embedding_meta"], data["dks"]
     paths = image_paths(meta, path)
-    missing = _missing_images(paths)
+    missing = missing_images(paths)
     if missing:
         log(f"report: {len(missing)} image file(s) not found; the feature crops are left out")
         return {}
