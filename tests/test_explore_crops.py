@@ -32,14 +32,18 @@ from .test_visualize import SETTINGS
 pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore:.*random:UserWarning")]
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    root = tmp_path_factory.mktemp("explore_crops")
+def real_results(root):
+    """A results folder embedded for real: 16 images of two classes next to it."""
     for c in ("a", "b"):
         write_images(root / "images" / c, smooth_images(8, size=(40, 48), seed=ord(c)))
     embed(root / "images", out=root / "res", **SETTINGS)
     characterize(root / "res", shuffles=1, jobs=1, verbose=False, progress=False)
     return root / "res"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    return real_results(tmp_path_factory.mktemp("explore_crops"))
 
 
 @pytest.fixture(scope="module")

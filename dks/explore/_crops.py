@@ -102,7 +102,9 @@ class CropWorker:
             except ImportError as exc:
                 self._embedder_error = str(exc)
             except Exception as exc:  # weights not available, another model version...
-                self._embedder_error = f"the network cannot be rebuilt ({exc})"
+                # the folder by its name, as the page shows it
+                said = str(exc).replace(repr(str(self.views.path)), repr(self.views.path.name))
+                self._embedder_error = f"the network cannot be rebuilt ({said})"
         if self._embedder_error is not None:
             raise _Unavailable(self._embedder_error)
         return self._embedder
@@ -173,6 +175,9 @@ class _Unavailable(Exception):
 
 
 def _unavailable(name, sign, reason):
+    """Why there are no crops, in one line of at most 300 characters."""
+    reason = " ".join(str(reason).split())
+    reason = reason if len(reason) <= 300 else reason[:299] + "…"
     return {"feature": name, "sign": sign, "status": "unavailable", "reason": reason}
 
 
