@@ -119,6 +119,7 @@ def test_a_feature_shows_its_receptive_field_crops(tmp_path, browser):
         assert page.locator(".crops[data-sign='presence'] img").count() == 12
         page.wait_for_function("[...document.images].every((i) => i.complete && i.naturalWidth)")
         assert "receptive field" in page.locator(".crops").first.inner_text()
+        assert page.locator(".noimg").count() == 0  # images outside the folder: crops instead
         page.screenshot(path=str(shots / "explore_crops.png"), full_page=True)
     finally:
         handle.stop()
