@@ -98,6 +98,7 @@ def test_the_crops_are_those_of_feature_crops(results, server, sign):
         np.testing.assert_array_equal(pixels(got["png"]), np.asarray(want.image.convert("RGB")))
     assert any(c.box != (0, 0, 40, 48) for c in expected)  # crops, not the whole images
     assert d["note"] is None
+    assert str(results.parent) not in json.dumps(d)  # the images are outside: named, no path
     # asked again: the same answer, from memory
     assert crops_of(server, meta["feature_names"][j], sign) == d
 
