@@ -78,6 +78,10 @@ def test_search_a_class_open_a_feature_see_its_histograms(tmp_path, browser):
         page.wait_for_selector("#fig1 svg rect")
         assert page.locator("#fig1 svg").count() == 2
         assert page.locator(".images img").count() == 12  # the images are served
+        # no model to run again (a synthetic folder): one line says why
+        page.wait_for_function(
+            "document.querySelector('.crops').innerText.startsWith('No receptive-field crops')"
+        )
         page.wait_for_function("[...document.images].every((i) => i.complete && i.naturalWidth)")
         page.screenshot(path=str(shots / "explore_feature.png"), full_page=True)
         shared = page.url  # the same view from its URL alone, in another tab
@@ -92,6 +96,34 @@ def test_search_a_class_open_a_feature_see_its_histograms(tmp_path, browser):
         handle.stop()
     for name in ("overview", "class", "feature", "pair"):
         assert (shots / f"explore_{name}.png").stat().st_size > 10_000
+
+
+@pytest.mark.torch
+@pytest.mark.filterwarnings("ignore:.*random:UserWarning")
+def test_a_feature_shows_its_receptive_field_crops(tmp_path, browser):
+    pytest.importorskip("torch")
+    from tests.test_explore_crops import real_results
+
+    shots = Path(os.environ.get("DKS_EXPLORE_SHOTS") or tmp_path)
+    out = real_results(tmp_path)
+    res = dks.load_results(out)
+    j = int(np.argmax(res["dks"].max(axis=0)))
+    cls = res["embedding_meta"]["classes"][int(np.argmax(res["dks"][:, j]))]
+    name = res["embedding_meta"]["feature_names"][j]
+    handle = dks.explore(out, port=0)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{handle.url}#/feature/{name}/{cls}")
+        page.wait_for_selector("#fig1 svg")
+        page.wait_for_selector(".crops[data-sign='presence'] img", timeout=120_000)
+        assert page.locator(".crops[data-sign='presence'] img").count() == 12
+        page.wait_for_function("[...document.images].every((i) => i.complete && i.naturalWidth)")
+        assert "receptive field" in page.locator(".crops").first.inner_text()
+        assert page.locator(".noimg").count() == 0  # images outside the folder: crops instead
+        page.screenshot(path=str(shots / "explore_crops.png"), full_page=True)
+    finally:
+        handle.stop()
+    assert (shots / "explore_crops.png").stat().st_size > 10_000
 
 
 def test_names_are_shown_as_text(tmp_path, browser):

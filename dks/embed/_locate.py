@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from dks.embed._images import as_source
 from dks.embed._receptive_field import receptive_field
 
-__all__ = ["FeatureCrop", "feature_crops"]
+__all__ = ["FeatureCrop", "feature_crops", "top_images"]
 
 
 class FeatureCrop(NamedTuple):
@@ -53,6 +53,17 @@ class FeatureCrop(NamedTuple):
 
 class _Stop(Exception):
     pass
+
+
+def top_images(activations, k, *, lowest=False):
+    """Positions of the ``k`` images that :func:`feature_crops` crops, best first.
+
+    The highest values of ``activations`` (the lowest with ``lowest=True``), ties in the
+    order of the images, NaN last.
+    """
+    activations = np.asarray(activations, dtype=np.float64).ravel()
+    order = np.argsort(activations if lowest else -activations, kind="stable")
+    return order[: min(int(k), activations.size)]
 
 
 def _feature_position(embedder, feature):
@@ -117,8 +128,7 @@ def feature_crops(embedder, images, feature, *, activations=None, k=9, lowest=Fa
             raise ValueError(
                 f"activations must have one value per image ({n}); got shape {activations.shape}."
             )
-        order = np.argsort(activations if lowest else -activations, kind="stable")
-        candidates = order[: min(k, n)].tolist()
+        candidates = top_images(activations, k, lowest=lowest).tolist()
     module = embedder.model_
     target = dict(module.named_modules())[path]
     fields = {}

@@ -2,7 +2,8 @@
 
 It serves three things and nothing else: the explorer's own assets (``static/``, package
 data), the JSON views of :mod:`dks.explore._views` under ``/api/``, and the files of the
-results folder under ``/files/`` (images, ``report.html``, figures). Every file path is
+results folder under ``/files/`` (images, ``report.html``, figures); ``/api/crops`` crops the
+images that ``embedding.json`` names (:mod:`dks.explore._crops`). Every file path is
 percent-decoded, refused if it holds a ``..`` segment, then resolved with symlinks followed
 and served only if the result still lies inside its base folder. Only GET and HEAD are
 answered; nothing is ever written.
@@ -89,6 +90,8 @@ class _Handler(BaseHTTPRequestHandler):
             return v.class_view(need("name"))
         if name == "feature":
             return v.feature_view(need("name"), q.get("class") or None)
+        if name == "crops":
+            return v.crops.view(need("feature"), q.get("sign") or "presence")
         if name == "pair":
             return v.pair_view(need("a"), need("b"))
         raise KeyError(f"no view {name!r}")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dks import _config
+from dks.explore._crops import CropWorker
 
 __all__ = ["NotAResultsFolder", "Views", "safe_file"]
 
@@ -102,6 +103,7 @@ class Views:
         self.block_rows = _block_rows(self.X)
         self.sample_rows = _sample_rows(len(self.y), self.block_rows, len(self.features))
         self.exact = self.sample_rows.size == len(self.y)
+        self.crops = CropWorker(self)  # its thread starts with the first request for crops
         self._sample = None
         self._sample_error = None
         self._sample_ready = threading.Event()

@@ -10,6 +10,7 @@ normalization) and draws :func:`dks.plotting.plot_feature_crops`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,37 @@ from dks.pipeline._errors import AnalysisError
 from dks.pipeline._images import Thumbnails, recorded_images
 from dks.pipeline._io import embedding_background, embedding_pixel_limit, load_results
 
-__all__ = ["crop_figures", "embedder_from_results", "image_paths", "visualize"]
+__all__ = [
+    "crop_figures",
+    "embedder_from_results",
+    "image_paths",
+    "missing_images",
+    "visualize",
+]
 
 
-def image_paths(meta, path):
+def image_paths(meta, path, rows=None):
     """The embedded images, as recorded in ``embedding.json``: their files, or the collection
-    of shards or dataset rows (:func:`dks.pipeline._images.recorded_images`)."""
-    return recorded_images(meta, path)[0]
+    of shards or dataset rows (:func:`dks.pipeline._images.recorded_images`).
+
+    ``rows``: only those rows' images (all of them by default; files are then not listed).
+    """
+    if rows is None:
+        return recorded_images(meta, path)[0]
+    rows = [int(i) for i in rows]
+    if (meta.get("source") or {}).get("kind") not in ("webdataset", "hf-dataset"):
+        root = Path(meta["images_root"])
+        root = root if root.is_absolute() else Path(path) / root
+        return [os.fspath(root / meta["images"][i]) for i in rows]
+    images = recorded_images(meta, path)[0]
+    return images.subset(rows) if hasattr(images, "subset") else []
+
+
+def missing_images(paths):
+    """The files of ``paths`` that are not files (any more); none for a collection."""
+    if not isinstance(paths, list):
+        return []
+    return [p for p in paths if not os.path.isfile(p)]
 
 
 def _weights(meta):
@@ -85,7 +110,7 @@ def embedder_from_results(data, path):
         progress=False,
         random_state=seed,
     )
-    embedder.fit(image_paths(meta, path))  # fit checks its input, reads no image
+    embedder.fit(image_paths(meta, path, rows=[0]))  # checks its input, reads no image
     if embedder.get_feature_names_out().tolist() != list(meta["feature_names"]):
         raise AnalysisError(
             f"The model rebuilt from embedding.json of {str(path)!r} ({settings['model']}, "

@@ -197,11 +197,38 @@ async function featureView(name, cls) {
     el("figcaption", {}, el("a", { href: href("class", t.class) }, t.class), ` ${fmt(t.value, 2)}`, el("br"), el("span", { class: "muted" }, t.image)))));
   parts.push(el("h2", {}, "Images that activate it most"),
     d.sample.exact ? null : el("p", { class: "muted" }, `Among the ${d.sample.n} images of the explorer's sample of the ${d.sample.of} (and the chosen class's).`),
-    el("p", { class: "muted" }, "Receptive-field crops need the CNN again: ", el("code", {}, `dks visualize RES ${name}`), " draws them."), images);
+    cropsRow(name, "presence", "Cropped to the receptive field of the place where it fires most in each image", d.top.some((t) => t.served) ? null : images), images);
+  if (d.fig1 && d.fig1.dks < 0)
+    parts.push(el("h2", {}, `Images where it is lowest (it characterizes ${d.fig1.class} by absence)`),
+      cropsRow(name, "absence", "Each cropped to the receptive field of the place where it fires most"));
   parts.push(el("h2", {}, "D_KS across classes"), el("table", {},
     el("tr", {}, el("th", {}, "class"), el("th", { class: "num" }, "D_KS")),
     ranked.slice(0, 40).map((r) => el("tr", {}, el("td", {}, el("a", { href: href("feature", name, r.c) }, r.c)), el("td", { class: "num" }, sgn(r.v))))));
   return parts;
+}
+
+// The receptive-field crops, asked after the view is shown: the network runs again on the
+// server (one request at a time), which answers "computing" until they are ready.
+function cropsRow(name, sign, title, placeholders = null) {
+  const holder = el("div", { class: "crops", "data-sign": sign }, el("p", { class: "muted" }, "computing crops…"));
+  (async () => {
+    let d;
+    for (let i = 0; i < 200; i++) {
+      try { d = await api("crops", { feature: name, sign }); } catch (err) { d = { status: "unavailable", reason: String(err.message || err) }; }
+      if (d.status !== "computing" || (i > 0 && !holder.isConnected)) break;
+    }
+    if (d.status === "computing") return;
+    if (d.status !== "done") {
+      holder.replaceChildren(el("p", { class: "muted" }, `No receptive-field crops: ${d.reason}`));
+      return;
+    }
+    if (placeholders) placeholders.remove();  // no whole image to show: the crops instead
+    holder.replaceChildren(el("p", { class: "muted" }, d.note || title, d.sample.exact ? "" : ` (among the ${d.sample.n} images of the explorer's sample).`),
+      el("div", { class: "images" }, d.crops.map((c) => el("figure", {},
+        el("img", { src: `data:image/png;base64,${c.png}`, alt: `${c.image}, rows ${c.box[0]}–${c.box[2]}, columns ${c.box[1]}–${c.box[3]}`, title: `${c.image}: rows ${c.box[0]}–${c.box[2]}, columns ${c.box[1]}–${c.box[3]}` }),
+        el("figcaption", {}, c.class ? el("a", { href: href("class", c.class) }, c.class) : null, ` ${fmt(c.value, 2)}`, el("br"), el("span", { class: "muted" }, c.image))))));
+  })();
+  return holder;
 }
 
 async function pairView(a, b) {
