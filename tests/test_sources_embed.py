@@ -121,6 +121,12 @@ def test_workers_read_shards_and_datasets(sources):
             np.testing.assert_array_equal(X, reference, err_msg=kind)
 
 
+def test_the_pixel_limit_holds_for_shards(sources):
+    # the digits are 24 x 24 = 576 pixels: a limit of 100 refuses the shards' first image
+    with pytest.raises(ValueError, match=r"more than the limit of 100 pixels \(max_image_pixels"):
+        tiny(max_image_pixels=100).fit_transform(str(sources["webdataset"]))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_bad_member_is_skipped_and_listed(images, tmp_path, kind):
     folder = make_folder(tmp_path / "digits", images)

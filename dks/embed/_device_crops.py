@@ -46,19 +46,22 @@ class ResizedImages(Dataset):
         Gives the resizing and the crop size that the image must reach.
     background : tuple of 3 int, default=WHITE
         Colour under transparent pixels.
+    max_image_pixels : "auto", int or None, default="auto"
+        Larger images are refused (:func:`dks.datasets._imageio.load_image`).
     """
 
-    def __init__(self, source, preprocess, background=WHITE):
+    def __init__(self, source, preprocess, background=WHITE, max_image_pixels="auto"):
         self.source = source
         self.preprocess = preprocess
         self.background = background
+        self.max_image_pixels = max_image_pixels
 
     def __len__(self):
         return len(self.source)
 
     def __getitem__(self, index):
         try:
-            image = self.source.load(index, self.background)
+            image = self.source.load(index, self.background, self.max_image_pixels)
             return index, self.preprocess.pixels(image), None
         except Exception as exc:  # reported to the main process, which raises or skips
             return index, None, f"{type(exc).__name__}: {exc}"
@@ -92,10 +95,19 @@ def collate_resized(items):
     return stacked, errors
 
 
-def make_loader(source, preprocess, *, batch_size, num_workers, pin_memory, background=WHITE):
+def make_loader(
+    source,
+    preprocess,
+    *,
+    batch_size,
+    num_workers,
+    pin_memory,
+    background=WHITE,
+    max_image_pixels="auto",
+):
     """DataLoader over ``source`` that yields :func:`collate_resized` batches in input order."""
     return DataLoader(
-        ResizedImages(source, preprocess, background),
+        ResizedImages(source, preprocess, background, max_image_pixels),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,

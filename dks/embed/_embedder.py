@@ -502,6 +502,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
                 num_workers=num_workers,
                 pin_memory=self.device_.type == "cuda",
                 background=self._background,
+                max_image_pixels=getattr(self, "_max_image_pixels", "auto"),
             )
             batches = iter(loader) if num_workers else Prefetcher(loader)
             return DeviceFeeder(batches, DeviceCrops(self._preprocess, self.device_), self.device_)
@@ -512,7 +513,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             num_workers=num_workers,
             pin_memory=self.device_.type == "cuda",
             background=self._background,
-            max_image_pixels=self._max_image_pixels,
+            max_image_pixels=getattr(self, "_max_image_pixels", "auto"),
         )
         return iter(loader) if num_workers else Prefetcher(loader)
 

@@ -225,8 +225,12 @@ class CollectionSource(ImageSource):
     def __len__(self):
         return len(self.collection)
 
-    def load(self, index, background=WHITE):
-        return load_image(self.collection.open(index), background=background)
+    def load(self, index, background=WHITE, max_image_pixels="auto"):
+        return load_image(
+            self.collection.open(index),
+            background=background,
+            max_image_pixels=max_image_pixels,
+        )
 
     def describe(self, index):
         return f"input {index} ({self.collection.describe(index)})"
