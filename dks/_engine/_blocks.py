@@ -129,7 +129,8 @@ class FeatureSource:
         When ``working_memory`` cannot hold the blocks of a single feature.
 
     A row-major ``X`` of more than one block is spilled at the first read, a Zarr array of
-    chunks wider than two blocks a chunk column at a time (see the module docstring). Use as a context manager: the spill, if any, is removed on exit.
+    chunks wider than two blocks a chunk column at a time (see the module docstring). Use
+    as a context manager: the spill, if any, is removed on exit.
     """
 
     def __init__(self, X, *, n_threads, temporaries=None):
