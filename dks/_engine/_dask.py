@@ -27,7 +27,7 @@ import itertools
 
 import numpy as np
 
-from dks._engine._blocks import block_stats, copy_rows, lazy_kind, work_dtype
+from dks._engine._blocks import block_stats, lazy_kind, work_dtype
 from dks._engine._kernels import block_signed_ks
 from dks._engine._threads import executor
 from dks._engine._validation import non_finite_error
@@ -113,9 +113,9 @@ def _current_client():
 
 def _block_task(block, labelings, class_counts, n_bins, max_cols):
     """One feature block: its non-finite counts, and its D_KS if it has none."""
-    rows = np.asarray(block)
-    block = np.empty(rows.shape, dtype=work_dtype(rows.dtype), order="F")
-    copy_rows(rows, block, 0)
+    # The kernel and the checks read the C-ordered block as it is (no Fortran copy).
+    block = np.asarray(block)
+    block = block.astype(work_dtype(block.dtype), copy=False)
     mins, maxs, n_bad, first_bad = block_stats(block)
     if n_bad.any():
         return None, n_bad, first_bad
@@ -126,18 +126,18 @@ def _block_task(block, labelings, class_counts, n_bins, max_cols):
 
 
 def dask_signed_dks(
-    X, labelings, class_counts, *, bins, width, max_cols, out, emit, estimator, n_threads=1,
+    X, labelings, class_counts, *, bins, bounds, max_cols, out, emit, estimator, n_threads=1,
     on_done=None,
 ):  # fmt: skip
     """:func:`dks._engine.signed_dks` for a Dask array (see the module docstring).
 
-    ``out`` receives all labelings, or ``emit(f0, f1, res)`` is called per block;
-    ``on_done(f1 - f0)`` then counts the block's features (a progress bar).
+    ``bounds`` are the blocks' edges (``0, ..., n_features``). ``out`` receives all
+    labelings, or ``emit(f0, f1, res)`` is called per block; ``on_done(f1 - f0)`` then
+    counts the block's features (a progress bar).
     """
     from dask import compute, delayed
 
-    n_samples, n_features = X.shape
-    bounds = [*range(0, n_features, max(1, width)), n_features]
+    n_samples = X.shape[0]
     # Each block its own graph: the slices of the chunks it needs (Dask reads only them,
     # one chunk at a time), joined into one chunk of all rows. Rechunking the whole array
     # instead would hold whole chunks of X until every block that needs them has its part.

@@ -218,10 +218,11 @@ def _from_blocks(X, work, bar):
 def _on_dask(X, work, bar):
     """A Dask array: one task per block, on the active cluster or Dask's local scheduler.
 
-    Each task holds its block three times (its pieces as they are joined, the joined block
-    and its Fortran-ordered copy), its temporaries, and two chunks of ``X`` being read and
-    sliced; ``n_jobs`` tasks run at once on the local scheduler (one per worker thread on a
-    cluster).
+    Each task holds its block twice (its pieces, and the block Dask joins from them; a
+    third time if it is converted to float32 or float64), its temporaries, and two chunks of
+    ``X`` being read and sliced; ``n_jobs`` tasks run at once on the local scheduler (one
+    per worker thread on a cluster). Blocks narrower than a chunk lie inside chunk columns
+    (as wide as they can be): a block across two chunk columns would decode both.
     """
     n_samples, n_features = X.shape
     threads = n_threads(work.n_jobs)
@@ -230,16 +231,23 @@ def _on_dask(X, work, bar):
     chunk_rows, chunk_cols = (int(c) for c in X.chunksize)
     align = chunk_cols if chunk_cols < n_features else 1
     itemsize = work_dtype(X.dtype).itemsize
+    copies = 2 if work_dtype(X.dtype) == X.dtype else 3
     chunk_bytes = chunk_rows * chunk_cols * X.dtype.itemsize
 
     def cost(width):
-        held = 3 * n_samples * width * itemsize + 2 * chunk_bytes
+        held = copies * n_samples * width * itemsize + 2 * chunk_bytes
         return threads * (held + work.temporaries(n_samples, itemsize, width))
 
     what = f"X of shape {X.shape} (a Dask array in chunks of {chunk_rows} x {chunk_cols})"
     width = fit_width(cost, n_features, align=align, what=what, n_threads=threads)
+    if width < align:  # the same number of blocks per chunk column, none across two
+        width = -(-align // -(-align // width))
+        starts = [f0 for c0 in range(0, n_features, align) for f0 in range(c0, c0 + align, width)]
+        bounds = [f0 for f0 in starts if f0 < n_features] + [n_features]
+    else:
+        bounds = [*range(0, n_features, width), n_features]
     dask_signed_dks(
-        X, work.labelings, work.class_counts, bins=work.bins, width=width,
+        X, work.labelings, work.class_counts, bins=work.bins, bounds=bounds,
         max_cols=work.max_cols, out=work.out, emit=work.emit, estimator=work.estimator,
         n_threads=threads, on_done=bar.update,
     )  # fmt: skip
