@@ -43,7 +43,7 @@ def test_distributed_fit_equals_in_memory(client, n_bins, keep_null):
         assert_array_equal(sel.null_dks_, ref.null_dks_)
     # The blocks ran as tasks on this client's workers: several blocks fit in TINY.
     keys = [str(task["key"]) for task in stream.data]
-    assert 2 <= sum("block_task" in key for key in keys) <= 37
+    assert 2 <= sum("band_task" in key for key in keys) <= 37
 
 
 def test_zarr_store_as_dask_array(client, tmp_path):
