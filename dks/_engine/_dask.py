@@ -27,7 +27,7 @@ import itertools
 
 import numpy as np
 
-from dks._engine._blocks import block_stats, lazy_kind, work_dtype
+from dks._engine._blocks import block_stats, copy_rows, lazy_kind, work_dtype
 from dks._engine._kernels import block_signed_ks
 from dks._engine._threads import executor
 from dks._engine._validation import non_finite_error
@@ -115,7 +115,7 @@ def _band_task(pieces, edges, labelings, class_counts, n_bins, max_cols):
     """One band of columns, given as its pieces: the D_KS of each of its blocks.
 
     ``edges`` are the blocks' edges within the band (``0, ..., width``). Each block is
-    copied out of the pieces (C order, as the kernel and the checks read it) and computed
+    copied out of the pieces (in Fortran order: the column checks run faster) and computed
     in turn, so that the band is read (its chunks decoded) once for all its blocks. Returns
     the band's D_KS (``None`` if it holds non-finite values), non-finite counts and first
     non-finite rows.
@@ -127,7 +127,7 @@ def _band_task(pieces, edges, labelings, class_counts, n_bins, max_cols):
     n_bad = np.zeros(edges[-1], dtype=np.int64)
     first_bad = np.full(edges[-1], -1, dtype=np.int64)
     for s0, s1 in itertools.pairwise(edges):
-        block = np.empty((n_samples, s1 - s0), dtype=dtype)
+        block = np.empty((n_samples, s1 - s0), dtype=dtype, order="F")  # checked faster
         r0 = 0
         for row in pieces:
             r1, c0 = r0 + row[0].shape[0], 0
@@ -135,7 +135,7 @@ def _band_task(pieces, edges, labelings, class_counts, n_bins, max_cols):
                 c1 = c0 + p.shape[1]
                 if c0 < s1 and s0 < c1:
                     lo, hi = max(s0, c0), min(s1, c1)
-                    block[r0:r1, lo - s0 : hi - s0] = p[:, lo - c0 : hi - c0]
+                    copy_rows(p[:, lo - c0 : hi - c0], block[:, lo - s0 : hi - s0], r0)
                 c0 = c1
             r0 = r1
         mins, maxs, n_bad[s0:s1], first_bad[s0:s1] = block_stats(block)
