@@ -3,10 +3,11 @@
 Install with ``pip install dks[dask]``. Dask is imported only when a Dask array is given
 or :func:`client_for` is called, so :mod:`dks` works without Dask.
 
-A ``dask.array.Array`` is cut into column blocks spanning all rows (as wide as
+A ``dask.array.Array`` is cut into column bands spanning all rows (as wide as
 ``working_memory`` allows per ``n_jobs`` thread of the caller, see
-:mod:`dks._engine._memory`); each block is one task that reads its columns, checks them,
-and computes the signed D_KS of every labeling (true and shuffled) for them. The labelings
+:mod:`dks._engine._memory`); each band is one task that gets its pieces of the chunks
+(each chunk decoded once per band), copies out its blocks one at a time, checks them, and
+computes the signed D_KS of every labeling (true and shuffled) for them. The labelings
 are sent once to every worker
 (``Client.scatter(broadcast=True)``). The results come back as the tasks finish and are
 written into the result (or handed to the caller's block reducer and dropped, see
@@ -19,8 +20,9 @@ cluster; otherwise on Dask's local threaded scheduler, ``n_jobs`` blocks at a ti
 engine's thread pool (:mod:`dks._engine._threads`).
 
 Give Dask a feature-chunked array (e.g. ``dask.array.from_zarr`` of the dks store): blocks
-are then whole chunks merged side by side. From an array whose chunks span all features
-(row batches), each block reads its columns of every chunk: all of the data once per block.
+are then whole chunks side by side, or lie inside one chunk column where a chunk column
+does not fit. From an array whose chunks span all features (row batches), each band reads
+its columns of every chunk: all of the data once per band.
 """
 
 import itertools
