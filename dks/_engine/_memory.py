@@ -6,8 +6,8 @@ a fit, whatever the input. Counted in that budget:
 
 - the feature blocks in flight, ``n_samples * width * itemsize`` bytes each: ``max(2,
   n_threads)`` of them for a memory map or a Zarr array (with one thread, a second one reads
-  the next block meanwhile), two per task for a Dask array (its pieces and the block Dask
-  joins from them, three if it is converted);
+  the next block meanwhile); per task of a Dask array, its band of columns (the pieces of
+  the chunks it spans) and one block copied out of it;
 - per computing thread, the kernel's buffers (:func:`kernel_bytes`): a group of up to
   ``max_cols`` columns, :data:`KERNEL_BYTES_PER_SAMPLE` bytes per sample, and the group's
   statistics, ``n_labelings * n_classes * 8`` bytes per column;
