@@ -15,7 +15,7 @@ a fit, whatever the input. Counted in that budget:
   its statistics, ``n_labelings * n_classes * 8`` bytes per column;
 - per thread reading a Zarr array, one row step of its block and the chunks that step
   decodes (at most zarr's ``async.concurrency`` at once, each counted twice: encoded and
-  decoded); for a Dask array, one chunk of it per task.
+  decoded); for a Dask array, two chunks of it per task (being read and sliced).
 
 glibc keeps memory freed by a thread in that thread's heap (up to 64 MiB each, above its
 adaptive mmap threshold), where a spill's row steps and zarr's decoded chunks leave it:
