@@ -221,8 +221,9 @@ def _on_dask(X, work, bar):
     scheduler.
 
     A task gets its band as pieces (the slices of the chunks it spans) and computes the
-    band's blocks one after the other, each copied out of the pieces: it holds the band,
-    one block, its temporaries, and two chunks of ``X`` being read and sliced; ``n_jobs``
+    band's blocks one after the other, each copied out of the pieces: it holds the band and
+    its statistics, one block, its temporaries, and two chunks of ``X`` being read and
+    sliced; ``n_jobs``
     tasks run at once on the local scheduler (one per worker thread on a cluster). Bands
     are whole chunk columns where they fit, else lie inside one chunk column (a band
     across two would decode both), as few per chunk column as fit with blocks of at least
@@ -236,10 +237,12 @@ def _on_dask(X, work, bar):
     itemsize = work_dtype(X.dtype).itemsize
     chunk_bytes = chunk_rows * chunk_cols * X.dtype.itemsize
 
+    n_stats = work.labelings.shape[0] * work.class_counts.shape[0] * 8  # per column
+
     def cost(band, width):
-        held = band * n_samples * X.dtype.itemsize + width * n_samples * itemsize
-        held += 2 * chunk_bytes + work.temporaries(n_samples, itemsize, width)
-        return threads * held
+        held = band * (n_samples * X.dtype.itemsize + n_stats)  # its pieces and results
+        held += width * n_samples * itemsize + 2 * chunk_bytes
+        return threads * (held + work.temporaries(n_samples, itemsize, width))
 
     what = f"X of shape {X.shape} (a Dask array in chunks of {chunk_rows} x {chunk_cols})"
     width = fit_width(lambda w: cost(w, w), n_features, align=align, what=what, n_threads=threads)
