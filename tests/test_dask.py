@@ -43,7 +43,7 @@ def test_distributed_fit_equals_in_memory(client, n_bins, keep_null):
         assert_array_equal(sel.null_dks_, ref.null_dks_)
     # The blocks ran as tasks on this client's workers: several blocks fit in TINY.
     keys = [str(task["key"]) for task in stream.data]
-    assert 2 <= sum("block_task" in key for key in keys) <= 37
+    assert 2 <= sum("band_task" in key for key in keys) <= 37
 
 
 def test_zarr_store_as_dask_array(client, tmp_path):
@@ -73,3 +73,35 @@ def test_a_store_view_without_skipped_rows_becomes_those_rows(tmp_path):
     array[:] = values
     view = RowView(array, [0, 2, 3, 7, 9])
     assert_array_equal(as_dask_array(view).compute(), values[[0, 2, 3, 7, 9]])
+
+
+def test_bands_lie_inside_chunk_columns_and_hold_their_blocks(monkeypatch):
+    import dks._engine._dispatch as dispatch
+
+    X, y = relu_data(seed=6)
+    ref = KSCharacterizer().fit(X, y).dks_
+    seen = []
+    original = dispatch.dask_signed_dks
+
+    def spy(*args, bounds, edges, **kwargs):
+        seen.append((bounds, edges))
+        return original(*args, bounds=bounds, edges=edges, **kwargs)
+
+    monkeypatch.setattr(dispatch, "dask_signed_dks", spy)
+    dx = da.from_array(X, chunks=(60, 16))
+    for mib in (0.03, 0.04, 0.05, 0.06, 0.08, 0.2):
+        with config_context(working_memory=mib):
+            assert_array_equal(KSCharacterizer().fit(dx, y).dks_, ref)
+    several = False
+    for bounds, edges in seen:
+        assert bounds[0] == 0 and bounds[-1] == X.shape[1]
+        for f0, f1, e in zip(bounds, bounds[1:], edges, strict=False):
+            assert e[0] == 0 and e[-1] == f1 - f0 and all(np.diff(e) > 0)
+            # Whole chunk columns, or inside one: each chunk decoded once per band.
+            whole = f0 % 16 == 0 and (f1 % 16 == 0 or f1 == X.shape[1])
+            assert whole or f0 // 16 == (f1 - 1) // 16
+            if len(e) > 2:
+                several = True
+                assert min(np.diff(e)) >= (f1 - f0) // 4
+    assert several  # some band computed more than one block from one read
+    assert any(len(b) > 3 for b, _ in seen)

@@ -24,19 +24,24 @@ system's temporary directory, ``TMPDIR``): each row step appends its columns of 
 to that block's file, so all writes and later reads are sequential (writing a Fortran-order
 copy in place instead rewrites partly filled pages, which a small page cache evicts and
 reads back). The spill costs one write and one read of the data and needs that much free
-disk; it is skipped when the whole array fits in one block.
+disk (each block's file is removed once read); it is skipped when the whole array fits in
+one block.
 
 *Chunks wider than a block.* When not even half a feature chunk of a Zarr array fits in a
 block (e.g. chunks of 20,000 rows x 250 features, as other tools write them, read with a
 small ``working_memory``), each chunk would be decoded once for every block it holds. Such an
-array is spilled too, a chunk at a time: the blocks then lie inside chunk columns, and each
-chunk is decoded once and holds memory only while its columns are written out.
+array is spilled too, a chunk column at a time, by a thread of its own that keeps one chunk
+column ahead of the reads: the blocks then lie inside chunk columns, each chunk is decoded
+once and holds memory only while its columns are written out, the spill of the next chunk
+column overlaps the reads and statistics of this one, and its files are still in the page
+cache when they are read back.
 """
 
 import os
 import shutil
 import sys
 import tempfile
+import threading
 from concurrent.futures import wait
 
 import numpy as np
@@ -124,8 +129,9 @@ class FeatureSource:
     ValueError
         When ``working_memory`` cannot hold the blocks of a single feature.
 
-    A row-major ``X`` of more than one block is spilled when the source is made (see the
-    module docstring). Use as a context manager: the spill, if any, is removed on exit.
+    A row-major ``X`` of more than one block is spilled at the first read, a Zarr array of
+    chunks wider than two blocks a chunk column at a time (see the module docstring). Use
+    as a context manager: the spill, if any, is removed on exit.
     """
 
     def __init__(self, X, *, n_threads, temporaries=None):
@@ -155,8 +161,14 @@ class FeatureSource:
         rows = layout.step_rows(width)
         self._row_steps = [(r0, min(r0 + rows, n_samples)) for r0 in range(0, n_samples, rows)]
         self._tmpdir = None
+        self._spill_state = threading.Condition()
+        self._spilled = set()  # the chunk columns written to the spill
+        self._wanted = -1  # the last chunk column a block was asked of
+        self._spiller = None
+        self._spill_error = None
+        self._closing = False
         if spilled and len(self.blocks) > 1:
-            self._spill()
+            self._tmpdir = tempfile.mkdtemp(prefix="dks-feature-blocks-")
 
     def _cost(self, width):
         """Bytes held at once with blocks of ``width`` features (see dks._engine._memory)."""
@@ -178,13 +190,17 @@ class FeatureSource:
 
         Filled a row step at a time, so that no second copy of the block is made.
         """
+        if self._tmpdir is not None:
+            self._wait_spilled(f0 // self._layout.group_cols)
         out = np.empty((self.X.shape[0], f1 - f0), dtype=self.dtype, order="F")
         if self._tmpdir is not None:
-            with open(self._block_path(f0), "rb") as f:
+            path = self._block_path(f0)
+            with open(path, "rb") as f:
                 for r0, r1 in self._row_steps:
                     count = (r1 - r0) * (f1 - f0)
                     rows = np.fromfile(f, self.dtype, count).reshape(r1 - r0, f1 - f0)
                     copy_rows(rows, out, r0)
+            os.remove(path)  # read once: its pages leave the page cache now
         elif self._layout.chunks is not None:
             for r0, r1 in self._row_steps:
                 copy_rows(self.X[r0:r1, f0:f1], out, r0)
@@ -211,26 +227,67 @@ class FeatureSource:
             pending.cancel()
             wait([pending])  # no read left running on the spill files being removed
 
-    def _spill(self):
-        """Write each feature block to its own temporary file, reading ``X`` once.
+    def _wait_spilled(self, group):
+        """Wait until chunk column ``group`` is spilled; the spilling thread then goes on to
+        the next one (never more than one ahead of the reads), started on the first call."""
+        with self._spill_state:
+            self._wanted = max(self._wanted, group)
+            if self._spiller is None:
+                self._spiller = threading.Thread(
+                    target=self._spill_all, name="dks-spill", daemon=True
+                )
+                self._spiller.start()
+            self._spill_state.notify_all()
+            while group not in self._spilled and self._spill_error is None:
+                self._spill_state.wait()
+            if group not in self._spilled:
+                raise self._spill_error
 
-        One sequential pass of row steps; each step reads one chunk column at a time (all
-        features of a row-major ``X``) and appends its columns of every block in it to that
-        block's file, so every file is written sequentially and later read the same way.
+    def _spill_all(self):
+        """The spilling thread: each chunk column in turn, one ahead of the reads at most.
+
+        A thread of its own, not of the engine's pool: it waits for the reads, which run on
+        the pool.
         """
-        self._tmpdir = tempfile.mkdtemp(prefix="dks-feature-blocks-")
-        files = [open(self._block_path(f0), "wb") for f0, _ in self.blocks]  # noqa: SIM115
-        group = self._layout.group_cols
-        n_features = self.X.shape[1]
+        state = self._spill_state
+        n_groups = -(-self.X.shape[1] // self._layout.group_cols)
+        for group in range(n_groups):
+            with state:
+                while not self._closing and group > self._wanted + 1:
+                    state.wait()
+                if self._closing:
+                    return
+            try:
+                self._spill(group)
+            except BaseException as exc:  # handed to the reads
+                with state:
+                    self._spill_error = exc
+                    state.notify_all()
+                return
+            with state:
+                self._spilled.add(group)
+                state.notify_all()
+
+    def _spill(self, group):
+        """Write the blocks of chunk column ``group`` to their temporary files.
+
+        Run by the spilling thread (:meth:`_spill_all`): while the blocks of one chunk
+        column are read and computed on, the next one is spilled. A chunk column is read
+        once, in row steps (all features of a row-major ``X``: one pass over all of it), and
+        each step appends its columns of every block to that block's file, so every file is
+        written sequentially and later read the same way.
+        """
+        width = self._layout.group_cols
+        c0 = group * width
+        c1 = min(c0 + width, self.X.shape[1])
+        blocks = [(f0, f1) for f0, f1 in self.blocks if c0 <= f0 < c1]
+        files = [open(self._block_path(f0), "wb") for f0, _ in blocks]  # noqa: SIM115
         try:
             for r0, r1 in self._row_steps:
-                for c0 in range(0, n_features, group):
-                    c1 = min(c0 + group, n_features)
-                    rows = np.asarray(self.X[r0:r1, c0:c1], dtype=self.dtype)
-                    for f, (f0, f1) in zip(files, self.blocks, strict=True):
-                        if c0 <= f0 < c1:
-                            np.ascontiguousarray(rows[:, f0 - c0 : f1 - c0]).tofile(f)
-                    del rows
+                rows = np.asarray(self.X[r0:r1, c0:c1], dtype=self.dtype)
+                for f, (f0, f1) in zip(files, blocks, strict=True):
+                    np.ascontiguousarray(rows[:, f0 - c0 : f1 - c0]).tofile(f)
+                del rows
         finally:
             for f in files:
                 f.close()
@@ -240,6 +297,12 @@ class FeatureSource:
         return os.path.join(self._tmpdir, f"{f0}.bin")
 
     def close(self):
+        with self._spill_state:
+            self._closing = True
+            self._spill_state.notify_all()
+        if self._spiller is not None:
+            self._spiller.join()
+            self._spiller = None
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None

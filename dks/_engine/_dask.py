@@ -3,10 +3,11 @@
 Install with ``pip install dks[dask]``. Dask is imported only when a Dask array is given
 or :func:`client_for` is called, so :mod:`dks` works without Dask.
 
-A ``dask.array.Array`` is cut into column blocks spanning all rows (as wide as
+A ``dask.array.Array`` is cut into column bands spanning all rows (as wide as
 ``working_memory`` allows per ``n_jobs`` thread of the caller, see
-:mod:`dks._engine._memory`); each block is one task that reads its columns, checks them,
-and computes the signed D_KS of every labeling (true and shuffled) for them. The labelings
+:mod:`dks._engine._memory`); each band is one task that gets its pieces of the chunks
+(each chunk decoded once per band), copies out its blocks one at a time, checks them, and
+computes the signed D_KS of every labeling (true and shuffled) for them. The labelings
 are sent once to every worker
 (``Client.scatter(broadcast=True)``). The results come back as the tasks finish and are
 written into the result (or handed to the caller's block reducer and dropped, see
@@ -19,8 +20,9 @@ cluster; otherwise on Dask's local threaded scheduler, ``n_jobs`` blocks at a ti
 engine's thread pool (:mod:`dks._engine._threads`).
 
 Give Dask a feature-chunked array (e.g. ``dask.array.from_zarr`` of the dks store): blocks
-are then whole chunks merged side by side. From an array whose chunks span all features
-(row batches), each block reads its columns of every chunk: all of the data once per block.
+are then whole chunks side by side, or lie inside one chunk column where a chunk column
+does not fit. From an array whose chunks span all features (row batches), each band reads
+its columns of every chunk: all of the data once per band.
 """
 
 import itertools
@@ -111,48 +113,71 @@ def _current_client():
         return None
 
 
-def _block_task(block, labelings, class_counts, n_bins, max_cols):
-    """One feature block: its non-finite counts, and its D_KS if it has none."""
-    rows = np.asarray(block)
-    block = np.empty(rows.shape, dtype=work_dtype(rows.dtype), order="F")
-    copy_rows(rows, block, 0)
-    mins, maxs, n_bad, first_bad = block_stats(block)
-    if n_bad.any():
-        return None, n_bad, first_bad
-    width = block.shape[1]
-    res = np.empty((labelings.shape[0], class_counts.shape[0], width))
-    block_signed_ks(block, 0, width, mins, maxs, n_bins, labelings, class_counts, res, max_cols)
-    return res, n_bad, first_bad
+def _band_task(pieces, edges, labelings, class_counts, n_bins, max_cols):
+    """One band of columns, given as its pieces: the D_KS of each of its blocks.
+
+    ``edges`` are the blocks' edges within the band (``0, ..., width``). Each block is
+    copied out of the pieces (in Fortran order: the column checks run faster) and computed
+    in turn, so that the band is read (its chunks decoded) once for all its blocks. Returns
+    the band's D_KS (``None`` if it holds non-finite values), non-finite counts and first
+    non-finite rows.
+    """
+    pieces = [[np.asarray(p) for p in row] for row in pieces]  # [row chunk][column chunk]
+    n_samples = sum(row[0].shape[0] for row in pieces)
+    dtype = work_dtype(pieces[0][0].dtype)
+    res = np.empty((labelings.shape[0], class_counts.shape[0], edges[-1]))
+    n_bad = np.zeros(edges[-1], dtype=np.int64)
+    first_bad = np.full(edges[-1], -1, dtype=np.int64)
+    for s0, s1 in itertools.pairwise(edges):
+        block = np.empty((n_samples, s1 - s0), dtype=dtype, order="F")  # checked faster
+        r0 = 0
+        for row in pieces:
+            r1, c0 = r0 + row[0].shape[0], 0
+            for p in row:  # its part of columns s0:s1
+                c1 = c0 + p.shape[1]
+                if c0 < s1 and s0 < c1:
+                    lo, hi = max(s0, c0), min(s1, c1)
+                    copy_rows(p[:, lo - c0 : hi - c0], block[:, lo - s0 : hi - s0], r0)
+                c0 = c1
+            r0 = r1
+        mins, maxs, n_bad[s0:s1], first_bad[s0:s1] = block_stats(block)
+        if not n_bad.any():
+            part = np.empty((*res.shape[:2], s1 - s0))
+            args = (mins, maxs, n_bins, labelings, class_counts, part, max_cols)
+            block_signed_ks(block, 0, s1 - s0, *args)
+            res[:, :, s0:s1] = part
+        del block
+    return (None if n_bad.any() else res), n_bad, first_bad
 
 
 def dask_signed_dks(
-    X, labelings, class_counts, *, bins, width, max_cols, out, emit, estimator, n_threads=1,
-    on_done=None,
+    X, labelings, class_counts, *, bins, bounds, edges, max_cols, out, emit, estimator,
+    n_threads=1, on_done=None,
 ):  # fmt: skip
     """:func:`dks._engine.signed_dks` for a Dask array (see the module docstring).
 
-    ``out`` receives all labelings, or ``emit(f0, f1, res)`` is called per block;
-    ``on_done(f1 - f0)`` then counts the block's features (a progress bar).
+    ``bounds`` are the edges of the bands (``0, ..., n_features``), one task each, and
+    ``edges[k]`` those of the blocks of band ``k`` (from 0). ``out`` receives all
+    labelings, or ``emit(f0, f1, res)`` is called per band; ``on_done(f1 - f0)`` then
+    counts the band's features (a progress bar).
     """
     from dask import compute, delayed
 
-    n_samples, n_features = X.shape
-    bounds = [*range(0, n_features, max(1, width)), n_features]
-    # Each block its own graph: the slices of the chunks it needs (Dask reads only them,
-    # one chunk at a time), joined into one chunk of all rows. Rechunking the whole array
-    # instead would hold whole chunks of X until every block that needs them has its part.
-    blocks = []
-    for f0, f1 in itertools.pairwise(bounds):
-        (block,) = X[:, f0:f1].rechunk({0: n_samples, 1: f1 - f0}).to_delayed().ravel()
-        blocks.append(block)
+    # Each band its own graph: the slices of the chunks it needs (Dask reads only them,
+    # one chunk at a time). Rechunking the whole array instead would hold whole chunks of
+    # X until every band that needs them has its part.
+    bands = [X[:, f0:f1].to_delayed().tolist() for f0, f1 in itertools.pairwise(bounds)]
     client = _current_client()
     # A key of its own (hash=False): a key shared with an earlier fit's labelings could be
     # released by that fit while this one needs it.
     shared = labelings
     if client is not None:
         shared = client.scatter(labelings, broadcast=True, hash=False)
-    task = delayed(_block_task, pure=True)
-    tasks = [task(b, shared, class_counts, bins, max_cols) for b in blocks]
+    task = delayed(_band_task, pure=True)
+    tasks = [
+        task(pieces, list(e), shared, class_counts, bins, max_cols)
+        for pieces, e in zip(bands, edges, strict=True)
+    ]
 
     def store(k, result):
         res, n_bad, first_bad = result

@@ -20,6 +20,7 @@ thread pool of the process (:mod:`dks._engine._threads`). Results are written in
 array, or handed block by block to the caller (``on_block``), one call at a time.
 """
 
+import itertools
 import threading
 from dataclasses import dataclass
 
@@ -216,30 +217,55 @@ def _from_blocks(X, work, bar):
 
 
 def _on_dask(X, work, bar):
-    """A Dask array: one task per block, on the active cluster or Dask's local scheduler.
+    """A Dask array: one task per band of columns, on the active cluster or Dask's local
+    scheduler.
 
-    Each task holds its block three times (its pieces as they are joined, the joined block
-    and its Fortran-ordered copy), its temporaries, and two chunks of ``X`` being read and
-    sliced; ``n_jobs`` tasks run at once on the local scheduler (one per worker thread on a
-    cluster).
+    A task gets its band as pieces (the slices of the chunks it spans) and computes the
+    band's blocks one after the other, each copied out of the pieces: it holds the band and
+    its statistics, one block, its temporaries, and two chunks of ``X`` being read and
+    sliced; ``n_jobs``
+    tasks run at once on the local scheduler (one per worker thread on a cluster). Bands
+    are whole chunk columns where they fit, else lie inside one chunk column (a band
+    across two would decode both), as few per chunk column as fit with blocks of at least
+    a quarter of the band.
     """
     n_samples, n_features = X.shape
     threads = n_threads(work.n_jobs)
-    # Whole Dask column chunks per block (rechunking then only merges), unless the chunks
-    # span all features: Dask then splits them (an all-to-all rechunk).
     chunk_rows, chunk_cols = (int(c) for c in X.chunksize)
+    # Whole Dask column chunks per band, unless the chunks span all features.
     align = chunk_cols if chunk_cols < n_features else 1
     itemsize = work_dtype(X.dtype).itemsize
     chunk_bytes = chunk_rows * chunk_cols * X.dtype.itemsize
 
-    def cost(width):
-        held = 3 * n_samples * width * itemsize + 2 * chunk_bytes
+    n_stats = work.labelings.shape[0] * work.class_counts.shape[0] * 8  # per column
+
+    def cost(band, width):
+        held = band * (n_samples * X.dtype.itemsize + n_stats)  # its pieces and results
+        held += width * n_samples * itemsize + 2 * chunk_bytes
         return threads * (held + work.temporaries(n_samples, itemsize, width))
 
     what = f"X of shape {X.shape} (a Dask array in chunks of {chunk_rows} x {chunk_cols})"
-    width = fit_width(cost, n_features, align=align, what=what, n_threads=threads)
+    width = fit_width(lambda w: cost(w, w), n_features, align=align, what=what, n_threads=threads)
+    band = width
+    if width < align:  # bands inside chunk columns: as few per chunk column as fit
+        per_column = -(-align // width)  # bands of one block each
+        for m in range(1, per_column):
+            wide = -(-align // m)
+            if cost(wide, -(-wide // 4)) <= budget():
+                band, per_column = wide, m
+                width = fit_width(lambda w, b=wide: cost(b, w), wide, what=what, n_threads=threads)
+                break
+        band = -(-align // per_column)
+        starts = [f0 for c0 in range(0, n_features, align) for f0 in range(c0, c0 + align, band)]
+        bounds = [f0 for f0 in starts if f0 < n_features] + [n_features]
+    else:
+        bounds = [*range(0, n_features, width), n_features]
+    edges = []
+    for f0, f1 in itertools.pairwise(bounds):
+        step = -(-(f1 - f0) // -(-(f1 - f0) // min(width, band)))  # even blocks
+        edges.append([*range(0, f1 - f0, step), f1 - f0])
     dask_signed_dks(
-        X, work.labelings, work.class_counts, bins=work.bins, width=width,
+        X, work.labelings, work.class_counts, bins=work.bins, bounds=bounds, edges=edges,
         max_cols=work.max_cols, out=work.out, emit=work.emit, estimator=work.estimator,
         n_threads=threads, on_done=bar.update,
     )  # fmt: skip

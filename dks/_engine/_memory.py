@@ -6,8 +6,8 @@ a fit, whatever the input. Counted in that budget:
 
 - the feature blocks in flight, ``n_samples * width * itemsize`` bytes each: ``max(2,
   n_threads)`` of them for a memory map or a Zarr array (with one thread, a second one reads
-  the next block meanwhile), two per task for a Dask array (the block as Dask assembles it,
-  and its Fortran-ordered copy);
+  the next block meanwhile); per task of a Dask array, its band of columns (the pieces of
+  the chunks it spans) and one block copied out of it;
 - per computing thread, the kernel's buffers (:func:`kernel_bytes`): a group of up to
   ``max_cols`` columns, :data:`KERNEL_BYTES_PER_SAMPLE` bytes per sample, and the group's
   statistics, ``n_labelings * n_classes * 8`` bytes per column;
@@ -15,7 +15,7 @@ a fit, whatever the input. Counted in that budget:
   its statistics, ``n_labelings * n_classes * 8`` bytes per column;
 - per thread reading a Zarr array, one row step of its block and the chunks that step
   decodes (at most zarr's ``async.concurrency`` at once, each counted twice: encoded and
-  decoded); for a Dask array, one chunk of it per task.
+  decoded); for a Dask array, two chunks of it per task (being read and sliced).
 
 glibc keeps memory freed by a thread in that thread's heap (up to 64 MiB each, above its
 adaptive mmap threshold), where a spill's row steps and zarr's decoded chunks leave it:
