@@ -46,6 +46,7 @@ from concurrent.futures import wait
 
 import numpy as np
 
+from dks._atomic import remove_stale, temporary_name
 from dks._engine._memory import fit_width, release_free_memory, zarr_concurrency
 from dks._engine._threads import executor
 
@@ -168,7 +169,7 @@ class FeatureSource:
         self._spill_error = None
         self._closing = False
         if spilled and len(self.blocks) > 1:
-            self._tmpdir = tempfile.mkdtemp(prefix="dks-feature-blocks-")
+            self._tmpdir = _spill_dir()
 
     def _cost(self, width):
         """Bytes held at once with blocks of ``width`` features (see dks._engine._memory)."""
@@ -312,6 +313,21 @@ class FeatureSource:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _spill_dir():
+    """A new spill folder in the temp dir, after removing those of killed fits.
+
+    ``<tmp>/.dks-feature-blocks.<pid>.<host>.<random>.dks-tmp`` (:func:`dks._atomic.
+    temporary_name`): a fit killed by SIGKILL cannot remove its spill, and a spill is as large
+    as the input, so the next fit on the machine removes the folders whose process is gone
+    (:func:`dks._atomic.remove_stale`); those of fits still running are kept.
+    """
+    target = os.path.join(tempfile.gettempdir(), "dks-feature-blocks")
+    remove_stale(target)
+    path = temporary_name(target)
+    path.mkdir(mode=0o700)
+    return os.fspath(path)
 
 
 def _row_major(X):

@@ -1,0 +1,95 @@
+"""The spill files of a fit killed by SIGKILL are removed by the next fit on the machine."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from sklearn import config_context
+
+from dks import KSCharacterizer
+from tests.pipeline_helpers import REPO
+
+# A child that spills a row-major memory map by feature block, then stalls in its first
+# read, so that it is killed with its spill files on disk.
+CHILD = r"""
+import sys, time
+import numpy as np
+from sklearn import config_context
+from dks import KSCharacterizer
+from dks._engine._blocks import FeatureSource
+
+def stall(self, f0, f1):
+    print("spilled", flush=True)
+    time.sleep(600)
+
+FeatureSource.read = stall
+X = np.load(sys.argv[1], mmap_mode="r")
+y = np.arange(X.shape[0]) % 4
+with config_context(working_memory=0.05):
+    KSCharacterizer(progress=False).fit(X, y)
+"""
+
+
+def _data(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.random((240, 37), dtype=np.float32)
+    np.save(tmp_path / "X.npy", X)
+    return np.load(tmp_path / "X.npy", mmap_mode="r"), np.arange(240) % 4
+
+
+def test_a_killed_fits_spill_is_removed_by_the_next_fit(tmp_path, monkeypatch):
+    X, y = _data(tmp_path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path / "X.npy")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        assert child.stdout.readline().strip() == "spilled"
+        left = list(scratch.iterdir())
+        assert len(left) == 1 and left[0].is_dir(), left  # the spill's folder
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        child.stdout.close()
+    assert list(scratch.iterdir()) == left  # nobody removed them
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    with config_context(working_memory=0.05):
+        expected = KSCharacterizer(progress=False).fit(np.asarray(X), y).dks_
+        got = KSCharacterizer(progress=False).fit(X, y).dks_
+    np.testing.assert_array_equal(got, expected)
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_running_fits_spill_is_kept(tmp_path, monkeypatch):
+    X, y = _data(tmp_path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path / "X.npy")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        assert child.stdout.readline().strip() == "spilled"
+        left = list(scratch.iterdir())
+        monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+        with config_context(working_memory=0.05):
+            KSCharacterizer(progress=False).fit(X, y)
+        assert list(scratch.iterdir()) == left  # the live fit's files stay
+        assert child.poll() is None
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        child.stdout.close()
