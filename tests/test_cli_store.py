@@ -138,7 +138,9 @@ def test_two_shard_processes_make_the_folder_of_one(images, reference, tmp_path)
     out = tmp_path / "results"
     shards = [_start(out, images, "--shard", f"{k}/2", sleep=0.2) for k in range(2)]
     errors = [_finish(p) for p in shards]
-    assert any("The last shard to finish completes" in e for e in errors)
+    # A shard that ends while the other still works says so; the one that ends last (or
+    # both, when they end together) completes the folder.
+    assert sum("The last shard to finish completes" in e for e in errors) <= 1, errors
     _same_folder(out, reference)
     assert _temporaries(tmp_path) == []
 
