@@ -108,13 +108,18 @@ def h2d_bytes(paths, preprocess, device):
     """Bytes per image that the device path copies, and those of the CPU path's crops."""
     import torch
 
-    from dks.embed._batching import make_loader as crops_loader
-    from dks.embed._device_crops import DeviceCrops, DeviceFeeder, make_loader
+    from dks.embed._batching import make_loader
+    from dks.embed._device_crops import DeviceCrops, DeviceFeeder
     from dks.embed._images import as_source
 
     source = as_source(paths)
     loader = make_loader(
-        source, preprocess, batch_size=8, num_workers=0, pin_memory=device.type == "cuda"
+        source,
+        preprocess,
+        batch_size=8,
+        num_workers=0,
+        pin_memory=device.type == "cuda",
+        resized=True,
     )
     feeder = DeviceFeeder(iter(loader), DeviceCrops(preprocess, device), device)
     with torch.inference_mode():
@@ -122,7 +127,7 @@ def h2d_bytes(paths, preprocess, device):
             pass
     ours = feeder.bytes_copied / feeder.images_copied
     cpu_bytes = cpu_images = 0
-    for groups, _ in crops_loader(
+    for groups, _ in make_loader(
         source, preprocess, batch_size=8, num_workers=0, pin_memory=False
     ):
         for indices, crops in groups:
@@ -133,12 +138,17 @@ def h2d_bytes(paths, preprocess, device):
 
 def loader_rate(paths, preprocess, device_crops):
     """Images/s of one worker's work (decode, resize[, crop, normalize], collate)."""
-    from dks.embed._batching import make_loader as crops_loader
-    from dks.embed._device_crops import make_loader
+    from dks.embed._batching import make_loader
     from dks.embed._images import as_source
 
-    build = make_loader if device_crops else crops_loader
-    loader = build(as_source(paths), preprocess, batch_size=8, num_workers=0, pin_memory=False)
+    loader = make_loader(
+        as_source(paths),
+        preprocess,
+        batch_size=8,
+        num_workers=0,
+        pin_memory=False,
+        resized=device_crops,
+    )
     start = time.perf_counter()
     n = sum(sum(len(i) for i, _ in groups) for groups, _ in loader)
     return n / (time.perf_counter() - start)
@@ -228,14 +238,18 @@ def embedder_rate(name, crops, batch, precision, paths, num_workers, device):
 
 def loader_alone_rate(paths, preprocess, batch, num_workers):
     """Images/s of the embedder's host loader alone (workers, pinned memory), no GPU work."""
-    from dks.embed._batching import default_num_workers
-    from dks.embed._device_crops import make_loader
+    from dks.embed._batching import default_num_workers, make_loader
     from dks.embed._images import as_source
 
     if num_workers is None:
         num_workers = default_num_workers(len(paths), batch, "cuda")
     loader = make_loader(
-        as_source(paths), preprocess, batch_size=batch, num_workers=num_workers, pin_memory=True
+        as_source(paths),
+        preprocess,
+        batch_size=batch,
+        num_workers=num_workers,
+        pin_memory=True,
+        resized=True,
     )
     start = time.perf_counter()
     n = sum(sum(len(i) for i, _ in groups) + len(errors) for groups, errors in loader)

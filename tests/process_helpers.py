@@ -22,3 +22,57 @@ def kill_when_ready(code, timeout=60):
         return proc.pid, proc.wait(timeout=timeout)
     finally:
         proc.stdout.close()
+
+
+#: Flags of a quick ``dks embed`` (the offline EfficientNet-Lite0 on small centre crops).
+EMBED = [
+    "--model", "efficientnet_lite0", "--crops", "center", "--resize", "48", "--crop", "40",
+    "--batch-size", "2", "--workers", "0", "--no-progress",
+]  # fmt: skip
+
+
+def start_embed(out, images, *extra, sleep=0.0):
+    """Start ``dks embed IMAGES --out OUT`` (:data:`EMBED` and ``extra`` flags) in a process.
+
+    ``sleep``: seconds the worker waits after each chunk (``tests.cli_worker``), so that it
+    can be killed mid-run.
+    """
+    from tests.pipeline_helpers import REPO
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "DKS_TEST_SLEEP": str(sleep),
+    }
+    cmd = [sys.executable, "-m", "tests.cli_worker", "embed", str(images), "--out", str(out)]
+    return subprocess.Popen(
+        [*cmd, *EMBED, *extra],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process):
+    """Wait for a :func:`start_embed` process; it must succeed. Returns its stderr."""
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    return err
+
+
+def n_chunks_done(out):
+    """Chunks of ``out/embedding.zarr`` marked done."""
+    done = os.path.join(out, "embedding.zarr", "done")
+    return len([n for n in os.listdir(done) if n.endswith(".json")]) if os.path.isdir(done) else 0
+
+
+def temporaries(root):
+    """Temporary files and folders (``.dks-tmp``, ``.partial``) under ``root``, relative."""
+    return sorted(
+        os.path.relpath(os.path.join(folder, name), root)
+        for folder, dirs, files in os.walk(root)
+        for name in dirs + files
+        if name.endswith((".dks-tmp", ".partial"))
+    )

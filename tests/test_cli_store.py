@@ -12,8 +12,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -26,16 +24,18 @@ Image = pytest.importorskip("PIL.Image")
 from dks.cli import main  # noqa: E402
 from dks.pipeline import load_results  # noqa: E402
 from dks.store import open_embedding  # noqa: E402
-from tests.pipeline_helpers import REPO  # noqa: E402
+from tests.process_helpers import (  # noqa: E402
+    EMBED,
+    finish,
+    n_chunks_done,
+    start_embed,
+    temporaries,
+)
 
 pytestmark = pytest.mark.torch
 
 N_CLASSES, N_PER_CLASS = 3, 4
 N_CHUNKS = N_CLASSES * N_PER_CLASS // 2
-EMBED = [
-    "--model", "efficientnet_lite0", "--crops", "center", "--resize", "48", "--crop", "40",
-    "--batch-size", "2", "--workers", "0", "--no-progress",
-]  # fmt: skip
 
 
 def _make_folder(root):
@@ -52,43 +52,6 @@ def _make_folder(root):
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     return _make_folder(tmp_path_factory.mktemp("data") / "images")
-
-
-def _start(out, images, *extra, sleep=0.0):
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-        "DKS_TEST_SLEEP": str(sleep),
-    }
-    cmd = [sys.executable, "-m", "tests.cli_worker", "embed", str(images), "--out", str(out)]
-    return subprocess.Popen(
-        [*cmd, *EMBED, *extra],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _finish(process):
-    _, err = process.communicate(timeout=600)
-    assert process.returncode == 0, err
-    return err
-
-
-def _n_done(out):
-    done = out / "embedding.zarr" / "done"
-    return len([n for n in os.listdir(done) if n.endswith(".json")]) if done.is_dir() else 0
-
-
-def _temporaries(root):
-    return sorted(
-        os.path.relpath(os.path.join(folder, name), root)
-        for folder, dirs, files in os.walk(root)
-        for name in dirs + files
-        if name.endswith((".dks-tmp", ".partial"))
-    )
 
 
 def _same_folder(a, b):
@@ -110,39 +73,39 @@ def _same_folder(a, b):
 def reference(images, tmp_path_factory):
     """One uninterrupted ``dks embed`` in one process."""
     out = tmp_path_factory.mktemp("reference") / "results"
-    _finish(_start(out, images))
+    finish(start_embed(out, images))
     return out
 
 
 @pytest.mark.slow
 def test_kill_9_then_rerun_continues_and_is_bit_identical(images, reference, tmp_path):
     out = tmp_path / "results"
-    process = _start(out, images, sleep=1.0)
+    process = start_embed(out, images, sleep=1.0)
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and _n_done(out) < 2 and process.poll() is None:
+    while time.monotonic() < deadline and n_chunks_done(out) < 2 and process.poll() is None:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
-    n_done = _n_done(out)
+    n_done = n_chunks_done(out)
     assert 2 <= n_done < N_CHUNKS, "dks embed was not killed mid-run"
     assert not (out / "embedding.json").exists()  # the folder is not committed yet
 
-    err = _finish(_start(out, images))
+    err = finish(start_embed(out, images))
     assert f"resuming, {n_done} chunk(s)" in err
     _same_folder(out, reference)
-    assert _temporaries(tmp_path) == []
+    assert temporaries(tmp_path) == []
 
 
 @pytest.mark.slow
 def test_two_shard_processes_make_the_folder_of_one(images, reference, tmp_path):
     out = tmp_path / "results"
-    shards = [_start(out, images, "--shard", f"{k}/2", sleep=0.2) for k in range(2)]
-    errors = [_finish(p) for p in shards]
+    shards = [start_embed(out, images, "--shard", f"{k}/2", sleep=0.2) for k in range(2)]
+    errors = [finish(p) for p in shards]
     # A shard that ends while the other still works says so; the one that ends last (or
     # both, when they end together) completes the folder.
     assert sum("The last shard to finish completes" in e for e in errors) <= 1, errors
     _same_folder(out, reference)
-    assert _temporaries(tmp_path) == []
+    assert temporaries(tmp_path) == []
 
 
 def _run(args):

@@ -10,23 +10,13 @@ from scipy import stats
 
 import dks
 from dks.explore._views import Views, _runs, _sample_rows
-from dks.pipeline import characterize, load_results
-from tests.pipeline_helpers import make_results
-
-EVIL = "<img src=x onerror=alert(1)>"
+from dks.pipeline import load_results
+from tests.explore_helpers import EVIL, make_explore_results
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    out = make_results(tmp_path_factory.mktemp("res") / "results")
-    meta = json.loads((out / "embedding.json").read_text())
-    meta["classes"] = sorted(["cat", "dog", EVIL])  # sorted, as embedding.json keeps them
-    meta["labels"] = [EVIL if c == "eel" else c for c in meta["labels"]]
-    (out / "embedding.json").write_text(json.dumps(meta))
-    (out / "images" / "cat").mkdir(parents=True)
-    (out / "images" / "cat" / "0.png").write_bytes(b"\x89PNG fake")
-    characterize(out, shuffles=2, jobs=1, verbose=False, progress=False)
-    return out
+    return make_explore_results(tmp_path_factory.mktemp("res") / "results")
 
 
 @pytest.fixture(scope="module")

@@ -22,16 +22,14 @@ pytest.importorskip("zarr")
 Image = pytest.importorskip("PIL.Image")
 
 from dks.cli import main  # noqa: E402
-from tests.test_cli_store import (  # noqa: E402
+from tests.process_helpers import (  # noqa: E402
     EMBED,
-    N_CHUNKS,
-    _finish,
-    _make_folder,
-    _n_done,
-    _same_folder,
-    _start,
-    _temporaries,
+    finish,
+    n_chunks_done,
+    start_embed,
+    temporaries,
 )
+from tests.test_cli_store import N_CHUNKS, _make_folder, _same_folder  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -45,7 +43,7 @@ def images(tmp_path_factory):
 def reference(images, tmp_path_factory):
     """One uninterrupted ``dks embed`` in one process."""
     out = tmp_path_factory.mktemp("reference") / "results"
-    _finish(_start(out, images))
+    finish(start_embed(out, images))
     return out
 
 
@@ -86,7 +84,7 @@ def test_three_shards_killed_at_random_moments_end_as_one_run(images, reference,
     out = tmp_path / "results"
     kills = 0
     for _ in range(6):  # rounds in which every writer still running is killed
-        shards = [_start(out, images, "--shard", f"{k}/3", sleep=0.5) for k in range(3)]
+        shards = [start_embed(out, images, "--shard", f"{k}/3", sleep=0.5) for k in range(3)]
         time.sleep(rng.uniform(1.5, 5.0))  # a process takes ~2-4 s to start embedding
         for process in shards:
             if process.poll() is None:
@@ -97,11 +95,11 @@ def test_three_shards_killed_at_random_moments_end_as_one_run(images, reference,
         if kills >= 6 or (out / "embedding.json").exists():
             break
     assert kills >= 3, "no writer was killed mid-run"
-    assert _n_done(out) < N_CHUNKS or (out / "embedding.json").exists()
-    errors = [_finish(_start(out, images, "--shard", f"{k}/3")) for k in range(3)]
+    assert n_chunks_done(out) < N_CHUNKS or (out / "embedding.json").exists()
+    errors = [finish(start_embed(out, images, "--shard", f"{k}/3")) for k in range(3)]
     assert not any("Traceback" in e for e in errors)
     _same_folder(out, reference)
-    assert _temporaries(tmp_path) == []
+    assert temporaries(tmp_path) == []
 
 
 # -------------------------------------------------------------------------- disk full
@@ -113,22 +111,22 @@ def test_a_full_disk_is_named_and_the_rerun_loses_nothing(images, reference, tmp
         # tmpfs pages, with their markers).
         free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
         (disk / "ballast").write_bytes(b"\0" * (free - 150 * 1024))
-        process = _start(out, images)
+        process = start_embed(out, images)
         _, err = process.communicate(timeout=600)
         assert process.returncode == 1, err
         assert "Traceback" not in err
         (line,) = [x for x in err.splitlines() if x.startswith("dks embed: error:")]
         assert f"The disk of the results folder {str(out)!r} is full" in line
         assert "No space left on device" in line and "rerun the same command" in line
-        done = _n_done(out)
+        done = n_chunks_done(out)
         assert 0 < done < N_CHUNKS, "the disk filled up before or after the store"
         assert not (out / "embedding.json").exists()
 
         (disk / "ballast").unlink()  # space freed: the same command continues
-        err = _finish(_start(out, images))
+        err = finish(start_embed(out, images))
         assert f"resuming, {done} chunk(s)" in err
         _same_folder(out, reference)
-        assert _temporaries(disk) == []
+        assert temporaries(disk) == []
 
 
 # ----------------------------------------------------- an unwritable results folder

@@ -10,8 +10,6 @@ import csv
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -26,7 +24,12 @@ from dks.embed import CNNEmbedder  # noqa: E402
 from dks.sources import HFDataset, Manifest, WebDataset  # noqa: E402
 from dks.store import open_embedding  # noqa: E402
 from tests.embed_helpers import TINY_LAYERS, tiny_cnn  # noqa: E402
-from tests.pipeline_helpers import REPO  # noqa: E402
+from tests.process_helpers import (  # noqa: E402
+    EMBED,
+    finish,
+    n_chunks_done,
+    start_embed,
+)
 from tests.source_helpers import (  # noqa: E402
     digit_images,
     make_folder,
@@ -38,10 +41,6 @@ from tests.source_helpers import (  # noqa: E402
 pytestmark = pytest.mark.torch
 
 KINDS = ("manifest", "webdataset", "hf-dataset")
-EMBED = [
-    "--model", "efficientnet_lite0", "--crops", "center", "--resize", "48", "--crop", "40",
-    "--batch-size", "2", "--workers", "0", "--no-progress",
-]  # fmt: skip
 
 
 def tiny(**params):
@@ -153,34 +152,6 @@ def test_a_bad_member_is_skipped_and_listed(images, tmp_path, kind):
 
 
 # ------------------------------------------------------------ the command line
-def _start(out, source, *extra, sleep=0.0):
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-        "DKS_TEST_SLEEP": str(sleep),
-    }
-    cmd = [sys.executable, "-m", "tests.cli_worker", "embed", str(source), "--out", str(out)]
-    return subprocess.Popen(
-        [*cmd, *EMBED, *extra],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _finish(process):
-    _, err = process.communicate(timeout=600)
-    assert process.returncode == 0, err
-    return err
-
-
-def _n_done(out):
-    done = out / "embedding.zarr" / "done"
-    return len([n for n in os.listdir(done) if n.endswith(".json")]) if done.is_dir() else 0
-
-
 def _X(out):
     return np.asarray(open_embedding(out / "embedding.zarr").X)
 
@@ -189,7 +160,7 @@ def _X(out):
 def reference(sources, tmp_path_factory):
     """``dks embed`` of the folder, uninterrupted, in one process (6 chunks of 2 rows)."""
     out = tmp_path_factory.mktemp("reference") / "results"
-    _finish(_start(out, sources["folder"]))
+    finish(start_embed(out, sources["folder"]))
     return out
 
 
@@ -214,15 +185,15 @@ def _check_folder(out, reference, kind, source):
 def test_kill_9_then_resume(sources, reference, tmp_path, kind):
     source = _source(sources, kind)
     out = tmp_path / "results"
-    process = _start(out, source, sleep=1.0)
+    process = start_embed(out, source, sleep=1.0)
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and _n_done(out) < 2 and process.poll() is None:
+    while time.monotonic() < deadline and n_chunks_done(out) < 2 and process.poll() is None:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
-    n_done = _n_done(out)
+    n_done = n_chunks_done(out)
     assert 2 <= n_done < 6, "dks embed was not killed mid-run"
-    err = _finish(_start(out, source))
+    err = finish(start_embed(out, source))
     assert f"resuming, {n_done} chunk(s)" in err
     _check_folder(out, reference, kind, source)
 
@@ -232,8 +203,8 @@ def test_kill_9_then_resume(sources, reference, tmp_path, kind):
 def test_two_shard_processes(sources, reference, tmp_path, kind):
     source = _source(sources, kind)
     out = tmp_path / "results"
-    shards = [_start(out, source, "--shard", f"{k}/2", sleep=0.2) for k in range(2)]
-    errors = [_finish(p) for p in shards]
+    shards = [start_embed(out, source, "--shard", f"{k}/2", sleep=0.2) for k in range(2)]
+    errors = [finish(p) for p in shards]
     assert any("The last shard to finish completes" in e for e in errors)
     _check_folder(out, reference, kind, source)
 

@@ -1,5 +1,6 @@
 """The spill files of a fit killed by SIGKILL are removed by the next fit on the machine."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -40,8 +41,10 @@ def _data(tmp_path):
     return np.load(tmp_path / "X.npy", mmap_mode="r"), np.arange(240) % 4
 
 
-def test_a_killed_fits_spill_is_removed_by_the_next_fit(tmp_path, monkeypatch):
-    X, y = _data(tmp_path)
+@contextlib.contextmanager
+def _stalled_fit(tmp_path):
+    """A child fit on ``tmp_path/X.npy`` stalled after its spill folder was made in
+    ``tmp_path/scratch``; yields ``(child, scratch, folders)`` and SIGKILLs it on exit."""
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": str(REPO)}
@@ -54,12 +57,19 @@ def test_a_killed_fits_spill_is_removed_by_the_next_fit(tmp_path, monkeypatch):
     )
     try:
         assert child.stdout.readline().strip() == "spilled"
-        left = list(scratch.iterdir())
-        assert len(left) == 1 and left[0].is_dir(), left  # the spill's folder
+        folders = list(scratch.iterdir())
+        assert len(folders) == 1 and folders[0].is_dir(), folders  # the spill's folder
+        yield child, scratch, folders
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=60)
         child.stdout.close()
+
+
+def test_a_killed_fits_spill_is_removed_by_the_next_fit(tmp_path, monkeypatch):
+    X, y = _data(tmp_path)
+    with _stalled_fit(tmp_path) as (_, scratch, left):
+        pass  # killed here
     assert list(scratch.iterdir()) == left  # nobody removed them
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     with config_context(working_memory=0.05):
@@ -71,25 +81,9 @@ def test_a_killed_fits_spill_is_removed_by_the_next_fit(tmp_path, monkeypatch):
 
 def test_a_running_fits_spill_is_kept(tmp_path, monkeypatch):
     X, y = _data(tmp_path)
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": str(REPO)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path / "X.npy")],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    try:
-        assert child.stdout.readline().strip() == "spilled"
-        left = list(scratch.iterdir())
+    with _stalled_fit(tmp_path) as (child, scratch, left):
         monkeypatch.setattr(tempfile, "tempdir", str(scratch))
         with config_context(working_memory=0.05):
             KSCharacterizer(progress=False).fit(X, y)
         assert list(scratch.iterdir()) == left  # the live fit's files stay
         assert child.poll() is None
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=60)
-        child.stdout.close()

@@ -22,6 +22,7 @@ from torchvision.transforms import functional as TF
 
 from dks._options import command_line, on_command_line, option
 from dks.datasets._imageio import WHITE
+from dks.embed._device_crops import ResizedImages, collate_resized
 from dks.embed._images import BadImage
 
 __all__ = ["Prefetcher", "Preprocess", "default_num_workers", "make_loader"]
@@ -271,15 +272,31 @@ def make_loader(
     pin_memory,
     background=WHITE,
     max_image_pixels="auto",
+    resized=False,
 ):
-    """DataLoader over ``source`` that yields :func:`_collate` batches in input order."""
+    """DataLoader over ``source`` that yields its batches in input order.
+
+    The batches are :func:`_collate`'s crops, or with ``resized=True`` the resized uint8
+    images of :func:`dks.embed._device_crops.collate_resized`, whose crops the device makes.
+    """
+    if not resized:
+        return DataLoader(
+            _CropDataset(source, preprocess, background, max_image_pixels),
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=num_workers,
+            collate_fn=_collate,
+            pin_memory=pin_memory,
+        )
     return DataLoader(
-        _CropDataset(source, preprocess, background, max_image_pixels),
+        ResizedImages(source, preprocess, background, max_image_pixels),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,
-        collate_fn=_collate,
+        collate_fn=collate_resized,
         pin_memory=pin_memory,
+        persistent_workers=False,
+        prefetch_factor=4 if num_workers else None,
     )
 
 

@@ -25,11 +25,11 @@ import math
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import Dataset, get_worker_info
 
 from dks.datasets._imageio import WHITE
 
-__all__ = ["DeviceCrops", "DeviceFeeder", "ResizedImages", "collate_resized", "make_loader"]
+__all__ = ["DeviceCrops", "DeviceFeeder", "ResizedImages", "collate_resized"]
 
 
 class ResizedImages(Dataset):
@@ -93,29 +93,6 @@ def collate_resized(items):
             out = torch.from_numpy(np.stack(arrays))
         stacked.append((indices, out))
     return stacked, errors
-
-
-def make_loader(
-    source,
-    preprocess,
-    *,
-    batch_size,
-    num_workers,
-    pin_memory,
-    background=WHITE,
-    max_image_pixels="auto",
-):
-    """DataLoader over ``source`` that yields :func:`collate_resized` batches in input order."""
-    return DataLoader(
-        ResizedImages(source, preprocess, background, max_image_pixels),
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        collate_fn=collate_resized,
-        pin_memory=pin_memory,
-        persistent_workers=False,
-        prefetch_factor=4 if num_workers else None,
-    )
 
 
 class DeviceCrops:
@@ -206,7 +183,7 @@ class DeviceFeeder:
     ----------
     batches : iterator
         The host batches: a DataLoader iterator or a :class:`~dks.embed._batching.Prefetcher`
-        over :func:`make_loader`.
+        over :func:`dks.embed._batching.make_loader` with ``resized=True``.
     crops : DeviceCrops
         Makes the crops on ``device``.
     device : torch.device

@@ -35,7 +35,6 @@ from dks.embed._batching import (
     make_loader,
 )
 from dks.embed._device_crops import DeviceCrops, DeviceFeeder
-from dks.embed._device_crops import make_loader as make_resized_loader
 from dks.embed._discover import describe_layers
 from dks.embed._hooks import LayerRecorder, Reducer, probe
 from dks.embed._images import SkippedInput, as_source
@@ -494,18 +493,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             num_workers = default_num_workers(
                 len(source), self.batch_size, self.device_.type, self._processes()
             )
-        if getattr(self, "_crop_on_device", False):  # absent in older pickles
-            loader = make_resized_loader(
-                source,
-                self._preprocess,
-                batch_size=self.batch_size,
-                num_workers=num_workers,
-                pin_memory=self.device_.type == "cuda",
-                background=self._background,
-                max_image_pixels=getattr(self, "_max_image_pixels", "auto"),
-            )
-            batches = iter(loader) if num_workers else Prefetcher(loader)
-            return DeviceFeeder(batches, DeviceCrops(self._preprocess, self.device_), self.device_)
+        on_device = getattr(self, "_crop_on_device", False)  # absent in older pickles
         loader = make_loader(
             source,
             self._preprocess,
@@ -514,8 +502,12 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             pin_memory=self.device_.type == "cuda",
             background=self._background,
             max_image_pixels=getattr(self, "_max_image_pixels", "auto"),
+            resized=on_device,
         )
-        return iter(loader) if num_workers else Prefetcher(loader)
+        batches = iter(loader) if num_workers else Prefetcher(loader)
+        if on_device:
+            return DeviceFeeder(batches, DeviceCrops(self._preprocess, self.device_), self.device_)
+        return batches
 
     def _processes(self):
         """Embedders that share this machine's cores: one per GPU under ``shard``.
