@@ -205,7 +205,8 @@ def test_two_shard_processes(sources, reference, tmp_path, kind):
     out = tmp_path / "results"
     shards = [start_embed(out, source, "--shard", f"{k}/2", sleep=0.2) for k in range(2)]
     errors = [finish(p) for p in shards]
-    assert any("The last shard to finish completes" in e for e in errors)
+    # the shard that ends last (or both, when they end together) completes the folder
+    assert sum("The last shard to finish completes" in e for e in errors) <= 1, errors
     _check_folder(out, reference, kind, source)
 
 
