@@ -157,14 +157,18 @@ def stability(
     Examples
     --------
     >>> import numpy as np
-    >>> from dks import stability
+    >>> from dks import NoiseThresholdSelector, stability
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(400, 30))
     >>> y = np.repeat(["a", "b"], 200)
     >>> X[y == "a", :3] += 3.0  # features 0-2 characterize "a" (and "b" by absence)
-    >>> res = stability(X, y, n_splits=3, n_bootstrap=0, random_state=0)
+    >>> fdr = NoiseThresholdSelector(method="fdr", n_shuffles=0, progress=False)
+    >>> res = stability(X, y, n_splits=3, n_bootstrap=0, selector=fdr, random_state=0)
     >>> res.jaccard.round(2).tolist()
     [1.0, 1.0, 1.0]
+    >>> paper = stability(X, y, n_splits=3, n_bootstrap=0, random_state=0)  # one shuffle
+    >>> bool(paper.jaccard.max() < 1)  # the argmax rule lets noise pairs through
+    True
     """
     X, y, names = check_inputs(X, y, min_per_class=4, purpose="two halves of 2 or more")
     layers = resolve_groups(groups, names, X.shape[1])
