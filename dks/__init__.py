@@ -1,7 +1,8 @@
 """dks: which features of a pretrained CNN characterize which classes, and which are noise.
 
-The statistics (:class:`KSCharacterizer`, :class:`NoiseThresholdSelector`) work on any
-feature matrix and do not import torch. :class:`CNNEmbedder` and the pipeline
+The statistics (:class:`KSCharacterizer`, :class:`NoiseThresholdSelector`) and the
+full-network embedding (:class:`FullNetworkEmbedding`) work on any feature matrix and do not
+import torch. :class:`CNNEmbedder` and the pipeline
 (:func:`analyze`, :func:`load_results`, :func:`compare`, :func:`visualize`, from
 :mod:`dks.pipeline`) are imported lazily, on
 first use, so ``import dks`` stays light; so are :func:`ablation` and :func:`stability`
@@ -10,12 +11,14 @@ first use, so ``import dks`` stays light; so are :func:`ablation` and :func:`sta
 
 from dks._config import config_context, get_config, set_config
 from dks.characterize import KSCharacterizer
+from dks.fne import FullNetworkEmbedding
 from dks.select import NoiseThresholdSelector
 
 __version__ = "0.2.0.dev0"
 
 __all__ = [
     "CNNEmbedder",
+    "FullNetworkEmbedding",
     "KSCharacterizer",
     "NoiseThresholdSelector",
     "__version__",
