@@ -348,7 +348,7 @@ def test_unknown_model_names_no_python_object(tmp_path, capsys):
     assert "torch.nn.Module" not in stderr
     from dks.embed._models import check_model_name
 
-    with pytest.raises(ValueError, match="pass a torch.nn.Module"):
+    with pytest.raises(ValueError, match=r"pass a torch\.nn\.Module"):
         check_model_name("vgg91")  # in Python it is a choice
 
 

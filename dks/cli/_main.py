@@ -500,7 +500,7 @@ def build_parser():
     rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
     add_max_image_pixels(rep, embedding=False)
     add_layers_command(commands, common, _EXIT_CODES)  # dks layers MODEL (dks/cli/_layers.py)
-    add_explore_command(commands, common, _EXIT_CODES)  # dks explore RESULTS_DIR (dks/cli/_explore.py)
+    add_explore_command(commands, common, _EXIT_CODES)  # dks explore (dks/cli/_explore.py)
     add_study_commands(commands, common)  # compare, visualize, datasets (dks/cli/_study.py)
     for command in commands.choices.values():
         command.set_defaults(usage_error=command.error)
