@@ -5,7 +5,8 @@ full-network embedding (:class:`FullNetworkEmbedding`) work on any feature matri
 import torch. :class:`CNNEmbedder` and the pipeline
 (:func:`analyze`, :func:`load_results`, :func:`compare`, :func:`visualize`, from
 :mod:`dks.pipeline`) are imported lazily, on
-first use, so ``import dks`` stays light.
+first use, so ``import dks`` stays light; so are :func:`ablation` and :func:`stability`
+(:mod:`dks.validity`: is relevance importance, and is it reproducible?).
 """
 
 from dks._config import config_context, get_config, set_config
@@ -21,6 +22,7 @@ __all__ = [
     "KSCharacterizer",
     "NoiseThresholdSelector",
     "__version__",
+    "ablation",
     "analyze",
     "compare",
     "config_context",
@@ -28,16 +30,19 @@ __all__ = [
     "get_config",
     "load_results",
     "set_config",
+    "stability",
     "visualize",
 ]
 
 #: Names imported on first use, and their module.
 _LAZY = {
     "CNNEmbedder": "dks.embed",
+    "ablation": "dks.validity",
     "analyze": "dks.pipeline",
     "compare": "dks.pipeline",
     "explore": "dks.explore",
     "load_results": "dks.pipeline",
+    "stability": "dks.validity",
     "visualize": "dks.pipeline",
 }
 
