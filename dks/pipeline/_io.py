@@ -57,8 +57,18 @@ def read_json(path):
 
 
 def write_json(path, obj):
-    """Write ``obj`` (made JSON-friendly by :func:`jsonable`) as indented UTF-8 JSON."""
-    text = json.dumps(jsonable(obj), indent=1, ensure_ascii=False, allow_nan=False)
+    """Write ``obj`` (made JSON-friendly by :func:`jsonable`) as indented UTF-8 JSON.
+
+    A string that UTF-8 cannot hold (a file name that is not UTF-8, held with lone
+    surrogates by :func:`os.fsdecode`) makes the whole document ASCII with ``\\u``
+    escapes, which :func:`read_json` reads back to the same string.
+    """
+    obj = jsonable(obj)
+    text = json.dumps(obj, indent=1, ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, indent=1, allow_nan=False)
     with atomic_open(path, "w") as fh:
         fh.write(text + "\n")
 
@@ -87,8 +97,12 @@ def save_npy(path, array):
 
 
 def write_csv(path, header, rows):
-    """Write a CSV file: one ``header`` line, then ``rows``."""
-    with atomic_open(path, "w", newline="") as fh:
+    """Write a CSV file: one ``header`` line, then ``rows``.
+
+    A file name that is not UTF-8 (a str with lone surrogates, from :func:`os.fsdecode`) is
+    written as the bytes of the name on disk ("surrogateescape"), so nothing is lost.
+    """
+    with atomic_open(path, "w", newline="", errors="surrogateescape") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
         writer.writerows(rows)

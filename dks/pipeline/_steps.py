@@ -255,7 +255,9 @@ def analyze(
     bins : int or "exact", default=100
         Bins of the D_KS computation (the paper's 100), or the exact statistic.
     shuffles : int, default=5
-        Shuffled labelings behind the thresholds (more: steadier thresholds; cheap).
+        Shuffled labelings behind the thresholds (more: steadier thresholds; cheap). The
+        estimators' defaults differ (``n_shuffles=1``, ``random_state=None``,
+        ``on_error="raise"``): :ref:`cli-defaults` says why.
     resolution : float, default=0.001
         Step of the candidate thresholds.
     thresholds : {"global", "per_class"}, default="global"
