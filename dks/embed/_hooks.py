@@ -19,7 +19,14 @@ import contextlib
 
 import torch
 
-__all__ = ["LayerRecorder", "Reducer", "StopForward", "probe", "reduce_output"]
+__all__ = [
+    "LayerRecorder",
+    "Reducer",
+    "StopForward",
+    "activation_bytes",
+    "probe",
+    "reduce_output",
+]
 
 
 class StopForward(Exception):
@@ -205,18 +212,25 @@ class LayerRecorder:
 
         return hook
 
-    def run(self, x):
+    def run(self, x, rows=None):
         """Run the model on ``x``; return the reduced outputs, in the order of ``layers``.
 
         Parameters
         ----------
         x : torch.Tensor
             A batch the model accepts.
+        rows : int or None, default=None
+            Run at most this many rows of ``x`` at once (None: all): the activations of a
+            forward pass grow with its rows, and the reduced outputs do not depend on how
+            the rows are grouped.
 
         Returns
         -------
         outputs : list of torch.Tensor of shape (N, C_l), float32
         """
+        if rows is not None and len(x) > rows:
+            parts = [self.run(x[i : i + rows]) for i in range(0, len(x), rows)]
+            return [torch.cat(layer) for layer in zip(*parts, strict=True)]
         self._outputs = {}
         self.calls = {}
         self.order = []
@@ -272,3 +286,47 @@ def probe(module, layers, x, reduce=None, *, sort=False):
         pairs = sorted(zip(layers, widths, strict=True), key=lambda p: rank[p[0][1]])
         layers, widths = [p[0] for p in pairs], [p[1] for p in pairs]
     return list(layers), widths, recorder.order
+
+
+def activation_bytes(module, x):
+    """Bytes of activations that one forward pass of ``x`` holds at once, estimated.
+
+    The largest sum, over the leaf modules, of the bytes of a module's input and output
+    tensors (both are alive while it runs; in a chain of layers, that pair is the peak).
+    It grows in proportion to the rows of ``x``, so one row gives the cost of a row.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    x : torch.Tensor
+        An input (typically one blank crop).
+
+    Returns
+    -------
+    int
+    """
+    peak = [0]
+
+    def size(value):
+        if isinstance(value, torch.Tensor):
+            return value.numel() * value.element_size()
+        if isinstance(value, (tuple, list)):
+            return sum(size(v) for v in value)
+        return 0
+
+    def hook(_, inputs, output):
+        peak[0] = max(peak[0], size(inputs) + size(output))
+
+    modules = list(module.modules())
+    flags = [m.training for m in modules]
+    handles = [m.register_forward_hook(hook) for m in modules if next(m.children(), None) is None]
+    try:
+        module.eval()
+        with torch.inference_mode():
+            module(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for m, training in zip(modules, flags, strict=True):
+            m.training = training
+    return peak[0]
