@@ -36,7 +36,7 @@ from dks.embed._batching import (
 )
 from dks.embed._device_crops import DeviceCrops, DeviceFeeder
 from dks.embed._discover import describe_layers
-from dks.embed._hooks import LayerRecorder, Reducer, activation_bytes, probe
+from dks.embed._hooks import LayerRecorder, Reducer, probe
 from dks.embed._images import SkippedInput, as_source
 from dks.embed._models import build_model
 from dks.embed._output import make_writer
@@ -370,9 +370,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         size = probe_size(self.crops, resize, crop_size)
         x = torch.zeros((1, 3, *size), device=device).contiguous(memory_format=torch.channels_last)
         with _autocast(device, autocast_dtype):  # paper layers: columns ordered by depth
-            layers, dims, order = probe(module, layers, x, reducer, sort=self.layers == "paper")
-            # On the CPU a batch runs in parts whose activations fit EMBED_CPU_FORWARD_BYTES.
-            self._crop_bytes = activation_bytes(module, x) if device.type == "cpu" else None
+            layers, dims, order, crop_bytes = probe(
+                module, layers, x, reducer, sort=self.layers == "paper"
+            )
 
         self.model_ = module
         self.device_ = device
@@ -402,6 +402,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         # (dks.embed._device_crops); on the CPU the workers make them (the same values),
         # so that the main process's threads only run the network.
         self._crop_on_device = device.type == "cuda"
+        # On the CPU a batch runs in parts whose activations fit EMBED_CPU_FORWARD_BYTES.
+        self._crop_bytes = crop_bytes if device.type == "cpu" else None
         self._max_image_pixels = max_image_pixels
         return self
 

@@ -20,10 +20,10 @@ import contextlib
 import torch
 
 __all__ = [
+    "ActivationMeter",
     "LayerRecorder",
     "Reducer",
     "StopForward",
-    "activation_bytes",
     "probe",
     "reduce_output",
 ]
@@ -248,7 +248,7 @@ class LayerRecorder:
 
 
 def probe(module, layers, x, reduce=None, *, sort=False):
-    """Run ``x`` (a blank crop) once: the layer widths and the order the layers run in.
+    """Run ``x`` (a blank crop) once: the layer widths, their order, the activations' size.
 
     Parameters
     ----------
@@ -268,9 +268,11 @@ def probe(module, layers, x, reduce=None, *, sort=False):
     widths : list of int
     order : list of str
         Module paths in the order their hooks ran.
+    activation_bytes : int
+        The activations that the forward pass of ``x`` held at once (:class:`ActivationMeter`).
     """
     recorder = LayerRecorder(module, layers, None, count_calls=True, reduce=reduce)
-    with recorder, torch.inference_mode():
+    with recorder, ActivationMeter(module) as meter, torch.inference_mode():
         outputs = recorder.run(x)
     repeated = {p: c for p, c in recorder.calls.items() if c > 1}
     if repeated:
@@ -285,48 +287,47 @@ def probe(module, layers, x, reduce=None, *, sort=False):
         rank = {path: i for i, path in enumerate(recorder.order)}
         pairs = sorted(zip(layers, widths, strict=True), key=lambda p: rank[p[0][1]])
         layers, widths = [p[0] for p in pairs], [p[1] for p in pairs]
-    return list(layers), widths, recorder.order
+    return list(layers), widths, recorder.order, meter.peak
 
 
-def activation_bytes(module, x):
-    """Bytes of activations that one forward pass of ``x`` holds at once, estimated.
+class ActivationMeter:
+    """While entered, measure the bytes of activations a forward pass holds at once.
 
-    The largest sum, over the leaf modules, of the bytes of a module's input and output
-    tensors (both are alive while it runs; in a chain of layers, that pair is the peak).
-    It grows in proportion to the rows of ``x``, so one row gives the cost of a row.
+    An estimate: the largest sum, over the leaf modules that run, of the bytes of a module's
+    input and output tensors (both are alive while it runs; in a chain of layers, that pair
+    is the peak; an in-place output is its input, counted once). It grows in proportion to
+    the rows of the input, so a forward pass of one crop gives the cost of a crop. The hooks
+    are removed on exit.
 
     Parameters
     ----------
     module : torch.nn.Module
-    x : torch.Tensor
-        An input (typically one blank crop).
-
-    Returns
-    -------
-    int
     """
-    peak = [0]
 
-    def size(value):
-        if isinstance(value, torch.Tensor):
-            return value.numel() * value.element_size()
-        if isinstance(value, (tuple, list)):
-            return sum(size(v) for v in value)
-        return 0
+    def __init__(self, module):
+        self.module = module
+        self.peak = 0
+        self._handles = []
 
-    def hook(_, inputs, output):
-        peak[0] = max(peak[0], size(inputs) + size(output))
+    def __enter__(self):
+        leaves = [m for m in self.module.modules() if next(m.children(), None) is None]
+        self._handles = [m.register_forward_hook(self._hook) for m in leaves]
+        return self
 
-    modules = list(module.modules())
-    flags = [m.training for m in modules]
-    handles = [m.register_forward_hook(hook) for m in modules if next(m.children(), None) is None]
-    try:
-        module.eval()
-        with torch.inference_mode():
-            module(x)
-    finally:
-        for handle in handles:
+    def __exit__(self, *exc_info):
+        for handle in self._handles:
             handle.remove()
-        for m, training in zip(modules, flags, strict=True):
-            m.training = training
-    return peak[0]
+        self._handles = []
+        return False
+
+    def _hook(self, module, inputs, output):
+        tensors = {t.data_ptr(): t for t in _tensors((inputs, output))}  # in place: once
+        self.peak = max(self.peak, sum(t.numel() * t.element_size() for t in tensors.values()))
+
+
+def _tensors(value):
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _tensors(item)
