@@ -47,6 +47,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import make_pipeline
@@ -108,7 +109,8 @@ def probe(args, seed, X_tr, y_tr, X_te, y_te, names):
     last = np.flatnonzero(np.char.startswith(names.astype(str), "pool_"))
     # One D_KS fit per training set serves both pruned methods (the rules are read at
     # get_support time, so set_params needs no refit): it sees the training images only.
-    sel = selector(args, seed).fit(X_tr, y_tr)
+    # Named columns (``<layer>_<index>``): the per-layer rules find the layers.
+    sel = selector(args, seed).fit(pd.DataFrame(X_tr, columns=names), y_tr)
     top = copy.deepcopy(sel).set_params(top_k_per_class=args.top_k)
     if seed == 0:
         counts = sel.kept_counts(min_classes=(1, 2, 3), top_k_per_class=(None, 20, 50, 100))
