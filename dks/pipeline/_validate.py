@@ -27,8 +27,8 @@ from dks.pipeline._folder import (
     transaction,
 )
 from dks.pipeline._io import read_embedding, read_embedding_meta, read_json, write_json
-from dks.pipeline._lock import writer_lock
 from dks.pipeline._layers import layer_groups
+from dks.pipeline._lock import writer_lock
 from dks.pipeline._log import Log, format_seconds
 from dks.select import NoiseThresholdSelector
 from dks.validity import (
