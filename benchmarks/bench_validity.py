@@ -48,7 +48,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--splits", default="train,test", help="Fashion-MNIST splits pooled (default: both)"
     )
-    parser.add_argument("--k", type=int, nargs="+", default=[5, 10, 20, 50])
+    parser.add_argument("--k", type=int, nargs="+", default=[5, 10, 20, 50, 200, 500])
     parser.add_argument("--n-splits", type=int, default=5, help="random splits into halves")
     parser.add_argument("--n-bootstrap", type=int, default=30)
     parser.add_argument("--n-shuffles", type=int, default=5, help="as dks characterize")
@@ -78,7 +78,7 @@ def selector(args, rule):
         n_shuffles=args.n_shuffles,
         thresholds=rule,
         progress=False,
-        keep_null=False,
+        keep_null=rule == "per_class",  # the per-class rule needs the shuffled D_KS
     )
 
 
