@@ -144,6 +144,7 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         "dataset": meta.get("dataset"),
         "dataset_name": meta.get("dataset_name"),
         "source": (meta.get("source") or {}).get("kind"),
+        "class_depth": (meta.get("source") or {}).get("class_depth"),
         "model": _model_text(emb),
         "n_images": len(meta["labels"]),
         "n_skipped": len(meta.get("skipped", [])),

@@ -53,7 +53,7 @@ def format_summary(summary, out=None):
     lines = [
         "",
         f"dks analysis: {_title(s)}",
-        f"  {s.get('n_images')} images, {s.get('n_classes')} classes, "
+        f"  {s.get('n_images')} images, {s.get('n_classes')} classes{_depth(s)}, "
         f"{s.get('n_features')} features; model {s.get('model')}",
     ]
     if s.get("n_skipped"):
@@ -91,6 +91,11 @@ def format_summary(summary, out=None):
     if out is not None:
         lines.append(f"Results: {out}  (report: {Path(out) / 'report.html'})")
     return "\n".join(lines)
+
+
+def _depth(s):
+    depth = s.get("class_depth")
+    return f" (the folder paths to depth {depth})" if depth else ""
 
 
 def _rule(s):
