@@ -263,8 +263,12 @@ def _write_top_features(path, sel, names, layer_of):
 
 
 def save_summary(path, summary, start, log):
-    """Stamp the wall time and stage timings into ``summary`` and write ``summary.json``."""
-    summary["wall_time_s"] = round(time.perf_counter() - start, 1)
+    """Stamp the wall time and stage timings into ``summary`` and write ``summary.json``.
+
+    The wall time is stamped once, before the report is drawn, so that ``summary.json``,
+    the printed summary and ``report.html`` give the same one; the timings are updated
+    (the report's own step is in them after the second call)."""
+    summary.setdefault("wall_time_s", round(time.perf_counter() - start, 1))
     summary["timings"] = {k: round(v, 2) for k, v in log.timings.items()}
     write_json(path / "summary.json", summary)
 

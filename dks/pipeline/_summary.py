@@ -86,7 +86,7 @@ def format_summary(summary, out=None):
     if s.get("wall_time_s") is not None:
         lines.append(
             f"Wall time: {format_seconds(s['wall_time_s'])}, from the start of the call to the "
-            "report, as report.html gives it (drawing the report is not counted)"
+            "figures and report (not counted), as report.html gives it"
         )
     if out is not None:
         lines.append(f"Results: {out}  (report: {Path(out) / 'report.html'})")

@@ -32,7 +32,7 @@ Run description (table "Run")
         The characterizer's binning (``100``, or ``"exact"``).
     ``"wall_time_s"`` : float
         Wall time of the analysis, in seconds, from the start of the call to the report
-        (drawing the report and Python's start-up not counted).
+        (drawing the figures and the report, and Python's start-up, not counted).
     ``"timings"`` : dict of str to float
         Seconds of each step (``"embed"``, ``"characterize"``, ...), shown beside it.
     ``"created"`` : str
@@ -152,7 +152,7 @@ def _time_cell(value, timings):
         )
     return (
         f"{_seconds(value)}{steps}<br><small>from the start of the call to this report; "
-        "drawing the report and Python's start-up are not counted</small>"
+        "the figures and the report, drawn after, and Python's start-up are not counted</small>"
     )
 
 
