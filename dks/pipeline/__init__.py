@@ -22,6 +22,8 @@ One module per idea:
 ``_summary``              the printed text summary
 ``_compare*``             several results folders side by side (:func:`compare`)
 ``_crops``                what a feature looks at: crops in the report, :func:`visualize`
+``_validate``             ablation and stability of a results folder (:func:`validate`)
+``_export``               the pruned full-network embedding, to reuse (:func:`export_fne`)
 ``_log``                  progress lines and timings
 ========================  ===========================================================
 """
@@ -29,11 +31,13 @@ One module per idea:
 from dks.pipeline._compare import compare
 from dks.pipeline._crops import visualize
 from dks.pipeline._errors import AnalysisError
+from dks.pipeline._export import export_fne, load_fne
 from dks.pipeline._images import DEFAULT_PER_CLASS
 from dks.pipeline._io import load_results
 from dks.pipeline._statistics import PAPER_T_MINUS, PAPER_T_PLUS
 from dks.pipeline._steps import Analysis, analyze, characterize, embed, report
 from dks.pipeline._summary import format_summary
+from dks.pipeline._validate import Validation, validate
 
 __all__ = [
     "DEFAULT_PER_CLASS",
@@ -41,12 +45,16 @@ __all__ = [
     "PAPER_T_PLUS",
     "Analysis",
     "AnalysisError",
+    "Validation",
     "analyze",
     "characterize",
     "compare",
     "embed",
+    "export_fne",
     "format_summary",
+    "load_fne",
     "load_results",
     "report",
+    "validate",
     "visualize",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "read_embedding",
     "read_embedding_meta",
     "read_json",
+    "read_validity",
     "save_npy",
     "write_csv",
     "write_json",
@@ -229,8 +230,11 @@ def load_results(path):
         ``"class_noise"`` (``class_noise.csv`` as a dict of columns, like
         ``NoiseThresholdSelector.class_noise_`` plus ``"t_plus"`` and ``"t_minus"``:
         ``"class"`` str, ``"n_samples"`` int, ``"mostly_noise"`` bool, the others float
-        with NaN for empty cells). In ``"thresholds"``, ``"t_plus"`` and ``"t_minus"`` are
-        lists (one per class) when the thresholds were learned per class.
+        with NaN for empty cells), and after ``dks validate`` ``"ablation"`` and
+        ``"stability"`` (``validity/ablation.csv`` and ``validity/stability.csv``: the
+        ``table`` of :class:`dks.validity.AblationResult` and
+        :class:`dks.validity.StabilityResult`). In ``"thresholds"``, ``"t_plus"`` and
+        ``"t_minus"`` are lists (one per class) when the thresholds were learned per class.
 
     Examples
     --------
@@ -257,7 +261,22 @@ def load_results(path):
         results["grid"], results["d_avg_plus"], results["d_avg_minus"] = curves.T
     if (path / "class_noise.csv").is_file():
         results["class_noise"] = read_class_noise(path / "class_noise.csv")
+    results.update(read_validity(path))
     return results
+
+
+def read_validity(path):
+    """The tables of ``validity/`` in the results folder ``path`` that exist, by name:
+    ``"ablation"`` and ``"stability"`` (dicts of columns, see :func:`load_results`)."""
+    from dks.pipeline._folder import VALIDITY_DIR
+    from dks.validity import AblationResult, StabilityResult
+
+    found = {}
+    for name, kind in (("ablation", AblationResult), ("stability", StabilityResult)):
+        file = path / VALIDITY_DIR / f"{name}.csv"
+        if file.is_file():
+            found[name] = kind.read_csv(file).table
+    return found
 
 
 def read_class_noise(path):

@@ -17,6 +17,7 @@ from dks.pipeline._folder import (
     IMAGES_DIR,
     REPORT_FILES,
     STATS_FILES,
+    VALIDITY_DIR,
     check_out,
     transaction,
 )
@@ -165,7 +166,7 @@ def _embed(caller, images, out, settings, listing, data_home, download, log):
             imgs = prepare_images(stage, None, limit_per_class, seed, data_home, download, log)
             log(f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes")
             if imgs.reused:  # the same images: what was made from them stays
-                stage.reuse(*EMBEDDING_FILES, *STATS_FILES, *REPORT_FILES)
+                stage.reuse(*EMBEDDING_FILES, *STATS_FILES, *REPORT_FILES, VALIDITY_DIR)
             elif stage.has_old("embedding.json"):
                 log(
                     "embedding: settings changed (images: another subset of the default "
@@ -464,7 +465,7 @@ def report(results, *, max_image_pixels="auto", verbose=True):
             "`dks characterize` first."
         )
     with disk_errors(out), transaction(out) as stage:
-        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES)
+        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, VALIDITY_DIR)
         summary = report_step(stage.path, log=log, shown=out, max_image_pixels=max_image_pixels)
     log(f"report written to {out / 'report.html'}")
     return Analysis(out, summary, None, True, dict(log.timings))
