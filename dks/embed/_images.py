@@ -145,7 +145,7 @@ class _FolderListing:
     def __init__(self, root, extensions):
         self.root = root
         self.extensions = extensions
-        self.cycles, self.repeats, self.denied = [], [], []
+        self.cycles, self.repeats, self.denied, self.not_images = [], [], [], []
         # What is reached without following a link: files listed there, never via a link.
         self._real_files, self._seen_dirs, self._listed = set(), set(), set()
         self._links = self._walk_real()
@@ -184,6 +184,8 @@ class _FolderListing:
                 dirs.append(entry)
             elif entry.name.lower().endswith(self.extensions):
                 files.append(entry)
+            else:
+                self.not_images.append(entry.path)
         return files, dirs
 
     def _walk_real(self):
@@ -206,7 +208,7 @@ class _FolderListing:
                     links = True
                 else:
                     stack.append(entry.path)
-        self.denied.clear()  # reported once, by the listing itself
+        del self.denied[:], self.not_images[:]  # reported once, by the listing itself
         return links
 
     def _walk(self, folder, *, via_link, ancestors):
@@ -240,34 +242,25 @@ class _FolderListing:
         return found
 
     def report(self):
-        """Warn about the links not followed and the folders that could not be read."""
-        root = self.root
-        if self.cycles:
-            warnings.warn(
-                f"{len(self.cycles)} symbolic link(s) in {str(root)!r} lead to a folder that "
-                f"holds them (a cycle) and were not followed: {_links(self.cycles, root)}.",
-                UserWarning,
-                stacklevel=3,
-            )
-        if self.repeats:
-            warnings.warn(
-                f"{len(self.repeats)} symbolic link(s) in {str(root)!r} lead to images listed "
-                "already; each image is embedded once, under the class of the first path that "
-                f"reaches it (a path without links first): {_links(self.repeats, root)}.",
-                UserWarning,
-                stacklevel=3,
-            )
-        if self.denied:
-            shown = ", ".join(
-                f"{os.path.relpath(path, root)!r} ({why})" for path, why in self.denied[:5]
-            )
-            more = f" and {len(self.denied) - 5} more" if len(self.denied) > 5 else ""
-            warnings.warn(
-                f"{len(self.denied)} folder(s) of {str(root)!r} cannot be read and were left "
-                f"out: {shown}{more}.",
-                UserWarning,
-                stacklevel=3,
-            )
+        """Warn about the files not read as images (their extension), the links not
+        followed and the folders that could not be read: how many, and the first few."""
+        root, why = self.root, dict(self.denied)
+        target = lambda p: f" -> {os.path.realpath(p)!r}"  # noqa: E731
+        for found, text, more in (
+            (self.not_images, "file(s) in the class folders of {root} are not read as images "
+             f"(not {', '.join(self.extensions)}) and were left out", None),
+            (self.cycles, "symbolic link(s) in {root} lead to a folder that holds them (a "
+             "cycle) and were not followed", target),
+            (self.repeats, "symbolic link(s) in {root} lead to images listed already; each "
+             "image is embedded once, under the class of the first path that reaches it (a "
+             "path without links first)", target),
+            (list(why), "folder(s) of {root} cannot be read and were left out",
+             lambda p: f" ({why[p]})"),
+        ):  # fmt: skip
+            if found:
+                text = text.format(root=repr(str(root)))
+                shown = _shown(found, root, more)
+                warnings.warn(f"{len(found)} {text}: {shown}.", UserWarning, stacklevel=3)
 
     def denied_hint(self):
         if not self.denied:
@@ -291,10 +284,9 @@ def _ancestor_keys(folder):
     return frozenset(filter(None, (_key(p) for p in (real, *real.parents))))
 
 
-def _links(paths, root):
-    shown = ", ".join(
-        f"{os.path.relpath(p, root)!r} -> {os.path.realpath(p)!r}" for p in paths[:5]
-    )
+def _shown(paths, root, more=None):
+    """The first 5 of ``paths`` relative to ``root`` (and how many more)."""
+    shown = ", ".join(f"{os.path.relpath(p, root)!r}{more(p) if more else ''}" for p in paths[:5])
     return shown + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
 
 

@@ -95,14 +95,19 @@ def prepare_images(stage, images, limit_per_class, seed, data_home, download, lo
     return user_images(images, stage.out, limit_per_class, seed)
 
 
-def user_images(images, out, limit_per_class, seed):
+def user_images(images, out, limit_per_class, seed, class_depth=1):
     """List a user's images: a folder, or a collection (or the path of one), checked."""
     from dks.sources import Collection, SourceError, open_collection, source_kind
 
     if not isinstance(images, Collection):
         kind = source_kind(images)
         if kind in (None, "folder"):
-            return folder_images(images, out, limit_per_class, seed)
+            return folder_images(images, out, limit_per_class, seed, class_depth)
+        if class_depth != 1:
+            raise AnalysisError(
+                f"{option('class_depth', class_depth)} applies to a folder of images; "
+                f"{str(images)!r} is a {kind} whose labels are its own."
+            )
         try:
             images = open_collection(images)
         except SourceError as exc:
@@ -139,8 +144,9 @@ def _check_classes(classes, where, hint):
         )
 
 
-def folder_images(images, out, limit_per_class, seed):
-    """List a user's ImageFolder, checking what would make the analysis meaningless."""
+def folder_images(images, out, limit_per_class, seed, class_depth=1):
+    """List a user's ImageFolder, checking what would make the analysis meaningless; its
+    classes are the folder paths to ``class_depth`` (:func:`class_paths`)."""
     from dks.embed import image_folder
 
     root = Path(images).expanduser().absolute()
@@ -163,6 +169,8 @@ def folder_images(images, out, limit_per_class, seed):
             "which each run replaces. Put the images elsewhere."
         )
     paths, labels, classes = image_folder(root)
+    if class_depth > 1:
+        labels, classes = class_paths(paths, root, class_depth)
     _check_classes(classes, os.fspath(images), " (ImageFolder layout: IMAGES_DIR/<class>/<image>)")
     keep = _limit(labels, limit_per_class, seed)
     relative = _relative([paths[i] for i in keep], root)
@@ -170,9 +178,30 @@ def folder_images(images, out, limit_per_class, seed):
     if limit_per_class is not None:
         description += f" (at most {limit_per_class} per class, seed {seed})"
     source = {"kind": "folder", "location": os.fspath(root), "name": root.name}
+    source["class_depth"] = int(class_depth)
     return Images(
         root, os.fspath(root), relative, labels[keep], list(classes), description, source=source
     )
+
+
+def class_paths(paths, root, depth):
+    """The class of each image of a folder: its folder path under ``root``, cut at ``depth``.
+
+    ``root/a/b/c/x.png`` is in class ``"a/b"`` with depth 2, ``"a/b/c"`` with 3 or more;
+    ``root/a/x.png`` is in ``"a"`` with any depth (an image less deep than ``depth`` belongs
+    to the folder that holds it). Parts are joined with ``/`` on every system.
+
+    Returns
+    -------
+    labels : ndarray of str of shape (n_images,)
+    classes : list of str
+        The sorted class names.
+    """
+    labels = [
+        "/".join(Path(p).parent.parts[:depth])
+        for p in _relative(list(map(os.fspath, paths)), root)
+    ]
+    return np.asarray(labels, dtype=str), sorted(set(labels))
 
 
 def _joined(root, relative):
