@@ -1,4 +1,4 @@
-"""Tests of CNNEmbedder's inputs (dks/embed/_images.py, _batching.py): kinds, crops, bad input."""
+"""Tests of CNNEmbedder's inputs (dks/sources/_open.py, _inputs.py; dks/embed/_batching.py)."""
 
 import numpy as np
 import pytest

@@ -10,7 +10,7 @@ dks.embed import _models`` is an edge to ``dks.embed._models``; ``from dks.embed
 CNNEmbedder`` one to the module that the package's ``__init__`` took it from.
 
 A package's ``__init__`` re-exporting names of its own submodules is not a circle: importing
-``dks.embed._images`` runs ``dks/embed/__init__.py`` first whatever the code says, so an edge
+``dks.embed._output`` runs ``dks/embed/__init__.py`` first whatever the code says, so an edge
 from a package to its own descendants says nothing about the design. Those edges are left
 out; every other edge counts, including a submodule importing a name from an ancestor
 package (``from dks import config_context`` inside ``dks/pipeline``), which is followed to the

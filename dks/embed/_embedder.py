@@ -212,7 +212,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     the order of :func:`~dks.embed.image_folder`, which also returns the labels); or a
     map-style torch ``Dataset`` whose items are such images or ``(image, target)`` tuples,
     without normalizing transforms. Images become RGB as a viewer shows them (see
-    :func:`dks.datasets._imageio.load_image`): EXIF orientation applied, transparency composited
+    :class:`dks.sources.ImageReader`): EXIF orientation applied, transparency composited
     over ``background``, 16-bit, CMYK and palette images converted.
 
     **Forward pass.** One forward hook per layer reduces the output inside the hook, so
