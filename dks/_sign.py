@@ -9,16 +9,24 @@ named ``sign`` with one of these values:
 
 The int8 codes ``+1 / -1 / 0`` are data (``NoiseThresholdSelector.relevance_``), never
 parameter values; :func:`sign_code` maps a ``sign`` to its code.
+
+Each side has one colour, the same on every page and figure (the report, its figures and
+the explorer): :data:`SIGN_COLORS`. Blue for presence and red for absence, as matplotlib's
+``C0`` and ``C3`` which the figures used first; the explorer takes them from its overview
+JSON, so that no page keeps a copy.
 """
 
 from numbers import Integral
 
-__all__ = ["SIGNS", "check_sign", "sign_code"]
+__all__ = ["SIGNS", "SIGN_COLORS", "check_sign", "sign_code"]
 
 #: The values of every ``sign`` parameter.
 SIGNS = ("presence", "absence", "both")
 
 _CODES = {"presence": 1, "absence": -1, "both": 0}
+
+#: The colour of each side of D_KS (positive: presence; negative: absence) everywhere.
+SIGN_COLORS = {"presence": "#1f5fa8", "absence": "#b0302a"}
 
 
 def check_sign(sign, *, allowed=SIGNS, name="sign"):

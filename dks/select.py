@@ -1,12 +1,10 @@
 """Noise thresholds from shuffled labels (Garcia-Gasulla et al. 2017, §5.5):
 :class:`NoiseThresholdSelector`."""
 
-import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from scipy.stats import false_discovery_control
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils import check_random_state, get_tags
@@ -23,21 +21,22 @@ from dks._options import option
 from dks._sign import SIGNS, check_sign, sign_code
 from dks.characterize import KSCharacterizer, signed_ks_pvalues
 from dks.groups import check_groups, feature_groups
+from dks.pruning import TOP_K_WITHIN, check_pruning, count_table, kept_features
 from dks.thresholds import (
     MIN_RESOLUTION,
     NullCounts,
     argmax_threshold,
     average_distance,
+    benjamini_hochberg,
     class_noise_table,
     per_class_thresholds,
+    relevance_from_thresholds,
     threshold_grid,
+    warn_small_classes,
     warn_unresolved,
 )
 
 __all__ = ["NoiseThresholdSelector", "threshold_grid"]
-
-#: Classes with fewer samples than this get a warning when labels are shuffled.
-MIN_CLASS_SIZE = 5
 
 
 class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
@@ -57,7 +56,8 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
     ``t_minus_ = -argmax d_avg_minus``. A pair with ``D > t_plus_`` characterizes the class
     by the feature's *presence* (relevance ``+1``), one with ``D < t_minus_`` by its
     *absence* (``-1``); the others are noise (``0``). The selector keeps the features that
-    are relevant for at least one class.
+    are relevant for at least one class, or, stricter, for at least ``min_classes`` classes
+    and among the ``top_k_per_class`` of a class (:mod:`dks.pruning`).
 
     Read more in the :ref:`User Guide <dks>`.
 
@@ -106,6 +106,19 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         Show a tqdm progress bar over the feature blocks while the true and shuffled
         labelings are evaluated (passed to the characterizer's ``progress`` when it has
         that parameter); ``False`` prints nothing.
+    min_classes : int, default=1
+        Keep a feature when at least this many classes have it beyond the thresholds (on
+        the ``sign`` side). 1: relevant for some class (the paper's rule, which on real
+        embeddings keeps nearly every feature). Read when the support is asked for, like
+        ``k`` of :class:`~sklearn.feature_selection.SelectKBest`: changing it needs no refit.
+    top_k_per_class : int or None, default=None
+        Each class keeps at most this many of its relevant features, those of largest
+        ``|D_KS|`` (largest ``D`` with ``sign="presence"``, lowest with ``"absence"``; ties
+        to the first column); the pairs left count for ``min_classes``. None: no limit.
+    top_k_within : {"all", "layer"}, default="all"
+        Where ``top_k_per_class`` counts: in the whole network, or in each layer (groups
+        of the feature names, :func:`dks.groups.feature_groups`; without layer names one
+        group), so that every layer keeps features. See :meth:`kept_counts`.
     keep_null : bool, default=True
         Whether to keep every shuffled D_KS in ``null_dks_``: ``n_shuffles * n_classes *
         n_features * 8`` bytes (100 shuffles of 1,000 classes x 100,000 features: 80 GB).
@@ -233,6 +246,9 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         "max_noise_share": [Interval(Real, 0, 1, closed="neither")],
         "progress": ["boolean"],
         "keep_null": ["boolean"],
+        "min_classes": [Interval(Integral, 1, None, closed="left")],
+        "top_k_per_class": [Interval(Integral, 1, None, closed="left"), None],
+        "top_k_within": [StrOptions(set(TOP_K_WITHIN))],
     }
 
     def __init__(
@@ -250,6 +266,9 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         max_noise_share=0.05,
         progress=True,
         keep_null=True,
+        min_classes=1,
+        top_k_per_class=None,
+        top_k_within="all",
     ):
         self.characterizer = characterizer
         self.n_shuffles = n_shuffles
@@ -263,8 +282,10 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         self.max_noise_share = max_noise_share
         self.progress = progress
         self.keep_null = keep_null
+        self.min_classes = min_classes
+        self.top_k_per_class = top_k_per_class
+        self.top_k_within = top_k_within
 
-    # ------------------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Compute D_KS with true and shuffled labels, the thresholds and the relevance.
@@ -307,6 +328,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
                 f"{option('thresholds', 'global')}."
             )
         char = self._make_characterizer()
+        check_pruning(self.min_classes, self.top_k_per_class, self.top_k_within)
         n_samples = _num_samples(X)
         rng = check_random_state(self.random_state)
         # int32 while it holds every index: half the memory of intp, the same permutations.
@@ -328,7 +350,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         null_dks = np.asarray(null_dks, dtype=np.float64)
         counts = char.class_counts_
         if self.n_shuffles > 0:
-            _warn_small_classes(char.classes_, counts, self.thresholds)
+            warn_small_classes(char.classes_, counts, self.thresholds)
 
         self.characterizer_ = char
         self.dks_ = char.dks_
@@ -356,10 +378,10 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
                 self.t_plus_, self.t_minus_ = t_plus, t_minus
                 self.unresolved_classes_ = self.classes_[~(ok_plus | ok_minus)]
                 warn_unresolved(self.classes_, counts, ~(ok_plus | ok_minus), self.max_noise_share)
-            self.relevance_ = _relevance_from_thresholds(self.dks_, self.t_plus_, self.t_minus_)
+            self.relevance_ = relevance_from_thresholds(self.dks_, self.t_plus_, self.t_minus_)
         else:
             self.unresolved_classes_ = self.classes_[:0]
-            keep = _benjamini_hochberg(char.pvalues_, self.alpha)
+            keep = benjamini_hochberg(char.pvalues_, self.alpha)
             self.relevance_ = (keep * np.sign(self.dks_)).astype(np.int8)
             positive = self.dks_[self.relevance_ == 1]
             negative = self.dks_[self.relevance_ == -1]
@@ -374,6 +396,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         self.class_noise_ = class_noise_table(
             self.classes_, counts, self.relevance_, self._null_kept()
         )
+        check_pruning(self.min_classes, None, "all", n_classes=len(self.classes_))
         return self
 
     def _make_characterizer(self):
@@ -392,26 +415,62 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
     # ------------------------------------------------------------------------ selection
     def _get_support_mask(self):
         check_is_fitted(self, "relevance_")
-        return self.feature_mask(self.sign)
+        return self.feature_mask(
+            self.sign,
+            min_classes=self.min_classes,
+            top_k_per_class=self.top_k_per_class,
+            top_k_within=self.top_k_within,
+        )
 
-    def feature_mask(self, sign="both"):
-        """Features characteristic of at least one class.
+    def feature_mask(
+        self, sign="both", *, min_classes=1, top_k_per_class=None, top_k_within="all"
+    ):
+        """Features characteristic of at least one class (or ``min_classes`` classes).
 
         Parameters
         ----------
         sign : {"both", "presence", "absence"}, default="both"
             Count relevance of either sign, ``+1`` only (presence) or ``-1`` only
             (absence); see :term:`sign`.
+        min_classes, top_k_per_class, top_k_within
+            The pruning rules, as the parameters of the same names; the defaults keep
+            every feature relevant for some class.
 
         Returns
         -------
         mask : ndarray of shape (n_features,), bool
-            ``get_support()`` is ``feature_mask(self.sign)``.
+            ``get_support()`` is this mask with the selector's own parameters.
         """
         check_is_fitted(self, "relevance_")
-        code = sign_code(check_sign(sign))
-        hits = self.relevance_ != 0 if code == 0 else self.relevance_ == code
-        return hits.any(axis=0)
+        check_pruning(min_classes, top_k_per_class, top_k_within, n_classes=len(self.classes_))
+        groups = None
+        if top_k_per_class is not None and top_k_within == "layer":
+            groups = feature_groups(self._feature_names())
+        return kept_features(
+            self.relevance_, self.dks_, sign=sign, min_classes=min_classes,
+            top_k_per_class=top_k_per_class, groups=groups,
+        )  # fmt: skip
+
+    def kept_counts(self, min_classes=(1,), top_k_per_class=(None,), top_k_within=("all",)):
+        """How many features each combination of pruning rules keeps, without refitting.
+
+        Parameters
+        ----------
+        min_classes : sequence of int, default=(1,)
+        top_k_per_class : sequence of int or None, default=(None,)
+        top_k_within : sequence of {"all", "layer"}, default=("all",)
+            The values to combine (every combination, in this nesting order); see the
+            parameters of the same names. ``sign`` is the selector's.
+
+        Returns
+        -------
+        table : dict of str to ndarray
+            Columns ``"min_classes"``, ``"top_k_per_class"`` (-1 for None), ``"top_k_within"``,
+            ``"n_features"`` (kept); see :func:`dks.pruning.count_table`.
+        """
+
+        rules = (min_classes, top_k_per_class, top_k_within)
+        return count_table(lambda **kw: self.feature_mask(self.sign, **kw), *rules)
 
     def noise_features(self, sign="both"):
         """Indices of the features that are noise for every class.
@@ -518,7 +577,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         if counts is None:
             return None
         pvalues = signed_ks_pvalues(null, counts)
-        return np.stack([_benjamini_hochberg(p, self.alpha) for p in pvalues])
+        return np.stack([benjamini_hochberg(p, self.alpha) for p in pvalues])
 
     def _feature_names(self):
         if hasattr(self.characterizer_, "get_feature_names_out"):
@@ -537,47 +596,5 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
 
 
 # ------------------------------------------------------------------------------- helpers
-def _relevance_from_thresholds(dks, t_plus, t_minus):
-    # Scalars, or one threshold per class (row) with thresholds="per_class". As
-    # t_minus <= 0 <= t_plus, no pair is both: one vectorized pass, no masked writes.
-    t_plus, t_minus = np.reshape(t_plus, (-1, 1)), np.reshape(t_minus, (-1, 1))
-    return np.subtract(dks > t_plus, dks < t_minus, dtype=np.int8)
-
-
-def _benjamini_hochberg(pvalues, alpha):
-    """Bool mask of the p-values rejected by Benjamini-Hochberg at level ``alpha``."""
-    p = np.nan_to_num(np.asarray(pvalues, dtype=np.float64), nan=1.0)
-    if p.size == 0:
-        return np.zeros(p.shape, dtype=bool)
-    adjusted = false_discovery_control(p.ravel(), method="bh")
-    return (adjusted <= alpha).reshape(p.shape)
-
-
 def _share(mask):
     return float(np.count_nonzero(mask) / mask.size) if mask.size else float("nan")
-
-
-def _warn_small_classes(classes, counts, thresholds):
-    small = np.flatnonzero(np.asarray(counts) < MIN_CLASS_SIZE)
-    if small.size == 0:
-        return
-    labels = np.asarray(classes).tolist()
-    shown = ", ".join(f"{labels[i]!r} ({int(counts[i])})" for i in small[:5])
-    more = f" and {small.size - 5} more" if small.size > 5 else ""
-    if thresholds == "global":
-        advice = (
-            "With one threshold for all classes, most of what they keep is noise: use "
-            f"{option('thresholds', 'per_class')}, which learns each class's thresholds from "
-            "its own shuffled null and names the classes too small for any, or merge or drop "
-            "these classes, or collect more samples."
-        )
-    else:
-        advice = "Merge or drop these classes, or collect more samples."
-    warnings.warn(
-        f"{small.size} class(es) have fewer than {MIN_CLASS_SIZE} samples: {shown}{more}. "
-        "Shuffling the labels of so small a class is hardly meaningful: its D_KS takes few, "
-        f"large values with true and shuffled labels alike. {advice}",
-        UserWarning,
-        # Point at the caller of fit: this helper, fit, and the _fit_context wrapper.
-        stacklevel=4,
-    )

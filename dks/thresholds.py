@@ -13,6 +13,8 @@ both call it.
 - :func:`argmax_threshold`: the threshold rule, ``t+ = grid[argmax d_avg_plus]`` and
   ``t- = -grid[argmax d_avg_minus]``; on ties of the maximum the smallest ``x`` wins.
 - :func:`per_class_thresholds`: one pair of thresholds per class (below).
+- :func:`relevance_from_thresholds`, :func:`benjamini_hochberg`: the pairs each rule keeps;
+  :func:`warn_small_classes`: the warning for classes too small for a shuffled null.
 
 The counts use one binary search per value (a histogram of "how many grid points lie below
 ``|D|``" gives every count at once), ``O(n_values * log(n_grid))``; when the grid is
@@ -55,6 +57,7 @@ classes are summed first).
 import warnings
 
 import numpy as np
+from scipy.stats import false_discovery_control
 
 from dks import _config
 from dks._engine import exceedance_histogram
@@ -64,11 +67,15 @@ from dks._sign import check_sign
 # The user's API; the other names without an underscore are what NoiseThresholdSelector
 # (dks.select) and the tests use: the counts and the per-class rule.
 __all__ = [
+    "MIN_CLASS_SIZE",
     "MIN_RESOLUTION",
     "argmax_threshold",
     "average_distance",
+    "benjamini_hochberg",
     "exceedance",
+    "relevance_from_thresholds",
     "threshold_grid",
+    "warn_small_classes",
 ]
 
 #: Smallest ``resolution`` (a grid of at most ten million thresholds).
@@ -471,6 +478,54 @@ def warn_unresolved(classes, counts, unresolved, max_noise_share):
         f"Nothing is kept for them ({listed}): they are too small for their D_KS to stand "
         "out from chance, or no feature characterizes them. Collect more samples, merge "
         f"classes, or raise {option('max_noise_share')}.",
+        UserWarning,
+        # Point at the caller of fit: this helper, fit, and the _fit_context wrapper.
+        stacklevel=4,
+    )
+
+
+#: Classes with fewer samples than this get a warning when labels are shuffled.
+MIN_CLASS_SIZE = 5
+
+
+def relevance_from_thresholds(dks, t_plus, t_minus):
+    """``+1`` where ``dks > t_plus``, ``-1`` where ``dks < t_minus``, else ``0`` (int8)."""
+    # Scalars, or one threshold per class (row) with thresholds="per_class". As
+    # t_minus <= 0 <= t_plus, no pair is both: one vectorized pass, no masked writes.
+    t_plus, t_minus = np.reshape(t_plus, (-1, 1)), np.reshape(t_minus, (-1, 1))
+    return np.subtract(dks > t_plus, dks < t_minus, dtype=np.int8)
+
+
+def benjamini_hochberg(pvalues, alpha):
+    """Bool mask of the p-values rejected by Benjamini-Hochberg at level ``alpha``."""
+    p = np.nan_to_num(np.asarray(pvalues, dtype=np.float64), nan=1.0)
+    if p.size == 0:
+        return np.zeros(p.shape, dtype=bool)
+    adjusted = false_discovery_control(p.ravel(), method="bh")
+    return (adjusted <= alpha).reshape(p.shape)
+
+
+def warn_small_classes(classes, counts, thresholds):
+    """Warn (at the caller of ``fit``) about classes of fewer than ``MIN_CLASS_SIZE`` samples."""
+    small = np.flatnonzero(np.asarray(counts) < MIN_CLASS_SIZE)
+    if small.size == 0:
+        return
+    labels = np.asarray(classes).tolist()
+    shown = ", ".join(f"{labels[i]!r} ({int(counts[i])})" for i in small[:5])
+    more = f" and {small.size - 5} more" if small.size > 5 else ""
+    if thresholds == "global":
+        advice = (
+            "With one threshold for all classes, most of what they keep is noise: use "
+            f"{option('thresholds', 'per_class')}, which learns each class's thresholds from "
+            "its own shuffled null and names the classes too small for any, or merge or drop "
+            "these classes, or collect more samples."
+        )
+    else:
+        advice = "Merge or drop these classes, or collect more samples."
+    warnings.warn(
+        f"{small.size} class(es) have fewer than {MIN_CLASS_SIZE} samples: {shown}{more}. "
+        "Shuffling the labels of so small a class is hardly meaningful: its D_KS takes few, "
+        f"large values with true and shuffled labels alike. {advice}",
         UserWarning,
         # Point at the caller of fit: this helper, fit, and the _fit_context wrapper.
         stacklevel=4,

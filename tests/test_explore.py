@@ -2,6 +2,7 @@
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -167,3 +168,59 @@ def test_labels_outside_the_classes_are_left_out(folder, tmp_path):
     assert views.class_rows[views.cls("cat")].size == 11
     fig = views.feature_view("a_0", "dog")["fig1"]
     assert (fig["n_intra"], fig["n_inter"]) == (12, 23)
+
+
+def test_noise_share_is_the_reports(server, folder, tmp_path):
+    """The class view's noise share is class_noise.csv's (kept with shuffled labels / kept),
+    and the same is recomputed from the shuffled D_KS for a folder without that file."""
+    import csv
+    import shutil
+
+    with open(folder / "class_noise.csv", newline="") as fh:
+        rows = {r["class"]: r for r in csv.DictReader(fh)}
+    res = load_results(folder)
+    t_plus, t_minus = res["thresholds"]["t_plus"], res["thresholds"]["t_minus"]
+    null = np.asarray(res["null_dks"])
+    for name in ("cat", "dog", EVIL):
+        d = json.loads(get(server, "api/class?" + urllib.parse.urlencode({"name": name}))[1])
+        c = res["embedding_meta"]["classes"].index(name)
+        kept = np.mean((res["dks"][c] > t_plus) | (res["dks"][c] < t_minus))
+        chance = np.mean((null[:, c] > t_plus) | (null[:, c] < t_minus))  # numpy reference
+        assert d["kept"] == pytest.approx(kept) == pytest.approx(float(rows[name]["kept"]))
+        assert d["kept_shuffled"] == pytest.approx(chance)
+        assert d["noise_share"] == pytest.approx(chance / kept)
+        assert d["noise_share"] == pytest.approx(float(rows[name]["noise_share"]))
+        assert d["mostly_noise"] == (rows[name]["mostly_noise"] == "1")
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    (copy / "class_noise.csv").unlink()
+    again = Views(copy).overview()
+    ov = json.loads(get(server, "api/overview")[1])
+    assert again["noise_share"] == ov["noise_share"]
+    assert again["mostly_noise"] == ov["mostly_noise"]
+
+
+def test_one_palette_for_report_and_explorer(server):
+    """Positive D_KS has one colour (dks._sign.SIGN_COLORS) in the report's style sheet and
+    the explorer's overview, which its page reads them from (no copy in the static files)."""
+    from dks._sign import SIGN_COLORS
+    from dks.report._kit import CSS
+
+    ov = json.loads(get(server, "api/overview")[1])
+    assert ov["palette"] == SIGN_COLORS
+    assert f".pos {{ color: {SIGN_COLORS['presence']}; }}" in CSS
+    assert f".neg {{ color: {SIGN_COLORS['absence']}; }}" in CSS
+    css = get(server, "static/style.css")[1].decode()
+    assert ".pos { color: var(--pos); }" in css
+
+
+def test_kept_beyond_chance_is_kept_minus_shuffled(server, folder):
+    res = load_results(folder)
+    ov = json.loads(get(server, "api/overview")[1])
+    t_plus, t_minus = res["thresholds"]["t_plus"], res["thresholds"]["t_minus"]
+    for c in range(len(ov["classes"])):
+        for k, cols in enumerate(res["layers"].values()):
+            kept = np.mean((res["dks"][c, cols] > t_plus) | (res["dks"][c, cols] < t_minus))
+            null = np.asarray(res["null_dks"])[:, c][:, cols]
+            chance = np.mean((null > t_plus) | (null < t_minus))
+            assert ov["kept_beyond_chance"][c][k] == pytest.approx(max(kept - chance, 0), abs=1e-4)

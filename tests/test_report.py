@@ -130,6 +130,7 @@ def test_full_report(tmp_path, figure, png_file):
     assert 'conv1_1_3</span> <span class="pos">(+0.810)' in text
     assert 'conv2_1_1</span> <span class="neg">(-0.520)' in text
     assert ">3 min 5 s<" in text and ">600<" in text
+    assert "from the start of the call to this report" in text  # what the time covers
 
     # every text from the summary is escaped
     assert "Bag &amp; &lt;Sandal&gt;" in text and "<Sandal>" not in text

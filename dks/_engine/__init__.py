@@ -13,21 +13,31 @@ names below. The modules, from the bottom up:
 - ``_dispatch``: :func:`signed_dks`, which chooses in memory, blocks or Dask, once.
 """
 
+from dks._engine._blocks import FeatureSource, block_stats, lazy_kind
 from dks._engine._dask import as_dask_array, client_for
 from dks._engine._dispatch import label_dtype, signed_dks
 from dks._engine._kernels import exceedance_histogram
 from dks._engine._threads import n_threads, run_threads
-from dks._engine._validation import check_features, class_index, encode_labels
+from dks._engine._validation import (
+    check_features,
+    class_index,
+    encode_labels,
+    non_finite_error,
+)
 
 __all__ = [
+    "FeatureSource",
     "as_dask_array",
+    "block_stats",
     "check_features",
     "class_index",
     "client_for",
     "encode_labels",
     "exceedance_histogram",
     "label_dtype",
+    "lazy_kind",
     "n_threads",
+    "non_finite_error",
     "run_threads",
     "signed_dks",
 ]

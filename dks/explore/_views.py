@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from dks import _config
+from dks._sign import SIGN_COLORS
 from dks.explore._crops import CropWorker
+from dks.thresholds import class_noise_table
 
 __all__ = ["NotAResultsFolder", "Views", "safe_file"]
 
@@ -88,7 +90,6 @@ class Views:
         self.images = meta.get("images", [])
         self.grid = res.get("grid")
         self.curves = (res.get("d_avg_plus"), res.get("d_avg_minus"))
-        self.class_noise = res.get("class_noise")
         self.t_plus = np.array(
             [_threshold(self.thresholds, "t_plus", c) for c in range(len(self.classes))]
         )
@@ -96,6 +97,7 @@ class Views:
         self.t_minus = np.array(
             [_threshold(self.thresholds, "t_minus", c) for c in range(len(self.classes))]
         )
+        self.noise = self._class_noise(res.get("class_noise"))
         self._columns = OrderedDict()
         self._lock = threading.Lock()
         self._overview = None
@@ -179,6 +181,34 @@ class Views:
         row = self.dks[c]
         return (row > self.t_plus[c]) | (row < self.t_minus[c])
 
+    def _null_kept(self):
+        """Pairs kept with each shuffled labeling, ``(n_shuffles, n_classes, n_features)``
+        bool, with the classes' own thresholds; None without shuffles."""
+        if self.null is None:
+            return None
+        return np.stack([self._null_kept_one(s) for s in range(self.null.shape[0])])
+
+    def _null_kept_one(self, s):
+        null = np.asarray(self.null[s], dtype=np.float32)
+        return (null > self.t_plus[:, None]) | (null < self.t_minus[:, None])
+
+    def _class_noise(self, table):
+        """Per class (class order): ``kept``, ``kept_shuffled``, ``noise_share`` and
+        ``mostly_noise``, as ``class_noise.csv`` has them (the report's numbers), else
+        computed from the shuffled D_KS by the same rule (results written before it)."""
+        n = len(self.classes)
+        if table is not None:
+            at = {str(c): i for i, c in enumerate(table["class"])}
+            order = [at.get(c, -1) for c in self.classes]
+            if all(i >= 0 for i in order):
+                return {
+                    k: np.asarray(table[k])[order]
+                    for k in ("kept", "kept_shuffled", "noise_share", "mostly_noise")
+                }
+        kept = (self.dks > self.t_plus[:, None]) | (self.dks < self.t_minus[:, None])
+        out = class_noise_table(self.classes, np.zeros(n), kept.astype(np.int8), self._null_kept())
+        return {k: out[k] for k in ("kept", "kept_shuffled", "noise_share", "mostly_noise")}
+
     # -- views -------------------------------------------------------------------------
     def overview(self):
         """Thresholds, their curves, every class and the class x layer map of kept shares."""
@@ -190,13 +220,18 @@ class Views:
     def _make_overview(self):
         kept = (self.dks > self.t_plus[:, None]) | (self.dks < self.t_minus[:, None])
         share = np.stack([kept[:, cols].mean(axis=1) for _, cols in self.layers], axis=1)
+        excess = None
+        if self.null is not None and self.null.shape[0]:
+            # what chance alone keeps, per class and layer (one shuffle at a time in memory)
+            shuffled = np.zeros_like(share)
+            for s in range(self.null.shape[0]):
+                null_kept = self._null_kept_one(s)
+                shuffled += np.stack([null_kept[:, c].mean(axis=1) for _, c in self.layers], 1)
+            excess = np.clip(share - shuffled / self.null.shape[0], 0.0, None)
         medians = [_signed_medians(self.dks[:, cols]) for _, cols in self.layers]
         median_plus = np.stack([plus for plus, _ in medians], axis=1)
         median_minus = np.stack([minus for _, minus in medians], axis=1)
         counts = np.bincount(self.y[self.y >= 0], minlength=len(self.classes))
-        noise = None
-        if self.class_noise is not None and "mostly_noise" in self.class_noise:
-            noise = [bool(v) for v in self.class_noise["mostly_noise"]]
         return {
             "folder": self.path.name,
             "has_report": (self.path / "report.html").is_file(),
@@ -216,8 +251,11 @@ class Views:
             "layers": [name for name, _ in self.layers],
             "classes": self.classes,
             "n_samples": counts.tolist(),
-            "mostly_noise": noise,
+            "palette": SIGN_COLORS,
+            "mostly_noise": [bool(v) for v in self.noise["mostly_noise"]],
+            "noise_share": _round(self.noise["noise_share"]),
             "kept_share": _round(share),
+            "kept_beyond_chance": None if excess is None else _round(excess),
             "median_plus": _round(median_plus),
             "median_minus": _round(median_minus),
             "features": self.features,
@@ -241,13 +279,16 @@ class Views:
                         "minus": _round(_exceedance(-nrow, grid)),
                     }
                 )
-        kept = self._kept(c)
         return {
             "class": name,
             "n_samples": int((self.y == c).sum()),
             "t_plus": _clean(float(self.t_plus[c])),
             "t_minus": _clean(float(self.t_minus[c])),
-            "noise_share": float(1.0 - kept.mean()),
+            # the glossary's "noise share": kept with shuffled labels / kept with the true ones
+            "kept": _clean(float(self.noise["kept"][c])),
+            "kept_shuffled": _clean(float(self.noise["kept_shuffled"][c])),
+            "noise_share": _clean(float(self.noise["noise_share"][c])),
+            "mostly_noise": bool(self.noise["mostly_noise"][c]),
             "n_plus": int((row > self.t_plus[c]).sum()),
             "n_minus": int((row < self.t_minus[c]).sum()),
             "grid": _round(grid),

@@ -362,7 +362,7 @@ def analyze(
     if verbose:
         print(format_summary(summary, out), flush=True)
     total = format_seconds(time.perf_counter() - start)
-    log(f"results in {out} (open {out / 'report.html'}); total {total}")
+    log(f"results in {out} (open {out / 'report.html'}); total {total}, the report included")
     return Analysis(out, summary, selector, reused, dict(log.timings))
 
 

@@ -84,7 +84,10 @@ def format_summary(summary, out=None):
     )
     lines += _class_lines(s.get("classes") or [])
     if s.get("wall_time_s") is not None:
-        lines.append(f"Wall time: {format_seconds(s['wall_time_s'])}")
+        lines.append(
+            f"Wall time: {format_seconds(s['wall_time_s'])}, from the start of the call to the "
+            "report, as report.html gives it (drawing the report is not counted)"
+        )
     if out is not None:
         lines.append(f"Results: {out}  (report: {Path(out) / 'report.html'})")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dks._sign import check_sign
+from dks._sign import SIGN_COLORS, check_sign
 from dks.plotting._mpl import Tex, check_thresholds, found_thresholds, setup_axes, spread_text
 from dks.plotting._summaries import as_dks, class_curves
 from dks.thresholds import argmax_threshold
@@ -178,8 +178,8 @@ def plot_davg(
     grid = np.asarray(grid, dtype=float).ravel()
     curves = []
     for name, curve, t, sign, color in (
-        ("d_avg_plus", d_avg_plus, t_plus, "presence", "C0"),
-        ("d_avg_minus", d_avg_minus, t_minus, "absence", "C3"),
+        ("d_avg_plus", d_avg_plus, t_plus, "presence", SIGN_COLORS["presence"]),
+        ("d_avg_minus", d_avg_minus, t_minus, "absence", SIGN_COLORS["absence"]),
     ):
         if curve is None:
             continue

@@ -18,6 +18,8 @@ import numbers
 import os
 from pathlib import Path
 
+from dks._sign import SIGN_COLORS
+
 __all__ = [
     "CSS",
     "escape",
@@ -35,7 +37,8 @@ __all__ = [
 SCROLL_ROWS = 25
 
 #: The style sheet of every page (inline, so that a page is one file).
-CSS = """
+CSS = (
+    """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
        color: #1d1d1f; background: #fafafa; line-height: 1.45; }
 main { max-width: 1100px; margin: 0 auto; padding: 1.5em 2em 4em; background: #fff; }
@@ -51,7 +54,6 @@ tr.ref td { color: #777; font-style: italic; }
 td.feats { font-size: 0.9em; }
 code, .feat { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
               font-size: 0.92em; }
-.pos { color: #1f5fa8; } .neg { color: #b0302a; }
 figure { margin: 1.5em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.93em; color: #333; max-width: 60em; }
@@ -61,6 +63,12 @@ details { margin: 0.5em 0; } summary { cursor: pointer; }
 .scroll table { margin: 0; }
 .scroll thead th { position: sticky; top: 0; z-index: 1; }
 """
+    + (
+        # the two sides of D_KS, in the colours of every page and figure (dks._sign)
+        f".pos {{ color: {SIGN_COLORS['presence']}; }} "
+        f".neg {{ color: {SIGN_COLORS['absence']}; }}\n"
+    )
+)
 
 
 def escape(value):

@@ -29,7 +29,10 @@ Run description (table "Run")
     ``"bins"`` : int or str
         The characterizer's binning (``100``, or ``"exact"``).
     ``"wall_time_s"`` : float
-        Wall time of the analysis, in seconds.
+        Wall time of the analysis, in seconds, from the start of the call to the report
+        (drawing the report and Python's start-up not counted).
+    ``"timings"`` : dict of str to float
+        Seconds of each step (``"embed"``, ``"characterize"``, ...), shown beside it.
     ``"created"`` : str
         When the analysis ran, shown as given.
     ``"parameters"`` : dict of str to scalar
@@ -130,6 +133,27 @@ def _feature_list(items, css):
     return ", ".join(parts) if parts else "–"
 
 
+def _seconds(value):
+    minutes, seconds = divmod(float(value), 60)
+    return f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+
+
+def _time_cell(value, timings):
+    """The wall time with its steps and what it covers (the one definition of the docs'
+    *Results folder*: from the call's start to the report, without drawing it)."""
+    steps = ""
+    if isinstance(timings, Mapping) and timings:
+        steps = (
+            " ("
+            + ", ".join(f"{escape(k)} {_seconds(v)}" for k, v in timings.items() if is_number(v))
+            + ")"
+        )
+    return (
+        f"{_seconds(value)}{steps}<br><small>from the start of the call to this report; "
+        "drawing the report and Python's start-up are not counted</small>"
+    )
+
+
 def _figure_text(key, caption):
     """Title and caption of a figure: a known key (or ``known_suffix``) gets the defaults."""
     for known in sorted(FIGURE_TEXT, key=len, reverse=True):
@@ -157,7 +181,7 @@ def _run_section(s):
         ("n_features", "Features", None),
         ("n_shuffles", "Shuffled labelings", None),
         ("bins", "Binning", None),
-        ("wall_time_s", "Wall time", "time"),
+        ("wall_time_s", "Wall time, to this report", "time"),
         ("created", "Created", None),
     )
     for key, label, kind in fields:
@@ -165,8 +189,7 @@ def _run_section(s):
             continue
         value = s[key]
         if kind == "time" and is_number(value):
-            minutes, seconds = divmod(float(value), 60)
-            cell = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+            cell = _time_cell(value, s.get("timings"))
         else:
             cell = fmt_num(value)
         rows.append((escape(label), cell))

@@ -4,6 +4,14 @@
 const SVGNS = "http://www.w3.org/2000/svg";
 const view = document.getElementById("view");
 let OV = null;
+// The colours of the two sides of D_KS, the report's (dks._sign.SIGN_COLORS, sent with the
+// overview): positive D_KS (presence) and negative D_KS (absence).
+const PAL = { pos: "#1f5fa8", neg: "#b0302a" };
+function tint(hex, a) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${n >> 16},${(n >> 8) & 255},${n & 255},${a.toFixed(2)})`;
+}
+const pct = (x, d = 1) => (x == null ? "–" : `${(100 * x).toFixed(d)}%`);
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -101,15 +109,20 @@ function overview() {
     el("p", {}, `${OV.classes.length} classes, ${OV.features.length} features in ${OV.layers.length} layers, ${OV.n_images} images. Thresholds (${t.rule}): t+ = ${tp}, t− = ${tm}.`)];
   if (OV.curves) {
     const c = OV.curves;
-    parts.push(el("div", { class: "card" }, el("h2", {}, "Average D_KS beyond each threshold (Eq. 4); dashed: t+ and |t−|"),
-      chart([{ x: c.grid, y: c.d_avg_plus, color: "#b2182b", label: "D_avg+" }, { x: c.grid, y: c.d_avg_minus, color: "#2166ac", label: "D_avg−" }],
-        { xlabel: "threshold", ylabel: "D_avg", vlines: Array.isArray(t.t_plus) ? [] : [{ x: t.t_plus, color: "#b2182b" }, { x: Math.abs(t.t_minus), color: "#2166ac" }] })));
+    // the negative side at negative x, as the report's figure: t+ and t− never overlap
+    const neg = c.grid.map((x) => -x);
+    parts.push(el("div", { class: "card", id: "davg" }, el("h2", {}, "d_avg: features per class beyond x, true minus shuffled labels (Eq. 4)"),
+      el("p", { class: "muted" }, "A count of features, not a D_KS. Dashed: the thresholds, where the curves peak; t− on the left."),
+      chart([{ x: c.grid, y: c.d_avg_plus, color: PAL.pos, label: "d_avg, D_KS > x (presence)" }, { x: neg, y: c.d_avg_minus, color: PAL.neg, label: "d_avg, D_KS < x (absence)" }],
+        { xlabel: "x (D_KS)", ylabel: "features per class, true − shuffled", vlines: Array.isArray(t.t_plus) ? [] : [{ x: t.t_plus, color: PAL.pos }, { x: t.t_minus, color: PAL.neg }] })));
   }
   const modes = {
-    kept_share: { label: "share of features kept (%)", cell: (v) => fmt(v * 100, 0), color: (v) => `rgba(178,24,43,${(0.08 + 0.9 * v).toFixed(2)})` },
-    median_plus: { label: "median D_KS of the features with D_KS > 0", cell: (v) => fmt(v, 2), color: (v) => `rgba(178,24,43,${(0.08 + 0.9 * Math.min(1, v)).toFixed(2)})` },
-    median_minus: { label: "median D_KS of the features with D_KS < 0", cell: (v) => fmt(v, 2), color: (v) => `rgba(33,102,172,${(0.08 + 0.9 * Math.min(1, -v)).toFixed(2)})` },
+    kept_beyond_chance: { label: "share of features kept beyond chance (%): true − shuffled labels", cell: (v) => fmt(v * 100, 0), color: (v) => tint("#2d6a4f", 0.08 + 0.9 * v) },
+    kept_share: { label: "share of features kept (%), chance included", cell: (v) => fmt(v * 100, 0), color: (v) => tint("#2d6a4f", 0.08 + 0.9 * v) },
+    median_plus: { label: "median D_KS of the features with D_KS > 0", cell: (v) => fmt(v, 2), color: (v) => tint(PAL.pos, 0.08 + 0.9 * Math.min(1, v)) },
+    median_minus: { label: "median D_KS of the features with D_KS < 0", cell: (v) => fmt(v, 2), color: (v) => tint(PAL.neg, 0.08 + 0.9 * Math.min(1, -v)) },
   };
+  if (!OV.kept_beyond_chance) delete modes.kept_beyond_chance;
   const mode = el("select", {}, Object.entries(modes).map(([k, m]) => el("option", { value: k }, m.label)));
   const holder = el("div");
   const render = () => {
@@ -117,13 +130,15 @@ function overview() {
     // 1,000 classes x 16 layers at ImageNet's shape: rows of a flex grid (not a table, whose
     // layout takes seconds at that size), laid out only when scrolled into view.
     const heat = el("div", { class: "heat", role: "table" },
-      el("div", { class: "hrow head", role: "row" }, el("span", { class: "name" }, "class"), OV.layers.map((l) => el("span", { title: l }, l))));
+      el("div", { class: "hrow head", role: "row" }, el("span", { class: "name" }, "class"), el("span", { class: "ns", title: "noise share: expected share of noise among the class's kept features" }, "noise share"), OV.layers.map((l) => el("span", { title: l }, l))));
     const body = document.createDocumentFragment();
     OV.classes.forEach((name, i) => {
       const row = document.createElement("div"), link = href("class", name);
-      row.className = "hrow";
+      const mostly = OV.mostly_noise && OV.mostly_noise[i];
+      row.className = mostly ? "hrow mostly" : "hrow";
       row.setAttribute("role", "row");
-      row.append(el("a", { class: "name", href: link }, name));
+      row.append(el("a", { class: "name", href: link, title: mostly ? `${name}: mostly noise` : name }, name),
+        el("span", { class: mostly ? "ns warn" : "ns" }, OV.noise_share ? pct(OV.noise_share[i], 0) : "–"));
       row.addEventListener("click", (e) => { if (e.target.tagName !== "A") location.hash = link; });
       values[i].forEach((v, k) => {
         const cell = document.createElement("span");
@@ -138,8 +153,18 @@ function overview() {
   };
   mode.addEventListener("input", render);
   render();
-  parts.push(el("h2", {}, "Classes × layers"), el("p", { class: "filters" }, "Each cell: ", mode, el("span", { class: "muted" }, "a class's cells open it.")), holder);
+  parts.push(el("h2", {}, "Classes × layers"), el("p", { class: "filters" }, "Each cell: ", mode, el("span", { class: "muted" }, "a class's cells open it. Grey, italic: classes whose kept features are mostly noise (noise share above one half).")), holder);
   return parts;
+}
+
+// The class's noise share, as the report and class_noise.csv give it (docs: glossary).
+function noiseLine(d) {
+  const share = d.kept ? pct(d.noise_share) : "– (nothing kept)";
+  return el("p", { class: d.mostly_noise ? "noise warn" : "noise", id: "noise-share" },
+    el("b", { title: "Expected share of noise among the class's kept (feature, class) pairs: the share kept with shuffled labels divided by the share kept with the true labels." }, "Noise share "),
+    el("span", { class: "value" }, share),
+    ` — features kept: ${pct(d.kept)} with the true labels, ${pct(d.kept_shuffled)} with shuffled labels (chance); their ratio is the expected share of noise among the kept features.`,
+    d.mostly_noise ? el("b", {}, " Mostly noise: this class's kept features are mostly what chance keeps.") : null);
 }
 
 async function classView(name) {
@@ -162,15 +187,16 @@ async function classView(name) {
   };
   for (const c of [layer, sign, kept, q]) c.addEventListener("input", render);
   render();
-  const series = [{ x: d.grid, y: d.plus, color: "#b2182b", label: "D_KS > t", width: 2.2 }, { x: d.grid, y: d.minus, color: "#2166ac", label: "D_KS < −t", width: 2.2 }];
-  d.shuffled.forEach((s, i) => series.push({ x: d.grid, y: s.plus, color: "#b2182b", dash: "3 3", opacity: 0.6, label: i ? null : "shuffled labels (dashed)" }, { x: d.grid, y: s.minus, color: "#2166ac", dash: "3 3", opacity: 0.6 }));
+  const series = [{ x: d.grid, y: d.plus, color: PAL.pos, label: "D_KS > t", width: 2.2 }, { x: d.grid, y: d.minus, color: PAL.neg, label: "D_KS < −t", width: 2.2 }];
+  d.shuffled.forEach((s, i) => series.push({ x: d.grid, y: s.plus, color: PAL.pos, dash: "3 3", opacity: 0.6, label: i ? null : "shuffled labels (dashed)" }, { x: d.grid, y: s.minus, color: PAL.neg, dash: "3 3", opacity: 0.6 }));
   const other = el("select", { on: { change: (e) => { if (e.target.value) location.hash = href("pair", name, e.target.value); } } },
     el("option", { value: "" }, "compare with class…"), OV.classes.filter((c) => c !== name).map((c) => el("option", { value: c }, c)));
   return [el("p", {}, el("a", { href: "#/" }, "overview"), " › class"), el("h1", {}, name),
-    el("p", {}, `${d.n_samples} images; t+ = ${fmt(d.t_plus)}, t− = ${fmt(d.t_minus)}; ${d.n_plus} features characteristic by presence, ${d.n_minus} by absence; noise share ${fmt(d.noise_share * 100, 1)}%. `, other),
+    el("p", {}, `${d.n_samples} images; t+ = ${fmt(d.t_plus)}, t− = ${fmt(d.t_minus)}; ${d.n_plus} features characteristic by presence, ${d.n_minus} by absence. `, other),
+    noiseLine(d),
     el("div", { class: "row" },
       el("div", { class: "card" }, el("h2", {}, "Share of features beyond each threshold (Fig. 9)"),
-        chart(series, { xlabel: "threshold t", ylabel: "share of features", vlines: [{ x: d.t_plus, color: "#b2182b" }, { x: Math.abs(d.t_minus), color: "#2166ac" }] })),
+        chart(series, { xlabel: "threshold t", ylabel: "share of features", vlines: [{ x: d.t_plus, color: PAL.pos }, { x: Math.abs(d.t_minus), color: PAL.neg }] })),
       el("div", {}, el("h2", {}, "Features ranked by |D_KS|"), el("div", { class: "filters" }, layer, sign, kept, q), holder))];
 }
 
@@ -278,6 +304,9 @@ search.addEventListener("change", () => {
     view.replaceChildren(el("p", { class: "error" }, `Cannot read the overview: ${err.message || err}`));
     return;
   }
+  if (OV.palette) { PAL.pos = OV.palette.presence; PAL.neg = OV.palette.absence; }
+  document.documentElement.style.setProperty("--pos", PAL.pos);
+  document.documentElement.style.setProperty("--neg", PAL.neg);
   document.getElementById("folder").textContent = OV.folder;
   if (!OV.has_report) document.getElementById("report-link").remove();  // dks report not run
   const list = document.getElementById("names");
