@@ -73,7 +73,8 @@ def test_a_huge_image_is_refused_naming_the_flag_then_accepted_with_none(images,
     assert "re-embedding" not in err and "admitted by the limit now" in err
     assert "c1/huge.png" in meta["images"] and meta["skipped"] == []
     assert meta["settings"]["max_image_pixels"] is None
-    assert embedding_reader(meta).max_image_pixels is None  # the report reads the images as embed did
+    # the report reads the images as embed did
+    assert embedding_reader(meta).max_image_pixels is None
     assert embedding_reader(meta, 5000).max_image_pixels == 5000
 
 

@@ -241,7 +241,7 @@ def _meta(images, store, settings, model, embedder, seconds):
             "device": str(embedder.device_),
             "on_error": settings.on_error,
             # not in the manifest (it changes which images are read, not their values); the
-            # report's thumbnails and crops read the images with it too (embedding_pixel_limit)
+            # report's thumbnails and crops read the images with it too (embedding_reader)
             "max_image_pixels": settings.max_image_pixels,
             "seconds": None if seconds is None else round(seconds, 3),
             "dks": __version__,
