@@ -116,7 +116,7 @@ def _remove(path):
 
 
 @contextlib.contextmanager
-def atomic_open(target, mode="wb", *, encoding=None, newline=None):
+def atomic_open(target, mode="wb", *, encoding=None, newline=None, errors=None):
     """Open ``target`` for writing; it appears only once the ``with`` block succeeded.
 
     Parameters
@@ -125,8 +125,8 @@ def atomic_open(target, mode="wb", *, encoding=None, newline=None):
         Final file name; missing parent folders are created.
     mode : {"wb", "w"}, default="wb"
         Binary or text.
-    encoding, newline : str, optional
-        For text mode (``encoding`` defaults to UTF-8).
+    encoding, newline, errors : str, optional
+        For text mode (``encoding`` defaults to UTF-8, ``errors`` to ``"strict"``).
 
     Yields
     ------
@@ -144,7 +144,7 @@ def atomic_open(target, mode="wb", *, encoding=None, newline=None):
         if mode == "wb":
             fh = os.fdopen(fd, "wb")
         else:
-            fh = os.fdopen(fd, "w", encoding=encoding or "utf-8", newline=newline)
+            fh = os.fdopen(fd, "w", encoding=encoding or "utf-8", newline=newline, errors=errors)
         with fh:
             yield fh
             fh.flush()

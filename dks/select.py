@@ -75,11 +75,13 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         Random permutations of the labels. More shuffles give a smoother null curve and
         thresholds that vary less with ``random_state``; thanks to the shared work each one
         costs a fraction of a fit. Must be at least 1 for ``method="shuffle"``; may be 0 for
-        ``method="fdr"`` (then no null curves are computed: they are NaN).
+        ``method="fdr"`` (then no null curves are computed: they are NaN). ``dks analyze``
+        uses 5 (``--shuffles``); the docs' *Command line*, *Defaults*, says why they differ.
     resolution : float, default=0.001
         Step of the grid of candidate thresholds, in ``[1e-7, 1)``; see :attr:`grid_`.
     random_state : int, RandomState instance or None, default=None
-        Seeds the permutations. Pass an int for reproducible results across calls.
+        Seeds the permutations. Pass an int for reproducible results across calls
+        (``dks analyze`` seeds 0, ``--seed``).
     method : {"shuffle", "fdr"}, default="shuffle"
         How pairs are selected. ``"shuffle"``: the thresholds ``t_plus_`` and ``t_minus_``
         learned from the shuffled labels (the paper). ``"fdr"``: Benjamini-Hochberg on the

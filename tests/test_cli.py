@@ -166,6 +166,7 @@ def test_rerun_reuses_embedding(analyzed, tmp_path, capsys):
     code, _, stderr = _run(["analyze", images, "--out", out, *FAST], capsys)
     assert code == 0, stderr
     assert "reusing the saved embedding" in stderr
+    assert "resuming" not in stderr  # one message: reusing, not "resuming" then "reusing"
     assert "embed: done" not in stderr
     after = (out / CHUNK).stat()
     assert after.st_mtime_ns == before.st_mtime_ns and after.st_ino == before.st_ino
@@ -306,6 +307,49 @@ def test_help(command, capsys):
     assert code == 0 and "usage: dks" in stdout
     if command in (["analyze"], ["embed"]):
         assert "50 images per class" in " ".join(stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("command", "progress", "resume"),
+    [
+        (["analyze"], True, True),
+        (["embed"], True, True),
+        (["characterize", "R"], True, False),
+        (["report", "R"], False, False),
+        (["explore", "R"], False, False),
+        (["layers", "vgg19"], False, False),
+        (["compare", "R"], False, False),
+    ],
+)
+def test_help_says_what_applies(command, progress, resume, capsys):
+    """--no-progress only where there are progress bars; the footer on resuming
+    embedding.zarr only where the embedding is filled; RESULTS_DIR everywhere."""
+    code, stdout, _ = _run([command[0], "--help"], capsys)
+    text = " ".join(stdout.split())
+    assert code == 0
+    assert ("--no-progress" in text) == progress
+    assert ("embedding.zarr already embedded" in text) == resume
+    if command[0] in ("characterize", "report", "explore", "compare"):
+        assert "RESULTS_DIR" in text and " RES " not in text + " "
+
+
+def test_seed_help_per_command(capsys):
+    helps = {c: " ".join(_run([c, "--help"], capsys)[1].split()) for c in ("analyze", "embed")}
+    helps["characterize"] = " ".join(_run(["characterize", "--help"], capsys)[1].split())
+    assert "seed of the shuffled labels (default: 0)" in helps["characterize"]
+    assert "image subsets" not in helps["characterize"]
+    assert "shuffled" not in helps["embed"].split("--seed N")[-1].split("(default")[0]
+    assert "image subsets" in helps["analyze"].split("--seed N")[-1]
+
+
+def test_unknown_model_names_no_python_object(tmp_path, capsys):
+    code, _, stderr = _run(["embed", "--out", tmp_path / "r", "--model", "vgg91"], capsys)
+    assert code == 1 and "Unknown model 'vgg91'" in stderr
+    assert "torch.nn.Module" not in stderr
+    from dks.embed._models import check_model_name
+
+    with pytest.raises(ValueError, match=r"pass a torch\.nn\.Module"):
+        check_model_name("vgg91")  # in Python it is a choice
 
 
 def test_help_subprocess():

@@ -1,4 +1,4 @@
-"""``dks explore RES``: the results folder in an interactive explorer in the browser.
+"""``dks explore RESULTS_DIR``: the results folder in an interactive explorer in the browser.
 
 :func:`add_explore_command` adds the command to the parser of :mod:`dks.cli`.
 """
@@ -9,17 +9,19 @@ __all__ = ["add_explore_command"]
 
 
 def add_explore_command(commands, common, epilog):
-    """``dks explore RES [--port N] [--host HOST] [--open]``."""
+    """``dks explore RESULTS_DIR [--port N] [--host HOST] [--open]``."""
     cmd = commands.add_parser(
         "explore",
         parents=[common],
         help="browse a results folder in an interactive explorer (local web server)",
-        description="Serve the results folder RES on a local web server and print its URL: "
-        "overview, class, feature (the paper's Fig. 1) and two-class views, until Ctrl-C. "
-        "Nothing is written to RES.",
+        description="Serve the results folder RESULTS_DIR on a local web server and print its "
+        "URL: overview, class, feature (the paper's Fig. 1) and two-class views, until Ctrl-C. "
+        "Nothing is written to RESULTS_DIR.",
         epilog=epilog,
     )
-    cmd.add_argument("results", metavar="RES", help="a results folder (dks characterize done)")
+    cmd.add_argument(
+        "results", metavar="RESULTS_DIR", help="a results folder (dks characterize done)"
+    )
     cmd.add_argument(
         "--port",
         type=int,

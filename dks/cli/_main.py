@@ -47,10 +47,16 @@ _DEFAULT_RUN = (
     "under 2 minutes on 2 free CPU cores (longer if other jobs share them)."
 )
 
-_EPILOG = (
+#: The footers of the commands' help: exit codes for all; what a failure leaves for those
+#: that write a results folder; resuming only where the embedding is filled (embed, analyze).
+_EXIT_CODES = (
     "Exit codes: 0 success; 1 the command could not run (a one-line message says why); "
-    "2 wrong usage; 130 interrupted. On failure the results folder is as it was, but for the "
-    "chunks of RESULTS_DIR/embedding.zarr already embedded: rerun the same command to continue."
+    "2 wrong usage; 130 interrupted."
+)
+_EPILOG = _EXIT_CODES + " On failure the results folder is as it was."
+_EPILOG_EMBED = _EXIT_CODES + (
+    " On failure the results folder is as it was, but for the chunks of "
+    "RESULTS_DIR/embedding.zarr already embedded: rerun the same command to continue."
 )
 
 
@@ -173,6 +179,12 @@ def _common_parent():
     parent.add_argument(
         "-q", "--quiet", action="store_true", help="print nothing but errors and warnings"
     )
+    return parent
+
+
+def _progress_parent():
+    """``--no-progress``, for the commands that show progress bars."""
+    parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--no-progress",
         action="store_true",
@@ -411,15 +423,9 @@ def _stats_parent():
     return parent
 
 
-def _seed_parent():
+def _seed_parent(text):
     parent = argparse.ArgumentParser(add_help=False)
-    _option(
-        parent,
-        "seed",
-        "N",
-        "seed of the image subsets, the shuffled labels and random weights",
-        type=int,
-    )
+    _option(parent, "seed", "N", text, type=int)
     return parent
 
 
@@ -435,39 +441,47 @@ def build_parser():
         description="Which features of a pretrained CNN characterize which classes, and which "
         "are noise: the signed Kolmogorov-Smirnov analysis of Garcia-Gasulla et al. "
         "(arXiv:1703.01127). Start with `dks analyze --out dks_results`.",
-        epilog=_EPILOG,
+        epilog=_EPILOG_EMBED,
     )
     parser.add_argument("--version", action="version", version=f"dks {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    common, images, stats, seed = (
+    common, images, stats, progress = (
         _common_parent(),
         _images_parent(),
         _stats_parent(),
-        _seed_parent(),
+        _progress_parent(),
     )
+    seed_analyze = _seed_parent(
+        "seed of the image subsets (--limit-per-class), the shuffled labels and random weights "
+        "(--weights none)"
+    )
+    seed_embed = _seed_parent(
+        "seed of the image subsets (--limit-per-class) and random weights (--weights none)"
+    )
+    seed_stats = _seed_parent("seed of the shuffled labels")
     commands.add_parser(
         "analyze",
-        parents=[images, stats, seed, common],
+        parents=[images, stats, seed_analyze, progress, common],
         help="the whole analysis: embed, characterize, thresholds, figures, report",
         description="Embed the images with a CNN, compute the signed D_KS of every (class, "
         "feature) pair with true and shuffled labels, learn the noise thresholds t+ and t-, "
         "and write arrays, tables, figures and report.html to RESULTS_DIR. " + _DEFAULT_RUN,
-        epilog=_EPILOG,
+        epilog=_EPILOG_EMBED,
     )
     commands.add_parser(
         "embed",
-        parents=[images, seed, common],
+        parents=[images, seed_embed, progress, common],
         help="only the embedding (embedding.zarr, embedding.json, skipped.csv)",
         description="Embed the images into RESULTS_DIR/embedding.zarr (and embedding.json: "
         "feature names, image paths, labels, settings; skipped.csv: the files that could not "
         "be read), e.g. on a GPU machine, resumably (rerun the same command after a kill) and "
         "from several processes at once (--shard); continue "
         "with `dks characterize RESULTS_DIR` and `dks report RESULTS_DIR`. " + _DEFAULT_RUN,
-        epilog=_EPILOG,
+        epilog=_EPILOG_EMBED,
     )
     char = commands.add_parser(
         "characterize",
-        parents=[stats, seed, common],
+        parents=[stats, seed_stats, progress, common],
         help="D_KS, shuffled D_KS, thresholds and summaries of a saved embedding",
         description="Compute D_KS with true and shuffled labels, the thresholds t+ and t-, "
         "the relevance of every pair, the per-layer and per-class summaries, from the "
@@ -485,8 +499,8 @@ def build_parser():
     )
     rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
     add_max_image_pixels(rep, embedding=False)
-    add_layers_command(commands, common, _EPILOG)  # dks layers MODEL (dks/cli/_layers.py)
-    add_explore_command(commands, common, _EPILOG)  # dks explore RES (dks/cli/_explore.py)
+    add_layers_command(commands, common, _EXIT_CODES)  # dks layers MODEL (dks/cli/_layers.py)
+    add_explore_command(commands, common, _EXIT_CODES)  # dks explore (dks/cli/_explore.py)
     add_study_commands(commands, common)  # compare, visualize, datasets (dks/cli/_study.py)
     for command in commands.choices.values():
         command.set_defaults(usage_error=command.error)

@@ -1,4 +1,5 @@
-"""The ``dks`` commands of the paper's whole study: ``compare``, ``visualize``, ``datasets``.
+"""The ``dks`` commands of the paper's whole study: ``compare``, ``visualize``, ``datasets``,
+and the evidence about a results folder, ``validate`` (:mod:`dks.cli._validate`).
 
 :func:`add_commands` adds them to the parser of :mod:`dks.cli._main`; each sets ``run``, the
 function that :func:`dks.cli.main` calls with the parsed arguments. Errors name the
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dks.cli._pixels import add_max_image_pixels
+from dks.cli._validate import add_validate_command
 
 __all__ = ["add_commands"]
 
@@ -91,7 +93,8 @@ def _datasets(args):
 
 
 def add_commands(commands, common):
-    """Add ``compare``, ``visualize`` and ``datasets`` to the subparsers ``commands``."""
+    """Add ``compare``, ``visualize``, ``datasets`` and ``validate`` (:mod:`dks.cli._validate`)
+    to the subparsers ``commands``."""
     cmp = commands.add_parser(
         "compare",
         parents=[common],
@@ -187,3 +190,4 @@ def add_commands(commands, common):
         help="kind of links (default: %(default)s)",
     )
     ds.set_defaults(run=_datasets)
+    add_validate_command(commands, common)

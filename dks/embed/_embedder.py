@@ -164,7 +164,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         What to do with an input that cannot be read or is too small for the crop:
         ``"raise"`` a :class:`ValueError` naming it; ``"skip"`` it, with a warning, listing
         it in ``skipped_``. The rows of the output then correspond to
-        ``sample_indices_``.
+        ``sample_indices_``. ``dks analyze`` skips (``--on-error``); the docs' *Command
+        line*, *Defaults*, says why they differ.
     progress : bool, default=True
         Show a tqdm progress bar (and torchvision's download progress).
     random_state : int, RandomState instance or None, default=None

@@ -30,7 +30,7 @@ import torchvision
 from sklearn.utils import check_random_state
 from torch import nn
 
-from dks._options import option
+from dks._options import on_command_line, option
 from dks.embed._layers import FAMILIES, num_prefix_tokens, paper_layers
 from dks.embed._timm import build_timm, check_timm_name, is_timm_name, timm_preprocessing
 
@@ -250,9 +250,10 @@ def check_model_name(model):
     valid = [LITE0, *names]
     close = difflib.get_close_matches(model, valid, n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    module = "" if on_command_line() else "; or pass a torch.nn.Module"
     raise ValueError(
         f"Unknown model {model!r}.{hint} Valid names: {', '.join(valid)}; a timm model as "
-        "'timm/<name>' (e.g. 'timm/convnext_tiny'); or pass a torch.nn.Module."
+        f"'timm/<name>' (e.g. 'timm/convnext_tiny'){module}."
     )
 
 

@@ -106,13 +106,15 @@ def embed_into_store(embedder, source, output, shard):
             chunk_rows,
             describe_input(source, row),
         )
-    if writer.resumed:
+    if writer.resumed and writer.pending:
         logger.info(
             "%s: resuming, %d chunk(s) of %d rows already done.",
             os.fspath(output),
             writer.resumed,
             chunk_rows,
         )
+    elif writer.resumed:  # complete: dks analyze says once that it reuses the store
+        logger.debug("%s: all %d chunk(s) already done.", os.fspath(output), writer.resumed)
     todo = [np.arange(*writer.chunk_range(c)) for c in writer.pending]
     todo = np.concatenate(todo) if todo else np.empty(0, dtype=np.int64)
     if todo.size:

@@ -23,6 +23,7 @@ from dks import _config
 from dks._sign import SIGN_COLORS
 from dks.explore._crops import CropWorker
 from dks.thresholds import class_noise_table
+from dks.validity import UNSTABLE_JACCARD
 
 __all__ = ["NotAResultsFolder", "Views", "safe_file"]
 
@@ -98,6 +99,7 @@ class Views:
             [_threshold(self.thresholds, "t_minus", c) for c in range(len(self.classes))]
         )
         self.noise = self._class_noise(res.get("class_noise"))
+        self.stability = _stability_rows(res.get("stability"), res.get("ablation"))
         self._columns = OrderedDict()
         self._lock = threading.Lock()
         self._overview = None
@@ -296,6 +298,8 @@ class Views:
             "minus": _round(curve_minus),
             "shuffled": shuffled,
             "dks": _round(row),  # every feature, filtered and ranked in the browser
+            # how stable this class's verdict is (dks validate; None without validity/)
+            "stability": self.stability.get(name),
         }
 
     def feature_view(self, name, cls=None, bins=40, top=12):
@@ -383,6 +387,33 @@ class Views:
             return None
         root = self.path / str(self.meta.get("images_root") or "")
         return safe_file(self.path, root / str(self.images[row]))
+
+
+def _stability_rows(stability, ablation):
+    """Class name -> what ``dks validate`` says of it: the stability row of
+    ``validity/stability.csv`` and, from ``ablation.csv``, the presence side at the middle
+    ``k``; {} when the folder has no ``validity/``."""
+    if stability is None:
+        return {}
+    rows = {}
+    for i in np.flatnonzero(stability["scope"] == "class"):
+        row = {key: _clean(stability[key][i].item()) for key in _STABILITY_KEYS}
+        row["unstable"] = not stability["jaccard"][i] >= UNSTABLE_JACCARD  # NaN: unstable
+        row["limit"] = UNSTABLE_JACCARD
+        rows[str(stability["name"][i])] = row
+    if ablation is not None and len(ablation["k"]):
+        ks = np.unique(ablation["k"])
+        k = ks[(ks.size - 1) // 2]
+        for i in np.flatnonzero((ablation["k"] == k) & (ablation["side"] == "presence")):
+            row = rows.get(str(ablation["class"][i]))
+            if row is not None:
+                row.update(k=int(k), drop=_clean(float(ablation["drop"][i])))
+                row["ratio_random"] = _clean(float(ablation["ratio_random"][i]))
+    return rows
+
+
+#: The columns of ``stability.csv`` the class view shows.
+_STABILITY_KEYS = ("size", "jaccard", "jaccard_min", "jaccard_max", "jaccard_chance", "kept")
 
 
 def safe_file(base, candidate):

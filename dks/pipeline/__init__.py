@@ -22,6 +22,7 @@ One module per idea:
 ``_summary``              the printed text summary
 ``_compare*``             several results folders side by side (:func:`compare`)
 ``_crops``                what a feature looks at: crops in the report, :func:`visualize`
+``_validate``             ablation and stability of a results folder (:func:`validate`)
 ``_log``                  progress lines and timings
 ========================  ===========================================================
 """
@@ -34,6 +35,7 @@ from dks.pipeline._io import load_results
 from dks.pipeline._statistics import PAPER_T_MINUS, PAPER_T_PLUS
 from dks.pipeline._steps import Analysis, analyze, characterize, embed, report
 from dks.pipeline._summary import format_summary
+from dks.pipeline._validate import Validation, validate
 
 __all__ = [
     "DEFAULT_PER_CLASS",
@@ -41,6 +43,7 @@ __all__ = [
     "PAPER_T_PLUS",
     "Analysis",
     "AnalysisError",
+    "Validation",
     "analyze",
     "characterize",
     "compare",
@@ -48,5 +51,6 @@ __all__ = [
     "format_summary",
     "load_results",
     "report",
+    "validate",
     "visualize",
 ]

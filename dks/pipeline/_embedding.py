@@ -28,6 +28,7 @@ from dks.pipeline._folder import (
     REPORT_FILES,
     STATS_FILES,
     STORE,
+    VALIDITY_DIR,
     transaction,
 )
 from dks.pipeline._io import read_json, write_csv, write_json
@@ -273,7 +274,7 @@ def _commit(out, images, store, settings, model, embedder, seconds, reused, log)
                     store.to_npy(stage.path / "embedding.npy")
                     log(f"embed: exported {out / 'embedding.npy'}")
                 if reused:
-                    stage.reuse(*STATS_FILES, *REPORT_FILES)
+                    stage.reuse(*STATS_FILES, *REPORT_FILES, VALIDITY_DIR)
                 elif any(stage.has_old(n) for n in (*STATS_FILES, *REPORT_FILES)):
                     log("embed: the statistics and report of the previous embedding were removed")
             return

@@ -10,11 +10,12 @@ import numpy as np
 
 from dks import _config
 from dks._optional import import_optional
+from dks.pipeline._folder import VALIDITY_DIR
 from dks.pipeline._images import Thumbnails, recorded_images
 from dks.pipeline._io import embedding_reader, load_results
 from dks.plotting._captions import PER_CLASS_CAPTIONS
 
-__all__ = ["layer_kept", "report_step", "require_matplotlib"]
+__all__ = ["layer_kept", "report_step", "require_matplotlib", "validity_summary"]
 
 
 def require_matplotlib():
@@ -33,6 +34,27 @@ def layer_kept(summary):
     kept = np.array([row.get("kept", np.nan) for row in rows], dtype=float)
     shuffled = [row.get("kept_shuffled") for row in rows]
     return names, kept, np.array([np.nan if v is None else v for v in shuffled], dtype=float)
+
+
+def validity_summary(data):
+    """``summary["validity"]`` of the report (:mod:`dks.report`) from the tables of
+    ``validity/`` in ``data`` (:func:`~dks.pipeline.load_results`); {} without them."""
+    if "ablation" not in data or "stability" not in data:
+        return {}
+    from dks.validity import AblationResult, StabilityResult
+
+    summary = AblationResult(data["ablation"], min_drop=1e-3).summary()
+    stab = StabilityResult(data["stability"])
+
+    def rows(table):
+        return [{k: v[i] for k, v in table.items()} for i in range(len(table["name"]))]
+
+    return {
+        "ablation": [{k: v[i] for k, v in summary.items()} for i in range(summary["k"].size)],
+        "stability": rows(stab.rows("all"))[0] if stab.rows("all")["name"].size else {},
+        "classes": rows(stab.rows("class")),
+        "layers": rows(stab.rows("layer")),
+    }
 
 
 def _figure_name(text):
@@ -166,6 +188,12 @@ def report_step(path, *, log, shown=None, max_image_pixels="auto"):
             # the report embeds the PNG just written rather than rendering the figure again
             png = next(p for p in written if p.suffix == ".png")
             made[key] = (png, PER_CLASS_CAPTIONS.get(key)) if per_class else png
+    validity = validity_summary(data)
+    if validity:
+        summary = {**summary, "validity": validity}
+        png = path / VALIDITY_DIR / "validity.png"
+        if png.is_file():
+            made["validity"] = png
     with log.stage("report"):
         title = f"dks analysis: {summary.get('dataset') or 'images'}"
         write_report(path / "report.html", summary, made, title=title)

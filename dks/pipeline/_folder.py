@@ -27,6 +27,7 @@ __all__ = [
     "REPORT_FILES",
     "STATS_FILES",
     "STORE",
+    "VALIDITY_DIR",
     "Transaction",
     "check_out",
     "check_writable",
@@ -52,10 +53,13 @@ STATS_FILES = (
     "summary.json",
 )
 REPORT_FILES = ("figures", "report.html")
+#: What ``dks validate`` writes (``dks characterize`` removes it: it describes older
+#: statistics).
+VALIDITY_DIR = "validity"
 IMAGES_DIR = "images"
 DATASET_FILE = "dataset.json"
 #: Every entry a command produces; the others (a user's notes) are carried over.
-OUTPUTS = (*EMBEDDING_FILES, *STATS_FILES, *REPORT_FILES, IMAGES_DIR)
+OUTPUTS = (*EMBEDDING_FILES, *STATS_FILES, *REPORT_FILES, VALIDITY_DIR, IMAGES_DIR)
 
 
 class Transaction:

@@ -30,6 +30,7 @@ __all__ = [
     "read_embedding",
     "read_embedding_meta",
     "read_json",
+    "read_validity",
     "save_npy",
     "write_csv",
     "write_json",
@@ -55,8 +56,18 @@ def read_json(path):
 
 
 def write_json(path, obj):
-    """Write ``obj`` (made JSON-friendly by :func:`jsonable`) as indented UTF-8 JSON."""
-    text = json.dumps(jsonable(obj), indent=1, ensure_ascii=False, allow_nan=False)
+    """Write ``obj`` (made JSON-friendly by :func:`jsonable`) as indented UTF-8 JSON.
+
+    A string that UTF-8 cannot hold (a file name that is not UTF-8, held with lone
+    surrogates by :func:`os.fsdecode`) makes the whole document ASCII with ``\\u``
+    escapes, which :func:`read_json` reads back to the same string.
+    """
+    obj = jsonable(obj)
+    text = json.dumps(obj, indent=1, ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, indent=1, allow_nan=False)
     with atomic_open(path, "w") as fh:
         fh.write(text + "\n")
 
@@ -85,8 +96,12 @@ def save_npy(path, array):
 
 
 def write_csv(path, header, rows):
-    """Write a CSV file: one ``header`` line, then ``rows``."""
-    with atomic_open(path, "w", newline="") as fh:
+    """Write a CSV file: one ``header`` line, then ``rows``.
+
+    A file name that is not UTF-8 (a str with lone surrogates, from :func:`os.fsdecode`) is
+    written as the bytes of the name on disk ("surrogateescape"), so nothing is lost.
+    """
+    with atomic_open(path, "w", newline="", errors="surrogateescape") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
         writer.writerows(rows)
@@ -207,8 +222,11 @@ def load_results(path):
         ``"class_noise"`` (``class_noise.csv`` as a dict of columns, like
         ``NoiseThresholdSelector.class_noise_`` plus ``"t_plus"`` and ``"t_minus"``:
         ``"class"`` str, ``"n_samples"`` int, ``"mostly_noise"`` bool, the others float
-        with NaN for empty cells). In ``"thresholds"``, ``"t_plus"`` and ``"t_minus"`` are
-        lists (one per class) when the thresholds were learned per class.
+        with NaN for empty cells), and after ``dks validate`` ``"ablation"`` and
+        ``"stability"`` (``validity/ablation.csv`` and ``validity/stability.csv``: the
+        ``table`` of :class:`dks.validity.AblationResult` and
+        :class:`dks.validity.StabilityResult`). In ``"thresholds"``, ``"t_plus"`` and
+        ``"t_minus"`` are lists (one per class) when the thresholds were learned per class.
 
     Examples
     --------
@@ -235,7 +253,22 @@ def load_results(path):
         results["grid"], results["d_avg_plus"], results["d_avg_minus"] = curves.T
     if (path / "class_noise.csv").is_file():
         results["class_noise"] = read_class_noise(path / "class_noise.csv")
+    results.update(read_validity(path))
     return results
+
+
+def read_validity(path):
+    """The tables of ``validity/`` in the results folder ``path`` that exist, by name:
+    ``"ablation"`` and ``"stability"`` (dicts of columns, see :func:`load_results`)."""
+    from dks.pipeline._folder import VALIDITY_DIR
+    from dks.validity import AblationResult, StabilityResult
+
+    found = {}
+    for name, kind in (("ablation", AblationResult), ("stability", StabilityResult)):
+        file = path / VALIDITY_DIR / f"{name}.csv"
+        if file.is_file():
+            found[name] = kind.read_csv(file).table
+    return found
 
 
 def read_class_noise(path):

@@ -17,6 +17,7 @@ from dks.pipeline._folder import (
     IMAGES_DIR,
     REPORT_FILES,
     STATS_FILES,
+    VALIDITY_DIR,
     check_out,
     transaction,
 )
@@ -154,7 +155,7 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
             imgs = prepare_images(stage, None, limit_per_class, seed, data_home, download, log)
             log(f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes")
             if imgs.reused:  # the same images: what was made from them stays
-                stage.reuse(*EMBEDDING_FILES, *STATS_FILES, *REPORT_FILES)
+                stage.reuse(*EMBEDDING_FILES, *STATS_FILES, *REPORT_FILES, VALIDITY_DIR)
             elif stage.has_old("embedding.json"):
                 log(
                     "embedding: settings changed (images: another subset of the default "
@@ -254,7 +255,9 @@ def analyze(
     bins : int or "exact", default=100
         Bins of the D_KS computation (the paper's 100), or the exact statistic.
     shuffles : int, default=5
-        Shuffled labelings behind the thresholds (more: steadier thresholds; cheap).
+        Shuffled labelings behind the thresholds (more: steadier thresholds; cheap). The
+        estimators' defaults differ (``n_shuffles=1``, ``random_state=None``,
+        ``on_error="raise"``): :ref:`cli-defaults` says why.
     resolution : float, default=0.001
         Step of the candidate thresholds.
     thresholds : {"global", "per_class"}, default="global"
@@ -443,7 +446,7 @@ def report(results, *, max_image_pixels="auto", verbose=True):
             "`dks characterize` first."
         )
     with disk_errors(out), transaction(out) as stage:
-        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES)
+        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, VALIDITY_DIR)
         summary = report_step(stage.path, log=log, shown=out, max_image_pixels=max_image_pixels)
     log(f"report written to {out / 'report.html'}")
     return Analysis(out, summary, None, True, dict(log.timings))

@@ -31,7 +31,8 @@ One idea per module, all re-exported here:
   ``_noise``: the noise rate of every class against its size; ``_features``: Fig. 1;
   ``_thumbnails``: top images; ``_output``: :func:`save_figure`;
 - ``_compare``: several datasets side by side (Figs. 5, 6/8, 9, 10 by dataset);
-  ``_crops``: what a feature looks at (Figs. 2-4);
+  ``_crops``: what a feature looks at (Figs. 2-4); ``_validity``: ablation and stability per
+  class (:mod:`dks.validity`);
 - ``_captions``: what each figure shows, in words (the report's titles and captions).
 
 The exceedance counts and the threshold rule themselves live in :mod:`dks.thresholds`.
@@ -59,6 +60,7 @@ from dks.plotting._summaries import (
 )
 from dks.plotting._thresholds import plot_class_curves, plot_davg
 from dks.plotting._thumbnails import plot_top_images
+from dks.plotting._validity import plot_validity
 
 __all__ = [
     "BAND_MASS",
@@ -80,6 +82,7 @@ __all__ = [
     "plot_layer_distribution",
     "plot_layer_kept",
     "plot_top_images",
+    "plot_validity",
     "save_figure",
     "signed_ks_1d",
 ]

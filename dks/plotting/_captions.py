@@ -49,6 +49,15 @@ FIGURE_TEXT = {
         "classes where it exceeds one half. With one threshold for all classes the red points "
         "climb as classes get smaller: the per-layer shares average this away.",
     ),
+    "validity": (
+        "Validity: ablation and stability per class (dks validate)",
+        "Left: how much each class's linear probe loses (AUC) when its k most characteristic "
+        "features by presence (blue) or absence (red) are replaced by their mean, beside k "
+        "random features and k features of D_KS near 0 from the same layers (greys). Right: "
+        "the Jaccard index of the pairs kept by two disjoint halves of the class (mean and "
+        "range over splits) and what random sets of the same sizes give (red x): a class "
+        "near its x has a verdict that another sample would not repeat.",
+    ),
     "layer_kept": (
         "Pairs kept per layer (paper's Fig. 10)",
         "Share of each layer's (feature, class) pairs kept by the thresholds (D_KS > t+ or "

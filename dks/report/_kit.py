@@ -72,8 +72,13 @@ details { margin: 0.5em 0; } summary { cursor: pointer; }
 
 
 def escape(value):
-    """HTML-escaped text of any value (quotes included, so that it fits in attributes)."""
-    return html.escape(str(value), quote=True)
+    """HTML-escaped text of any value (quotes included, so that it fits in attributes).
+
+    A file name that is not UTF-8 (lone surrogates, from :func:`os.fsdecode`) shows its
+    bytes as ``\\udcXX`` escapes, as Python prints it.
+    """
+    text = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    return html.escape(text, quote=True)
 
 
 def is_number(value):

@@ -59,5 +59,5 @@ def write_page(path, title, meta, sections, css):
     )
     path = Path(path)
     with atomic_open(path) as fh:
-        fh.write(page.encode("utf-8"))
+        fh.write(page.encode("utf-8", "backslashreplace"))
     return path

@@ -83,6 +83,12 @@ Counts
     How many images could not be read and were left out, and some of them, each a dict
     with ``"path"``, ``"class"`` and ``"reason"`` (the results folder's ``skipped.csv``).
 
+``"validity"`` : dict (section "Validity", :mod:`dks.report._validity`; from ``dks validate``)
+    ``"ablation"``: the rows of :meth:`dks.validity.AblationResult.summary` (dicts);
+    ``"stability"``: the ``scope="all"`` row of :attr:`dks.validity.StabilityResult.table`;
+    ``"classes"``, ``"layers"``: its ``"class"`` and ``"layer"`` rows (dicts with the
+    columns of :data:`dks.validity.STABILITY_COLUMNS`).
+
 ``"classes"`` : list of dict, in class order (table "Per class")
     ``"name"`` : str; ``"n_images"`` : int;
     ``"n_plus"`` : int, features with D_KS > t+ for this class (alias ``"n_presence"``);
@@ -112,6 +118,7 @@ from dks.plotting._captions import FIGURE_TEXT
 from dks.report._classes import class_noise_section, layer_note, rule_note, threshold_cell
 from dks.report._kit import CSS, escape, figure, fmt_num, fmt_share, is_number, scrolled, table
 from dks.report._page import write_page
+from dks.report._validity import validity_section
 
 __all__ = ["FIGURE_TEXT", "write_report"]
 
@@ -516,6 +523,7 @@ def write_report(
         ("classes", "Per class", _classes_section(summary)),
         ("class-noise", "Noise per class", class_noise_section(summary)),
         ("skipped", "Skipped images", _skipped_section(summary)),
+        ("validity", "Validity", validity_section(summary)),
         ("figures", "Figures", _figures_section(figures, captions, dpi)),
     ]
     meta = [

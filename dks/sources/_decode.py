@@ -30,6 +30,7 @@ methods, not by importing torch.
 """
 
 import os
+import stat
 import threading
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -47,6 +48,7 @@ __all__ = [
     "ImageTooLargeError",
     "check_background",
     "check_max_image_pixels",
+    "check_regular_file",
     "fits_pixel_limit",
     "load_image",
     "to_rgb",
@@ -270,6 +272,8 @@ def _open_checked(name, limit="auto"):
     # Image.open reads only the header; PIL's bomb check runs there, raising above twice the
     # limit and warning above it. Both become ImageTooLargeError. catch_warnings is
     # process-global, but it is held only while the header is parsed.
+    if isinstance(name, str):
+        check_regular_file(name)
     with nullcontext() if limit == "auto" else _pil_limit(limit):
         effective = Image.MAX_IMAGE_PIXELS
         try:
@@ -295,11 +299,43 @@ def fits_pixel_limit(path, limit="auto"):
     effective = Image.MAX_IMAGE_PIXELS if limit == "auto" else limit
     with _pil_limit(None):
         try:
+            check_regular_file(os.fspath(path))
             with Image.open(path) as image:
                 width, height = image.size
         except Exception:  # missing, unreadable: not admitted now either
             return False
     return effective is None or width * height <= effective
+
+
+#: What a file-system object that is not a file is, for messages.
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def check_regular_file(name):
+    """Raise OSError unless ``name`` is a regular file (a link to one counts).
+
+    Opening a FIFO waits for a writer and a device may never end: such an object, and a
+    broken link, is refused before it is opened, so that a listing holding one (any name
+    may end in ``.jpg``) neither hangs nor stops: the embedding skips and lists it.
+    """
+    try:
+        mode = os.stat(name).st_mode
+    except FileNotFoundError:
+        if os.path.islink(name):
+            raise FileNotFoundError(
+                f"{name!r} is a broken symbolic link (its target {os.readlink(name)!r} "
+                "does not exist)"
+            ) from None
+        raise
+    if not stat.S_ISREG(mode):
+        kind = next((what for test, what in _KINDS if test(mode)), "not a regular file")
+        raise OSError(f"{name!r} is {kind}, not an image file")
 
 
 def _too_large(name, size, limit):

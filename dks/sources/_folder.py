@@ -7,6 +7,7 @@ are their file paths, as listed.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -150,34 +151,194 @@ def image_folder(root, *, extensions=IMAGE_EXTENSIONS):
             f"The image folder {str(root)!r} has no class folders; expected the ImageFolder "
             f"layout root/<class>/<image>.{hint}"
         )
+    listing = _FolderListing(root, extensions)
     paths, labels, empty = [], [], []
     for name in classes:
-        found = _images_under(root / name, extensions)
+        found = listing.images_of(name)
         if not found:
             empty.append(name)
         paths.extend(found)
         labels.extend([name] * len(found))
+    listing.report()
     if not paths:
         raise ValueError(
             f"The image folder {str(root)!r} has {len(classes)} class folder(s) but no image "
-            f"files (extensions {', '.join(extensions)})."
+            f"files (extensions {', '.join(extensions)}).{listing.denied_hint()}"
         )
     if empty:
         raise ValueError(
             f"{len(empty)} class folder(s) of {str(root)!r} hold no image files "
             f"(extensions {', '.join(extensions)}): {', '.join(map(repr, empty))}. "
-            "Remove them or add images."
+            f"Remove them or add images.{listing.denied_hint()}"
         )
     return paths, np.asarray(labels, dtype=str), classes
 
 
-def _images_under(folder, extensions):
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(
-            os.path.join(dirpath, f)
-            for f in sorted(filenames)
-            if not f.startswith(".") and f.lower().endswith(extensions)
-        )
-    return found
+class _FolderListing:
+    """The images of the class folders of ``root``, each real file once.
+
+    Folders are read in sorted order, each folder's files before its sub-folders (the order
+    of ``ImageFolder``). Symbolic links are followed, but a file or folder that is also
+    reached without any link is listed only there (under the class of that real path), a
+    folder reached twice through links is listed the first time only, and a link to a folder
+    that holds it (``ln -s .. up``: a cycle) is reported and never followed. Folders that
+    cannot be read (permission denied) are reported. Other file-system objects with an image
+    name (a FIFO, a socket, a broken link) are listed: reading them fails, and the embedding
+    skips and lists them like any bad file, without opening a FIFO
+    (:mod:`dks.sources._decode`).
+    """
+
+    def __init__(self, root, extensions):
+        self.root = root
+        self.extensions = extensions
+        self.cycles, self.repeats, self.denied = [], [], []
+        # What is reached without following a link: files listed there, never via a link.
+        self._real_files, self._seen_dirs, self._listed = set(), set(), set()
+        self._links = self._walk_real()
+
+    def images_of(self, name):
+        """The image files of class ``name``, in listing order."""
+        top = self.root / name
+        if not self._links:  # no link anywhere: nothing can be reached twice
+            return self._walk(top, via_link=False, ancestors=None)
+        key, link = _key(top), top.is_symlink()
+        if key in _ancestor_keys(self.root):
+            self.cycles.append(os.fspath(top))
+            return []
+        if link and key in self._seen_dirs:
+            self.repeats.append(os.fspath(top))
+            return []
+        self._seen_dirs.add(key)
+        return self._walk(top, via_link=link, ancestors=_ancestor_keys(top))
+
+    def _scan(self, folder):
+        try:
+            with os.scandir(folder) as entries:
+                entries = sorted(entries, key=lambda e: e.name)
+        except OSError as exc:
+            self.denied.append((folder, exc.strerror or type(exc).__name__))
+            return [], []
+        files, dirs = [], []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                dirs.append(entry)
+            elif entry.name.lower().endswith(self.extensions):
+                files.append(entry)
+        return files, dirs
+
+    def _walk_real(self):
+        """Record the files and folders reached without links; whether any link exists."""
+        tops = [self.root / name for name in sorted(os.listdir(self.root))]
+        tops = [p for p in tops if not p.name.startswith(".") and p.is_dir()]
+        links = any(p.is_symlink() for p in tops)
+        stack = [os.fspath(p) for p in tops if not p.is_symlink()]
+        while stack:
+            folder = stack.pop()
+            files, dirs = self._scan(folder)
+            self._seen_dirs.add(_key(folder))
+            for entry in files:
+                if entry.is_symlink():
+                    links = True
+                else:
+                    self._real_files.add(_key(entry))
+            for entry in dirs:
+                if entry.is_symlink():
+                    links = True
+                else:
+                    stack.append(entry.path)
+        self.denied.clear()  # reported once, by the listing itself
+        return links
+
+    def _walk(self, folder, *, via_link, ancestors):
+        found = []
+        files, dirs = self._scan(folder)
+        for entry in files:
+            if ancestors is None or not (via_link or entry.is_symlink()):
+                found.append(entry.path)
+                continue
+            key = _key(entry)
+            if key is None:  # a broken link: listed, then skipped as unreadable
+                found.append(entry.path)
+            elif key in self._real_files or key in self._listed:
+                self.repeats.append(entry.path)
+            else:
+                self._listed.add(key)
+                found.append(entry.path)
+        for entry in dirs:
+            if ancestors is None:
+                found.extend(self._walk(entry.path, via_link=False, ancestors=None))
+                continue
+            key = _key(entry)
+            link = via_link or entry.is_symlink()
+            if key in ancestors:
+                self.cycles.append(entry.path)
+            elif link and key in self._seen_dirs:
+                self.repeats.append(entry.path)
+            else:
+                self._seen_dirs.add(key)
+                found.extend(self._walk(entry.path, via_link=link, ancestors=ancestors | {key}))
+        return found
+
+    def report(self):
+        """Warn about the links not followed and the folders that could not be read."""
+        root = self.root
+        if self.cycles:
+            warnings.warn(
+                f"{len(self.cycles)} symbolic link(s) in {str(root)!r} lead to a folder that "
+                f"holds them (a cycle) and were not followed: {_links(self.cycles, root)}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if self.repeats:
+            warnings.warn(
+                f"{len(self.repeats)} symbolic link(s) in {str(root)!r} lead to images listed "
+                "already; each image is embedded once, under the class of the first path that "
+                f"reaches it (a path without links first): {_links(self.repeats, root)}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if self.denied:
+            shown = ", ".join(
+                f"{os.path.relpath(path, root)!r} ({why})" for path, why in self.denied[:5]
+            )
+            more = f" and {len(self.denied) - 5} more" if len(self.denied) > 5 else ""
+            warnings.warn(
+                f"{len(self.denied)} folder(s) of {str(root)!r} cannot be read and were left "
+                f"out: {shown}{more}.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def denied_hint(self):
+        if not self.denied:
+            return ""
+        names = ", ".join(repr(os.path.relpath(p, self.root)) for p, _ in self.denied[:5])
+        return f" Folders that cannot be read (permission denied?): {names}."
+
+
+def _key(entry):
+    """The identity (device, inode) of a file or folder, links followed; None if broken."""
+    try:
+        st = entry.stat() if isinstance(entry, os.DirEntry) else os.stat(entry)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _ancestor_keys(folder):
+    """Identities of ``folder`` and of every folder above its real path."""
+    real = Path(os.path.realpath(folder))
+    return frozenset(filter(None, (_key(p) for p in (real, *real.parents))))
+
+
+def _links(paths, root):
+    shown = ", ".join(
+        f"{os.path.relpath(p, root)!r} -> {os.path.realpath(p)!r}" for p in paths[:5]
+    )
+    return shown + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")

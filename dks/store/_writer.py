@@ -485,7 +485,9 @@ def _sha256_json(value):
     import hashlib
 
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # A file name that is not UTF-8 is a str with lone surrogates (os.fsdecode): hash its
+    # code points as they are ("surrogatepass"), so that every name has one hash.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _write_json(path, value, *, atomic=True):

@@ -18,11 +18,17 @@ runs them on a results folder. See :ref:`validity`.
 """
 
 from dks.validity._ablation import ABLATION_COLUMNS, AblationResult, ablation
-from dks.validity._stability import STABILITY_COLUMNS, StabilityResult, stability
+from dks.validity._stability import (
+    STABILITY_COLUMNS,
+    UNSTABLE_JACCARD,
+    StabilityResult,
+    stability,
+)
 
 __all__ = [
     "ABLATION_COLUMNS",
     "STABILITY_COLUMNS",
+    "UNSTABLE_JACCARD",
     "AblationResult",
     "StabilityResult",
     "ablation",

@@ -34,6 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, validate_params
 
+from dks._options import option
 from dks.characterize import KSCharacterizer
 from dks.validity._common import check_inputs, read_table, resolve_groups, write_table
 
@@ -266,11 +267,11 @@ def ablation(
 def _check_k(k, n_features):
     ks = np.unique(np.atleast_1d(np.asarray(k)))
     if ks.ndim != 1 or ks.size == 0 or not np.issubdtype(ks.dtype, np.integer):
-        raise ValueError(f"k must be a positive integer or a list of them; got {k!r}.")
+        raise ValueError(f"{option('k')} must be a positive integer or a list of them; got {k!r}.")
     if ks[0] < 1 or ks[-1] > n_features // 2:
         raise ValueError(
-            f"Every k must be in [1, n_features // 2 = {n_features // 2}] (the relevant "
-            f"features and as many controls); got k={k!r}."
+            f"Every {option('k')} must be in [1, n_features // 2 = {n_features // 2}] (the "
+            f"relevant features and as many controls); got {option('k', k)}."
         )
     return [int(v) for v in ks]
 

@@ -22,6 +22,7 @@ class sizes kept) give percentile intervals of ``t_plus_`` and ``t_minus_`` at l
 Cost: ``2 * n_splits`` fits on half the data plus ``n_bootstrap + 1`` fits on all of it.
 """
 
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -33,7 +34,11 @@ from sklearn.utils._param_validation import HasMethods, Interval, validate_param
 from dks.select import NoiseThresholdSelector
 from dks.validity._common import check_inputs, read_table, resolve_groups, write_table
 
-__all__ = ["STABILITY_COLUMNS", "StabilityResult", "stability"]
+__all__ = ["STABILITY_COLUMNS", "UNSTABLE_JACCARD", "StabilityResult", "stability"]
+
+#: Below this Jaccard index a verdict is called unstable: fewer than half of the pairs that
+#: either half keeps are kept by both (:meth:`StabilityResult.unstable`).
+UNSTABLE_JACCARD = 0.5
 
 #: Columns of :attr:`StabilityResult.table` (and of ``stability.csv``), with their types.
 STABILITY_COLUMNS = {
@@ -86,6 +91,13 @@ class StabilityResult:
         """The rows of one ``scope`` (``"all"``, ``"class"`` or ``"layer"``), as a table."""
         keep = self.table["scope"] == scope
         return {name: column[keep] for name, column in self.table.items()}
+
+    def unstable(self, scope="class"):
+        """Names of the rows of ``scope`` whose ``jaccard`` is below :data:`UNSTABLE_JACCARD`,
+        or NaN (neither half kept a pair)."""
+        rows = self.rows(scope)
+        low = ~(rows["jaccard"] >= UNSTABLE_JACCARD)
+        return rows["name"][low].tolist()
 
     def write_csv(self, path):
         """Write :attr:`table` as a CSV file (atomic, fsynced): ``stability.csv``."""
@@ -177,22 +189,12 @@ def stability(
     classes, codes = np.unique(y, return_inverse=True)
     members = [np.flatnonzero(codes == c) for c in range(classes.shape[0])]
 
-    splits = []
-    for _ in range(n_splits):
-        halves = ([], [])
-        for idx in members:
-            perm = rng.permutation(idx)
-            half = idx.shape[0] // 2
-            halves[0].append(perm[:half])
-            halves[1].append(perm[half : 2 * half])
-        a, b = (_fit(base, X, y, np.sort(np.concatenate(h)), rng) for h in halves)
-        splits.append(_agreement(a.relevance_, b.relevance_, layers))
-
-    full = _fit(base, X, y, np.arange(X.shape[0]), rng)
-    boots = [
-        _fit(base, X, y, np.concatenate([rng.choice(i, i.shape[0]) for i in members]), rng)
-        for _ in range(n_bootstrap)
-    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        splits, full, boots = _fits(base, X, y, members, layers, n_splits, n_bootstrap, rng)
+    # The selector's warnings (a class too small to shuffle, ...) once each, not once a fit.
+    for category, text in dict.fromkeys((w.category, str(w.message)) for w in caught):
+        warnings.warn(f"stability (fits of halves, bootstraps): {text}", category, stacklevel=2)
     n_classes = classes.shape[0]
     t_plus = np.array([_per_class(s.t_plus_, n_classes) for s in boots]).reshape(-1, n_classes)
     t_minus = np.array([_per_class(s.t_minus_, n_classes) for s in boots])
@@ -221,6 +223,26 @@ def stability(
     table = {name: np.asarray(values) for name, values in table.items()}
     overall = np.array([split["all"][:, 0] for split in splits])
     return StabilityResult(table, _ratio(overall[:, 0], overall[:, 1]), t_plus, t_minus)
+
+
+def _fits(base, X, y, members, layers, n_splits, n_bootstrap, rng):
+    """The fits: per split the agreement of its two halves; on all samples; per bootstrap."""
+    splits = []
+    for _ in range(n_splits):
+        halves = ([], [])
+        for idx in members:
+            perm = rng.permutation(idx)
+            half = idx.shape[0] // 2
+            halves[0].append(perm[:half])
+            halves[1].append(perm[half : 2 * half])
+        a, b = (_fit(base, X, y, np.sort(np.concatenate(h)), rng) for h in halves)
+        splits.append(_agreement(a.relevance_, b.relevance_, layers))
+    full = _fit(base, X, y, np.arange(X.shape[0]), rng)
+    boots = [
+        _fit(base, X, y, np.concatenate([rng.choice(i, i.shape[0]) for i in members]), rng)
+        for _ in range(n_bootstrap)
+    ]
+    return splits, full, boots
 
 
 def _fit(base, X, y, rows, rng):

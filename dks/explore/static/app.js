@@ -167,6 +167,18 @@ function noiseLine(d) {
     d.mostly_noise ? el("b", {}, " Mostly noise: this class's kept features are mostly what chance keeps.") : null);
 }
 
+// How stable this class's verdict is: two disjoint halves of its images (dks validate).
+function stabilityLine(d) {
+  const s = d.stability;
+  if (!s) return el("p", { class: "muted", id: "stability" }, "Stability of this verdict: not measured (run dks validate on this results folder).");
+  const stable = !s.unstable;
+  const abl = s.k ? ` Ablation: replacing its ${s.k} features of highest D_KS drops its probe's AUC by ${fmt(s.drop)} (${fmt(s.ratio_random)} × the drop for ${s.k} random features).` : "";
+  return el("p", { class: stable ? "stability" : "stability warn", id: "stability" },
+    el("b", { title: "Jaccard index of the (feature, class) pairs kept by two disjoint halves of the class's images, mean over random splits; chance: two random sets of the same sizes." }, "How stable is this verdict? "),
+    s.jaccard === null ? "neither half keeps a pair" : `Jaccard ${fmt(s.jaccard)} (${fmt(s.jaccard_min)}–${fmt(s.jaccard_max)} over splits; chance ${fmt(s.jaccard_chance)}) between two halves of ${Math.floor(s.size / 2)} images.`,
+    stable ? "" : el("b", {}, ` Unstable (below ${s.limit}): another sample would keep other pairs.`), abl);
+}
+
 async function classView(name) {
   const d = await api("class", { name });
   const rows = d.dks.map((v, j) => ({ feature: OV.features[j], layer: OV.layers[OV.feature_layer[j]], dks: v }));
@@ -194,6 +206,7 @@ async function classView(name) {
   return [el("p", {}, el("a", { href: "#/" }, "overview"), " › class"), el("h1", {}, name),
     el("p", {}, `${d.n_samples} images; t+ = ${fmt(d.t_plus)}, t− = ${fmt(d.t_minus)}; ${d.n_plus} features characteristic by presence, ${d.n_minus} by absence. `, other),
     noiseLine(d),
+    stabilityLine(d),
     el("div", { class: "row" },
       el("div", { class: "card" }, el("h2", {}, "Share of features beyond each threshold (Fig. 9)"),
         chart(series, { xlabel: "threshold t", ylabel: "share of features", vlines: [{ x: d.t_plus, color: PAL.pos }, { x: Math.abs(d.t_minus), color: PAL.neg }] })),
