@@ -22,6 +22,8 @@ BENCHMARKS = (
     "benchmarks/bench_gpu.py",
     "benchmarks/bench_sources.py",
     "benchmarks/bench_imagenet_scale.py",
+    "benchmarks/bench_probe.py",
+    "benchmarks/bench_validity.py",
 )
 
 

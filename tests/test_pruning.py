@@ -73,7 +73,9 @@ def test_the_rules_prune_and_nest():
 def test_check_pruning_names_the_parameter(args, match):
     with pytest.raises(ValueError, match=match):
         check_pruning(*args)
-    with pytest.raises(ValueError, match=r"min_classes=4 but .* 3 classes.*min_classes <= 3"):
+    with pytest.raises(
+        ValueError, match=r"min_classes=4 but the statistics have 3 classes.*min_classes <= 3"
+    ):
         check_pruning(4, None, "all", n_classes=3)
 
 
@@ -154,7 +156,7 @@ def test_selector_validates_the_rules_in_fit():
         _selector(min_classes=0).fit(X, y)
     with pytest.raises(InvalidParameterError, match="'top_k_within' parameter"):
         _selector(top_k_within="net").fit(X, y)
-    with pytest.raises(ValueError, match="min_classes=5 but the selector was fitted on 4"):
+    with pytest.raises(ValueError, match="min_classes=5 but the statistics have 4 classes"):
         _selector(min_classes=5).fit(X, y)
 
 

@@ -144,6 +144,7 @@ _CHECKED_OPTIONS = (
     "max_noise_share",
     "jobs",
     "limit_per_class",
+    "class_depth",
     "resize",
     "crop_size",
     "batch_size",
@@ -221,6 +222,14 @@ def _images_parent():
         metavar="N",
         help="at most N images per class, drawn at random with --seed (default dataset: "
         f"exactly N, default {DEFAULT_PER_CLASS}; IMAGES_DIR: all images)",
+    )
+    _option(
+        group,
+        "class_depth",
+        "N",
+        "a folder: the classes are its folder paths to depth N (IMAGES_DIR/a/b/... is class "
+        "a/b with 2); an image less deep belongs to the folder that holds it",
+        type=int,
     )
     group.add_argument(
         "--path-column",
@@ -521,6 +530,7 @@ def _run(args):
             for name in EmbedSettings.names()
         }
         kwargs.update(out=args.out, limit_per_class=args.limit_per_class, verbose=verbose)
+        kwargs.update(class_depth=args.class_depth)
         kwargs.update(data_home=args.data_home, download=args.download)
         target = _images(args)
     else:

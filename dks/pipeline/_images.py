@@ -107,14 +107,19 @@ def prepare_images(stage, images, limit_per_class, seed, data_home, download, lo
     return user_images(images, stage.out, limit_per_class, seed)
 
 
-def user_images(images, out, limit_per_class, seed):
+def user_images(images, out, limit_per_class, seed, class_depth=1):
     """List a user's images: a folder, or a collection (or the path of one), checked."""
     from dks.sources import Collection, SourceError, open_images, source_kind
 
     if not isinstance(images, Collection):
         kind = source_kind(images)
         if kind in (None, "folder"):
-            return folder_images(images, out, limit_per_class, seed)
+            return folder_images(images, out, limit_per_class, seed, class_depth)
+        if class_depth != 1:
+            raise AnalysisError(
+                f"{option('class_depth', class_depth)} applies to a folder of images; "
+                f"{str(images)!r} is a {kind} whose labels are its own."
+            )
         try:
             images = open_images(images)
         except SourceError as exc:
@@ -142,8 +147,9 @@ def _check_classes(classes, where, hint):
         )
 
 
-def folder_images(images, out, limit_per_class, seed):
-    """List a user's ImageFolder, checking what would make the analysis meaningless."""
+def folder_images(images, out, limit_per_class, seed, class_depth=1):
+    """List a user's ImageFolder, checking what would make the analysis meaningless; its
+    classes are the folder paths to ``class_depth`` (:func:`dks.sources.class_paths`)."""
     from dks.sources import ImageFolder
 
     root = Path(images).expanduser().absolute()
@@ -165,7 +171,7 @@ def folder_images(images, out, limit_per_class, seed):
             f"The image folder {str(images)!r} is inside the results folder {str(out)!r}, "
             "which each run replaces. Put the images elsewhere."
         )
-    folder = ImageFolder(root)
+    folder = ImageFolder(root, class_depth=class_depth)
     _check_classes(
         folder.classes, os.fspath(images), " (ImageFolder layout: IMAGES_DIR/<class>/<image>)"
     )

@@ -144,6 +144,7 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         "dataset": meta.get("dataset"),
         "dataset_name": meta.get("dataset_name"),
         "source": (meta.get("source") or {}).get("kind"),
+        "class_depth": (meta.get("source") or {}).get("class_depth"),
         "model": _model_text(emb),
         "n_images": len(meta["labels"]),
         "n_skipped": len(meta.get("skipped", [])),
@@ -262,8 +263,12 @@ def _write_top_features(path, sel, names, layer_of):
 
 
 def save_summary(path, summary, start, log):
-    """Stamp the wall time and stage timings into ``summary`` and write ``summary.json``."""
-    summary["wall_time_s"] = round(time.perf_counter() - start, 1)
+    """Stamp the wall time and stage timings into ``summary`` and write ``summary.json``.
+
+    The wall time is stamped once, before the report is drawn, so that ``summary.json``,
+    the printed summary and ``report.html`` give the same one; the timings are updated
+    (the report's own step is in them after the second call)."""
+    summary.setdefault("wall_time_s", round(time.perf_counter() - start, 1))
     summary["timings"] = {k: round(v, 2) for k, v in log.timings.items()}
     write_json(path / "summary.json", summary)
 

@@ -72,6 +72,7 @@ def embed(
     precision="auto",
     batch_size=8,
     limit_per_class=None,
+    class_depth=1,
     seed=0,
     workers=None,
     on_error="skip",
@@ -96,8 +97,8 @@ def embed(
     Parameters
     ----------
     images, out, model, weights, layers, crops, resize, crop_size, device, precision, batch_size, \
-limit_per_class, seed, workers, on_error, shard, background, tokens, max_image_pixels, \
-progress, data_home, download, verbose
+limit_per_class, class_depth, seed, workers, on_error, shard, background, tokens, \
+max_image_pixels, progress, data_home, download, verbose
         As for :func:`analyze`.
     export_npy : bool, default=False
         Also write the embedding to ``out/embedding.npy`` (for small results).
@@ -111,15 +112,19 @@ progress, data_home, download, verbose
     settings = EmbedSettings.of(locals())
     with disk_errors(out):
         out, reused, complete = _embed(
-            "embed", images, out, settings, limit_per_class, data_home, download, log
-        )
+            "embed", images, out, settings, (limit_per_class, class_depth), data_home,
+            download, log,
+        )  # fmt: skip
     if complete:
         log(f"embedding in {out}")
     return reused
 
 
-def _embed(caller, images, out, settings, limit_per_class, data_home, download, log):
+def _embed(caller, images, out, settings, listing, data_home, download, log):
     """Check, then commit the images and the embedding of ``out`` on their own.
+
+    ``listing`` is ``(limit_per_class, class_depth)``: which images of a folder, and how deep
+    its classes are.
 
     Returns the resolved results folder, whether the saved embedding was reused, and
     whether the store is complete (False: a shard whose siblings are still running).
@@ -129,9 +134,11 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
         raise AnalysisError(
             f"{option('on_error')} must be 'skip' or 'raise'; got {settings.on_error!r} instead."
         )
+    limit_per_class, class_depth = listing
     check_parameters(
         caller,
         limit_per_class=limit_per_class,
+        class_depth=class_depth,
         resize=settings.resize,
         crop_size=settings.crop_size,
         batch_size=settings.batch_size,
@@ -146,8 +153,12 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
     seed = settings.seed
     if images is not None:
         with log.stage("images"):
-            imgs = user_images(images, out, limit_per_class, seed)
-            log(f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes")
+            imgs = user_images(images, out, limit_per_class, seed, class_depth)
+            depth = imgs.source.get("class_depth") if isinstance(imgs.source, dict) else None
+            log(
+                f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes"
+                + (f" (classes: the folder paths to depth {depth})" if depth else "")
+            )
     else:
         # The default dataset is committed first: the store must read the images at their
         # final place (its image list is part of its fingerprint).
@@ -199,6 +210,7 @@ def analyze(
     precision="auto",
     batch_size=8,
     limit_per_class=None,
+    class_depth=1,
     seed=0,
     workers=None,
     jobs=-1,
@@ -278,6 +290,12 @@ def analyze(
     limit_per_class : int or None, default=None
         At most this many images per class, drawn at random (``seed``); for the default
         dataset, the images per class (default :data:`~dks.pipeline.DEFAULT_PER_CLASS`).
+    class_depth : int, default=1
+        For a folder of images: the classes are the folder paths to this depth, ``"a"``
+        with 1 (``IMAGES_DIR/a/...``), ``"a/b"`` with 2 (every image under
+        ``IMAGES_DIR/a/b/``); an image less deep than that belongs to the folder that holds
+        it (``IMAGES_DIR/a/x.png`` is in class ``"a"`` with any depth). The run's summary
+        and report say the depth used. See :ref:`class-depth`.
     seed : int, default=0
         Seeds the subsets, the shuffled labels and random weights.
     workers : int or None, default=None
@@ -345,8 +363,9 @@ def analyze(
     # does not throw it away (the next run reuses it); then statistics, figures and report.
     with disk_errors(out):
         out, reused, complete = _embed(
-            "analyze", images, out, settings, limit_per_class, data_home, download, log
-        )
+            "analyze", images, out, settings, (limit_per_class, class_depth), data_home,
+            download, log,
+        )  # fmt: skip
     if not complete:  # a shard: the one that completes the store runs the rest
         return Analysis(out, {}, None, reused, dict(log.timings))
     try:

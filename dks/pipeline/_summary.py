@@ -53,7 +53,7 @@ def format_summary(summary, out=None):
     lines = [
         "",
         f"dks analysis: {_title(s)}",
-        f"  {s.get('n_images')} images, {s.get('n_classes')} classes, "
+        f"  {s.get('n_images')} images, {s.get('n_classes')} classes{_depth(s)}, "
         f"{s.get('n_features')} features; model {s.get('model')}",
     ]
     if s.get("n_skipped"):
@@ -86,11 +86,16 @@ def format_summary(summary, out=None):
     if s.get("wall_time_s") is not None:
         lines.append(
             f"Wall time: {format_seconds(s['wall_time_s'])}, from the start of the call to the "
-            "report, as report.html gives it (drawing the report is not counted)"
+            "figures and report (not counted), as report.html gives it"
         )
     if out is not None:
         lines.append(f"Results: {out}  (report: {Path(out) / 'report.html'})")
     return "\n".join(lines)
+
+
+def _depth(s):
+    depth = s.get("class_depth")
+    return f" (the folder paths to depth {depth})" if depth else ""
 
 
 def _rule(s):

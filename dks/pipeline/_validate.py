@@ -122,7 +122,7 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
         thresholds=th.get("thresholds", "global"),
         max_noise_share=th.get("max_noise_share") or 0.05,
         progress=False,
-        keep_null=False,
+        keep_null=th.get("thresholds") == "per_class",  # that rule needs the shuffled D_KS
     )
     with log.stage("read", f"the embedding of {y.size} images"):
         X = np.asarray(read_embedding(out, meta))

@@ -26,11 +26,13 @@ Run description (table "Run")
         Name of the CNN.
     ``"n_images"``, ``"n_classes"``, ``"n_features"``, ``"n_shuffles"`` : int
         Sizes of the analysis.
+    ``"class_depth"`` : int
+        A folder's classes are its folder paths to this depth (``--class-depth``).
     ``"bins"`` : int or str
         The characterizer's binning (``100``, or ``"exact"``).
     ``"wall_time_s"`` : float
         Wall time of the analysis, in seconds, from the start of the call to the report
-        (drawing the report and Python's start-up not counted).
+        (drawing the figures and the report, and Python's start-up, not counted).
     ``"timings"`` : dict of str to float
         Seconds of each step (``"embed"``, ``"characterize"``, ...), shown beside it.
     ``"created"`` : str
@@ -157,7 +159,7 @@ def _time_cell(value, timings):
         )
     return (
         f"{_seconds(value)}{steps}<br><small>from the start of the call to this report; "
-        "drawing the report and Python's start-up are not counted</small>"
+        "the figures and the report, drawn after, and Python's start-up are not counted</small>"
     )
 
 
@@ -184,7 +186,7 @@ def _run_section(s):
         ("source", "Kind of source", None),
         ("model", "Model", None),
         ("n_images", "Images", None),
-        ("n_classes", "Classes", None),
+        ("n_classes", "Classes", "classes"),
         ("n_features", "Features", None),
         ("n_shuffles", "Shuffled labelings", None),
         ("bins", "Binning", None),
@@ -197,6 +199,8 @@ def _run_section(s):
         value = s[key]
         if kind == "time" and is_number(value):
             cell = _time_cell(value, s.get("timings"))
+        elif kind == "classes" and s.get("class_depth"):
+            cell = f"{fmt_num(value)}: the folder paths to depth {fmt_num(s['class_depth'])}"
         else:
             cell = fmt_num(value)
         rows.append((escape(label), cell))
