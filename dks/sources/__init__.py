@@ -16,7 +16,7 @@ needs neither torch nor Pillow.
 """
 
 from dks.sources._base import IMAGE_EXTENSIONS, Collection, SourceError
-from dks.sources._folder import ImageFolder, image_folder
+from dks.sources._folder import ImageFolder, class_paths, image_folder
 from dks.sources._hf import HFDataset, is_hf_dataset
 from dks.sources._inputs import BadImage
 from dks.sources._manifest import MANIFEST_SUFFIXES, Manifest
@@ -46,6 +46,7 @@ __all__ = [
     "Manifest",
     "SourceError",
     "WebDataset",
+    "class_paths",
     "describe_input",
     "expand_braces",
     "image_folder",
