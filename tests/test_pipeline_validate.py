@@ -122,3 +122,17 @@ def test_cli_validate_needs_statistics(tmp_path, capsys):
     out = make_results(tmp_path / "bare")
     assert main(["validate", str(out), "-q"]) == 1
     assert "run `dks characterize` first" in capsys.readouterr().err
+
+
+def test_validate_follows_per_class_thresholds(folder, tmp_path):
+    copy = tmp_path / "per_class"
+    shutil.copytree(folder, copy)
+    with pytest.warns(UserWarning):  # classes of 12 images: unresolved by the per-class rule
+        characterize(copy, shuffles=2, thresholds="per_class", jobs=1, verbose=False)
+    with pytest.warns(UserWarning, match="stability"):  # the same, once for all its fits
+        validate(copy, k=1, splits=1, bootstrap=2, jobs=1, verbose=False)
+    table = load_results(copy)["stability"]
+    assert np.isnan(table["t_plus"][table["scope"] == "all"]).all()  # one pair per class
+    assert np.isfinite(table["t_plus_low"][table["scope"] == "class"]).all()
+    meta = json.loads((copy / "validity" / "validity.json").read_text())
+    assert meta["settings"]["rule"] == "per_class"

@@ -23,6 +23,7 @@ from dks.cli._explore import add_explore_command
 from dks.cli._layers import add_layers_command
 from dks.cli._pixels import add_max_image_pixels
 from dks.cli._study import add_commands as add_study_commands
+from dks.cli._wait import wait_parent
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
 from dks.pipeline._parameters import check_parameters
 from dks.pipeline._settings import EmbedSettings
@@ -454,11 +455,12 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"dks {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    common, images, stats, progress = (
+    common, images, stats, progress, wait = (
         _common_parent(),
         _images_parent(),
         _stats_parent(),
         _progress_parent(),
+        wait_parent(),
     )
     seed_analyze = _seed_parent(
         "seed of the image subsets (--limit-per-class), the shuffled labels and random weights "
@@ -470,7 +472,7 @@ def build_parser():
     seed_stats = _seed_parent("seed of the shuffled labels")
     commands.add_parser(
         "analyze",
-        parents=[images, stats, seed_analyze, progress, common],
+        parents=[images, stats, seed_analyze, progress, wait, common],
         help="the whole analysis: embed, characterize, thresholds, figures, report",
         description="Embed the images with a CNN, compute the signed D_KS of every (class, "
         "feature) pair with true and shuffled labels, learn the noise thresholds t+ and t-, "
@@ -479,7 +481,7 @@ def build_parser():
     )
     commands.add_parser(
         "embed",
-        parents=[images, seed_embed, progress, common],
+        parents=[images, seed_embed, progress, wait, common],
         help="only the embedding (embedding.zarr, embedding.json, skipped.csv)",
         description="Embed the images into RESULTS_DIR/embedding.zarr (and embedding.json: "
         "feature names, image paths, labels, settings; skipped.csv: the files that could not "
@@ -490,7 +492,7 @@ def build_parser():
     )
     char = commands.add_parser(
         "characterize",
-        parents=[stats, seed_stats, progress, common],
+        parents=[stats, seed_stats, progress, wait, common],
         help="D_KS, shuffled D_KS, thresholds and summaries of a saved embedding",
         description="Compute D_KS with true and shuffled labels, the thresholds t+ and t-, "
         "the relevance of every pair, the per-layer and per-class summaries, from the "
@@ -500,7 +502,7 @@ def build_parser():
     char.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks embed`")
     rep = commands.add_parser(
         "report",
-        parents=[common],
+        parents=[wait, common],
         help="figures (PNG, SVG) and report.html of a characterized results folder",
         description="Draw the figures (RESULTS_DIR/figures/) and write RESULTS_DIR/report.html "
         "from the results of `dks characterize`.",
@@ -536,6 +538,7 @@ def _run(args):
     else:
         kwargs = dict(verbose=verbose)
         target = args.results
+    kwargs.update(wait=args.wait)
     if args.command == "report":
         kwargs.update(max_image_pixels=args.max_image_pixels)
     if args.command in ("analyze", "characterize"):

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dks._options import option
+from dks._options import on_command_line, option
 from dks.pipeline._embedding import check_shard_images, embedding_step
 from dks.pipeline._errors import AnalysisError, disk_errors
 from dks.pipeline._figures import report_step, require_matplotlib
@@ -23,6 +23,7 @@ from dks.pipeline._folder import (
 )
 from dks.pipeline._images import prepare_images, user_images
 from dks.pipeline._io import read_json
+from dks.pipeline._lock import writer_lock
 from dks.pipeline._log import Log, format_seconds
 from dks.pipeline._parameters import check_parameters, parse_bins
 from dks.pipeline._settings import EmbedSettings
@@ -85,6 +86,7 @@ def embed(
     data_home=None,
     download=False,
     verbose=True,
+    wait=False,
 ):
     """Embed a folder of images (or the default dataset) into ``out/embedding.zarr``.
 
@@ -98,7 +100,7 @@ def embed(
     ----------
     images, out, model, weights, layers, crops, resize, crop_size, device, precision, batch_size, \
 limit_per_class, class_depth, seed, workers, on_error, shard, background, tokens, \
-max_image_pixels, progress, data_home, download, verbose
+max_image_pixels, progress, data_home, download, verbose, wait
         As for :func:`analyze`.
     export_npy : bool, default=False
         Also write the embedding to ``out/embedding.npy`` (for small results).
@@ -110,7 +112,7 @@ max_image_pixels, progress, data_home, download, verbose
     """
     log = Log(verbose)
     settings = EmbedSettings.of(locals())
-    with disk_errors(out):
+    with _writing(out, "embed", settings, wait, log), disk_errors(out):
         out, reused, complete = _embed(
             "embed", images, out, settings, (limit_per_class, class_depth), data_home,
             download, log,
@@ -118,6 +120,17 @@ max_image_pixels, progress, data_home, download, verbose
     if complete:
         log(f"embedding in {out}")
     return reused
+
+
+def _writing(out, caller, settings=None, wait=False, log=None):
+    """The writer's lock of the results folder ``out`` (checked first by :func:`check_out`)."""
+    given = caller in ("characterize", "report")  # a results folder given, not chosen
+    out = check_out(out, must_exist=given)
+    command = f"dks {caller}" if on_command_line() else f"dks.pipeline.{caller}()"
+    shard = settings is not None and settings.shard is not None
+    if shard:
+        command += f" --shard {settings.shard[0]}/{settings.shard[1]}"
+    return writer_lock(out, command, shared=shard, wait=wait, log=log, elsewhere=not given)
 
 
 def _embed(caller, images, out, settings, listing, data_home, download, log):
@@ -226,6 +239,7 @@ def analyze(
     data_home=None,
     download=False,
     verbose=True,
+    wait=False,
 ):
     """Run the whole analysis: embed, characterize, learn t+ and t-, write the report.
 
@@ -337,6 +351,11 @@ def analyze(
         Let torchvision download Fashion-MNIST if it is not installed.
     verbose : bool, default=True
         Print the steps with their timings (stderr) and the summary (stdout).
+    wait : bool, default=False
+        If another process is writing ``out``, wait for it to finish; by default the call
+        fails at once with an :class:`AnalysisError` naming that process (a results folder
+        has one writer at a time, :mod:`dks.pipeline._lock`; the shards of one ``shard``
+        run write together).
 
     Returns
     -------
@@ -359,11 +378,19 @@ def analyze(
     )  # fmt: skip
     require_matplotlib()
     settings = EmbedSettings.of(locals())
+    with _writing(out, "analyze", settings, wait, log):
+        where = (images, out, (limit_per_class, class_depth), data_home, download)
+        return _analyze(*where, settings=settings, stats=stats, log=log, start=start)
+
+
+def _analyze(images, out, listing, data_home, download, *, settings, stats, log, start):
+    """:func:`analyze` inside its writer's lock."""
+    verbose = log.verbose
     # Two commits: the embedding (the long part) first, so that a failure in a later step
     # does not throw it away (the next run reuses it); then statistics, figures and report.
     with disk_errors(out):
         out, reused, complete = _embed(
-            "analyze", images, out, settings, (limit_per_class, class_depth), data_home,
+            "analyze", images, out, settings, listing, data_home,
             download, log,
         )  # fmt: skip
     if not complete:  # a shard: the one that completes the store runs the rest
@@ -402,6 +429,7 @@ def characterize(
     local_cluster=None,
     progress=True,
     verbose=True,
+    wait=False,
 ):
     """D_KS, shuffled-label D_KS, thresholds and summaries from a saved embedding.
 
@@ -414,7 +442,7 @@ def characterize(
         A results folder with ``embedding.json`` and its embedding (``embedding.zarr``, or
         ``embedding.npy`` for folders written before the store).
     bins, shuffles, resolution, thresholds, max_noise_share, seed, jobs, scheduler, \
-local_cluster, progress, verbose
+local_cluster, progress, verbose, wait
         As for :func:`analyze`.
 
     Returns
@@ -428,7 +456,8 @@ local_cluster, progress, verbose
         seed=seed, progress=progress, scheduler=scheduler, local_cluster=local_cluster,
     )  # fmt: skip
     out = check_out(results, must_exist=True)
-    with disk_errors(out), transaction(out) as stage:
+    lock = _writing(out, "characterize", wait=wait, log=log)
+    with lock, disk_errors(out), transaction(out) as stage:
         selector, summary = _statistics(stage, **stats, log=log)
         save_summary(stage.path, summary, start, log)
         if any(stage.has_old(n) for n in REPORT_FILES):
@@ -438,7 +467,7 @@ local_cluster, progress, verbose
     return Analysis(out, summary, selector, True, dict(log.timings))
 
 
-def report(results, *, max_image_pixels="auto", verbose=True):
+def report(results, *, max_image_pixels="auto", verbose=True, wait=False):
     """Figures (PNG + SVG) and ``report.html`` from a characterized results folder.
 
     Parameters
@@ -450,6 +479,8 @@ def report(results, *, max_image_pixels="auto", verbose=True):
         "auto": the limit the embedding was made with (``embedding.json``), None: no limit.
     verbose : bool, default=True
         Print the steps with their timings.
+    wait : bool, default=False
+        As for :func:`analyze`.
 
     Returns
     -------
@@ -464,7 +495,7 @@ def report(results, *, max_image_pixels="auto", verbose=True):
             f"{str(out)!r} has no statistics yet (missing {', '.join(missing)}); run "
             "`dks characterize` first."
         )
-    with disk_errors(out), transaction(out) as stage:
+    with _writing(out, "report", wait=wait, log=log), disk_errors(out), transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, VALIDITY_DIR)
         summary = report_step(stage.path, log=log, shown=out, max_image_pixels=max_image_pixels)
     log(f"report written to {out / 'report.html'}")
