@@ -21,7 +21,7 @@ from dks._options import option
 from dks._sign import check_sign
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._images import Thumbnails, recorded_images
-from dks.pipeline._io import embedding_background, embedding_pixel_limit, load_results
+from dks.pipeline._io import embedding_reader, load_results
 
 __all__ = [
     "crop_figures",
@@ -105,8 +105,8 @@ def embedder_from_results(data, path):
         interpolation=settings.get("interpolation"),
         mean=settings.get("mean"),
         std=settings.get("std"),
-        background=embedding_background(meta),
-        max_image_pixels=embedding_pixel_limit(meta),
+        background=embedding_reader(meta).background,
+        max_image_pixels=embedding_reader(meta).max_image_pixels,
         device="auto",
         progress=False,
         random_state=seed,
@@ -140,10 +140,10 @@ def _feature_figure(embedder, data, paths, j, *, k, sign, cls):
     meta, X = data["embedding_meta"], data["embedding"]
     name = str(meta["feature_names"][j])
     crops = _crops_of(embedder, paths, X, j, k=k)
-    background = embedding_background(meta)
+    reader = embedding_reader(meta)
     if sign == "presence":
         title = name if cls is None else f"{name} (characteristic of {cls} by presence)"
-        return plot_feature_crops(crops, feature=title, background=background)
+        return plot_feature_crops(crops, feature=title, background=reader.background)
     y = np.asarray(meta["labels"], dtype=str)
     return plot_feature_crops(
         crops,
@@ -151,8 +151,8 @@ def _feature_figure(embedder, data, paths, j, *, k, sign, cls):
         lowest=_crops_of(embedder, paths, X, j, k=k, lowest=True),
         class_images=_class_images(y, cls, paths, k),
         class_name=cls,
-        background=background,
-        max_image_pixels=embedding_pixel_limit(meta),
+        background=reader.background,
+        max_image_pixels=reader.max_image_pixels,
     )
 
 
@@ -205,9 +205,9 @@ def visualize(
         )
     data = load_results(path)
     meta = data["embedding_meta"]
-    meta.setdefault("settings", {})["max_image_pixels"] = embedding_pixel_limit(
+    meta.setdefault("settings", {})["max_image_pixels"] = embedding_reader(
         meta, max_image_pixels
-    )
+    ).max_image_pixels
     names = list(meta["feature_names"])
     if isinstance(feature, (int, np.integer)) or str(feature).isdigit():
         j = int(feature)

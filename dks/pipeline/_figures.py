@@ -13,7 +13,7 @@ from dks._optional import import_optional
 from dks.pipeline._crops import crop_figures, signal_classes
 from dks.pipeline._folder import VALIDITY_DIR
 from dks.pipeline._images import Thumbnails, recorded_images
-from dks.pipeline._io import embedding_background, embedding_pixel_limit, load_results
+from dks.pipeline._io import embedding_reader, load_results
 from dks.plotting._captions import PER_CLASS_CAPTIONS
 
 __all__ = ["layer_kept", "report_step", "require_matplotlib", "validity_summary"]
@@ -125,7 +125,7 @@ def _feature_figures(data, path, log):
     y = np.asarray(meta["labels"], dtype=str)
     classes = meta["classes"]
     images, missing = recorded_images(meta, path)
-    background = embedding_background(meta)  # as the network saw them
+    reader = embedding_reader(meta)  # as the network saw them
     figures = {}
     rows = signal_classes(data)
     for j in _explained_features(dks, data["layers"], rows):
@@ -150,14 +150,14 @@ def _feature_figures(data, path, log):
         else:
             figures[f"top_images_{_figure_name(name)}"] = lambda values=values, name=name: (
                 plot_top_images(
-                    Thumbnails(images, background, embedding_pixel_limit(meta)),
+                    Thumbnails(images, reader),
                     values,
                     k=_config.PIPELINE_TOP_IMAGES,
                     labels=y,
                     feature=name,
                     ncols=_config.PIPELINE_TOP_IMAGES_COLUMNS,
-                    background=background,
-                    max_image_pixels=embedding_pixel_limit(meta),
+                    background=reader.background,
+                    max_image_pixels=reader.max_image_pixels,
                 )
             )
     return figures
@@ -168,7 +168,7 @@ def report_step(path, *, log, shown=None, max_image_pixels="auto"):
 
     ``shown`` is the folder named in messages (the results folder, not the transaction's
     temporary folder); ``max_image_pixels`` the limit the images are read with
-    (:func:`~dks.pipeline._io.embedding_pixel_limit`). Returns the summary.
+    (:func:`~dks.pipeline._io.embedding_reader`). Returns the summary.
     """
     from dks.plotting import save_figure
     from dks.report import write_report
@@ -176,7 +176,8 @@ def report_step(path, *, log, shown=None, max_image_pixels="auto"):
     shown = path if shown is None else shown
     data = load_results(path)
     settings = data["embedding_meta"].setdefault("settings", {})
-    settings["max_image_pixels"] = embedding_pixel_limit(data["embedding_meta"], max_image_pixels)
+    reader = embedding_reader(data["embedding_meta"], max_image_pixels)
+    settings["max_image_pixels"] = reader.max_image_pixels
     summary = data["summary"]
     figures = {**_summary_figures(data), **_feature_figures(data, path, log)}
     figures.update(crop_figures(data, path, log))  # what a feature looks at (Fig. 2)
