@@ -252,7 +252,7 @@ function stabilityLine(d) {
   const s = d.stability;
   if (!s) return el("p", { class: "muted", id: "stability" }, "Stability of this verdict: not measured (run dks validate on this results folder).");
   const stable = !s.unstable;
-  const abl = s.k ? ` Ablation: replacing its ${s.k} features of highest D_KS drops its probe's AUC by ${fmt(s.drop)} (${fmt(s.ratio_random)} × the drop for ${s.k} random features).` : "";
+  const abl = s.k ? ` Ablation: replacing its ${s.k} features of highest D_KS drops its probe's AUC by ${fmt(s.drop, 4)} (${fmt(s.ratio_random, 1)} × the drop for ${s.k} random features).` : "";
   return el("p", { class: stable ? "stability" : "stability warn", id: "stability" },
     el("b", { title: "Jaccard index of the (feature, class) pairs kept by two disjoint halves of the class's images, mean over random splits; chance: two random sets of the same sizes." }, "How stable is this verdict? "),
     s.jaccard === null ? "neither half keeps a pair" : `Jaccard ${fmt(s.jaccard)} (${fmt(s.jaccard_min)}–${fmt(s.jaccard_max)} over splits; chance ${fmt(s.jaccard_chance)}) between two halves of ${Math.floor(s.size / 2)} images.`,
