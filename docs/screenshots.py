@@ -58,8 +58,9 @@ def small(path):
 
 
 def shoot(results):
-    import dks
     from playwright.sync_api import sync_playwright
+
+    import dks
 
     def view(*parts):  # a class name holds "/": one part of the URL, escaped
         return "#/" + "/".join(quote(p, safe="") for p in parts)
@@ -78,8 +79,10 @@ def shoot(results):
                 if full:
                     page.screenshot(path=str(path), full_page=True)
                 else:
-                    page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": 1200,
-                                                          "height": clip_height or 1000})
+                    page.screenshot(
+                        path=str(path),
+                        clip={"x": 0, "y": 0, "width": 1200, "height": clip_height or 1000},
+                    )
                 small(path)
                 shots.append(path)
 
@@ -104,7 +107,8 @@ def shoot(results):
             page.wait_for_selector(".crops[data-sign='presence'] img", timeout=300_000)
             page.wait_for_function("[...document.images].every((i) => i.complete)")
             shot("explore_feature", full=True)
-            page.goto(handle.url + view("pair", "footwear/sport/sneaker", "footwear/winter/ankle-boot"))
+            pair = ("footwear/sport/sneaker", "footwear/winter/ankle-boot")
+            page.goto(handle.url + view("pair", *pair))
             page.wait_for_selector(".chart svg circle")
             shot("explore_pair", 1000)
             browser.close()

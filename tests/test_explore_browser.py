@@ -203,7 +203,10 @@ def test_explorer_and_report_agree_and_export(tmp_path, browser):
         page.goto(handle.url + "files/report.html")
         row = page.locator("#class-noise table").first.locator(f"tr:has(td:text-is('{name}'))")
         report_share = row.locator("td").nth(4).inner_text()
-        colors = "[...['pos','neg']].map((c) => { const e = document.createElement('span'); e.className = c; document.body.append(e); return getComputedStyle(e).color; })"
+        colors = (
+            "['pos', 'neg'].map((c) => { const e = document.createElement('span'); "
+            "e.className = c; document.body.append(e); return getComputedStyle(e).color; })"
+        )
         report_colors = page.evaluate(colors)
         page.goto(f"{handle.url}#/class/{name}")
         page.wait_for_selector("#noise-share .value")
@@ -239,10 +242,11 @@ def test_explorer_and_report_agree_and_export(tmp_path, browser):
         first = page.locator("main table a").first.inner_text()
         page.click(f"main table a:text-is('{first}')")
         page.wait_for_selector("#across ~ div table")
-        values = [float(v) for v in page.locator("#across ~ div table td.num:nth-child(2)").all_inner_texts()]
+        across = "#across ~ div table td.num:nth-child(2)"  # the D_KS column
+        values = [float(v) for v in page.locator(across).all_inner_texts()]
         assert values == sorted(values, reverse=True)  # D_KS, highest first
         page.click("#across ~ div th:text('D_KS')")
-        values = [float(v) for v in page.locator("#across ~ div table td.num:nth-child(2)").all_inner_texts()]
+        values = [float(v) for v in page.locator(across).all_inner_texts()]
         assert values == sorted(values)
         marks = page.locator("#across ~ div table td:nth-child(5)").all_inner_texts()
         assert any(m.startswith("t") for m in marks)  # what passes t+ / t- is marked

@@ -298,6 +298,7 @@ async function classView(name) {
   return [el("p", {}, el("a", { href: "#/" }, "overview"), " › class"), el("h1", {}, name),
     el("p", {}, `${d.n_samples} images; t+ = ${fmt(d.t_plus)}, t− = ${fmt(d.t_minus)}; ${d.n_plus} features characteristic by presence, ${d.n_minus} by absence. `, other),
     noiseLine(d),
+    stabilityLine(d),
     el("div", { class: "row" },
       el("div", { class: "card" }, el("h2", {}, "Share of features beyond each threshold (Fig. 9)"),
         exportable(chart(series, { xlabel: "threshold t", ylabel: "share of features", vlines: [{ x: d.t_plus, color: PAL.pos }, { x: Math.abs(d.t_minus), color: PAL.neg }] }), fileName(name, "fig9"))),
