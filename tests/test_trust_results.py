@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from dks.cli import main  # noqa: E402
-from dks.pipeline import characterize  # noqa: E402
-from tests.pipeline_helpers import make_results  # noqa: E402
+from dks.cli import main
+from dks.pipeline import characterize
+from tests.pipeline_helpers import make_results
 
 
 @pytest.fixture(scope="module")

@@ -133,7 +133,12 @@ def compare(
     }
     stage_name = f"{len(runs)} results folders: {', '.join(names)}"
     lock = writer_lock(out, "dks compare", wait=False)
-    with lock, disk_errors(out), transaction(out) as stage, log.stage("compare", stage_name):
+    with (
+        lock,
+        disk_errors(out, "results"),
+        transaction(out) as stage,
+        log.stage("compare", stage_name),
+    ):
         from dks.plotting import save_figure
 
         # written beside the folder, swapped in once complete (the previous one kept until then)

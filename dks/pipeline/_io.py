@@ -91,9 +91,21 @@ def jsonable(obj):
 
 
 def save_npy(path, array):
-    """Write ``array`` as a C-ordered ``.npy`` file (no pickles)."""
+    """Write ``array`` as a C-ordered ``.npy`` file (no pickles).
+
+    Through the file object's ``write`` only: numpy writes a real file with ``tofile``, whose
+    short write on a full disk is an OSError without ``errno`` ("N requested and M
+    written"), which :func:`~dks.pipeline._errors.disk_errors` could not tell from others.
+    """
     with atomic_open(path) as fh:
-        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+        np.save(_Stream(fh), np.ascontiguousarray(array), allow_pickle=False)
+
+
+class _Stream:
+    """A writable stream that numpy does not take for a real file."""
+
+    def __init__(self, fh):
+        self.write = fh.write
 
 
 def write_csv(path, header, rows):
