@@ -87,3 +87,44 @@ def test_compare_warns_when_a_folder_is_compared_with_itself(folders, tmp_path):
         "compared with itself, it shows no difference."
     ) in err
     assert code == 0, err
+
+
+# ------------------------------------------------------------------ 6. damaged results
+def _damaged(folders, tmp_path, name, damage):
+    out = shutil.copytree(folders[0], tmp_path / "results")
+    damage(out / name)
+    code, err = _run("report", out)
+    assert code == 1
+    (line,) = [x for x in err.splitlines() if x.startswith("dks report: error:")]
+    assert line.startswith(f"dks report: error: {str(out / name)!r} is damaged: ")
+    assert line.endswith(
+        f"Rebuild the statistics with `dks characterize {out}` (then `dks report {out}`)."
+    )
+    return line
+
+
+def test_a_truncated_dks_npy_is_named_with_its_fix(folders, tmp_path):
+    def truncate(path):
+        path.write_bytes(path.read_bytes()[:40])
+
+    line = _damaged(folders, tmp_path, "dks.npy", truncate)
+    assert "it is truncated or not a .npy file" in line
+
+
+def test_an_invalid_thresholds_json_is_named_with_its_fix(folders, tmp_path):
+    def garble(path):
+        path.write_text(path.read_text()[:-7])
+
+    line = _damaged(folders, tmp_path, "thresholds.json", garble)
+    assert "it is not valid JSON (" in line
+
+
+def test_a_dks_npy_of_the_wrong_shape_is_named_with_its_fix(folders, tmp_path):
+    def reshape(path):
+        import numpy as np
+
+        np.save(path, np.load(path)[:, :-2])
+
+    line = _damaged(folders, tmp_path, "dks.npy", reshape)
+    assert "it holds an array of shape (3, 5), where the embedding of the results folder " in line
+    assert "needs 3 x 7 (classes x features)" in line

@@ -218,3 +218,29 @@ def test_a_full_disk_keeps_the_previous_statistics_and_says_so(images, tmp_path)
         assert code == 0, err
         # as the message says: the new embedding was complete, nothing embedded again
         assert sorted((p.name, p.stat().st_mtime_ns) for p in done_files(out)) == done
+
+
+# -------------------------------------------------------------- 6. a damaged Zarr chunk
+@pytest.mark.slow
+def test_a_damaged_chunk_is_named_and_embedded_again_by_the_next_embed(images, tmp_path):
+    from tests.process_helpers import finish
+
+    out = tmp_path / "results"
+    finish(start_embed(out, images))  # 6 chunks of 2 rows
+    chunk = out / "embedding.zarr" / "X" / "c" / "2" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:-100])  # its index (checksummed) cut short
+    code, err = _dks("characterize", out, "--shuffles", "2")
+    assert code == 1, err
+    assert (
+        f"dks characterize: error: The embedding store {str(out / 'embedding.zarr')!r} is "
+        "damaged: its chunk file X/c/2/0 (rows 4 to 5) cannot be read (ValueError: "
+    ) in err
+    assert (
+        "They are marked to be embedded again: rerun `dks embed` with the options the "
+        "embedding was made with (embedding.zarr/manifest.json lists them), which embeds those "
+        "rows only, then this command."
+    ) in err
+    err = finish(start_embed(out, images))
+    assert "resuming, 5 chunk(s) of 2 rows already done" in err  # only the damaged one
+    code, err = _dks("characterize", out, "--shuffles", "2", "-q")
+    assert code == 0, err

@@ -168,7 +168,7 @@ def report_step(path, *, log, shown=None, max_image_pixels="auto"):
     from dks.report import write_report
 
     shown = path if shown is None else shown
-    data = load_results(path)
+    data = load_results(path, shown=shown)
     settings = data["embedding_meta"].setdefault("settings", {})
     settings["max_image_pixels"] = embedding_pixel_limit(data["embedding_meta"], max_image_pixels)
     summary = data["summary"]

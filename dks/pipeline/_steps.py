@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dks._options import on_command_line, option
+from dks.pipeline._damage import damaged_store
 from dks.pipeline._embedding import check_shard_images, embedding_step
 from dks.pipeline._errors import AnalysisError, disk_errors
 from dks.pipeline._figures import report_step, require_matplotlib
@@ -400,7 +401,8 @@ def _analyze(images, out, listing, data_home, download, *, settings, stats, log,
     if not complete:  # a shard: the one that completes the store runs the rest
         return Analysis(out, {}, None, reused, dict(log.timings))
     try:
-        with disk_errors(out, step="results"), transaction(out) as stage:
+        damage = damaged_store(out, reopen=True)
+        with damage, disk_errors(out, step="results"), transaction(out) as stage:
             selector, summary = _statistics(stage, **stats, log=log, embedding=embedding)
             seconds = read_json(stage.path / "embedding.json")["settings"].get("seconds")
             if seconds is not None:
@@ -461,7 +463,8 @@ local_cluster, progress, verbose, wait
     )  # fmt: skip
     out = check_out(results, must_exist=True)
     lock = _writing(out, "characterize", wait=wait, log=log)
-    with lock, disk_errors(out, "results"), transaction(out) as stage:
+    damage = damaged_store(out, reopen=True)
+    with lock, damage, disk_errors(out, "results"), transaction(out) as stage:
         selector, summary = _statistics(stage, **stats, log=log)
         save_summary(stage.path, summary, start, log)
         if any(stage.has_old(n) for n in REPORT_FILES):
@@ -500,7 +503,8 @@ def report(results, *, max_image_pixels="auto", verbose=True, wait=False):
             "`dks characterize` first."
         )
     lock = _writing(out, "report", wait=wait, log=log)
-    with lock, disk_errors(out, "results"), transaction(out) as stage:
+    damage = damaged_store(out, reopen=True)
+    with lock, damage, disk_errors(out, "results"), transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, VALIDITY_DIR)
         summary = report_step(stage.path, log=log, shown=out, max_image_pixels=max_image_pixels)
     log(f"report written to {out / 'report.html'}")
