@@ -17,14 +17,16 @@ Selecting pairs: ``O(n_classes * n_features)``; the top ``k`` adds a sort of eac
 deterministic.
 """
 
+import warnings
 from numbers import Integral
 
 import numpy as np
 
 from dks._options import option
 from dks._sign import check_sign, sign_code
+from dks.groups import DEFAULT_GROUP, feature_groups
 
-__all__ = ["TOP_K_WITHIN", "check_pruning", "count_table", "kept_features"]
+__all__ = ["TOP_K_WITHIN", "check_pruning", "count_table", "kept_features", "layers_from_names"]
 
 #: Where ``top_k_per_class`` counts: the whole network, or each layer (group) apart.
 TOP_K_WITHIN = ("all", "layer")
@@ -160,3 +162,22 @@ def count_table(mask, min_classes, top_k_per_class, top_k_within):
         "top_k_within": np.asarray(columns[2], dtype=object),
         "n_features": np.asarray(columns[3], dtype=np.int64),
     }
+
+
+def layers_from_names(names):
+    """The layers of :func:`dks.groups.feature_groups`, for ``top_k_within="layer"``.
+
+    Warns (at the caller of the selector's method) when the names hold no layer (``x0``,
+    ``x1``, ... of an array without column names): the top ``k`` is then counted over all
+    features, as with ``top_k_within="all"``.
+    """
+    groups = feature_groups(names)
+    if list(groups) == [DEFAULT_GROUP]:
+        warnings.warn(
+            f"{option('top_k_within', 'layer')} but the feature names hold no layer (e.g. "
+            f"{names[0]!r}): the top k is counted over all features. Fit on a DataFrame "
+            "whose columns are named '<layer>_<index>' (CNNEmbedder.get_feature_names_out()).",
+            UserWarning,
+            stacklevel=4,
+        )
+    return groups

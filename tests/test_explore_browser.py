@@ -149,3 +149,32 @@ def test_names_are_shown_as_text(tmp_path, browser):
         assert page.evaluate("window.__pwned") is None
     finally:
         handle.stop()
+
+
+def test_class_view_says_how_stable_the_verdict_is(tmp_path, browser):
+    from dks.pipeline import validate
+
+    out = make_results(tmp_path / "results")
+    characterize(out, shuffles=2, jobs=1, verbose=False, progress=False)
+    handle = dks.explore(out, port=0)
+    try:
+        page = browser.new_page()
+        page.goto(handle.url + "#/class/cat")
+        page.wait_for_selector("#stability")
+        assert "not measured (run dks validate" in page.locator("#stability").inner_text()
+    finally:
+        handle.stop()
+    validate(out, k=(1, 2), splits=2, bootstrap=0, jobs=1, verbose=False)
+    row = dks.load_results(out)["stability"]
+    (i,) = np.flatnonzero(row["name"] == "cat")
+    handle = dks.explore(out, port=0)
+    try:
+        page = browser.new_page()
+        page.goto(handle.url + "#/class/cat")
+        page.wait_for_selector("#stability b")
+        text = page.locator("#stability").inner_text()
+        assert text.startswith("How stable is this verdict? Jaccard ")
+        assert f"chance {row['jaccard_chance'][i]:.3f}" in text
+        assert "between two halves of 6 images" in text and "Ablation: replacing its 1 " in text
+    finally:
+        handle.stop()

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from dks.pipeline import AnalysisError
-from dks.pipeline._images import class_paths, folder_images, user_images
+from dks.pipeline._images import folder_images, user_images
+from dks.sources import class_paths
 
 #: A nested, unbalanced folder: (path, is an image).
 TREE = [

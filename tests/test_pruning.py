@@ -165,3 +165,11 @@ def test_pruned_selector_in_the_full_network_embedding():
     fne = FullNetworkEmbedding(selector=_selector(top_k_per_class=2)).fit(X, y)
     assert 0 < fne.kept_features_.size <= 2 * 4
     assert_array_equal(fne.kept_features_, np.flatnonzero(fne.selector_.get_support()))
+
+
+def test_per_layer_without_layer_names_warns():
+    X, y, _ = layered_data()
+    sel = _selector(top_k_per_class=2, top_k_within="layer").fit(X, y)  # no column names
+    with pytest.warns(UserWarning, match="top_k_within='layer' but the feature names hold no"):
+        mask = sel.get_support()
+    assert_array_equal(mask, sel.feature_mask(top_k_per_class=2))  # all features: one group

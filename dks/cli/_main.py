@@ -93,7 +93,7 @@ def _layers(text):
 
 
 def _background(text):
-    from dks.datasets._imageio import check_background
+    from dks.sources import check_background
 
     try:
         check_background(text)

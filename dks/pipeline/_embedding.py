@@ -65,7 +65,7 @@ def _follow_move(out, images, saved, log):
     paths: the store is told so (:func:`dks.store._writer.relocate`) instead of being
     computed again. Returns the saved state, with the new fingerprint.
     """
-    if saved is None or os.path.isabs(images.root_record) or images.collection is not None:
+    if saved is None or images.source.get("kind") != "default":
         return saved
     from dks.store import open_embedding
     from dks.store._writer import relocate
@@ -160,7 +160,7 @@ def embedding_step(out, images, settings, log, *, defer=False):
     from dks.store import open_embedding
 
     model = settings.model_name(images.dataset is not None)
-    inputs = images.inputs
+    inputs = images.collection
     embedder = _make_embedder(out, model, settings)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)  # the embedder checks the store's folder
@@ -253,7 +253,7 @@ def _meta(images, store, settings, model, embedder, seconds):
             "device": str(embedder.device_),
             "on_error": settings.on_error,
             # not in the manifest (it changes which images are read, not their values); the
-            # report's thumbnails and crops read the images with it too (embedding_pixel_limit)
+            # report's thumbnails and crops read the images with it too (embedding_reader)
             "max_image_pixels": settings.max_image_pixels,
             "seconds": None if seconds is None else round(seconds, 3),
             "dks": __version__,

@@ -24,8 +24,7 @@ from dks.pipeline._settings import STORE_SETTINGS
 __all__ = [
     "CLASS_NOISE_COLUMNS",
     "csv_cell",
-    "embedding_background",
-    "embedding_pixel_limit",
+    "embedding_reader",
     "jsonable",
     "load_results",
     "read_class_noise",
@@ -194,31 +193,24 @@ def read_embedding_meta(path, shown=None):
     return meta
 
 
-def embedding_background(meta):
-    """The colour the embedding composited transparent pixels over, ``(R, G, B)``.
+def embedding_reader(meta, max_image_pixels="auto"):
+    """The :class:`~dks.sources.ImageReader` the embedding read its images with.
 
-    As recorded (see :func:`read_embedding_meta`); white for folders that did not record it
-    (made before ``background`` existed, when it was always white).
-    """
-    from dks.datasets._imageio import WHITE
-
-    return tuple(int(c) for c in meta.get("settings", {}).get("background", WHITE))
-
-
-def embedding_pixel_limit(meta, override="auto"):
-    """The pixel limit of the images: ``override``, else the one the embedding was made with.
-
-    ``override`` is the ``max_image_pixels`` given to :func:`~dks.pipeline.report` or
-    :func:`~dks.pipeline.visualize`: ``"auto"`` takes the one recorded in
+    Its background as recorded (see :func:`read_embedding_meta`; white for folders made
+    before ``background`` existed, when it was always white). Its pixel limit is
+    ``max_image_pixels``, the one given to :func:`~dks.pipeline.report` or
+    :func:`~dks.pipeline.visualize`; ``"auto"`` takes the one recorded in
     ``embedding.json`` (so that the images the embedding accepted are shown), PIL's own
     (``"auto"``) where none was recorded.
     """
-    from dks.datasets._imageio import check_max_image_pixels
+    from dks.sources import WHITE, ImageReader, check_max_image_pixels
 
-    override = check_max_image_pixels(override)
-    if override != "auto":
-        return override
-    return check_max_image_pixels(meta.get("settings", {}).get("max_image_pixels", "auto"))
+    settings = meta.get("settings", {})
+    background = tuple(int(c) for c in settings.get("background", WHITE))
+    limit = check_max_image_pixels(max_image_pixels)
+    if limit == "auto":
+        limit = check_max_image_pixels(settings.get("max_image_pixels", "auto"))
+    return ImageReader(background, limit)
 
 
 def load_results(path, *, shown=None):
