@@ -274,23 +274,27 @@ def plot(results, path):
                     label=method if method in METHODS else None,
                 )
                 if method not in METHODS:
+                    offset = (3, 5) if layer else (3, -10)
                     ax.annotate(
                         method.replace("pruned_fne_", ""),
                         (r[key], r["acc"]),
                         fontsize=7,
-                        xytext=(3, -9),
+                        xytext=offset,
                         textcoords="offset points",
                     )
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            ax.xaxis.set_minor_formatter(plt.NullFormatter())
             ax.set_xlabel(f"{label} (log scale)")
             ax.grid(alpha=0.3)
             if row_ax == 0:
                 ax.set_title(f"{per_class} training images per class")
             if col == 0:
                 ax.set_ylabel("test accuracy (mean of 5 seeds, bar: 1 sd)")
-    axes[0, -1].legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
     fig.suptitle("Fashion-MNIST (2,000 test images), EfficientNet-Lite0 (ImageNet), LinearSVC")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path, dpi=110)
 
 

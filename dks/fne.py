@@ -205,7 +205,7 @@ class FullNetworkEmbedding(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_), a memory map, a Zarr array or
+        X : array-like of shape (n_samples, n_features), a memory map, a Zarr array or
             the ``X`` of an embedding store
             Finite values; the last three are read in column blocks.
 
