@@ -23,6 +23,7 @@ BENCHMARKS = (
     "benchmarks/bench_sources.py",
     "benchmarks/bench_imagenet_scale.py",
     "benchmarks/bench_probe.py",
+    "benchmarks/bench_validity.py",
     "benchmarks/bench_default_job.py",
     "benchmarks/bench_precision.py",
 )

@@ -110,9 +110,9 @@ def h2d_bytes(paths, preprocess, device):
 
     from dks.embed._batching import make_loader
     from dks.embed._device_crops import DeviceCrops, DeviceFeeder
-    from dks.embed._images import as_source
+    from dks.sources import open_images
 
-    source = as_source(paths)
+    source = open_images(paths)
     loader = make_loader(
         source,
         preprocess,
@@ -139,10 +139,10 @@ def h2d_bytes(paths, preprocess, device):
 def loader_rate(paths, preprocess, device_crops):
     """Images/s of one worker's work (decode, resize[, crop, normalize], collate)."""
     from dks.embed._batching import make_loader
-    from dks.embed._images import as_source
+    from dks.sources import open_images
 
     loader = make_loader(
-        as_source(paths),
+        open_images(paths),
         preprocess,
         batch_size=8,
         num_workers=0,
@@ -239,12 +239,12 @@ def embedder_rate(name, crops, batch, precision, paths, num_workers, device):
 def loader_alone_rate(paths, preprocess, batch, num_workers):
     """Images/s of the embedder's host loader alone (workers, pinned memory), no GPU work."""
     from dks.embed._batching import default_num_workers, make_loader
-    from dks.embed._images import as_source
+    from dks.sources import open_images
 
     if num_workers is None:
         num_workers = default_num_workers(len(paths), batch, "cuda")
     loader = make_loader(
-        as_source(paths),
+        open_images(paths),
         preprocess,
         batch_size=batch,
         num_workers=num_workers,

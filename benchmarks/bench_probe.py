@@ -9,7 +9,7 @@ Protocol (fixed, nothing tuned on the test set): for 5, 20 and 100 training imag
 5 seeds each draw a training set from a pool of 200 images per class of the train split (so
 the training sets of different seeds overlap for 100 per class); a held-out test set of
 2,000 images (200 per class of the test split) is the same for all. The classifier is
-``LinearSVC(C=1.0)`` (the linear SVM of the full-network embedding paper) on:
+``LinearSVC(C=1.0, random_state=0)`` (the linear SVM of the full-network embedding paper) on:
 
 - ``last_layer``: the last pooled layer (``pool``, 1,280 features), standardized
   (z-scores learned on the training images): the single-layer baseline;
@@ -21,13 +21,17 @@ the training sets of different seeds overlap for 100 per class); a held-out test
   most 500 features; then standardized;
 - ``pruned_fne``: the same features, discretized;
 - ``relevant_fne``: the paper's selection (relevant for some class), discretized, to show
-  what it prunes.
+  what it prunes;
+- ``pruned_fne_k<K>`` (``--sweep``, K = 20, 100, 200) and ``pruned_fne_layer_k<K>``
+  (``--sweep-layer``, K = 5, 20: the top K of every class in each of the 18 layers): the
+  accuracy-size curve of the pruning, from the same D_KS fit.
 
 The D_KS statistics are fitted on the training images of each seed only: no test label
 enters the selection. Each line: ``probe: dataset=... model=... per_class=... method=...
 acc=<mean test accuracy over the seeds> sd=<its standard deviation, ddof=1>
 n_features=<mean kept> bytes_per_image=<bytes of one embedded image as dks returns it:
-4 per float32 feature, 1 per int8 feature>``.
+4 per float32 feature, 1 per int8 feature> packed_bytes=<the same stored with
+dks.fne.pack_ternary: 2 bits per discretized feature>``.
 
 Run ``python benchmarks/bench_probe.py`` (the first run embeds 4,000 images: about 15
 minutes on two busy cores; later runs read the cache and take a minute or two);
@@ -44,6 +48,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import make_pipeline
@@ -68,6 +73,20 @@ def parse_args(argv=None):
     parser.add_argument("--pool", type=int, default=200, help="training pool, per class")
     parser.add_argument("--n-shuffles", type=int, default=10)
     parser.add_argument("--top-k", type=int, default=TOP_K)
+    parser.add_argument(
+        "--sweep",
+        type=int,
+        nargs="*",
+        default=[20, 100, 200],
+        help="also pruned_fne_k<K>: top K per class, for the curve",
+    )
+    parser.add_argument(
+        "--sweep-layer",
+        type=int,
+        nargs="*",
+        default=[5, 20],
+        help="also pruned_fne_layer_k<K>: top K per class in each layer",
+    )
     parser.add_argument("--C", type=float, default=1.0, help="of LinearSVC (fixed)")
     parser.add_argument("--cache-dir", default=None, help="default: $DKS_BENCH_CACHE or tmp")
     parser.add_argument("--json", default=None, help="write the results here")
@@ -76,7 +95,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.per_class, args.seeds, args.n_test, args.pool = [5], 2, 50, 8
-        args.n_shuffles = 2
+        args.n_shuffles, args.sweep, args.sweep_layer = 2, [], [2]
     return args
 
 
@@ -91,15 +110,17 @@ def probe(args, seed, X_tr, y_tr, X_te, y_te, names):
     last = np.flatnonzero(np.char.startswith(names.astype(str), "pool_"))
     # One D_KS fit per training set serves both pruned methods (the rules are read at
     # get_support time, so set_params needs no refit): it sees the training images only.
-    sel = selector(args, seed).fit(X_tr, y_tr)
+    # Named columns (``<layer>_<index>``): the per-layer rules find the layers.
+    sel = selector(args, seed).fit(pd.DataFrame(X_tr, columns=names), y_tr)
     top = copy.deepcopy(sel).set_params(top_k_per_class=args.top_k)
     if seed == 0:
         counts = sel.kept_counts(min_classes=(1, 2, 3), top_k_per_class=(None, 20, 50, 100))
         shown = ", ".join(
             f"m={m} k={'all' if k < 0 else k}: {n}"
-            for m, k, n in zip(counts["min_classes"], counts["top_k_per_class"],
-                               counts["n_features"], strict=True)
-        )  # fmt: skip
+            for m, k, n in zip(
+                counts["min_classes"], counts["top_k_per_class"], counts["n_features"], strict=True
+            )
+        )
         print(f"kept features ({len(y_tr)} training images, seed 0): {shown}", flush=True)
     embeddings = {
         "last_layer": (FullNetworkEmbedding(discretize=False), last),
@@ -109,17 +130,25 @@ def probe(args, seed, X_tr, y_tr, X_te, y_te, names):
         "pruned_fne": (FullNetworkEmbedding(selector=FrozenEstimator(top)), None),
         "relevant_fne": (FullNetworkEmbedding(selector=FrozenEstimator(sel)), None),
     }
+    for within, ks in (("all", args.sweep), ("layer", args.sweep_layer)):
+        for k in ks:
+            rules = {"top_k_per_class": k, "top_k_within": within}
+            variant = FrozenEstimator(copy.deepcopy(sel).set_params(**rules))
+            name = f"pruned_fne_{'layer_' if within == 'layer' else ''}k{k}"
+            embeddings[name] = (FullNetworkEmbedding(selector=variant), None)
     out = {}
     for method, (embedding, columns) in embeddings.items():
         train = X_tr if columns is None else X_tr[:, columns]
         test = X_te if columns is None else X_te[:, columns]
-        model = make_pipeline(embedding, LinearSVC(C=args.C, max_iter=20000))
+        model = make_pipeline(embedding, LinearSVC(C=args.C, max_iter=20000, random_state=0))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(train, y_tr)
         n_kept = model[0].kept_features_.size
         itemsize = 1 if model[0].discretize else X_tr.dtype.itemsize
-        out[method] = (model.score(test, y_te), n_kept, n_kept * itemsize)
+        # Stored packed (dks.fne.pack_ternary), a discretized image takes 2 bits a feature.
+        packed = -(-n_kept // 4) if model[0].discretize else n_kept * itemsize
+        out[method] = (model.score(test, y_te), n_kept, n_kept * itemsize, packed)
     return out
 
 
@@ -129,22 +158,22 @@ def main(argv=None):
         print("--quick: a smoke run; the goals are for the full protocol")
     results = []
     for per_class in args.per_class:
-        runs = {m: [] for m in METHODS}
+        runs = {}
         start = time.perf_counter()
         for seed in range(args.seeds):
             X_tr, y_tr, X_te, y_te, names = fashion_lite0_embedding(
                 per_class, args.n_test, seed, args.cache_dir, pool=args.pool
             )
             for method, row in probe(args, seed, X_tr, y_tr, X_te, y_te, names).items():
-                runs[method].append(row)
+                runs.setdefault(method, []).append(row)
         print(
-            f"per_class={per_class}: {args.seeds} seeds x {len(METHODS)} methods in "
+            f"per_class={per_class}: {args.seeds} seeds x {len(runs)} methods in "
             f"{time.perf_counter() - start:.0f} s (training {per_class * 10} images, test "
             f"{args.n_test})",
             flush=True,
         )
-        for method in METHODS:
-            acc, n_kept, nbytes = (
+        for method in runs:
+            acc, n_kept, nbytes, packed = (
                 np.array(v, dtype=float) for v in zip(*runs[method], strict=True)
             )
             row = {
@@ -154,13 +183,15 @@ def main(argv=None):
                 "sd": float(acc.std(ddof=1)) if acc.size > 1 else float("nan"),
                 "n_features": float(n_kept.mean()),
                 "bytes_per_image": float(nbytes.mean()),
+                "packed_bytes": float(packed.mean()),
                 "accs": acc.tolist(),
             }
             results.append(row)
             print(
                 f"probe: dataset=fashion-mnist model={MODEL}({CROPS}) per_class={per_class} "
                 f"method={method} acc={row['acc']:.4f} sd={row['sd']:.4f} "
-                f"n_features={row['n_features']:.0f} bytes_per_image={row['bytes_per_image']:.0f}",
+                f"n_features={row['n_features']:.0f} bytes_per_image={row['bytes_per_image']:.0f} "
+                f"packed_bytes={row['packed_bytes']:.0f}",
                 flush=True,
             )
     summarize(results)
@@ -182,48 +213,89 @@ def summarize(results):
             f"goal per_class={per_class}: pruned_fne - full = {pf['acc'] - full['acc']:+.4f} "
             f"(full sd {full['sd']:.4f}: {'within' if within else 'NOT within'} one sd), "
             f"features {pf['n_features'] / full['n_features']:.3f}x, bytes "
-            f"1/{full['bytes_per_image'] / pf['bytes_per_image']:.1f}; pruned_fne - "
+            f"1/{full['bytes_per_image'] / pf['bytes_per_image']:.1f} (int8), "
+            f"1/{full['bytes_per_image'] / pf['packed_bytes']:.1f} (packed); pruned_fne - "
             f"last_layer = {pf['acc'] - last['acc']:+.4f}"
         )
 
 
 def plot(results, path):
-    """Accuracy against features kept and against bytes per image, one panel each."""
+    """Accuracy against features kept (top row) and bytes per image (bottom row), one
+    column per training size; the pruned_fne curve joins its top-k values."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    markers = dict(zip(METHODS, "os^DvP", strict=True))
     sizes = sorted({r["per_class"] for r in results})
-    colors = dict(zip(sizes, plt.cm.viridis(np.linspace(0.1, 0.8, len(sizes))), strict=True))
-    for ax, key, label in zip(
-        axes,
-        ("n_features", "bytes_per_image"),
-        ("features kept", "bytes per image"),
-        strict=True,
-    ):
-        for r in results:
-            ax.errorbar(r[key], r["acc"], yerr=r["sd"], marker=markers[r["method"]],
-                        color=colors[r["per_class"]], capsize=3, linestyle="none")  # fmt: skip
-        for per_class in sizes:  # connect the methods of one training size
-            rows = sorted(
-                (r for r in results if r["per_class"] == per_class), key=lambda r: r[key]
+    fig, axes = plt.subplots(2, len(sizes), figsize=(4.2 * len(sizes), 7.5), squeeze=False)
+    markers = dict(zip(METHODS, "os^DvP", strict=True))
+    colors = dict(zip(METHODS, plt.cm.tab10(np.arange(len(METHODS))), strict=True))
+    for col, per_class in enumerate(sizes):
+        rows = [r for r in results if r["per_class"] == per_class]
+        full = next(r for r in rows if r["method"] == "full")
+        for row_ax, (key, label) in enumerate(
+            (("n_features", "features kept"), ("bytes_per_image", "bytes per image"))
+        ):
+            ax = axes[row_ax, col]
+            ax.axhspan(
+                full["acc"] - full["sd"],
+                full["acc"] + full["sd"],
+                color="grey",
+                alpha=0.15,
+                label="full ± 1 sd",
             )
-            ax.plot([r[key] for r in rows], [r["acc"] for r in rows], color=colors[per_class],
-                    alpha=0.25)  # fmt: skip
-        ax.set_xscale("log")
-        ax.set_xlabel(f"{label} (log scale)")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("test accuracy (mean over seeds, bar: 1 sd)")
-    handles = [plt.Line2D([], [], marker=markers[m], color="grey", linestyle="none", label=m)
-               for m in METHODS]  # fmt: skip
-    handles += [plt.Line2D([], [], color=colors[k], label=f"{k} per class") for k in sizes]
-    axes[1].legend(handles=handles, fontsize=8, loc="lower right")
-    fig.suptitle("Fashion-MNIST, EfficientNet-Lite0 (ImageNet), linear SVM probe")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+            curve = sorted(
+                (
+                    r
+                    for r in rows
+                    if r["method"] == "pruned_fne" or r["method"].startswith("pruned_fne_k")
+                ),
+                key=lambda r: r[key],
+            )
+            ax.plot(
+                [r[key] for r in curve],
+                [r["acc"] for r in curve],
+                color="tab:purple",
+                alpha=0.5,
+                label="pruned_fne, top k per class",
+            )
+            for r in rows:
+                method = r["method"]
+                layer = "layer" in method
+                ax.errorbar(
+                    r[key],
+                    r["acc"],
+                    yerr=r["sd"],
+                    capsize=3,
+                    linestyle="none",
+                    marker=markers.get(method, "x" if layer else "."),
+                    color=colors.get(method, "tab:purple"),
+                    label=method if method in METHODS else None,
+                )
+                if method not in METHODS:
+                    offset = (3, 5) if layer else (3, -10)
+                    ax.annotate(
+                        method.replace("pruned_fne_", ""),
+                        (r[key], r["acc"]),
+                        fontsize=7,
+                        xytext=offset,
+                        textcoords="offset points",
+                    )
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            ax.xaxis.set_minor_formatter(plt.NullFormatter())
+            ax.set_xlabel(f"{label} (log scale)")
+            ax.grid(alpha=0.3)
+            if row_ax == 0:
+                ax.set_title(f"{per_class} training images per class")
+            if col == 0:
+                ax.set_ylabel("test accuracy (mean of 5 seeds, bar: 1 sd)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    fig.suptitle("Fashion-MNIST (2,000 test images), EfficientNet-Lite0 (ImageNet), LinearSVC")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":

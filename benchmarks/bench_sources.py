@@ -4,7 +4,7 @@ The same ``--n-images`` JPEG images (``--size`` pixels square, smooth random con
 ``--classes`` classes) are written as an ImageFolder, as WebDataset tar shards of
 ``--per-shard`` images and, when ``datasets`` is installed, as a Hugging Face dataset saved
 to disk. Each is then listed and read as the embedder reads it, every image opened and
-decoded to RGB (:func:`dks.datasets._imageio.load_image`), in one process. Printed, for each
+decoded to RGB (:meth:`dks.sources.ImageReader.read`), in one process. Printed, for each
 source: the listing time, the read rate (images decoded per second) and its ratio to the folder's,
 measured in the same run (best of ``--repeat`` alternating rounds, the files in the page
 cache for every source alike). The ratio says what reading in place costs or saves against
@@ -90,18 +90,17 @@ def write_dataset(root, images):
 
 def list_source(kind, location):
     """``(seconds to list, a function that reads image i)``."""
-    from dks.datasets._imageio import load_image
     from dks.embed import image_folder
-    from dks.sources import open_collection
+    from dks.sources import ImageReader, open_collection
 
     start = time.perf_counter()
     if kind == "folder":
         paths, _, _ = image_folder(location)
         elapsed = time.perf_counter() - start
-        return elapsed, len(paths), lambda i: load_image(paths[i])
+        return elapsed, len(paths), lambda i: ImageReader().read(paths[i])
     collection = open_collection(location)
     elapsed = time.perf_counter() - start
-    return elapsed, len(collection), lambda i: load_image(collection.open(i))
+    return elapsed, len(collection), lambda i: ImageReader().load(collection, i)
 
 
 def read_rate(read, n):

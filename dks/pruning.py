@@ -17,13 +17,16 @@ Selecting pairs: ``O(n_classes * n_features)``; the top ``k`` adds a sort of eac
 deterministic.
 """
 
+import warnings
 from numbers import Integral
 
 import numpy as np
 
+from dks._options import option
 from dks._sign import check_sign, sign_code
+from dks.groups import DEFAULT_GROUP, feature_groups
 
-__all__ = ["TOP_K_WITHIN", "check_pruning", "count_table", "kept_features"]
+__all__ = ["TOP_K_WITHIN", "check_pruning", "count_table", "kept_features", "layers_from_names"]
 
 #: Where ``top_k_per_class`` counts: the whole network, or each layer (group) apart.
 TOP_K_WITHIN = ("all", "layer")
@@ -44,13 +47,14 @@ def check_pruning(min_classes, top_k_per_class, top_k_within, n_classes=None):
     """
     if isinstance(min_classes, bool) or not isinstance(min_classes, Integral) or min_classes < 1:
         raise ValueError(
-            f"min_classes must be an int of at least 1 (1: relevant for some class); got "
-            f"{min_classes!r}."
+            f"{option('min_classes')} must be an int of at least 1 (1: relevant for some "
+            f"class); got {min_classes!r}."
         )
     if n_classes is not None and min_classes > n_classes:
         raise ValueError(
-            f"min_classes={min_classes} but the selector was fitted on {n_classes} classes: "
-            f"no feature can be relevant for more; use min_classes <= {n_classes}."
+            f"{option('min_classes', min_classes)} but the statistics have {n_classes} "
+            f"classes: no feature can be relevant for more; use {option('min_classes')} "
+            f"<= {n_classes}."
         )
     if top_k_per_class is not None and (
         isinstance(top_k_per_class, bool)
@@ -58,11 +62,13 @@ def check_pruning(min_classes, top_k_per_class, top_k_within, n_classes=None):
         or top_k_per_class < 1
     ):
         raise ValueError(
-            f"top_k_per_class must be an int of at least 1, or None (no limit); got "
-            f"{top_k_per_class!r}."
+            f"{option('top_k_per_class')} must be an int of at least 1, or None (no limit); "
+            f"got {top_k_per_class!r}."
         )
     if top_k_within not in TOP_K_WITHIN:
-        raise ValueError(f"top_k_within must be 'all' or 'layer'; got {top_k_within!r}.")
+        raise ValueError(
+            f"{option('top_k_within')} must be 'all' or 'layer'; got {top_k_within!r}."
+        )
 
 
 def kept_features(
@@ -156,3 +162,22 @@ def count_table(mask, min_classes, top_k_per_class, top_k_within):
         "top_k_within": np.asarray(columns[2], dtype=object),
         "n_features": np.asarray(columns[3], dtype=np.int64),
     }
+
+
+def layers_from_names(names):
+    """The layers of :func:`dks.groups.feature_groups`, for ``top_k_within="layer"``.
+
+    Warns (at the caller of the selector's method) when the names hold no layer (``x0``,
+    ``x1``, ... of an array without column names): the top ``k`` is then counted over all
+    features, as with ``top_k_within="all"``.
+    """
+    groups = feature_groups(names)
+    if list(groups) == [DEFAULT_GROUP]:
+        warnings.warn(
+            f"{option('top_k_within', 'layer')} but the feature names hold no layer (e.g. "
+            f"{names[0]!r}): the top k is counted over all features. Fit on a DataFrame "
+            "whose columns are named '<layer>_<index>' (CNNEmbedder.get_feature_names_out()).",
+            UserWarning,
+            stacklevel=4,
+        )
+    return groups

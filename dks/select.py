@@ -16,12 +16,12 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _check_feature_names_in, _num_samples, check_is_fitted
 
+from dks import pruning
 from dks._engine import class_index
 from dks._options import option
 from dks._sign import SIGNS, check_sign, sign_code
 from dks.characterize import KSCharacterizer, signed_ks_pvalues
 from dks.groups import check_groups, feature_groups
-from dks.pruning import TOP_K_WITHIN, check_pruning, count_table, kept_features
 from dks.thresholds import (
     MIN_RESOLUTION,
     NullCounts,
@@ -250,7 +250,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         "keep_null": ["boolean"],
         "min_classes": [Interval(Integral, 1, None, closed="left")],
         "top_k_per_class": [Interval(Integral, 1, None, closed="left"), None],
-        "top_k_within": [StrOptions(set(TOP_K_WITHIN))],
+        "top_k_within": [StrOptions(set(pruning.TOP_K_WITHIN))],
     }
 
     def __init__(
@@ -330,7 +330,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
                 f"{option('thresholds', 'global')}."
             )
         char = self._make_characterizer()
-        check_pruning(self.min_classes, self.top_k_per_class, self.top_k_within)
+        pruning.check_pruning(self.min_classes, self.top_k_per_class, self.top_k_within)
         n_samples = _num_samples(X)
         rng = check_random_state(self.random_state)
         # int32 while it holds every index: half the memory of intp, the same permutations.
@@ -398,7 +398,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         self.class_noise_ = class_noise_table(
             self.classes_, counts, self.relevance_, self._null_kept()
         )
-        check_pruning(self.min_classes, None, "all", n_classes=len(self.classes_))
+        pruning.check_pruning(self.min_classes, None, "all", n_classes=len(self.classes_))
         return self
 
     def _make_characterizer(self):
@@ -414,7 +414,6 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
             char.set_params(progress=self.progress)
         return char
 
-    # ------------------------------------------------------------------------ selection
     def _get_support_mask(self):
         check_is_fitted(self, "relevance_")
         return self.feature_mask(
@@ -444,11 +443,10 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
             ``get_support()`` is this mask with the selector's own parameters.
         """
         check_is_fitted(self, "relevance_")
-        check_pruning(min_classes, top_k_per_class, top_k_within, n_classes=len(self.classes_))
-        groups = None
-        if top_k_per_class is not None and top_k_within == "layer":
-            groups = feature_groups(self._feature_names())
-        return kept_features(
+        pruning.check_pruning(min_classes, top_k_per_class, top_k_within, len(self.classes_))
+        per_layer = top_k_per_class is not None and top_k_within == "layer"
+        groups = pruning.layers_from_names(self._feature_names()) if per_layer else None
+        return pruning.kept_features(
             self.relevance_, self.dks_, sign=sign, min_classes=min_classes,
             top_k_per_class=top_k_per_class, groups=groups,
         )  # fmt: skip
@@ -458,11 +456,9 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
 
         Parameters
         ----------
-        min_classes : sequence of int, default=(1,)
-        top_k_per_class : sequence of int or None, default=(None,)
-        top_k_within : sequence of {"all", "layer"}, default=("all",)
-            The values to combine (every combination, in this nesting order); see the
-            parameters of the same names. ``sign`` is the selector's.
+        min_classes, top_k_per_class, top_k_within : sequence, default=(1,), (None,), ("all",)
+            Values of the parameters of the same names, all combined (in this nesting
+            order); ``sign`` is the selector's.
 
         Returns
         -------
@@ -472,7 +468,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
         """
 
         rules = (min_classes, top_k_per_class, top_k_within)
-        return count_table(lambda **kw: self.feature_mask(self.sign, **kw), *rules)
+        return pruning.count_table(lambda **kw: self.feature_mask(self.sign, **kw), *rules)
 
     def noise_features(self, sign="both"):
         """Indices of the features that are noise for every class.

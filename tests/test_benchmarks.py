@@ -90,9 +90,13 @@ def test_probe_protocol_prints_one_line_per_method(monkeypatch, capsys, tmp_path
     module = _load("benchmarks/bench_probe.py")
     monkeypatch.setattr(module, "fashion_lite0_embedding", _fake_embedding)
     out_json = tmp_path / "probe.json"
-    module.main(["--quick", "--top-k", "2", "--json", str(out_json)])
+    pytest.importorskip("matplotlib")
+    out_png = tmp_path / "probe.png"
+    module.main(["--quick", "--top-k", "2", "--json", str(out_json), "--plot", str(out_png)])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("probe:")]
-    assert [line.split("method=")[1].split()[0] for line in lines] == list(module.METHODS)
+    methods = [line.split("method=")[1].split()[0] for line in lines]
+    assert methods == [*module.METHODS, "pruned_fne_layer_k2"]  # --quick's one variant
+    assert out_png.stat().st_size > 10_000
     results = {r["method"]: r for r in json.loads(out_json.read_text())}
     assert results["last_layer"]["n_features"] == 30
     assert results["full"]["bytes_per_image"] == 50 * 4 and results["fne"]["bytes_per_image"] == 50
@@ -114,5 +118,5 @@ def test_probe_quick_runs_on_real_images(tmp_path):
     env = {**os.environ, "DKS_BENCH_CACHE": str(tmp_path)}
     out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True,
                          text=True, env=env, check=True, timeout=600)  # fmt: skip
-    assert out.stdout.count("probe: dataset=fashion-mnist") == 6
+    assert out.stdout.count("probe: dataset=fashion-mnist") == 7
     assert len(list(tmp_path.glob("*.npz"))) == 2  # the embeddings are cached

@@ -14,7 +14,7 @@ pytest.importorskip("zarr")
 Image = pytest.importorskip("PIL.Image")
 
 from dks.cli import build_parser, main  # noqa: E402
-from dks.pipeline._io import embedding_pixel_limit  # noqa: E402
+from dks.pipeline._io import embedding_reader  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -73,8 +73,9 @@ def test_a_huge_image_is_refused_naming_the_flag_then_accepted_with_none(images,
     assert "re-embedding" not in err and "admitted by the limit now" in err
     assert "c1/huge.png" in meta["images"] and meta["skipped"] == []
     assert meta["settings"]["max_image_pixels"] is None
-    assert embedding_pixel_limit(meta) is None  # the report reads the images as embed did
-    assert embedding_pixel_limit(meta, 5000) == 5000
+    # the report reads the images as embed did
+    assert embedding_reader(meta).max_image_pixels is None
+    assert embedding_reader(meta, 5000).max_image_pixels == 5000
 
 
 def test_a_lower_limit_refuses_a_small_image_in_python(images, tmp_path):

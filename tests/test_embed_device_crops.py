@@ -11,7 +11,6 @@ import pytest
 torch = pytest.importorskip("torch")
 skimage_data = pytest.importorskip("skimage.data")
 
-from dks.datasets._imageio import check_background  # noqa: E402
 from dks.embed import CNNEmbedder  # noqa: E402
 from dks.embed._batching import Preprocess, _collate, _CropDataset, default_num_workers  # noqa: E402
 from dks.embed._device_crops import (  # noqa: E402
@@ -20,7 +19,7 @@ from dks.embed._device_crops import (  # noqa: E402
     ResizedImages,
     collate_resized,
 )
-from dks.embed._images import as_source  # noqa: E402
+from dks.sources import ImageReader, open_images  # noqa: E402
 from tests.embed_helpers import TINY_LAYERS, tiny_cnn  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -30,7 +29,7 @@ needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA device (none on t
 
 MEAN = (0.31, 0.52, 0.47)
 STD = (0.21, 0.19, 0.33)
-BACKGROUND = check_background((30, 200, 90), "background")
+BACKGROUND = ImageReader.checked((30, 200, 90))
 
 
 def photos():
@@ -44,14 +43,14 @@ def photos():
     ]
 
 
-def cpu_batch(images, preprocess, background=BACKGROUND):
+def cpu_batch(images, preprocess, reader=BACKGROUND):
     """Today's batch: the workers' crops, collated."""
-    dataset = _CropDataset(as_source(images), preprocess, background)
+    dataset = _CropDataset(open_images(images), preprocess, reader)
     return _collate([dataset[i] for i in range(len(dataset))])
 
 
-def device_batch(images, preprocess, device="cpu", background=BACKGROUND):
-    dataset = ResizedImages(as_source(images), preprocess, background)
+def device_batch(images, preprocess, device="cpu", reader=BACKGROUND):
+    dataset = ResizedImages(open_images(images), preprocess, reader)
     host = collate_resized([dataset[i] for i in range(len(dataset))])
     feeder = DeviceFeeder(iter([host]), DeviceCrops(preprocess, device), device)
     return next(feeder), feeder
@@ -87,7 +86,7 @@ def test_device_crops_equal_the_cpu_crops_to_the_bit(crops, resize, crop_size, i
 def test_images_of_different_sizes_keep_the_input_order():
     preprocess = Preprocess("ten", 97, (61, 53), MEAN, STD)
     images = photos()
-    dataset = ResizedImages(as_source(images), preprocess, BACKGROUND)
+    dataset = ResizedImages(open_images(images), preprocess, BACKGROUND)
     host = collate_resized([dataset[i] for i in range(len(dataset))])
     assert len(host[0]) > 1  # several sizes in the batch
     (groups, _), _ = device_batch(images, preprocess)
@@ -269,7 +268,7 @@ def test_the_feeder_ends_once_and_for_all():
     from dks.embed._batching import Prefetcher
 
     preprocess = Preprocess("center", 67, (32, 32), MEAN, STD)
-    dataset = ResizedImages(as_source(photos()[:2]), preprocess)
+    dataset = ResizedImages(open_images(photos()[:2]), preprocess)
     batches = Prefetcher([collate_resized([dataset[0]]), collate_resized([dataset[1]])])
     feeder = DeviceFeeder(batches, DeviceCrops(preprocess, "cpu"), "cpu")
     assert [groups[0][0] for groups, _ in feeder] == [[0], [1]]

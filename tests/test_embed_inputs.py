@@ -1,4 +1,4 @@
-"""Tests of CNNEmbedder's inputs (dks/embed/_images.py, _batching.py): kinds, crops, bad input."""
+"""Tests of CNNEmbedder's inputs (dks/sources/_open.py, _inputs.py; dks/embed/_batching.py)."""
 
 import numpy as np
 import pytest
@@ -239,7 +239,8 @@ def test_image_folder(tmp_path):
     write_images(tmp_path / "daisy" / "nested", images[2:3], fmt="jpg")
     write_images(tmp_path / "daisy", images[3:], fmt="PNG", prefix="A")
     (tmp_path / "daisy" / "notes.txt").write_text("not an image")
-    paths, y, classes = image_folder(tmp_path)
+    with pytest.warns(UserWarning, match=r"1 file\(s\) .* not read as images .*notes\.txt"):
+        paths, y, classes = image_folder(tmp_path)
     assert classes == ["daisy", "tulip"]
     assert [p.replace(str(tmp_path), "") for p in paths] == [
         "/daisy/A000.PNG",
@@ -255,6 +256,7 @@ def test_image_folder(tmp_path):
     assert classes == dataset.classes
     (tmp_path / ".ipynb_checkpoints").mkdir()  # hidden entries are ignored
     (tmp_path / "tulip" / ".hidden.png").write_bytes(b"")
+    (tmp_path / "daisy" / "notes.txt").unlink()
     again = image_folder(tmp_path)
     assert again[0] == paths and again[2] == classes
 

@@ -10,7 +10,7 @@ dks.embed import _models`` is an edge to ``dks.embed._models``; ``from dks.embed
 CNNEmbedder`` one to the module that the package's ``__init__`` took it from.
 
 A package's ``__init__`` re-exporting names of its own submodules is not a circle: importing
-``dks.embed._images`` runs ``dks/embed/__init__.py`` first whatever the code says, so an edge
+``dks.embed._output`` runs ``dks/embed/__init__.py`` first whatever the code says, so an edge
 from a package to its own descendants says nothing about the design. Those edges are left
 out; every other edge counts, including a submodule importing a name from an ancestor
 package (``from dks import config_context`` inside ``dks/pipeline``), which is followed to the
@@ -233,10 +233,11 @@ def report():
 # --------------------------------------------------------------------------------------------
 def test_the_reader_sees_function_level_relative_and_facade_imports():
     edges, _ = graph()
-    # `from dks.embed import image_folder`, inside a function, follows the re-export
-    assert "dks.embed._images" in edges["dks.pipeline._images"]
+    # `from dks.sources import ImageFolder`, inside a function, follows the re-export
+    assert "dks.sources._folder" in edges["dks.pipeline._images"]
     # a guarded import, inside a function
-    assert "dks.datasets._imageio" in edges["dks.plotting._thumbnails"]
+    assert "PIL.Image" not in edges["dks.plotting._thumbnails"]
+    assert "dks.sources" in edges["dks.pipeline._io"]  # the decoder, imported when used
     # a package's __init__ re-exporting its own submodules is not an edge
     assert not any(t.startswith("dks.report.") for t in edges["dks.report"])
     # `from dks import _config` is an edge to the module dks._config, not to dks

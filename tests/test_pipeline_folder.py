@@ -112,14 +112,15 @@ def test_check_out_refuses_what_is_not_ours(tmp_path, monkeypatch):
 
 
 def test_image_paths_relative_and_back_without_pathlib_per_image(tmp_path):
-    from dks.pipeline._images import _joined, _relative
+    from dks.sources import ImageFolder
 
     root = tmp_path / "imgs"
+    for name in ("a/1.png", "b/sub/2.png"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
     paths = [str(root / "a" / "1.png"), str(root / "b" / "sub" / "2.png")]
-    assert _relative(paths, root) == [
-        os.path.join("a", "1.png"),
-        os.path.join("b", "sub", "2.png"),
-    ]
-    assert _joined(root, _relative(paths, root)) == paths
-    outside = [str(tmp_path / "other" / "3.png")]  # not under root: relpath's answer
-    assert _relative(outside, root) == [os.path.relpath(outside[0], root)]
+    folder = ImageFolder(root)
+    assert folder.names == [os.path.join("a", "1.png"), os.path.join("b", "sub", "2.png")]
+    assert folder.identities == paths
+    moved = folder.moved_to(tmp_path / "elsewhere")
+    assert moved.identities == [str(tmp_path / "elsewhere" / n) for n in folder.names]

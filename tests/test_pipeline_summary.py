@@ -32,7 +32,7 @@ def test_thresholds_compared_with_the_paper():
     assert f"within the paper's range {PAPER_T_PLUS[0]:.3f} to {PAPER_T_PLUS[1]:.3f}" in text
     assert f"below the paper's range {PAPER_T_MINUS[0]:.3f} to {PAPER_T_MINUS[1]:.3f}" in text
     assert "Pairs kept: 3 of 8 (37.5%): 2 by presence (D_KS > t+), 1 by absence" in text
-    assert "Features noise for every class: 1 of 4 (f3)" in text
+    assert "Features that are noise for every class: 1 of 4 (f3)" in text
     assert "Per class" not in text and "per layer" not in text  # sections without data
 
 
@@ -71,3 +71,13 @@ def test_the_dataset_name_titles_the_summary(tmp_path):
         "dks analysis: digits (/data/digits.csv)"
     )
     assert format_summary(_summary(dataset_name="toy")).splitlines()[1] == "dks analysis: toy"
+
+
+def test_summary_and_report_say_the_depth(tmp_path):
+    from dks.pipeline._summary import format_summary
+    from dks.report import write_report
+
+    text = write_report(tmp_path / "r.html", {"n_classes": 17, "class_depth": 3}).read_text()
+    assert "17: the folder paths to depth 3" in text
+    summary = _summary(n_classes=5, class_depth=2)
+    assert "5 classes (the folder paths to depth 2)" in format_summary(summary)

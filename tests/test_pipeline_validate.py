@@ -84,6 +84,12 @@ def test_report_section_lists_unstable_classes_escaped(tmp_path):
     assert "Unstable verdicts" in section and "&lt;b&gt;x&lt;/b&gt;" in section
     assert "<b>x</b>" not in section
     assert section.count(">unstable<") == 1 and section.count(">stable<") == 1
+    assert "t<sup>+</sup> interval" not in section  # one global interval: in the text only
+    assert "[+0.100, +0.200]" in section
+    summary["validity"]["classes"][1] = {**stable, "t_plus_low": 0.3, "t_plus_high": 0.4}
+    html = write_report(tmp_path / "p.html", summary).read_text(encoding="utf-8")
+    section = html[html.index('id="validity"') :]
+    assert "t<sup>+</sup> interval" in section and "[+0.300, +0.400]" in section
     assert 'id="validity"' not in write_report(tmp_path / "s.html", {}).read_text()
 
 
@@ -122,3 +128,17 @@ def test_cli_validate_needs_statistics(tmp_path, capsys):
     out = make_results(tmp_path / "bare")
     assert main(["validate", str(out), "-q"]) == 1
     assert "run `dks characterize` first" in capsys.readouterr().err
+
+
+def test_validate_follows_per_class_thresholds(folder, tmp_path):
+    copy = tmp_path / "per_class"
+    shutil.copytree(folder, copy)
+    with pytest.warns(UserWarning):  # classes of 12 images: unresolved by the per-class rule
+        characterize(copy, shuffles=2, thresholds="per_class", jobs=1, verbose=False)
+    with pytest.warns(UserWarning, match="stability"):  # the same, once for all its fits
+        validate(copy, k=1, splits=1, bootstrap=2, jobs=1, verbose=False)
+    table = load_results(copy)["stability"]
+    assert np.isnan(table["t_plus"][table["scope"] == "all"]).all()  # one pair per class
+    assert np.isfinite(table["t_plus_low"][table["scope"] == "class"]).all()
+    meta = json.loads((copy / "validity" / "validity.json").read_text())
+    assert meta["settings"]["rule"] == "per_class"

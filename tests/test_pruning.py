@@ -73,7 +73,9 @@ def test_the_rules_prune_and_nest():
 def test_check_pruning_names_the_parameter(args, match):
     with pytest.raises(ValueError, match=match):
         check_pruning(*args)
-    with pytest.raises(ValueError, match=r"min_classes=4 but .* 3 classes.*min_classes <= 3"):
+    with pytest.raises(
+        ValueError, match=r"min_classes=4 but the statistics have 3 classes.*min_classes <= 3"
+    ):
         check_pruning(4, None, "all", n_classes=3)
 
 
@@ -154,7 +156,7 @@ def test_selector_validates_the_rules_in_fit():
         _selector(min_classes=0).fit(X, y)
     with pytest.raises(InvalidParameterError, match="'top_k_within' parameter"):
         _selector(top_k_within="net").fit(X, y)
-    with pytest.raises(ValueError, match="min_classes=5 but the selector was fitted on 4"):
+    with pytest.raises(ValueError, match="min_classes=5 but the statistics have 4 classes"):
         _selector(min_classes=5).fit(X, y)
 
 
@@ -163,3 +165,11 @@ def test_pruned_selector_in_the_full_network_embedding():
     fne = FullNetworkEmbedding(selector=_selector(top_k_per_class=2)).fit(X, y)
     assert 0 < fne.kept_features_.size <= 2 * 4
     assert_array_equal(fne.kept_features_, np.flatnonzero(fne.selector_.get_support()))
+
+
+def test_per_layer_without_layer_names_warns():
+    X, y, _ = layered_data()
+    sel = _selector(top_k_per_class=2, top_k_within="layer").fit(X, y)  # no column names
+    with pytest.warns(UserWarning, match="top_k_within='layer' but the feature names hold no"):
+        mask = sel.get_support()
+    assert_array_equal(mask, sel.feature_mask(top_k_per_class=2))  # all features: one group

@@ -210,7 +210,7 @@ def test_report_images_are_over_the_embedding_background(tmp_path):
             assert thumb.shape == (40, 48, 3)
             assert thumb[20, 0].tolist() == green and thumb[20, 47].tolist() != green
     with pytest.warns(UserWarning, match="random"):
-        assert embedder_from_results(data, res)._background == tuple(green)
+        assert embedder_from_results(data, res).image_reader_.background == tuple(green)
     with pytest.warns(UserWarning, match="random"):
         fig = dks.visualize(res, 0, k=2, sign="absence", cls="b")
     class_row = [ax for ax in fig.axes if ax.get_images()][-2:]

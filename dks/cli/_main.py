@@ -23,6 +23,7 @@ from dks.cli._explore import add_explore_command
 from dks.cli._layers import add_layers_command
 from dks.cli._pixels import add_max_image_pixels
 from dks.cli._study import add_commands as add_study_commands
+from dks.cli._wait import wait_parent
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
 from dks.pipeline._parameters import check_parameters
 from dks.pipeline._settings import EmbedSettings
@@ -92,7 +93,7 @@ def _layers(text):
 
 
 def _background(text):
-    from dks.datasets._imageio import check_background
+    from dks.sources import check_background
 
     try:
         check_background(text)
@@ -144,6 +145,7 @@ _CHECKED_OPTIONS = (
     "max_noise_share",
     "jobs",
     "limit_per_class",
+    "class_depth",
     "resize",
     "crop_size",
     "batch_size",
@@ -221,6 +223,14 @@ def _images_parent():
         metavar="N",
         help="at most N images per class, drawn at random with --seed (default dataset: "
         f"exactly N, default {DEFAULT_PER_CLASS}; IMAGES_DIR: all images)",
+    )
+    _option(
+        group,
+        "class_depth",
+        "N",
+        "a folder: the classes are its folder paths to depth N (IMAGES_DIR/a/b/... is class "
+        "a/b with 2); an image less deep belongs to the folder that holds it",
+        type=int,
     )
     group.add_argument(
         "--path-column",
@@ -445,11 +455,12 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"dks {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    common, images, stats, progress = (
+    common, images, stats, progress, wait = (
         _common_parent(),
         _images_parent(),
         _stats_parent(),
         _progress_parent(),
+        wait_parent(),
     )
     seed_analyze = _seed_parent(
         "seed of the image subsets (--limit-per-class), the shuffled labels and random weights "
@@ -461,7 +472,7 @@ def build_parser():
     seed_stats = _seed_parent("seed of the shuffled labels")
     commands.add_parser(
         "analyze",
-        parents=[images, stats, seed_analyze, progress, common],
+        parents=[images, stats, seed_analyze, progress, wait, common],
         help="the whole analysis: embed, characterize, thresholds, figures, report",
         description="Embed the images with a CNN, compute the signed D_KS of every (class, "
         "feature) pair with true and shuffled labels, learn the noise thresholds t+ and t-, "
@@ -470,7 +481,7 @@ def build_parser():
     )
     commands.add_parser(
         "embed",
-        parents=[images, seed_embed, progress, common],
+        parents=[images, seed_embed, progress, wait, common],
         help="only the embedding (embedding.zarr, embedding.json, skipped.csv)",
         description="Embed the images into RESULTS_DIR/embedding.zarr (and embedding.json: "
         "feature names, image paths, labels, settings; skipped.csv: the files that could not "
@@ -481,7 +492,7 @@ def build_parser():
     )
     char = commands.add_parser(
         "characterize",
-        parents=[stats, seed_stats, progress, common],
+        parents=[stats, seed_stats, progress, wait, common],
         help="D_KS, shuffled D_KS, thresholds and summaries of a saved embedding",
         description="Compute D_KS with true and shuffled labels, the thresholds t+ and t-, "
         "the relevance of every pair, the per-layer and per-class summaries, from the "
@@ -491,7 +502,7 @@ def build_parser():
     char.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks embed`")
     rep = commands.add_parser(
         "report",
-        parents=[common],
+        parents=[wait, common],
         help="figures (PNG, SVG) and report.html of a characterized results folder",
         description="Draw the figures (RESULTS_DIR/figures/) and write RESULTS_DIR/report.html "
         "from the results of `dks characterize`.",
@@ -521,11 +532,13 @@ def _run(args):
             for name in EmbedSettings.names()
         }
         kwargs.update(out=args.out, limit_per_class=args.limit_per_class, verbose=verbose)
+        kwargs.update(class_depth=args.class_depth)
         kwargs.update(data_home=args.data_home, download=args.download)
         target = _images(args)
     else:
         kwargs = dict(verbose=verbose)
         target = args.results
+    kwargs.update(wait=args.wait)
     if args.command == "report":
         kwargs.update(max_image_pixels=args.max_image_pixels)
     if args.command in ("analyze", "characterize"):

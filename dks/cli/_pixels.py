@@ -11,7 +11,7 @@ __all__ = ["add_max_image_pixels"]
 
 
 def _max_image_pixels(text):
-    from dks.datasets._imageio import check_max_image_pixels
+    from dks.sources import check_max_image_pixels
 
     try:
         return check_max_image_pixels(text)

@@ -1,5 +1,6 @@
 """The ``dks`` commands of the paper's whole study: ``compare``, ``visualize``, ``datasets``,
-and the evidence about a results folder, ``validate`` (:mod:`dks.cli._validate`).
+and the evidence about a results folder, ``validate`` (:mod:`dks.cli._validate`), and its
+export, ``export`` (:mod:`dks.cli._export`).
 
 :func:`add_commands` adds them to the parser of :mod:`dks.cli._main`; each sets ``run``, the
 function that :func:`dks.cli.main` calls with the parsed arguments. Errors name the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dks.cli._export import add_export_command
 from dks.cli._pixels import add_max_image_pixels
 from dks.cli._validate import add_validate_command
 
@@ -93,8 +95,8 @@ def _datasets(args):
 
 
 def add_commands(commands, common):
-    """Add ``compare``, ``visualize``, ``datasets`` and ``validate`` (:mod:`dks.cli._validate`)
-    to the subparsers ``commands``."""
+    """Add ``compare``, ``visualize``, ``datasets``, ``validate`` (:mod:`dks.cli._validate`)
+    and ``export`` (:mod:`dks.cli._export`) to the subparsers ``commands``."""
     cmp = commands.add_parser(
         "compare",
         parents=[common],
@@ -191,3 +193,4 @@ def add_commands(commands, common):
     )
     ds.set_defaults(run=_datasets)
     add_validate_command(commands, common)
+    add_export_command(commands, common)

@@ -14,9 +14,8 @@
   images of the ImageNet validation set); :data:`PAPER_DATASETS` lists them and
   :data:`PAPER_TABLE4` holds the paper's thresholds for the three it studies.
 
-None needs torch (the files are parsed with numpy; pillow writes the PNGs). The image loader
-that the embedding and the thumbnails share, which reads an image file as people see it, is
-here too (``dks.datasets._imageio``, private).
+None needs torch (the files are parsed with numpy; pillow writes the PNGs). Images are listed
+and decoded in :mod:`dks.sources`.
 """
 
 from dks.datasets._fashion_mnist import (

@@ -3,7 +3,8 @@
 This subpackage needs torch, torchvision, pillow and tqdm (``pip install dks[torch]``).
 
 * :class:`CNNEmbedder`: scikit-learn transformer, images -> float32 feature matrix.
-* :func:`image_folder`: paths and labels of a folder in ImageFolder layout.
+* :func:`image_folder`: paths and labels of a folder in ImageFolder layout (from
+  :mod:`dks.sources`, where images are listed and decoded).
 * :func:`list_layers`: valid layer names of a model.
 * :func:`feature_crops`: the image regions where a feature responds most.
 * :func:`receptive_field`: the input pixels a layer's feature-map position sees.
@@ -13,10 +14,12 @@ This subpackage needs torch, torchvision, pillow and tqdm (``pip install dks[tor
 
 from dks.embed._discover import Layer, describe_layers
 from dks.embed._embedder import CNNEmbedder
-from dks.embed._images import IMG_EXTENSIONS, SkippedInput, image_folder
 from dks.embed._locate import FeatureCrop, feature_crops
 from dks.embed._models import list_layers
+from dks.embed._output import SkippedInput
 from dks.embed._receptive_field import ReceptiveField, receptive_field
+from dks.sources import IMAGE_EXTENSIONS as IMG_EXTENSIONS
+from dks.sources import image_folder
 
 __all__ = [
     "IMG_EXTENSIONS",

@@ -21,9 +21,8 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from dks._options import command_line, on_command_line, option
-from dks.datasets._imageio import WHITE
 from dks.embed._device_crops import ResizedImages, collate_resized
-from dks.embed._images import BadImage
+from dks.sources import BadImage, ImageReader
 
 __all__ = ["Prefetcher", "Preprocess", "default_num_workers", "make_loader"]
 
@@ -191,11 +190,10 @@ class _CropDataset(Dataset):
     when the dataset is made, since neither a thread nor a spawned process inherits it.
     """
 
-    def __init__(self, source, preprocess, background=WHITE, max_image_pixels="auto"):
+    def __init__(self, source, preprocess, reader=None):
         self.source = source
         self.preprocess = preprocess
-        self.background = background
-        self.max_image_pixels = max_image_pixels
+        self.reader = ImageReader() if reader is None else reader
         self.on_command_line = on_command_line()
 
     def __len__(self):
@@ -204,7 +202,7 @@ class _CropDataset(Dataset):
     def __getitem__(self, index):
         with command_line() if self.on_command_line else contextlib.nullcontext():
             try:
-                image = self.source.load(index, self.background, self.max_image_pixels)
+                image = self.reader.load(self.source, index)
                 return index, self.preprocess.views(image), None
             except Exception as exc:  # reported to the main process, which raises or skips
                 return index, None, f"{type(exc).__name__}: {exc}"
@@ -270,18 +268,20 @@ def make_loader(
     batch_size,
     num_workers,
     pin_memory,
-    background=WHITE,
-    max_image_pixels="auto",
+    reader=None,
     resized=False,
 ):
     """DataLoader over ``source`` that yields its batches in input order.
+
+    ``reader`` (a :class:`~dks.sources.ImageReader`; None: the default one) decodes the
+    images.
 
     The batches are :func:`_collate`'s crops, or with ``resized=True`` the resized uint8
     images of :func:`dks.embed._device_crops.collate_resized`, whose crops the device makes.
     """
     if not resized:
         return DataLoader(
-            _CropDataset(source, preprocess, background, max_image_pixels),
+            _CropDataset(source, preprocess, reader),
             batch_size=batch_size,
             shuffle=False,
             num_workers=num_workers,
@@ -289,7 +289,7 @@ def make_loader(
             pin_memory=pin_memory,
         )
     return DataLoader(
-        ResizedImages(source, preprocess, background, max_image_pixels),
+        ResizedImages(source, preprocess, reader),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,

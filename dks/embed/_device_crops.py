@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
-from dks.datasets._imageio import WHITE
+from dks.sources import ImageReader
 
 __all__ = ["DeviceCrops", "DeviceFeeder", "ResizedImages", "collate_resized"]
 
@@ -41,27 +41,24 @@ class ResizedImages(Dataset):
     Parameters
     ----------
     source : ImageSource
-        The inputs (:func:`~dks.embed._images.as_source`).
+        The inputs (:func:`dks.sources.open_images`).
     preprocess : Preprocess
         Gives the resizing and the crop size that the image must reach.
-    background : tuple of 3 int, default=WHITE
-        Colour under transparent pixels.
-    max_image_pixels : "auto", int or None, default="auto"
-        Larger images are refused (:func:`dks.datasets._imageio.load_image`).
+    reader : ImageReader or None, default=None
+        Decodes the images (None: the default :class:`~dks.sources.ImageReader`).
     """
 
-    def __init__(self, source, preprocess, background=WHITE, max_image_pixels="auto"):
+    def __init__(self, source, preprocess, reader=None):
         self.source = source
         self.preprocess = preprocess
-        self.background = background
-        self.max_image_pixels = max_image_pixels
+        self.reader = ImageReader() if reader is None else reader
 
     def __len__(self):
         return len(self.source)
 
     def __getitem__(self, index):
         try:
-            image = self.source.load(index, self.background, self.max_image_pixels)
+            image = self.reader.load(self.source, index)
             return index, self.preprocess.pixels(image), None
         except Exception as exc:  # reported to the main process, which raises or skips
             return index, None, f"{type(exc).__name__}: {exc}"

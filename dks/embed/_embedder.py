@@ -16,7 +16,6 @@ from tqdm.auto import tqdm
 
 from dks import _config
 from dks._options import on_command_line, option
-from dks.datasets._imageio import check_background, check_max_image_pixels
 from dks.embed._allocator import release_memory, tune_allocator
 from dks.embed._arguments import (
     as_pair,
@@ -37,10 +36,10 @@ from dks.embed._batching import (
 from dks.embed._device_crops import DeviceCrops, DeviceFeeder
 from dks.embed._discover import describe_layers
 from dks.embed._hooks import LayerRecorder, Reducer, probe
-from dks.embed._images import SkippedInput, as_source
 from dks.embed._models import build_model
-from dks.embed._output import make_writer
+from dks.embed._output import SkippedInput, make_writer
 from dks.embed._store_run import check_output, embed_into_store, is_store_path
+from dks.sources import ImageReader, describe_input, open_images
 from dks.store import parse_shard
 
 __all__ = ["CNNEmbedder", "SkippedInput"]
@@ -190,6 +189,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     weights_ : str or None
         The weights loaded: a torchvision weights name, a file, ``"as given"`` for a
         module, or None for random weights.
+    image_reader_ : dks.sources.ImageReader
+        ``background`` and ``max_image_pixels``, checked: how the images are decoded.
     sample_indices_ : ndarray of shape (n_rows,), int64
         Set by :meth:`transform`: the position in ``X`` of each output row (all of them
         unless inputs were skipped).
@@ -212,7 +213,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     the order of :func:`~dks.embed.image_folder`, which also returns the labels); or a
     map-style torch ``Dataset`` whose items are such images or ``(image, target)`` tuples,
     without normalizing transforms. Images become RGB as a viewer shows them (see
-    :func:`dks.datasets._imageio.load_image`): EXIF orientation applied, transparency composited
+    :class:`dks.sources.ImageReader`): EXIF orientation applied, transparency composited
     over ``background``, 16-bit, CMYK and palette images converted.
 
     **Forward pass.** One forward hook per layer reduces the output inside the hook, so
@@ -345,9 +346,12 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         precision = resolve_precision(self.precision, device)
         check_precision(precision, device)
         check_output(self.output, self.shard)
-        background = check_background(self.background, "The 'background' parameter of CNNEmbedder")
-        max_image_pixels = check_max_image_pixels(self.max_image_pixels)
-        as_source(X)
+        reader = ImageReader.checked(
+            self.background,
+            self.max_image_pixels,
+            what="The 'background' parameter of CNNEmbedder",
+        )
+        open_images(X)
         tune_allocator()
 
         info = build_model(
@@ -397,15 +401,21 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self._preprocess = Preprocess(
             self.crops, resize, crop_size, self.mean_, self.std_, interpolation
         )
-        self._background = background
         # On CUDA the crops are made on the device from one resized uint8 image per input
         # (dks.embed._device_crops); on the CPU the workers make them (the same values),
         # so that the main process's threads only run the network.
         self._crop_on_device = device.type == "cuda"
         # On the CPU a batch runs in parts whose activations fit EMBED_CPU_FORWARD_BYTES.
         self._crop_bytes = crop_bytes if device.type == "cpu" else None
-        self._max_image_pixels = max_image_pixels
+        self.image_reader_ = reader
         return self
+
+    def __setstate__(self, state):
+        if "_background" in state:  # pickled before the decoding settings were one value
+            state["image_reader_"] = ImageReader(
+                tuple(state.pop("_background")), state.pop("_max_image_pixels", "auto")
+            )
+        super().__setstate__(state)
 
     def _autocast(self):
         return _autocast(self.device_, self._autocast_dtype)
@@ -428,7 +438,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         self._validate_params()
         output = check_output(self.output, self.shard)
-        source = as_source(X)
+        source = open_images(X)
         if is_store_path(output):
             result, self.sample_indices_, self.skipped_ = embed_into_store(
                 self, source, output, self.shard
@@ -505,8 +515,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             batch_size=self.batch_size,
             num_workers=num_workers,
             pin_memory=self.device_.type == "cuda",
-            background=self._background,
-            max_image_pixels=getattr(self, "_max_image_pixels", "auto"),
+            reader=self.image_reader_,
             resized=on_device,
         )
         batches = iter(loader) if num_workers else Prefetcher(loader)
@@ -532,7 +541,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         )
 
     def _bad_input(self, source, index, message):
-        description = source.describe(index)
+        description = describe_input(source, index)
         if self.on_error == "raise":
             raise ValueError(
                 f"Cannot embed {description}: {message}. "

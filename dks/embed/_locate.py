@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from dks.embed._images import as_source
 from dks.embed._receptive_field import receptive_field
+from dks.sources import open_images
 
 __all__ = ["FeatureCrop", "feature_crops", "top_images"]
 
@@ -116,7 +116,7 @@ def feature_crops(embedder, images, feature, *, activations=None, k=9, lowest=Fa
         Best first.
     """
     check_is_fitted(embedder, "layer_slices_")
-    source = as_source(images)
+    source = open_images(images)
     n = len(source)
     if not (isinstance(k, (int, np.integer)) and k >= 1):
         raise ValueError(f"k must be a positive integer; got {k!r}.")
@@ -137,7 +137,7 @@ def feature_crops(embedder, images, feature, *, activations=None, k=9, lowest=Fa
     module.eval()
     try:
         for index in candidates:
-            original = source.load(index, embedder._background, embedder._max_image_pixels)
+            original = embedder.image_reader_.load(source, index)
             view, offset, resized = embedder._preprocess.center_view(original)
             fmap = _feature_map(embedder, module, target, view, channel)
             found.append(_crop(index, original, view, offset, resized, fmap, path, module, fields))

@@ -13,15 +13,34 @@ memory does not grow with the number of images.
 import io
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from dks._atomic import replace, temporary_name
 
-__all__ = ["ArrayWriter", "NpyWriter", "check_output_path", "make_writer"]
+__all__ = ["ArrayWriter", "NpyWriter", "SkippedInput", "check_output_path", "make_writer"]
 
 _DTYPE = np.dtype("<f4")
 _COPY_CHUNK = 64 * 1024 * 1024
+
+
+class SkippedInput(NamedTuple):
+    """An input that ``on_error="skip"`` left out of the embedding.
+
+    Attributes
+    ----------
+    index : int
+        Position of the input in ``X``.
+    description : str
+        The input, described for people (file name, item number).
+    error : str
+        Why it could not be embedded (exception type and message).
+    """
+
+    index: int
+    description: str
+    error: str
 
 
 def check_output_path(output):

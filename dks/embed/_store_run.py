@@ -15,17 +15,9 @@ import os
 
 import numpy as np
 import torch
-from PIL import Image
 
-from dks.datasets._imageio import WHITE, ImageTooLargeError, fits_pixel_limit
-from dks.embed._images import (
-    ArraySource,
-    CollectionSource,
-    ImageSource,
-    SequenceSource,
-    SkippedInput,
-)
-from dks.embed._output import check_output_path
+from dks.embed._output import SkippedInput, check_output_path
+from dks.sources import ImageTooLargeError, describe_input
 from dks.store import EmbeddingStore, RowView, StoreWriter, chunk_rows_for, parse_shard
 from dks.store._layout import chunk_range
 
@@ -51,7 +43,7 @@ def check_output(output, shard):
     return path
 
 
-class _Subset(ImageSource):
+class _Subset:
     """The inputs ``indices`` of ``source``, in that order."""
 
     def __init__(self, source, indices):
@@ -61,8 +53,8 @@ class _Subset(ImageSource):
     def __len__(self):
         return len(self.indices)
 
-    def load(self, index, background=WHITE, max_image_pixels="auto"):
-        return self.source.load(int(self.indices[index]), background, max_image_pixels)
+    def open(self, index):
+        return self.source.open(int(self.indices[index]))
 
     def describe(self, index):
         return self.source.describe(int(self.indices[index]))
@@ -75,7 +67,8 @@ def embed_into_store(embedder, source, output, shard):
     ----------
     embedder : CNNEmbedder
         Fitted.
-    source : ImageSource
+    source : Collection or in-memory images
+        As :func:`dks.sources.open_images` returns them.
     output : path-like
         The store folder.
     shard : None, (int, int) or str
@@ -92,15 +85,15 @@ def embed_into_store(embedder, source, output, shard):
     n_images = len(source)
     n_features = len(embedder._feature_names)
     chunk_rows = chunk_rows_for(n_features, embedder.batch_size)
-    files = image_files(source)
+    files = source.files
     writer = StoreWriter(
         output,
         _manifest(embedder),
-        image_identities(source),
+        source.identities,
         chunk_rows,
         shard=shard,
         files=files,
-        retry=_admitted_now(files, embedder._max_image_pixels),
+        retry=_admitted_now(files, embedder.image_reader_),
     )
     if writer.changed:
         row = writer.changed[0][1]
@@ -111,7 +104,7 @@ def embed_into_store(embedder, source, output, shard):
             os.fspath(output),
             len(writer.changed),
             chunk_rows,
-            source.describe(row),
+            describe_input(source, row),
         )
     if writer.resumed and writer.pending:
         logger.info(
@@ -142,7 +135,7 @@ def embed_into_store(embedder, source, output, shard):
     return RowView(store.array, rows), rows, skipped
 
 
-def _admitted_now(files, limit):
+def _admitted_now(files, reader):
     """``retry`` of :class:`~dks.store.StoreWriter`: an image skipped as too large (more
     pixels than ``max_image_pixels``) that the limit of this run admits (its header read)."""
     prefix = ImageTooLargeError.__name__ + ":"
@@ -150,7 +143,7 @@ def _admitted_now(files, limit):
     def retry(entry):
         row, _, reason = entry
         path = files[int(row)]
-        return reason.startswith(prefix) and path is not None and fits_pixel_limit(path, limit)
+        return reason.startswith(prefix) and path is not None and reader.admits(path)
 
     return retry
 
@@ -213,7 +206,7 @@ def _manifest(embedder):
         "crop_size": list(embedder.crop_size_),
         "interpolation": str(embedder.interpolation_),
         "tokens": embedder.tokens,
-        "background": list(embedder._background),
+        "background": list(embedder.image_reader_.background),
         "mean": list(embedder.mean_),
         "std": list(embedder.std_),
         "precision": getattr(embedder, "precision_", embedder.precision),  # older pickles
@@ -236,39 +229,3 @@ def _state_hash(module):
         if data.numel():
             digest.update(data.reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()
-
-
-def image_identities(source):
-    """One string per input: its file path (or a collection's identity: a manifest's file,
-    ``<shard>#<key>``, ``<dataset>/<split>#<row>``), or a hash of an in-memory image's
-    content."""
-    if isinstance(source, CollectionSource):
-        return source.collection.identities
-    if isinstance(source, SequenceSource):
-        return [_identity(item) for item in source.items]
-    if isinstance(source, ArraySource):
-        return [_identity(source.array[i]) for i in range(len(source))]
-    return [source.describe(i) for i in range(len(source))]
-
-
-def image_files(source):
-    """The file of each input (None for in-memory images and dataset items): a collection's
-    image file, shard or Arrow/Parquet file."""
-    if isinstance(source, CollectionSource):
-        return list(source.collection.files)
-    if not isinstance(source, SequenceSource):
-        return [None] * len(source)
-    return [os.fspath(i) if isinstance(i, (str, os.PathLike)) else None for i in source.items]
-
-
-def _identity(item):
-    if isinstance(item, (str, os.PathLike)):
-        return os.fspath(item)
-    if isinstance(item, Image.Image):
-        data, meta = item.tobytes(), f"{item.mode}{item.size}"
-    else:
-        if isinstance(item, torch.Tensor):
-            item = item.detach().cpu().numpy()
-        array = np.ascontiguousarray(item)
-        data, meta = array.tobytes(), f"{array.dtype}{array.shape}"
-    return f"sha256:{hashlib.sha256(meta.encode() + data).hexdigest()}"

@@ -23,6 +23,7 @@ One module per idea:
 ``_compare*``             several results folders side by side (:func:`compare`)
 ``_crops``                what a feature looks at: crops in the report, :func:`visualize`
 ``_validate``             ablation and stability of a results folder (:func:`validate`)
+``_export``               the pruned full-network embedding, to reuse (:func:`export_fne`)
 ``_log``                  progress lines and timings
 ========================  ===========================================================
 """
@@ -30,6 +31,7 @@ One module per idea:
 from dks.pipeline._compare import compare
 from dks.pipeline._crops import visualize
 from dks.pipeline._errors import AnalysisError
+from dks.pipeline._export import export_fne, load_fne
 from dks.pipeline._images import DEFAULT_PER_CLASS
 from dks.pipeline._io import load_results
 from dks.pipeline._statistics import PAPER_T_MINUS, PAPER_T_PLUS
@@ -48,7 +50,9 @@ __all__ = [
     "characterize",
     "compare",
     "embed",
+    "export_fne",
     "format_summary",
+    "load_fne",
     "load_results",
     "report",
     "validate",

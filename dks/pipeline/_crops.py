@@ -21,13 +21,14 @@ from dks._options import option
 from dks._sign import check_sign
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._images import Thumbnails, recorded_images
-from dks.pipeline._io import embedding_background, embedding_pixel_limit, load_results
+from dks.pipeline._io import embedding_reader, load_results
 
 __all__ = [
     "crop_figures",
     "embedder_from_results",
     "image_paths",
     "missing_images",
+    "signal_classes",
     "visualize",
 ]
 
@@ -104,8 +105,8 @@ def embedder_from_results(data, path):
         interpolation=settings.get("interpolation"),
         mean=settings.get("mean"),
         std=settings.get("std"),
-        background=embedding_background(meta),
-        max_image_pixels=embedding_pixel_limit(meta),
+        background=embedding_reader(meta).background,
+        max_image_pixels=embedding_reader(meta).max_image_pixels,
         device="auto",
         progress=False,
         random_state=seed,
@@ -139,10 +140,10 @@ def _feature_figure(embedder, data, paths, j, *, k, sign, cls):
     meta, X = data["embedding_meta"], data["embedding"]
     name = str(meta["feature_names"][j])
     crops = _crops_of(embedder, paths, X, j, k=k)
-    background = embedding_background(meta)
+    reader = embedding_reader(meta)
     if sign == "presence":
         title = name if cls is None else f"{name} (characteristic of {cls} by presence)"
-        return plot_feature_crops(crops, feature=title, background=background)
+        return plot_feature_crops(crops, feature=title, background=reader.background)
     y = np.asarray(meta["labels"], dtype=str)
     return plot_feature_crops(
         crops,
@@ -150,8 +151,8 @@ def _feature_figure(embedder, data, paths, j, *, k, sign, cls):
         lowest=_crops_of(embedder, paths, X, j, k=k, lowest=True),
         class_images=_class_images(y, cls, paths, k),
         class_name=cls,
-        background=background,
-        max_image_pixels=embedding_pixel_limit(meta),
+        background=reader.background,
+        max_image_pixels=reader.max_image_pixels,
     )
 
 
@@ -204,9 +205,9 @@ def visualize(
         )
     data = load_results(path)
     meta = data["embedding_meta"]
-    meta.setdefault("settings", {})["max_image_pixels"] = embedding_pixel_limit(
+    meta.setdefault("settings", {})["max_image_pixels"] = embedding_reader(
         meta, max_image_pixels
-    )
+    ).max_image_pixels
     names = list(meta["feature_names"])
     if isinstance(feature, (int, np.integer)) or str(feature).isdigit():
         j = int(feature)
@@ -253,8 +254,28 @@ def visualize(
     return fig
 
 
+def signal_classes(data):
+    """The classes the report takes its examples from: those that are not mostly noise
+    (``class_noise.csv``), least noisy first; all classes, in order, without that file or
+    when every class is mostly noise. Indices into ``embedding.json``'s classes."""
+    classes = list(data["embedding_meta"]["classes"])
+    table = data.get("class_noise")
+    if table is None:
+        return list(range(len(classes)))
+    row = {str(c): i for i, c in enumerate(table["class"])}
+    at = [row.get(str(c)) for c in classes]
+    if any(i is None for i in at):
+        return list(range(len(classes)))
+    share = np.asarray(table["noise_share"], dtype=float)[at]
+    mostly = np.asarray(table["mostly_noise"], dtype=bool)[at]
+    order = np.argsort(np.where(np.isnan(share), np.inf, share), kind="stable")
+    kept = [int(c) for c in order if not mostly[c]]
+    return kept or list(range(len(classes)))
+
+
 def crop_figures(data, path, log):
-    """The report's crops: for the first classes, the top feature by presence and by absence.
+    """The report's crops: for the classes that are least noise (:func:`signal_classes`), the
+    top feature by presence and by absence.
 
     Bounded by :data:`dks._config.PIPELINE_CROP_CLASSES` and ``PIPELINE_CROP_IMAGES`` so the
     report stays fast. Left out, with a line in the log, when the images are gone or the
@@ -276,7 +297,8 @@ def crop_figures(data, path, log):
     k = int(_config.PIPELINE_CROP_IMAGES)
     names = meta["feature_names"]
     figures = {}
-    for c, cls in enumerate(meta["classes"][:n_classes]):
+    for c in signal_classes(data)[:n_classes]:
+        cls = meta["classes"][c]
         for sign, j in (("presence", int(np.argmax(dks[c]))), ("absence", int(np.argmin(dks[c])))):
             if dks[c, j] * (1 if sign == "presence" else -1) <= 0:
                 continue  # no feature of this sign for the class

@@ -10,9 +10,10 @@ import numpy as np
 
 from dks import _config
 from dks._optional import import_optional
+from dks.pipeline._crops import crop_figures, signal_classes
 from dks.pipeline._folder import VALIDITY_DIR
 from dks.pipeline._images import Thumbnails, recorded_images
-from dks.pipeline._io import embedding_background, embedding_pixel_limit, load_results
+from dks.pipeline._io import embedding_reader, load_results
 from dks.plotting._captions import PER_CLASS_CAPTIONS
 
 __all__ = ["layer_kept", "report_step", "require_matplotlib", "validity_summary"]
@@ -61,10 +62,12 @@ def _figure_name(text):
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(text))
 
 
-def _explained_features(dks, groups):
+def _explained_features(dks, groups, rows):
     """Columns shown in Fig. 1 and top images: the most characteristic feature (highest
-    D_KS) of the last layer and of the lower half of the layers, to contrast the two."""
-    best = dks.max(axis=0)
+    D_KS) of the last layer and of the lower half of the layers, to contrast the two, among
+    the classes ``rows`` (those that are not mostly noise: a 6-image class's chance D_KS
+    would otherwise lead the report)."""
+    best = dks[rows].max(axis=0)
     layers = list(groups.values())
     chosen = []
     for idx in (layers[-1], np.concatenate(layers[: max(1, len(layers) // 2)])):
@@ -91,7 +94,8 @@ def _summary_figures(data):
     t_plus, t_minus = np.asarray(th["t_plus"], float), np.asarray(th["t_minus"], float)
     # One pair per class: the figures of all pairs at once draw no threshold line.
     line_plus, line_minus = (None, None) if t_plus.ndim else (t_plus, t_minus)
-    noise = "class_noise" in data
+    # one point per class against its size: says nothing when every class has one size
+    noise = "class_noise" in data and np.unique(data["class_noise"]["n_samples"]).size > 1
     layer_names, kept, kept_null = layer_kept(summary)
     return {
         "layer_distribution": lambda: plot_layer_distribution(
@@ -121,9 +125,10 @@ def _feature_figures(data, path, log):
     y = np.asarray(meta["labels"], dtype=str)
     classes = meta["classes"]
     images, missing = recorded_images(meta, path)
-    background = embedding_background(meta)  # as the network saw them
+    reader = embedding_reader(meta)  # as the network saw them
     figures = {}
-    for j in _explained_features(dks, data["layers"]):
+    rows = signal_classes(data)
+    for j in _explained_features(dks, data["layers"], rows):
         values = np.asarray(X[:, j], dtype=np.float64)
         name = str(names[j])
         figures[f"feature_histograms_{_figure_name(name)}"] = (
@@ -134,6 +139,7 @@ def _feature_figures(data, path, log):
                 classes=classes,
                 dks=dks[:, j],
                 top=_config.PIPELINE_HISTOGRAM_CLASSES,
+                among=[classes[c] for c in rows],
             )
         )
         if missing:
@@ -144,14 +150,14 @@ def _feature_figures(data, path, log):
         else:
             figures[f"top_images_{_figure_name(name)}"] = lambda values=values, name=name: (
                 plot_top_images(
-                    Thumbnails(images, background, embedding_pixel_limit(meta)),
+                    Thumbnails(images, reader),
                     values,
                     k=_config.PIPELINE_TOP_IMAGES,
                     labels=y,
                     feature=name,
                     ncols=_config.PIPELINE_TOP_IMAGES_COLUMNS,
-                    background=background,
-                    max_image_pixels=embedding_pixel_limit(meta),
+                    background=reader.background,
+                    max_image_pixels=reader.max_image_pixels,
                 )
             )
     return figures
@@ -162,18 +168,17 @@ def report_step(path, *, log, shown=None, max_image_pixels="auto"):
 
     ``shown`` is the folder named in messages (the results folder, not the transaction's
     temporary folder); ``max_image_pixels`` the limit the images are read with
-    (:func:`~dks.pipeline._io.embedding_pixel_limit`). Returns the summary.
+    (:func:`~dks.pipeline._io.embedding_reader`). Returns the summary.
     """
     from dks.plotting import save_figure
     from dks.report import write_report
 
     shown = path if shown is None else shown
-    data = load_results(path)
+    data = load_results(path, shown=shown)
     settings = data["embedding_meta"].setdefault("settings", {})
-    settings["max_image_pixels"] = embedding_pixel_limit(data["embedding_meta"], max_image_pixels)
+    reader = embedding_reader(data["embedding_meta"], max_image_pixels)
+    settings["max_image_pixels"] = reader.max_image_pixels
     summary = data["summary"]
-    from dks.pipeline._crops import crop_figures
-
     figures = {**_summary_figures(data), **_feature_figures(data, path, log)}
     figures.update(crop_figures(data, path, log))  # what a feature looks at (Fig. 2)
     per_class = np.ndim(data["thresholds"]["t_plus"]) == 1

@@ -45,40 +45,52 @@ _FASHION_MNIST_TEST_PER_CLASS = 1000
 
 @dataclass
 class Images:
-    """The images of an analysis, as listed in ``embedding.json``."""
+    """The images of an analysis, as listed in ``embedding.json``.
 
-    root: Path  # where the files are now
+    ``collection`` holds them (a folder is an :class:`~dks.sources.ImageFolder`, like any
+    other :class:`~dks.sources.Collection`), the images kept only.
+    """
+
+    collection: object  # a dks.sources.Collection
     root_record: str  # what embedding.json says (relative to the results folder or absolute)
-    relative: list  # paths relative to root
-    labels: np.ndarray  # class name per image
-    classes: list
     description: str
+    source: dict  # kind, location, name and options, for embedding.json
     dataset: dict | None = None
     reused: bool = False  # the default dataset's images of the previous run, kept
-    source: dict | None = None  # kind, location, name and options, for embedding.json
-    collection: object = None  # a dks.sources.Collection (the images kept), or None: files
+
+    @property
+    def root(self):
+        """Where the images are now (their names are relative to it)."""
+        return Path(self.collection.root)
+
+    @property
+    def relative(self):
+        """Each image's name, relative to :attr:`root`."""
+        return self.collection.names
+
+    @property
+    def labels(self):
+        """Each image's class name."""
+        return self.collection.labels
+
+    @property
+    def classes(self):
+        """The class names, sorted."""
+        return self.collection.classes
 
     @property
     def name(self):
         """The dataset's name, for the report, the summary and ``dks compare``."""
-        return (self.source or {}).get("name") or self.root.name
+        return self.source.get("name") or self.root.name
 
     @property
     def paths(self):
         """The images' identities in the store: their files, or the collection's names."""
-        if self.collection is not None:
-            return self.collection.identities
-        # string concatenation, not a pathlib join per image: a million images take 0.1 s
-        return _joined(self.root, self.relative)
-
-    @property
-    def inputs(self):
-        """What the embedder reads: the files, or the collection."""
-        return self.collection if self.collection is not None else self.paths
+        return self.collection.identities
 
     def moved_to(self, root):
         """The same images, found under ``root`` (the committed copy of a staged folder)."""
-        return dataclasses.replace(self, root=Path(root))
+        return dataclasses.replace(self, collection=self.collection.moved_to(root))
 
 
 def prepare_images(stage, images, limit_per_class, seed, data_home, download, log):
@@ -95,16 +107,21 @@ def prepare_images(stage, images, limit_per_class, seed, data_home, download, lo
     return user_images(images, stage.out, limit_per_class, seed)
 
 
-def user_images(images, out, limit_per_class, seed):
+def user_images(images, out, limit_per_class, seed, class_depth=1):
     """List a user's images: a folder, or a collection (or the path of one), checked."""
-    from dks.sources import Collection, SourceError, open_collection, source_kind
+    from dks.sources import Collection, SourceError, open_images, source_kind
 
     if not isinstance(images, Collection):
         kind = source_kind(images)
         if kind in (None, "folder"):
-            return folder_images(images, out, limit_per_class, seed)
+            return folder_images(images, out, limit_per_class, seed, class_depth)
+        if class_depth != 1:
+            raise AnalysisError(
+                f"{option('class_depth', class_depth)} applies to a folder of images; "
+                f"{str(images)!r} is a {kind} whose labels are its own."
+            )
         try:
-            images = open_collection(images)
+            images = open_images(images)
         except SourceError as exc:
             raise AnalysisError(str(exc)) from None
     location = Path(images.root)
@@ -119,16 +136,7 @@ def user_images(images, out, limit_per_class, seed):
     description = images.location
     if limit_per_class is not None:
         description += f" (at most {limit_per_class} per class, seed {seed})"
-    return Images(
-        location,
-        images.root,
-        list(kept.names),
-        kept.labels,
-        list(images.classes),
-        description,
-        source=images.record(),
-        collection=kept,
-    )
+    return Images(kept, images.root, description, images.record())
 
 
 def _check_classes(classes, where, hint):
@@ -139,9 +147,10 @@ def _check_classes(classes, where, hint):
         )
 
 
-def folder_images(images, out, limit_per_class, seed):
-    """List a user's ImageFolder, checking what would make the analysis meaningless."""
-    from dks.embed import image_folder
+def folder_images(images, out, limit_per_class, seed, class_depth=1):
+    """List a user's ImageFolder, checking what would make the analysis meaningless; its
+    classes are the folder paths to ``class_depth`` (:func:`dks.sources.class_paths`)."""
+    from dks.sources import ImageFolder
 
     root = Path(images).expanduser().absolute()
     if not root.exists():
@@ -162,35 +171,16 @@ def folder_images(images, out, limit_per_class, seed):
             f"The image folder {str(images)!r} is inside the results folder {str(out)!r}, "
             "which each run replaces. Put the images elsewhere."
         )
-    paths, labels, classes = image_folder(root)
-    _check_classes(classes, os.fspath(images), " (ImageFolder layout: IMAGES_DIR/<class>/<image>)")
-    keep = _limit(labels, limit_per_class, seed)
-    relative = _relative([paths[i] for i in keep], root)
+    folder = ImageFolder(root, class_depth=class_depth)
+    _check_classes(
+        folder.classes, os.fspath(images), " (ImageFolder layout: IMAGES_DIR/<class>/<image>)"
+    )
+    keep = _limit(folder.labels, limit_per_class, seed)
+    kept = folder if keep.size == len(folder) else folder.subset(keep)
     description = os.fspath(images)
     if limit_per_class is not None:
         description += f" (at most {limit_per_class} per class, seed {seed})"
-    source = {"kind": "folder", "location": os.fspath(root), "name": root.name}
-    return Images(
-        root, os.fspath(root), relative, labels[keep], list(classes), description, source=source
-    )
-
-
-def _joined(root, relative):
-    """``root / p`` for each ``p`` of ``relative``, as strings."""
-    prefix = os.path.join(os.fspath(root), "")
-    return [prefix + p for p in relative]
-
-
-def _relative(paths, root):
-    """``paths`` relative to ``root``, which they are under (as image_folder lists them).
-
-    A slice of each, not :func:`os.path.relpath`, which normalizes both paths every time
-    (15 s for a million images).
-    """
-    prefix = os.path.join(os.fspath(root), "")
-    if all(p.startswith(prefix) for p in paths):
-        return [p[len(prefix) :] for p in paths]
-    return [os.path.relpath(p, root) for p in paths]
+    return Images(kept, os.fspath(root), description, folder.record())
 
 
 def _limit(labels, limit_per_class, seed):
@@ -210,7 +200,7 @@ def _limit(labels, limit_per_class, seed):
 def _default_images(stage, n_per_class, seed, data_home, download, log):
     """Export (or carry over) the default Fashion-MNIST subset into ``stage/images``."""
     from dks.datasets import FASHION_MNIST_CLASSES, export_image_folder, load_fashion_mnist
-    from dks.embed import image_folder
+    from dks.sources import ImageFolder
 
     spec = {
         "name": "Fashion-MNIST",
@@ -227,10 +217,10 @@ def _default_images(stage, n_per_class, seed, data_home, download, log):
     if old_spec == spec:
         stage.reuse(IMAGES_DIR)
         try:
-            paths, labels, classes = image_folder(target)
+            n_found = len(ImageFolder(target))
         except ValueError:
-            paths = []
-        if len(paths) == n_expected:
+            n_found = 0
+        if n_found == n_expected:
             log(f"images: reusing the {n_expected} images of {stage.out / IMAGES_DIR}")
         else:  # files were removed or added by hand: export them again
             shutil.rmtree(target)
@@ -242,13 +232,9 @@ def _default_images(stage, n_per_class, seed, data_home, download, log):
         )
         export_image_folder(images, y, class_names, target)
         write_json(target / DATASET_FILE, spec)
-        paths, labels, classes = image_folder(target)
-    relative = [os.path.relpath(p, target) for p in paths]
     description = f"Fashion-MNIST (test split, {n_per_class} per class)"
     source = {"kind": "default", "location": IMAGES_DIR, "name": spec["name"]}
-    return Images(
-        target, IMAGES_DIR, relative, labels, list(classes), description, spec, reused, source
-    )
+    return Images(ImageFolder(target), IMAGES_DIR, description, source, spec, reused)
 
 
 def recorded_images(meta, path):
@@ -288,9 +274,10 @@ class Thumbnails:
     Files stay paths (the plotting loads them); a collection's image is loaded when shown.
     """
 
-    def __init__(self, images, background=(255, 255, 255), max_image_pixels="auto"):
-        self.images, self.background = images, tuple(background)
-        self.max_image_pixels = max_image_pixels
+    def __init__(self, images, reader=None):
+        from dks.sources import ImageReader
+
+        self.images, self.reader = images, ImageReader() if reader is None else reader
 
     def __len__(self):
         return len(self.images)
@@ -298,11 +285,4 @@ class Thumbnails:
     def __getitem__(self, index):
         if isinstance(self.images, list):
             return self.images[index]
-        from dks.datasets._imageio import load_image
-
-        image = load_image(
-            self.images.open(int(index)),
-            background=self.background,
-            max_image_pixels=self.max_image_pixels,
-        )
-        return np.asarray(image)
+        return np.asarray(self.reader.load(self.images, int(index)))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dks._atomic import atomic_open
+from dks.pipeline._damage import embedding_fix, load_json, load_npy, stats_fix
 from dks.pipeline._errors import AnalysisError
 from dks.pipeline._layers import layer_groups
 from dks.pipeline._settings import STORE_SETTINGS
@@ -23,8 +24,7 @@ from dks.pipeline._settings import STORE_SETTINGS
 __all__ = [
     "CLASS_NOISE_COLUMNS",
     "csv_cell",
-    "embedding_background",
-    "embedding_pixel_limit",
+    "embedding_reader",
     "jsonable",
     "load_results",
     "read_class_noise",
@@ -91,9 +91,21 @@ def jsonable(obj):
 
 
 def save_npy(path, array):
-    """Write ``array`` as a C-ordered ``.npy`` file (no pickles)."""
+    """Write ``array`` as a C-ordered ``.npy`` file (no pickles).
+
+    Through the file object's ``write`` only: numpy writes a real file with ``tofile``, whose
+    short write on a full disk is an OSError without ``errno`` ("N requested and M
+    written"), which :func:`~dks.pipeline._errors.disk_errors` could not tell from others.
+    """
     with atomic_open(path) as fh:
-        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+        np.save(_Stream(fh), np.ascontiguousarray(array), allow_pickle=False)
+
+
+class _Stream:
+    """A writable stream that numpy does not take for a real file."""
+
+    def __init__(self, fh):
+        self.write = fh.write
 
 
 def write_csv(path, header, rows):
@@ -152,7 +164,7 @@ def read_embedding(path, meta):
     return store.X
 
 
-def read_embedding_meta(path):
+def read_embedding_meta(path, shown=None):
     """``embedding.json`` of the results folder ``path``, its settings completed from the store.
 
     The settings of :data:`~dks.pipeline._settings.STORE_SETTINGS` (crops, sizes, tokens,
@@ -169,7 +181,8 @@ def read_embedding_meta(path):
     -------
     meta : dict
     """
-    meta = read_json(path / "embedding.json")
+    shown = path if shown is None else Path(shown)
+    meta = load_json(path / "embedding.json", embedding_fix(shown), shown / "embedding.json")
     from dks.store._layout import MANIFEST
 
     if "store" in meta and (path / meta["store"] / MANIFEST).is_file():
@@ -180,34 +193,27 @@ def read_embedding_meta(path):
     return meta
 
 
-def embedding_background(meta):
-    """The colour the embedding composited transparent pixels over, ``(R, G, B)``.
+def embedding_reader(meta, max_image_pixels="auto"):
+    """The :class:`~dks.sources.ImageReader` the embedding read its images with.
 
-    As recorded (see :func:`read_embedding_meta`); white for folders that did not record it
-    (made before ``background`` existed, when it was always white).
-    """
-    from dks.datasets._imageio import WHITE
-
-    return tuple(int(c) for c in meta.get("settings", {}).get("background", WHITE))
-
-
-def embedding_pixel_limit(meta, override="auto"):
-    """The pixel limit of the images: ``override``, else the one the embedding was made with.
-
-    ``override`` is the ``max_image_pixels`` given to :func:`~dks.pipeline.report` or
-    :func:`~dks.pipeline.visualize`: ``"auto"`` takes the one recorded in
+    Its background as recorded (see :func:`read_embedding_meta`; white for folders made
+    before ``background`` existed, when it was always white). Its pixel limit is
+    ``max_image_pixels``, the one given to :func:`~dks.pipeline.report` or
+    :func:`~dks.pipeline.visualize`; ``"auto"`` takes the one recorded in
     ``embedding.json`` (so that the images the embedding accepted are shown), PIL's own
     (``"auto"``) where none was recorded.
     """
-    from dks.datasets._imageio import check_max_image_pixels
+    from dks.sources import WHITE, ImageReader, check_max_image_pixels
 
-    override = check_max_image_pixels(override)
-    if override != "auto":
-        return override
-    return check_max_image_pixels(meta.get("settings", {}).get("max_image_pixels", "auto"))
+    settings = meta.get("settings", {})
+    background = tuple(int(c) for c in settings.get("background", WHITE))
+    limit = check_max_image_pixels(max_image_pixels)
+    if limit == "auto":
+        limit = check_max_image_pixels(settings.get("max_image_pixels", "auto"))
+    return ImageReader(background, limit)
 
 
-def load_results(path):
+def load_results(path, *, shown=None):
     """Read a results folder back.
 
     The files are described in :doc:`/results`.
@@ -216,6 +222,9 @@ def load_results(path):
     ----------
     path : str or os.PathLike
         A folder written by :func:`~dks.pipeline.analyze` (or the step functions).
+    shown : str or os.PathLike, optional
+        The folder named in the messages about damaged files (the results folder, when
+        ``path`` is the temporary folder of a command rewriting it); default ``path``.
 
     Returns
     -------
@@ -244,23 +253,36 @@ def load_results(path):
     ((10, 3120), 0.151)
     """
     path = Path(path)
-    meta = read_embedding_meta(path)
+    shown = path if shown is None else Path(shown)
+    meta = read_embedding_meta(path, shown)
     results = {
         "embedding": read_embedding(path, meta),
         "embedding_meta": meta,
         "layers": layer_groups(meta, path),
     }
-    for name in ("dks", "null_dks", "relevance"):
+    fix = stats_fix(shown)
+    pairs = (len(meta["classes"]), len(meta["feature_names"]))
+    shapes = {"dks": pairs, "null_dks": (None, *pairs), "relevance": pairs}
+    for name, shape in shapes.items():
         if (path / f"{name}.npy").is_file():
-            results[name] = np.load(path / f"{name}.npy")
+            results[name] = load_npy(path / f"{name}.npy", shape, fix, shown / f"{name}.npy")
     for name in ("thresholds", "summary"):
         if (path / f"{name}.json").is_file():
-            results[name] = read_json(path / f"{name}.json")
-    if (path / "curves.csv").is_file():
-        curves = np.loadtxt(path / "curves.csv", delimiter=",", skiprows=1, ndmin=2)
-        results["grid"], results["d_avg_plus"], results["d_avg_minus"] = curves.T
-    if (path / "class_noise.csv").is_file():
-        results["class_noise"] = read_class_noise(path / "class_noise.csv")
+            results[name] = load_json(path / f"{name}.json", fix, shown / f"{name}.json")
+    for name in ("curves.csv", "class_noise.csv"):
+        if not (path / name).is_file():
+            continue
+        try:
+            if name == "curves.csv":
+                curves = np.loadtxt(path / name, delimiter=",", skiprows=1, ndmin=2)
+                results["grid"], results["d_avg_plus"], results["d_avg_minus"] = curves.T
+            else:
+                results["class_noise"] = read_class_noise(path / name)
+        except (ValueError, KeyError, IndexError) as exc:
+            raise AnalysisError(
+                f"{str(shown / name)!r} is damaged: it is not the table dks writes "
+                f"({type(exc).__name__}: {exc}). {fix}"
+            ) from None
     results.update(read_validity(path))
     return results
 

@@ -46,6 +46,7 @@ _ALSO = {"bins": [StrOptions({"exact"})]}
 #: Constraints of the pipeline's own parameters, and where the pipeline is stricter.
 _OWN = {
     "limit_per_class": [Interval(Integral, 1, None, closed="left"), None],
+    "class_depth": [Interval(Integral, 1, None, closed="left")],
     # The pipeline's thresholds come from shuffled labels (method="shuffle"), for which
     # NoiseThresholdSelector.fit needs at least one labeling; its declared range also
     # admits 0, for method="fdr".

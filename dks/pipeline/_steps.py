@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dks._options import option
+from dks._options import on_command_line, option
+from dks.pipeline._damage import damaged_store
 from dks.pipeline._embedding import check_shard_images, embedding_step
 from dks.pipeline._errors import AnalysisError, disk_errors
 from dks.pipeline._figures import report_step, require_matplotlib
@@ -23,6 +24,7 @@ from dks.pipeline._folder import (
 )
 from dks.pipeline._images import prepare_images, user_images
 from dks.pipeline._io import read_json
+from dks.pipeline._lock import writer_lock
 from dks.pipeline._log import Log, format_seconds
 from dks.pipeline._parameters import check_parameters, parse_bins
 from dks.pipeline._settings import EmbedSettings
@@ -72,6 +74,7 @@ def embed(
     precision="auto",
     batch_size=8,
     limit_per_class=None,
+    class_depth=1,
     seed=0,
     workers=None,
     on_error="skip",
@@ -84,6 +87,7 @@ def embed(
     data_home=None,
     download=False,
     verbose=True,
+    wait=False,
 ):
     """Embed a folder of images (or the default dataset) into ``out/embedding.zarr``.
 
@@ -96,8 +100,8 @@ def embed(
     Parameters
     ----------
     images, out, model, weights, layers, crops, resize, crop_size, device, precision, batch_size, \
-limit_per_class, seed, workers, on_error, shard, background, tokens, max_image_pixels, \
-progress, data_home, download, verbose
+limit_per_class, class_depth, seed, workers, on_error, shard, background, tokens, \
+max_image_pixels, progress, data_home, download, verbose, wait
         As for :func:`analyze`.
     export_npy : bool, default=False
         Also write the embedding to ``out/embedding.npy`` (for small results).
@@ -109,17 +113,32 @@ progress, data_home, download, verbose
     """
     log = Log(verbose)
     settings = EmbedSettings.of(locals())
-    with disk_errors(out):
-        out, reused, complete = _embed(
-            "embed", images, out, settings, limit_per_class, data_home, download, log
-        )
+    with _writing(out, "embed", settings, wait, log), disk_errors(out):
+        out, reused, complete, _ = _embed(
+            "embed", images, out, settings, (limit_per_class, class_depth), data_home,
+            download, log,
+        )  # fmt: skip
     if complete:
         log(f"embedding in {out}")
     return reused
 
 
-def _embed(caller, images, out, settings, limit_per_class, data_home, download, log):
+def _writing(out, caller, settings=None, wait=False, log=None):
+    """The writer's lock of the results folder ``out`` (checked first by :func:`check_out`)."""
+    given = caller in ("characterize", "report")  # a results folder given, not chosen
+    out = check_out(out, must_exist=given)
+    command = f"dks {caller}" if on_command_line() else f"dks.pipeline.{caller}()"
+    shard = settings is not None and settings.shard is not None
+    if shard:
+        command += f" --shard {settings.shard[0]}/{settings.shard[1]}"
+    return writer_lock(out, command, shared=shard, wait=wait, log=log, elsewhere=not given)
+
+
+def _embed(caller, images, out, settings, listing, data_home, download, log, defer=False):
     """Check, then commit the images and the embedding of ``out`` on their own.
+
+    ``listing`` is ``(limit_per_class, class_depth)``: which images of a folder, and how deep
+    its classes are.
 
     Returns the resolved results folder, whether the saved embedding was reused, and
     whether the store is complete (False: a shard whose siblings are still running).
@@ -129,9 +148,11 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
         raise AnalysisError(
             f"{option('on_error')} must be 'skip' or 'raise'; got {settings.on_error!r} instead."
         )
+    limit_per_class, class_depth = listing
     check_parameters(
         caller,
         limit_per_class=limit_per_class,
+        class_depth=class_depth,
         resize=settings.resize,
         crop_size=settings.crop_size,
         batch_size=settings.batch_size,
@@ -146,8 +167,12 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
     seed = settings.seed
     if images is not None:
         with log.stage("images"):
-            imgs = user_images(images, out, limit_per_class, seed)
-            log(f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes")
+            imgs = user_images(images, out, limit_per_class, seed, class_depth)
+            depth = imgs.source.get("class_depth") if isinstance(imgs.source, dict) else None
+            log(
+                f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes"
+                + (f" (classes: the folder paths to depth {depth})" if depth else "")
+            )
     else:
         # The default dataset is committed first: the store must read the images at their
         # final place (its image list is part of its fingerprint).
@@ -162,8 +187,7 @@ def _embed(caller, images, out, settings, limit_per_class, data_home, download, 
                     "dataset); recomputing it"
                 )
         imgs = imgs.moved_to(out / IMAGES_DIR)
-    reused, complete = embedding_step(out, imgs, settings, log)
-    return out, reused, complete
+    return (out, *embedding_step(out, imgs, settings, log, defer=defer))
 
 
 def _stats_keywords(caller, bins, shuffles, resolution, jobs, thresholds, max_noise_share, **rest):
@@ -174,9 +198,13 @@ def _stats_keywords(caller, bins, shuffles, resolution, jobs, thresholds, max_no
     return {**stats, **rest}
 
 
-def _statistics(stage, *, bins, log, **stats):
-    """The statistics files in ``stage``, from the embedding carried over into it."""
-    stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
+def _statistics(stage, *, bins, log, embedding=None, **stats):
+    """The statistics files in ``stage``, from the embedding carried over into it (or
+    written there by ``embedding``, the deferred commit of :func:`embedding_step`)."""
+    if embedding is None:
+        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
+    else:
+        embedding(stage)
     return statistics_step(stage.path, n_bins=parse_bins(bins), log=log, **stats)
 
 
@@ -199,6 +227,7 @@ def analyze(
     precision="auto",
     batch_size=8,
     limit_per_class=None,
+    class_depth=1,
     seed=0,
     workers=None,
     jobs=-1,
@@ -214,6 +243,7 @@ def analyze(
     data_home=None,
     download=False,
     verbose=True,
+    wait=False,
 ):
     """Run the whole analysis: embed, characterize, learn t+ and t-, write the report.
 
@@ -278,6 +308,12 @@ def analyze(
     limit_per_class : int or None, default=None
         At most this many images per class, drawn at random (``seed``); for the default
         dataset, the images per class (default :data:`~dks.pipeline.DEFAULT_PER_CLASS`).
+    class_depth : int, default=1
+        For a folder of images: the classes are the folder paths to this depth, ``"a"``
+        with 1 (``IMAGES_DIR/a/...``), ``"a/b"`` with 2 (every image under
+        ``IMAGES_DIR/a/b/``); an image less deep than that belongs to the folder that holds
+        it (``IMAGES_DIR/a/x.png`` is in class ``"a"`` with any depth). The run's summary
+        and report say the depth used. See :ref:`class-depth`.
     seed : int, default=0
         Seeds the subsets, the shuffled labels and random weights.
     workers : int or None, default=None
@@ -319,6 +355,11 @@ def analyze(
         Let torchvision download Fashion-MNIST if it is not installed.
     verbose : bool, default=True
         Print the steps with their timings (stderr) and the summary (stdout).
+    wait : bool, default=False
+        If another process is writing ``out``, wait for it to finish; by default the call
+        fails at once with an :class:`AnalysisError` naming that process (a results folder
+        has one writer at a time, :mod:`dks.pipeline._lock`; the shards of one ``shard``
+        run write together).
 
     Returns
     -------
@@ -341,17 +382,28 @@ def analyze(
     )  # fmt: skip
     require_matplotlib()
     settings = EmbedSettings.of(locals())
-    # Two commits: the embedding (the long part) first, so that a failure in a later step
-    # does not throw it away (the next run reuses it); then statistics, figures and report.
+    with _writing(out, "analyze", settings, wait, log):
+        where = (images, out, (limit_per_class, class_depth), data_home, download)
+        return _analyze(*where, settings=settings, stats=stats, log=log, start=start)
+
+
+def _analyze(images, out, listing, data_home, download, *, settings, stats, log, start):
+    """:func:`analyze` inside its writer's lock."""
+    verbose = log.verbose
+    # The store (the long part) is filled in place, so that a failure in a later step does
+    # not throw it away (the next run reuses it); its files, the statistics, figures and
+    # report are one transaction: the previous ones stay until the new ones are complete.
     with disk_errors(out):
-        out, reused, complete = _embed(
-            "analyze", images, out, settings, limit_per_class, data_home, download, log
-        )
+        out, reused, complete, embedding = _embed(
+            "analyze", images, out, settings, listing, data_home,
+            download, log, defer=True,
+        )  # fmt: skip
     if not complete:  # a shard: the one that completes the store runs the rest
         return Analysis(out, {}, None, reused, dict(log.timings))
     try:
-        with disk_errors(out), transaction(out) as stage:
-            selector, summary = _statistics(stage, **stats, log=log)
+        damage = damaged_store(out, reopen=True)
+        with damage, disk_errors(out, step="results"), transaction(out) as stage:
+            selector, summary = _statistics(stage, **stats, log=log, embedding=embedding)
             seconds = read_json(stage.path / "embedding.json")["settings"].get("seconds")
             if seconds is not None:
                 note = " (saved embedding reused)" if reused else ""
@@ -383,6 +435,7 @@ def characterize(
     local_cluster=None,
     progress=True,
     verbose=True,
+    wait=False,
 ):
     """D_KS, shuffled-label D_KS, thresholds and summaries from a saved embedding.
 
@@ -395,7 +448,7 @@ def characterize(
         A results folder with ``embedding.json`` and its embedding (``embedding.zarr``, or
         ``embedding.npy`` for folders written before the store).
     bins, shuffles, resolution, thresholds, max_noise_share, seed, jobs, scheduler, \
-local_cluster, progress, verbose
+local_cluster, progress, verbose, wait
         As for :func:`analyze`.
 
     Returns
@@ -409,7 +462,9 @@ local_cluster, progress, verbose
         seed=seed, progress=progress, scheduler=scheduler, local_cluster=local_cluster,
     )  # fmt: skip
     out = check_out(results, must_exist=True)
-    with disk_errors(out), transaction(out) as stage:
+    lock = _writing(out, "characterize", wait=wait, log=log)
+    damage = damaged_store(out, reopen=True)
+    with lock, damage, disk_errors(out, "results"), transaction(out) as stage:
         selector, summary = _statistics(stage, **stats, log=log)
         save_summary(stage.path, summary, start, log)
         if any(stage.has_old(n) for n in REPORT_FILES):
@@ -419,7 +474,7 @@ local_cluster, progress, verbose
     return Analysis(out, summary, selector, True, dict(log.timings))
 
 
-def report(results, *, max_image_pixels="auto", verbose=True):
+def report(results, *, max_image_pixels="auto", verbose=True, wait=False):
     """Figures (PNG + SVG) and ``report.html`` from a characterized results folder.
 
     Parameters
@@ -431,6 +486,8 @@ def report(results, *, max_image_pixels="auto", verbose=True):
         "auto": the limit the embedding was made with (``embedding.json``), None: no limit.
     verbose : bool, default=True
         Print the steps with their timings.
+    wait : bool, default=False
+        As for :func:`analyze`.
 
     Returns
     -------
@@ -445,7 +502,9 @@ def report(results, *, max_image_pixels="auto", verbose=True):
             f"{str(out)!r} has no statistics yet (missing {', '.join(missing)}); run "
             "`dks characterize` first."
         )
-    with disk_errors(out), transaction(out) as stage:
+    lock = _writing(out, "report", wait=wait, log=log)
+    damage = damaged_store(out, reopen=True)
+    with lock, damage, disk_errors(out, "results"), transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, VALIDITY_DIR)
         summary = report_step(stage.path, log=log, shown=out, max_image_pixels=max_image_pixels)
     log(f"report written to {out / 'report.html'}")

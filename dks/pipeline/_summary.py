@@ -53,7 +53,7 @@ def format_summary(summary, out=None):
     lines = [
         "",
         f"dks analysis: {_title(s)}",
-        f"  {s.get('n_images')} images, {s.get('n_classes')} classes, "
+        f"  {s.get('n_images')} images, {s.get('n_classes')} classes{_depth(s)}, "
         f"{s.get('n_features')} features; model {s.get('model')}",
     ]
     if s.get("n_skipped"):
@@ -79,18 +79,23 @@ def format_summary(summary, out=None):
     n_shown = _config.PIPELINE_SUMMARY_NOISE_SHOWN
     shown = ", ".join(noise[:n_shown]) + (", ..." if len(noise) > n_shown else "")
     lines.append(
-        f"Features noise for every class: {s['n_noise_features']} of {s['n_features']}"
+        f"Features that are noise for every class: {s['n_noise_features']} of {s['n_features']}"
         + (f" ({shown})" if noise else "")
     )
     lines += _class_lines(s.get("classes") or [])
     if s.get("wall_time_s") is not None:
         lines.append(
             f"Wall time: {format_seconds(s['wall_time_s'])}, from the start of the call to the "
-            "report, as report.html gives it (drawing the report is not counted)"
+            "figures and report (not counted), as report.html gives it"
         )
     if out is not None:
         lines.append(f"Results: {out}  (report: {Path(out) / 'report.html'})")
     return "\n".join(lines)
+
+
+def _depth(s):
+    depth = s.get("class_depth")
+    return f" (the folder paths to depth {depth})" if depth else ""
 
 
 def _rule(s):

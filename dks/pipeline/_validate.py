@@ -28,6 +28,7 @@ from dks.pipeline._folder import (
 )
 from dks.pipeline._io import read_embedding, read_embedding_meta, read_json, write_json
 from dks.pipeline._layers import layer_groups
+from dks.pipeline._lock import writer_lock
 from dks.pipeline._log import Log, format_seconds
 from dks.select import NoiseThresholdSelector
 from dks.validity import (
@@ -122,7 +123,7 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
         thresholds=th.get("thresholds", "global"),
         max_noise_share=th.get("max_noise_share") or 0.05,
         progress=False,
-        keep_null=False,
+        keep_null=th.get("thresholds") == "per_class",  # that rule needs the shuffled D_KS
     )
     with log.stage("read", f"the embedding of {y.size} images"):
         X = np.asarray(read_embedding(out, meta))
@@ -140,7 +141,8 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
     from dks.plotting import plot_validity, save_figure
 
     headline = _headline(abl, stab)
-    with disk_errors(out), transaction(out) as stage:
+    lock = writer_lock(out, "dks validate", elsewhere=False)  # one writer at a time
+    with lock, disk_errors(out, "results"), transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES)
         folder = stage.path / VALIDITY_DIR
         abl.write_csv(folder / "ablation.csv")

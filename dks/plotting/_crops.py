@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dks.plotting._mpl import setup_axes
-from dks.plotting._thumbnails import check_background, image_io, load_thumbnail
+from dks.plotting._thumbnails import image_reader, load_thumbnail
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -23,12 +23,12 @@ def _image_and_caption(item):
     return image, caption
 
 
-def _thumbnail(image, size, background, max_image_pixels):
+def _thumbnail(image, size, reader):
     if hasattr(image, "thumbnail"):  # a PIL image: RGB as the embedder makes it (a copy)
-        image = image_io().to_rgb(image, background=background)
+        image = reader.read(image)
         image.thumbnail((size, size))
         return np.asarray(image)
-    return load_thumbnail(image, size, background, max_image_pixels)
+    return load_thumbnail(image, size, reader)
 
 
 def plot_feature_crops(
@@ -90,8 +90,7 @@ def plot_feature_crops(
     rows = [(label, items) for label, items in rows if items]
     if not rows:
         raise ValueError("'crops' is empty: there is nothing to show.")
-    background = check_background(background)
-    max_image_pixels = image_io().check_max_image_pixels(max_image_pixels)
+    reader = image_reader(background, max_image_pixels)
     ncols = int(ncols) if ncols else max(len(items) for _, items in rows)
     nrows = sum(-(-len(items) // ncols) for _, items in rows)
     fig, axes = setup_axes(
@@ -113,7 +112,7 @@ def plot_feature_crops(
                 axis.set_axis_off()
                 continue
             image, caption = _image_and_caption(items[i])
-            image = _thumbnail(image, thumb_size, background, max_image_pixels)
+            image = _thumbnail(image, thumb_size, reader)
             axis.imshow(image, cmap="gray" if image.ndim == 2 else None)
             axis.set_xlabel(caption, fontsize="x-small")
             if i == 0:

@@ -15,26 +15,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 
-def image_io():
-    """:mod:`dks.datasets._imageio` (the embedder's image loader), which needs pillow."""
-    return import_optional("dks.datasets._imageio", "Showing images", needs="pillow", pip="pillow")
+def image_reader(background, max_image_pixels):
+    """The embedder's decoder (:class:`dks.sources.ImageReader`), checked; it needs pillow."""
+    import_optional("PIL.Image", "Showing images", needs="pillow", pip="pillow")
+    from dks.sources import ImageReader
+
+    return ImageReader.checked(background, max_image_pixels)
 
 
-def check_background(background):
-    """``background`` as ``(R, G, B)`` ints (``dks.datasets._imageio.check_background``)."""
-    return image_io().check_background(background)
-
-
-def load_thumbnail(item, size, background=(255, 255, 255), max_image_pixels="auto"):
+def load_thumbnail(item, size, reader):
     """An RGB (or 2-D gray) array for one image given as a path or an array.
 
-    As the network sees it (:mod:`dks.datasets._imageio`, the embedder's loader): EXIF orientation
-    applied, transparent pixels composited over ``background`` (``(R, G, B)`` ints), for
-    files and 4-channel arrays alike; files with more than ``max_image_pixels`` pixels
-    refused (:func:`dks.datasets._imageio.load_image`).
+    As the network sees it (``reader``, the embedder's :class:`~dks.sources.ImageReader`):
+    EXIF orientation applied, transparent pixels composited over its background, for files
+    and 4-channel arrays alike; files over its pixel limit refused.
     """
     if isinstance(item, (str, os.PathLike)):
-        img = image_io().load_image(item, background=background, max_image_pixels=max_image_pixels)
+        img = reader.read(item)
         img.thumbnail((size, size))
         return np.asarray(img)
     arr = np.asarray(item)
@@ -47,10 +44,7 @@ def load_thumbnail(item, size, background=(255, 255, 255), max_image_pixels="aut
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
         arr = np.clip(arr, 0, 255).astype(np.uint8)
         if arr.ndim == 3 and arr.shape[-1] == 4:  # RGBA: composited as the embedder does
-            from PIL import Image
-
-            rgba = Image.fromarray(np.ascontiguousarray(arr))
-            return np.asarray(image_io().to_rgb(rgba, background=background))
+            return np.asarray(reader.read(arr))
         return arr
     arr = arr.astype(float)
     finite = arr[np.isfinite(arr)]
@@ -60,7 +54,8 @@ def load_thumbnail(item, size, background=(255, 255, 255), max_image_pixels="aut
     arr = np.clip(np.nan_to_num(arr), 0.0, 1.0)
     if arr.ndim == 3 and arr.shape[-1] == 4:  # RGBA in [0, 1]: over the background
         alpha = arr[..., 3:]
-        arr = arr[..., :3] * alpha + np.asarray(background, dtype=float) / 255.0 * (1 - alpha)
+        behind = np.asarray(reader.background, dtype=float) / 255.0
+        arr = arr[..., :3] * alpha + behind * (1 - alpha)
     return arr
 
 
@@ -115,8 +110,7 @@ def plot_top_images(
         raise ValueError(f"Got {len(labels)} labels for {values.size} images.")
     if int(k) < 1:
         raise ValueError(f"'k' must be >= 1; got {k!r} instead.")
-    background = check_background(background)
-    max_image_pixels = image_io().check_max_image_pixels(max_image_pixels)
+    reader = image_reader(background, max_image_pixels)
     finite = np.where(np.isfinite(values), values, -np.inf)
     top = np.argsort(-finite, kind="stable")[: int(k)]
     n = top.size
@@ -127,7 +121,7 @@ def plot_top_images(
         None, fig, n, figsize=(1.9 * ncols, 2.1 * nrows + 0.4), ncols=ncols, what="top images"
     )
     for rank, (axis, idx) in enumerate(zip(axes, top, strict=True), start=1):
-        img = load_thumbnail(images[idx], thumb_size, background, max_image_pixels)
+        img = load_thumbnail(images[idx], thumb_size, reader)
         axis.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="antialiased")
         axis.set_xticks([])
         axis.set_yticks([])
@@ -135,6 +129,6 @@ def plot_top_images(
         if labels is not None:
             caption += f"\n{labels[idx]}"
         axis.set_xlabel(caption, fontsize="small")
-    title = "Images that activate the feature most"
+    title = "Images where the feature is largest"
     fig.suptitle(f"{title}: {feature}" if feature is not None else title)
     return fig

@@ -1,5 +1,8 @@
-"""Images as people see them: one loader for the embedding and for the thumbnails.
+"""Images as people see them: the one decoder, for the embedding and for the thumbnails.
 
+:class:`ImageReader` holds the two decoding settings (``background``,
+``max_image_pixels``) as one frozen value and reads any image input with them
+(:meth:`ImageReader.read`: a file, a PIL image, a uint8 array or an image tensor).
 :func:`load_image` opens an image file (or takes a PIL image) and returns it as 8-bit RGB the
 way an image viewer shows it:
 
@@ -22,8 +25,8 @@ PIL reads its limit from a module global; a limit other than ``"auto"`` is set t
 while the file's header is parsed, under a lock, so that every loader here sees its own.
 
 This module needs only Pillow (no torch), so that the thumbnails of :mod:`dks.plotting`, the
-command line and the pipeline use it without torch; it lives with the image data of
-:mod:`dks.datasets`, whose ``__init__`` imports neither torch nor Pillow.
+command line and the pipeline use it without torch; an image tensor is recognised by its
+methods, not by importing torch.
 """
 
 import os
@@ -31,6 +34,7 @@ import stat
 import threading
 import warnings
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
@@ -39,6 +43,8 @@ from PIL import Image, ImageColor, ImageOps
 from dks._options import on_command_line, option
 
 __all__ = [
+    "WHITE",
+    "ImageReader",
     "ImageTooLargeError",
     "check_background",
     "check_max_image_pixels",
@@ -144,6 +150,77 @@ def check_background(value, what="The 'background' parameter"):
     ):
         raise ValueError(expected)
     return tuple(int(v) for v in values)
+
+
+@dataclass(frozen=True)
+class ImageReader:
+    """How images are decoded: the colour under transparent pixels and the pixel limit.
+
+    One value for the two settings, passed where images are read (the embedding, its
+    workers, the thumbnails, the feature crops). Build it with :meth:`checked` from what a
+    user typed; the fields are the checked values.
+
+    Parameters
+    ----------
+    background : (int, int, int), default=(255, 255, 255)
+        Colour behind transparent pixels (:func:`check_background`).
+    max_image_pixels : "auto", int or None, default="auto"
+        Files with more pixels are refused (:func:`check_max_image_pixels`).
+    """
+
+    background: tuple = WHITE
+    max_image_pixels: object = "auto"
+
+    @classmethod
+    def checked(cls, background="white", max_image_pixels="auto", *, what=None):
+        """A reader from a user's values, checked; ``what`` names ``background`` in errors."""
+        what = what or "The 'background' parameter"
+        return cls(check_background(background, what), check_max_image_pixels(max_image_pixels))
+
+    def read(self, item):
+        """Return an image input as an RGB PIL image, as people see it.
+
+        Parameters
+        ----------
+        item : path, binary file object, PIL.Image.Image, uint8 array or image tensor
+            A file goes through :func:`load_image`; an array ``(H, W)``, ``(H, W, 1)``,
+            ``(H, W, 3)`` or ``(H, W, 4)`` (RGBA, composited over ``background``); a tensor
+            ``(C, H, W)`` or ``(H, W)``, uint8 or float in [0, 1].
+
+        Returns
+        -------
+        image : PIL.Image.Image
+            Mode ``"RGB"``.
+        """
+        if isinstance(item, (str, os.PathLike, Image.Image)) or hasattr(item, "read"):
+            return load_image(
+                item, background=self.background, max_image_pixels=self.max_image_pixels
+            )
+        if hasattr(item, "detach"):  # a torch tensor (C, H, W) or (H, W)
+            tensor = item.detach().cpu()
+            if tensor.ndim == 2:
+                tensor = tensor.unsqueeze(0)
+            if tensor.is_floating_point():
+                tensor = tensor.float().mul(255).round().to(dtype=_torch_uint8(tensor))
+            item = tensor.permute(1, 2, 0).numpy()
+        array = np.asarray(item)
+        if array.ndim == 3 and array.shape[2] == 1:
+            array = array[:, :, 0]
+        return to_rgb(Image.fromarray(np.ascontiguousarray(array)), background=self.background)
+
+    def load(self, images, index):
+        """Image ``index`` of ``images`` (anything with ``open(index)``), read."""
+        return self.read(images.open(index))
+
+    def admits(self, path):
+        """Whether the limit admits the image file ``path`` (its header read)."""
+        return fits_pixel_limit(path, self.max_image_pixels)
+
+
+def _torch_uint8(tensor):
+    import torch  # the caller gave a tensor: torch is imported already
+
+    return torch.uint8
 
 
 def load_image(source, *, background=WHITE, max_image_pixels="auto"):

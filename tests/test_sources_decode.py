@@ -1,4 +1,4 @@
-"""dks.datasets._imageio: real image files of every kind, made with PIL, loaded as people
+"""dks.sources._decode: real image files of every kind, made with PIL, loaded as people
 see them."""
 
 import subprocess
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, UnidentifiedImageError
 
-from dks.datasets._imageio import ImageTooLargeError, check_background, load_image, to_rgb
+from dks.sources import ImageTooLargeError, check_background, load_image, to_rgb
 
 RED = (255, 0, 0)
 
@@ -20,7 +20,7 @@ def pixels(image):
 
 def test_importable_without_torch():
     code = (
-        "import sys; import dks.datasets._imageio; "
+        "import sys; import dks.sources; from dks.sources import ImageReader; "
         "assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -214,7 +214,7 @@ def test_check_background_rejects(value):
 
 def test_max_image_pixels_is_per_call_and_named_as_the_interface_does(tmp_path):
     from dks._options import command_line
-    from dks.datasets._imageio import check_max_image_pixels
+    from dks.sources import check_max_image_pixels
 
     path = tmp_path / "big.png"
     Image.new("L", (40, 30)).save(path)

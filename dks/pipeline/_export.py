@@ -1,0 +1,176 @@
+"""The export step: :func:`export_fne` writes what reusing the folder's embedding needs.
+
+A characterized results folder knows which features are noise; the full-network embedding
+(:class:`dks.FullNetworkEmbedding`) needs, besides the CNN settings, only the kept columns
+and the mean and standard deviation of each on the target images, and the two thresholds.
+:func:`export_fne` writes them to one small JSON file (``fne.json``, format
+:data:`FNE_FORMAT`, described in :doc:`/results`); :func:`load_fne` reads it back as a fitted
+:class:`~dks.FullNetworkEmbedding` that ``transform``\\ s new embeddings of the same model.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dks import __version__
+from dks.fne import FullNetworkEmbedding
+from dks.pipeline._errors import AnalysisError, disk_errors
+from dks.pipeline._folder import OUTPUTS, check_out, transaction
+from dks.pipeline._io import read_embedding, read_embedding_meta, read_json, write_json
+from dks.pipeline._layers import layer_groups
+from dks.pipeline._log import Log, format_seconds
+from dks.pruning import check_pruning, kept_features
+
+__all__ = ["FNE_FILE", "FNE_FORMAT", "export_fne", "load_fne"]
+
+#: Version tag of the export.
+FNE_FORMAT = "dks-fne/1"
+#: Its default name, in the results folder.
+FNE_FILE = "fne.json"
+
+
+def export_fne(
+    results,
+    *,
+    out=None,
+    min_classes=1,
+    top_k_per_class=None,
+    top_k_within="all",
+    positive_threshold=0.15,
+    negative_threshold=-0.25,
+    verbose=True,
+):
+    """Write the pruned full-network embedding of a characterized results folder.
+
+    The kept features follow the folder's relevance (``relevance.npy``) and the pruning
+    rules (:mod:`dks.pruning`); their mean and standard deviation are computed on the
+    folder's embedding (read in column blocks, as the statistics read it).
+
+    Parameters
+    ----------
+    results : str or os.PathLike
+        A results folder with its statistics (``dks characterize`` done).
+    out : str, os.PathLike or None, default=None
+        The file to write; None: ``fne.json`` in the results folder (written, like every
+        command's output, in a new version of the folder swapped in when complete).
+    min_classes, top_k_per_class, top_k_within
+        The pruning rules of :class:`~dks.NoiseThresholdSelector`; the defaults keep the
+        features relevant for some class.
+    positive_threshold, negative_threshold : float, default=0.15, -0.25
+        The discretization thresholds of :class:`~dks.FullNetworkEmbedding`.
+    verbose : bool, default=True
+        Print what was written.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+    """
+    start = time.perf_counter()
+    log = Log(verbose)
+    folder = check_out(results, must_exist=True)
+    needed = ("relevance.npy", "dks.npy", "thresholds.json")
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if missing:
+        raise AnalysisError(
+            f"{str(folder)!r} has no statistics yet (missing {', '.join(missing)}); run "
+            "`dks characterize` first."
+        )
+    try:
+        check_pruning(min_classes, top_k_per_class, top_k_within)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
+    meta = read_embedding_meta(folder)
+    relevance = np.load(folder / "relevance.npy")
+    dks = np.load(folder / "dks.npy")
+    groups = layer_groups(meta, folder) if top_k_within == "layer" else None
+    try:
+        check_pruning(min_classes, top_k_per_class, top_k_within, n_classes=relevance.shape[0])
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
+    keep = kept_features(
+        relevance, dks, min_classes=min_classes, top_k_per_class=top_k_per_class, groups=groups
+    )
+    fne = FullNetworkEmbedding(
+        positive_threshold=positive_threshold, negative_threshold=negative_threshold
+    )
+    with log.stage("statistics", f"mean and std of {len(meta['feature_names'])} features"):
+        fne.fit(read_embedding(folder, meta))
+    idx = np.flatnonzero(keep)
+    names = np.asarray(meta["feature_names"], dtype=object)
+    th = read_json(folder / "thresholds.json")
+    document = {
+        "format": FNE_FORMAT,
+        "dks_version": __version__,
+        "settings": meta.get("settings", {}),
+        "dataset": meta.get("dataset_name", meta.get("dataset")),
+        "classes": meta.get("classes"),
+        "n_images": len(meta.get("labels", [])),
+        "n_features_in": int(names.size),
+        "positive_threshold": float(positive_threshold),
+        "negative_threshold": float(negative_threshold),
+        "pruning": {
+            "min_classes": int(min_classes),
+            "top_k_per_class": top_k_per_class,
+            "top_k_within": top_k_within,
+            "rule": th.get("thresholds", "global"),
+            "t_plus": th.get("t_plus"),
+            "t_minus": th.get("t_minus"),
+            "kept_per_class": np.count_nonzero(relevance[:, idx] != 0, axis=1),
+        },
+        "kept_features": idx,
+        "feature_names": names[idx],
+        "mean": fne.mean_[idx],
+        "scale": fne.scale_[idx],
+    }
+    if out is None:
+        path = folder / FNE_FILE
+        with disk_errors(folder), transaction(folder) as stage:
+            stage.reuse(*[name for name in OUTPUTS if stage.has_old(name)])
+            write_json(stage.path / FNE_FILE, document)
+    else:
+        path = Path(out)
+        with disk_errors(path.parent):
+            write_json(path, document)
+    log(
+        f"fne: {idx.size} of {names.size} features kept, {idx.size} bytes per image (int8) "
+        f"-> {path}; total {format_seconds(time.perf_counter() - start)}"
+    )
+    return path
+
+
+def load_fne(path):
+    """Read a file written by :func:`export_fne` as a fitted :class:`~dks.FullNetworkEmbedding`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``fne.json`` file.
+
+    Returns
+    -------
+    fne : FullNetworkEmbedding
+        Fitted: ``fne.transform(X)`` takes embeddings with the folder's ``n_features_in``
+        columns (the same model and settings, ``document["settings"]``) and returns the
+        kept features, discretized.
+    """
+    doc = read_json(path)
+    if doc.get("format") != FNE_FORMAT:
+        raise AnalysisError(
+            f"{str(path)!r} is not a full-network embedding export (format "
+            f"{doc.get('format')!r}, expected {FNE_FORMAT!r}); write one with `dks export "
+            "RESULTS_DIR --format fne`."
+        )
+    fne = FullNetworkEmbedding(
+        positive_threshold=doc["positive_threshold"], negative_threshold=doc["negative_threshold"]
+    )
+    # The fitted state, as fit sets it: public attributes only.
+    fne.n_features_in_ = int(doc["n_features_in"])
+    fne.selector_ = None
+    fne.kept_features_ = np.asarray(doc["kept_features"], dtype=np.int64)
+    fne.mean_ = np.asarray(doc["mean"], dtype=np.float64)
+    fne.scale_ = np.asarray(doc["scale"], dtype=np.float64)
+    return fne
