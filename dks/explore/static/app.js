@@ -60,7 +60,8 @@ function exportable(svg, name) {
 
 // A table sortable by any column (click a header; again: the other way).
 // cols: [{label, key, num, cell}] with cell(row) a node or text (default: row[key]).
-function sortable(cols, rows, { limit = 300, sortKey = null, desc = true, note = "" } = {}) {
+// onRender(sorted) gets the rows in the order shown (the CSV exports them so).
+function sortable(cols, rows, { limit = 300, sortKey = null, desc = true, note = "", onRender = null } = {}) {
   const holder = el("div");
   let key = sortKey, down = desc;
   const render = () => {
@@ -74,6 +75,7 @@ function sortable(cols, rows, { limit = 300, sortKey = null, desc = true, note =
       class: (c.num ? "num " : "") + "sort" + (c.key === key ? (down ? " down" : " up") : ""),
       title: "sort by this column", on: { click: () => { down = c.key === key ? !down : !!c.num; key = c.key; render(); } },
     }, c.label)));
+    if (onRender) onRender(sorted);
     const shown = sorted.slice(0, limit);
     holder.replaceChildren(
       el("p", { class: "muted" }, rows.length ? `${rows.length} rows${rows.length > limit ? ` (first ${limit} shown; the CSV has all)` : ""}${note}` : "No row matches these filters."),
@@ -139,7 +141,8 @@ function ticks(lo, hi, n = 5) {
 // the legend is a row above the plot, never over the data.
 function chart(series, { w = 480, h = 280, xlabel = "", ylabel = "", vlines = [], bars = null, points = null } = {}) {
   const legend = [...series, ...(bars || []), ...(points && points.legend ? points.legend : [])].filter((x) => x.label);
-  const m = { l: 62, r: 14, t: 14 + 16 * Math.ceil(legend.length / 2), b: 40 };
+  const perRow = legend.some((x) => x.label.length > 28) ? 1 : 2;  // long names: one a row
+  const m = { l: 62, r: 14, t: 14 + 16 * Math.ceil(legend.length / perRow), b: 40 };
   const xs = series.flatMap((s) => s.x), ys = [...series.flatMap((s) => s.y), ...(bars || []).flatMap((b) => b.y)].filter((v) => v != null);
   let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(0, ...ys), y1 = Math.max(...ys, 1e-9);
   if (x1 <= x0) x1 = x0 + 1;
@@ -172,7 +175,7 @@ function chart(series, { w = 480, h = 280, xlabel = "", ylabel = "", vlines = []
     s.append(sv("path", { d, fill: "none", stroke: se.color, "stroke-width": se.width || 1.6, "stroke-dasharray": se.dash || "", "stroke-opacity": se.opacity || 1 }));
   }
   legend.forEach((se, i) => {
-    const lx = m.l + (i % 2) * ((w - m.l - m.r) / 2), ly = 6 + 16 * Math.floor(i / 2);
+    const lx = m.l + (i % perRow) * ((w - m.l - m.r) / 2), ly = 6 + 16 * Math.floor(i / perRow);
     s.append(sv("rect", { x: lx, y: ly, width: 14, height: se.dash ? 2 : 9, fill: se.color, "fill-opacity": se.bar ? 0.45 : 1 }));
     s.append(sv("text", { x: lx + 19, y: ly + 9 }, se.label));
   });
@@ -278,13 +281,12 @@ async function classView(name) {
     if (sign.value === "negative") r = r.filter((x) => x.dks < 0);
     if (!kept.value) r = r.filter(isKept);
     if (kept.value === "noise") r = r.filter((x) => !isKept(x));
-    current = r;
     holder.replaceChildren(sortable([
       { key: "feature", label: "feature", cell: (x) => el("a", { href: href("feature", x.feature, name) }, x.feature) },
       { key: "layer", label: "layer" },
       { key: "abs", label: "|D_KS|", num: true, cell: (x) => sgn(x.dks) },
       { key: "kept", label: "kept by", cell: (x) => (x.kept ? el("span", { class: x.kept === "presence" ? "pos" : "neg" }, x.kept === "presence" ? "t+ (presence)" : "t− (absence)") : "–") },
-    ], r, { sortKey: "abs" }));
+    ], r, { sortKey: "abs", onRender: (sorted) => { current = sorted; } }));
   };
   for (const c of Object.values(controls)) c.addEventListener("input", () => { keepFilters(href("class", name), controls); render(); });
   render();
@@ -296,6 +298,7 @@ async function classView(name) {
   return [el("p", {}, el("a", { href: "#/" }, "overview"), " › class"), el("h1", {}, name),
     el("p", {}, `${d.n_samples} images; t+ = ${fmt(d.t_plus)}, t− = ${fmt(d.t_minus)}; ${d.n_plus} features characteristic by presence, ${d.n_minus} by absence. `, other),
     noiseLine(d),
+    stabilityLine(d),
     el("div", { class: "row" },
       el("div", { class: "card" }, el("h2", {}, "Share of features beyond each threshold (Fig. 9)"),
         exportable(chart(series, { xlabel: "threshold t", ylabel: "share of features", vlines: [{ x: d.t_plus, color: PAL.pos }, { x: Math.abs(d.t_minus), color: PAL.neg }] }), fileName(name, "fig9"))),
@@ -306,6 +309,7 @@ async function featureView(name, cls) {
   const d = await api("feature", cls ? { name, class: cls } : { name });
   const across = d.dks.map((v, i) => ({ c: OV.classes[i], v, tp: d.t_plus[i], tm: d.t_minus[i],
     kept: v > d.t_plus[i] ? "presence" : v < d.t_minus[i] ? "absence" : "" }));
+  let acrossShown = across;
   const pick = el("select", { on: { change: (e) => { location.hash = href("feature", name, e.target.value); } } },
     el("option", { value: "" }, "choose a class…"), OV.classes.map((c) => { const o = el("option", { value: c }, c); if (c === cls) o.selected = true; return o; }));
   const parts = [el("p", {}, el("a", { href: "#/" }, "overview"), " › feature"), el("h1", {}, name), el("p", {}, `layer ${d.layer}. Intra/inter distributions for class `, pick)];
@@ -333,14 +337,14 @@ async function featureView(name, cls) {
       cropsRow(name, "absence", "Each cropped to the receptive field of the place where it fires most"));
   parts.push(el("h2", { id: "across" }, "D_KS across classes"),
     el("p", { class: "filters" }, el("span", { class: "muted" }, "“kept by”: the class's D_KS passes its t+ (presence) or t− (absence); – : noise for that class."),
-      csvButton(fileName(name, "dks_across_classes.csv"), ["class", "dks", "t_plus", "t_minus", "kept_by"], () => across.map((r) => [r.c, r.v, r.tp, r.tm, r.kept]))),
+      csvButton(fileName(name, "dks_across_classes.csv"), ["class", "dks", "t_plus", "t_minus", "kept_by"], () => acrossShown.map((r) => [r.c, r.v, r.tp, r.tm, r.kept]))),
     sortable([
       { key: "c", label: "class", cell: (r) => el("a", { href: href("feature", name, r.c) }, r.c) },
       { key: "v", label: "D_KS", num: true, cell: (r) => sgn(r.v) },
       { key: "tp", label: "t+", num: true, cell: (r) => fmt(r.tp) },
       { key: "tm", label: "t−", num: true, cell: (r) => fmt(r.tm) },
       { key: "kept", label: "kept by", cell: (r) => (r.kept ? el("span", { class: r.kept === "presence" ? "pos kept" : "neg kept" }, r.kept === "presence" ? "t+ (presence)" : "t− (absence)") : "–") },
-    ], across, { sortKey: "v", limit: 2000 }));
+    ], across, { sortKey: "v", limit: 2000, onRender: (sorted) => { acrossShown = sorted; } }));
   return parts;
 }
 
@@ -379,7 +383,7 @@ async function pairView(a, b) {
   const controls = { layer, sign, q };
   restoreFilters(controls);
   const table = el("div"), plot = el("div");
-  let current = [];
+  let current = [], shown = [];
   const render = () => {
     current = rows.filter((x) => (!layer.value || x.layer === layer.value) && (!q.value || x.feature.includes(q.value))
       && (!sign.value || (sign.value === "a" ? x.diff > 0 : x.diff < 0)));
@@ -389,7 +393,7 @@ async function pairView(a, b) {
       { key: "a", label: `D_KS ${a}`, num: true, cell: (r) => sgn(r.a) },
       { key: "b", label: `D_KS ${b}`, num: true, cell: (r) => sgn(r.b) },
       { key: "abs", label: "|difference|", num: true, cell: (r) => sgn(r.diff) },
-    ], current, { sortKey: "abs" }));
+    ], current, { sortKey: "abs", onRender: (sorted) => { shown = sorted; } }));
     const pts = current.slice(0, 5000).map((r) => ({ x: r.a, y: r.b, color: r.diff > 0 ? PAL.pos : PAL.neg }));
     plot.replaceChildren(exportable(chart([{ x: [-1, 1], y: [-1, 1], color: "#bbb", dash: "4 3" }], {
       w: 420, h: 380, xlabel: `D_KS for ${a}`, ylabel: `D_KS for ${b}`,
@@ -398,7 +402,7 @@ async function pairView(a, b) {
   };
   for (const c of Object.values(controls)) c.addEventListener("input", () => { keepFilters(href("pair", a, b), controls); render(); });
   render();
-  const csv = csvButton(fileName(a, "vs", b, "features.csv"), ["feature", "layer", `dks_${a}`, `dks_${b}`, "difference"], () => current.map((r) => [r.feature, r.layer, r.a, r.b, r.diff]));
+  const csv = csvButton(fileName(a, "vs", b, "features.csv"), ["feature", "layer", `dks_${a}`, `dks_${b}`, "difference"], () => shown.map((r) => [r.feature, r.layer, r.a, r.b, r.diff]));
   return [el("p", {}, el("a", { href: "#/" }, "overview"), " › two classes"), el("h1", {}, `${a} vs ${b}`),
     el("p", { class: "filters" }, "Compare ", pick(a, b, (v) => href("pair", v, b)), " with ", pick(b, a, (v) => href("pair", a, v))),
     el("p", {}, `Every feature, ranked by how much its D_KS differs between the two classes; difference = D_KS(${a}) − D_KS(${b}), positive where the feature characterizes ${a} more. A feature opens with the histograms of ${a}.`),
