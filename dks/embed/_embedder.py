@@ -374,7 +374,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         size = probe_size(self.crops, resize, crop_size)
         x = torch.zeros((1, 3, *size), device=device).contiguous(memory_format=torch.channels_last)
         with _autocast(device, autocast_dtype):  # paper layers: columns ordered by depth
-            layers, dims, order = probe(module, layers, x, reducer, sort=self.layers == "paper")
+            layers, dims, order, crop_bytes = probe(
+                module, layers, x, reducer, sort=self.layers == "paper"
+            )
 
         self.model_ = module
         self.device_ = device
@@ -403,6 +405,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         # (dks.embed._device_crops); on the CPU the workers make them (the same values),
         # so that the main process's threads only run the network.
         self._crop_on_device = device.type == "cuda"
+        # On the CPU a batch runs in parts whose activations fit EMBED_CPU_FORWARD_BYTES.
+        self._crop_bytes = crop_bytes if device.type == "cpu" else None
         self.image_reader_ = reader
         return self
 
@@ -546,13 +550,20 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             )
         return SkippedInput(index, description, message)
 
+    def _forward_rows(self, n_crops):
+        """Crops run at once: whole images whose activations fit the CPU budget (None: all)."""
+        crop_bytes = getattr(self, "_crop_bytes", None)  # absent in older pickles
+        if not crop_bytes:
+            return None
+        return max(1, _config.EMBED_CPU_FORWARD_BYTES // (n_crops * crop_bytes)) * n_crops
+
     def _embed_batch(self, recorder, groups):
         """Features of a batch's images, ``(indices, float32 array)`` in input order."""
         n_crops = self._preprocess.n_crops
         all_indices, all_features = [], []
         for indices, crops in groups:
             x = crops.to(self.device_, non_blocking=True)
-            outputs = recorder.run(x)
+            outputs = recorder.run(x, rows=self._forward_rows(n_crops))
             for (name, _), out, dim in zip(self._layer_paths, outputs, self._dims, strict=True):
                 if out.shape[1] != dim:
                     raise ValueError(
