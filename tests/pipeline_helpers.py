@@ -21,7 +21,7 @@ REPO = Path(dks.__file__).resolve().parent.parent
 
 
 #: The statistics files of a results folder, as docs/results.rst lists them (the contract
-#: the pipeline's tests check, written out rather than read from dks.pipeline._folder).
+#: the pipeline's tests check, written out rather than read from dks.results._folder).
 STATS = (
     "dks.npy",
     "null_dks.npy",

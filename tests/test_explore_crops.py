@@ -21,10 +21,10 @@ import pytest
 pytest.importorskip("torch")
 
 import dks
+from dks.analysis._regions import embedder_from_results
 from dks.embed import feature_crops
 from dks.explore._views import Views
 from dks.pipeline import characterize, embed
-from dks.pipeline._crops import embedder_from_results
 
 from .embed_helpers import smooth_images, write_images
 from .test_visualize import SETTINGS

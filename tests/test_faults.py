@@ -172,7 +172,7 @@ def test_a_full_disk_in_python_is_an_analysis_error(tmp_path):
     import errno
 
     from dks.pipeline import AnalysisError
-    from dks.pipeline._errors import disk_errors
+    from dks.results._errors import disk_errors
 
     with pytest.raises(AnalysisError, match="is full") as info, disk_errors(tmp_path / "r"):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "r" / "x"))

@@ -234,15 +234,15 @@ def report():
 def test_the_reader_sees_function_level_relative_and_facade_imports():
     edges, _ = graph()
     # `from dks.sources import ImageFolder`, inside a function, follows the re-export
-    assert "dks.sources._folder" in edges["dks.pipeline._images"]
+    assert "dks.sources._folder" in edges["dks.analysis._image_set"]
     # a guarded import, inside a function
     assert "PIL.Image" not in edges["dks.plotting._thumbnails"]
-    assert "dks.sources" in edges["dks.pipeline._io"]  # the decoder, imported when used
+    assert "dks.sources" in edges["dks.results._io"]  # the decoder, imported when used
     # a package's __init__ re-exporting its own submodules is not an edge
     assert not any(t.startswith("dks.report.") for t in edges["dks.report"])
     # `from dks import _config` is an edge to the module dks._config, not to dks
     assert "dks._config" in edges["dks.report._classes"]
-    assert "dks._options" in edges["dks.pipeline._compare"]
+    assert "dks._options" in edges["dks.study._compare"]
 
 
 def test_the_reader_finds_a_circle_and_a_private_name(tmp_path, monkeypatch):

@@ -15,11 +15,11 @@ pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
 import dks
+from dks.analysis._figures import _feature_figures
+from dks.analysis._regions import _weights, crop_figures, embedder_from_results
 from dks.cli import main
 from dks.embed import feature_crops
 from dks.pipeline import AnalysisError, characterize, embed
-from dks.pipeline._crops import _weights, crop_figures, embedder_from_results
-from dks.pipeline._figures import _feature_figures
 
 from .embed_helpers import smooth_images, write_images
 from .pipeline_helpers import make_results

@@ -3,7 +3,7 @@
 :mod:`dks.cli._study`). Run ``dks --help`` or ``dks <command> --help``. Each command is a thin
 layer over the function of the same name in :mod:`dks.pipeline` (the results folder:
 :doc:`/results`); numeric options take the ranges of the estimators that take them (checked
-by :func:`dks.pipeline._parameters.check_parameters`, naming the flag).
+by :func:`dks.analysis._parameters.check_parameters`, naming the flag).
 
 Exit codes: 0 success; 1 the command could not run (the one-line message says why:
 missing folder, a single class, unknown model, weights file not found, ...); 2 wrong
@@ -19,14 +19,14 @@ import warnings
 
 from dks import __version__
 from dks._options import cli_flag, command_line
+from dks.analysis import check_parameters
 from dks.cli._explore import add_explore_command
 from dks.cli._layers import add_layers_command
 from dks.cli._pixels import add_max_image_pixels
 from dks.cli._study import add_commands as add_study_commands
 from dks.cli._wait import wait_parent
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
-from dks.pipeline._parameters import check_parameters
-from dks.pipeline._settings import EmbedSettings
+from dks.results import EmbedSettings
 
 __all__ = ["build_parser", "main"]
 

@@ -18,8 +18,14 @@ import torch
 
 from dks.embed._output import SkippedInput, check_output_path
 from dks.sources import ImageTooLargeError, describe_input
-from dks.store import EmbeddingStore, RowView, StoreWriter, chunk_rows_for, parse_shard
-from dks.store._layout import chunk_range
+from dks.store import (
+    EmbeddingStore,
+    RowView,
+    StoreWriter,
+    chunk_range,
+    chunk_rows_for,
+    parse_shard,
+)
 
 __all__ = ["check_output", "embed_into_store", "is_store_path"]
 
@@ -183,7 +189,7 @@ def _fill(embedder, source, writer, todo):
 
 def _shard_rows(writer, shard):
     """First and last (exclusive) row of this writer's chunks."""
-    from dks.store._layout import shard_chunks
+    from dks.store import shard_chunks
 
     chunks = shard_chunks(writer.n_chunks, shard)
     if not chunks:

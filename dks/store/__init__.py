@@ -11,16 +11,20 @@ Torch-free: the statistics side reads a store without importing torch. Needs ``z
 Read more in the :ref:`User Guide <store>`.
 """
 
-from dks.store._layout import parse_shard
+from dks.store._layout import MANIFEST, chunk_range, parse_shard, shard_chunks
 from dks.store._reader import EmbeddingStore, RowView, SkippedRow, open_embedding
-from dks.store._writer import StoreWriter, chunk_rows_for
+from dks.store._writer import StoreWriter, chunk_rows_for, relocate
 
 __all__ = [
+    "MANIFEST",
     "EmbeddingStore",
     "RowView",
     "SkippedRow",
     "StoreWriter",
+    "chunk_range",
     "chunk_rows_for",
     "open_embedding",
     "parse_shard",
+    "relocate",
+    "shard_chunks",
 ]

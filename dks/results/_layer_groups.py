@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dks.pipeline._errors import AnalysisError
+from dks.results._errors import AnalysisError
 
 __all__ = ["layer_groups", "layer_of_columns"]
 

@@ -14,20 +14,21 @@ import numpy as np
 
 from dks import _config
 from dks._engine import as_dask_array, client_for
+from dks.analysis._embedding import now
 from dks.characterize import KSCharacterizer
-from dks.datasets._paper import PAPER_TABLE4
-from dks.pipeline._embedding import now
-from dks.pipeline._io import (
+from dks.datasets import PAPER_TABLE4
+from dks.results import (
     CLASS_NOISE_COLUMNS,
     csv_cell,
     jsonable,
+    layer_groups,
+    layer_of_columns,
     read_embedding,
     read_embedding_meta,
     save_npy,
     write_csv,
     write_json,
 )
-from dks.pipeline._layers import layer_groups, layer_of_columns
 from dks.select import NoiseThresholdSelector
 
 __all__ = ["PAPER_T_MINUS", "PAPER_T_PLUS", "save_summary", "statistics_step"]

@@ -4,7 +4,7 @@
 dataset, checks that their columns mean the same thing (same model, weights and layers)
 before comparing anything layer by layer, and writes ``comparison.json``, the figures
 (``figures/compare_*.png|svg``) and one self-contained ``report.html``
-(:mod:`dks.pipeline._compare_page`) to the output folder.
+(:mod:`dks.study._compare_page`) to the output folder.
 
 The layer-independent parts (Table 4, Fig. 9, the thresholds in words) compare any folders;
 the per-layer parts (Figs. 5, 6/8, 10) only folders embedded with the same model, weights
@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dks._options import option
-from dks.datasets._paper import PAPER_TABLE4
-from dks.pipeline._errors import AnalysisError
-from dks.pipeline._figures import require_matplotlib
-from dks.pipeline._io import load_results, read_json, write_json
-from dks.pipeline._log import Log
+from dks.analysis import require_matplotlib
+from dks.datasets import PAPER_TABLE4
+from dks.results import AnalysisError, Log, load_results, read_json, write_json
 
 __all__ = ["compare"]
 
@@ -87,9 +85,9 @@ def compare(
     >>> import dks
     >>> dks.compare(["res_flowers", "res_cub"], "res_compare")  # doctest: +SKIP
     """
-    from dks.pipeline._compare_figures import compare_figures
-    from dks.pipeline._compare_page import write_compare_page
-    from dks.pipeline._compare_text import compare_in_words, layer_differences
+    from dks.study._compare_figures import compare_figures
+    from dks.study._compare_page import write_compare_page
+    from dks.study._compare_text import compare_in_words, layer_differences
 
     log = Log(verbose)
     if isinstance(results, (str, os.PathLike)):

@@ -19,9 +19,8 @@ from dks import _config
 from dks._optional import import_optional
 from dks._options import option
 from dks._sign import check_sign
-from dks.pipeline._errors import AnalysisError
-from dks.pipeline._images import Thumbnails, recorded_images
-from dks.pipeline._io import embedding_reader, load_results
+from dks.analysis._image_set import Thumbnails, recorded_images
+from dks.results import AnalysisError, embedding_reader, load_results
 
 __all__ = [
     "crop_figures",
@@ -34,7 +33,7 @@ __all__ = [
 
 def image_paths(meta, path, rows=None):
     """The embedded images, as recorded in ``embedding.json``: their files, or the collection
-    of shards or dataset rows (:func:`dks.pipeline._images.recorded_images`).
+    of shards or dataset rows (:func:`dks.analysis._image_set.recorded_images`).
 
     ``rows``: only those rows' images (all of them by default; files are then not listed).
     """

@@ -17,12 +17,21 @@ import numpy as np
 
 from dks import __version__
 from dks.fne import FullNetworkEmbedding
-from dks.pipeline._errors import AnalysisError, disk_errors
-from dks.pipeline._folder import OUTPUTS, check_out, transaction
-from dks.pipeline._io import read_embedding, read_embedding_meta, read_json, write_json
-from dks.pipeline._layers import layer_groups
-from dks.pipeline._log import Log, format_seconds
 from dks.pruning import check_pruning, kept_features
+from dks.results import (
+    OUTPUTS,
+    AnalysisError,
+    Log,
+    check_out,
+    disk_errors,
+    format_seconds,
+    layer_groups,
+    read_embedding,
+    read_embedding_meta,
+    read_json,
+    transaction,
+    write_json,
+)
 
 __all__ = ["FNE_FILE", "FNE_FORMAT", "export_fne", "load_fne"]
 

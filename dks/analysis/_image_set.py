@@ -22,9 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from dks._options import option
-from dks.pipeline._errors import AnalysisError
-from dks.pipeline._folder import DATASET_FILE, IMAGES_DIR
-from dks.pipeline._io import read_json, write_json
+from dks.results import DATASET_FILE, IMAGES_DIR, AnalysisError, read_json, write_json
 
 __all__ = [
     "DEFAULT_PER_CLASS",

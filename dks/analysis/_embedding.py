@@ -6,7 +6,7 @@ them (:mod:`dks.store`). Only the small files made from it (``embedding.json``,
 ``skipped.csv``, the optional ``embedding.npy``) are committed by the transaction, once the
 store is complete. Whether the saved embedding can be reused, resumed or must start afresh
 is the store's decision alone: its fingerprint (a hash of the settings its manifest records,
-:func:`dks.pipeline._settings.manifest_settings`, with the image list; see :doc:`/store`),
+:func:`dks.results._settings.manifest_settings`, with the image list; see :doc:`/store`),
 and its revision, which changes when chunks of images replaced since are computed again.
 """
 
@@ -21,18 +21,20 @@ import warnings
 import numpy as np
 
 from dks._options import option
-from dks.pipeline._errors import AnalysisError
-from dks.pipeline._folder import (
+from dks.results import (
     FORMAT,
     IMAGES_DIR,
     REPORT_FILES,
     STATS_FILES,
     STORE,
     VALIDITY_DIR,
+    AnalysisError,
+    format_seconds,
+    read_json,
     transaction,
+    write_csv,
+    write_json,
 )
-from dks.pipeline._io import read_json, write_csv, write_json
-from dks.pipeline._log import format_seconds
 
 __all__ = ["check_shard_images", "embedding_step", "now"]
 
@@ -67,8 +69,7 @@ def _follow_move(out, images, saved, log):
     """
     if saved is None or images.source.get("kind") != "default":
         return saved
-    from dks.store import open_embedding
-    from dks.store._writer import relocate
+    from dks.store import open_embedding, relocate
 
     store = open_embedding(out / STORE, allow_incomplete=True)
     old, new = store.images, images.paths
@@ -238,7 +239,7 @@ def _meta(images, store, settings, model, embedder, seconds):
             "weights_argument": None if settings.weights is None else os.fspath(settings.weights),
             "layers": settings.layers,
             # the others: in the store's manifest only (their one record; load_results reads
-            # them from there, see dks.pipeline._settings.STORE_SETTINGS)
+            # them from there, see dks.results._settings.STORE_SETTINGS)
             "device": str(embedder.device_),
             "on_error": settings.on_error,
             # not in the manifest (it changes which images are read, not their values); the

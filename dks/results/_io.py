@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from dks._atomic import atomic_open
-from dks.pipeline._errors import AnalysisError
-from dks.pipeline._layers import layer_groups
-from dks.pipeline._settings import STORE_SETTINGS
+from dks.results._errors import AnalysisError
+from dks.results._layer_groups import layer_groups
+from dks.results._settings import STORE_SETTINGS
 
 __all__ = [
     "CLASS_NOISE_COLUMNS",
@@ -135,7 +135,7 @@ def read_embedding(path, meta):
     array-like of shape (n_images, n_features)
         What ``np.asarray``, slicing (``X[:, j]``) and the estimators take.
     """
-    from dks.pipeline._folder import STORE
+    from dks.results._folder import STORE
 
     if "store" not in meta:  # a results folder written before the store: embedding.npy only
         return np.load(path / "embedding.npy", mmap_mode="r")
@@ -154,7 +154,7 @@ def read_embedding(path, meta):
 def read_embedding_meta(path):
     """``embedding.json`` of the results folder ``path``, its settings completed from the store.
 
-    The settings of :data:`~dks.pipeline._settings.STORE_SETTINGS` (crops, sizes, tokens,
+    The settings of :data:`~dks.results._settings.STORE_SETTINGS` (crops, sizes, tokens,
     background, normalization, ...) are read from the store's manifest, their one record;
     a folder without a store keeps them in ``embedding.json``, read as it is (a store gone
     missing is reported by :func:`read_embedding`).
@@ -169,7 +169,7 @@ def read_embedding_meta(path):
     meta : dict
     """
     meta = read_json(path / "embedding.json")
-    from dks.store._layout import MANIFEST
+    from dks.store import MANIFEST
 
     if "store" in meta and (path / meta["store"] / MANIFEST).is_file():
         manifest = read_json(path / meta["store"] / MANIFEST)["settings"]
@@ -260,7 +260,7 @@ def load_results(path):
 def read_validity(path):
     """The tables of ``validity/`` in the results folder ``path`` that exist, by name:
     ``"ablation"`` and ``"stability"`` (dicts of columns, see :func:`load_results`)."""
-    from dks.pipeline._folder import VALIDITY_DIR
+    from dks.results._folder import VALIDITY_DIR
     from dks.validity import AblationResult, StabilityResult
 
     found = {}

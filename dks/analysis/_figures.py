@@ -10,10 +10,9 @@ import numpy as np
 
 from dks import _config
 from dks._optional import import_optional
-from dks.pipeline._folder import VALIDITY_DIR
-from dks.pipeline._images import Thumbnails, recorded_images
-from dks.pipeline._io import embedding_reader, load_results
-from dks.plotting._captions import PER_CLASS_CAPTIONS
+from dks.analysis._image_set import Thumbnails, recorded_images
+from dks.plotting import PER_CLASS_CAPTIONS
+from dks.results import VALIDITY_DIR, embedding_reader, load_results
 
 __all__ = ["layer_kept", "report_step", "require_matplotlib", "validity_summary"]
 
@@ -162,7 +161,7 @@ def report_step(path, *, log, shown=None, max_image_pixels="auto"):
 
     ``shown`` is the folder named in messages (the results folder, not the transaction's
     temporary folder); ``max_image_pixels`` the limit the images are read with
-    (:func:`~dks.pipeline._io.embedding_reader`). Returns the summary.
+    (:func:`~dks.results._io.embedding_reader`). Returns the summary.
     """
     from dks.plotting import save_figure
     from dks.report import write_report
@@ -173,7 +172,7 @@ def report_step(path, *, log, shown=None, max_image_pixels="auto"):
     reader = embedding_reader(data["embedding_meta"], max_image_pixels)
     settings["max_image_pixels"] = reader.max_image_pixels
     summary = data["summary"]
-    from dks.pipeline._crops import crop_figures
+    from dks.analysis._regions import crop_figures
 
     figures = {**_summary_figures(data), **_feature_figures(data, path, log)}
     figures.update(crop_figures(data, path, log))  # what a feature looks at (Fig. 2)
