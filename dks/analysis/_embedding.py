@@ -29,6 +29,7 @@ from dks.results import (
     STORE,
     VALIDITY_DIR,
     AnalysisError,
+    EmbeddingRecord,
     format_seconds,
     read_json,
     transaction,
@@ -48,13 +49,13 @@ def _saved_state(out):
     """``(fingerprint, complete, meta, revision)`` of the store ``embedding.json`` describes,
     or None."""
     try:
-        meta = read_json(out / "embedding.json")
+        meta = EmbeddingRecord.from_dict(read_json(out / "embedding.json"))
         from dks.store import open_embedding
 
         store = open_embedding(out / STORE, allow_incomplete=True)
     except (OSError, ValueError):
         return None
-    if meta.get("fingerprint") != store.fingerprint:
+    if meta.fingerprint != store.fingerprint:
         return None
     return store.fingerprint, store.complete, meta, store.revision
 
@@ -203,7 +204,7 @@ def embedding_step(out, images, settings, log):
             f"read (listed in {out / 'skipped.csv'}); the first: {first.description}: "
             f"{first.error}"
         )
-    seconds = saved[2]["settings"].get("seconds") if reused else elapsed
+    seconds = saved[2].settings.get("seconds") if reused else elapsed
     _commit(out, images, store, settings, model, embedder, seconds, reused, log)
     return reused, True
 
@@ -220,20 +221,20 @@ def _meta(images, store, settings, model, embedder, seconds):
         {"path": paths[s.index], "class": str(labels[s.index]), "reason": s.error}
         for s in store.skipped
     ]
-    return {
-        "format": FORMAT,
-        "store": STORE,
-        "feature_names": store.feature_names.tolist(),
-        "layers": {k: [s.start, s.stop] for k, s in store.layer_slices.items()},
-        "images_root": images.root_record,
-        "images": [images.relative[i] for i in rows],
-        "labels": labels[rows].tolist(),
-        "classes": images.classes,
-        "dataset": images.description,
-        "dataset_name": images.name,
-        "source": images.source,
-        "skipped": skipped,
-        "settings": {
+    return EmbeddingRecord(
+        format=FORMAT,
+        store=STORE,
+        feature_names=store.feature_names.tolist(),
+        layers={k: [s.start, s.stop] for k, s in store.layer_slices.items()},
+        images_root=images.root_record,
+        images=[images.relative[i] for i in rows],
+        labels=labels[rows].tolist(),
+        classes=images.classes,
+        dataset=images.description,
+        dataset_name=images.name,
+        source=images.source,
+        skipped=skipped,
+        settings={
             "model": model,
             "weights": embedder.weights_,
             "weights_argument": None if settings.weights is None else os.fspath(settings.weights),
@@ -250,8 +251,8 @@ def _meta(images, store, settings, model, embedder, seconds):
             "torch": torch.__version__,
             "created": now(),
         },
-        "fingerprint": store.fingerprint,
-    }
+        fingerprint=store.fingerprint,
+    )
 
 
 def _commit(out, images, store, settings, model, embedder, seconds, reused, log):
@@ -265,11 +266,11 @@ def _commit(out, images, store, settings, model, embedder, seconds, reused, log)
         try:
             with transaction(out) as stage:
                 stage.reuse(STORE, IMAGES_DIR)
-                write_json(stage.path / "embedding.json", meta)
+                write_json(stage.path / "embedding.json", meta.to_dict())
                 write_csv(
                     stage.path / "skipped.csv",
                     ("path", "class", "reason"),
-                    ((s["path"], s["class"], s["reason"]) for s in meta["skipped"]),
+                    ((s["path"], s["class"], s["reason"]) for s in meta.skipped),
                 )
                 if settings.export_npy:
                     store.to_npy(stage.path / "embedding.npy")

@@ -106,18 +106,18 @@ def export_fne(
     fne = FullNetworkEmbedding(
         positive_threshold=positive_threshold, negative_threshold=negative_threshold
     )
-    with log.stage("statistics", f"mean and std of {len(meta['feature_names'])} features"):
+    with log.stage("statistics", f"mean and std of {len(meta.feature_names)} features"):
         fne.fit(read_embedding(folder, meta))
     idx = np.flatnonzero(keep)
-    names = np.asarray(meta["feature_names"], dtype=object)
+    names = np.asarray(meta.feature_names, dtype=object)
     th = read_json(folder / "thresholds.json")
     document = {
         "format": FNE_FORMAT,
         "dks_version": __version__,
-        "settings": meta.get("settings", {}),
-        "dataset": meta.get("dataset_name", meta.get("dataset")),
-        "classes": meta.get("classes"),
-        "n_images": len(meta.get("labels", [])),
+        "settings": meta.settings,
+        "dataset": meta.dataset_name or meta.dataset,
+        "classes": meta.classes,
+        "n_images": len(meta.labels),
         "n_features_in": int(names.size),
         "positive_threshold": float(positive_threshold),
         "negative_threshold": float(negative_threshold),

@@ -116,9 +116,9 @@ def _feature_figures(data, path, log):
     from dks.plotting import plot_feature_histograms, plot_top_images
 
     meta, dks, X = data["embedding_meta"], data["dks"], data["embedding"]
-    names = np.asarray(meta["feature_names"], dtype=object)
-    y = np.asarray(meta["labels"], dtype=str)
-    classes = meta["classes"]
+    names = np.asarray(meta.feature_names, dtype=object)
+    y = np.asarray(meta.labels, dtype=str)
+    classes = meta.classes
     images, missing = recorded_images(meta, path)
     reader = embedding_reader(meta)  # as the network saw them
     figures = {}
@@ -156,20 +156,21 @@ def _feature_figures(data, path, log):
     return figures
 
 
-def report_step(path, *, log, shown=None, max_image_pixels="auto"):
+def report_step(path, *, log, shown=None, limit="auto"):
     """Figures and ``report.html`` from the saved results in ``path``.
 
     ``shown`` is the folder named in messages (the results folder, not the transaction's
-    temporary folder); ``max_image_pixels`` the limit the images are read with
-    (:func:`~dks.results._io.embedding_reader`). Returns the summary.
+    temporary folder); ``limit`` the pixel limit the images are read with, the
+    ``max_image_pixels`` given to :func:`~dks.pipeline.report`
+    (:func:`~dks.results.embedding_reader`). Returns the summary.
     """
     from dks.plotting import save_figure
     from dks.report import write_report
 
     shown = path if shown is None else shown
     data = load_results(path)
-    settings = data["embedding_meta"].setdefault("settings", {})
-    reader = embedding_reader(data["embedding_meta"], max_image_pixels)
+    settings = data["embedding_meta"].settings
+    reader = embedding_reader(data["embedding_meta"], limit)
     settings["max_image_pixels"] = reader.max_image_pixels
     summary = data["summary"]
     from dks.analysis._regions import crop_figures

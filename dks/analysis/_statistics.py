@@ -71,8 +71,8 @@ def statistics_step(
     meta = read_embedding_meta(path)
     groups = layer_groups(meta, path)
     X = read_embedding(path, meta)
-    names = np.asarray(meta["feature_names"], dtype=object)
-    y = np.asarray(meta["labels"], dtype=str)
+    names = np.asarray(meta.feature_names, dtype=object)
+    y = np.asarray(meta.labels, dtype=str)
     with (
         log.stage(
             "characterize",
@@ -140,16 +140,16 @@ def _write_statistics(path, sel, names, groups, meta, settings):
     class_rows = _write_top_features(path, sel, names, layer_of_columns(groups, len(names)))
     relevance = sel.relevance_
     noise = sel.noise_features("both")
-    emb = meta.get("settings", {})
+    emb = meta.settings
     summary = {
-        "dataset": meta.get("dataset"),
-        "dataset_name": meta.get("dataset_name"),
-        "source": (meta.get("source") or {}).get("kind"),
-        "class_depth": (meta.get("source") or {}).get("class_depth"),
+        "dataset": meta.dataset,
+        "dataset_name": meta.dataset_name,
+        "source": meta.source.get("kind"),
+        "class_depth": meta.source.get("class_depth"),
         "model": _model_text(emb),
-        "n_images": len(meta["labels"]),
-        "n_skipped": len(meta.get("skipped", [])),
-        "skipped": meta.get("skipped", [])[: _config.PIPELINE_SKIPPED_LISTED],
+        "n_images": len(meta.labels),
+        "n_skipped": len(meta.skipped),
+        "skipped": meta.skipped[: _config.PIPELINE_SKIPPED_LISTED],
         "n_classes": len(class_rows),
         "n_features": int(sel.n_features_in_),
         "n_shuffles": int(sel.n_shuffles),

@@ -499,6 +499,6 @@ def report(results, *, max_image_pixels="auto", verbose=True, wait=False):
         )
     with _writing(out, "report", wait=wait, log=log), disk_errors(out), transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, VALIDITY_DIR)
-        summary = report_step(stage.path, log=log, shown=out, max_image_pixels=max_image_pixels)
+        summary = report_step(stage.path, log=log, shown=out, limit=max_image_pixels)
     log(f"report written to {out / 'report.html'}")
     return Analysis(out, summary, None, True, dict(log.timings))

@@ -118,7 +118,7 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
     th = read_json(out / "thresholds.json")
     meta = read_embedding_meta(out)
     groups = layer_groups(meta, out)
-    y = np.asarray(meta["labels"], dtype=str)
+    y = np.asarray(meta.labels, dtype=str)
     bins = None if th.get("bins") == "exact" else int(th.get("bins", 100))
     char = KSCharacterizer(n_bins=bins, n_jobs=jobs, progress=False)
     selector = NoiseThresholdSelector(

@@ -18,6 +18,7 @@ import numpy as np
 from dks._atomic import atomic_open
 from dks.results._errors import AnalysisError
 from dks.results._layer_groups import layer_groups
+from dks.results._records import EmbeddingRecord
 from dks.results._settings import STORE_SETTINGS
 
 __all__ = [
@@ -117,7 +118,7 @@ def csv_cell(value):
 
 
 def read_embedding(path, meta):
-    """The embedding of the results folder ``path``: its rows follow ``meta["images"]``.
+    """The embedding of the results folder ``path``: its rows follow ``meta.images``.
 
     The store ``embedding.zarr`` (its ``X``: a Zarr array, or a lazy row view without the
     skipped images), or ``embedding.npy`` (read-only memmap) in folders written before the
@@ -142,7 +143,7 @@ def read_embedding(path, meta):
     from dks.store import open_embedding
 
     store = open_embedding(path / STORE, allow_incomplete=True)
-    if store.fingerprint != meta.get("fingerprint") or not store.complete:
+    if store.fingerprint != EmbeddingRecord.from_dict(meta).fingerprint or not store.complete:
         raise AnalysisError(
             f"The embedding store {str(path / STORE)!r} is not the one embedding.json "
             "describes (a later `dks embed` is filling it, or was interrupted); rerun that "
@@ -168,32 +169,32 @@ def read_embedding_meta(path):
     -------
     meta : dict
     """
-    meta = read_json(path / "embedding.json")
+    meta = EmbeddingRecord.from_dict(read_json(path / "embedding.json"))
     from dks.store import MANIFEST
 
-    if "store" in meta and (path / meta["store"] / MANIFEST).is_file():
-        manifest = read_json(path / meta["store"] / MANIFEST)["settings"]
-        settings = dict(meta.get("settings", {}))
+    if meta.store is not None and (path / meta.store / MANIFEST).is_file():
+        manifest = read_json(path / meta.store / MANIFEST)["settings"]
+        settings = dict(meta.settings)
         settings.update((k, manifest[k]) for k in STORE_SETTINGS if k in manifest)
-        meta["settings"] = settings
+        meta.settings = settings
     return meta
 
 
-def embedding_reader(meta, max_image_pixels="auto"):
+def embedding_reader(meta, limit="auto"):
     """The :class:`~dks.sources.ImageReader` the embedding read its images with.
 
     Its background as recorded (see :func:`read_embedding_meta`; white for folders made
-    before ``background`` existed, when it was always white). Its pixel limit is
-    ``max_image_pixels``, the one given to :func:`~dks.pipeline.report` or
+    before ``background`` existed, when it was always white). Its pixel limit is ``limit``,
+    the ``max_image_pixels`` given to :func:`~dks.pipeline.report` or
     :func:`~dks.pipeline.visualize`; ``"auto"`` takes the one recorded in
     ``embedding.json`` (so that the images the embedding accepted are shown), PIL's own
     (``"auto"``) where none was recorded.
     """
     from dks.sources import WHITE, ImageReader, check_max_image_pixels
 
-    settings = meta.get("settings", {})
+    settings = EmbeddingRecord.from_dict(meta).settings
     background = tuple(int(c) for c in settings.get("background", WHITE))
-    limit = check_max_image_pixels(max_image_pixels)
+    limit = check_max_image_pixels(limit)
     if limit == "auto":
         limit = check_max_image_pixels(settings.get("max_image_pixels", "auto"))
     return ImageReader(background, limit)
@@ -213,7 +214,7 @@ def load_results(path):
     -------
     results : dict
         ``"embedding"`` (the store's ``X``, see :func:`read_embedding`: ``np.asarray``
-        and slicing read it; one row per entry of ``embedding_meta["images"]``),
+        and slicing read it; one row per entry of its ``images``),
         ``"embedding_meta"`` (``embedding.json``, its settings completed from the store's
         manifest: :func:`read_embedding_meta`),
         ``"layers"`` (layer name -> column indices, read from ``embedding.json``), and when

@@ -26,9 +26,9 @@ __all__ = ["compare"]
 
 #: What must be equal for the per-layer parts: (label, how to read it from embedding.json).
 _SAME_EMBEDDING = (
-    ("model", lambda meta: meta.get("settings", {}).get("model")),
-    ("weights", lambda meta: meta.get("settings", {}).get("weights")),
-    ("layers", lambda meta: meta.get("layers")),
+    ("model", lambda meta: meta.settings.get("model")),
+    ("weights", lambda meta: meta.settings.get("weights")),
+    ("layers", lambda meta: meta.layers),
 )
 
 
@@ -145,10 +145,10 @@ def _table_row(run):
     row = {"dataset": run.name, "folder": os.fspath(run.path)}
     row.update({key: run.thresholds.get(key, s.get(key)) for key in _TABLE_KEYS})
     row.update(
-        model=meta.get("settings", {}).get("model"),
-        n_images=len(meta.get("labels", [])),
-        n_classes=len(meta.get("classes", [])),
-        n_features=len(meta.get("feature_names", [])),
+        model=meta.settings.get("model"),
+        n_images=len(meta.labels),
+        n_classes=len(meta.classes),
+        n_features=len(meta.feature_names),
         n_shuffles=s.get("n_shuffles"),
     )
     return row
@@ -188,16 +188,16 @@ def _dataset_name(path, data):
     """The dataset's name: as recorded in embedding.json (the source's name), else (folders of
     an older dks) images/dataset.json, a non-path summary "dataset", the folder's name."""
     meta = data["embedding_meta"]
-    if meta.get("dataset_name"):
-        return str(meta["dataset_name"])
-    root = Path(meta.get("images_root") or "images")
+    if meta.dataset_name:
+        return str(meta.dataset_name)
+    root = Path(meta.images_root or "images")
     root = root if root.is_absolute() else path / root
     try:
         name = read_json(root / "dataset.json").get("name")
     except (OSError, ValueError, AttributeError):
         name = None
     if not name:
-        name = data["summary"].get("dataset") or meta.get("dataset")
+        name = data["summary"].get("dataset") or meta.dataset
     if not name or os.sep in str(name) or "/" in str(name):
         name = path.resolve().name
     return str(name)
