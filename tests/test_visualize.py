@@ -20,6 +20,7 @@ from dks.analysis._regions import _weights, crop_figures, embedder_from_results
 from dks.cli import main
 from dks.embed import feature_crops
 from dks.pipeline import AnalysisError, characterize, embed
+from dks.results import EmbeddingRecord
 
 from .embed_helpers import smooth_images, write_images
 from .pipeline_helpers import make_results
@@ -62,10 +63,13 @@ def test_embedder_is_rebuilt_from_embedding_json(results):
 
 
 def test_weights_come_from_the_fingerprint():
-    assert _weights({"fingerprint": {"weights": "file:/a/b:c.pt:123:456"}}) == "/a/b:c.pt"
-    assert _weights({"fingerprint": {"weights": None}}) is None
-    assert _weights({"fingerprint": {"weights": "DEFAULT"}}) == "DEFAULT"
-    assert _weights({}) == "DEFAULT"
+    def weights(meta):
+        return _weights(EmbeddingRecord.from_dict(meta))
+
+    assert weights({"fingerprint": {"weights": "file:/a/b:c.pt:123:456"}}) == "/a/b:c.pt"
+    assert weights({"fingerprint": {"weights": None}}) is None
+    assert weights({"fingerprint": {"weights": "DEFAULT"}}) == "DEFAULT"
+    assert weights({}) == "DEFAULT"
 
 
 def test_visualize_top_crops_match_feature_crops(results, tmp_path):
