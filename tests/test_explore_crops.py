@@ -124,7 +124,7 @@ def test_images_gone_say_so_in_one_line(results, tmp_path):
 
 
 def test_without_torch_the_line_says_what_to_install(results, monkeypatch):
-    monkeypatch.setitem(sys.modules, "dks.embed._locate", None)  # import fails
+    monkeypatch.setitem(sys.modules, "dks.embed", None)  # import fails, as without torch
     d = Views(results).crops.view("features.0_3")
     assert d["status"] == "unavailable" and "pip install 'dks[torch]'" in d["reason"]
 

@@ -118,12 +118,13 @@ def _fill(embedder, inputs, out, log):
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+    from dks.embed import SkippedInputsWarning
+    from dks.store import StoreRestartedWarning
+
     for warning in caught:
-        text = str(warning.message)
-        if "starting it afresh" in text:
-            why = text.split("other settings (", 1)[-1].rsplit("); starting", 1)[0]
-            log(f"embedding: settings changed ({why}); recomputing it")
-        elif text.startswith("Skipped "):
+        if issubclass(warning.category, StoreRestartedWarning):
+            log(f"embedding: settings changed ({warning.message.why}); recomputing it")
+        elif issubclass(warning.category, SkippedInputsWarning):
             pass  # said below, with the file names in skipped.csv
         else:
             warnings.warn_explicit(

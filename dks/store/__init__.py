@@ -13,13 +13,14 @@ Read more in the :ref:`User Guide <store>`.
 
 from dks.store._layout import MANIFEST, chunk_range, parse_shard, shard_chunks
 from dks.store._reader import EmbeddingStore, RowView, SkippedRow, open_embedding
-from dks.store._writer import StoreWriter, chunk_rows_for, relocate
+from dks.store._writer import StoreRestartedWarning, StoreWriter, chunk_rows_for, relocate
 
 __all__ = [
     "MANIFEST",
     "EmbeddingStore",
     "RowView",
     "SkippedRow",
+    "StoreRestartedWarning",
     "StoreWriter",
     "chunk_range",
     "chunk_rows_for",
