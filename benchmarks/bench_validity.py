@@ -54,11 +54,14 @@ def parse_args(argv=None):
     parser.add_argument("--n-shuffles", type=int, default=5, help="as dks characterize")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--figure", default=None, help="save the validity figure here (PNG)")
+    parser.add_argument(
+        "--show-k", type=int, default=200, help="the k of the per-class lines and the figure"
+    )
     parser.add_argument("--quick", action="store_true", help="a small run")
     args = parser.parse_args(argv)
     if args.quick:
         args.n_per_class, args.splits, args.k = 30, "test", [5, 10]
-        args.n_splits, args.n_bootstrap, args.n_shuffles = 2, 4, 2
+        args.n_splits, args.n_bootstrap, args.n_shuffles, args.show_k = 2, 4, 2, 10
     return args
 
 
@@ -139,26 +142,35 @@ def main(argv=None):
             f"t_minus={row['t_minus'][0]:.3f} "
             f"t_minus_ci=[{row['t_minus_low'][0]:.3f}, {row['t_minus_high'][0]:.3f}]"
         )
-    _per_class(abl, results, sorted(args.k)[(len(args.k) - 1) // 2])
+    show_k = args.show_k if args.show_k in args.k else sorted(args.k)[(len(args.k) - 1) // 2]
+    # How many of a class's pairs lie near the global thresholds: a pair within 0.02 of
+    # t+ or t- is kept by one half and dropped by the other on a small change of sample.
+    char = KSCharacterizer(progress=False).fit(X, y)
+    overall = results["global"].rows("all")
+    t_plus, t_minus = overall["t_plus"][0], overall["t_minus"][0]
+    near = (np.abs(char.dks_ - t_plus) < 0.02) | (np.abs(char.dks_ - t_minus) < 0.02)
+    near = dict(zip(char.classes_.tolist(), near.mean(axis=1), strict=True))
+    _per_class(abl, results, show_k, near)
     _per_layer(results["global"])
     if args.figure:
         from dks.plotting import plot_validity, save_figure
 
-        fig = plot_validity(abl.table, results["global"].table)
+        fig = plot_validity(abl.table, results["global"].table, k=show_k)
         save_figure(fig, Path(args.figure).with_suffix(""), formats=("png",))
         print(f"figure: {args.figure}")
     times = ", ".join(f"stability {k} {v:.0f} s" for k, v in seconds.items())
     print(f"time: ablation {t_abl:.0f} s, {times}; total {time.perf_counter() - start:.0f} s")
 
 
-def _per_class(abl, results, k):
-    """One line per class: probe AUC, drops at ``k``, and the Jaccard of both rules."""
+def _per_class(abl, results, k, near):
+    """One line per class: probe AUC, drops at ``k``, the Jaccard of both rules, and the
+    share of its pairs near the global thresholds (``near``: class -> share)."""
     t = abl.table
     for name in np.unique(t["class"]):
         row = (t["class"] == name) & (t["k"] == k)
         pres, absn = row & (t["side"] == "presence"), row & (t["side"] == "absence")
         cells = [
-            f"class: {name!r} auc={t['auc'][pres][0]:.4f} k={k}",
+            f"class: {str(name)!r} auc={t['auc'][pres][0]:.4f} k={k}",
             f"drop_presence={t['drop'][pres][0]:.4f} drop_absence={t['drop'][absn][0]:.4f}",
             f"drop_random={t['drop_random'][pres][0]:.4f} drop_null={t['drop_null'][pres][0]:.4f}",
         ]
@@ -172,7 +184,8 @@ def _per_class(abl, results, k):
         rows = results["per_class"].rows("class")
         i = np.flatnonzero(rows["name"] == name)[0]
         cells.append(
-            f"per_class t_plus_ci=[{rows['t_plus_low'][i]:.3f}, {rows['t_plus_high'][i]:.3f}]"
+            f"per_class t_plus_ci=[{rows['t_plus_low'][i]:.3f}, {rows['t_plus_high'][i]:.3f}] "
+            f"near_threshold={near[str(name)]:.3f}"
         )
         print(" ".join(cells))
 

@@ -21,6 +21,10 @@ POOL_SIZE_RATIO = 1.25
 #: class_noise_["mostly_noise"] flags classes whose expected noise share exceeds this.
 MOSTLY_NOISE = 0.5
 
+#: The report calls classes uneven, and says what thresholds="per_class" would keep, when the
+#: largest class has at least this many times the images of the smallest.
+REPORT_UNEVEN_RATIO = 2.0
+
 
 # ----------------------------------------------------------------------------- embedding
 

@@ -43,8 +43,7 @@ FIGURES = (
     "class_curves_negative",
     "davg",
     "layer_kept",
-    "class_noise",
-)
+)  # and "class_noise" where the classes have several sizes
 
 
 def make_results(out, seed=0):

@@ -148,7 +148,7 @@ def test_analyze_writes_every_file(analyzed):
 
     # the printed summary and the stage timings
     assert "t+ = " in stdout and "the paper's range" in stdout
-    assert "Features noise for every class" in stdout
+    assert "Features that are noise for every class" in stdout
     assert "embed: done in" in stderr and "characterize: done in" in stderr
     assert _leftovers(out.parent) == []
 

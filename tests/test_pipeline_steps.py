@@ -15,6 +15,7 @@ from tests.pipeline_helpers import (
     N_PER_CLASS,
     STATS,
     make_results,
+    make_uneven_results,
     run_python,
 )
 
@@ -124,8 +125,52 @@ def test_report_draws_figures_and_page(characterized):
     assert "dks analysis: fake" in html
     pngs = {p.stem for p in (out / "figures").glob("*.png")}
     assert set(FIGURES) <= pngs
+    assert "class_noise" not in pngs  # one size for all classes: noise against size says nothing
     assert any(name.startswith("feature_histograms_") for name in pngs)
     assert not any(name.startswith("top_images_") for name in pngs)  # no image files here
     assert {p.stem for p in (out / "figures").glob("*.svg")} == pngs
     for name in STATS:  # the statistics are kept
         assert (out / name).is_file()
+
+
+@pytest.mark.filterwarnings("ignore:1 class\\(es\\) have fewer:UserWarning")
+def test_the_report_leads_with_signal(tmp_path):
+    """Uneven classes: the examples come from classes that are not mostly noise, the headline
+    sets kept against kept with shuffled labels and says what per_class would keep, the
+    per-class table marks the mostly-noise classes, and noise against size is drawn."""
+    import csv
+
+    pytest.importorskip("matplotlib")
+    out = make_uneven_results(tmp_path / "results", n_features=40, n_planted=3)
+    result = characterize(out, shuffles=2, jobs=1, verbose=False, progress=False)
+    with open(out / "class_noise.csv", newline="") as fh:
+        noisy = {r["class"] for r in csv.DictReader(fh) if r["mostly_noise"] == "1"}
+    assert noisy  # the planted data have small classes that keep mostly noise
+    report(out, verbose=False)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    sig = result.summary["signal"]
+    dks_, null = np.load(out / "dks.npy"), np.load(out / "null_dks.npy")
+    t_plus, t_minus = result.summary["t_plus"], result.summary["t_minus"]
+    assert sig["kept"] == pytest.approx(np.mean((dks_ > t_plus) | (dks_ < t_minus)))
+    chance = np.mean([np.mean((n > t_plus) | (n < t_minus)) for n in null])
+    assert sig["kept_shuffled"] == pytest.approx(chance)
+    assert html.index('id="glance"') < html.index('id="run"')  # the headline comes first
+    assert f"{100 * chance:.1f}% with shuffled labels" in html
+    assert "Per-class thresholds" in html and sig["per_class"] is not None
+    assert sig["n_mostly_noise"] == len(noisy)
+    for name in noisy:
+        assert f'<tr class="noisy"><td>{name}<br><span class="flag">' in html
+    pngs = {p.stem for p in (out / "figures").glob("*.png")}
+    assert "class_noise" in pngs
+    # Fig. 1's features are the best of their layers among the classes not mostly noise
+    from dks.pipeline import load_results
+
+    meta, layers = json.loads((out / "embedding.json").read_text()), load_results(out)["layers"]
+    signal = [i for i, c in enumerate(meta["classes"]) if c not in noisy]
+    best = dks_[signal].max(axis=0)
+    shown = [p[len("feature_histograms_") :] for p in pngs if p.startswith("feature_histograms_")]
+    assert shown
+    for feature in shown:
+        j = meta["feature_names"].index(feature)
+        (cols,) = [np.asarray(c) for c in layers.values() if j in np.asarray(c)]
+        assert best[j] == best[cols].max()

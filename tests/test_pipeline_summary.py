@@ -32,7 +32,7 @@ def test_thresholds_compared_with_the_paper():
     assert f"within the paper's range {PAPER_T_PLUS[0]:.3f} to {PAPER_T_PLUS[1]:.3f}" in text
     assert f"below the paper's range {PAPER_T_MINUS[0]:.3f} to {PAPER_T_MINUS[1]:.3f}" in text
     assert "Pairs kept: 3 of 8 (37.5%): 2 by presence (D_KS > t+), 1 by absence" in text
-    assert "Features noise for every class: 1 of 4 (f3)" in text
+    assert "Features that are noise for every class: 1 of 4 (f3)" in text
     assert "Per class" not in text and "per layer" not in text  # sections without data
 
 

@@ -147,9 +147,13 @@ def test_full_report(tmp_path, figure, png_file):
         data = base64.b64decode(src.split(",", 1)[1], validate=True)
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
     assert base64.b64decode(images[1].split(",", 1)[1]) == png_file.read_bytes()
-    assert "http" not in text.lower()
-    links = [v for tag, k, v in checker.attrs if k in ("href", "src") and tag != "img"]
-    assert all(v.startswith("#") for v in links)
+    # nothing loaded from the network; the one external link is the paper's, to click
+    paper = "https://arxiv.org/abs/1703.01127"
+    assert "http" not in text.lower().replace(paper, "")
+    links = [(tag, v) for tag, k, v in checker.attrs if k in ("href", "src") and tag != "img"]
+    assert all(v.startswith("#") or (tag, v) == ("a", paper) for tag, v in links)
+    anchors = {v for tag, k, v in checker.attrs if k == "id"}
+    assert {v[1:] for _, v in links if v.startswith("#")} <= anchors  # every link lands
     assert not [tag for tag, _, _ in checker.attrs if tag in ("script", "link", "iframe")]
     assert "<script" not in text and "url(" not in text
 
@@ -159,7 +163,7 @@ def test_full_report(tmp_path, figure, png_file):
     assert "Fig. 1): fc7_12" in text
     # the schema's derived counts: noise features = len(noise_features)
     assert re.search(
-        r"Features noise for every class \(t<sup>\+</sup> and t<sup>−</sup>\)</td>"
+        r"Features that are noise for every class</a> \(t<sup>\+</sup> and t<sup>−</sup>\)</td>"
         r'<td class="num">2<',
         text,
     )

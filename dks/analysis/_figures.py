@@ -11,6 +11,7 @@ import numpy as np
 from dks import _config
 from dks._optional import import_optional
 from dks.analysis._image_set import Thumbnails, recorded_images
+from dks.analysis._regions import crop_figures, signal_classes
 from dks.plotting import PER_CLASS_CAPTIONS
 from dks.results import VALIDITY_DIR, embedding_reader, load_results
 
@@ -60,10 +61,12 @@ def _figure_name(text):
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(text))
 
 
-def _explained_features(dks, groups):
+def _explained_features(dks, groups, rows):
     """Columns shown in Fig. 1 and top images: the most characteristic feature (highest
-    D_KS) of the last layer and of the lower half of the layers, to contrast the two."""
-    best = dks.max(axis=0)
+    D_KS) of the last layer and of the lower half of the layers, to contrast the two, among
+    the classes ``rows`` (those that are not mostly noise: a 6-image class's chance D_KS
+    would otherwise lead the report)."""
+    best = dks[rows].max(axis=0)
     layers = list(groups.values())
     chosen = []
     for idx in (layers[-1], np.concatenate(layers[: max(1, len(layers) // 2)])):
@@ -90,7 +93,8 @@ def _summary_figures(data):
     t_plus, t_minus = np.asarray(th["t_plus"], float), np.asarray(th["t_minus"], float)
     # One pair per class: the figures of all pairs at once draw no threshold line.
     line_plus, line_minus = (None, None) if t_plus.ndim else (t_plus, t_minus)
-    noise = "class_noise" in data
+    # one point per class against its size: says nothing when every class has one size
+    noise = "class_noise" in data and np.unique(data["class_noise"]["n_samples"]).size > 1
     layer_names, kept, kept_null = layer_kept(summary)
     return {
         "layer_distribution": lambda: plot_layer_distribution(
@@ -122,7 +126,8 @@ def _feature_figures(data, path, log):
     images, missing = recorded_images(meta, path)
     reader = embedding_reader(meta)  # as the network saw them
     figures = {}
-    for j in _explained_features(dks, data["layers"]):
+    rows = signal_classes(data)
+    for j in _explained_features(dks, data["layers"], rows):
         values = np.asarray(X[:, j], dtype=np.float64)
         name = str(names[j])
         figures[f"feature_histograms_{_figure_name(name)}"] = (
@@ -133,6 +138,7 @@ def _feature_figures(data, path, log):
                 classes=classes,
                 dks=dks[:, j],
                 top=_config.PIPELINE_HISTOGRAM_CLASSES,
+                among=[classes[c] for c in rows],
             )
         )
         if missing:
@@ -173,8 +179,6 @@ def report_step(path, *, log, shown=None, limit="auto"):
     reader = embedding_reader(data["embedding_meta"], limit)
     settings["max_image_pixels"] = reader.max_image_pixels
     summary = data["summary"]
-    from dks.analysis._regions import crop_figures
-
     figures = {**_summary_figures(data), **_feature_figures(data, path, log)}
     figures.update(crop_figures(data, path, log))  # what a feature looks at (Fig. 2)
     per_class = np.ndim(data["thresholds"]["t_plus"]) == 1

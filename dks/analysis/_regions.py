@@ -27,6 +27,7 @@ __all__ = [
     "embedder_from_results",
     "image_paths",
     "missing_images",
+    "signal_classes",
     "visualize",
 ]
 
@@ -250,8 +251,28 @@ def visualize(
     return fig
 
 
+def signal_classes(data):
+    """The classes the report takes its examples from: those that are not mostly noise
+    (``class_noise.csv``), least noisy first; all classes, in order, without that file or
+    when every class is mostly noise. Indices into ``embedding.json``'s classes."""
+    classes = list(data["embedding_meta"].classes)
+    table = data.get("class_noise")
+    if table is None:
+        return list(range(len(classes)))
+    row = {str(c): i for i, c in enumerate(table["class"])}
+    at = [row.get(str(c)) for c in classes]
+    if any(i is None for i in at):
+        return list(range(len(classes)))
+    share = np.asarray(table["noise_share"], dtype=float)[at]
+    mostly = np.asarray(table["mostly_noise"], dtype=bool)[at]
+    order = np.argsort(np.where(np.isnan(share), np.inf, share), kind="stable")
+    kept = [int(c) for c in order if not mostly[c]]
+    return kept or list(range(len(classes)))
+
+
 def crop_figures(data, path, log):
-    """The report's crops: for the first classes, the top feature by presence and by absence.
+    """The report's crops: for the classes that are least noise (:func:`signal_classes`), the
+    top feature by presence and by absence.
 
     Bounded by :data:`dks._config.PIPELINE_CROP_CLASSES` and ``PIPELINE_CROP_IMAGES`` so the
     report stays fast. Left out, with a line in the log, when the images are gone or the
@@ -273,7 +294,8 @@ def crop_figures(data, path, log):
     k = int(_config.PIPELINE_CROP_IMAGES)
     names = meta.feature_names
     figures = {}
-    for c, cls in enumerate(meta.classes[:n_classes]):
+    for c in signal_classes(data)[:n_classes]:
+        cls = meta.classes[c]
         for sign, j in (("presence", int(np.argmax(dks[c]))), ("absence", int(np.argmin(dks[c])))):
             if dks[c, j] * (1 if sign == "presence" else -1) <= 0:
                 continue  # no feature of this sign for the class

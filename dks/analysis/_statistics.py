@@ -30,6 +30,7 @@ from dks.results import (
     write_json,
 )
 from dks.select import NoiseThresholdSelector
+from dks.thresholds import per_class_thresholds
 
 __all__ = ["PAPER_T_MINUS", "PAPER_T_PLUS", "save_summary", "statistics_step"]
 
@@ -165,6 +166,7 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         "n_noise_features_minus": int(np.count_nonzero(~sel.feature_mask("absence"))),
         "layers": layer_rows,
         "class_noise": noise_rows,
+        "signal": _signal(sel),
         "noise_features": [names[j] for j in noise],
         "classes": class_rows,
     }
@@ -206,6 +208,47 @@ def _rule(sel):
         "d_avg_t_minus": None if per_class else float(np.max(sel.d_avg_minus_)),
         "unresolved_classes": [str(c) for c in sel.unresolved_classes_.tolist()],
     }
+
+
+def _kept_shares(dks, null, t_plus, t_minus):
+    """Shares of the pairs kept with the true labels and, averaged, with shuffled ones."""
+    t_plus, t_minus = np.asarray(t_plus, float), np.asarray(t_minus, float)
+    if t_plus.ndim:  # one per class
+        t_plus, t_minus = t_plus[:, None], t_minus[:, None]
+    kept = float(np.mean((dks > t_plus) | (dks < t_minus)))
+    chance = np.mean([np.mean((n > t_plus) | (n < t_minus)) for n in null]) if len(null) else None
+    return kept, None if chance is None else float(chance)
+
+
+def _signal(sel):
+    """The report's headline: the share of pairs kept with the true and with shuffled labels,
+    the classes that are mostly noise, and, for classes of uneven sizes with one global pair
+    of thresholds, what ``thresholds="per_class"`` would keep (:func:`per_class_thresholds`
+    on the same shuffles)."""
+    null = np.asarray(sel.null_dks_)
+    kept, chance = _kept_shares(sel.dks_, null, sel.t_plus_, sel.t_minus_)
+    sizes = np.asarray(sel.class_noise_["n_samples"])
+    out = {
+        "kept": kept,
+        "kept_shuffled": chance,
+        "n_mostly_noise": int(np.count_nonzero(sel.class_noise_["mostly_noise"])),
+        "smallest_class": int(sizes.min()),
+        "largest_class": int(sizes.max()),
+        "per_class": None,
+    }
+    uneven = sizes.max() >= _config.REPORT_UNEVEN_RATIO * sizes.min()
+    if sel.thresholds == "global" and uneven and null.shape[0] and sel.method == "shuffle":
+        t_plus, t_minus, ok_plus, ok_minus = per_class_thresholds(
+            sel.dks_, null, sizes, sel.grid_, sel.resolution, sel.max_noise_share
+        )
+        kept_pc, chance_pc = _kept_shares(sel.dks_, null, t_plus, t_minus)
+        out["per_class"] = {
+            "kept": kept_pc,
+            "kept_shuffled": chance_pc,
+            "max_noise_share": float(sel.max_noise_share),
+            "n_unresolved": int(np.count_nonzero(~(ok_plus | ok_minus))),
+        }
+    return out
 
 
 def _write_class_noise(path, sel):
@@ -288,13 +331,36 @@ def _parameters(emb, sel, settings):
         "crops": crops,
         "resize (shorter side)": emb.get("resize"),
         "crop size": emb.get("crop_size") if crops != "none" else None,
-        "layers": emb.get("layers") if isinstance(emb.get("layers"), str) else "custom",
+        "layers": _layers_text(emb),
         "device": emb.get("device"),
         "threshold resolution": sel.resolution,
         "threshold rule": _rule_text(sel),
         "seed": settings["seed"],
     }
     return {k: v for k, v in params.items() if v is not None}
+
+
+#: What ``layers="paper"`` hooks, per model family (the name's start), for the report.
+_PAPER_LAYERS = {
+    "vgg": "the paper's: the 16 convolutions after their ReLU and fc7 after its ReLU",
+    "efficientnet_lite0": "the paper's rule: the stem after ReLU6, the 16 blocks' outputs "
+    "(linear projections: signed, not rectified) and the pooled head after ReLU6",
+}
+
+
+def _layers_text(emb):
+    """The layers in words: what ``"paper"`` hooks for this model, or ``"custom"``."""
+    layers = emb.get("layers")
+    if layers != "paper":
+        return layers if isinstance(layers, str) else "custom"
+    model = str(emb.get("model") or "")
+    for start, text in _PAPER_LAYERS.items():
+        if model.startswith(start):
+            return text
+    return (
+        "the paper's rule: every block's output after its activation, and the pre-logits "
+        "features (the docs' Supported models)"
+    )
 
 
 def _rule_text(sel):

@@ -79,7 +79,7 @@ def format_summary(summary, out=None):
     n_shown = _config.PIPELINE_SUMMARY_NOISE_SHOWN
     shown = ", ".join(noise[:n_shown]) + (", ..." if len(noise) > n_shown else "")
     lines.append(
-        f"Features noise for every class: {s['n_noise_features']} of {s['n_features']}"
+        f"Features that are noise for every class: {s['n_noise_features']} of {s['n_features']}"
         + (f" ({shown})" if noise else "")
     )
     lines += _class_lines(s.get("classes") or [])

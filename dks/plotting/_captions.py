@@ -42,7 +42,8 @@ FIGURE_TEXT = {
     ),
     "class_noise": (
         "Noise rate per class against class size",
-        "One point per class, at its number of images (log scale): the share of its "
+        "One point per class, at its number of images (a log axis when the sizes span ten "
+        "times or more; the figure is left out when all classes have one size): the share of its "
         "(feature, class) pairs kept with the true labels (black) and with shuffled labels "
         "(red crosses: what chance alone keeps with that class's thresholds). Their ratio is "
         "the expected share of the kept pairs that are noise; open, labelled markers are the "
@@ -86,9 +87,11 @@ FIGURE_TEXT = {
         "it is lowest. Bottom: images of the class, which mostly lack what the feature detects.",
     ),
     "top_images": (
-        "Images that activate the feature most",
-        "The dataset's images with the highest activation of the feature, highest first, with "
-        "the value and the class: what the feature responds to.",
+        "Images where the feature is largest",
+        "The dataset's images where the feature's value is largest, largest first, with the "
+        "value and the class: what the feature responds to. Values are those of the hooked "
+        "layer: after ReLU for VGG, signed for EfficientNet-Lite0's block outputs (no "
+        "activation after their projection), where the largest may be negative.",
     ),
 }
 

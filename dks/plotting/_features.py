@@ -22,6 +22,7 @@ def plot_feature_histograms(
     top=3,
     *,
     dks=None,
+    among=None,
     sign="both",
     bins=50,
     log=False,
@@ -50,6 +51,9 @@ def plot_feature_histograms(
     dks : array-like of shape (n_classes,), optional
         This feature's D_KS per class (a column of the characterizer's ``dks_``), used to rank
         and annotate the classes. Default: computed exactly here (:func:`signed_ks_1d`).
+    among : sequence, optional
+        The classes to choose the shown ones from (default: all); the report leaves out
+        the classes whose kept pairs are mostly noise.
     sign : {"both", "presence", "absence"}, default="both"
         Rank all classes by ``|D_KS|``, or only those with ``D_KS > 0`` (presence) or
         ``< 0`` (absence).
@@ -84,6 +88,8 @@ def plot_feature_histograms(
             raise ValueError(f"'dks' has {d.size} values for {len(classes)} classes.")
     code = sign_code(check_sign(sign))
     score = np.where(np.isfinite(d), np.abs(d), -1.0)
+    if among is not None:
+        score = np.where(np.isin(np.asarray(classes, dtype=object), list(among)), score, -1.0)
     if code != 0:
         score = np.where(np.sign(d) == code, score, -1.0)
     order = [i for i in np.argsort(-score, kind="stable") if score[i] >= 0][: int(top)]

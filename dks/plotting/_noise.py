@@ -125,7 +125,8 @@ def plot_class_noise(class_noise, *, annotate=True, ax=None, fig=None) -> Figure
     ax.set_ylabel("feature/class pairs kept (%)")
     ax.set_title("Pairs kept per class: true vs shuffled labels", fontsize="medium")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    # loc="best" searches every point: slow (and warned about) with many classes
+    ax.legend(fontsize="small", loc="best" if size.size <= _MANY_CLASSES else "upper left")
     return fig
 
 

@@ -129,6 +129,6 @@ def plot_top_images(
         if labels is not None:
             caption += f"\n{labels[idx]}"
         axis.set_xlabel(caption, fontsize="small")
-    title = "Images that activate the feature most"
+    title = "Images where the feature is largest"
     fig.suptitle(f"{title}: {feature}" if feature is not None else title)
     return fig

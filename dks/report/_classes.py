@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from dks import _config
+from dks.report._glance import term
 from dks.report._kit import escape, fmt_share, is_number, scrolled, table
 
 __all__ = ["class_noise_section", "layer_note", "rule_note", "threshold_cell"]
@@ -68,9 +69,14 @@ def layer_note(s):
             "many pairs with shuffled labels as with the true ones while a large class keeps "
             "almost none. See"
         )
+    where = (
+        '<a href="#class-noise">Noise per class</a>'
+        if s.get("class_noise")
+        else "<code>class_noise.csv</code> (<code>dks characterize</code> writes it)"
+    )
     return (
         '<p class="note">A single share per layer averages over classes, and so hides the '
-        f'small ones: {why} <a href="#class-noise">Noise per class</a>.</p>'
+        f"small ones: {why} {where}.</p>"
     )
 
 
@@ -82,7 +88,8 @@ def class_noise_section(s):
     # the thresholds of each class, when they differ (with the global rule: the table above)
     per_class = s.get("thresholds") == "per_class"
     header = ("Class", "Images", "Kept, true labels", "Kept, shuffled labels")
-    header += ("Expected noise share",) + (("t<sup>+</sup>", "t<sup>−</sup>") if per_class else ())
+    header += (term("noise-share", "Expected noise share"),)
+    header += ("t<sup>+</sup>", "t<sup>−</sup>") if per_class else ()
 
     def class_table(chosen):
         rows = []

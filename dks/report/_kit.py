@@ -51,6 +51,9 @@ th, td { border: 1px solid #d0d0d0; padding: 0.3em 0.6em; vertical-align: top; }
 th { background: #f0f0f0; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.ref td { color: #777; font-style: italic; }
+tr.noisy td { color: #888; background: #fafafa; } .flag { color: #b35c00; font-size: 0.85em; }
+a.term { color: inherit; text-decoration: underline dotted; }
+dl dt { font-weight: 600; margin-top: 0.6em; } dl dd { margin-left: 1.5em; }
 td.feats { font-size: 0.9em; }
 code, .feat { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
               font-size: 0.92em; }

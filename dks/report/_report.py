@@ -118,6 +118,7 @@ from collections.abc import Mapping
 from dks.datasets import PAPER_TABLE4
 from dks.plotting import FIGURE_TEXT
 from dks.report._classes import class_noise_section, layer_note, rule_note, threshold_cell
+from dks.report._glance import PAPER, glance_section, glossary_section, term
 from dks.report._kit import CSS, escape, figure, fmt_num, fmt_share, is_number, scrolled, table
 from dks.report._page import write_page
 from dks.report._validity import validity_section
@@ -183,7 +184,7 @@ def _run_section(s):
     fields = (
         ("dataset_name", "Dataset", None),
         ("dataset", "Images from", None),
-        ("source", "Kind of source", None),
+        ("source", "Kind of images", "source"),
         ("model", "Model", None),
         ("n_images", "Images", None),
         ("n_classes", "Classes", "classes"),
@@ -199,11 +200,13 @@ def _run_section(s):
         value = s[key]
         if kind == "time" and is_number(value):
             cell = _time_cell(value, s.get("timings"))
+        elif kind == "source":
+            cell = escape(_SOURCES.get(value, value))
         elif kind == "classes" and s.get("class_depth"):
             cell = f"{fmt_num(value)}: the folder paths to depth {fmt_num(s['class_depth'])}"
         else:
             cell = fmt_num(value)
-        rows.append((escape(label), cell))
+        rows.append((term("source", escape(label)) if kind == "source" else escape(label), cell))
     params = s.get("parameters")
     if isinstance(params, Mapping):
         rows += [(f"<code>{escape(k)}</code>", fmt_num(v)) for k, v in params.items()]
@@ -212,6 +215,15 @@ def _run_section(s):
     rows_html = table(("Setting", "Value"), rows)
     return f'<section id="run"><h2>Run</h2>{rows_html}{_EXPLORE_NOTE}</section>'
 
+
+#: The kinds of source (``summary["source"]``) in words.
+_SOURCES = {
+    "folder": "a folder of class folders",
+    "manifest": "a manifest (a table of paths and labels)",
+    "webdataset": "WebDataset shards",
+    "hf-dataset": "a Hugging Face dataset",
+    "default": "the default dataset (a class-balanced subset of Fashion-MNIST's test split)",
+}
 
 #: How to open the interactive explorer (a static page cannot start its server).
 _EXPLORE_NOTE = (
@@ -226,8 +238,9 @@ def _thresholds_section(s, paper_reference):
     keys = ("t_plus", "d_avg_t_plus", "t_minus", "d_avg_t_minus")
     if all(s.get(k) is None for k in keys):
         return ""
-    header = ("Dataset", "t<sup>+</sup>", "d<sub>avg</sub>(t<sup>+</sup>)")
-    header += ("t<sup>−</sup>", "d<sub>avg</sub>(t<sup>−</sup>)")
+    davg = term("davg", "d<sub>avg</sub>")
+    header = ("Dataset", term("thresholds", "t<sup>+</sup>"), f"{davg}(t<sup>+</sup>)")
+    header += (term("thresholds", "t<sup>−</sup>"), f"{davg}(t<sup>−</sup>)")
     rows = [
         (
             escape(s.get("dataset_name") or s.get("dataset") or "this dataset"),
@@ -250,7 +263,11 @@ def _thresholds_section(s, paper_reference):
                 )
             )
             classes.append("ref")
-    out = ['<section id="thresholds"><h2>Noise thresholds (paper\'s Table 4)</h2>']
+    out = [
+        '<section id="thresholds"><h2>Noise thresholds (the '
+        + term("paper", "paper's Table 4")
+        + ")</h2>"
+    ]
     out.append(table(header, rows, num_cols=(1, 2, 3, 4), row_class=classes))
     out.append(
         '<p class="note">A pair (feature f, class c) is kept as characteristic of c by '
@@ -258,9 +275,9 @@ def _thresholds_section(s, paper_reference):
         "D<sub>KS</sub> &lt; t<sup>−</sup>; pairs in between are treated as noise. "
         + (
             rule_note(s)
-            or "The thresholds maximize d<sub>avg</sub>, the average number of features per "
-            "class beyond x with the true labels minus the same with shuffled labels (paper's "
-            "Eq. 4)."
+            or f"The thresholds maximize {term('davg', 'd<sub>avg</sub>')}, the average number "
+            "of features per class beyond x with the true labels minus the same with shuffled "
+            f"labels (the {term('paper', 'paper')}'s Eq. 4)."
         )
         + (
             " The grey rows are the paper's values for comparison (VGG19 embedding): "
@@ -297,7 +314,8 @@ def _counts_table(s):
         ("n_pairs_minus", "Pairs kept by absence (D<sub>KS</sub> &lt; t<sup>−</sup>)", None),
         (
             "n_noise_features",
-            "Features noise for every class (t<sup>+</sup> and t<sup>−</sup>)",
+            term("noise-features", "Features that are noise for every class")
+            + " (t<sup>+</sup> and t<sup>−</sup>)",
             n_noise,
         ),
         ("n_noise_features_plus", "Features with no D<sub>KS</sub> &gt; t<sup>+</sup>", None),
@@ -317,7 +335,7 @@ _LAYER_COLUMNS = (
     ("kept_shuffled", ("kept_null",), "Kept, shuffled labels", "share"),
     ("kept_presence", ("kept_plus",), "Kept by t<sup>+</sup>", "share"),
     ("kept_absence", ("kept_minus",), "Kept by t<sup>−</sup>", "share"),
-    ("n_noise", ("n_noise_features",), "Features noise for every class", "num"),
+    ("n_noise", ("n_noise_features",), "Features that are noise for every class", "num"),
 )
 
 
@@ -355,7 +373,9 @@ def _layers_section(s):
             + [fmt[kind](_lookup(layer, key, aliases)) for key, aliases, _, kind in present]
         )
     return (
-        '<section id="layers"><h2>Per layer: share of pairs kept (paper\'s Fig. 10)</h2>'
+        '<section id="layers"><h2>Per layer: share of pairs kept (the '
+        + term("paper", "paper's Fig. 10")
+        + ")</h2>"
         "<p>Share of each layer's (feature, class) pairs beyond the thresholds. Compare the "
         "true labels with the shuffled ones: the latter is the noise that the thresholds let "
         "through.</p>"
@@ -386,7 +406,7 @@ def _noise_section(s, max_listed):
         "t<sup>−</sup> for any class: they describe no class of this dataset beyond noise "
         "(the paper finds 38 to 108 such features, nearly all in fc7).</p>"
     )
-    shown = names[:max_listed]
+    shown = names[: int(max_listed)]
     more = f" … and {len(names) - len(shown):,} more" if len(names) > len(shown) else ""
     out.append(
         f"<details><summary>Show the {len(shown):,} names</summary><p>"
@@ -426,24 +446,48 @@ def _classes_section(s):
     )
     present = [c for c in columns if any(_lookup(row, c[0], c[1]) is not None for row in classes)]
     header = ["Class"] + [label for _, _, label in present]
-    header += ["Top features by presence (D<sub>KS</sub>)", "Top features by absence"]
-    rows = []
+    header += [
+        term("feature-name", "Top features") + " by presence (D<sub>KS</sub>)",
+        "Top features by absence",
+    ]
+    noise = {str(r.get("class")): r for r in s.get("class_noise") or []}
+    rows, marks = [], []
     for row in classes:
+        flag = noise.get(str(row.get("name")), {})
+        mostly = bool(flag.get("mostly_noise"))
+        marks.append("noisy" if mostly else "")
+        share = fmt_share(flag.get("noise_share")) if flag.get("kept") else "nothing kept"
+        name = escape(row.get("name", "?"))
+        if mostly:
+            name += (
+                f'<br><span class="flag">{term("mostly-noise", "mostly noise")} '
+                f"(noise share {share})</span>"
+            )
         rows.append(
-            [escape(row.get("name", "?"))]
+            [name]
             + [fmt_num(_lookup(row, key, aliases)) for key, aliases, _ in present]
             + [
                 _feature_list(row.get("top_presence"), "pos"),
                 _feature_list(row.get("top_absence"), "neg"),
             ]
         )
+    n_noisy = marks.count("noisy")
     return (
         '<section id="classes"><h2>Per class: top features</h2>'
         "<p>For each class, how many features characterize it beyond the thresholds, and the "
         "features with the highest D<sub>KS</sub> (more active in the class than elsewhere) and "
-        "the lowest (less active in the class than elsewhere).</p>"
+        "the lowest (less active in the class than elsewhere)."
+        + (
+            f" The {n_noisy} classes marked <i>mostly noise</i> (greyed) keep mostly what chance "
+            "keeps: their top features are more likely chance than signal."
+            if n_noisy
+            else ""
+        )
+        + "</p>"
         + scrolled(
-            table(header, rows, num_cols=tuple(range(1, 1 + len(present)))), len(rows), "classes"
+            table(header, rows, num_cols=tuple(range(1, 1 + len(present))), row_class=marks),
+            len(rows),
+            "classes",
         )
         + "</section>"
     )
@@ -474,7 +518,9 @@ _READING_GUIDE = (
     '<span class="neg">D<sub>KS</sub> &lt; 0</span>: lower values in c, so c is characterized by '
     "its <b>absence</b> (the feature is common in the dataset but rare in c). D<sub>KS</sub> "
     "near 0: the feature says little about c. Shuffled labels show how large D<sub>KS</sub> gets "
-    "by chance, which sets the thresholds t<sup>+</sup> and t<sup>−</sup>.</p></section>"
+    "by chance, which sets the thresholds t<sup>+</sup> and t<sup>−</sup>. The method and the "
+    f"equations and figures cited are those of {PAPER}; the words used are defined at the end, "
+    '<a href="#glossary">Words used in this report</a>.</p></section>'
 )
 
 
@@ -519,16 +565,18 @@ def write_report(
         raise TypeError(f"'summary' must be a dict; got {type(summary).__name__} instead.")
     figures = dict(figures or {})
     sections = [
+        ("glance", "At a glance", glance_section(summary)),
         ("run", "Run", _run_section(summary)),
         ("reading", "How to read D_KS", _READING_GUIDE),
         ("thresholds", "Noise thresholds", _thresholds_section(summary, paper_reference)),
         ("layers", "Per layer", _layers_section(summary)),
-        ("noise", "Features noise for every class", _noise_section(summary, int(max_listed))),
+        ("noise", "Features that are noise for every class", _noise_section(summary, max_listed)),
         ("classes", "Per class", _classes_section(summary)),
         ("class-noise", "Noise per class", class_noise_section(summary)),
         ("skipped", "Skipped images", _skipped_section(summary)),
         ("validity", "Validity", validity_section(summary)),
         ("figures", "Figures", _figures_section(figures, captions, dpi)),
+        ("glossary", "Words used in this report", glossary_section()),
     ]
     meta = [
         escape(summary[key])

@@ -234,7 +234,7 @@ async function featureView(name, cls) {
   const images = el("div", { class: "images" }, d.top.map((t) => el("figure", {},
     t.served ? el("img", { src: `/api/image?row=${t.row}`, alt: t.image, loading: "lazy" }) : el("div", { class: "noimg muted" }, "no image file in the results folder"),
     el("figcaption", {}, el("a", { href: href("class", t.class) }, t.class), ` ${fmt(t.value, 2)}`, el("br"), el("span", { class: "muted" }, t.image)))));
-  parts.push(el("h2", {}, "Images that activate it most"),
+  parts.push(el("h2", {}, "Images where its value is largest"),
     d.sample.exact ? null : el("p", { class: "muted" }, `Among the ${d.sample.n} images of the explorer's sample of the ${d.sample.of} (and the chosen class's).`),
     cropsRow(name, "presence", "Cropped to the receptive field of the place where it fires most in each image", d.top.some((t) => t.served) ? null : images), images);
   if (d.fig1 && d.fig1.dks < 0)
