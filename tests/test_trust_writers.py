@@ -20,15 +20,18 @@ Image = pytest.importorskip("PIL.Image")
 
 from dks.results._lock import lock_path, writer_lock  # noqa: E402
 from tests.pipeline_helpers import REPO  # noqa: E402
-from tests.process_helpers import EMBED, start_embed  # noqa: E402
-from tests.test_cli_store import _make_folder  # noqa: E402
+from tests.process_helpers import (  # noqa: E402
+    EMBED,
+    make_folder,
+    start_embed,
+)
 
 pytestmark = pytest.mark.torch
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    return _make_folder(tmp_path_factory.mktemp("writers") / "images")
+    return make_folder(tmp_path_factory.mktemp("writers") / "images")
 
 
 def _dks(*args, timeout=300):
