@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
 
 from dks._engine import FeatureSource, block_stats, lazy_kind, non_finite_error
 
-__all__ = ["FullNetworkEmbedding"]
+__all__ = ["FullNetworkEmbedding", "pack_ternary", "unpack_ternary"]
 
 #: Columns standardized at once for an in-memory ``X`` (bounds the float64 temporaries).
 _COLUMNS = 512
@@ -205,7 +205,7 @@ class FullNetworkEmbedding(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_), a memory map, a Zarr array or
+        X : array-like of shape (n_samples, n_features), a memory map, a Zarr array or
             the ``X`` of an embedding store
             Finite values; the last three are read in column blocks.
 
@@ -261,6 +261,75 @@ class FullNetworkEmbedding(TransformerMixin, BaseEstimator):
         if self.selector is not None:
             tags.target_tags.required = get_tags(self.selector).target_tags.required
         return tags
+
+
+def pack_ternary(codes):
+    """Store values in ``{-1, 0, 1}`` in 2 bits each: four features per byte.
+
+    The discretized embedding is int8 (one byte per feature) so that it goes straight to a
+    classifier; stored or sent, it needs only 2 bits per feature (``log2(3) = 1.58`` at
+    best). Code ``v + 1`` (0, 1 or 2) of feature ``4 * j + i`` goes to bits ``2 * i`` and
+    ``2 * i + 1`` of byte ``j``; the last byte is padded with code 1 (value 0).
+
+    Parameters
+    ----------
+    codes : array-like of shape (n_samples, n_features), values in {-1, 0, 1}
+
+    Returns
+    -------
+    packed : ndarray of shape (n_samples, ceil(n_features / 4)), uint8
+
+    See Also
+    --------
+    unpack_ternary : The inverse.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dks.fne import pack_ternary, unpack_ternary
+    >>> codes = np.array([[1, 0, -1, 1, -1]], dtype=np.int8)
+    >>> packed = pack_ternary(codes)
+    >>> packed.shape, packed.dtype
+    ((1, 2), dtype('uint8'))
+    >>> unpack_ternary(packed, n_features=5)
+    array([[ 1,  0, -1,  1, -1]], dtype=int8)
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be 2-D (n_samples, n_features); got shape {codes.shape}.")
+    if codes.size and (codes.min() < -1 or codes.max() > 1):
+        raise ValueError("codes must hold -1, 0 and 1 only (FullNetworkEmbedding's output).")
+    n_samples, n_features = codes.shape
+    padded = np.ones((n_samples, -(-n_features // 4) * 4), dtype=np.uint8)
+    padded[:, :n_features] = codes + 1
+    quads = padded.reshape(n_samples, -1, 4)
+    return (quads[..., 0] | quads[..., 1] << 2 | quads[..., 2] << 4 | quads[..., 3] << 6).astype(
+        np.uint8
+    )
+
+
+def unpack_ternary(packed, n_features):
+    """The int8 codes in ``{-1, 0, 1}`` of :func:`pack_ternary`'s output.
+
+    Parameters
+    ----------
+    packed : ndarray of shape (n_samples, ceil(n_features / 4)), uint8
+    n_features : int
+        Features before packing (the padding of the last byte is dropped).
+
+    Returns
+    -------
+    codes : ndarray of shape (n_samples, n_features), int8
+    """
+    packed = np.asarray(packed, dtype=np.uint8)
+    if packed.ndim != 2 or packed.shape[1] != -(-n_features // 4):
+        raise ValueError(
+            f"packed must have shape (n_samples, {-(-n_features // 4)}) for n_features="
+            f"{n_features}; got {packed.shape}."
+        )
+    shifts = np.array([0, 2, 4, 6], dtype=np.uint8)
+    codes = (packed[..., None] >> shifts) & 3
+    return codes.reshape(packed.shape[0], -1)[:, :n_features].astype(np.int8) - 1
 
 
 def _zscores(block, mean, scale):

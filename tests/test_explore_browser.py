@@ -1,7 +1,7 @@
 """dks explore in a real browser: Playwright driving Debian's Chromium.
 
-The screenshots go to a temporary folder; with ``DKS_EXPLORE_SHOTS=docs/_static`` they
-replace those of the docs (docs/explore.rst).
+The screenshots go to a temporary folder, or to ``DKS_EXPLORE_SHOTS``; the docs' are of a
+nested, unbalanced folder, made by ``python docs/screenshots.py`` (but ``explore_crops.png``).
 """
 
 import json
@@ -147,5 +147,128 @@ def test_names_are_shown_as_text(tmp_path, browser):
             assert EVIL in page.locator("main").inner_text(), view
         assert page.locator("main img[src='x']").count() == 0
         assert page.evaluate("window.__pwned") is None
+    finally:
+        handle.stop()
+
+
+def test_class_view_says_how_stable_the_verdict_is(tmp_path, browser):
+    from dks.pipeline import validate
+
+    out = make_results(tmp_path / "results")
+    characterize(out, shuffles=2, jobs=1, verbose=False, progress=False)
+    handle = dks.explore(out, port=0)
+    try:
+        page = browser.new_page()
+        page.goto(handle.url + "#/class/cat")
+        page.wait_for_selector("#stability")
+        assert "not measured (run dks validate" in page.locator("#stability").inner_text()
+    finally:
+        handle.stop()
+    validate(out, k=(1, 2), splits=2, bootstrap=0, jobs=1, verbose=False)
+    row = dks.load_results(out)["stability"]
+    (i,) = np.flatnonzero(row["name"] == "cat")
+    handle = dks.explore(out, port=0)
+    try:
+        page = browser.new_page()
+        page.goto(handle.url + "#/class/cat")
+        page.wait_for_selector("#stability b")
+        text = page.locator("#stability").inner_text()
+        assert text.startswith("How stable is this verdict? Jaccard ")
+        assert f"chance {row['jaccard_chance'][i]:.3f}" in text
+        assert "between two halves of 6 images" in text and "Ablation: replacing its 1 " in text
+    finally:
+        handle.stop()
+
+
+@pytest.mark.filterwarnings("ignore:1 class\\(es\\) have fewer:UserWarning")
+def test_explorer_and_report_agree_and_export(tmp_path, browser):
+    """One class's noise share and the colours of the two signs are the same in the report
+    and in the explorer; the CSV, SVG and PNG exports download what the page shows; tables
+    sort; filters survive Back; a search that finds nothing says so; a stray % is harmless."""
+    import csv
+
+    from dks.pipeline import report
+
+    pytest.importorskip("matplotlib")
+    out = make_uneven_results(tmp_path / "results", n_features=40, n_planted=3)
+    characterize(out, shuffles=2, jobs=1, verbose=False, progress=False)
+    report(out, verbose=False)
+    with open(out / "class_noise.csv", newline="") as fh:
+        noise = {r["class"]: r for r in csv.DictReader(fh)}
+    name = next(c for c, r in noise.items() if r["mostly_noise"] == "1")  # flagged in both
+    expected = f"{100 * float(noise[name]['noise_share']):.1f}%"
+    handle = dks.explore(out, port=0)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        page.goto(handle.url + "files/report.html")
+        row = page.locator("#class-noise table").first.locator(f"tr:has(td:text-is('{name}'))")
+        report_share = row.locator("td").nth(4).inner_text()
+        colors = (
+            "['pos', 'neg'].map((c) => { const e = document.createElement('span'); "
+            "e.className = c; document.body.append(e); return getComputedStyle(e).color; })"
+        )
+        report_colors = page.evaluate(colors)
+        page.goto(f"{handle.url}#/class/{name}")
+        page.wait_for_selector("#noise-share .value")
+        assert page.locator("#noise-share .value").inner_text() == report_share == expected
+        assert "Mostly noise" in page.locator("#noise-share").inner_text()
+        assert page.evaluate(colors) == report_colors
+        assert report_colors[0] != report_colors[1]
+
+        # CSV of the ranked features, in the order shown, against numpy
+        res = dks.load_results(out)
+        c = res["embedding_meta"]["classes"].index(name)
+        row_dks = res["dks"][c]
+        t_plus, t_minus = res["thresholds"]["t_plus"], res["thresholds"]["t_minus"]
+        kept = np.flatnonzero((row_dks > t_plus) | (row_dks < t_minus))
+        kept = kept[np.argsort(-np.abs(row_dks[kept]), kind="stable")]
+        with page.expect_download() as download:
+            page.click("button.export:text('CSV')")
+        rows = list(csv.reader(Path(download.value.path()).read_text("utf-8").splitlines()))
+        assert rows[0] == ["feature", "layer", "dks", "kept_by"]
+        names = res["embedding_meta"]["feature_names"]
+        assert [r[0] for r in rows[1:]] == [names[j] for j in kept]
+        np.testing.assert_allclose([float(r[2]) for r in rows[1:]], row_dks[kept], atol=1e-4)
+        with page.expect_download() as download:
+            page.click(".chart button:text('SVG')")
+        assert Path(download.value.path()).read_text("utf-8").startswith("<svg")
+        with page.expect_download() as download:
+            page.click(".chart button:text('PNG')")
+        assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+        # a filter survives a visit to a feature and Back; sorting by a column
+        page.select_option("select[name='sign']", "negative")
+        assert "sign=negative" in page.url
+        first = page.locator("main table a").first.inner_text()
+        page.click(f"main table a:text-is('{first}')")
+        page.wait_for_selector("#across ~ div table")
+        across = "#across ~ div table td.num:nth-child(2)"  # the D_KS column
+        values = [float(v) for v in page.locator(across).all_inner_texts()]
+        assert values == sorted(values, reverse=True)  # D_KS, highest first
+        page.click("#across ~ div th:text('D_KS')")
+        values = [float(v) for v in page.locator(across).all_inner_texts()]
+        assert values == sorted(values)
+        marks = page.locator("#across ~ div table td:nth-child(5)").all_inner_texts()
+        assert any(m.startswith("t") for m in marks)  # what passes t+ / t- is marked
+        page.go_back()
+        page.wait_for_selector("#noise-share")
+        assert page.locator("select[name='sign']").input_value() == "negative"
+
+        # the two-class view: every feature, a plot, and its CSV
+        other = next(x for x in noise if x != name)
+        page.goto(f"{handle.url}#/pair/{name}/{other}")
+        page.wait_for_selector(".chart svg circle")
+        with page.expect_download() as download:
+            page.click("button.export:text('CSV')")
+        rows = list(csv.reader(Path(download.value.path()).read_text("utf-8").splitlines()))
+        assert len(rows) == 1 + len(names)
+
+        # a search that finds nothing says so; a lone % in the URL is no crash
+        page.fill("#search", "no-such-name-at-all")
+        page.dispatch_event("#search", "change")
+        assert "No class or feature matches" in page.locator("#search-said").inner_text()
+        page.goto(handle.url + "#/class/100%")
+        page.wait_for_selector("main .error")
+        assert "no class named '100%'" in page.locator("main").inner_text()
     finally:
         handle.stop()

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from dks import FullNetworkEmbedding, NoiseThresholdSelector
+from dks.fne import pack_ternary, unpack_ternary
 from dks.store import RowView
 from tests.feature_helpers import TINY, make_source, relu_data
 
@@ -183,3 +184,27 @@ def test_dask_input_gets_a_way_out():
     da = pytest.importorskip("dask.array")
     with pytest.raises(TypeError, match=r"to_zarr"):
         FullNetworkEmbedding().fit(da.ones((10, 3), chunks=5))
+
+
+@pytest.mark.parametrize("n_features", [1, 3, 4, 5, 8, 9])
+def test_pack_ternary_round_trip_and_layout(n_features):
+    rng = np.random.default_rng(n_features)
+    codes = rng.integers(-1, 2, size=(7, n_features)).astype(np.int8)
+    packed = pack_ternary(codes)
+    assert packed.dtype == np.uint8 and packed.shape == (7, -(-n_features // 4))
+    assert_array_equal(unpack_ternary(packed, n_features), codes)
+    # The layout, written out: code v + 1 of feature 4j + i in bits 2i, 2i + 1 of byte j.
+    expected = np.zeros(packed.shape, dtype=np.int64)
+    for f in range(-(-n_features // 4) * 4):
+        value = codes[:, f].astype(np.int64) + 1 if f < n_features else 1
+        expected[:, f // 4] += value << (2 * (f % 4))
+    assert_array_equal(packed, expected)
+
+
+def test_pack_ternary_errors():
+    with pytest.raises(ValueError, match="-1, 0 and 1 only"):
+        pack_ternary(np.array([[2]]))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        pack_ternary(np.array([1, 0]))
+    with pytest.raises(ValueError, match=r"shape \(n_samples, 2\) for n_features=5"):
+        unpack_ternary(np.zeros((1, 1), dtype=np.uint8), 5)

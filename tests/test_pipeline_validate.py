@@ -84,6 +84,12 @@ def test_report_section_lists_unstable_classes_escaped(tmp_path):
     assert "Unstable verdicts" in section and "&lt;b&gt;x&lt;/b&gt;" in section
     assert "<b>x</b>" not in section
     assert section.count(">unstable<") == 1 and section.count(">stable<") == 1
+    assert "t<sup>+</sup> interval" not in section  # one global interval: in the text only
+    assert "[+0.100, +0.200]" in section
+    summary["validity"]["classes"][1] = {**stable, "t_plus_low": 0.3, "t_plus_high": 0.4}
+    html = write_report(tmp_path / "p.html", summary).read_text(encoding="utf-8")
+    section = html[html.index('id="validity"') :]
+    assert "t<sup>+</sup> interval" in section and "[+0.300, +0.400]" in section
     assert 'id="validity"' not in write_report(tmp_path / "s.html", {}).read_text()
 
 

@@ -280,7 +280,7 @@ def test_the_run_section_tells_how_to_open_the_explorer(tmp_path):
     text = write_report(tmp_path / "r.html", {"n_images": 10}, paper_reference=False).read_text()
     parse(text)
     note = re.search(r'<p class="note" id="explore">(.*?)</p>', text, re.S)
-    assert note and "<code>dks explore DIR</code>" in note.group(1)
+    assert note and "<code>dks explore RESULTS_DIR</code>" in note.group(1)
     assert text.index('id="run"') < text.index('id="explore"') < text.index('id="reading"')
 
 

@@ -54,6 +54,11 @@ def _crops(out):
     return json.loads((out / "embedding.zarr" / "manifest.json").read_text())["settings"]["crops"]
 
 
+def done_files(out):
+    """The files of the store of ``out`` (its chunks and markers)."""
+    return [p for p in (out / "embedding.zarr").rglob("*") if p.is_file()]
+
+
 def _holding(out, timeout=120):
     """Wait until some process holds the lock of ``out``; its record."""
     lock = lock_path(out)
@@ -185,3 +190,60 @@ try:
 except ResultsBusyError as exc:
     print(exc)
 """
+
+
+# ------------------------------------------------------------------------- 5. full disk
+@pytest.mark.slow
+def test_a_full_disk_keeps_the_previous_statistics_and_says_so(images, tmp_path):
+    from tests.test_faults import _tmpfs
+
+    with _tmpfs(tmp_path / "disk", "size=8m") as disk:
+        out = disk / "results"
+        assert _dks("embed", images, "--out", out, *EMBED)[0] == 0
+        assert _dks("characterize", out, "--shuffles", "2", "-q")[0] == 0
+        kept = {n: (out / n).read_bytes() for n in ("dks.npy", "thresholds.json", "summary.json")}
+        # room for the new store (the old one is removed first), not for new statistics
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        (disk / "ballast").write_bytes(b"\0" * (free - 64 * 1024))
+        code, err = _dks("analyze", images, "--out", out, *EMBED, "--crops", "none")
+        assert code == 1, err
+        (line,) = [x for x in err.splitlines() if x.startswith("dks analyze: error:")]
+        assert f"The disk of the results folder {str(out)!r} is full" in line
+        assert (
+            "no file of the results folder was replaced or removed, the new ones are written "
+            "only once complete (embedding.json, dks.npy, thresholds.json kept); "
+            "embedding.zarr holds the new embedding, complete, which the rerun reuses."
+        ) in line
+        assert {n: (out / n).read_bytes() for n in kept} == kept  # as the message says
+        (disk / "ballast").unlink()
+        done = sorted((p.name, p.stat().st_mtime_ns) for p in done_files(out))
+        code, err = _dks("embed", images, "--out", out, *EMBED, "--crops", "none")
+        assert code == 0, err
+        # as the message says: the new embedding was complete, nothing embedded again
+        assert sorted((p.name, p.stat().st_mtime_ns) for p in done_files(out)) == done
+
+
+# -------------------------------------------------------------- 6. a damaged Zarr chunk
+@pytest.mark.slow
+def test_a_damaged_chunk_is_named_and_embedded_again_by_the_next_embed(images, tmp_path):
+    from tests.process_helpers import finish
+
+    out = tmp_path / "results"
+    finish(start_embed(out, images))  # 6 chunks of 2 rows
+    chunk = out / "embedding.zarr" / "X" / "c" / "2" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:-100])  # its index (checksummed) cut short
+    code, err = _dks("characterize", out, "--shuffles", "2")
+    assert code == 1, err
+    assert (
+        f"dks characterize: error: The embedding store {str(out / 'embedding.zarr')!r} is "
+        "damaged: its chunk file X/c/2/0 (rows 4 to 5) cannot be read (ValueError: "
+    ) in err
+    assert (
+        "They are marked to be embedded again: rerun `dks embed` with the options the "
+        "embedding was made with (embedding.zarr/manifest.json lists them), which embeds those "
+        "rows only, then this command."
+    ) in err
+    err = finish(start_embed(out, images))
+    assert "resuming, 5 chunk(s) of 2 rows already done" in err  # only the damaged one
+    code, err = _dks("characterize", out, "--shuffles", "2", "-q")
+    assert code == 0, err

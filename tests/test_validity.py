@@ -273,3 +273,16 @@ def test_stability_parameters_are_checked(kwargs, message):
     X, y = planted(n_per_class=10)
     with pytest.raises(InvalidParameterError, match=message):
         stability(X, y, **kwargs)
+
+
+def test_ablation_scores_a_probe_without_decision_function_by_its_probabilities():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = planted(n_per_class=40, n_features=12)
+    res = ablation(X, y, k=4, probe=KNeighborsClassifier(5), random_state=0)
+    row = _row(res, "a", 4, "presence")
+    truth = y[res.test_index] == "a"
+    knn = KNeighborsClassifier(5).fit(X[res.train_index], y[res.train_index] == "a")
+    expected = roc_auc_score(truth, knn.predict_proba(X[res.test_index])[:, 1])
+    assert row["auc"] == pytest.approx(expected)
+    assert row["drop"] > 0.1  # the neighbours of "a" are found by the planted features

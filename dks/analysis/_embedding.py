@@ -133,7 +133,7 @@ def _fill(embedder, inputs, out, log):
     return elapsed
 
 
-def embedding_step(out, images, settings, log):
+def embedding_step(out, images, settings, log, *, defer=False):
     """Fill ``out/embedding.zarr`` and commit ``embedding.json`` + ``skipped.csv``.
 
     Parameters
@@ -144,6 +144,11 @@ def embedding_step(out, images, settings, log):
         The images, at their final place (the default dataset is committed before).
     settings : EmbedSettings
     log : Log
+    defer : bool, default=False
+        Do not commit: return the writer of the embedding's files instead, for the
+        transaction that also writes the statistics, figures and report (:func:`analyze`:
+        the previous ones stay until the new ones are complete). Not for shards, which
+        commit the embedding when the last one completes the store.
 
     Returns
     -------
@@ -151,6 +156,9 @@ def embedding_step(out, images, settings, log):
         Whether the saved embedding was complete and unchanged (nothing computed).
     complete : bool
         False when this run was a shard and other shards still have chunks to fill.
+    commit : callable or None
+        With ``defer``: ``commit(stage)`` writes the embedding's files into the
+        :class:`~dks.results._folder.Transaction` ``stage``.
     """
     from dks.store import open_embedding
 
@@ -194,7 +202,7 @@ def embedding_step(out, images, settings, log):
             f"{store.n_chunks} chunks of the "
             f"store are done. The last shard to finish completes {out}."
         )
-        return reused, False
+        return reused, False, None
     labels = np.asarray(images.labels).tolist()
     if store.labels is None or store.labels.tolist() != labels:
         store.set_labels(labels)
@@ -206,8 +214,11 @@ def embedding_step(out, images, settings, log):
             f"{first.error}"
         )
     seconds = saved[2].settings.get("seconds") if reused else elapsed
-    _commit(out, images, store, settings, model, embedder, seconds, reused, log)
-    return reused, True
+    meta = _meta(images, store, settings, model, embedder, seconds)
+    if defer and shard is None:
+        return reused, True, lambda stage: _write(stage, meta, store, settings, log)
+    _commit(out, meta, store, settings, reused, log)
+    return reused, True, None
 
 
 def _meta(images, store, settings, model, embedder, seconds):
@@ -256,26 +267,30 @@ def _meta(images, store, settings, model, embedder, seconds):
     )
 
 
-def _commit(out, images, store, settings, model, embedder, seconds, reused, log):
+def _write(stage, meta, store, settings, log):
+    """The embedding's files in the transaction ``stage`` (the store as hard links)."""
+    stage.reuse(STORE, IMAGES_DIR)
+    write_json(stage.path / "embedding.json", meta.to_dict())
+    write_csv(
+        stage.path / "skipped.csv",
+        ("path", "class", "reason"),
+        ((s["path"], s["class"], s["reason"]) for s in meta.skipped),
+    )
+    if settings.export_npy:
+        store.to_npy(stage.path / "embedding.npy")
+        log(f"embed: exported {stage.out / 'embedding.npy'}")
+
+
+def _commit(out, meta, store, settings, reused, log):
     """The transaction of the embedding's metadata (the store is carried over as hard links).
 
     With shards, two may complete the store at the same moment and both commit the same
     files: a commit that loses that race finds the folder committed and stops there.
     """
-    meta = _meta(images, store, settings, model, embedder, seconds)
     for attempt in range(3):
         try:
             with transaction(out) as stage:
-                stage.reuse(STORE, IMAGES_DIR)
-                write_json(stage.path / "embedding.json", meta.to_dict())
-                write_csv(
-                    stage.path / "skipped.csv",
-                    ("path", "class", "reason"),
-                    ((s["path"], s["class"], s["reason"]) for s in meta.skipped),
-                )
-                if settings.export_npy:
-                    store.to_npy(stage.path / "embedding.npy")
-                    log(f"embed: exported {out / 'embedding.npy'}")
+                _write(stage, meta, store, settings, log)
                 if reused:
                     stage.reuse(*STATS_FILES, *REPORT_FILES, VALIDITY_DIR)
                 elif any(stage.has_old(n) for n in (*STATS_FILES, *REPORT_FILES)):

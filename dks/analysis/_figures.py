@@ -174,7 +174,7 @@ def report_step(path, *, log, shown=None, limit="auto"):
     from dks.report import write_report
 
     shown = path if shown is None else shown
-    data = load_results(path)
+    data = load_results(path, shown=shown)
     settings = data["embedding_meta"].settings
     reader = embedding_reader(data["embedding_meta"], limit)
     settings["max_image_pixels"] = reader.max_image_pixels

@@ -25,6 +25,7 @@ from dks.results import (
     EmbedSettings,
     Log,
     check_out,
+    damaged_store,
     disk_errors,
     format_seconds,
     read_json,
@@ -115,7 +116,7 @@ max_image_pixels, progress, data_home, download, verbose, wait
     log = Log(verbose)
     settings = EmbedSettings.of(locals())
     with _writing(out, "embed", settings, wait, log), disk_errors(out):
-        out, reused, complete = _embed(
+        out, reused, complete, _ = _embed(
             "embed", images, out, settings, (limit_per_class, class_depth), data_home,
             download, log,
         )  # fmt: skip
@@ -135,7 +136,7 @@ def _writing(out, caller, settings=None, wait=False, log=None):
     return writer_lock(out, command, shared=shard, wait=wait, log=log, elsewhere=not given)
 
 
-def _embed(caller, images, out, settings, listing, data_home, download, log):
+def _embed(caller, images, out, settings, listing, data_home, download, log, defer=False):
     """Check, then commit the images and the embedding of ``out`` on their own.
 
     ``listing`` is ``(limit_per_class, class_depth)``: which images of a folder, and how deep
@@ -188,8 +189,7 @@ def _embed(caller, images, out, settings, listing, data_home, download, log):
                     "dataset); recomputing it"
                 )
         imgs = imgs.moved_to(out / IMAGES_DIR)
-    reused, complete = embedding_step(out, imgs, settings, log)
-    return out, reused, complete
+    return (out, *embedding_step(out, imgs, settings, log, defer=defer))
 
 
 def _stats_keywords(caller, bins, shuffles, resolution, jobs, thresholds, max_noise_share, **rest):
@@ -200,9 +200,13 @@ def _stats_keywords(caller, bins, shuffles, resolution, jobs, thresholds, max_no
     return {**stats, **rest}
 
 
-def _statistics(stage, *, bins, log, **stats):
-    """The statistics files in ``stage``, from the embedding carried over into it."""
-    stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
+def _statistics(stage, *, bins, log, embedding=None, **stats):
+    """The statistics files in ``stage``, from the embedding carried over into it (or
+    written there by ``embedding``, the deferred commit of :func:`embedding_step`)."""
+    if embedding is None:
+        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
+    else:
+        embedding(stage)
     return statistics_step(stage.path, n_bins=parse_bins(bins), log=log, **stats)
 
 
@@ -388,18 +392,20 @@ def analyze(
 def _analyze(images, out, listing, data_home, download, *, settings, stats, log, start):
     """:func:`analyze` inside its writer's lock."""
     verbose = log.verbose
-    # Two commits: the embedding (the long part) first, so that a failure in a later step
-    # does not throw it away (the next run reuses it); then statistics, figures and report.
+    # The store (the long part) is filled in place, so that a failure in a later step does
+    # not throw it away (the next run reuses it); its files, the statistics, figures and
+    # report are one transaction: the previous ones stay until the new ones are complete.
     with disk_errors(out):
-        out, reused, complete = _embed(
+        out, reused, complete, embedding = _embed(
             "analyze", images, out, settings, listing, data_home,
-            download, log,
+            download, log, defer=True,
         )  # fmt: skip
     if not complete:  # a shard: the one that completes the store runs the rest
         return Analysis(out, {}, None, reused, dict(log.timings))
     try:
-        with disk_errors(out), transaction(out) as stage:
-            selector, summary = _statistics(stage, **stats, log=log)
+        damage = damaged_store(out, reopen=True)
+        with damage, disk_errors(out, step="results"), transaction(out) as stage:
+            selector, summary = _statistics(stage, **stats, log=log, embedding=embedding)
             seconds = read_json(stage.path / "embedding.json")["settings"].get("seconds")
             if seconds is not None:
                 note = " (saved embedding reused)" if reused else ""
@@ -459,7 +465,8 @@ local_cluster, progress, verbose, wait
     )  # fmt: skip
     out = check_out(results, must_exist=True)
     lock = _writing(out, "characterize", wait=wait, log=log)
-    with lock, disk_errors(out), transaction(out) as stage:
+    damage = damaged_store(out, reopen=True)
+    with lock, damage, disk_errors(out, "results"), transaction(out) as stage:
         selector, summary = _statistics(stage, **stats, log=log)
         save_summary(stage.path, summary, start, log)
         if any(stage.has_old(n) for n in REPORT_FILES):
@@ -497,7 +504,9 @@ def report(results, *, max_image_pixels="auto", verbose=True, wait=False):
             f"{str(out)!r} has no statistics yet (missing {', '.join(missing)}); run "
             "`dks characterize` first."
         )
-    with _writing(out, "report", wait=wait, log=log), disk_errors(out), transaction(out) as stage:
+    lock = _writing(out, "report", wait=wait, log=log)
+    damage = damaged_store(out, reopen=True)
+    with lock, damage, disk_errors(out, "results"), transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, VALIDITY_DIR)
         summary = report_step(stage.path, log=log, shown=out, limit=max_image_pixels)
     log(f"report written to {out / 'report.html'}")

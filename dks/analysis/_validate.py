@@ -147,7 +147,7 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
 
     headline = _headline(abl, stab)
     lock = writer_lock(out, "dks validate", elsewhere=False)  # one writer at a time
-    with lock, disk_errors(out), transaction(out) as stage:
+    with lock, disk_errors(out, "results"), transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES)
         folder = stage.path / VALIDITY_DIR
         abl.write_csv(folder / "ablation.csv")

@@ -360,15 +360,18 @@ class Views:
         ]
         return out
 
-    def pair_view(self, a, b, top=50):
-        """The features that separate classes ``a`` and ``b``: largest D_KS differences."""
+    def pair_view(self, a, b, top=None):
+        """The features that separate classes ``a`` and ``b``, largest D_KS difference first:
+        all of them (the page filters them by layer and sign), or the ``top`` first."""
         ca, cb = self.cls(a), self.cls(b)
         diff = self.dks[ca] - self.dks[cb]
-        n = min(top, diff.size)
+        n = diff.size if top is None else min(top, diff.size)
         order = np.argsort(-np.abs(diff), kind="stable")[:n]
         return {
             "a": a,
             "b": b,
+            "t_plus": [_clean(float(self.t_plus[ca])), _clean(float(self.t_plus[cb]))],
+            "t_minus": [_clean(float(self.t_minus[ca])), _clean(float(self.t_minus[cb]))],
             "rows": [
                 {
                     "feature": self.features[j],

@@ -229,7 +229,8 @@ _SOURCES = {
 _EXPLORE_NOTE = (
     '<p class="note" id="explore">Every class and feature interactively (features ranked per '
     "class, the paper's Fig. 1 for any pair, two classes compared): run "
-    "<code>dks explore DIR</code>, DIR being the folder of this report, and open the URL it "
+    "<code>dks explore RESULTS_DIR</code>, RESULTS_DIR being the folder of this report, and open "
+    "the URL it "
     "prints.</p>"
 )
 

@@ -96,22 +96,27 @@ def _stable(row):
 
 
 def _stability_table(rows, what, size):
-    header = (
-        what, size, "Jaccard (mean)", "min – max", "chance", "Pairs kept by a half",
-        "t<sup>+</sup> interval", "t<sup>−</sup> interval", "Verdict",
-    )  # fmt: skip
-    body = [
-        [
+    """One row per class or layer; the threshold intervals only where they differ by row
+    (per-class thresholds): the global rule's are in the text above."""
+    plus = [_interval(r.get("t_plus_low"), r.get("t_plus_high")) for r in rows]
+    minus = [_interval(r.get("t_minus_low"), r.get("t_minus_high")) for r in rows]
+    per_row = len(set(plus)) > 1 or len(set(minus)) > 1
+    header = [what, size, "Jaccard (mean)", "min – max", "chance", "Pairs kept by a half"]
+    if per_row:
+        header += ["t<sup>+</sup> interval", "t<sup>−</sup> interval"]
+    header.append("Verdict")
+    body = []
+    for i, r in enumerate(rows):
+        cells = [
             escape(r["name"]),
             str(r["size"]),
             _num(r.get("jaccard")),
             f"{_num(r.get('jaccard_min'))} – {_num(r.get('jaccard_max'))}",
             _num(r.get("jaccard_chance")),
-            _num(r.get("kept"), 3),
-            _interval(r.get("t_plus_low"), r.get("t_plus_high")),
-            _interval(r.get("t_minus_low"), r.get("t_minus_high")),
-            "stable" if _stable(r) else "unstable",
+            _num(r.get("kept"), 0),
         ]
-        for r in rows
-    ]
-    return table(header, body, num_cols=(1, 2, 4, 5), row_class=None)
+        if per_row:
+            cells += [plus[i], minus[i]]
+        cells.append("stable" if _stable(r) else "unstable")
+        body.append(cells)
+    return table(header, body, num_cols=(1, 2, 4, 5))

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from dks._atomic import atomic_open
+from dks.results._damage import embedding_fix, load_json, load_npy, stats_fix
 from dks.results._errors import AnalysisError
 from dks.results._layer_groups import layer_groups
-from dks.results._records import EmbeddingRecord
 from dks.results._settings import STORE_SETTINGS
+from dks.results._records import EmbeddingRecord
 
 __all__ = [
     "CLASS_NOISE_COLUMNS",
@@ -91,9 +92,21 @@ def jsonable(obj):
 
 
 def save_npy(path, array):
-    """Write ``array`` as a C-ordered ``.npy`` file (no pickles)."""
+    """Write ``array`` as a C-ordered ``.npy`` file (no pickles).
+
+    Through the file object's ``write`` only: numpy writes a real file with ``tofile``, whose
+    short write on a full disk is an OSError without ``errno`` ("N requested and M
+    written"), which :func:`~dks.results._errors.disk_errors` could not tell from others.
+    """
     with atomic_open(path) as fh:
-        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+        np.save(_Stream(fh), np.ascontiguousarray(array), allow_pickle=False)
+
+
+class _Stream:
+    """A writable stream that numpy does not take for a real file."""
+
+    def __init__(self, fh):
+        self.write = fh.write
 
 
 def write_csv(path, header, rows):
@@ -152,7 +165,7 @@ def read_embedding(path, meta):
     return store.X
 
 
-def read_embedding_meta(path):
+def read_embedding_meta(path, shown=None):
     """``embedding.json`` of the results folder ``path``, its settings completed from the store.
 
     The settings of :data:`~dks.results._settings.STORE_SETTINGS` (crops, sizes, tokens,
@@ -169,7 +182,10 @@ def read_embedding_meta(path):
     -------
     meta : dict
     """
-    meta = EmbeddingRecord.from_dict(read_json(path / "embedding.json"))
+    shown = path if shown is None else Path(shown)
+    meta = EmbeddingRecord.from_dict(
+        load_json(path / "embedding.json", embedding_fix(shown), shown / "embedding.json")
+    )
     from dks.store import MANIFEST
 
     if meta.store is not None and (path / meta.store / MANIFEST).is_file():
@@ -200,7 +216,7 @@ def embedding_reader(meta, limit="auto"):
     return ImageReader(background, limit)
 
 
-def load_results(path):
+def load_results(path, *, shown=None):
     """Read a results folder back.
 
     The files are described in :doc:`/results`.
@@ -209,6 +225,9 @@ def load_results(path):
     ----------
     path : str or os.PathLike
         A folder written by :func:`~dks.pipeline.analyze` (or the step functions).
+    shown : str or os.PathLike, optional
+        The folder named in the messages about damaged files (the results folder, when
+        ``path`` is the temporary folder of a command rewriting it); default ``path``.
 
     Returns
     -------
@@ -237,23 +256,36 @@ def load_results(path):
     ((10, 3120), 0.151)
     """
     path = Path(path)
-    meta = read_embedding_meta(path)
+    shown = path if shown is None else Path(shown)
+    meta = read_embedding_meta(path, shown)
     results = {
         "embedding": read_embedding(path, meta),
         "embedding_meta": meta,
         "layers": layer_groups(meta, path),
     }
-    for name in ("dks", "null_dks", "relevance"):
+    fix = stats_fix(shown)
+    pairs = (len(meta.classes), len(meta.feature_names))
+    shapes = {"dks": pairs, "null_dks": (None, *pairs), "relevance": pairs}
+    for name, shape in shapes.items():
         if (path / f"{name}.npy").is_file():
-            results[name] = np.load(path / f"{name}.npy")
+            results[name] = load_npy(path / f"{name}.npy", shape, fix, shown / f"{name}.npy")
     for name in ("thresholds", "summary"):
         if (path / f"{name}.json").is_file():
-            results[name] = read_json(path / f"{name}.json")
-    if (path / "curves.csv").is_file():
-        curves = np.loadtxt(path / "curves.csv", delimiter=",", skiprows=1, ndmin=2)
-        results["grid"], results["d_avg_plus"], results["d_avg_minus"] = curves.T
-    if (path / "class_noise.csv").is_file():
-        results["class_noise"] = read_class_noise(path / "class_noise.csv")
+            results[name] = load_json(path / f"{name}.json", fix, shown / f"{name}.json")
+    for name in ("curves.csv", "class_noise.csv"):
+        if not (path / name).is_file():
+            continue
+        try:
+            if name == "curves.csv":
+                curves = np.loadtxt(path / name, delimiter=",", skiprows=1, ndmin=2)
+                results["grid"], results["d_avg_plus"], results["d_avg_minus"] = curves.T
+            else:
+                results["class_noise"] = read_class_noise(path / name)
+        except (ValueError, KeyError, IndexError) as exc:
+            raise AnalysisError(
+                f"{str(shown / name)!r} is damaged: it is not the table dks writes "
+                f"({type(exc).__name__}: {exc}). {fix}"
+            ) from None
     results.update(read_validity(path))
     return results
 

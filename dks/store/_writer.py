@@ -54,7 +54,13 @@ from dks.store._layout import (
 )
 from dks.store._stamps import changed_rows, stamp, stamps
 
-__all__ = ["StoreRestartedWarning", "StoreWriter", "chunk_rows_for"]
+__all__ = [
+    "StoreRestartedWarning",
+    "StoreWriter",
+    "chunk_rows_for",
+    "relocate",
+    "reopen_chunks",
+]
 
 
 class StoreRestartedWarning(UserWarning):
@@ -305,13 +311,7 @@ class StoreWriter:
     def _reopen(self, chunks):
         """Undo the completion, then the markers of ``chunks`` (a kill in between leaves
         markers whose stamps still differ, so the next run reopens them again)."""
-        if not chunks:
-            return
-        (self.path / COMPLETE).unlink(missing_ok=True)
-        fsync_dir(self.path)
-        for chunk in chunks:
-            (self.path / DONE / f"{chunk}.json").unlink(missing_ok=True)
-        fsync_dir(self.path / DONE)
+        reopen_chunks(self.path, chunks)
 
     # ------------------------------------------------------------------ chunks
     def done_chunks(self):
@@ -478,6 +478,28 @@ def relocate(path, images):
         record["fingerprint"] = full["fingerprint"]
         _write_json(path / COMPLETE, record)
     return full["fingerprint"]
+
+
+def reopen_chunks(path, chunks, *, damaged=False):
+    """Mark ``chunks`` of the store ``path`` to be embedded again by the next writer.
+
+    The completion is undone first, then the chunks' done markers are removed (a kill in
+    between leaves a store that is incomplete, whose writer checks every chunk's marker).
+    For chunks whose images changed, and for ``damaged`` chunks
+    (:mod:`dks.results._damage`), whose files are removed too: a write that does not
+    cover a whole shard would read the damaged one first.
+    """
+    if not chunks:
+        return
+    path = Path(path)
+    (path / COMPLETE).unlink(missing_ok=True)
+    fsync_dir(path)
+    for chunk in chunks:
+        (path / DONE / f"{chunk}.json").unlink(missing_ok=True)
+    fsync_dir(path / DONE)
+    if damaged:
+        for chunk in chunks:
+            shutil.rmtree(path / ARRAY / "c" / str(chunk), ignore_errors=True)
 
 
 def _remove_partial_chunks(array_dir):

@@ -14,15 +14,29 @@ and layers, since otherwise a column or a layer name means different things in e
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from dks._options import option
 from dks.analysis import require_matplotlib
 from dks.datasets import PAPER_TABLE4
-from dks.results import AnalysisError, Log, load_results, read_json, write_json
+from dks.results import (
+    AnalysisError,
+    Log,
+    check_writable,
+    disk_errors,
+    load_results,
+    read_json,
+    transaction,
+    write_json,
+    writer_lock,
+)
 
-__all__ = ["compare"]
+__all__ = ["COMPARISON_FILE", "compare"]
+
+#: The file that marks a comparison folder (refused as ``--out`` of anything else).
+COMPARISON_FILE = "comparison.json"
 
 #: What must be equal for the per-layer parts: (label, how to read it from embedding.json).
 _SAME_EMBEDDING = (
@@ -95,6 +109,8 @@ def compare(
     paths = [Path(p) for p in results]
     if len(paths) < 2:
         raise AnalysisError(f"A comparison needs two results folders or more; got {len(paths)}.")
+    out = _check_out(out, paths)
+    _warn_repeated(paths)
     require_matplotlib()
     runs = [Run(name, path, data) for name, path, data in _load(paths, names)]
     differences = embedding_differences(runs)
@@ -106,9 +122,6 @@ def compare(
         raise AnalysisError(
             f"{option('reference')} {reference!r} is none of the datasets compared: {names}."
         )
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise AnalysisError(f"The output {str(out)!r} exists and is not a folder.")
     per_layer = layer_differences(runs) if layerwise else None
     rows = [_table_row(run) for run in runs]
     text = compare_in_words(rows, per_layer, differences)
@@ -124,20 +137,86 @@ def compare(
         "differences": differences,
         "text": text,
     }
-    with log.stage("compare", f"{len(runs)} results folders: {', '.join(names)}"):
+    stage_name = f"{len(runs)} results folders: {', '.join(names)}"
+    lock = writer_lock(out, "dks compare", wait=False)
+    with (
+        lock,
+        disk_errors(out, "results"),
+        transaction(out) as stage,
+        log.stage("compare", stage_name),
+    ):
         from dks.plotting import save_figure
 
+        # written beside the folder, swapped in once complete (the previous one kept until then)
         figures = {}
         for key, (title, caption, make) in compare_figures(runs, reference, layerwise).items():
-            written = save_figure(make(), out / "figures" / key, formats=("png", "svg"))
+            written = save_figure(make(), stage.path / "figures" / key, formats=("png", "svg"))
             figures[key] = (title, caption, next(p for p in written if p.suffix == ".png"))
-        write_json(out / "comparison.json", comparison)
-        page = write_compare_page(out / "report.html", comparison, figures)
+        write_json(stage.path / COMPARISON_FILE, comparison)
+        write_compare_page(stage.path / "report.html", comparison, figures)
+    page = out / "report.html"
     log(f"compare: report -> {page}")
     return {**comparison, "report": page}
 
 
 _TABLE_KEYS = ("t_plus", "d_avg_t_plus", "t_minus", "d_avg_t_minus")
+
+
+def _check_out(out, paths):
+    """The absolute output folder: new, empty, or a comparison folder (nothing else of the
+    user's is replaced); never one of the results folders compared."""
+    if out is None:
+        raise AnalysisError(f"No output folder given ({option('out')}).")
+    out = Path(out).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise AnalysisError(f"The output {str(out)!r} exists and is not a folder.")
+    if any(_same(out, path) for path in paths):
+        raise AnalysisError(
+            f"The output folder {str(out)!r} is one of the results folders compared; its "
+            f"report would be replaced. Choose a new folder ({option('out')} comparison)."
+        )
+    cwd = Path.cwd().absolute()
+    if out.parent == out or out == cwd or out in cwd.parents:
+        raise AnalysisError(
+            f"The output folder {str(out)!r} is the current folder or one of its parents; "
+            f"choose a new sub-folder ({option('out')} comparison)."
+        )
+    if out.is_dir() and any(out.iterdir()) and not (out / COMPARISON_FILE).is_file():
+        what = (
+            "a dks results folder"
+            if (out / "embedding.json").exists()
+            else "not a comparison folder"
+        )
+        raise AnalysisError(
+            f"The output folder {str(out)!r} exists, is not empty and is {what} (no "
+            f"{COMPARISON_FILE}); choose a new or empty folder ({option('out')}), so that "
+            "nothing of yours is replaced."
+        )
+    check_writable(out)
+    return out
+
+
+def _same(a, b):
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _warn_repeated(paths):
+    """Warn where one results folder is given more than once (compared with itself)."""
+    seen = []
+    for path in paths:
+        if any(_same(path, other) for other in seen):
+            warnings.warn(
+                f"The results folder {str(path)!r} is given more than once: compared with "
+                "itself, it shows no difference. Give the results folders of different "
+                "datasets.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return
+        seen.append(path)
 
 
 def _table_row(run):

@@ -221,9 +221,10 @@ def ablation(
         np.arange(X.shape[0]), test_size=test_size, stratify=y, random_state=rng
     )
     char = clone(KSCharacterizer(progress=False) if characterizer is None else characterizer)
-    char.fit(X[train], y[train])
+    X_train, y_train = X[train], y[train]  # one copy of the training rows for every fit
+    char.fit(X_train, y_train)
     classes, dks = char.classes_, np.asarray(char.dks_)
-    mean = X[train].mean(axis=0)
+    mean = X_train.mean(axis=0)
     original = X[test]
     work = original.copy()
     probe = (
@@ -233,7 +234,7 @@ def ablation(
     )
     rows = {name: [] for name in ABLATION_COLUMNS}
     for c, cls in enumerate(classes):
-        model = _fit_probe(probe, X[train], y[train] == cls, rng)
+        model = _fit_probe(probe, X_train, y_train == cls, rng)
         truth = y[test] == cls
         auc = _auc(model, work, truth)
 

@@ -194,7 +194,8 @@ def stability(
         splits, full, boots = _fits(base, X, y, members, layers, n_splits, n_bootstrap, rng)
     # The selector's warnings (a class too small to shuffle, ...) once each, not once a fit.
     for category, text in dict.fromkeys((w.category, str(w.message)) for w in caught):
-        warnings.warn(f"stability (fits of halves, bootstraps): {text}", category, stacklevel=2)
+        # stacklevel 3: past sklearn's validate_params wrapper, to the caller of stability
+        warnings.warn(f"stability (fits of halves, bootstraps): {text}", category, stacklevel=3)
     n_classes = classes.shape[0]
     t_plus = np.array([_per_class(s.t_plus_, n_classes) for s in boots]).reshape(-1, n_classes)
     t_minus = np.array([_per_class(s.t_minus_, n_classes) for s in boots])
