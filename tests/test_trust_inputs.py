@@ -50,7 +50,7 @@ def _env():
     return {**os.environ, "PYTHONPATH": path}
 
 
-def _embed(images, out, timeout=300):
+def _embed(images, out, *extra, timeout=300):
     """``dks embed IMAGES --out OUT`` in its own process; (returncode, stderr)."""
     done = subprocess.run(
         [
@@ -62,6 +62,7 @@ def _embed(images, out, timeout=300):
             "--out",
             os.fspath(out),
             *EMBED,
+            *extra,
         ],
         capture_output=True,
         cwd=REPO,
@@ -203,3 +204,17 @@ def test_an_unreadable_folder_is_reported_as_permission_denied(tmp_path):
     finally:
         (root / "dog" / "sub").chmod(0o755)
         (root / "cat").chmod(0o755)
+
+
+# ------------------------------------------------------------- 8. -q with skipped files
+def test_quiet_still_says_that_files_were_skipped_in_one_line(tmp_path):
+    root = _images(tmp_path / "data")
+    (root / "dog" / "empty.png").write_bytes(b"")
+    code, err = _embed(root, tmp_path / "results", "-q")
+    assert code == 0, err
+    assert err.splitlines() == [
+        f"dks: warning: Skipped 1 of 5 images that could not be read (listed in "
+        f"{tmp_path / 'results' / 'skipped.csv'}); the first: input 2 (file "
+        f"{str(root / 'dog' / 'empty.png')!r}): UnidentifiedImageError: cannot identify image "
+        f"file {str(root / 'dog' / 'empty.png')!r}"
+    ]

@@ -37,6 +37,7 @@ column overlaps the reads and statistics of this one, and its files are still in
 cache when they are read back.
 """
 
+import errno
 import os
 import shutil
 import sys
@@ -259,7 +260,12 @@ class FeatureSource:
                 if self._closing:
                     return
             try:
-                self._spill(group)
+                try:
+                    self._spill(group)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                        raise
+                    raise OSError(self._spill_full(exc)) from exc
             except BaseException as exc:  # handed to the reads
                 with state:
                     self._spill_error = exc
@@ -287,12 +293,31 @@ class FeatureSource:
             for r0, r1 in self._row_steps:
                 rows = np.asarray(self.X[r0:r1, c0:c1], dtype=self.dtype)
                 for f, (f0, f1) in zip(files, blocks, strict=True):
-                    np.ascontiguousarray(rows[:, f0 - c0 : f1 - c0]).tofile(f)
+                    # write(), not tofile(): a full disk is then ENOSPC, not a short write
+                    f.write(np.ascontiguousarray(rows[:, f0 - c0 : f1 - c0]).data)
                 del rows
         finally:
             for f in files:
                 f.close()
             release_free_memory()  # the row steps' heap, before the blocks are read
+
+    def _spill_full(self, exc):
+        """The message of a spill that does not fit in the temporary directory."""
+        n_rows, n_features = self.X.shape
+        need = n_rows * n_features * np.dtype(self.dtype).itemsize
+        try:
+            stat = os.statvfs(self._tmpdir)
+            free = f"{stat.f_bavail * stat.f_frsize / 2**20:,.0f} MiB free"
+        except (OSError, AttributeError):
+            free = "less free"
+        where = os.path.dirname(self._tmpdir)
+        return (
+            f"The temporary directory {where!r} (TMPDIR) is full ({exc.strerror}): the "
+            f"statistics spill the embedding there ({n_rows:,} rows x {n_features:,} features "
+            f"read column block by column block), which needs {need / 2**20:,.0f} MiB ({free}). "
+            "Set the environment variable TMPDIR to a folder on a disk with that much room "
+            "(e.g. TMPDIR=/scratch/tmp dks characterize ...), or free space there."
+        )
 
     def _block_path(self, f0):
         return os.path.join(self._tmpdir, f"{f0}.bin")

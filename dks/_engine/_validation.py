@@ -178,6 +178,7 @@ def encode_labels(estimator, y):
     counts : ndarray of shape (n_classes,), int64
     """
     name = type(estimator).__name__
+    _check_one_label_type(name, y)
     kind = type_of_target(y, input_name="y", raise_unknown=True)
     if kind not in ("binary", "multiclass"):
         raise ValueError(
@@ -201,6 +202,23 @@ def encode_labels(estimator, y):
             stacklevel=3,
         )
     return classes, codes.astype(np.int32).ravel(), counts
+
+
+def _check_one_label_type(name, y):
+    """Refuse labels that mix strings with other values (``[1, "cat"]``): they cannot be
+    sorted into classes, and numpy's own error (a ``UFuncTypeError``) does not say why."""
+    y = np.asarray(y, dtype=object) if not isinstance(y, np.ndarray) else y
+    if y.dtype != object or y.size == 0:
+        return
+    flat = y.ravel()
+    is_str = np.fromiter((isinstance(v, str) for v in flat), dtype=bool, count=flat.size)
+    if is_str.any() and not is_str.all():
+        text, other = flat[np.argmax(is_str)], flat[np.argmin(is_str)]
+        raise ValueError(
+            f"{name} got labels in y that mix types: strings (e.g. {text!r}) and "
+            f"{type(other).__name__} values (e.g. {_show(other)}). Give every label one "
+            "type, e.g. y = np.asarray(y).astype(str)."
+        )
 
 
 def _show(value):

@@ -208,11 +208,15 @@ def embedding_step(out, images, settings, log, *, defer=False):
         store.set_labels(labels)
     if store.skipped:
         first = store.skipped[0]
-        log(
-            f"embed: skipped {len(store.skipped)} of {len(inputs)} images that could not be "
+        said = (
+            f"skipped {len(store.skipped)} of {len(inputs)} images that could not be "
             f"read (listed in {out / 'skipped.csv'}); the first: {first.description}: "
             f"{first.error}"
         )
+        if log.verbose:
+            log(f"embed: {said}")
+        else:  # quiet: still one line (a warning), never silence about images left out
+            warnings.warn(said[0].upper() + said[1:], UserWarning, stacklevel=2)
     seconds = saved[2].settings.get("seconds") if reused else elapsed
     meta = _meta(images, store, settings, model, embedder, seconds)
     if defer and shard is None:

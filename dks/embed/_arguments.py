@@ -7,8 +7,10 @@ and what to pass instead.
 """
 
 import contextlib
+import functools
 import os
 from numbers import Integral
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,6 +24,7 @@ __all__ = [
     "autocast",
     "check_precision",
     "check_sizes",
+    "cpu_bfloat16_flags",
     "machine_gpus",
     "probe_size",
     "resolve_device",
@@ -118,6 +121,27 @@ def check_precision(precision, device):
             f"precision='bfloat16' is not supported by the CUDA device {device}; use "
             "'float16' or 'float32'."
         )
+
+
+#: The CPU flags (Linux ``/proc/cpuinfo``) of instructions that compute bfloat16 natively: the
+#: AVX512-BF16 dot products and the AMX tiles, which oneDNN's bfloat16 kernels use.
+BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bfloat16_flags(cpuinfo="/proc/cpuinfo"):
+    """The :data:`BFLOAT16_FLAGS` this machine's CPU has: ``()`` if none or unknown.
+
+    Read from ``cpuinfo`` (the first ``flags`` line; Linux only: elsewhere the file does not
+    exist and the answer is ``()``, which keeps float32).
+    """
+    try:
+        with Path(cpuinfo).open(encoding="ascii", errors="replace") as lines:
+            flags = next((line for line in lines if line.startswith("flags")), "")
+    except OSError:
+        return ()
+    present = set(flags.partition(":")[2].split())
+    return tuple(flag for flag in BFLOAT16_FLAGS if flag in present)
 
 
 def resolve_precision(precision, device):

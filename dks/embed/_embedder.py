@@ -144,14 +144,10 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         fit in one batch. On CUDA the crops are made on the device (see :ref:`gpu`).
     output : str, os.PathLike or None, default=None
         None: return an in-memory array. A path ending in ``.npy``: write the embedding
-        there batch by batch (memory does not grow with the number of images) and return
-        it as a read-only :class:`numpy.memmap`. The file is written under a temporary
-        name and renamed when complete, so it is either complete and valid or absent (an
-        existing file is replaced only on success). Every :meth:`transform` call writes
-        this file anew. A path ending in ``.zarr``: a chunked, resumable store (see
-        :ref:`store`): a rerun after a kill continues where it stopped, and
-        :func:`dks.store.open_embedding` reads it; :meth:`transform` returns its rows as a
-        Zarr array (or a lazy row view when inputs were skipped).
+        there batch by batch and return it as a read-only :class:`numpy.memmap`; the file
+        is complete and valid or absent (written under a temporary name, renamed at the
+        end), anew at every :meth:`transform`. A path ending in ``.zarr``: a chunked,
+        resumable store (see :ref:`store`), whose rows :meth:`transform` returns.
     shard : (int, int), str or None, default=None
         With a ``.zarr`` ``output``: ``(k, n)`` or ``"k/n"`` (``k`` from 0) makes this
         process fill only the ``k``-th of ``n`` chunk-aligned row ranges, so that ``n``
@@ -184,8 +180,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     resize_, crop_size_, interpolation_ : int or tuple, (int, int), str
         The resize, crop size and interpolation used (``"auto"`` resolved).
     weights_ : str or None
-        The weights loaded: a torchvision weights name, a file, ``"as given"`` for a
-        module, or None for random weights.
+        The weights loaded (a name, a file, ``"as given"``), or None for random weights.
     image_reader_ : dks.sources.ImageReader
         ``background`` and ``max_image_pixels``, checked: how the images are decoded.
     layer_modules_ : list of (str, str)
@@ -373,7 +368,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         size = probe_size(self.crops, resize, crop_size)
         x = torch.zeros((1, 3, *size), device=device).contiguous(memory_format=torch.channels_last)
         with autocast(device, autocast_dtype):  # paper layers: columns ordered by depth
-            layers, dims, order = probe(module, layers, x, reducer, sort=self.layers == "paper")
+            layers, dims, order, crop_bytes = probe(
+                module, layers, x, reducer, sort=self.layers == "paper"
+            )
 
         self.model_ = module
         self.device_ = device
@@ -402,6 +399,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         # (dks.embed._device_crops); on the CPU the workers make them (the same values),
         # so that the main process's threads only run the network.
         self._crop_on_device = device.type == "cuda"
+        # On the CPU a batch runs in parts whose activations fit EMBED_CPU_FORWARD_BYTES.
+        self._crop_bytes = crop_bytes if device.type == "cpu" else None
         self.image_reader_ = reader
         return self
 
@@ -484,8 +483,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
                 with torch.inference_mode(), self._autocast():
                     for groups, errors in iterator:
                         bad = [self._bad_input(source, i, message) for i, message in errors]
+                        n_crops = self._preprocess.n_crops
                         indices, features = recorder.embed_batch(
-                            groups, self.device_, self._dims, self._preprocess.n_crops
+                            groups, self.device_, self._dims, n_crops, self._forward_rows(n_crops)
                         )
                         bar.update(indices.size + len(errors))
                         yield indices, features, bad
@@ -546,6 +546,13 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
                 "to skip such inputs."
             )
         return SkippedInput(index, description, message)
+
+    def _forward_rows(self, n_crops):
+        """Crops run at once: whole images whose activations fit the CPU budget (None: all)."""
+        crop_bytes = getattr(self, "_crop_bytes", None)  # absent in older pickles
+        if not crop_bytes:
+            return None
+        return max(1, _config.EMBED_CPU_FORWARD_BYTES // (n_crops * crop_bytes)) * n_crops
 
     @property
     def layer_modules_(self):

@@ -20,7 +20,14 @@ import contextlib
 import numpy as np
 import torch
 
-__all__ = ["LayerRecorder", "Reducer", "StopForward", "probe", "reduce_output"]
+__all__ = [
+    "ActivationMeter",
+    "LayerRecorder",
+    "Reducer",
+    "StopForward",
+    "probe",
+    "reduce_output",
+]
 
 
 class StopForward(Exception):
@@ -206,18 +213,25 @@ class LayerRecorder:
 
         return hook
 
-    def run(self, x):
+    def run(self, x, rows=None):
         """Run the model on ``x``; return the reduced outputs, in the order of ``layers``.
 
         Parameters
         ----------
         x : torch.Tensor
             A batch the model accepts.
+        rows : int or None, default=None
+            Run at most this many rows of ``x`` at once (None: all): the activations of a
+            forward pass grow with its rows, and the reduced outputs do not depend on how
+            the rows are grouped.
 
         Returns
         -------
         outputs : list of torch.Tensor of shape (N, C_l), float32
         """
+        if rows is not None and len(x) > rows:
+            parts = [self.run(x[i : i + rows]) for i in range(0, len(x), rows)]
+            return [torch.cat(layer) for layer in zip(*parts, strict=True)]
         self._outputs = {}
         self.calls = {}
         self.order = []
@@ -233,16 +247,17 @@ class LayerRecorder:
         self._outputs = {}
         return outputs
 
-    def embed_batch(self, groups, device, dims, n_crops):
+    def embed_batch(self, groups, device, dims, n_crops, rows=None):
         """Features of a batch's images, ``(indices, float32 array)`` in input order.
 
         ``groups`` are ``(indices, crops)`` of one crop size each; ``dims`` the features of
-        each layer at fit time; the ``n_crops`` crops of an image are averaged.
+        each layer at fit time; the ``n_crops`` crops of an image are averaged; ``rows``
+        crops at most run at once (:meth:`run`).
         """
         all_indices, all_features = [], []
         for indices, crops in groups:
             x = crops.to(device, non_blocking=True)
-            outputs = self.run(x)
+            outputs = self.run(x, rows=rows)
             for (name, _), out, dim in zip(self.layers, outputs, dims, strict=True):
                 if out.shape[1] != dim:
                     raise ValueError(
@@ -265,7 +280,7 @@ class LayerRecorder:
 
 
 def probe(module, layers, x, reduce=None, *, sort=False):
-    """Run ``x`` (a blank crop) once: the layer widths and the order the layers run in.
+    """Run ``x`` (a blank crop) once: the layer widths, their order, the activations' size.
 
     Parameters
     ----------
@@ -285,9 +300,11 @@ def probe(module, layers, x, reduce=None, *, sort=False):
     widths : list of int
     order : list of str
         Module paths in the order their hooks ran.
+    activation_bytes : int
+        The activations that the forward pass of ``x`` held at once (:class:`ActivationMeter`).
     """
     recorder = LayerRecorder(module, layers, None, count_calls=True, reduce=reduce)
-    with recorder, torch.inference_mode():
+    with recorder, ActivationMeter(module) as meter, torch.inference_mode():
         outputs = recorder.run(x)
     repeated = {p: c for p, c in recorder.calls.items() if c > 1}
     if repeated:
@@ -302,4 +319,47 @@ def probe(module, layers, x, reduce=None, *, sort=False):
         rank = {path: i for i, path in enumerate(recorder.order)}
         pairs = sorted(zip(layers, widths, strict=True), key=lambda p: rank[p[0][1]])
         layers, widths = [p[0] for p in pairs], [p[1] for p in pairs]
-    return list(layers), widths, recorder.order
+    return list(layers), widths, recorder.order, meter.peak
+
+
+class ActivationMeter:
+    """While entered, measure the bytes of activations a forward pass holds at once.
+
+    An estimate: the largest sum, over the leaf modules that run, of the bytes of a module's
+    input and output tensors (both are alive while it runs; in a chain of layers, that pair
+    is the peak; an in-place output is its input, counted once). It grows in proportion to
+    the rows of the input, so a forward pass of one crop gives the cost of a crop. The hooks
+    are removed on exit.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    """
+
+    def __init__(self, module):
+        self.module = module
+        self.peak = 0
+        self._handles = []
+
+    def __enter__(self):
+        leaves = [m for m in self.module.modules() if next(m.children(), None) is None]
+        self._handles = [m.register_forward_hook(self._hook) for m in leaves]
+        return self
+
+    def __exit__(self, *exc_info):
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        return False
+
+    def _hook(self, module, inputs, output):
+        tensors = {t.data_ptr(): t for t in _tensors((inputs, output))}  # in place: once
+        self.peak = max(self.peak, sum(t.numel() * t.element_size() for t in tensors.values()))
+
+
+def _tensors(value):
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _tensors(item)

@@ -5,6 +5,7 @@
 dependency, no CDN, works offline. See :doc:`/explore`.
 """
 
+import errno
 import warnings
 
 from dks._options import option
@@ -63,11 +64,7 @@ def explore(results, *, port=8765, host="127.0.0.1", open_browser=False, block=F
     try:
         server = serve(views, host, port)
     except OSError as exc:
-        raise OSError(
-            exc.errno,
-            f"cannot listen on {host}:{port} ({exc.strerror}): the port is probably taken; "
-            f"choose another with {option('port')} (0: any free port)",
-        ) from None
+        raise OSError(_cannot_listen(host, port, exc)) from None
     if open_browser:
         import webbrowser
 
@@ -77,6 +74,22 @@ def explore(results, *, port=8765, host="127.0.0.1", open_browser=False, block=F
         server.serve_forever()
         return server
     return server.start()
+
+
+def _cannot_listen(host, port, exc):
+    """Why the explorer cannot listen on ``host:port``, and what to do, in one line."""
+    if exc.errno == errno.EADDRINUSE:
+        why = "another program is using that port"
+    elif exc.errno == errno.EACCES:
+        why = "ports below 1024 need administrator rights"
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        why = f"{host} is not an address of this machine (see {option('host')})"
+    else:
+        why = exc.strerror or type(exc).__name__
+    return (
+        f"cannot listen on {host}:{port}: {why}; choose another with {option('port')} "
+        "(0: any free port)"
+    )
 
 
 class _CallableModule(type(__import__("sys"))):

@@ -8,12 +8,17 @@ the feature view is shown; the request waits a few seconds for the answer, else 
 after the other (a queue), so the other views keep being answered by the server's threads.
 Answers are kept in memory per ``(feature, sign)``; nothing is written anywhere. The images
 are named as in ``embedding.json`` (relative to its ``images_root``), never by their path.
+
+A page asks again at once while it shows the view; work that nobody asked for during
+twice the wait (its page closed, or moved on to another feature) is dropped from the queue
+when its turn comes, so that abandoned requests never keep the worker busy.
 """
 
 import base64
 import io
 import queue
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -54,6 +59,8 @@ class CropWorker:
         self._thread = None
         self._embedder = None
         self._embedder_error = None
+        self._asked = {}  # (feature, sign) -> when a request last waited for it
+        self.dropped = 0  # abandoned computations dropped from the queue
 
     def view(self, feature, sign="presence"):
         """The crops of ``feature`` for ``sign``, or ``{"status": "computing"}`` after
@@ -62,6 +69,7 @@ class CropWorker:
         sign = check_sign(sign, allowed=("presence", "absence"), name="the query parameter sign")
         key = (j, sign)
         with self._lock:
+            self._asked[key] = time.monotonic()
             future = self._answers.get(key)
             if future is None:
                 future = self._answers[key] = Future()
@@ -75,6 +83,7 @@ class CropWorker:
             done = [k for k, f in self._answers.items() if f.done()]
             for old in done[: max(0, len(self._answers) - CACHE_ANSWERS)]:
                 del self._answers[old]
+                self._asked.pop(old, None)
         try:
             return future.result(timeout=self.wait)
         except FutureTimeout:
@@ -82,14 +91,28 @@ class CropWorker:
 
     def _run(self):
         while True:
-            (j, sign), future = self._queue.get()
-            if not future.set_running_or_notify_cancel():
+            key, future = self._queue.get()
+            if self._abandoned(key, future) or not future.set_running_or_notify_cancel():
                 continue
+            j, sign = key
             try:
                 future.set_result(self._compute(j, sign))
             except Exception as exc:  # a bug: said in the page's line, not a dead worker
                 name = self.views.features[j]
                 future.set_result(_unavailable(name, sign, f"{type(exc).__name__}: {exc}"))
+
+    def _abandoned(self, key, future):
+        """Drop ``key`` if no request asked for it during twice the wait (a later request
+        queues it again)."""
+        with self._lock:
+            if time.monotonic() - self._asked.get(key, 0.0) <= 2 * self.wait:
+                return False
+            if self._answers.get(key) is future:
+                del self._answers[key]
+            self._asked.pop(key, None)
+            self.dropped += 1
+        future.cancel()
+        return True
 
     def _network(self):
         """The embedder rebuilt from ``embedding.json``, once (its error too)."""

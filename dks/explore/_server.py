@@ -7,10 +7,16 @@ images that ``embedding.json`` names (:mod:`dks.explore._crops`). Every file pat
 percent-decoded, refused if it holds a ``..`` segment, then resolved with symlinks followed
 and served only if the result still lies inside its base folder. Only GET and HEAD are
 answered; nothing is ever written.
+
+An error answer names files relative to the results folder, never by their place on the
+machine. Connections are bounded: :data:`MAX_CONNECTIONS` served at once (more are closed
+at once), each dropped after :data:`IDLE_SECONDS` without a byte (a half-open connection
+holds no thread for long).
 """
 
 import json
 import mimetypes
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,7 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dks.explore._views import safe_file
 
-__all__ = ["LOOPBACK_NAMES", "STATIC", "Explorer", "serve"]
+__all__ = ["IDLE_SECONDS", "LOOPBACK_NAMES", "MAX_CONNECTIONS", "STATIC", "Explorer", "serve"]
 
 #: The names of this machine's loopback addresses (in ``--host`` and in ``Host`` headers).
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -26,9 +32,16 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 #: The explorer's assets, shipped in the package.
 STATIC = Path(__file__).resolve().parent / "static"
 
+#: Connections served at once (one thread each); more are closed without an answer.
+MAX_CONNECTIONS = 32
+
+#: Seconds a connection may stay silent (a request not sent, an answer not read).
+IDLE_SECONDS = 15
+
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "dks-explore"
+    timeout = IDLE_SECONDS  # the socket's timeout: a silent client frees its thread
     views = None  # set on the subclass made per server
     loopback_names = None  # the Host names accepted, when bound to a loopback address
 
@@ -60,9 +73,24 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, exc.args[0] if exc.args else "not found")
         except ValueError as exc:
             return self._error(400, str(exc))
+        except OSError as exc:  # a file that cannot be read: named inside the results folder
+            return self._error(500, self._os_error(exc))
         except Exception as exc:  # a bug: say it in the page and the answer, not a traceback
             return self._error(500, f"{type(exc).__name__}: {exc}")
         return self._error(404, "not found")
+
+    def _os_error(self, exc):
+        """``exc`` in words, its file named relative to the results folder (or the
+        explorer's assets), never by its absolute path."""
+        what = f"{type(exc).__name__}: {exc.strerror or 'cannot be read'}"
+        if not exc.filename:
+            return what
+        name = os.fspath(exc.filename)
+        for base in (self.views.path, STATIC):
+            base = os.fspath(Path(base).resolve())
+            if os.path.commonpath([base, os.path.abspath(name)]) == base:
+                return f"{what}: {os.path.relpath(name, base)!r}"
+        return f"{what}: {os.path.basename(name)!r}"
 
     def _host_allowed(self):
         """On a loopback address, only requests addressed to it by name (``Host``): a page
@@ -128,6 +156,33 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, :data:`MAX_CONNECTIONS` at most: a flood of connections
+    (half-open ones included) cannot make the process hold hundreds of threads."""
+
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs):
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)  # too many at once: closed, not queued
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
 class Explorer:
     """A running explorer: its ``url``, and ``stop()``.
 
@@ -138,8 +193,7 @@ class Explorer:
     def __init__(self, views, host, port):
         names = LOOPBACK_NAMES if host in LOOPBACK_NAMES else None
         handler = type("Handler", (_Handler,), {"views": views, "loopback_names": names})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _BoundedServer((host, port), handler)
         self.views = views
         shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
         shown = f"[{shown}]" if ":" in shown else shown

@@ -9,6 +9,7 @@ row: the analysis needs the class of every image.
 
 import csv
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -87,12 +88,39 @@ class Manifest(Collection):
         labels = ["" if v is None else str(v) for v in columns[label_column]]
         self.labels = check_labels(labels, where)
         self.names = [os.path.normpath(p) for p in paths]
+        _check_repeats(self.names, self.labels, self.root, where)
         self.files = self.identities
         self.rows = np.arange(len(paths), dtype=np.int64)
         self.classes = sorted(set(self.labels.tolist()))
 
     def _open(self, index):
         return os.path.join(self.root, self.names[index])
+
+
+def _check_repeats(names, labels, root, where):
+    """Refuse a file listed under two classes; warn about a file listed twice in one."""
+    first, twice = {}, []
+    for i, name in enumerate(names):
+        key = os.path.normpath(os.path.join(root, name))
+        j = first.setdefault(key, i)
+        if j == i:
+            continue
+        if labels[j] != labels[i]:
+            raise SourceError(
+                f"{where(i)} lists the file {name!r} under the class {str(labels[i])!r}, and "
+                f"{where(j).split(' of the manifest')[0]} under {str(labels[j])!r}: one file has "
+                "one class. Remove one of the rows."
+            )
+        twice.append((i, j))
+    if twice:
+        i, j = twice[0]
+        warnings.warn(
+            f"{len(twice)} row(s) of the manifest list a file listed already in the same "
+            f"class (the first: {where(i)} repeats {where(j).split(' of the manifest')[0]}, "
+            f"{names[i]!r}); each row is embedded, so such a file counts twice in its class.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _read_table(path):
