@@ -81,3 +81,17 @@ def test_summary_and_report_say_the_depth(tmp_path):
     assert "17: the folder paths to depth 3" in text
     summary = _summary(n_classes=5, class_depth=2)
     assert "5 classes (the folder paths to depth 2)" in format_summary(summary)
+
+
+def test_the_printed_summary_sets_kept_against_chance():
+    signal = {
+        "kept": 0.5,
+        "kept_shuffled": 0.123,
+        "per_class": {"kept": 0.3, "kept_shuffled": 0.01},
+    }
+    text = format_summary(_summary(signal=signal, class_noise=[
+        {"class": "a", "n_samples": 3, "noise_share": 0.9, "mostly_noise": True, "kept": 0.5},
+    ]))  # fmt: skip
+    assert "the same thresholds keep 12.3%" in text
+    assert "it would keep 30.0% of the pairs, 1.0% with shuffled labels" in text
+    assert "the same thresholds keep" not in format_summary(_summary())  # older summaries

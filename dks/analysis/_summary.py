@@ -73,6 +73,11 @@ def format_summary(summary, out=None):
         f"{s['n_pairs_plus']:,} by presence (D_KS > t+), {s['n_pairs_minus']:,} by absence "
         "(D_KS < t-)"
     )
+    chance = (s.get("signal") or {}).get("kept_shuffled")
+    if chance is not None:
+        lines.append(
+            f"  with shuffled labels (chance alone) the same thresholds keep {100 * chance:.1f}%"
+        )
     lines += _layer_lines(s.get("layers") or [])
     lines += _noise_lines(s)
     noise = s.get("noise_features") or []
@@ -85,8 +90,8 @@ def format_summary(summary, out=None):
     lines += _class_lines(s.get("classes") or [])
     if s.get("wall_time_s") is not None:
         lines.append(
-            f"Wall time: {format_seconds(s['wall_time_s'])}, from the start of the call to the "
-            "figures and report (not counted), as report.html gives it"
+            f"Wall time: {format_seconds(s['wall_time_s'])}, from the start of the call, the "
+            "figures and report not counted (report.html gives the same)"
         )
     if out is not None:
         lines.append(f"Results: {out}  (report: {Path(out) / 'report.html'})")
@@ -147,9 +152,16 @@ def _noise_lines(s):
         f"{100 * _config.MOSTLY_NOISE:.0f}%, from the shuffled labels): {shown}"
     ]
     if s.get("thresholds") != "per_class":
+        alt = (s.get("signal") or {}).get("per_class")
+        would = (
+            f" (here it would keep {100 * alt['kept']:.1f}% of the pairs, "
+            f"{100 * alt['kept_shuffled']:.1f}% with shuffled labels)"
+            if alt
+            else ""
+        )
         lines.append(
             "  One threshold for all classes lets chance through in small classes: "
-            f"{option('thresholds', 'per_class')} learns each class's own."
+            f"{option('thresholds', 'per_class')} learns each class's own{would}."
         )
     return lines
 
