@@ -6,7 +6,9 @@ fallback) and the precision the device supports. Each error names the parameter,
 and what to pass instead.
 """
 
+import contextlib
 import functools
+import os
 from numbers import Integral
 from pathlib import Path
 
@@ -19,9 +21,11 @@ __all__ = [
     "as_pair",
     "as_size",
     "as_triple",
+    "autocast",
     "check_precision",
     "check_sizes",
     "cpu_bfloat16_flags",
+    "machine_gpus",
     "probe_size",
     "resolve_device",
     "resolve_precision",
@@ -167,3 +171,19 @@ def resolve_precision(precision, device):
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return "bfloat16"
     return "float32"
+
+
+def machine_gpus():
+    """NVIDIA GPUs of the machine (``CUDA_VISIBLE_DEVICES`` hides some from torch)."""
+    try:
+        listed = len(os.listdir("/proc/driver/nvidia/gpus"))
+    except OSError:  # not Linux, or not NVIDIA's driver
+        listed = 0
+    return max(listed, torch.cuda.device_count())
+
+
+def autocast(device, dtype):
+    """:func:`torch.autocast` to ``dtype`` on ``device``; no autocast for None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
