@@ -82,8 +82,8 @@ def _names(args):
 def build(out, args):
     """Write the synthetic results folder ``out``; returns the seconds it took."""
     from dks import config_context
-    from dks.pipeline._folder import STORE
-    from dks.pipeline._io import CLASS_NOISE_COLUMNS, save_npy, write_csv, write_json
+    from dks.results._folder import STORE
+    from dks.results._io import CLASS_NOISE_COLUMNS, save_npy, write_csv, write_json
     from dks.store import StoreWriter, chunk_rows_for
 
     start = time.perf_counter()

@@ -112,7 +112,7 @@ def _planted(n_classes, n_features, seed):
 
 def write_folder(out, n_rows, n_classes, n_features, seed=0):
     """Write ``out`` (embedding.zarr through StoreWriter, embedding.json); return seconds."""
-    from dks.pipeline._folder import FORMAT, STORE
+    from dks.results._folder import FORMAT, STORE
     from dks.store import EmbeddingStore, StoreWriter, chunk_rows_for
 
     start = time.perf_counter()

@@ -2,7 +2,7 @@
 
 The statistics (:class:`KSCharacterizer`, :class:`NoiseThresholdSelector`) and the
 full-network embedding (:class:`FullNetworkEmbedding`) work on any feature matrix and do not
-import torch. :class:`CNNEmbedder` and the pipeline
+import torch. :class:`CNNEmbedder` and the analysis
 (:func:`analyze`, :func:`load_results`, :func:`compare`, :func:`visualize`, from
 :mod:`dks.pipeline`) are imported lazily, on
 first use, so ``import dks`` stays light; so are :func:`ablation` and :func:`stability`

@@ -17,18 +17,18 @@ N_FEATURES = 3120  # EfficientNet-Lite0's "paper" layers
 def main():
     from dks import _config
     from dks.cli import main as cli_main
-    from dks.embed import CNNEmbedder
+    from dks.embed._hooks import LayerRecorder
 
     _config.STORE_CHUNK_BYTES = CHUNK_ROWS * N_FEATURES * 4
     delay = float(os.environ.get("DKS_TEST_SLEEP", "0"))
     if delay:
-        embed_batch = CNNEmbedder._embed_batch
+        embed_batch = LayerRecorder.embed_batch
 
         def slow(self, *args, **kwargs):
             time.sleep(delay)
             return embed_batch(self, *args, **kwargs)
 
-        CNNEmbedder._embed_batch = slow
+        LayerRecorder.embed_batch = slow
     return cli_main(sys.argv[1:])
 
 

@@ -21,3 +21,16 @@ def make_explore_results(root):
     (out / "images" / "cat" / "0.png").write_bytes(b"\x89PNG fake")
     characterize(out, shuffles=2, jobs=1, verbose=False, progress=False)
     return out
+
+
+def real_results(root):
+    """A results folder embedded for real: 16 images of two classes next to it."""
+    from dks.pipeline import embed
+    from tests.embed_helpers import smooth_images, write_images
+    from tests.pipeline_helpers import EMBED_SETTINGS
+
+    for c in ("a", "b"):
+        write_images(root / "images" / c, smooth_images(8, size=(40, 48), seed=ord(c)))
+    embed(root / "images", out=root / "res", **EMBED_SETTINGS)
+    characterize(root / "res", shuffles=1, jobs=1, verbose=False, progress=False)
+    return root / "res"

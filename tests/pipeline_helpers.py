@@ -21,7 +21,7 @@ REPO = Path(dks.__file__).resolve().parent.parent
 
 
 #: The statistics files of a results folder, as docs/results.rst lists them (the contract
-#: the pipeline's tests check, written out rather than read from dks.pipeline._folder).
+#: the pipeline's tests check, written out rather than read from dks.results._folder).
 STATS = (
     "dks.npy",
     "null_dks.npy",
@@ -122,3 +122,16 @@ def make_uneven_results(out, seed=0, n_features=120, n_planted=6):
     }
     (out / "embedding.json").write_text(json.dumps(meta), encoding="utf-8")
     return out
+
+
+#: A small real embedding: a randomly initialized SqueezeNet 1.1 on small images.
+EMBED_SETTINGS = dict(
+    model="squeezenet1_1",
+    weights=None,
+    layers=["features.0", "features.3"],
+    crops="none",
+    resize=32,
+    workers=0,
+    progress=False,
+    verbose=False,
+)

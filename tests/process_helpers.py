@@ -76,3 +76,44 @@ def temporaries(root):
         for name in dirs + files
         if name.endswith((".dks-tmp", ".partial"))
     )
+
+
+#: The folder of :func:`make_folder`: classes, images per class, and store chunks of 2 rows.
+N_CLASSES, N_PER_CLASS = 3, 4
+N_CHUNKS = N_CLASSES * N_PER_CLASS // 2
+
+
+def make_folder(root):
+    """A folder of ``N_CLASSES`` classes of ``N_PER_CLASS`` random 24 x 24 PNG images."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for c in range(N_CLASSES):
+        folder = root / f"class_{c}"
+        folder.mkdir(parents=True)
+        for i in range(N_PER_CLASS):
+            img = rng.integers(0, 200, size=(24, 24, 3)).astype(np.uint8)
+            Image.fromarray(img).save(folder / f"img_{i}.png")
+    return root
+
+
+def same_folder(a, b):
+    """Same files, same embedding (bit for bit), same embedding.json but for the times."""
+    assert sorted(p.relative_to(a) for p in a.rglob("*")) == sorted(
+        p.relative_to(b) for p in b.rglob("*")
+    )
+    import json
+
+    import numpy as np
+
+    from dks.store import open_embedding
+
+    xa = np.asarray(open_embedding(a / "embedding.zarr").array)
+    xb = np.asarray(open_embedding(b / "embedding.zarr").array)
+    assert xa.tobytes() == xb.tobytes()
+    meta_a, meta_b = (json.loads((d / "embedding.json").read_text()) for d in (a, b))
+    for meta in (meta_a, meta_b):
+        meta["settings"].pop("seconds")
+        meta["settings"].pop("created")
+    assert meta_a == meta_b

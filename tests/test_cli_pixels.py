@@ -14,7 +14,7 @@ pytest.importorskip("zarr")
 Image = pytest.importorskip("PIL.Image")
 
 from dks.cli import build_parser, main  # noqa: E402
-from dks.pipeline._io import embedding_reader  # noqa: E402
+from dks.results._io import embedding_reader  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

@@ -26,47 +26,21 @@ from dks.pipeline import load_results  # noqa: E402
 from dks.store import open_embedding  # noqa: E402
 from tests.process_helpers import (  # noqa: E402
     EMBED,
+    N_CHUNKS,
     finish,
+    make_folder,
     n_chunks_done,
+    same_folder,
     start_embed,
     temporaries,
 )
 
 pytestmark = pytest.mark.torch
 
-N_CLASSES, N_PER_CLASS = 3, 4
-N_CHUNKS = N_CLASSES * N_PER_CLASS // 2
-
-
-def _make_folder(root):
-    rng = np.random.default_rng(1)
-    for c in range(N_CLASSES):
-        folder = root / f"class_{c}"
-        folder.mkdir(parents=True)
-        for i in range(N_PER_CLASS):
-            img = rng.integers(0, 200, size=(24, 24, 3)).astype(np.uint8)
-            Image.fromarray(img).save(folder / f"img_{i}.png")
-    return root
-
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    return _make_folder(tmp_path_factory.mktemp("data") / "images")
-
-
-def _same_folder(a, b):
-    """Same files, same embedding (bit for bit), same embedding.json but for the times."""
-    assert sorted(p.relative_to(a) for p in a.rglob("*")) == sorted(
-        p.relative_to(b) for p in b.rglob("*")
-    )
-    xa = np.asarray(open_embedding(a / "embedding.zarr").array)
-    xb = np.asarray(open_embedding(b / "embedding.zarr").array)
-    assert xa.tobytes() == xb.tobytes()
-    meta_a, meta_b = (json.loads((d / "embedding.json").read_text()) for d in (a, b))
-    for meta in (meta_a, meta_b):
-        meta["settings"].pop("seconds")
-        meta["settings"].pop("created")
-    assert meta_a == meta_b
+    return make_folder(tmp_path_factory.mktemp("data") / "images")
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +66,7 @@ def test_kill_9_then_rerun_continues_and_is_bit_identical(images, reference, tmp
 
     err = finish(start_embed(out, images))
     assert f"resuming, {n_done} chunk(s)" in err
-    _same_folder(out, reference)
+    same_folder(out, reference)
     assert temporaries(tmp_path) == []
 
 
@@ -104,7 +78,7 @@ def test_two_shard_processes_make_the_folder_of_one(images, reference, tmp_path)
     # A shard that ends while the other still works says so; the one that ends last (or
     # both, when they end together) completes the folder.
     assert sum("The last shard to finish completes" in e for e in errors) <= 1, errors
-    _same_folder(out, reference)
+    same_folder(out, reference)
     assert temporaries(tmp_path) == []
 
 

@@ -12,13 +12,13 @@ pytest.importorskip("matplotlib")
 import dks
 from dks.cli import main
 from dks.pipeline import AnalysisError, characterize
-from dks.pipeline._compare_text import compare_in_words
 from dks.plotting import (
     compare_colors,
     plot_compare_class_curves,
     plot_compare_dks_histograms,
     plot_compare_layer_distribution,
 )
+from dks.study._compare_text import compare_in_words
 
 from .pipeline_helpers import LAYERS, make_results, run_python
 

@@ -11,7 +11,7 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 from dks._engine._dask import as_dask_array, client_for  # noqa: E402
-from tests.test_out_of_core import TINY, make_source, relu_data  # noqa: E402
+from tests.feature_helpers import TINY, make_source, relu_data  # noqa: E402
 
 
 @pytest.fixture(scope="module")

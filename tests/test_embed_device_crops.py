@@ -257,7 +257,7 @@ def test_shards_share_the_cores_of_the_machine(monkeypatch):
     assert embedder._processes() == 1  # not on CUDA
     embedder.device_ = torch.device("cuda")  # what fit gives on a GPU machine
     assert embedder._processes() == 1  # no shard
-    monkeypatch.setattr(_embedder, "_machine_gpus", lambda: 4)
+    monkeypatch.setattr(_embedder, "machine_gpus", lambda: 4)
     embedder.set_params(shard=(1, 8))
     assert embedder._processes() == 4  # 8 shards, 4 GPUs: at most 4 on this machine
     embedder.set_params(shard="0/2")

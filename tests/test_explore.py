@@ -12,19 +12,7 @@ from scipy import stats
 import dks
 from dks.explore._views import Views, _runs, _sample_rows
 from dks.pipeline import load_results
-from tests.explore_helpers import EVIL, make_explore_results
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return make_explore_results(tmp_path_factory.mktemp("res") / "results")
-
-
-@pytest.fixture(scope="module")
-def server(folder):
-    handle = dks.explore(folder, port=0)
-    yield handle
-    handle.stop()
+from tests.explore_helpers import EVIL
 
 
 def get(server, path):

@@ -102,7 +102,7 @@ def test_search_a_class_open_a_feature_see_its_histograms(tmp_path, browser):
 @pytest.mark.filterwarnings("ignore:.*random:UserWarning")
 def test_a_feature_shows_its_receptive_field_crops(tmp_path, browser):
     pytest.importorskip("torch")
-    from tests.test_explore_crops import real_results
+    from tests.explore_helpers import real_results
 
     shots = Path(os.environ.get("DKS_EXPLORE_SHOTS") or tmp_path)
     out = real_results(tmp_path)

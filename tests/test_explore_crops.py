@@ -21,24 +21,13 @@ import pytest
 pytest.importorskip("torch")
 
 import dks
+from dks.analysis._regions import embedder_from_results
 from dks.embed import feature_crops
 from dks.explore._views import Views
-from dks.pipeline import characterize, embed
-from dks.pipeline._crops import embedder_from_results
 
-from .embed_helpers import smooth_images, write_images
-from .test_visualize import SETTINGS
+from .explore_helpers import real_results
 
 pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore:.*random:UserWarning")]
-
-
-def real_results(root):
-    """A results folder embedded for real: 16 images of two classes next to it."""
-    for c in ("a", "b"):
-        write_images(root / "images" / c, smooth_images(8, size=(40, 48), seed=ord(c)))
-    embed(root / "images", out=root / "res", **SETTINGS)
-    characterize(root / "res", shuffles=1, jobs=1, verbose=False, progress=False)
-    return root / "res"
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +113,7 @@ def test_images_gone_say_so_in_one_line(results, tmp_path):
 
 
 def test_without_torch_the_line_says_what_to_install(results, monkeypatch):
-    monkeypatch.setitem(sys.modules, "dks.embed._locate", None)  # import fails
+    monkeypatch.setitem(sys.modules, "dks.embed", None)  # import fails, as without torch
     d = Views(results).crops.view("features.0_3")
     assert d["status"] == "unavailable" and "pip install 'dks[torch]'" in d["reason"]
 

@@ -17,20 +17,8 @@ import pytest
 import dks
 from dks.explore import NotAResultsFolder
 from dks.explore._server import STATIC
-from tests.explore_helpers import EVIL, make_explore_results
+from tests.explore_helpers import EVIL
 from tests.pipeline_helpers import REPO, make_results
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return make_explore_results(tmp_path_factory.mktemp("res") / "results")
-
-
-@pytest.fixture(scope="module")
-def server(folder):
-    handle = dks.explore(folder, port=0)
-    yield handle
-    handle.stop()
 
 
 def raw(server, path, method="GET", host=None):

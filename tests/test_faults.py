@@ -22,21 +22,23 @@ pytest.importorskip("zarr")
 Image = pytest.importorskip("PIL.Image")
 
 from dks.cli import main  # noqa: E402
-from tests.process_helpers import (  # noqa: E402
+from tests.process_helpers import (  # noqa: E402  # noqa: E402
     EMBED,
+    N_CHUNKS,
     finish,
+    make_folder,
     n_chunks_done,
+    same_folder,
     start_embed,
     temporaries,
 )
-from tests.test_cli_store import N_CHUNKS, _make_folder, _same_folder  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    return _make_folder(tmp_path_factory.mktemp("faults") / "images")
+    return make_folder(tmp_path_factory.mktemp("faults") / "images")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,7 @@ def test_three_shards_killed_at_random_moments_end_as_one_run(images, reference,
     assert n_chunks_done(out) < N_CHUNKS or (out / "embedding.json").exists()
     errors = [finish(start_embed(out, images, "--shard", f"{k}/3")) for k in range(3)]
     assert not any("Traceback" in e for e in errors)
-    _same_folder(out, reference)
+    same_folder(out, reference)
     assert temporaries(tmp_path) == []
 
 
@@ -125,7 +127,7 @@ def test_a_full_disk_is_named_and_the_rerun_loses_nothing(images, reference, tmp
         (disk / "ballast").unlink()  # space freed: the same command continues
         err = finish(start_embed(out, images))
         assert f"resuming, {done} chunk(s)" in err
-        _same_folder(out, reference)
+        same_folder(out, reference)
         assert temporaries(disk) == []
 
 
@@ -172,7 +174,7 @@ def test_a_full_disk_in_python_is_an_analysis_error(tmp_path):
     import errno
 
     from dks.pipeline import AnalysisError
-    from dks.pipeline._errors import disk_errors
+    from dks.results._errors import disk_errors
 
     with pytest.raises(AnalysisError, match="is full") as info, disk_errors(tmp_path / "r"):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "r" / "x"))

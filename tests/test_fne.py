@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from dks import FullNetworkEmbedding, NoiseThresholdSelector
 from dks.fne import pack_ternary, unpack_ternary
 from dks.store import RowView
-from tests.test_out_of_core import TINY, make_source, relu_data
+from tests.feature_helpers import TINY, make_source, relu_data
 
 
 def published_rule(X_fit, X, pos=0.15, neg=-0.25):

@@ -1,5 +1,6 @@
 """The layout of dks/, from its source: no import circle, no private name taken across
-modules, and few private modules at the top of ``dks/``, each shared by several parts.
+modules, few private modules at the top of ``dks/``, each shared by several parts, no
+package reaching into another's private modules, and images read in one place.
 
 The import graph is read with :mod:`ast` from every ``.py`` file under ``dks/``, imports
 inside functions and ``if TYPE_CHECKING:`` blocks included (a function-level import hides a
@@ -31,6 +32,15 @@ ROOT = Path(__file__).resolve().parents[1] / "dks"
 
 #: At most this many private modules or packages directly under dks/.
 MAX_TOP_PRIVATE = 6
+
+#: At most this many functions take ``background`` (and as many ``max_image_pixels``): the
+#: public signatures that offer the decoding settings to users, and the reader that checks
+#: them; internal code passes one :class:`dks.sources.ImageReader`.
+MAX_LOOSE_DECODING = 8
+
+#: At most this many ``meta["..."]`` reads of results metadata by string key (the typed
+#: :class:`dks.results.EmbeddingRecord` is read by field).
+MAX_META_KEY_READS = 4
 
 
 #: Findings that only the engine work (dks/_engine, characterize, select, thresholds and the
@@ -215,6 +225,78 @@ def top_private():
     return out
 
 
+def _package(module):
+    """The non-private subpackage of dks a module lies in, else None."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and not parts[1].startswith("_") else None
+
+
+def cross_package_private():
+    """``(importer, module)``: a module of another package importing a private module of a
+    subpackage (``from dks.store._layout import x`` outside ``dks/store``); a package gives
+    what others use through its ``__init__``."""
+    found = set()
+    for m, tree in _trees().items():
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                base = _absolute(m, node) or ""
+                names = [base] + [f"{base}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                parts = name.split(".")
+                if (
+                    parts[0] == "dks"
+                    and len(parts) > 2
+                    and name in modules()
+                    and any(p.startswith("_") for p in parts[2:])
+                    and _package(name) is not None
+                    and _package(name) != _package(m if len(m.split(".")) > 2 else m + ".x")
+                ):
+                    found.add((m, name))
+    return sorted(found)
+
+
+def loose_decoding_parameters():
+    """``{"background": [...], "max_image_pixels": [...]}``: the functions taking each."""
+    out = {"background": [], "max_image_pixels": []}
+    for m, tree in _trees().items():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = {a.arg for a in node.args.args + node.args.kwonlyargs}
+                for name in out:
+                    if name in args:
+                        out[name].append(f"{m}.{node.name}")
+    return out
+
+
+def meta_key_reads():
+    """``meta["..."]`` reads, one entry per read (the module)."""
+    import re
+
+    return [
+        m
+        for m, path in modules().items()
+        for _ in re.findall(r"meta\[\s*[\"']", path.read_text(encoding="utf-8"))
+    ]
+
+
+def image_openers():
+    """The modules that call ``Image.open``."""
+    return sorted(
+        {
+            m
+            for m, tree in _trees().items()
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "open"
+            and getattr(node.func.value, "id", None) == "Image"
+        }
+    )
+
+
 def report():
     """The figures, as text."""
     _, private = graph()
@@ -225,6 +307,13 @@ def report():
     tops = top_private()
     lines.append(f"{len(tops)} private modules at the top of dks/ (at most {MAX_TOP_PRIVATE}):")
     lines += [f"  {m}: used by {', '.join(users) or 'nothing'}" for m, users in tops.items()]
+    cross = cross_package_private()
+    lines.append(f"{len(cross)} private modules of a package imported from another:")
+    lines += [f"  {m} imports {name}" for m, name in cross]
+    for name, where in loose_decoding_parameters().items():
+        lines.append(f"{len(where)} functions take {name} (at most {MAX_LOOSE_DECODING})")
+    lines.append(f"{len(meta_key_reads())} meta[...] reads (at most {MAX_META_KEY_READS})")
+    lines.append(f"modules calling Image.open: {', '.join(image_openers())}")
     return "\n".join(lines)
 
 
@@ -234,15 +323,15 @@ def report():
 def test_the_reader_sees_function_level_relative_and_facade_imports():
     edges, _ = graph()
     # `from dks.sources import ImageFolder`, inside a function, follows the re-export
-    assert "dks.sources._folder" in edges["dks.pipeline._images"]
+    assert "dks.sources._folder" in edges["dks.analysis._image_set"]
     # a guarded import, inside a function
     assert "PIL.Image" not in edges["dks.plotting._thumbnails"]
-    assert "dks.sources" in edges["dks.pipeline._io"]  # the decoder, imported when used
+    assert "dks.sources" in edges["dks.results._io"]  # the decoder, imported when used
     # a package's __init__ re-exporting its own submodules is not an edge
     assert not any(t.startswith("dks.report.") for t in edges["dks.report"])
     # `from dks import _config` is an edge to the module dks._config, not to dks
     assert "dks._config" in edges["dks.report._classes"]
-    assert "dks._options" in edges["dks.pipeline._compare"]
+    assert "dks._options" in edges["dks.study._compare"]
 
 
 def test_the_reader_finds_a_circle_and_a_private_name(tmp_path, monkeypatch):
@@ -282,6 +371,54 @@ def test_few_private_modules_at_the_top_each_shared():
     lonely = {m: users for m, users in top_private().items() if len(users) < 2}
     assert not lonely, f"used by fewer than two parts of dks: {lonely}\n" + report()
     assert len(top_private()) <= MAX_TOP_PRIVATE, report()
+
+
+def test_no_package_imports_another_packages_private_module():
+    assert not cross_package_private(), report()
+
+
+def test_decoding_settings_travel_as_one_value():
+    for name, where in loose_decoding_parameters().items():
+        assert len(where) <= MAX_LOOSE_DECODING, f"{name}: {where}"
+
+
+def test_results_metadata_is_read_by_field():
+    assert len(meta_key_reads()) <= MAX_META_KEY_READS, sorted(set(meta_key_reads()))
+
+
+def test_images_are_opened_in_the_image_input_package_only():
+    assert image_openers() == ["dks.sources._decode"], report()
+
+
+def test_the_structure_readers_find_what_they_look_for(tmp_path, monkeypatch):
+    pkg = tmp_path / "dks"
+    for sub in ("a", "b"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a" / "_x.py").write_text(
+        "from PIL import Image\ndef f(background=1):\n    Image.open(1)\n"
+    )
+    (pkg / "b" / "_y.py").write_text(
+        "from dks.a._x import f\nfrom dks.b import _z\nv = meta['k']\n"
+        "def g(*, max_image_pixels=None):\n    pass\n"
+    )
+    (pkg / "b" / "_z.py").write_text("")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", pkg)
+    for f in (modules, _trees, _reexports, graph):
+        f.cache_clear()
+    try:
+        assert cross_package_private() == [("dks.b._y", "dks.a._x")]
+        assert loose_decoding_parameters() == {
+            "background": ["dks.a._x.f"],
+            "max_image_pixels": ["dks.b._y.g"],
+        }
+        assert meta_key_reads() == ["dks.b._y"]
+        assert image_openers() == ["dks.a._x"]
+    finally:
+        monkeypatch.undo()
+        for f in (modules, _trees, _reexports, graph):
+            f.cache_clear()
 
 
 if __name__ == "__main__":

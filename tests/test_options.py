@@ -82,13 +82,13 @@ def _assert_named(in_python, on_cli, python, cli):
 
 
 def _make_run(name):
-    from dks.pipeline._compare import Run
+    from dks.study._compare import Run
 
     return Run(name, Path(name), {})
 
 
 def _refusal():
-    from dks.pipeline._compare import refusal
+    from dks.study._compare import refusal
 
     runs = [_make_run("a"), _make_run("b")]
     raise AnalysisError(refusal(runs, [{"what": "model", "values": {"a": "x", "b": "y"}}]))
@@ -103,13 +103,13 @@ def _selector_fdr():
 
 
 def _check_ranges():
-    from dks.pipeline._parameters import check_parameters
+    from dks.analysis._parameters import check_parameters
 
     check_parameters("dks characterize", shuffles=-2, crop_size=None)
 
 
 def _check_crop():
-    from dks.pipeline._parameters import check_parameters
+    from dks.analysis._parameters import check_parameters
 
     check_parameters("analyze", crop_size=-3)
 
@@ -133,13 +133,13 @@ def _grid(resolution):
 
 
 def _prepare_images():
-    from dks.pipeline._images import prepare_images
+    from dks.analysis._image_set import prepare_images
 
     prepare_images(None, None, 10**6, 0, None, False, print)
 
 
 def _shard_images():
-    from dks.pipeline._embedding import check_shard_images
+    from dks.analysis._embedding import check_shard_images
 
     check_shard_images(None, (0, 2))
 

@@ -4,42 +4,14 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
-from scipy.io import savemat
 
 from dks.datasets import make_cub200, make_flowers102, make_imagenet_val, make_mit67
-
-
-def _jpeg(path, value=0):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (4, 3), (value, 0, 0)).save(path, format="JPEG")
-    return path
-
-
-def _read(out):
-    """Class folder -> sorted file names (what an ImageFolder reader sees)."""
-    return {
-        d.name: sorted(f.name for f in d.iterdir()) for d in sorted(out.iterdir()) if d.is_dir()
-    }
-
-
-@pytest.fixture
-def flowers(tmp_path):
-    base = tmp_path / "src" / "flowers-102"
-    labels = np.array([1, 1, 2, 3, 2, 3])  # image i+1 has labels[i] (1-based classes)
-    for i in range(1, 7):
-        _jpeg(base / "jpg" / f"image_{i:05d}.jpg", i)
-    savemat(base / "imagelabels.mat", {"labels": labels})
-    savemat(
-        base / "setid.mat",
-        {"trnid": np.array([1, 3]), "valid": np.array([5]), "tstid": np.array([6, 2, 4])},
-    )
-    return tmp_path / "src"
+from tests.paper_helpers import fake_devkit, jpeg, read_folder
 
 
 def test_flowers102_test_split_by_links(flowers, tmp_path):
     out = make_flowers102(flowers, tmp_path / "out")
-    files = _read(out)
+    files = read_folder(out)
     assert files == {
         "pink primrose": ["image_00002.jpg"],
         "canterbury bells": ["image_00004.jpg", "image_00006.jpg"],
@@ -60,7 +32,7 @@ def test_flowers102_other_split_hardlinks_and_base_folder(flowers, tmp_path):
     out = make_flowers102(
         flowers / "flowers-102", tmp_path / "out", split="train", link="hardlink"
     )
-    assert _read(out) == {
+    assert read_folder(out) == {
         "pink primrose": ["image_00001.jpg"],
         "hard-leaved pocket orchid": ["image_00003.jpg"],
     }
@@ -76,54 +48,33 @@ def test_cub200_train_split(tmp_path):
         (10, "002.Laysan_Albatross/d.jpg", 1),
     ]
     for _, path, _ in rows:
-        _jpeg(base / "images" / path)
+        jpeg(base / "images" / path)
     (base / "images.txt").write_text("".join(f"{i} {p}\n" for i, p, _ in rows))
     (base / "train_test_split.txt").write_text("".join(f"{i} {t}\n" for i, _, t in rows))
     (base / "image_class_labels.txt").write_text("1 1\n2 1\n3 2\n10 2\n")
     (base / "classes.txt").write_text("1 001.Black_footed_Albatross\n2 002.Laysan_Albatross\n")
     out = make_cub200(tmp_path, tmp_path / "out")
-    assert _read(out) == {
+    assert read_folder(out) == {
         "001.Black_footed_Albatross": ["a.jpg"],
         "002.Laysan_Albatross": ["c.jpg", "d.jpg"],
     }
     test = make_cub200(base, tmp_path / "out_test", split="test")
-    assert _read(test) == {"001.Black_footed_Albatross": ["b.jpg"]}
+    assert read_folder(test) == {"001.Black_footed_Albatross": ["b.jpg"]}
 
 
 def test_mit67_train_list(tmp_path):
     for entry in ("airport_inside/x.jpg", "bakery/y.jpg", "bakery/z.jpg"):
-        _jpeg(tmp_path / "Images" / entry)
+        jpeg(tmp_path / "Images" / entry)
     (tmp_path / "TrainImages.txt").write_text("airport_inside/x.jpg\nbakery/z.jpg\n")
     (tmp_path / "TestImages.txt").write_text("bakery/y.jpg\n")
     out = make_mit67(tmp_path, tmp_path / "out")
-    assert _read(out) == {"airport_inside": ["x.jpg"], "bakery": ["z.jpg"]}
-
-
-def _fake_devkit(root, n_classes, per_class):
-    wnids = [f"n{1000 + i:08d}" for i in range(n_classes)]
-    synsets = np.zeros(
-        n_classes + 1,
-        dtype=[("ILSVRC2012_ID", "O"), ("WNID", "O"), ("words", "O"), ("num_children", "O")],
-    )
-    for i, wnid in enumerate(wnids):
-        synsets[i] = (i + 1, wnid, f"thing {i}", 0)
-    synsets[n_classes] = (n_classes + 1, "n99999999", "an inner node", 3)
-    data = root / "ILSVRC2012_devkit_t12" / "data"
-    data.mkdir(parents=True)
-    savemat(data / "meta.mat", {"synsets": synsets})
-    labels = np.tile(np.arange(1, n_classes + 1), per_class)
-    (data / "ILSVRC2012_validation_ground_truth.txt").write_text(
-        "".join(f"{label}\n" for label in labels)
-    )
-    for index in range(1, labels.size + 1):
-        _jpeg(root / "ILSVRC2012_img_val" / f"ILSVRC2012_val_{index:08d}.JPEG")
-    return wnids, labels
+    assert read_folder(out) == {"airport_inside": ["x.jpg"], "bakery": ["z.jpg"]}
 
 
 def test_imagenet_val_official_files_subset_is_seeded(tmp_path):
-    wnids, labels = _fake_devkit(tmp_path / "src", n_classes=6, per_class=2)
+    wnids, labels = fake_devkit(tmp_path / "src", n_classes=6, per_class=2)
     out = make_imagenet_val(tmp_path / "src", tmp_path / "out", n_classes=3)
-    files = _read(out)
+    files = read_folder(out)
     assert len(files) == 3 and set(files) <= set(wnids)
     for wnid, names in files.items():
         expected = [
@@ -132,17 +83,17 @@ def test_imagenet_val_official_files_subset_is_seeded(tmp_path):
         ]
         assert names == expected
     again = make_imagenet_val(tmp_path / "src", tmp_path / "again", n_classes=3)
-    assert _read(again) == files
+    assert read_folder(again) == files
     other = make_imagenet_val(tmp_path / "src", tmp_path / "other", n_classes=3, random_state=5)
-    assert sorted(_read(other)) != sorted(files)
+    assert sorted(read_folder(other)) != sorted(files)
     assert json.loads((out / "dataset.json").read_text())["seed"] == 0
 
 
 def test_imagenet_val_torchvision_layout(tmp_path):
     for wnid in ("n01", "n02"):
-        _jpeg(tmp_path / "val" / wnid / f"{wnid}_1.JPEG")
+        jpeg(tmp_path / "val" / wnid / f"{wnid}_1.JPEG")
     out = make_imagenet_val(tmp_path, tmp_path / "out", n_classes=2)
-    assert _read(out) == {"n01": ["n01_1.JPEG"], "n02": ["n02_1.JPEG"]}
+    assert read_folder(out) == {"n01": ["n01_1.JPEG"], "n02": ["n02_1.JPEG"]}
     with pytest.raises(ValueError, match=r"n_classes must be in 1\.\.2; got 3"):
         make_imagenet_val(tmp_path, tmp_path / "out3", n_classes=3)
 
@@ -160,6 +111,6 @@ def test_errors_name_what_is_missing(tmp_path):
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "x").write_text("")
-    _jpeg(tmp_path / "Images" / "bakery" / "missing.jpg")
+    jpeg(tmp_path / "Images" / "bakery" / "missing.jpg")
     with pytest.raises(FileExistsError, match="not an empty folder"):
         make_mit67(tmp_path, taken)

@@ -12,9 +12,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from dks import NoiseThresholdSelector
 from dks._options import command_line, option
+from dks.analysis._parameters import check_parameters
 from dks.pipeline import AnalysisError, characterize, format_summary, load_results, report
-from dks.pipeline._io import CLASS_NOISE_COLUMNS
-from dks.pipeline._parameters import check_parameters
+from dks.results._io import CLASS_NOISE_COLUMNS
 from tests.pipeline_helpers import UNEVEN, make_uneven_results
 
 FAST = {"shuffles": 5, "jobs": 1, "verbose": False}

@@ -1,4 +1,4 @@
-"""dks.pipeline._folder: the results folder changes whole, or not at all (even on kill -9)."""
+"""dks.results._folder: the results folder changes whole, or not at all (even on kill -9)."""
 
 import os
 import signal
@@ -8,7 +8,7 @@ import pytest
 
 from dks._atomic import TMP_SUFFIX
 from dks.pipeline import AnalysisError, characterize
-from dks.pipeline._folder import check_out, transaction
+from dks.results._folder import check_out, transaction
 from tests.pipeline_helpers import REPO, make_results
 from tests.process_helpers import kill_when_ready
 
@@ -62,7 +62,7 @@ def test_sigkill_mid_write_keeps_the_old_folder_and_the_next_run_cleans_up(tmp_p
 import sys, time
 sys.path.insert(0, {str(REPO)!r})
 from pathlib import Path
-from dks.pipeline._folder import transaction
+from dks.results._folder import transaction
 with transaction(Path({str(out)!r})) as stage:
     stage.reuse("embedding.npy", "embedding.json")
     with open(stage.path / "dks.npy", "wb") as fh:

@@ -1,4 +1,4 @@
-"""dks.pipeline._images: a folder's classes to a depth, and the files not read as images."""
+"""dks.analysis._image_set: a folder's classes to a depth, and the files not read as images."""
 
 import os
 import warnings
@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
+from dks.analysis._image_set import folder_images, user_images
 from dks.pipeline import AnalysisError
-from dks.pipeline._images import folder_images, user_images
 from dks.sources import class_paths
 
 #: A nested, unbalanced folder: (path, is an image).

@@ -1,4 +1,4 @@
-"""dks.pipeline._io: the files of a results folder, written atomically and read back."""
+"""dks.results._io: the files of a results folder, written atomically and read back."""
 
 import json
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dks.pipeline import characterize, load_results
-from dks.pipeline._io import csv_cell, jsonable, read_json, save_npy, write_csv, write_json
+from dks.results._io import csv_cell, jsonable, read_json, save_npy, write_csv, write_json
 from tests.pipeline_helpers import FEATURES, LAYERS, make_results
 
 

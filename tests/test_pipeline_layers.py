@@ -1,9 +1,9 @@
-"""dks.pipeline._layers: layer membership is read from embedding.json, and checked."""
+"""dks.results._layer_groups: layer membership is read from embedding.json, and checked."""
 
 import pytest
 
 from dks.pipeline import AnalysisError
-from dks.pipeline._layers import layer_groups, layer_of_columns
+from dks.results._layer_groups import layer_groups, layer_of_columns
 
 
 def test_layer_groups_follow_the_saved_slices():

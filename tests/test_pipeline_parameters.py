@@ -1,10 +1,10 @@
-"""dks.pipeline._parameters: ranges come from the estimators' ``_parameter_constraints``."""
+"""dks.analysis._parameters: ranges come from the estimators' ``_parameter_constraints``."""
 
 import pytest
 
+from dks.analysis._parameters import check_parameters, parse_bins
 from dks.characterize import KSCharacterizer
 from dks.pipeline import AnalysisError
-from dks.pipeline._parameters import check_parameters, parse_bins
 from dks.select import NoiseThresholdSelector
 
 

@@ -1,4 +1,4 @@
-"""dks.pipeline._settings.EmbedSettings: the one spec of the embedding settings."""
+"""dks.results._settings.EmbedSettings: the one spec of the embedding settings."""
 
 import inspect
 from dataclasses import MISSING, fields
@@ -7,7 +7,7 @@ import pytest
 
 from dks.cli import build_parser
 from dks.pipeline import AnalysisError, analyze, embed
-from dks.pipeline._settings import (
+from dks.results._settings import (
     STORE_SETTINGS,
     EmbedSettings,
     cli_flags,

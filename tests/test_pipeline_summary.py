@@ -74,7 +74,7 @@ def test_the_dataset_name_titles_the_summary(tmp_path):
 
 
 def test_summary_and_report_say_the_depth(tmp_path):
-    from dks.pipeline._summary import format_summary
+    from dks.analysis._summary import format_summary
     from dks.report import write_report
 
     text = write_report(tmp_path / "r.html", {"n_classes": 17, "class_depth": 3}).read_text()

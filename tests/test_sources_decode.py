@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image, UnidentifiedImageError
 
-from dks.sources import ImageTooLargeError, check_background, load_image, to_rgb
+from dks.sources import WHITE, ImageReader, ImageTooLargeError, check_background, to_rgb
 
 RED = (255, 0, 0)
+
+
+def load_image(source, *, background=WHITE, max_image_pixels="auto"):
+    """The decoder, as a function of its two settings."""
+    return ImageReader(background, max_image_pixels).read(source)
 
 
 def pixels(image):

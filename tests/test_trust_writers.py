@@ -2,7 +2,7 @@
 
 The first writer is ``python -m tests.cli_worker embed`` with a sleep per batch (so that it
 is still writing when the second starts, and can be SIGKILLed mid-run); the lock is the
-hidden file beside the results folder (:mod:`dks.pipeline._lock`).
+hidden file beside the results folder (:mod:`dks.results._lock`).
 """
 
 import json
@@ -18,17 +18,20 @@ pytest.importorskip("torch")
 pytest.importorskip("zarr")
 Image = pytest.importorskip("PIL.Image")
 
-from dks.pipeline._lock import lock_path, writer_lock  # noqa: E402
+from dks.results._lock import lock_path, writer_lock  # noqa: E402
 from tests.pipeline_helpers import REPO  # noqa: E402
-from tests.process_helpers import EMBED, start_embed  # noqa: E402
-from tests.test_cli_store import _make_folder  # noqa: E402
+from tests.process_helpers import (  # noqa: E402
+    EMBED,
+    make_folder,
+    start_embed,
+)
 
 pytestmark = pytest.mark.torch
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    return _make_folder(tmp_path_factory.mktemp("writers") / "images")
+    return make_folder(tmp_path_factory.mktemp("writers") / "images")
 
 
 def _dks(*args, timeout=300):
@@ -152,7 +155,7 @@ def test_characterize_is_refused_while_another_process_writes(tmp_path):
 _HOLD = """
 import sys, time
 from pathlib import Path
-from dks.pipeline._lock import writer_lock
+from dks.results._lock import writer_lock
 with writer_lock(Path(sys.argv[1]), "a test"):
     print("ready", flush=True)
     time.sleep(600)
@@ -180,7 +183,7 @@ def test_shard_holders_share_the_lock_and_keep_others_out(tmp_path):
 _TRY = """
 import sys
 from pathlib import Path
-from dks.pipeline._lock import ResultsBusyError, writer_lock
+from dks.results._lock import ResultsBusyError, writer_lock
 try:
     with writer_lock(Path(sys.argv[1]), "dks characterize"):
         print("taken")

@@ -15,27 +15,17 @@ pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
 import dks
+from dks.analysis._figures import _feature_figures
+from dks.analysis._regions import _weights, crop_figures, embedder_from_results
 from dks.cli import main
 from dks.embed import feature_crops
 from dks.pipeline import AnalysisError, characterize, embed
-from dks.pipeline._crops import _weights, crop_figures, embedder_from_results
-from dks.pipeline._figures import _feature_figures
+from dks.results import EmbeddingRecord
 
 from .embed_helpers import smooth_images, write_images
-from .pipeline_helpers import make_results
+from .pipeline_helpers import EMBED_SETTINGS, make_results
 
 pytestmark = pytest.mark.torch
-
-SETTINGS = dict(
-    model="squeezenet1_1",
-    weights=None,
-    layers=["features.0", "features.3"],
-    crops="none",
-    resize=32,
-    workers=0,
-    progress=False,
-    verbose=False,
-)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +34,7 @@ def results(tmp_path_factory):
     for c in ("a", "b"):
         write_images(root / "images" / c, smooth_images(5, size=(40, 48), seed=ord(c)))
     with pytest.warns(UserWarning, match="random"):
-        embed(root / "images", out=root / "res", **SETTINGS)
+        embed(root / "images", out=root / "res", **EMBED_SETTINGS)
     characterize(root / "res", shuffles=1, jobs=1, verbose=False)
     return root / "res"
 
@@ -62,10 +52,13 @@ def test_embedder_is_rebuilt_from_embedding_json(results):
 
 
 def test_weights_come_from_the_fingerprint():
-    assert _weights({"fingerprint": {"weights": "file:/a/b:c.pt:123:456"}}) == "/a/b:c.pt"
-    assert _weights({"fingerprint": {"weights": None}}) is None
-    assert _weights({"fingerprint": {"weights": "DEFAULT"}}) == "DEFAULT"
-    assert _weights({}) == "DEFAULT"
+    def weights(meta):
+        return _weights(EmbeddingRecord.from_dict(meta))
+
+    assert weights({"fingerprint": {"weights": "file:/a/b:c.pt:123:456"}}) == "/a/b:c.pt"
+    assert weights({"fingerprint": {"weights": None}}) is None
+    assert weights({"fingerprint": {"weights": "DEFAULT"}}) == "DEFAULT"
+    assert weights({}) == "DEFAULT"
 
 
 def test_visualize_top_crops_match_feature_crops(results, tmp_path):
@@ -196,7 +189,7 @@ def test_report_images_are_over_the_embedding_background(tmp_path):
     _transparent_pngs(tmp_path / "images")
     res = tmp_path / "res"
     with pytest.warns(UserWarning, match="random"):
-        embed(tmp_path / "images", out=res, background="#00c800", **SETTINGS)
+        embed(tmp_path / "images", out=res, background="#00c800", **EMBED_SETTINGS)
     characterize(res, shuffles=1, jobs=1, verbose=False)
     data = dks.load_results(res)
     assert data["embedding_meta"]["settings"]["background"] == green

@@ -3,7 +3,7 @@
 :mod:`dks.cli._study`). Run ``dks --help`` or ``dks <command> --help``. Each command is a thin
 layer over the function of the same name in :mod:`dks.pipeline` (the results folder:
 :doc:`/results`); numeric options take the ranges of the estimators that take them (checked
-by :func:`dks.pipeline._parameters.check_parameters`, naming the flag).
+by :func:`dks.analysis._parameters.check_parameters`, naming the flag).
 
 Exit codes: 0 success; 1 the command could not run (the one-line message says why:
 missing folder, a single class, unknown model, weights file not found, ...); 2 wrong
@@ -19,14 +19,15 @@ import warnings
 
 from dks import __version__
 from dks._options import cli_flag, command_line
+from dks.analysis import check_parameters
+from dks.cli import _option_types as option_types
 from dks.cli._explore import add_explore_command
 from dks.cli._layers import add_layers_command
 from dks.cli._pixels import add_max_image_pixels
 from dks.cli._study import add_commands as add_study_commands
 from dks.cli._wait import wait_parent
 from dks.pipeline import DEFAULT_PER_CLASS, AnalysisError, analyze
-from dks.pipeline._parameters import check_parameters
-from dks.pipeline._settings import EmbedSettings
+from dks.results import EmbedSettings
 
 __all__ = ["build_parser", "main"]
 
@@ -59,80 +60,6 @@ _EPILOG_EMBED = _EXIT_CODES + (
     " On failure the results folder is as it was, but for the chunks of "
     "RESULTS_DIR/embedding.zarr already embedded: rerun the same command to continue."
 )
-
-
-# --------------------------------------------------------------------------- types
-# Only the text is converted here; the ranges are checked after parsing (_check_ranges).
-def _int_or(word, value, text):
-    """``value`` if ``text`` is ``word`` (any case), else ``int(text)``."""
-    if text.lower() == word:
-        return value
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer or {word!r}, got {text!r}"
-        ) from None
-
-
-def _bins(text):
-    return _int_or("exact", "exact", text)
-
-
-def _weights(text):
-    return None if text.lower() == "none" else text
-
-
-def _layers(text):
-    if text == "paper":
-        return "paper"
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected 'paper' or comma-separated layer names")
-    return names
-
-
-def _background(text):
-    from dks.sources import check_background
-
-    try:
-        check_background(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a colour name or code ('white', 'black', '#808080'), got {text!r}"
-        ) from None
-    return text
-
-
-def _local_workers(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of workers >= 1, got {text!r}")
-    return value
-
-
-def _resize(text):
-    if text.lower() == "auto":
-        return "auto"
-    return _int_or("none", None, text)
-
-
-def _crop(text):
-    return _int_or("auto", "auto", text)
-
-
-def _shard(text):
-    from dks.store import parse_shard
-
-    try:
-        return parse_shard(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected K/N with 0 <= K < N (K counts from 0), got {text!r}"
-        ) from None
 
 
 #: The parameters of dks.pipeline whose range is checked (each parsed under its own name,
@@ -281,7 +208,7 @@ def _images_parent():
         "DEFAULT: torchvision's download (efficientnet_lite0: the packaged file; timm: the "
         "Hugging Face hub); a torchvision weights name or timm pretrained tag; the path of a "
         "weights file (offline); none: random weights, for tests only",
-        type=_weights,
+        type=option_types.weights,
     )
     _option(
         group,
@@ -290,7 +217,7 @@ def _images_parent():
         "layers embedded: 'paper' (VGG: all conv layers + fc7; other families: every block "
         "after its activation + the pre-logits features) or comma-separated layer names, see "
         "`dks layers MODEL`",
-        type=_layers,
+        type=option_types.layers,
     )
     _option(
         group,
@@ -306,14 +233,14 @@ def _images_parent():
         "N|none|auto",
         "shorter side after resizing; auto: the model's own (vgg19, efficientnet_lite0: 256, "
         "the paper's; timm models: their pretrained configuration's)",
-        type=_resize,
+        type=option_types.resize,
     )
     _option(
         group,
         "crop_size",
         "N|auto",
         "side of the crops; auto: the model's own (vgg19, efficientnet_lite0: 224)",
-        type=_crop,
+        type=option_types.crop,
     )
     _option(
         group,
@@ -347,7 +274,7 @@ def _images_parent():
         "COLOUR",
         "colour under transparent pixels (RGBA, palette with transparency), as a name or "
         "#RRGGBB; images are embedded and shown composited over it",
-        type=_background,
+        type=option_types.background,
     )
     group = parent.add_argument_group("large collections")
     add_max_image_pixels(group, embedding=True)
@@ -362,7 +289,7 @@ def _images_parent():
     )
     group.add_argument(
         cli_flag("shard"),
-        type=_shard,
+        type=option_types.shard,
         metavar="K/N",
         help="fill only the K-th of N parts (K from 0) of RESULTS_DIR/embedding.zarr, so that "
         "N processes (one per GPU, per machine on a shared file system, per task of a SLURM "
@@ -386,7 +313,7 @@ def _stats_parent():
         "bins",
         "N|exact",
         "D_KS on N equal-width bins per feature (the paper's 100) or exact",
-        type=_bins,
+        type=option_types.bins,
     )
     _option(
         group,
@@ -426,7 +353,7 @@ def _stats_parent():
     )
     cluster.add_argument(
         "--local-cluster",
-        type=_local_workers,
+        type=option_types.local_workers,
         metavar="N",
         help="start a Dask cluster of N worker processes on this machine for the D_KS",
     )

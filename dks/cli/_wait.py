@@ -1,5 +1,5 @@
 """``--wait``: the flag of the commands that write a results folder (one writer at a time,
-:mod:`dks.pipeline._lock`)."""
+:mod:`dks.results._lock`)."""
 
 import argparse
 

@@ -14,23 +14,27 @@ This subpackage needs torch, torchvision, pillow and tqdm (``pip install dks[tor
 
 from dks.embed._discover import Layer, describe_layers
 from dks.embed._embedder import CNNEmbedder
-from dks.embed._locate import FeatureCrop, feature_crops
-from dks.embed._models import list_layers
-from dks.embed._output import SkippedInput
+from dks.embed._locate import FeatureCrop, feature_crops, top_images
+from dks.embed._models import LITE0, check_model_name, list_layers
+from dks.embed._output import SkippedInput, SkippedInputsWarning
 from dks.embed._receptive_field import ReceptiveField, receptive_field
 from dks.sources import IMAGE_EXTENSIONS as IMG_EXTENSIONS
 from dks.sources import image_folder
 
 __all__ = [
     "IMG_EXTENSIONS",
+    "LITE0",
     "CNNEmbedder",
     "FeatureCrop",
     "Layer",
     "ReceptiveField",
     "SkippedInput",
+    "SkippedInputsWarning",
+    "check_model_name",
     "describe_layers",
     "feature_crops",
     "image_folder",
     "list_layers",
     "receptive_field",
+    "top_images",
 ]

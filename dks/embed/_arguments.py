@@ -6,7 +6,9 @@ fallback) and the precision the device supports. Each error names the parameter,
 and what to pass instead.
 """
 
+import contextlib
 import functools
+import os
 from numbers import Integral
 from pathlib import Path
 
@@ -19,9 +21,11 @@ __all__ = [
     "as_pair",
     "as_size",
     "as_triple",
+    "autocast",
     "check_precision",
     "check_sizes",
     "cpu_bfloat16_flags",
+    "machine_gpus",
     "probe_size",
     "resolve_device",
     "resolve_precision",
@@ -146,7 +150,9 @@ def resolve_precision(precision, device):
     On a GPU the convolutions run on tensor cores at bfloat16, several times faster than at
     float32, and bfloat16 keeps float32's range (no overflow, no loss scaling); the layer
     averages are still accumulated in float32. Elsewhere (CPU, MPS, GPUs without bfloat16)
-    float32, so that the CPU results do not change.
+    float32, so that the CPU results do not change: also on CPUs that compute bfloat16
+    natively (:func:`cpu_bfloat16_flags`), where bfloat16 moved some D_KS by far more than the
+    fidelity rule of ``benchmarks/bench_precision.py`` allows (docs: "bfloat16 on the CPU").
 
     Parameters
     ----------
@@ -165,3 +171,19 @@ def resolve_precision(precision, device):
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return "bfloat16"
     return "float32"
+
+
+def machine_gpus():
+    """NVIDIA GPUs of the machine (``CUDA_VISIBLE_DEVICES`` hides some from torch)."""
+    try:
+        listed = len(os.listdir("/proc/driver/nvidia/gpus"))
+    except OSError:  # not Linux, or not NVIDIA's driver
+        listed = 0
+    return max(listed, torch.cuda.device_count())
+
+
+def autocast(device, dtype):
+    """:func:`torch.autocast` to ``dtype`` on ``device``; no autocast for None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)

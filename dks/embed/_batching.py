@@ -21,10 +21,10 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from dks._options import command_line, on_command_line, option
-from dks.embed._device_crops import ResizedImages, collate_resized
+from dks.embed._device_crops import DeviceFeeder, ResizedImages, collate_resized
 from dks.sources import BadImage, ImageReader
 
-__all__ = ["Prefetcher", "Preprocess", "default_num_workers", "make_loader"]
+__all__ = ["Prefetcher", "Preprocess", "default_num_workers", "make_loader", "shutdown"]
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -359,3 +359,13 @@ class Prefetcher:
             with contextlib.suppress(queue.Empty):
                 self._queue.get_nowait()
             self._thread.join(timeout=0.05)
+
+
+def shutdown(iterator):
+    """Stop a DataLoader iterator's workers now (not when garbage collected)."""
+    if isinstance(iterator, (Prefetcher, DeviceFeeder)):
+        iterator.close()
+        return
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()

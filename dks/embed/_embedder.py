@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import warnings
 from numbers import Integral
 
 import numpy as np
@@ -21,8 +20,10 @@ from dks.embed._arguments import (
     as_pair,
     as_size,
     as_triple,
+    autocast,
     check_precision,
     check_sizes,
+    machine_gpus,
     probe_size,
     resolve_device,
     resolve_precision,
@@ -32,12 +33,13 @@ from dks.embed._batching import (
     Preprocess,
     default_num_workers,
     make_loader,
+    shutdown,
 )
 from dks.embed._device_crops import DeviceCrops, DeviceFeeder
 from dks.embed._discover import describe_layers
 from dks.embed._hooks import LayerRecorder, Reducer, probe
 from dks.embed._models import build_model
-from dks.embed._output import SkippedInput, make_writer
+from dks.embed._output import SkippedInput, make_writer, warn_skipped
 from dks.embed._store_run import check_output, embed_into_store, is_store_path
 from dks.sources import ImageReader, describe_input, open_images
 from dks.store import parse_shard
@@ -124,9 +126,8 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         are accepted, not their values; a store's rerun with a limit that admits an image
         refused before embeds that image's chunk again.
     batch_size : int, default=8
-        Images per forward pass (each brings its crops: 80 crops with ``crops="ten"``).
-        Memory grows with it: VGG19 on the CPU needs about 30 MB per 224 x 224 crop in a
-        batch, some 2.5 GB for the default ten-crop batch.
+        Images per forward pass (each brings its crops: 80 crops with ``crops="ten"``);
+        memory grows with it.
     device : str or torch.device, default="auto"
         ``"auto"``: CUDA if available, else CPU. Asking for ``"cuda"`` without CUDA is an
         error, not a silent fallback.
@@ -138,23 +139,15 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     num_workers : int or None, default=None
         DataLoader worker processes that decode, resize and crop the images; 0 does it in
         a thread of the main process, one batch ahead of the forward pass. None: on a GPU,
-        all cores but one (with ``shard``, of this process's share of the cores: one
-        process per device), as a GPU embeds images faster than cores decode them; on the
-        CPU, up to 4 on the cores that torch's threads (:func:`torch.get_num_threads`) do
-        not use, so none when torch uses every core (a worker would then slow the forward
-        pass down more than it saves); none either when all images fit in one batch. On
-        CUDA the workers only decode and resize: the crops are made on the device (see
-        :ref:`gpu`).
+        all cores but one (with ``shard``, of this process's share of the cores); on the
+        CPU, up to 4 on the cores that torch's threads do not use; none when all images
+        fit in one batch. On CUDA the crops are made on the device (see :ref:`gpu`).
     output : str, os.PathLike or None, default=None
         None: return an in-memory array. A path ending in ``.npy``: write the embedding
-        there batch by batch (memory does not grow with the number of images) and return
-        it as a read-only :class:`numpy.memmap`. The file is written under a temporary
-        name and renamed when complete, so it is either complete and valid or absent (an
-        existing file is replaced only on success). Every :meth:`transform` call writes
-        this file anew. A path ending in ``.zarr``: a chunked, resumable store (see
-        :ref:`store`): a rerun after a kill continues where it stopped, and
-        :func:`dks.store.open_embedding` reads it; :meth:`transform` returns its rows as a
-        Zarr array (or a lazy row view when inputs were skipped).
+        there batch by batch and return it as a read-only :class:`numpy.memmap`; the file
+        is complete and valid or absent (written under a temporary name, renamed at the
+        end), anew at every :meth:`transform`. A path ending in ``.zarr``: a chunked,
+        resumable store (see :ref:`store`), whose rows :meth:`transform` returns.
     shard : (int, int), str or None, default=None
         With a ``.zarr`` ``output``: ``(k, n)`` or ``"k/n"`` (``k`` from 0) makes this
         process fill only the ``k``-th of ``n`` chunk-aligned row ranges, so that ``n``
@@ -187,10 +180,13 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     resize_, crop_size_, interpolation_ : int or tuple, (int, int), str
         The resize, crop size and interpolation used (``"auto"`` resolved).
     weights_ : str or None
-        The weights loaded: a torchvision weights name, a file, ``"as given"`` for a
-        module, or None for random weights.
+        The weights loaded (a name, a file, ``"as given"``), or None for random weights.
     image_reader_ : dks.sources.ImageReader
         ``background`` and ``max_image_pixels``, checked: how the images are decoded.
+    layer_modules_ : list of (str, str)
+        ``(layer name, module path)`` of each embedded layer, in the order of the columns.
+    preprocess_ : Preprocess
+        How each image becomes the network's input: resize, crops, normalization.
     sample_indices_ : ndarray of shape (n_rows,), int64
         Set by :meth:`transform`: the position in ``X`` of each output row (all of them
         unless inputs were skipped).
@@ -222,9 +218,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     layers, no classifier at all for convolutional layers only). Hooks are removed, and
     each submodule's ``training`` flag restored, when :meth:`transform` ends, also on
     error. Inputs are ``channels_last``. On Linux (glibc), :meth:`fit` tunes the memory
-    allocator once per process so that activation buffers are reused rather than unmapped
-    and faulted in again at every batch, and :meth:`transform` gives the free memory back
-    when it ends; see :ref:`performance` (``dks._config.TUNE_ALLOCATOR`` turns it off).
+    allocator once per process (see :ref:`performance`).
 
     **A module as model** is used in place: :meth:`fit` moves it to ``device_`` and to
     ``channels_last``; :meth:`transform` runs it in ``eval()`` mode and then restores its
@@ -373,7 +367,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         autocast_dtype = _DTYPES.get(precision)
         size = probe_size(self.crops, resize, crop_size)
         x = torch.zeros((1, 3, *size), device=device).contiguous(memory_format=torch.channels_last)
-        with _autocast(device, autocast_dtype):  # paper layers: columns ordered by depth
+        with autocast(device, autocast_dtype):  # paper layers: columns ordered by depth
             layers, dims, order, crop_bytes = probe(
                 module, layers, x, reducer, sort=self.layers == "paper"
             )
@@ -418,7 +412,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         super().__setstate__(state)
 
     def _autocast(self):
-        return _autocast(self.device_, self._autocast_dtype)
+        return autocast(self.device_, self._autocast_dtype)
 
     def transform(self, X):
         """Embed images.
@@ -441,9 +435,9 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         source = open_images(X)
         if is_store_path(output):
             result, self.sample_indices_, self.skipped_ = embed_into_store(
-                self, source, output, self.shard
+                self, source, output, self.shard, batches=self._embedded
             )
-            _warn_skipped(self.skipped_, len(source))
+            warn_skipped(self.skipped_, len(source))
             return result
         n_images = len(source)
         n_features = len(self._feature_names)
@@ -463,7 +457,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             result = writer.finish()
         self.sample_indices_ = np.concatenate(rows).astype(np.int64, copy=False)
         self.skipped_ = skipped
-        _warn_skipped(skipped, n_images)
+        warn_skipped(skipped, n_images)
         return result
 
     def _embedded(self, source):
@@ -489,11 +483,14 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
                 with torch.inference_mode(), self._autocast():
                     for groups, errors in iterator:
                         bad = [self._bad_input(source, i, message) for i, message in errors]
-                        indices, features = self._embed_batch(recorder, groups)
+                        n_crops = self._preprocess.n_crops
+                        indices, features = recorder.embed_batch(
+                            groups, self.device_, self._dims, n_crops, self._forward_rows(n_crops)
+                        )
                         bar.update(indices.size + len(errors))
                         yield indices, features, bad
         finally:
-            _shutdown(iterator)
+            shutdown(iterator)
             if -(-len(source) // self.batch_size) >= _config.ALLOCATOR_TRIM_AFTER_BATCHES:
                 release_memory()
 
@@ -532,7 +529,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         if self.shard is None or self.device_.type != "cuda":
             return 1
         n_shards = parse_shard(self.shard)[1]
-        return max(1, min(n_shards, _machine_gpus()))
+        return max(1, min(n_shards, machine_gpus()))
 
     def _recorder(self):
         """The hooks that collect the reduced outputs of the embedded layers."""
@@ -557,32 +554,17 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
             return None
         return max(1, _config.EMBED_CPU_FORWARD_BYTES // (n_crops * crop_bytes)) * n_crops
 
-    def _embed_batch(self, recorder, groups):
-        """Features of a batch's images, ``(indices, float32 array)`` in input order."""
-        n_crops = self._preprocess.n_crops
-        all_indices, all_features = [], []
-        for indices, crops in groups:
-            x = crops.to(self.device_, non_blocking=True)
-            outputs = recorder.run(x, rows=self._forward_rows(n_crops))
-            for (name, _), out, dim in zip(self._layer_paths, outputs, self._dims, strict=True):
-                if out.shape[1] != dim:
-                    raise ValueError(
-                        f"Layer {name!r} gave {out.shape[1]} features for a crop of "
-                        f"{tuple(x.shape[2:])} pixels but {dim} at fit time; its size "
-                        "depends on the image size. Use fixed-size crops."
-                    )
-            features = torch.cat(outputs, dim=1)
-            if n_crops > 1:
-                features = features.view(len(indices), n_crops, -1).mean(dim=1)
-            all_indices.extend(indices)
-            all_features.append(features.cpu().numpy())
-        indices = np.asarray(all_indices, dtype=np.int64)
-        if len(all_features) == 1:
-            return indices, all_features[0]
-        if not all_features:
-            return indices, None
-        order = np.argsort(indices, kind="stable")
-        return indices[order], np.concatenate(all_features)[order]
+    @property
+    def layer_modules_(self):
+        """``(layer name, module path)`` of each embedded layer, in the order of the columns."""
+        check_is_fitted(self, "layer_slices_")
+        return list(self._layer_paths)
+
+    @property
+    def preprocess_(self):
+        """How each image becomes the network's input: resize, crops, normalization."""
+        check_is_fitted(self, "layer_slices_")
+        return self._preprocess
 
     def list_layers(self, *, input_size=None):
         """The layers of ``model`` that can be embedded, with their output shapes (no fit).
@@ -616,40 +598,3 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return self._feature_names.copy()
-
-
-def _warn_skipped(skipped, n_images):
-    if skipped:
-        first = skipped[0]
-        warnings.warn(
-            f"Skipped {len(skipped)} of {n_images} inputs that could not be embedded "
-            f"(the first: {first.description}: {first.error}). The output rows are the "
-            "inputs in sample_indices_; the skipped ones are listed in skipped_.",
-            UserWarning,
-            stacklevel=3,
-        )
-
-
-def _machine_gpus():
-    """NVIDIA GPUs of the machine (``CUDA_VISIBLE_DEVICES`` hides some from torch)."""
-    try:
-        listed = len(os.listdir("/proc/driver/nvidia/gpus"))
-    except OSError:  # not Linux, or not NVIDIA's driver
-        listed = 0
-    return max(listed, torch.cuda.device_count())
-
-
-def _autocast(device, dtype):
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
-
-
-def _shutdown(iterator):
-    """Stop a DataLoader iterator's workers now (not when garbage collected)."""
-    if isinstance(iterator, (Prefetcher, DeviceFeeder)):
-        iterator.close()
-        return
-    shutdown = getattr(iterator, "_shutdown_workers", None)
-    if shutdown is not None:
-        shutdown()

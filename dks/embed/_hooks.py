@@ -17,6 +17,7 @@ so the network computes nothing after the last layer that is needed.
 
 import contextlib
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -245,6 +246,37 @@ class LayerRecorder:
         outputs = [self._outputs[path] for _, path in self.layers]
         self._outputs = {}
         return outputs
+
+    def embed_batch(self, groups, device, dims, n_crops, rows=None):
+        """Features of a batch's images, ``(indices, float32 array)`` in input order.
+
+        ``groups`` are ``(indices, crops)`` of one crop size each; ``dims`` the features of
+        each layer at fit time; the ``n_crops`` crops of an image are averaged; ``rows``
+        crops at most run at once (:meth:`run`).
+        """
+        all_indices, all_features = [], []
+        for indices, crops in groups:
+            x = crops.to(device, non_blocking=True)
+            outputs = self.run(x, rows=rows)
+            for (name, _), out, dim in zip(self.layers, outputs, dims, strict=True):
+                if out.shape[1] != dim:
+                    raise ValueError(
+                        f"Layer {name!r} gave {out.shape[1]} features for a crop of "
+                        f"{tuple(x.shape[2:])} pixels but {dim} at fit time; its size "
+                        "depends on the image size. Use fixed-size crops."
+                    )
+            features = torch.cat(outputs, dim=1)
+            if n_crops > 1:
+                features = features.view(len(indices), n_crops, -1).mean(dim=1)
+            all_indices.extend(indices)
+            all_features.append(features.cpu().numpy())
+        indices = np.asarray(all_indices, dtype=np.int64)
+        if len(all_features) == 1:
+            return indices, all_features[0]
+        if not all_features:
+            return indices, None
+        order = np.argsort(indices, kind="stable")
+        return indices[order], np.concatenate(all_features)[order]
 
 
 def probe(module, layers, x, reduce=None, *, sort=False):

@@ -82,7 +82,7 @@ def _feature_position(embedder, feature):
             )
         column = int(matches[0])
     for (name, path), (_, span) in zip(
-        embedder._layer_paths, embedder.layer_slices_.items(), strict=True
+        embedder.layer_modules_, embedder.layer_slices_.items(), strict=True
     ):
         if span.start <= column < span.stop:
             return name, path, column - span.start
@@ -138,7 +138,7 @@ def feature_crops(embedder, images, feature, *, activations=None, k=9, lowest=Fa
     try:
         for index in candidates:
             original = embedder.image_reader_.load(source, index)
-            view, offset, resized = embedder._preprocess.center_view(original)
+            view, offset, resized = embedder.preprocess_.center_view(original)
             fmap = _feature_map(embedder, module, target, view, channel)
             found.append(_crop(index, original, view, offset, resized, fmap, path, module, fields))
     finally:

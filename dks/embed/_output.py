@@ -12,6 +12,7 @@ memory does not grow with the number of images.
 
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,7 +20,15 @@ import numpy as np
 
 from dks._atomic import replace, temporary_name
 
-__all__ = ["ArrayWriter", "NpyWriter", "SkippedInput", "check_output_path", "make_writer"]
+__all__ = [
+    "ArrayWriter",
+    "NpyWriter",
+    "SkippedInput",
+    "SkippedInputsWarning",
+    "check_output_path",
+    "make_writer",
+    "warn_skipped",
+]
 
 _DTYPE = np.dtype("<f4")
 _COPY_CHUNK = 64 * 1024 * 1024
@@ -41,6 +50,22 @@ class SkippedInput(NamedTuple):
     index: int
     description: str
     error: str
+
+
+class SkippedInputsWarning(UserWarning):
+    """Inputs that could not be embedded were skipped (``on_error="skip"``)."""
+
+
+def warn_skipped(skipped, n_images):
+    if skipped:
+        first = skipped[0]
+        warnings.warn(
+            f"Skipped {len(skipped)} of {n_images} inputs that could not be embedded "
+            f"(the first: {first.description}: {first.error}). The output rows are the "
+            "inputs in sample_indices_; the skipped ones are listed in skipped_.",
+            SkippedInputsWarning,
+            stacklevel=3,
+        )
 
 
 def check_output_path(output):

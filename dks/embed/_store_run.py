@@ -18,8 +18,14 @@ import torch
 
 from dks.embed._output import SkippedInput, check_output_path
 from dks.sources import ImageTooLargeError, describe_input
-from dks.store import EmbeddingStore, RowView, StoreWriter, chunk_rows_for, parse_shard
-from dks.store._layout import chunk_range
+from dks.store import (
+    EmbeddingStore,
+    RowView,
+    StoreWriter,
+    chunk_range,
+    chunk_rows_for,
+    parse_shard,
+)
 
 __all__ = ["check_output", "embed_into_store", "is_store_path"]
 
@@ -60,7 +66,7 @@ class _Subset:
         return self.source.describe(int(self.indices[index]))
 
 
-def embed_into_store(embedder, source, output, shard):
+def embed_into_store(embedder, source, output, shard, *, batches):
     """Fill the store ``output`` with the embedding of ``source`` (all, or one shard).
 
     Parameters
@@ -73,6 +79,9 @@ def embed_into_store(embedder, source, output, shard):
         The store folder.
     shard : None, (int, int) or str
         See ``CNNEmbedder(shard=...)``.
+    batches : callable
+        ``batches(images)`` embeds images batch by batch, yielding ``(indices, features,
+        skipped)`` (the embedder's loop, which the store does not reach into).
 
     Returns
     -------
@@ -83,7 +92,7 @@ def embed_into_store(embedder, source, output, shard):
     """
     shard = parse_shard(shard)
     n_images = len(source)
-    n_features = len(embedder._feature_names)
+    n_features = len(embedder.get_feature_names_out())
     chunk_rows = chunk_rows_for(n_features, embedder.batch_size)
     files = source.files
     writer = StoreWriter(
@@ -118,7 +127,7 @@ def embed_into_store(embedder, source, output, shard):
     todo = [np.arange(*writer.chunk_range(c)) for c in writer.pending]
     todo = np.concatenate(todo) if todo else np.empty(0, dtype=np.int64)
     if todo.size:
-        _fill(embedder, source, writer, todo)
+        _fill(batches, source, writer, todo)
     writer.finish()
 
     store = EmbeddingStore(output, allow_incomplete=True)
@@ -148,7 +157,7 @@ def _admitted_now(files, reader):
     return retry
 
 
-def _fill(embedder, source, writer, todo):
+def _fill(batches, source, writer, todo):
     """Embed the inputs ``todo`` and write each chunk as soon as it is whole."""
     buffers = {}
     # The files' stamps are taken before any is read: one replaced during the run differs
@@ -172,8 +181,8 @@ def _fill(embedder, source, writer, todo):
                 del buffers[chunk]
 
     subset = _Subset(source, todo)
-    with contextlib.closing(embedder._embedded(subset)) as batches:
-        for indices, features, bad in batches:
+    with contextlib.closing(batches(subset)) as embedded:
+        for indices, features, bad in embedded:
             if bad:
                 bad = [(int(todo[s.index]), s.description, s.error) for s in bad]
                 place(np.asarray([b[0] for b in bad], dtype=np.int64), None, bad)
@@ -183,7 +192,7 @@ def _fill(embedder, source, writer, todo):
 
 def _shard_rows(writer, shard):
     """First and last (exclusive) row of this writer's chunks."""
-    from dks.store._layout import shard_chunks
+    from dks.store import shard_chunks
 
     chunks = shard_chunks(writer.n_chunks, shard)
     if not chunks:
@@ -196,8 +205,9 @@ def _shard_rows(writer, shard):
 
 def _manifest(embedder):
     """Settings (all that determines the values), feature names and layer slices."""
+    model = embedder.model
     settings = {
-        "model": embedder._label,
+        "model": model if isinstance(model, str) else type(model).__name__,
         "weights": None if embedder.weights_ is None else str(embedder.weights_),
         "parameters_sha256": _state_hash(embedder.model_),
         "layers": list(embedder.layers_),
@@ -215,7 +225,7 @@ def _manifest(embedder):
     }
     return {
         "settings": settings,
-        "feature_names": [str(n) for n in embedder._feature_names],
+        "feature_names": [str(n) for n in embedder.get_feature_names_out()],
         "layer_slices": {k: [s.start, s.stop] for k, s in embedder.layer_slices_.items()},
     }
 

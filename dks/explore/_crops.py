@@ -1,7 +1,7 @@
 """The receptive-field crops of the feature view, computed on demand in one worker thread.
 
 The crops need the network again (:func:`dks.embed.feature_crops`, rebuilt from
-``embedding.json`` by :func:`dks.pipeline._crops.embedder_from_results`, as ``dks
+``embedding.json`` by :func:`dks.analysis._regions.embedder_from_results`, as ``dks
 visualize`` does) and the images that were embedded. The page asks ``/api/crops`` after
 the feature view is shown; the request waits a few seconds for the answer, else says
 ``"computing"`` and the page asks again. One daemon thread runs the network, one request
@@ -117,7 +117,7 @@ class CropWorker:
     def _network(self):
         """The embedder rebuilt from ``embedding.json``, once (its error too)."""
         if self._embedder is None and self._embedder_error is None:
-            from dks.pipeline._crops import embedder_from_results
+            from dks.analysis import embedder_from_results
 
             data = {"embedding_meta": self.views.meta, "thresholds": self.views.thresholds}
             try:
@@ -136,12 +136,12 @@ class CropWorker:
         v = self.views
         name = v.features[j]
         try:
-            from dks.embed._locate import feature_crops, top_images
+            from dks.embed import feature_crops, top_images
         except ImportError:
             return _unavailable(
                 name, sign, "the crops need torch and torchvision: pip install 'dks[torch]'"
             )
-        from dks.pipeline._crops import image_paths, missing_images
+        from dks.analysis import image_paths, missing_images
 
         rows = v.sample_rows
         x = np.asarray(v.sample()[:, j], dtype=np.float64)

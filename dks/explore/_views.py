@@ -70,8 +70,8 @@ class Views:
         self.dks = np.asarray(res["dks"], dtype=np.float32)
         self.null = res.get("null_dks")
         self.thresholds = res["thresholds"]
-        self.classes = [str(c) for c in meta["classes"]]
-        self.features = [str(f) for f in meta["feature_names"]]
+        self.classes = [str(c) for c in meta.classes]
+        self.features = [str(f) for f in meta.feature_names]
         self.class_index = {c: i for i, c in enumerate(self.classes)}
         self.feature_index = {f: j for j, f in enumerate(self.features)}
         self.layers = [
@@ -82,13 +82,13 @@ class Views:
             self.layer_of[cols] = k
         # one C-level dict lookup per image (1.28 M at ImageNet's shape); unknown labels: -1
         index = defaultdict(lambda: -1, self.class_index)
-        index.update((c, i) for i, c in enumerate(meta["classes"]))  # labels as saved
-        labels = meta["labels"]
+        index.update((c, i) for i, c in enumerate(meta.classes))  # labels as saved
+        labels = meta.labels
         self.y = np.fromiter(map(index.__getitem__, labels), np.int32, len(labels))
         order = np.argsort(self.y, kind="stable")  # the rows of each class, increasing
         bounds = np.searchsorted(self.y[order], np.arange(len(self.classes) + 1))
         self.class_rows = [order[a:b] for a, b in pairwise(bounds)]
-        self.images = meta.get("images", [])
+        self.images = meta.images
         self.grid = res.get("grid")
         self.curves = (res.get("d_avg_plus"), res.get("d_avg_minus"))
         self.t_plus = np.array(
@@ -388,7 +388,7 @@ class Views:
         """The file of image ``row`` when it lies inside the results folder, else None."""
         if not 0 <= row < len(self.images):
             return None
-        root = self.path / str(self.meta.get("images_root") or "")
+        root = self.path / str(self.meta.images_root or "")
         return safe_file(self.path, root / str(self.images[row]))
 
 

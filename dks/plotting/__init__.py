@@ -38,6 +38,7 @@ One idea per module, all re-exported here:
 The exceedance counts and the threshold rule themselves live in :mod:`dks.thresholds`.
 """
 
+from dks.plotting._captions import FIGURE_TEXT, PER_CLASS_CAPTIONS
 from dks.plotting._compare import (
     compare_colors,
     plot_compare_class_curves,
@@ -64,6 +65,8 @@ from dks.plotting._validity import plot_validity
 
 __all__ = [
     "BAND_MASS",
+    "FIGURE_TEXT",
+    "PER_CLASS_CAPTIONS",
     "class_curves",
     "compare_colors",
     "dks_histogram",

@@ -90,7 +90,7 @@ def plot_feature_crops(
     rows = [(label, items) for label, items in rows if items]
     if not rows:
         raise ValueError("'crops' is empty: there is nothing to show.")
-    reader = image_reader(background, max_image_pixels)
+    reader = image_reader().checked(background, max_image_pixels)
     ncols = int(ncols) if ncols else max(len(items) for _, items in rows)
     nrows = sum(-(-len(items) // ncols) for _, items in rows)
     fig, axes = setup_axes(

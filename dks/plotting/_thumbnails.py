@@ -15,12 +15,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 
-def image_reader(background, max_image_pixels):
-    """The embedder's decoder (:class:`dks.sources.ImageReader`), checked; it needs pillow."""
+def image_reader():
+    """The embedder's decoder, :class:`dks.sources.ImageReader`, which needs pillow."""
     import_optional("PIL.Image", "Showing images", needs="pillow", pip="pillow")
     from dks.sources import ImageReader
 
-    return ImageReader.checked(background, max_image_pixels)
+    return ImageReader
 
 
 def load_thumbnail(item, size, reader):
@@ -110,7 +110,7 @@ def plot_top_images(
         raise ValueError(f"Got {len(labels)} labels for {values.size} images.")
     if int(k) < 1:
         raise ValueError(f"'k' must be >= 1; got {k!r} instead.")
-    reader = image_reader(background, max_image_pixels)
+    reader = image_reader().checked(background, max_image_pixels)
     finite = np.where(np.isfinite(values), values, -np.inf)
     top = np.argsort(-finite, kind="stable")[: int(k)]
     n = top.size

@@ -7,6 +7,17 @@
   is built from too.
 """
 
+from dks.report._kit import CSS, escape, figure, fmt_num, table
+from dks.report._page import write_page
 from dks.report._report import FIGURE_TEXT, write_report
 
-__all__ = ["FIGURE_TEXT", "write_report"]
+__all__ = [
+    "CSS",
+    "FIGURE_TEXT",
+    "escape",
+    "figure",
+    "fmt_num",
+    "table",
+    "write_page",
+    "write_report",
+]

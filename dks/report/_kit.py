@@ -1,7 +1,7 @@
 """The HTML kit of dks's pages: style sheet, escaping, number formatting, tables, figures.
 
 The report of a results folder (:mod:`dks.report._report`, :mod:`dks.report._classes`) and
-the comparison page of ``dks compare`` (:mod:`dks.pipeline._compare_page`) are built from
+the comparison page of ``dks compare`` (:mod:`dks.study._compare_page`) are built from
 these pieces, so that both read alike; :mod:`dks.report._page` holds the page frame.
 
 Every function returns HTML. Text taken from the data (class and feature names, file paths,

@@ -1,7 +1,7 @@
 """The frame of dks's HTML pages: head and style, title, meta line, contents, sections.
 
 One page layout for the report of a results folder (:mod:`dks.report`) and the comparison of
-several (:mod:`dks.pipeline._compare_page`); written atomically.
+several (:mod:`dks.study._compare_page`); written atomically.
 """
 
 from __future__ import annotations

@@ -115,8 +115,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dks.datasets._paper import PAPER_TABLE4
-from dks.plotting._captions import FIGURE_TEXT
+from dks.datasets import PAPER_TABLE4
+from dks.plotting import FIGURE_TEXT
 from dks.report._classes import class_noise_section, layer_note, rule_note, threshold_cell
 from dks.report._glance import PAPER, glance_section, glossary_section, term
 from dks.report._kit import CSS, escape, figure, fmt_num, fmt_share, is_number, scrolled, table

@@ -31,7 +31,6 @@ _DECODER = (
     "check_background",
     "check_max_image_pixels",
     "fits_pixel_limit",
-    "load_image",
     "to_rgb",
 )
 

@@ -3,8 +3,7 @@
 :class:`ImageReader` holds the two decoding settings (``background``,
 ``max_image_pixels``) as one frozen value and reads any image input with them
 (:meth:`ImageReader.read`: a file, a PIL image, a uint8 array or an image tensor).
-:func:`load_image` opens an image file (or takes a PIL image) and returns it as 8-bit RGB the
-way an image viewer shows it:
+A file (or a PIL image) comes out as 8-bit RGB the way an image viewer shows it:
 
 * EXIF orientation applied (a phone photo stored sideways comes out upright);
 * transparency composited over a background colour (white by default) — RGBA, LA, PA and
@@ -50,7 +49,6 @@ __all__ = [
     "check_max_image_pixels",
     "check_regular_file",
     "fits_pixel_limit",
-    "load_image",
     "to_rgb",
 ]
 
@@ -183,19 +181,30 @@ class ImageReader:
         Parameters
         ----------
         item : path, binary file object, PIL.Image.Image, uint8 array or image tensor
-            A file goes through :func:`load_image`; an array ``(H, W)``, ``(H, W, 1)``,
-            ``(H, W, 3)`` or ``(H, W, 4)`` (RGBA, composited over ``background``); a tensor
-            ``(C, H, W)`` or ``(H, W)``, uint8 or float in [0, 1].
+            A file (a path, or its bytes as a file object: a member of a tar shard) is
+            decoded as the module docstring says, refused when it has more pixels than
+            ``max_image_pixels`` (an image already opened is not checked); an array
+            ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` (RGBA, composited over
+            ``background``); a tensor ``(C, H, W)`` or ``(H, W)``, uint8 or float in [0, 1].
 
         Returns
         -------
         image : PIL.Image.Image
-            Mode ``"RGB"``.
+            Mode ``"RGB"``, fully loaded (the file is closed).
+
+        Raises
+        ------
+        ImageTooLargeError
+            If the file has more pixels than ``max_image_pixels``.
+        OSError, PIL.UnidentifiedImageError
+            If the file cannot be read or decoded (missing, empty, truncated, not an image).
         """
-        if isinstance(item, (str, os.PathLike, Image.Image)) or hasattr(item, "read"):
-            return load_image(
-                item, background=self.background, max_image_pixels=self.max_image_pixels
-            )
+        if isinstance(item, Image.Image):
+            return to_rgb(item, background=self.background)
+        if isinstance(item, (str, os.PathLike)) or hasattr(item, "read"):
+            name = item if hasattr(item, "read") else os.fspath(item)
+            with _open_checked(name, self.max_image_pixels) as image:
+                return to_rgb(image, background=self.background)
         if hasattr(item, "detach"):  # a torch tensor (C, H, W) or (H, W)
             tensor = item.detach().cpu()
             if tensor.ndim == 2:
@@ -221,39 +230,6 @@ def _torch_uint8(tensor):
     import torch  # the caller gave a tensor: torch is imported already
 
     return torch.uint8
-
-
-def load_image(source, *, background=WHITE, max_image_pixels="auto"):
-    """Open an image as 8-bit RGB, as people see it (see the module docstring).
-
-    Parameters
-    ----------
-    source : str, os.PathLike, binary file object or PIL.Image.Image
-        An image file (a path, or its bytes as a file object: a member of a tar shard), or
-        an image already opened.
-    background : (int, int, int), default=(255, 255, 255)
-        Colour behind transparent pixels, as returned by :func:`check_background`.
-    max_image_pixels : "auto", int or None, default="auto"
-        Files with more pixels are refused (see :func:`check_max_image_pixels`); an image
-        already opened is not checked.
-
-    Returns
-    -------
-    image : PIL.Image.Image
-        Mode ``"RGB"``, fully loaded (the file is closed).
-
-    Raises
-    ------
-    ImageTooLargeError
-        If the file has more pixels than ``max_image_pixels``.
-    OSError, PIL.UnidentifiedImageError
-        If the file cannot be read or decoded (missing, empty, truncated, not an image).
-    """
-    if isinstance(source, Image.Image):
-        return to_rgb(source, background=background)
-    name = source if hasattr(source, "read") else os.fspath(source)
-    with _open_checked(name, max_image_pixels) as image:
-        return to_rgb(image, background=background)
 
 
 @contextmanager

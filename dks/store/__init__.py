@@ -11,16 +11,29 @@ Torch-free: the statistics side reads a store without importing torch. Needs ``z
 Read more in the :ref:`User Guide <store>`.
 """
 
-from dks.store._layout import parse_shard
+from dks.store._layout import ARRAY, MANIFEST, chunk_range, parse_shard, shard_chunks
 from dks.store._reader import EmbeddingStore, RowView, SkippedRow, open_embedding
-from dks.store._writer import StoreWriter, chunk_rows_for
+from dks.store._writer import (
+    StoreRestartedWarning,
+    StoreWriter,
+    chunk_rows_for,
+    relocate,
+    reopen_chunks,
+)
 
 __all__ = [
+    "ARRAY",
+    "MANIFEST",
     "EmbeddingStore",
     "RowView",
     "SkippedRow",
+    "StoreRestartedWarning",
     "StoreWriter",
+    "chunk_range",
     "chunk_rows_for",
     "open_embedding",
     "parse_shard",
+    "relocate",
+    "reopen_chunks",
+    "shard_chunks",
 ]

@@ -36,6 +36,7 @@ from dks._atomic import (
     atomic_open,
     fsync_dir,
     remove_stale,
+    replace,
     temporary_name,
 )
 from dks.store._layout import (
@@ -53,7 +54,21 @@ from dks.store._layout import (
 )
 from dks.store._stamps import changed_rows, stamp, stamps
 
-__all__ = ["StoreWriter", "chunk_rows_for", "relocate", "reopen_chunks"]
+__all__ = [
+    "StoreRestartedWarning",
+    "StoreWriter",
+    "chunk_rows_for",
+    "relocate",
+    "reopen_chunks",
+]
+
+
+class StoreRestartedWarning(UserWarning):
+    """A store written with other settings is started afresh; ``why`` says what changed."""
+
+    def __init__(self, message, why):
+        super().__init__(message)
+        self.why = why
 
 
 def chunk_rows_for(n_features, batch_size):
@@ -197,9 +212,11 @@ class StoreWriter:
                     "it): remove the store, or rerun with the settings it was made with."
                 )
             warnings.warn(
-                f"The store {os.fspath(self.path)!r} was written with other settings "
-                f"({why}); starting it afresh.",
-                UserWarning,
+                StoreRestartedWarning(
+                    f"The store {os.fspath(self.path)!r} was written with other settings "
+                    f"({why}); starting it afresh.",
+                    why,
+                ),
                 stacklevel=4,
             )
             self._discard()
@@ -216,8 +233,7 @@ class StoreWriter:
     def _discard(self):
         """Remove the old store: renamed away first, so a kill leaves only a stale temporary."""
         trash = temporary_name(self.path)
-        os.replace(self.path, trash)
-        fsync_dir(self.path.parent)
+        replace(self.path, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
     def _create(self, full, images):
@@ -470,7 +486,7 @@ def reopen_chunks(path, chunks, *, damaged=False):
     The completion is undone first, then the chunks' done markers are removed (a kill in
     between leaves a store that is incomplete, whose writer checks every chunk's marker).
     For chunks whose images changed, and for ``damaged`` chunks
-    (:mod:`dks.pipeline._damage`), whose files are removed too: a write that does not
+    (:mod:`dks.results._damage`), whose files are removed too: a write that does not
     cover a whole shard would read the damaged one first.
     """
     if not chunks:

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from dks.pipeline._statistics import PAPER_T_MINUS, PAPER_T_PLUS
-from dks.plotting._summaries import layer_mode_bands
+from dks.analysis import PAPER_T_MINUS, PAPER_T_PLUS
+from dks.plotting import layer_mode_bands
 
 __all__ = ["compare_in_words", "layer_differences"]
 

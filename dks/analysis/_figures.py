@@ -10,11 +10,10 @@ import numpy as np
 
 from dks import _config
 from dks._optional import import_optional
-from dks.pipeline._crops import crop_figures, signal_classes
-from dks.pipeline._folder import VALIDITY_DIR
-from dks.pipeline._images import Thumbnails, recorded_images
-from dks.pipeline._io import embedding_reader, load_results
-from dks.plotting._captions import PER_CLASS_CAPTIONS
+from dks.analysis._image_set import Thumbnails, recorded_images
+from dks.analysis._regions import crop_figures, signal_classes
+from dks.plotting import PER_CLASS_CAPTIONS
+from dks.results import VALIDITY_DIR, embedding_reader, load_results
 
 __all__ = ["layer_kept", "report_step", "require_matplotlib", "validity_summary"]
 
@@ -121,9 +120,9 @@ def _feature_figures(data, path, log):
     from dks.plotting import plot_feature_histograms, plot_top_images
 
     meta, dks, X = data["embedding_meta"], data["dks"], data["embedding"]
-    names = np.asarray(meta["feature_names"], dtype=object)
-    y = np.asarray(meta["labels"], dtype=str)
-    classes = meta["classes"]
+    names = np.asarray(meta.feature_names, dtype=object)
+    y = np.asarray(meta.labels, dtype=str)
+    classes = meta.classes
     images, missing = recorded_images(meta, path)
     reader = embedding_reader(meta)  # as the network saw them
     figures = {}
@@ -163,20 +162,21 @@ def _feature_figures(data, path, log):
     return figures
 
 
-def report_step(path, *, log, shown=None, max_image_pixels="auto"):
+def report_step(path, *, log, shown=None, limit="auto"):
     """Figures and ``report.html`` from the saved results in ``path``.
 
     ``shown`` is the folder named in messages (the results folder, not the transaction's
-    temporary folder); ``max_image_pixels`` the limit the images are read with
-    (:func:`~dks.pipeline._io.embedding_reader`). Returns the summary.
+    temporary folder); ``limit`` the pixel limit the images are read with, the
+    ``max_image_pixels`` given to :func:`~dks.pipeline.report`
+    (:func:`~dks.results.embedding_reader`). Returns the summary.
     """
     from dks.plotting import save_figure
     from dks.report import write_report
 
     shown = path if shown is None else shown
     data = load_results(path, shown=shown)
-    settings = data["embedding_meta"].setdefault("settings", {})
-    reader = embedding_reader(data["embedding_meta"], max_image_pixels)
+    settings = data["embedding_meta"].settings
+    reader = embedding_reader(data["embedding_meta"], limit)
     settings["max_image_pixels"] = reader.max_image_pixels
     summary = data["summary"]
     figures = {**_summary_figures(data), **_feature_figures(data, path, log)}

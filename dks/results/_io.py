@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from dks._atomic import atomic_open
-from dks.pipeline._damage import embedding_fix, load_json, load_npy, stats_fix
-from dks.pipeline._errors import AnalysisError
-from dks.pipeline._layers import layer_groups
-from dks.pipeline._settings import STORE_SETTINGS
+from dks.results._damage import embedding_fix, load_json, load_npy, stats_fix
+from dks.results._errors import AnalysisError
+from dks.results._layer_groups import layer_groups
+from dks.results._settings import STORE_SETTINGS
+from dks.results._records import EmbeddingRecord
 
 __all__ = [
     "CLASS_NOISE_COLUMNS",
@@ -95,7 +96,7 @@ def save_npy(path, array):
 
     Through the file object's ``write`` only: numpy writes a real file with ``tofile``, whose
     short write on a full disk is an OSError without ``errno`` ("N requested and M
-    written"), which :func:`~dks.pipeline._errors.disk_errors` could not tell from others.
+    written"), which :func:`~dks.results._errors.disk_errors` could not tell from others.
     """
     with atomic_open(path) as fh:
         np.save(_Stream(fh), np.ascontiguousarray(array), allow_pickle=False)
@@ -130,7 +131,7 @@ def csv_cell(value):
 
 
 def read_embedding(path, meta):
-    """The embedding of the results folder ``path``: its rows follow ``meta["images"]``.
+    """The embedding of the results folder ``path``: its rows follow ``meta.images``.
 
     The store ``embedding.zarr`` (its ``X``: a Zarr array, or a lazy row view without the
     skipped images), or ``embedding.npy`` (read-only memmap) in folders written before the
@@ -148,14 +149,14 @@ def read_embedding(path, meta):
     array-like of shape (n_images, n_features)
         What ``np.asarray``, slicing (``X[:, j]``) and the estimators take.
     """
-    from dks.pipeline._folder import STORE
+    from dks.results._folder import STORE
 
     if "store" not in meta:  # a results folder written before the store: embedding.npy only
         return np.load(path / "embedding.npy", mmap_mode="r")
     from dks.store import open_embedding
 
     store = open_embedding(path / STORE, allow_incomplete=True)
-    if store.fingerprint != meta.get("fingerprint") or not store.complete:
+    if store.fingerprint != EmbeddingRecord.from_dict(meta).fingerprint or not store.complete:
         raise AnalysisError(
             f"The embedding store {str(path / STORE)!r} is not the one embedding.json "
             "describes (a later `dks embed` is filling it, or was interrupted); rerun that "
@@ -167,7 +168,7 @@ def read_embedding(path, meta):
 def read_embedding_meta(path, shown=None):
     """``embedding.json`` of the results folder ``path``, its settings completed from the store.
 
-    The settings of :data:`~dks.pipeline._settings.STORE_SETTINGS` (crops, sizes, tokens,
+    The settings of :data:`~dks.results._settings.STORE_SETTINGS` (crops, sizes, tokens,
     background, normalization, ...) are read from the store's manifest, their one record;
     a folder without a store keeps them in ``embedding.json``, read as it is (a store gone
     missing is reported by :func:`read_embedding`).
@@ -182,32 +183,34 @@ def read_embedding_meta(path, shown=None):
     meta : dict
     """
     shown = path if shown is None else Path(shown)
-    meta = load_json(path / "embedding.json", embedding_fix(shown), shown / "embedding.json")
-    from dks.store._layout import MANIFEST
+    meta = EmbeddingRecord.from_dict(
+        load_json(path / "embedding.json", embedding_fix(shown), shown / "embedding.json")
+    )
+    from dks.store import MANIFEST
 
-    if "store" in meta and (path / meta["store"] / MANIFEST).is_file():
-        manifest = read_json(path / meta["store"] / MANIFEST)["settings"]
-        settings = dict(meta.get("settings", {}))
+    if meta.store is not None and (path / meta.store / MANIFEST).is_file():
+        manifest = read_json(path / meta.store / MANIFEST)["settings"]
+        settings = dict(meta.settings)
         settings.update((k, manifest[k]) for k in STORE_SETTINGS if k in manifest)
-        meta["settings"] = settings
+        meta.settings = settings
     return meta
 
 
-def embedding_reader(meta, max_image_pixels="auto"):
+def embedding_reader(meta, limit="auto"):
     """The :class:`~dks.sources.ImageReader` the embedding read its images with.
 
     Its background as recorded (see :func:`read_embedding_meta`; white for folders made
-    before ``background`` existed, when it was always white). Its pixel limit is
-    ``max_image_pixels``, the one given to :func:`~dks.pipeline.report` or
+    before ``background`` existed, when it was always white). Its pixel limit is ``limit``,
+    the ``max_image_pixels`` given to :func:`~dks.pipeline.report` or
     :func:`~dks.pipeline.visualize`; ``"auto"`` takes the one recorded in
     ``embedding.json`` (so that the images the embedding accepted are shown), PIL's own
     (``"auto"``) where none was recorded.
     """
     from dks.sources import WHITE, ImageReader, check_max_image_pixels
 
-    settings = meta.get("settings", {})
+    settings = EmbeddingRecord.from_dict(meta).settings
     background = tuple(int(c) for c in settings.get("background", WHITE))
-    limit = check_max_image_pixels(max_image_pixels)
+    limit = check_max_image_pixels(limit)
     if limit == "auto":
         limit = check_max_image_pixels(settings.get("max_image_pixels", "auto"))
     return ImageReader(background, limit)
@@ -230,7 +233,7 @@ def load_results(path, *, shown=None):
     -------
     results : dict
         ``"embedding"`` (the store's ``X``, see :func:`read_embedding`: ``np.asarray``
-        and slicing read it; one row per entry of ``embedding_meta["images"]``),
+        and slicing read it; one row per entry of its ``images``),
         ``"embedding_meta"`` (``embedding.json``, its settings completed from the store's
         manifest: :func:`read_embedding_meta`),
         ``"layers"`` (layer name -> column indices, read from ``embedding.json``), and when
@@ -261,7 +264,7 @@ def load_results(path, *, shown=None):
         "layers": layer_groups(meta, path),
     }
     fix = stats_fix(shown)
-    pairs = (len(meta["classes"]), len(meta["feature_names"]))
+    pairs = (len(meta.classes), len(meta.feature_names))
     shapes = {"dks": pairs, "null_dks": (None, *pairs), "relevance": pairs}
     for name, shape in shapes.items():
         if (path / f"{name}.npy").is_file():
@@ -290,7 +293,7 @@ def load_results(path, *, shown=None):
 def read_validity(path):
     """The tables of ``validity/`` in the results folder ``path`` that exist, by name:
     ``"ablation"`` and ``"stability"`` (dicts of columns, see :func:`load_results`)."""
-    from dks.pipeline._folder import VALIDITY_DIR
+    from dks.results._folder import VALIDITY_DIR
     from dks.validity import AblationResult, StabilityResult
 
     found = {}

@@ -14,20 +14,21 @@ import numpy as np
 
 from dks import _config
 from dks._engine import as_dask_array, client_for
+from dks.analysis._embedding import now
 from dks.characterize import KSCharacterizer
-from dks.datasets._paper import PAPER_TABLE4
-from dks.pipeline._embedding import now
-from dks.pipeline._io import (
+from dks.datasets import PAPER_TABLE4
+from dks.results import (
     CLASS_NOISE_COLUMNS,
     csv_cell,
     jsonable,
+    layer_groups,
+    layer_of_columns,
     read_embedding,
     read_embedding_meta,
     save_npy,
     write_csv,
     write_json,
 )
-from dks.pipeline._layers import layer_groups, layer_of_columns
 from dks.select import NoiseThresholdSelector
 from dks.thresholds import per_class_thresholds
 
@@ -71,8 +72,8 @@ def statistics_step(
     meta = read_embedding_meta(path)
     groups = layer_groups(meta, path)
     X = read_embedding(path, meta)
-    names = np.asarray(meta["feature_names"], dtype=object)
-    y = np.asarray(meta["labels"], dtype=str)
+    names = np.asarray(meta.feature_names, dtype=object)
+    y = np.asarray(meta.labels, dtype=str)
     with (
         log.stage(
             "characterize",
@@ -140,16 +141,16 @@ def _write_statistics(path, sel, names, groups, meta, settings):
     class_rows = _write_top_features(path, sel, names, layer_of_columns(groups, len(names)))
     relevance = sel.relevance_
     noise = sel.noise_features("both")
-    emb = meta.get("settings", {})
+    emb = meta.settings
     summary = {
-        "dataset": meta.get("dataset"),
-        "dataset_name": meta.get("dataset_name"),
-        "source": (meta.get("source") or {}).get("kind"),
-        "class_depth": (meta.get("source") or {}).get("class_depth"),
+        "dataset": meta.dataset,
+        "dataset_name": meta.dataset_name,
+        "source": meta.source.get("kind"),
+        "class_depth": meta.source.get("class_depth"),
         "model": _model_text(emb),
-        "n_images": len(meta["labels"]),
-        "n_skipped": len(meta.get("skipped", [])),
-        "skipped": meta.get("skipped", [])[: _config.PIPELINE_SKIPPED_LISTED],
+        "n_images": len(meta.labels),
+        "n_skipped": len(meta.skipped),
+        "skipped": meta.skipped[: _config.PIPELINE_SKIPPED_LISTED],
         "n_classes": len(class_rows),
         "n_features": int(sel.n_features_in_),
         "n_shuffles": int(sel.n_shuffles),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dks.pipeline._errors import AnalysisError
+from dks.results._errors import AnalysisError
+from dks.results._records import EmbeddingRecord
 
 __all__ = ["layer_groups", "layer_of_columns"]
 
@@ -30,8 +31,9 @@ def layer_groups(meta, where="the results folder"):
     dict of str to ndarray of int
         Columns of each layer, in the order saved; together they cover every feature once.
     """
-    layers = meta.get("layers")
-    n_features = len(meta.get("feature_names", []))
+    meta = EmbeddingRecord.from_dict(meta)
+    layers = meta.layers
+    n_features = len(meta.feature_names)
     if not isinstance(layers, dict) or not layers:
         raise AnalysisError(
             f"embedding.json of {str(where)!r} has no 'layers' entry (layer name -> [start, "

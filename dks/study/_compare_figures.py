@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dks.pipeline._figures import layer_kept
+from dks.analysis import layer_kept
 
 __all__ = ["compare_figures", "stats_of"]
 
 
 def stats_of(run):
-    """The arrays the comparison figures read from one run (``dks.pipeline._compare.Run``)."""
+    """The arrays the comparison figures read from one run (``dks.study._compare.Run``)."""
     th = run.thresholds
     names, kept, kept_null = layer_kept(run.summary)
     return {
@@ -28,7 +28,7 @@ def compare_figures(runs, reference, layerwise):
 
     ``layerwise`` False leaves out the per-layer figures (Figs. 5, 6/8 and 10).
     """
-    from dks.plotting._compare import (
+    from dks.plotting import (
         plot_compare_class_curves,
         plot_compare_dks_histograms,
         plot_compare_layer_distribution,

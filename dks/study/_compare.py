@@ -4,7 +4,7 @@
 dataset, checks that their columns mean the same thing (same model, weights and layers)
 before comparing anything layer by layer, and writes ``comparison.json``, the figures
 (``figures/compare_*.png|svg``) and one self-contained ``report.html``
-(:mod:`dks.pipeline._compare_page`) to the output folder.
+(:mod:`dks.study._compare_page`) to the output folder.
 
 The layer-independent parts (Table 4, Fig. 9, the thresholds in words) compare any folders;
 the per-layer parts (Figs. 5, 6/8, 10) only folders embedded with the same model, weights
@@ -19,13 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dks._options import option
-from dks.datasets._paper import PAPER_TABLE4
-from dks.pipeline._errors import AnalysisError, disk_errors
-from dks.pipeline._figures import require_matplotlib
-from dks.pipeline._folder import check_writable, transaction
-from dks.pipeline._io import load_results, read_json, write_json
-from dks.pipeline._lock import writer_lock
-from dks.pipeline._log import Log
+from dks.analysis import require_matplotlib
+from dks.datasets import PAPER_TABLE4
+from dks.results import (
+    AnalysisError,
+    Log,
+    check_writable,
+    disk_errors,
+    load_results,
+    read_json,
+    transaction,
+    write_json,
+    writer_lock,
+)
 
 __all__ = ["COMPARISON_FILE", "compare"]
 
@@ -34,9 +40,9 @@ COMPARISON_FILE = "comparison.json"
 
 #: What must be equal for the per-layer parts: (label, how to read it from embedding.json).
 _SAME_EMBEDDING = (
-    ("model", lambda meta: meta.get("settings", {}).get("model")),
-    ("weights", lambda meta: meta.get("settings", {}).get("weights")),
-    ("layers", lambda meta: meta.get("layers")),
+    ("model", lambda meta: meta.settings.get("model")),
+    ("weights", lambda meta: meta.settings.get("weights")),
+    ("layers", lambda meta: meta.layers),
 )
 
 
@@ -93,9 +99,9 @@ def compare(
     >>> import dks
     >>> dks.compare(["res_flowers", "res_cub"], "res_compare")  # doctest: +SKIP
     """
-    from dks.pipeline._compare_figures import compare_figures
-    from dks.pipeline._compare_page import write_compare_page
-    from dks.pipeline._compare_text import compare_in_words, layer_differences
+    from dks.study._compare_figures import compare_figures
+    from dks.study._compare_page import write_compare_page
+    from dks.study._compare_text import compare_in_words, layer_differences
 
     log = Log(verbose)
     if isinstance(results, (str, os.PathLike)):
@@ -218,10 +224,10 @@ def _table_row(run):
     row = {"dataset": run.name, "folder": os.fspath(run.path)}
     row.update({key: run.thresholds.get(key, s.get(key)) for key in _TABLE_KEYS})
     row.update(
-        model=meta.get("settings", {}).get("model"),
-        n_images=len(meta.get("labels", [])),
-        n_classes=len(meta.get("classes", [])),
-        n_features=len(meta.get("feature_names", [])),
+        model=meta.settings.get("model"),
+        n_images=len(meta.labels),
+        n_classes=len(meta.classes),
+        n_features=len(meta.feature_names),
         n_shuffles=s.get("n_shuffles"),
     )
     return row
@@ -261,16 +267,16 @@ def _dataset_name(path, data):
     """The dataset's name: as recorded in embedding.json (the source's name), else (folders of
     an older dks) images/dataset.json, a non-path summary "dataset", the folder's name."""
     meta = data["embedding_meta"]
-    if meta.get("dataset_name"):
-        return str(meta["dataset_name"])
-    root = Path(meta.get("images_root") or "images")
+    if meta.dataset_name:
+        return str(meta.dataset_name)
+    root = Path(meta.images_root or "images")
     root = root if root.is_absolute() else path / root
     try:
         name = read_json(root / "dataset.json").get("name")
     except (OSError, ValueError, AttributeError):
         name = None
     if not name:
-        name = data["summary"].get("dataset") or meta.get("dataset")
+        name = data["summary"].get("dataset") or meta.dataset
     if not name or os.sep in str(name) or "/" in str(name):
         name = path.resolve().name
     return str(name)

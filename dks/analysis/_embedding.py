@@ -6,7 +6,7 @@ them (:mod:`dks.store`). Only the small files made from it (``embedding.json``,
 ``skipped.csv``, the optional ``embedding.npy``) are committed by the transaction, once the
 store is complete. Whether the saved embedding can be reused, resumed or must start afresh
 is the store's decision alone: its fingerprint (a hash of the settings its manifest records,
-:func:`dks.pipeline._settings.manifest_settings`, with the image list; see :doc:`/store`),
+:func:`dks.results._settings.manifest_settings`, with the image list; see :doc:`/store`),
 and its revision, which changes when chunks of images replaced since are computed again.
 """
 
@@ -21,18 +21,21 @@ import warnings
 import numpy as np
 
 from dks._options import option
-from dks.pipeline._errors import AnalysisError
-from dks.pipeline._folder import (
+from dks.results import (
     FORMAT,
     IMAGES_DIR,
     REPORT_FILES,
     STATS_FILES,
     STORE,
     VALIDITY_DIR,
+    AnalysisError,
+    EmbeddingRecord,
+    format_seconds,
+    read_json,
     transaction,
+    write_csv,
+    write_json,
 )
-from dks.pipeline._io import read_json, write_csv, write_json
-from dks.pipeline._log import format_seconds
 
 __all__ = ["check_shard_images", "embedding_step", "now"]
 
@@ -46,13 +49,13 @@ def _saved_state(out):
     """``(fingerprint, complete, meta, revision)`` of the store ``embedding.json`` describes,
     or None."""
     try:
-        meta = read_json(out / "embedding.json")
+        meta = EmbeddingRecord.from_dict(read_json(out / "embedding.json"))
         from dks.store import open_embedding
 
         store = open_embedding(out / STORE, allow_incomplete=True)
     except (OSError, ValueError):
         return None
-    if meta.get("fingerprint") != store.fingerprint:
+    if meta.fingerprint != store.fingerprint:
         return None
     return store.fingerprint, store.complete, meta, store.revision
 
@@ -67,8 +70,7 @@ def _follow_move(out, images, saved, log):
     """
     if saved is None or images.source.get("kind") != "default":
         return saved
-    from dks.store import open_embedding
-    from dks.store._writer import relocate
+    from dks.store import open_embedding, relocate
 
     store = open_embedding(out / STORE, allow_incomplete=True)
     old, new = store.images, images.paths
@@ -116,12 +118,13 @@ def _fill(embedder, inputs, out, log):
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+    from dks.embed import SkippedInputsWarning
+    from dks.store import StoreRestartedWarning
+
     for warning in caught:
-        text = str(warning.message)
-        if "starting it afresh" in text:
-            why = text.split("other settings (", 1)[-1].rsplit("); starting", 1)[0]
-            log(f"embedding: settings changed ({why}); recomputing it")
-        elif text.startswith("Skipped "):
+        if issubclass(warning.category, StoreRestartedWarning):
+            log(f"embedding: settings changed ({warning.message.why}); recomputing it")
+        elif issubclass(warning.category, SkippedInputsWarning):
             pass  # said below, with the file names in skipped.csv
         else:
             warnings.warn_explicit(
@@ -155,7 +158,7 @@ def embedding_step(out, images, settings, log, *, defer=False):
         False when this run was a shard and other shards still have chunks to fill.
     commit : callable or None
         With ``defer``: ``commit(stage)`` writes the embedding's files into the
-        :class:`~dks.pipeline._folder.Transaction` ``stage``.
+        :class:`~dks.results._folder.Transaction` ``stage``.
     """
     from dks.store import open_embedding
 
@@ -220,7 +223,7 @@ def embedding_step(out, images, settings, log, *, defer=False):
             log(f"embed: {said}")
         else:  # quiet: still one line (a warning), never silence about images left out
             warnings.warn(said[0].upper() + said[1:], UserWarning, stacklevel=2)
-    seconds = saved[2]["settings"].get("seconds") if reused else elapsed
+    seconds = saved[2].settings.get("seconds") if reused else elapsed
     meta = _meta(images, store, settings, model, embedder, seconds)
     if defer and shard is None:
         return reused, True, lambda stage: _write(stage, meta, store, settings, log)
@@ -240,26 +243,26 @@ def _meta(images, store, settings, model, embedder, seconds):
         {"path": paths[s.index], "class": str(labels[s.index]), "reason": s.error}
         for s in store.skipped
     ]
-    return {
-        "format": FORMAT,
-        "store": STORE,
-        "feature_names": store.feature_names.tolist(),
-        "layers": {k: [s.start, s.stop] for k, s in store.layer_slices.items()},
-        "images_root": images.root_record,
-        "images": [images.relative[i] for i in rows],
-        "labels": labels[rows].tolist(),
-        "classes": images.classes,
-        "dataset": images.description,
-        "dataset_name": images.name,
-        "source": images.source,
-        "skipped": skipped,
-        "settings": {
+    return EmbeddingRecord(
+        format=FORMAT,
+        store=STORE,
+        feature_names=store.feature_names.tolist(),
+        layers={k: [s.start, s.stop] for k, s in store.layer_slices.items()},
+        images_root=images.root_record,
+        images=[images.relative[i] for i in rows],
+        labels=labels[rows].tolist(),
+        classes=images.classes,
+        dataset=images.description,
+        dataset_name=images.name,
+        source=images.source,
+        skipped=skipped,
+        settings={
             "model": model,
             "weights": embedder.weights_,
             "weights_argument": None if settings.weights is None else os.fspath(settings.weights),
             "layers": settings.layers,
             # the others: in the store's manifest only (their one record; load_results reads
-            # them from there, see dks.pipeline._settings.STORE_SETTINGS)
+            # them from there, see dks.results._settings.STORE_SETTINGS)
             "device": str(embedder.device_),
             "on_error": settings.on_error,
             # not in the manifest (it changes which images are read, not their values); the
@@ -270,18 +273,18 @@ def _meta(images, store, settings, model, embedder, seconds):
             "torch": torch.__version__,
             "created": now(),
         },
-        "fingerprint": store.fingerprint,
-    }
+        fingerprint=store.fingerprint,
+    )
 
 
 def _write(stage, meta, store, settings, log):
     """The embedding's files in the transaction ``stage`` (the store as hard links)."""
     stage.reuse(STORE, IMAGES_DIR)
-    write_json(stage.path / "embedding.json", meta)
+    write_json(stage.path / "embedding.json", meta.to_dict())
     write_csv(
         stage.path / "skipped.csv",
         ("path", "class", "reason"),
-        ((s["path"], s["class"], s["reason"]) for s in meta["skipped"]),
+        ((s["path"], s["class"], s["reason"]) for s in meta.skipped),
     )
     if settings.export_npy:
         store.to_npy(stage.path / "embedding.npy")

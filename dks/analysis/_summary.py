@@ -8,8 +8,8 @@ import numpy as np
 
 from dks import _config
 from dks._options import option
-from dks.pipeline._log import format_seconds
-from dks.pipeline._statistics import PAPER_T_MINUS, PAPER_T_PLUS
+from dks.analysis._statistics import PAPER_T_MINUS, PAPER_T_PLUS
+from dks.results import format_seconds
 
 __all__ = ["format_summary"]
 

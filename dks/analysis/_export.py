@@ -17,12 +17,21 @@ import numpy as np
 
 from dks import __version__
 from dks.fne import FullNetworkEmbedding
-from dks.pipeline._errors import AnalysisError, disk_errors
-from dks.pipeline._folder import OUTPUTS, check_out, transaction
-from dks.pipeline._io import read_embedding, read_embedding_meta, read_json, write_json
-from dks.pipeline._layers import layer_groups
-from dks.pipeline._log import Log, format_seconds
 from dks.pruning import check_pruning, kept_features
+from dks.results import (
+    OUTPUTS,
+    AnalysisError,
+    Log,
+    check_out,
+    disk_errors,
+    format_seconds,
+    layer_groups,
+    read_embedding,
+    read_embedding_meta,
+    read_json,
+    transaction,
+    write_json,
+)
 
 __all__ = ["FNE_FILE", "FNE_FORMAT", "export_fne", "load_fne"]
 
@@ -97,18 +106,18 @@ def export_fne(
     fne = FullNetworkEmbedding(
         positive_threshold=positive_threshold, negative_threshold=negative_threshold
     )
-    with log.stage("statistics", f"mean and std of {len(meta['feature_names'])} features"):
+    with log.stage("statistics", f"mean and std of {len(meta.feature_names)} features"):
         fne.fit(read_embedding(folder, meta))
     idx = np.flatnonzero(keep)
-    names = np.asarray(meta["feature_names"], dtype=object)
+    names = np.asarray(meta.feature_names, dtype=object)
     th = read_json(folder / "thresholds.json")
     document = {
         "format": FNE_FORMAT,
         "dks_version": __version__,
-        "settings": meta.get("settings", {}),
-        "dataset": meta.get("dataset_name", meta.get("dataset")),
-        "classes": meta.get("classes"),
-        "n_images": len(meta.get("labels", [])),
+        "settings": meta.settings,
+        "dataset": meta.dataset_name or meta.dataset,
+        "classes": meta.classes,
+        "n_images": len(meta.labels),
         "n_features_in": int(names.size),
         "positive_threshold": float(positive_threshold),
         "negative_threshold": float(negative_threshold),

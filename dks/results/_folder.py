@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dks._atomic import TMP_SUFFIX, atomic_dir, remove_stale
 from dks._options import option
-from dks.pipeline._errors import AnalysisError
+from dks.results._errors import AnalysisError
 
 __all__ = [
     "DATASET_FILE",

@@ -3,7 +3,7 @@
 Two commands writing one results folder would each swap in their own version and both
 report success, the first one's results silently replaced. So a writer holds a lock on the
 hidden file ``.<name>.dks-lock`` beside the folder ``<name>`` (beside, not in it: the
-commands replace the whole folder, :mod:`dks.pipeline._folder`):
+commands replace the whole folder, :mod:`dks.results._folder`):
 
 * the lock is the operating system's (``flock``): it is released when its process ends,
   however it ends (``kill -9`` included), so the lock of a dead process is taken over
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from dks._options import option
-from dks.pipeline._errors import AnalysisError
+from dks.results._errors import AnalysisError
 
 try:
     import fcntl

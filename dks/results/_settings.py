@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from dks._options import cli_flag
-from dks.pipeline._errors import AnalysisError
+from dks.results._errors import AnalysisError
 
 __all__ = [
     "DEFAULT_DATASET_MODEL",
@@ -139,7 +139,7 @@ def manifest_settings():
 
 
 #: The settings whose one record is the store's manifest (``embedding.json`` keeps what the
-#: run was asked and how it went); :func:`dks.pipeline._io.read_embedding_meta` reads them
+#: run was asked and how it went); :func:`dks.results._io.read_embedding_meta` reads them
 #: from there. Folders written before the store have them in ``embedding.json`` itself.
 STORE_SETTINGS = (*recorded("manifest"), *MODEL_SETTINGS[1:])
 

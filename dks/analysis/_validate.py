@@ -15,21 +15,26 @@ from pathlib import Path
 import numpy as np
 
 from dks._options import option
+from dks.analysis._figures import report_step, require_matplotlib
 from dks.characterize import KSCharacterizer
-from dks.pipeline._errors import AnalysisError, disk_errors
-from dks.pipeline._figures import report_step, require_matplotlib
-from dks.pipeline._folder import (
+from dks.results import (
     EMBEDDING_FILES,
     IMAGES_DIR,
     STATS_FILES,
     VALIDITY_DIR,
+    AnalysisError,
+    Log,
     check_out,
+    disk_errors,
+    format_seconds,
+    layer_groups,
+    read_embedding,
+    read_embedding_meta,
+    read_json,
     transaction,
+    write_json,
+    writer_lock,
 )
-from dks.pipeline._io import read_embedding, read_embedding_meta, read_json, write_json
-from dks.pipeline._layers import layer_groups
-from dks.pipeline._lock import writer_lock
-from dks.pipeline._log import Log, format_seconds
 from dks.select import NoiseThresholdSelector
 from dks.validity import (
     UNSTABLE_JACCARD,
@@ -113,7 +118,7 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
     th = read_json(out / "thresholds.json")
     meta = read_embedding_meta(out)
     groups = layer_groups(meta, out)
-    y = np.asarray(meta["labels"], dtype=str)
+    y = np.asarray(meta.labels, dtype=str)
     bins = None if th.get("bins") == "exact" else int(th.get("bins", 100))
     char = KSCharacterizer(n_bins=bins, n_jobs=jobs, progress=False)
     selector = NoiseThresholdSelector(

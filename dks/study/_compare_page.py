@@ -7,8 +7,7 @@ reads like the report of a single results folder; written atomically.
 
 from __future__ import annotations
 
-from dks.report._kit import CSS, escape, figure, fmt_num, table
-from dks.report._page import write_page
+from dks.report import CSS, escape, figure, fmt_num, table, write_page
 
 __all__ = ["write_compare_page"]
 

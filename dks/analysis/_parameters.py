@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import (
 )
 
 from dks._options import option
-from dks.pipeline._errors import AnalysisError
+from dks.results import AnalysisError
 
 __all__ = ["check_parameters", "parse_bins"]
 

@@ -22,9 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from dks._options import option
-from dks.pipeline._errors import AnalysisError
-from dks.pipeline._folder import DATASET_FILE, IMAGES_DIR
-from dks.pipeline._io import read_json, write_json
+from dks.results import DATASET_FILE, IMAGES_DIR, AnalysisError, read_json, write_json
 
 __all__ = [
     "DEFAULT_PER_CLASS",
@@ -244,15 +242,15 @@ def recorded_images(meta, path):
     -------
     images : list of str or dks.sources.Collection
         The files (a folder, a manifest, the default dataset), or the collection of shards or
-        dataset rows, in the order of ``meta["images"]``.
+        dataset rows, in the order of ``meta.images``.
     missing : list of str
         What is gone: files, or the shards or dataset that cannot be opened (one message).
     """
-    source = meta.get("source") or {}
-    root = Path(meta["images_root"])
+    source = meta.source or {}
+    root = Path(meta.images_root)
     root = root if root.is_absolute() else Path(path) / root
     if source.get("kind") not in ("webdataset", "hf-dataset"):
-        files = [os.fspath(root / p) for p in meta["images"]]
+        files = [os.fspath(root / p) for p in meta.images]
         return files, [p for p in files if not os.path.isfile(p)]
     from dks.sources import SOURCE_OPTIONS, SourceError, open_collection
 
@@ -262,10 +260,10 @@ def recorded_images(meta, path):
     except (OSError, SourceError, ImportError) as exc:
         return [], [str(exc)]
     index = {name: i for i, name in enumerate(collection.names)}
-    gone = [n for n in meta["images"] if n not in index]
+    gone = [n for n in meta.images if n not in index]
     if gone:
         return [], [f"{source['location']} no longer holds {gone[0]!r}"]
-    return collection.subset([index[n] for n in meta["images"]]), []
+    return collection.subset([index[n] for n in meta.images]), []
 
 
 class Thumbnails:

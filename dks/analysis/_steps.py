@@ -9,27 +9,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dks._options import on_command_line, option
-from dks.pipeline._damage import damaged_store
-from dks.pipeline._embedding import check_shard_images, embedding_step
-from dks.pipeline._errors import AnalysisError, disk_errors
-from dks.pipeline._figures import report_step, require_matplotlib
-from dks.pipeline._folder import (
+from dks.analysis._embedding import check_shard_images, embedding_step
+from dks.analysis._figures import report_step, require_matplotlib
+from dks.analysis._image_set import prepare_images, user_images
+from dks.analysis._parameters import check_parameters, parse_bins
+from dks.analysis._statistics import save_summary, statistics_step
+from dks.analysis._summary import format_summary
+from dks.results import (
     EMBEDDING_FILES,
     IMAGES_DIR,
     REPORT_FILES,
     STATS_FILES,
     VALIDITY_DIR,
+    AnalysisError,
+    EmbedSettings,
+    Log,
     check_out,
+    damaged_store,
+    disk_errors,
+    format_seconds,
+    read_json,
     transaction,
+    writer_lock,
 )
-from dks.pipeline._images import prepare_images, user_images
-from dks.pipeline._io import read_json
-from dks.pipeline._lock import writer_lock
-from dks.pipeline._log import Log, format_seconds
-from dks.pipeline._parameters import check_parameters, parse_bins
-from dks.pipeline._settings import EmbedSettings
-from dks.pipeline._statistics import save_summary, statistics_step
-from dks.pipeline._summary import format_summary
 from dks.select import NoiseThresholdSelector
 
 __all__ = ["Analysis", "analyze", "characterize", "embed", "report"]
@@ -160,7 +162,7 @@ def _embed(caller, images, out, settings, listing, data_home, download, log, def
     )
     out = check_out(out)
     if isinstance(settings.model, str):  # an unknown model fails before any image is read
-        from dks.embed._models import LITE0, check_model_name
+        from dks.embed import LITE0, check_model_name
 
         if settings.model != LITE0:
             check_model_name(settings.model)
@@ -358,7 +360,7 @@ def analyze(
     wait : bool, default=False
         If another process is writing ``out``, wait for it to finish; by default the call
         fails at once with an :class:`AnalysisError` naming that process (a results folder
-        has one writer at a time, :mod:`dks.pipeline._lock`; the shards of one ``shard``
+        has one writer at a time, :mod:`dks.results._lock`; the shards of one ``shard``
         run write together).
 
     Returns
@@ -506,6 +508,6 @@ def report(results, *, max_image_pixels="auto", verbose=True, wait=False):
     damage = damaged_store(out, reopen=True)
     with lock, damage, disk_errors(out, "results"), transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, VALIDITY_DIR)
-        summary = report_step(stage.path, log=log, shown=out, max_image_pixels=max_image_pixels)
+        summary = report_step(stage.path, log=log, shown=out, limit=max_image_pixels)
     log(f"report written to {out / 'report.html'}")
     return Analysis(out, summary, None, True, dict(log.timings))

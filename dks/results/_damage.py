@@ -9,7 +9,7 @@ wrong and the command that rebuilds it, instead of numpy's, json's or Zarr's own
 
 A damaged chunk of the store is found by reading every chunk on its own
 (:func:`store_damage`), only once a read has failed. A command that holds the writer's
-lock of the folder (:mod:`dks.pipeline._lock`) marks those chunks to be embedded again
+lock of the folder (:mod:`dks.results._lock`) marks those chunks to be embedded again
 (their done markers removed, as when their image files change), so that the next
 ``dks embed`` embeds those rows, and only those.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dks.pipeline._errors import AnalysisError
+from dks.results._errors import AnalysisError
 
 __all__ = [
     "damaged_store",
@@ -99,7 +99,7 @@ def store_damage(path):
     """The chunks of the embedding store ``path`` that cannot be read: ``[(chunk, rows,
     file, error)]``, by reading each chunk on its own."""
     from dks.store import open_embedding
-    from dks.store._layout import ARRAY
+    from dks.store import ARRAY
 
     try:
         store = open_embedding(path, allow_incomplete=True)
@@ -139,7 +139,7 @@ def damaged_store(out, *, reopen):
         if not damaged:
             raise
         if reopen:
-            from dks.store._writer import reopen_chunks
+            from dks.store import reopen_chunks
 
             reopen_chunks(store, [chunk for chunk, *_ in damaged], damaged=True)
         chunk, (start, stop), file, error = damaged[0]

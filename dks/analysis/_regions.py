@@ -19,9 +19,8 @@ from dks import _config
 from dks._optional import import_optional
 from dks._options import option
 from dks._sign import check_sign
-from dks.pipeline._errors import AnalysisError
-from dks.pipeline._images import Thumbnails, recorded_images
-from dks.pipeline._io import embedding_reader, load_results
+from dks.analysis._image_set import Thumbnails, recorded_images
+from dks.results import AnalysisError, embedding_reader, load_results
 
 __all__ = [
     "crop_figures",
@@ -35,17 +34,17 @@ __all__ = [
 
 def image_paths(meta, path, rows=None):
     """The embedded images, as recorded in ``embedding.json``: their files, or the collection
-    of shards or dataset rows (:func:`dks.pipeline._images.recorded_images`).
+    of shards or dataset rows (:func:`dks.analysis._image_set.recorded_images`).
 
     ``rows``: only those rows' images (all of them by default; files are then not listed).
     """
     if rows is None:
         return recorded_images(meta, path)[0]
     rows = [int(i) for i in rows]
-    if (meta.get("source") or {}).get("kind") not in ("webdataset", "hf-dataset"):
-        root = Path(meta["images_root"])
+    if meta.source.get("kind") not in ("webdataset", "hf-dataset"):
+        root = Path(meta.images_root)
         root = root if root.is_absolute() else Path(path) / root
-        return [os.fspath(root / meta["images"][i]) for i in rows]
+        return [os.fspath(root / meta.images[i]) for i in rows]
     images = recorded_images(meta, path)[0]
     return images.subset(rows) if hasattr(images, "subset") else []
 
@@ -63,10 +62,10 @@ def _weights(meta):
     Recorded in ``settings["weights_argument"]``; folders written before the store kept it in
     their fingerprint (a dict then).
     """
-    settings = meta.get("settings", {})
+    settings = meta.settings
     if "weights_argument" in settings:
         return settings["weights_argument"]
-    fingerprint = meta.get("fingerprint")
+    fingerprint = meta.fingerprint
     weights = fingerprint.get("weights", "DEFAULT") if isinstance(fingerprint, dict) else "DEFAULT"
     if isinstance(weights, str) and weights.startswith("file:"):
         return weights[len("file:") :].rsplit(":", 2)[0]  # file:<path>:<size>:<mtime>
@@ -90,7 +89,7 @@ def embedder_from_results(data, path):
         extra="torch",
     ).CNNEmbedder
     meta = data["embedding_meta"]
-    settings = meta.get("settings", {})
+    settings = meta.settings
     if not settings.get("model"):
         raise AnalysisError(f"embedding.json of {str(path)!r} does not name its model.")
     seed = data.get("thresholds", {}).get("seed", 0)
@@ -112,7 +111,7 @@ def embedder_from_results(data, path):
         random_state=seed,
     )
     embedder.fit(image_paths(meta, path, rows=[0]))  # checks its input, reads no image
-    if embedder.get_feature_names_out().tolist() != list(meta["feature_names"]):
+    if embedder.get_feature_names_out().tolist() != list(meta.feature_names):
         raise AnalysisError(
             f"The model rebuilt from embedding.json of {str(path)!r} ({settings['model']}, "
             f"layers {settings.get('layers')!r}) does not give the saved feature names; was "
@@ -138,13 +137,13 @@ def _feature_figure(embedder, data, paths, j, *, k, sign, cls):
     from dks.plotting import plot_feature_crops
 
     meta, X = data["embedding_meta"], data["embedding"]
-    name = str(meta["feature_names"][j])
+    name = str(meta.feature_names[j])
     crops = _crops_of(embedder, paths, X, j, k=k)
     reader = embedding_reader(meta)
     if sign == "presence":
         title = name if cls is None else f"{name} (characteristic of {cls} by presence)"
         return plot_feature_crops(crops, feature=title, background=reader.background)
-    y = np.asarray(meta["labels"], dtype=str)
+    y = np.asarray(meta.labels, dtype=str)
     return plot_feature_crops(
         crops,
         feature=f"{name} (characteristic of {cls} by absence)",
@@ -205,10 +204,8 @@ def visualize(
         )
     data = load_results(path)
     meta = data["embedding_meta"]
-    meta.setdefault("settings", {})["max_image_pixels"] = embedding_reader(
-        meta, max_image_pixels
-    ).max_image_pixels
-    names = list(meta["feature_names"])
+    meta.settings["max_image_pixels"] = embedding_reader(meta, max_image_pixels).max_image_pixels
+    names = list(meta.feature_names)
     if isinstance(feature, (int, np.integer)) or str(feature).isdigit():
         j = int(feature)
         if not 0 <= j < len(names):
@@ -224,7 +221,7 @@ def visualize(
             f"Unknown feature {feature!r} in {str(path)!r}: features are named "
             f"'<layer>_<index>', from {names[0]!r} to {names[-1]!r}.{hint}"
         )
-    classes = list(meta["classes"])
+    classes = list(meta.classes)
     if sign == "absence":
         if cls is None:
             if "dks" not in data:
@@ -240,7 +237,7 @@ def visualize(
     paths, missing = recorded_images(meta, path)
     if missing:
         raise AnalysisError(
-            f"{len(missing)} of the {len(meta['images'])} images of {str(path)!r} are gone (e.g. "
+            f"{len(missing)} of the {len(meta.images)} images of {str(path)!r} are gone (e.g. "
             f"{missing[0]}): the crops need the images that were embedded."
         )
     embedder = embedder_from_results(data, path)
@@ -258,7 +255,7 @@ def signal_classes(data):
     """The classes the report takes its examples from: those that are not mostly noise
     (``class_noise.csv``), least noisy first; all classes, in order, without that file or
     when every class is mostly noise. Indices into ``embedding.json``'s classes."""
-    classes = list(data["embedding_meta"]["classes"])
+    classes = list(data["embedding_meta"].classes)
     table = data.get("class_noise")
     if table is None:
         return list(range(len(classes)))
@@ -295,10 +292,10 @@ def crop_figures(data, path, log):
         log(f"report: the network cannot be rebuilt ({exc}); the feature crops are left out")
         return {}
     k = int(_config.PIPELINE_CROP_IMAGES)
-    names = meta["feature_names"]
+    names = meta.feature_names
     figures = {}
     for c in signal_classes(data)[:n_classes]:
-        cls = meta["classes"][c]
+        cls = meta.classes[c]
         for sign, j in (("presence", int(np.argmax(dks[c]))), ("absence", int(np.argmin(dks[c])))):
             if dks[c, j] * (1 if sign == "presence" else -1) <= 0:
                 continue  # no feature of this sign for the class
