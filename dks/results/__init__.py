@@ -14,7 +14,7 @@ What every step that reads or writes a results folder (:doc:`/results`) shares:
 ========================  ===========================================================
 """
 
-
+from dks.results._damage import damaged_store
 from dks.results._errors import AnalysisError, disk_errors
 from dks.results._folder import (
     DATASET_FILE,
@@ -27,6 +27,7 @@ from dks.results._folder import (
     STORE,
     VALIDITY_DIR,
     check_out,
+    check_writable,
     transaction,
 )
 from dks.results._io import (
@@ -47,10 +48,6 @@ from dks.results._lock import writer_lock
 from dks.results._log import Log, format_seconds
 from dks.results._records import EmbeddingRecord
 from dks.results._settings import EmbedSettings
-
-from dks.results._folder import check_writable
-
-from dks.results._damage import damaged_store
 
 __all__ = [
     "CLASS_NOISE_COLUMNS",
