@@ -428,3 +428,18 @@ def test_run_flushes_the_output_and_runs_the_exit_functions(argv, code, shown):
                           timeout=300)  # fmt: skip
     assert done.returncode == code, done.stderr
     assert done.stdout.splitlines() == ["before", *shown, "exit functions ran"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, {"OMP_WAIT_POLICY": "PASSIVE"}),
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, {"OMP_WAIT_POLICY": "ACTIVE"}),  # the user's choice
+        ({"GOMP_SPINCOUNT": "1000"}, {"GOMP_SPINCOUNT": "1000"}),
+    ],
+)
+def test_the_program_lets_torchs_threads_wait_passively(environ, expected):
+    from dks.cli import _wait_passively
+
+    _wait_passively(environ)
+    assert environ == expected
