@@ -323,7 +323,7 @@ def report():
 def test_the_reader_sees_function_level_relative_and_facade_imports():
     edges, _ = graph()
     # `from dks.sources import ImageFolder`, inside a function, follows the re-export
-    assert "dks.sources._folder" in edges["dks.analysis._image_set"]
+    assert "dks.sources._image_folder" in edges["dks.analysis._image_set"]
     # a guarded import, inside a function
     assert "PIL.Image" not in edges["dks.plotting._thumbnails"]
     assert "dks.sources" in edges["dks.results._io"]  # the decoder, imported when used
