@@ -72,3 +72,35 @@ def test_class_depth_is_for_folders(tmp_path, tree):
     manifest.write_text("path,label\n" + f"{tree}/animals/cat.png,a\n{tree}/plants/rose.png,b\n")
     with pytest.raises(AnalysisError, match="class_depth=2 applies to a folder"):
         user_images(manifest, None, None, 0, class_depth=2)
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_another_class_depth_keeps_the_embedding_and_drops_the_statistics(tmp_path):
+    """The same images under other classes: the embedding is reused, and the statistics
+    made with the old classes are removed (not kept beside the new labels)."""
+    pytest.importorskip("torch")
+    import json
+
+    from PIL import Image
+
+    from dks.pipeline import characterize, embed
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "nested"
+    for sub in ("a/x", "a/y", "b/x", "b/y"):
+        (root / sub).mkdir(parents=True)
+        for i in range(5):
+            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / sub / f"{i}.png")
+    out = tmp_path / "results"
+    small = dict(model="efficientnet_lite0", crops="none", resize=32, batch_size=4,
+                 workers=0, progress=False, verbose=False)  # fmt: skip
+    assert embed(root, out=out, class_depth=2, **small) is False
+    characterize(out, shuffles=1, jobs=1, verbose=False, progress=False)
+    assert (out / "dks.npy").is_file()
+    assert embed(root, out=out, class_depth=2, **small) is True  # unchanged: all kept
+    assert (out / "dks.npy").is_file()
+    assert embed(root, out=out, class_depth=1, **small) is True  # the embedding reused
+    assert json.loads((out / "embedding.json").read_text())["classes"] == ["a", "b"]
+    assert not (out / "dks.npy").exists()  # statistics of the 4 old classes: gone

@@ -204,8 +204,14 @@ def embedding_step(out, images, settings, log, *, defer=False):
         )
         return reused, False, None
     labels = np.asarray(images.labels).tolist()
-    if store.labels is None or store.labels.tolist() != labels:
+    relabeled = store.labels is None or store.labels.tolist() != labels
+    if relabeled:
         store.set_labels(labels)
+    if reused and relabeled:  # the same images under other classes (--class-depth, say)
+        log(
+            f"embed: the images' classes changed ({len(images.classes)} classes now); the "
+            "statistics and report made with the old ones are removed"
+        )
     if store.skipped:
         first = store.skipped[0]
         said = (
@@ -221,7 +227,7 @@ def embedding_step(out, images, settings, log, *, defer=False):
     meta = _meta(images, store, settings, model, embedder, seconds)
     if defer and shard is None:
         return reused, True, lambda stage: _write(stage, meta, store, settings, log)
-    _commit(out, meta, store, settings, reused, log)
+    _commit(out, meta, store, settings, reused and not relabeled, log)
     return reused, True, None
 
 

@@ -150,7 +150,9 @@ def resolve_precision(precision, device):
     On a GPU the convolutions run on tensor cores at bfloat16, which keeps float32's range
     (no overflow, no loss scaling); the layer averages are still accumulated in float32.
     Elsewhere (CPU, MPS, GPUs without bfloat16) float32, so that the CPU results do not
-    change.
+    change: also on CPUs that compute bfloat16 natively (:func:`cpu_bfloat16_flags`), where
+    bfloat16 moved some D_KS by far more than the fidelity rule of
+    ``benchmarks/bench_precision.py`` allows (docs: "bfloat16 on the CPU").
 
     Parameters
     ----------

@@ -98,8 +98,7 @@ def load_npy(path, shape, fix, shown=None):
 def store_damage(path):
     """The chunks of the embedding store ``path`` that cannot be read: ``[(chunk, rows,
     file, error)]``, by reading each chunk on its own."""
-    from dks.store import open_embedding
-    from dks.store import ARRAY
+    from dks.store import ARRAY, open_embedding
 
     try:
         store = open_embedding(path, allow_incomplete=True)

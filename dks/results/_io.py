@@ -19,8 +19,8 @@ from dks._atomic import atomic_open
 from dks.results._damage import embedding_fix, load_json, load_npy, stats_fix
 from dks.results._errors import AnalysisError
 from dks.results._layer_groups import layer_groups
-from dks.results._settings import STORE_SETTINGS
 from dks.results._records import EmbeddingRecord
+from dks.results._settings import STORE_SETTINGS
 
 __all__ = [
     "CLASS_NOISE_COLUMNS",
