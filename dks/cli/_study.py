@@ -1,6 +1,6 @@
 """The ``dks`` commands of the paper's whole study: ``compare``, ``visualize``, ``datasets``,
-and the evidence about a results folder, ``validate`` (:mod:`dks.cli._validate`), and its
-export, ``export`` (:mod:`dks.cli._export`).
+and the evidence about a results folder, ``validate`` (:mod:`dks.cli._validate_command`), and its
+export, ``export`` (:mod:`dks.cli._export_command`).
 
 :func:`add_commands` adds them to the parser of :mod:`dks.cli._main`; each sets ``run``, the
 function that :func:`dks.cli.main` calls with the parsed arguments. Errors name the
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dks.cli._export import add_export_command
+from dks.cli._export_command import add_export_command
 from dks.cli._pixels import add_max_image_pixels
-from dks.cli._validate import add_validate_command
+from dks.cli._validate_command import add_validate_command
 
 __all__ = ["add_commands"]
 
@@ -95,8 +95,9 @@ def _datasets(args):
 
 
 def add_commands(commands, common):
-    """Add ``compare``, ``visualize``, ``datasets``, ``validate`` (:mod:`dks.cli._validate`)
-    and ``export`` (:mod:`dks.cli._export`) to the subparsers ``commands``."""
+    """Add ``compare``, ``visualize``, ``datasets``, ``validate``
+    (:mod:`dks.cli._validate_command`) and ``export`` (:mod:`dks.cli._export_command`) to the
+    subparsers ``commands``."""
     cmp = commands.add_parser(
         "compare",
         parents=[common],

@@ -147,12 +147,12 @@ def cpu_bfloat16_flags(cpuinfo="/proc/cpuinfo"):
 def resolve_precision(precision, device):
     """The compute precision of ``precision="auto"``: bfloat16 on CUDA where supported.
 
-    On a GPU the convolutions run on tensor cores at bfloat16, several times faster than at
-    float32, and bfloat16 keeps float32's range (no overflow, no loss scaling); the layer
-    averages are still accumulated in float32. Elsewhere (CPU, MPS, GPUs without bfloat16)
-    float32, so that the CPU results do not change: also on CPUs that compute bfloat16
-    natively (:func:`cpu_bfloat16_flags`), where bfloat16 moved some D_KS by far more than the
-    fidelity rule of ``benchmarks/bench_precision.py`` allows (docs: "bfloat16 on the CPU").
+    On a GPU the convolutions run on tensor cores at bfloat16, which keeps float32's range
+    (no overflow, no loss scaling); the layer averages are still accumulated in float32.
+    Elsewhere (CPU, MPS, GPUs without bfloat16) float32, so that the CPU results do not
+    change: also on CPUs that compute bfloat16 natively (:func:`cpu_bfloat16_flags`), where
+    bfloat16 moved some D_KS by far more than the fidelity rule of
+    ``benchmarks/bench_precision.py`` allows (docs: "bfloat16 on the CPU").
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 It serves three things and nothing else: the explorer's own assets (``static/``, package
 data), the JSON views of :mod:`dks.explore._views` under ``/api/``, and the files of the
 results folder under ``/files/`` (images, ``report.html``, figures); ``/api/crops`` crops the
-images that ``embedding.json`` names (:mod:`dks.explore._crops`). Every file path is
+images that ``embedding.json`` names (:mod:`dks.explore._region_views`). Every file path is
 percent-decoded, refused if it holds a ``..`` segment, then resolved with symlinks followed
 and served only if the result still lies inside its base folder. Only GET and HEAD are
 answered; nothing is ever written.

@@ -21,7 +21,7 @@ import numpy as np
 
 from dks import _config
 from dks._sign import SIGN_COLORS
-from dks.explore._crops import CropWorker
+from dks.explore._region_views import CropWorker
 from dks.thresholds import class_noise_table
 from dks.validity import UNSTABLE_JACCARD
 

@@ -39,18 +39,22 @@ The exceedance counts and the threshold rule themselves live in :mod:`dks.thresh
 """
 
 from dks.plotting._captions import FIGURE_TEXT, PER_CLASS_CAPTIONS
-from dks.plotting._compare import (
+from dks.plotting._features import plot_feature_histograms
+from dks.plotting._layer_figures import (
+    plot_dks_histograms,
+    plot_layer_distribution,
+    plot_layer_kept,
+)
+from dks.plotting._noise import plot_class_noise
+from dks.plotting._region_figures import plot_feature_crops
+from dks.plotting._save import save_figure
+from dks.plotting._side_by_side import (
     compare_colors,
     plot_compare_class_curves,
     plot_compare_dks_histograms,
     plot_compare_layer_distribution,
     plot_compare_layer_kept,
 )
-from dks.plotting._crops import plot_feature_crops
-from dks.plotting._features import plot_feature_histograms
-from dks.plotting._layers import plot_dks_histograms, plot_layer_distribution, plot_layer_kept
-from dks.plotting._noise import plot_class_noise
-from dks.plotting._output import save_figure
 from dks.plotting._summaries import (
     BAND_MASS,
     class_curves,

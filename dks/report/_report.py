@@ -85,7 +85,8 @@ Counts
     How many images could not be read and were left out, and some of them, each a dict
     with ``"path"``, ``"class"`` and ``"reason"`` (the results folder's ``skipped.csv``).
 
-``"validity"`` : dict (section "Validity", :mod:`dks.report._validity`; from ``dks validate``)
+``"validity"`` : dict (section "Validity", :mod:`dks.report._validity_section`; from
+``dks validate``)
     ``"ablation"``: the rows of :meth:`dks.validity.AblationResult.summary` (dicts);
     ``"stability"``: the ``scope="all"`` row of :attr:`dks.validity.StabilityResult.table`;
     ``"classes"``, ``"layers"``: its ``"class"`` and ``"layer"`` rows (dicts with the
@@ -121,7 +122,7 @@ from dks.report._classes import class_noise_section, layer_note, rule_note, thre
 from dks.report._glance import PAPER, glance_section, glossary_section, term
 from dks.report._kit import CSS, escape, figure, fmt_num, fmt_share, is_number, scrolled, table
 from dks.report._page import write_page
-from dks.report._validity import validity_section
+from dks.report._validity_section import validity_section
 
 __all__ = ["FIGURE_TEXT", "write_report"]
 

@@ -16,8 +16,8 @@ needs neither torch nor Pillow.
 """
 
 from dks.sources._base import IMAGE_EXTENSIONS, Collection, SourceError
-from dks.sources._folder import ImageFolder, class_paths, image_folder
 from dks.sources._hf import HFDataset, is_hf_dataset
+from dks.sources._image_folder import ImageFolder, class_paths, image_folder
 from dks.sources._inputs import BadImage
 from dks.sources._manifest import MANIFEST_SUFFIXES, Manifest
 from dks.sources._open import SOURCE_OPTIONS, open_collection, open_images, source_kind

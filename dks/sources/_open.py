@@ -17,8 +17,8 @@ import numpy as np
 
 from dks._options import option
 from dks.sources._base import Collection
-from dks.sources._folder import ImageFolder
 from dks.sources._hf import HFDataset, is_hf_dataset
+from dks.sources._image_folder import ImageFolder
 from dks.sources._inputs import (
     ImageArray,
     ImageList,

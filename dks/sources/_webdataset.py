@@ -268,8 +268,8 @@ def _ustar_members(fh):
     ``cut``: the archive ends before its end-of-archive marker.
 
     What WebDataset's writers make (Python's ``tarfile``, GNU tar with short names): 512-byte
-    headers read one by one, seeking over the data, about ten times faster than
-    :mod:`tarfile`, which builds an object per member. Anything else (long-name or pax
+    headers read one by one, seeking over the data, instead of :mod:`tarfile`, which builds
+    an object per member. Anything else (long-name or pax
     headers, a bad checksum, base-256 sizes) raises :class:`_Unusual`; a shard cut short
     ends the list (its last samples then fail when read, and are listed).
     """

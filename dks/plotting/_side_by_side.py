@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dks.plotting._layers import plot_dks_histograms, plot_layer_distribution, plot_layer_kept
+from dks.plotting._layer_figures import (
+    plot_dks_histograms,
+    plot_layer_distribution,
+    plot_layer_kept,
+)
 from dks.plotting._mpl import setup_axes
 from dks.plotting._thresholds import plot_class_curves
 
