@@ -19,7 +19,9 @@ cgroup's peak, page cache included, for the limited runs; otherwise the peak res
 of the process plus its Dask workers) and the bytes read from disk by the process; the files
 are evicted from the page cache before each run.
 Without cgroups (not root, cgroup v2 only) the limited runs are made without a limit and
-say so. Run: ``python benchmarks/bench_out_of_core.py [--rows 52000] [--limit-mb 512]``;
+say so. Run: ``python benchmarks/bench_out_of_core.py [--rows 52000] [--limit-mb 512]``; chunks
+wider than a block (spilled a chunk column at a time): ``--rows 300000 --features 2000
+--chunks 20000,250 --working-memory 128 --limit-mb 600 --modes ram,zarr``;
 ``--quick`` for a small smoke run (no memory pressure: it checks that every mode runs).
 """
 
@@ -134,7 +136,7 @@ def _read_bytes(pid):
 
 
 # ------------------------------------------------------------------------------ parent
-def make_data(d, n_rows, n_features, n_classes):
+def make_data(d, n_rows, n_features, n_classes, chunks=(8192, 256)):
     import numpy as np
     import zarr
 
@@ -144,12 +146,12 @@ def make_data(d, n_rows, n_features, n_classes):
     npy = np.lib.format.open_memmap(
         os.path.join(d, "X.npy"), mode="w+", dtype=np.float32, shape=(n_rows, n_features)
     )
-    rows = 8192
+    rows = chunks[0]
     z = zarr.create_array(
         os.path.join(d, "X.zarr"),
         shape=(n_rows, n_features),
         dtype="float32",
-        chunks=(rows, 256),
+        chunks=chunks,
     )
     shift = rng.normal(size=(n_classes, n_features)).astype(np.float32) * 0.2
     for r0 in range(0, n_rows, rows):
@@ -233,6 +235,9 @@ def parse_args(argv=None):
     parser.add_argument("--working-memory", type=float, default=64, help="MiB, as sklearn")
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=None, help="s; default 4x in-RAM")
+    parser.add_argument(
+        "--chunks", default="8192,256", help="rows,features of the Zarr chunks (e.g. 20000,250)"
+    )
     parser.add_argument("--dir", default=None)
     parser.add_argument("--modes", default="ram,zarr,memmap,memmap-columns,dask-1,dask-2")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -261,9 +266,11 @@ def main(argv=None):
         print(
             f"# {args.rows} x {args.features} float32 ({gb:.2f} GB), {args.classes} classes, "
             f"1 shuffle; limit {args.limit_mb} MiB (data / limit = "
-            f"{gb * 1e9 / limit:.1f}); working_memory {args.working_memory} MiB"
+            f"{gb * 1e9 / limit:.1f}); working_memory {args.working_memory} MiB; Zarr chunks "
+            f"{args.chunks}"
         )
-        make_data(d, args.rows, args.features, args.classes)
+        chunks = tuple(int(c) for c in args.chunks.split(","))
+        make_data(d, args.rows, args.features, args.classes, chunks)
         results = {}
         base = None
         print(f"{'run':<16}{'fit s':>9}{'ratio':>8}{'peak MB':>9}{'read GB':>9}  note")

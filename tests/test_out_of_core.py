@@ -311,3 +311,51 @@ def test_keep_null_false_refuses_per_class_thresholds():
     sel = NoiseThresholdSelector(n_shuffles=2, keep_null=False, thresholds="per_class")
     with pytest.raises(ValueError, match=r"thresholds='per_class'.*keep_null=False"):
         sel.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "memory"), [("float32", 0.05), ("int16", 0.05), ("float64", 0.08)]
+)
+def test_chunks_wider_than_blocks_are_spilled_column_after_column(tmp_path, dtype, memory):
+    # Chunks of 70 x 30: blocks narrower than half a chunk are spilled a chunk column at a
+    # time (row steps of 70, 70, 70, 30; uneven blocks at the chunk columns' edges) and read
+    # back straight into Fortran-ordered blocks: every block equals the slice of X.
+    zarr = pytest.importorskip("zarr")
+    X, y = relu_data()
+    X = (X * 10).astype(dtype)
+    z = zarr.create_array(str(tmp_path / "X.zarr"), shape=X.shape, dtype=dtype, chunks=(70, 30))
+    z[:] = X
+    work = np.float32 if dtype == "float32" else np.float64
+    with config_context(working_memory=memory), FeatureSource(z, n_threads=1) as source:
+        assert source._tmpdir is not None  # spilled
+        assert len(source.blocks) > 2
+        assert not any(f0 < 30 < f1 for f0, f1 in source.blocks)  # inside chunk columns
+        for f0, f1 in source.blocks:
+            block = source.read(f0, f1)
+            assert block.dtype == work and block.flags.f_contiguous
+            assert_array_equal(block, X[:, f0:f1].astype(work))
+    with config_context(working_memory=memory):
+        lazy = KSCharacterizer(block_size=1).fit(z, y)
+    assert_array_equal(lazy.dks_, KSCharacterizer().fit(X.astype(work), y).dks_)
+
+
+def test_a_truncated_spill_file_is_an_error_naming_it(tmp_path, monkeypatch):
+    zarr = pytest.importorskip("zarr")
+    X, _ = relu_data()
+    z = zarr.create_array(str(tmp_path / "X.zarr"), shape=X.shape, dtype=X.dtype, chunks=(70, 30))
+    z[:] = X
+    original = FeatureSource._spill
+
+    def truncating(self, group):
+        original(self, group)
+        path = self._block_path(self.blocks[0][0])
+        if group == 0:
+            os.truncate(path, os.path.getsize(path) - 4)
+
+    monkeypatch.setattr(FeatureSource, "_spill", truncating)
+    with (
+        config_context(working_memory=0.05),
+        FeatureSource(z, n_threads=1) as source,
+        pytest.raises(OSError, match=r"spill file .*0\.bin' ended early"),
+    ):
+        source.read(*source.blocks[0])

@@ -21,11 +21,12 @@ that is one full read per block (a 200,000 x 9,600 embedding in a process limite
 read 96 times its size before it was stopped). Such a source is therefore first *spilled*,
 in one sequential pass of row steps, into one temporary file per feature block (under the
 system's temporary directory, ``TMPDIR``): each row step appends its columns of every block
-to that block's file, so all writes and later reads are sequential (writing a Fortran-order
-copy in place instead rewrites partly filled pages, which a small page cache evicts and
-reads back). The spill costs one write and one read of the data and needs that much free
-disk (each block's file is removed once read); it is skipped when the whole array fits in
-one block.
+to that block's file, column after column (each step's piece in Fortran order, so that it
+is read back straight into the block's columns, with no copy), so all writes and later reads
+are sequential (writing a Fortran-order copy of the whole block in place instead rewrites
+partly filled pages, which a small page cache evicts and reads back). The spill costs one
+write and one read of the data and needs that much free disk (each block's file is removed
+once read); it is skipped when the whole array fits in one block.
 
 *Chunks wider than a block.* When not even half a feature chunk of a Zarr array fits in a
 block (e.g. chunks of 20,000 rows x 250 features, as other tools write them, read with a
@@ -197,11 +198,10 @@ class FeatureSource:
         out = np.empty((self.X.shape[0], f1 - f0), dtype=self.dtype, order="F")
         if self._tmpdir is not None:
             path = self._block_path(f0)
-            with open(path, "rb") as f:
-                for r0, r1 in self._row_steps:
-                    count = (r1 - r0) * (f1 - f0)
-                    rows = np.fromfile(f, self.dtype, count).reshape(r1 - r0, f1 - f0)
-                    copy_rows(rows, out, r0)
+            with open(path, "rb", buffering=0) as f:
+                for r0, r1 in self._row_steps:  # a row step: its columns one after another
+                    for j in range(f1 - f0):
+                        _read_into(f, out[r0:r1, j], path)
             os.remove(path)  # read once: its pages leave the page cache now
         elif self._layout.chunks is not None:
             for r0, r1 in self._row_steps:
@@ -281,21 +281,29 @@ class FeatureSource:
         Run by the spilling thread (:meth:`_spill_all`): while the blocks of one chunk
         column are read and computed on, the next one is spilled. A chunk column is read
         once, in row steps (all features of a row-major ``X``: one pass over all of it), and
-        each step appends its columns of every block to that block's file, so every file is
-        written sequentially and later read the same way.
+        each step appends its columns of every block to that block's file (in Fortran order:
+        column after column), so every file is written sequentially and later read the same
+        way, each column straight into the block.
         """
         width = self._layout.group_cols
         c0 = group * width
         c1 = min(c0 + width, self.X.shape[1])
         blocks = [(f0, f1) for f0, f1 in self.blocks if c0 <= f0 < c1]
         files = [open(self._block_path(f0), "wb") for f0, _ in blocks]  # noqa: SIM115
+        buffers = {}  # one Fortran-ordered row step per shape, reused
         try:
             for r0, r1 in self._row_steps:
                 rows = np.asarray(self.X[r0:r1, c0:c1], dtype=self.dtype)
                 for f, (f0, f1) in zip(files, blocks, strict=True):
+                    shape = (r1 - r0, f1 - f0)
+                    if shape not in buffers:
+                        buffers[shape] = np.empty(shape, dtype=self.dtype, order="F")
+                    step = buffers[shape]
+                    copy_rows(rows[:, f0 - c0 : f1 - c0], step, 0)
                     # write(), not tofile(): a full disk is then ENOSPC, not a short write
-                    f.write(np.ascontiguousarray(rows[:, f0 - c0 : f1 - c0]).data)
+                    f.write(step.T.data)  # the step's columns, one after another
                 del rows
+            del buffers
         finally:
             for f in files:
                 f.close()
@@ -451,6 +459,16 @@ class _Layout:
     def _chunk_bytes(self):
         rows, cols = self.chunks
         return rows * cols * self.source_itemsize
+
+
+def _read_into(f, column, path):
+    """Fill the contiguous array ``column`` from the unbuffered file ``f``."""
+    view = memoryview(column).cast("B")
+    while view:
+        n = f.readinto(view)
+        if not n:
+            raise OSError(f"The spill file {path!r} ended early: another process changed it.")
+        view = view[n:]
 
 
 def copy_rows(rows, out, r0):
