@@ -99,9 +99,9 @@ def test_reductions_under_bfloat16_autocast_accumulate_in_float32():
         module = dict(model.named_modules())[path]
         module.register_forward_hook(lambda m, i, out, p=path: raw.setdefault(p, out.clone()))
     crops = torch.rand(6, 3, 24, 20, generator=torch.Generator().manual_seed(2))
-    with LayerRecorder(model, layers) as recorder, torch.inference_mode():
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            indices, X = recorder.embed_batch([([0, 1, 2], crops)], "cpu", [5, 2], n_crops=2)
+    bf16 = torch.autocast("cpu", dtype=torch.bfloat16)
+    with LayerRecorder(model, layers) as recorder, torch.inference_mode(), bf16:
+        indices, X = recorder.embed_batch([([0, 1, 2], crops)], "cpu", [5, 2], n_crops=2)
     assert all(raw[p].dtype == torch.bfloat16 for _, p in layers)  # autocast did compute
     assert X.dtype == np.float32
     activations = [raw[p].float().numpy().astype(np.float64) for _, p in layers]
