@@ -4,6 +4,7 @@ import importlib.resources
 import re
 import warnings
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -192,6 +193,32 @@ def test_default_layers_and_feature_count(pretrained):
     assert list(features) == layers
     assert sum(f.shape[1] for f in features.values()) == N_DEFAULT_FEATURES
     assert features["stem"].min() >= 0 and features["pool"].max() <= 6  # post-ReLU6
+
+
+def test_pool_is_a_float32_mean_under_bfloat16_autocast(pretrained):
+    """Oracle: the "pool" features under a bfloat16 autocast are numpy's float64 mean of
+    the head's bfloat16 output, not that mean rounded to bfloat16 (8 significant bits,
+    which made images tie that float32 tells apart); float32 is unchanged."""
+    seen = {}
+    handles = [
+        module.register_forward_hook(lambda m, a, out, k=k: seen.setdefault(k, out.clone()))
+        for k, module in (("head", pretrained.head), ("pool", pretrained.pool))
+    ]
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    try:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = pretrained(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert seen["head"].dtype == torch.bfloat16 and seen["pool"].dtype == torch.float32
+    assert logits.shape == (2, 1000)
+    expected = seen["head"].double().numpy().mean(axis=(2, 3))
+    np.testing.assert_allclose(seen["pool"].numpy(), expected, rtol=1e-6, atol=0)
+    rounded = torch.from_numpy(expected).to(torch.bfloat16).double().numpy()
+    assert np.abs(rounded - expected).max() > 1e-3 * np.abs(expected).max()  # can fail
+    plain = torch.rand(2, 1280, 7, 7)
+    assert torch.equal(pretrained.pool(plain), plain.mean((-2, -1)))
 
 
 def test_train_mode_runs_with_stochastic_depth():
