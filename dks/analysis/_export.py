@@ -19,6 +19,7 @@ from dks import __version__
 from dks.fne import FullNetworkEmbedding
 from dks.pruning import check_pruning, kept_features
 from dks.results import (
+    FNE_FILE,
     OUTPUTS,
     AnalysisError,
     Log,
@@ -37,8 +38,6 @@ __all__ = ["FNE_FILE", "FNE_FORMAT", "export_fne", "load_fne"]
 
 #: Version tag of the export.
 FNE_FORMAT = "dks-fne/1"
-#: Its default name, in the results folder.
-FNE_FILE = "fne.json"
 
 
 def export_fne(
@@ -132,13 +131,14 @@ def export_fne(
         },
         "kept_features": idx,
         "feature_names": names[idx],
+        "feature_names_in": names,
         "mean": fne.mean_[idx],
         "scale": fne.scale_[idx],
     }
     if out is None:
         path = folder / FNE_FILE
         with disk_errors(folder), transaction(folder) as stage:
-            stage.reuse(*[name for name in OUTPUTS if stage.has_old(name)])
+            stage.reuse(*[n for n in OUTPUTS if n != FNE_FILE and stage.has_old(n)])
             write_json(stage.path / FNE_FILE, document)
     else:
         path = Path(out)
@@ -164,7 +164,14 @@ def load_fne(path):
     fne : FullNetworkEmbedding
         Fitted: ``fne.transform(X)`` takes embeddings with the folder's ``n_features_in``
         columns (the same model and settings, ``document["settings"]``) and returns the
-        kept features, discretized.
+        kept features, discretized. ``n_features_in_`` is set and, when the file lists the
+        names of all the embedding's columns (``feature_names_in``; earlier exports list
+        only the kept ones), ``feature_names_in_`` too, as if the estimator
+        had been fitted on a DataFrame with those columns: ``transform`` then checks the
+        columns of a DataFrame by name (an embedding of other layers is refused) and, as
+        in scikit-learn, warns for input without column names (use
+        ``CNNEmbedder(...).set_output(transform="pandas")``), and
+        ``get_feature_names_out()`` gives the kept features' names.
     """
     doc = read_json(path)
     if doc.get("format") != FNE_FORMAT:
@@ -178,6 +185,15 @@ def load_fne(path):
     )
     # The fitted state, as fit sets it: public attributes only.
     fne.n_features_in_ = int(doc["n_features_in"])
+    names = doc.get("feature_names_in")
+    if names is not None:
+        if len(names) != fne.n_features_in_ or not all(isinstance(n, str) for n in names):
+            raise AnalysisError(
+                f"{str(path)!r} is damaged: its 'feature_names_in' should list "
+                f"{fne.n_features_in_} column names (its 'n_features_in'), not {len(names)} "
+                "values; write it again with `dks export RESULTS_DIR --format fne`."
+            )
+        fne.feature_names_in_ = np.asarray(names, dtype=object)
     fne.selector_ = None
     fne.kept_features_ = np.asarray(doc["kept_features"], dtype=np.int64)
     fne.mean_ = np.asarray(doc["mean"], dtype=np.float64)

@@ -151,6 +151,9 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         "n_images": len(meta.labels),
         "n_skipped": len(meta.skipped),
         "skipped": meta.skipped[: _config.PIPELINE_SKIPPED_LISTED],
+        # a folder's files not read as images (their extension), as its listing recorded them
+        "n_not_images": int(meta.source.get("n_not_images", 0)),
+        "not_images": list(meta.source.get("not_images", [])),
         "n_classes": len(class_rows),
         "n_features": int(sel.n_features_in_),
         "n_shuffles": int(sel.n_shuffles),

@@ -17,6 +17,8 @@ from dks.analysis._statistics import save_summary, statistics_step
 from dks.analysis._summary import format_summary
 from dks.results import (
     EMBEDDING_FILES,
+    EXPORT_FILES,
+    FNE_FILE,
     IMAGES_DIR,
     REPORT_FILES,
     STATS_FILES,
@@ -183,6 +185,7 @@ def _embed(caller, images, out, settings, listing, data_home, download, log, def
             log(f"images: {len(imgs.relative)} images in {len(imgs.classes)} classes")
             if imgs.reused:  # the same images: what was made from them stays
                 stage.reuse(*EMBEDDING_FILES, *STATS_FILES, *REPORT_FILES, VALIDITY_DIR)
+                stage.reuse(*EXPORT_FILES)
             elif stage.has_old("embedding.json"):
                 log(
                     "embedding: settings changed (images: another subset of the default "
@@ -471,6 +474,11 @@ local_cluster, progress, verbose, wait
         save_summary(stage.path, summary, start, log)
         if any(stage.has_old(n) for n in REPORT_FILES):
             log("characterize: the previous report was removed (stale); run `dks report`")
+        if any(stage.has_old(n) for n in EXPORT_FILES):
+            log(
+                f"characterize: the previous {FNE_FILE} was removed (made from the statistics "
+                "replaced); run `dks export RESULTS_DIR --format fne` again"
+            )
     if verbose:
         print(format_summary(summary, out), flush=True)
     return Analysis(out, summary, selector, True, dict(log.timings))
@@ -507,7 +515,7 @@ def report(results, *, max_image_pixels="auto", verbose=True, wait=False):
     lock = _writing(out, "report", wait=wait, log=log)
     damage = damaged_store(out, reopen=True)
     with lock, damage, disk_errors(out, "results"), transaction(out) as stage:
-        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, VALIDITY_DIR)
+        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, VALIDITY_DIR, *EXPORT_FILES)
         summary = report_step(stage.path, log=log, shown=out, limit=max_image_pixels)
     log(f"report written to {out / 'report.html'}")
     return Analysis(out, summary, None, True, dict(log.timings))

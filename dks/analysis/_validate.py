@@ -19,6 +19,7 @@ from dks.analysis._figures import report_step, require_matplotlib
 from dks.characterize import KSCharacterizer
 from dks.results import (
     EMBEDDING_FILES,
+    EXPORT_FILES,
     IMAGES_DIR,
     STATS_FILES,
     VALIDITY_DIR,
@@ -148,7 +149,7 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
     headline = _headline(abl, stab)
     lock = writer_lock(out, "dks validate", elsewhere=False)  # one writer at a time
     with lock, disk_errors(out, "results"), transaction(out) as stage:
-        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES)
+        stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, *EXPORT_FILES)
         folder = stage.path / VALIDITY_DIR
         abl.write_csv(folder / "ablation.csv")
         stab.write_csv(folder / "stability.csv")

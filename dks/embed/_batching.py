@@ -5,29 +5,55 @@
 :class:`Prefetcher` in a thread); a batch holds the crops stacked channels-last, grouped by
 shape, plus the inputs that failed (they are reported, not raised, so that the estimator
 decides whether to stop or skip).
+
+The workers' temporary folders: a worker that sends tensors to the main process makes a
+``pymp-*`` folder for its sockets (:func:`multiprocessing.util.get_temp_dir`), removed when it
+exits normally, but left behind when it is killed with its process group (``kill -9`` of a job,
+the OOM killer). So the workers make theirs inside ``<tmp>/.dks-mp.<pid>.<host>.<random>.dks-tmp``
+(:class:`WorkerTempdir`), named by :func:`dks._atomic.temporary_name` after the main process,
+removed by :func:`shutdown` once they have stopped and, when that process was killed, by the
+next loader on the machine (:func:`dks._atomic.remove_stale`), as the engine's spill folders.
 """
 
 import contextlib
 import math
 import os
 import queue
+import shutil
+import tempfile
 import threading
+import weakref
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, get_worker_info
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms import functional as TF
 
+from dks._atomic import remove_stale, temporary_name
 from dks._options import command_line, on_command_line, option
 from dks.embed._device_crops import DeviceFeeder, ResizedImages, collate_resized
 from dks.sources import BadImage, ImageReader
 
-__all__ = ["Prefetcher", "Preprocess", "default_num_workers", "make_loader", "shutdown"]
+__all__ = [
+    "Prefetcher",
+    "Preprocess",
+    "WorkerTempdir",
+    "default_num_workers",
+    "make_loader",
+    "shutdown",
+]
 
 
 # --------------------------------------------------------------------------- preprocessing
+
+#: PIL's filter for each ``interpolation``, as torchvision maps them: on PIL images, its
+#: resize is PIL's (antialiased). Not imported from torchvision, whose import takes seconds
+#: and a few hundred MB (it loads torch._dynamo) and which EfficientNet-Lite0 does not need.
+_PIL_FILTERS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+}
 
 
 class Preprocess:
@@ -58,7 +84,8 @@ class Preprocess:
 
     def __init__(self, crops, resize, crop_size, mean, std, interpolation="bilinear"):
         self.crops = crops
-        self.interpolation = InterpolationMode(interpolation)
+        self.interpolation = interpolation
+        self.filter = _PIL_FILTERS[interpolation]
         self.resize = resize
         self.crop_size = crop_size
         self.mean = np.asarray(mean, dtype=np.float32)
@@ -125,11 +152,27 @@ class Preprocess:
         return center
 
     def resized(self, image):
-        """The PIL image resized as for the crops (``image`` itself without ``resize``)."""
+        """The PIL image resized as for the crops (``image`` itself without ``resize``).
+
+        The size rule of :func:`torchvision.transforms.functional.resize` (the tests compare
+        the two to the bit): an int sets the shorter side, the longer one is
+        ``int(size * long / short)``; an image already of that size is returned as it is.
+        """
         if self.resize is None:
             return image
+        width, height = image.size
         size = [self.resize] if isinstance(self.resize, int) else list(self.resize)
-        return TF.resize(image, size, interpolation=self.interpolation)
+        if len(size) == 1:
+            short, long = (width, height) if width <= height else (height, width)
+            new_short, new_long = size[0], int(size[0] * long / short)
+            new_width, new_height = (
+                (new_short, new_long) if width <= height else (new_long, new_short)
+            )
+        else:
+            new_height, new_width = size
+        if (new_height, new_width) == (height, width):
+            return image
+        return image.resize((new_width, new_height), self.filter)
 
     def normalized(self, pixels):
         """uint8 RGB pixels ``(..., h, w, 3)`` as normalized float32 values, same shape."""
@@ -261,6 +304,54 @@ def default_num_workers(n_images, batch_size, device_type="cpu", processes=1):
     return min(4, max(0, cores - busy))
 
 
+#: Characters a worker's socket adds to its temporary folder's path
+#: (``/pymp-XXXXXXXX/listener-XXXXXXXX``), and the most a Unix socket's path may hold.
+_SOCKET_SUFFIX, _SOCKET_PATH_MAX = 32, 107
+
+
+class WorkerTempdir:
+    """The temporary folder of one loader's workers, and their ``worker_init_fn``.
+
+    Made at ``<tmp>/.dks-mp.<pid>.<host>.<random>.dks-tmp`` (``<tmp>``:
+    :func:`tempfile.gettempdir`, i.e. ``TMPDIR``) once the folders of killed runs are
+    removed. Called in a worker, it points the worker's :mod:`tempfile` at the folder, so that
+    :mod:`multiprocessing` makes the worker's ``pymp-*`` folder there. :meth:`remove` (also
+    run when the object is collected, or at exit) deletes the folder.
+
+    Parameters
+    ----------
+    path : str
+        The folder, made by :meth:`make`.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self._finalizer = weakref.finalize(self, shutil.rmtree, path, True)
+
+    @classmethod
+    def make(cls):
+        """A new folder, or None when the temp dir's path leaves no room for the sockets."""
+        target = os.path.join(tempfile.gettempdir(), "dks-mp")
+        remove_stale(target)
+        path = os.fspath(temporary_name(target))
+        if len(path) + _SOCKET_SUFFIX > _SOCKET_PATH_MAX:
+            return None  # multiprocessing's own folders, as without dks
+        os.mkdir(path, mode=0o700)
+        return cls(path)
+
+    def __call__(self, worker_id):
+        tempfile.tempdir = self.path
+
+    def __getstate__(self):  # a worker of the spawn or forkserver method gets only the path
+        return {"path": self.path}
+
+    def remove(self):
+        """Delete the folder (once the workers have stopped)."""
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer()
+
+
 def make_loader(
     source,
     preprocess,
@@ -278,7 +369,10 @@ def make_loader(
 
     The batches are :func:`_collate`'s crops, or with ``resized=True`` the resized uint8
     images of :func:`dks.embed._device_crops.collate_resized`, whose crops the device makes.
+    The workers (``num_workers > 0``) keep their temporary folders in a
+    :class:`WorkerTempdir`, the loader's ``worker_init_fn``; :func:`shutdown` removes it.
     """
+    init = WorkerTempdir.make() if num_workers else None
     if not resized:
         return DataLoader(
             _CropDataset(source, preprocess, reader),
@@ -287,6 +381,7 @@ def make_loader(
             num_workers=num_workers,
             collate_fn=_collate,
             pin_memory=pin_memory,
+            worker_init_fn=init,
         )
     return DataLoader(
         ResizedImages(source, preprocess, reader),
@@ -297,6 +392,7 @@ def make_loader(
         pin_memory=pin_memory,
         persistent_workers=False,
         prefetch_factor=4 if num_workers else None,
+        worker_init_fn=init,
     )
 
 
@@ -362,10 +458,14 @@ class Prefetcher:
 
 
 def shutdown(iterator):
-    """Stop a DataLoader iterator's workers now (not when garbage collected)."""
+    """Stop a DataLoader iterator's workers now (not when garbage collected), then remove
+    their :class:`WorkerTempdir`."""
     if isinstance(iterator, (Prefetcher, DeviceFeeder)):
         iterator.close()
         return
-    shutdown = getattr(iterator, "_shutdown_workers", None)
-    if shutdown is not None:
-        shutdown()
+    stop = getattr(iterator, "_shutdown_workers", None)
+    if stop is not None:
+        stop()
+    init = getattr(iterator, "_worker_init_fn", None)
+    if isinstance(init, WorkerTempdir):
+        init.remove()

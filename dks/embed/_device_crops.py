@@ -252,3 +252,6 @@ class DeviceFeeder:
         shutdown = getattr(self._batches, "_shutdown_workers", None)
         if shutdown is not None:
             shutdown()
+        tempdir = getattr(self._batches, "_worker_init_fn", None)  # a WorkerTempdir
+        if hasattr(tempdir, "remove"):
+            tempdir.remove()

@@ -293,11 +293,17 @@ class MBConv(nn.Module):
 
 
 class GlobalAvgPool(nn.Module):
-    """Average over the spatial dimensions: ``(n, c, h, w) -> (n, c)``."""
+    """Average over the spatial dimensions: ``(n, c, h, w) -> (n, c)``, in float32.
+
+    The mean is accumulated and returned in float32 whatever the input's dtype: under a
+    bfloat16 autocast, a bfloat16 result would round the 1280 ``"pool"`` features to 8
+    significant bits (ties among images that float32 tells apart), which the hooks of the
+    other layers avoid by averaging in float32 themselves. The classifier casts it back.
+    """
 
     def forward(self, x):
-        """Return ``x.mean((-2, -1))``."""
-        return x.mean((-2, -1))
+        """Return ``x.mean((-2, -1), dtype=torch.float32)``."""
+        return x.mean((-2, -1), dtype=torch.float32)
 
 
 # Translation between the internal module paths and the ``efficientnet_pytorch`` names of

@@ -81,9 +81,12 @@ Counts
     ``"noise_share"`` (shares 0-1), ``"mostly_noise"``, ``"unresolved"`` (bool), ``"t_plus"``,
     ``"t_minus"``: ``NoiseThresholdSelector.class_noise_`` as rows. The classes flagged
     ``mostly_noise`` or ``unresolved`` are listed first.
-``"n_skipped"``, ``"skipped"`` : int, list of dict (section "Skipped images")
+``"n_skipped"``, ``"skipped"`` : int, list of dict (section "Left out")
     How many images could not be read and were left out, and some of them, each a dict
     with ``"path"``, ``"class"`` and ``"reason"`` (the results folder's ``skipped.csv``).
+``"n_not_images"``, ``"not_images"`` : int, list of str (section "Left out")
+    How many files of the image folder were not read as images (their extension), and
+    the first of them, relative to the folder.
 
 ``"validity"`` : dict (section "Validity", :mod:`dks.report._validity_section`; from
 ``dks validate``)
@@ -121,6 +124,7 @@ from dks.plotting import FIGURE_TEXT
 from dks.report._classes import class_noise_section, layer_note, rule_note, threshold_cell
 from dks.report._glance import PAPER, glance_section, glossary_section, term
 from dks.report._kit import CSS, escape, figure, fmt_num, fmt_share, is_number, scrolled, table
+from dks.report._left_out import left_out_section
 from dks.report._page import write_page
 from dks.report._validity_section import validity_section
 
@@ -419,24 +423,6 @@ def _noise_section(s, max_listed):
     return "".join(out)
 
 
-def _skipped_section(s):
-    n = s.get("n_skipped") or len(s.get("skipped") or [])
-    if not n:
-        return ""
-    rows = [
-        (f"<code>{escape(r.get('path'))}</code>", escape(r.get("class")), escape(r.get("reason")))
-        for r in s.get("skipped") or []
-    ]
-    more = f" The first {len(rows):,} are listed; all are" if len(rows) < n else " They are"
-    return (
-        '<section id="skipped"><h2>Skipped images</h2>'
-        f"<p>{n:,} image(s) could not be read and were left out of the analysis.{more} "
-        "listed in <code>skipped.csv</code> of the results folder.</p>"
-        + table(("File", "Class", "Reason"), rows)
-        + "</section>"
-    )
-
-
 def _classes_section(s):
     classes = s.get("classes")
     if not classes:
@@ -575,7 +561,7 @@ def write_report(
         ("noise", "Features that are noise for every class", _noise_section(summary, max_listed)),
         ("classes", "Per class", _classes_section(summary)),
         ("class-noise", "Noise per class", class_noise_section(summary)),
-        ("skipped", "Skipped images", _skipped_section(summary)),
+        ("skipped", "Left out", left_out_section(summary)),
         ("validity", "Validity", validity_section(summary)),
         ("figures", "Figures", _figures_section(figures, captions, dpi)),
         ("glossary", "Words used in this report", glossary_section()),

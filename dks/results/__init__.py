@@ -19,6 +19,8 @@ from dks.results._errors import AnalysisError, disk_errors
 from dks.results._folder import (
     DATASET_FILE,
     EMBEDDING_FILES,
+    EXPORT_FILES,
+    FNE_FILE,
     FORMAT,
     IMAGES_DIR,
     OUTPUTS,
@@ -53,6 +55,8 @@ __all__ = [
     "CLASS_NOISE_COLUMNS",
     "DATASET_FILE",
     "EMBEDDING_FILES",
+    "EXPORT_FILES",
+    "FNE_FILE",
     "FORMAT",
     "IMAGES_DIR",
     "OUTPUTS",

@@ -21,6 +21,8 @@ from dks.results._errors import AnalysisError
 __all__ = [
     "DATASET_FILE",
     "EMBEDDING_FILES",
+    "EXPORT_FILES",
+    "FNE_FILE",
     "FORMAT",
     "IMAGES_DIR",
     "OUTPUTS",
@@ -56,10 +58,23 @@ REPORT_FILES = ("figures", "report.html")
 #: What ``dks validate`` writes (``dks characterize`` removes it: it describes older
 #: statistics).
 VALIDITY_DIR = "validity"
+#: What ``dks export --format fne`` writes by default.
+FNE_FILE = "fne.json"
+#: The exports made from the statistics: kept while the statistics are (``dks report``,
+#: ``dks validate``, an embedding reused), removed with them (``dks characterize``, a new
+#: embedding), so that no export describes statistics that are gone.
+EXPORT_FILES = (FNE_FILE,)
 IMAGES_DIR = "images"
 DATASET_FILE = "dataset.json"
 #: Every entry a command produces; the others (a user's notes) are carried over.
-OUTPUTS = (*EMBEDDING_FILES, *STATS_FILES, *REPORT_FILES, VALIDITY_DIR, IMAGES_DIR)
+OUTPUTS = (
+    *EMBEDDING_FILES,
+    *STATS_FILES,
+    *REPORT_FILES,
+    VALIDITY_DIR,
+    *EXPORT_FILES,
+    IMAGES_DIR,
+)
 
 
 class Transaction:
