@@ -111,6 +111,10 @@ PIPELINE_SUMMARY_NOISE_SHOWN = 12
 #: Skipped images listed in summary.json and the report (all of them are in skipped.csv).
 PIPELINE_SKIPPED_LISTED = 100
 
+#: Files of an image folder that are not read as images (their extension), named in
+#: embedding.json, summary.json and the report; the others are only counted.
+PIPELINE_NOT_IMAGES_LISTED = 100
+
 
 # ----------------------------------------------------------------------------- explore
 

@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _check_feature_names_in, _num_samples, check_is_fitted
 
 from dks import pruning
-from dks._engine import class_index
+from dks._engine import check_label_types, class_index
 from dks._options import option
 from dks._sign import SIGNS, check_sign, sign_code
 from dks.characterize import KSCharacterizer, signed_ks_pvalues
@@ -329,6 +329,7 @@ class NoiseThresholdSelector(SelectorMixin, BaseEstimator):
                 "own shuffled D_KS, which keep_null=False drops; use keep_null=True or "
                 f"{option('thresholds', 'global')}."
             )
+        check_label_types(type(self).__name__, y)
         char = self._make_characterizer()
         pruning.check_pruning(self.min_classes, self.top_k_per_class, self.top_k_within)
         n_samples = _num_samples(X)

@@ -63,9 +63,16 @@ def _read_csv(path):
         return list(csv.DictReader(fh))
 
 
+#: Files of the class folders that are not read as images (left out, said in the summary).
+NOT_IMAGES = ["class_0/notes.txt", "class_2/logo.svg"]
+
+
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    return _make_folder(tmp_path_factory.mktemp("data") / "images")
+    root = _make_folder(tmp_path_factory.mktemp("data") / "images")
+    for name in NOT_IMAGES:
+        (root / name).write_text("not an image")
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +143,7 @@ def test_analyze_writes_every_file(analyzed):
         assert key in summary
     assert summary["n_noise_features"] == len(summary["noise_features"])
     assert summary["wall_time_s"] > 0
+    assert summary["n_not_images"] == 2 and summary["not_images"] == NOT_IMAGES
 
     for key in FIGURES:
         for ext in ("png", "svg"):
@@ -145,10 +153,14 @@ def test_analyze_writes_every_file(analyzed):
     assert any(p.startswith("top_images_") for p in pngs)
     html = (out / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
+    assert "2 file(s) in the class folders are not read as images" in html
+    assert all(f"<code>{name}</code>" in html for name in NOT_IMAGES)
 
     # the printed summary and the stage timings
     assert "t+ = " in stdout and "the paper's range" in stdout
     assert "Features that are noise for every class" in stdout
+    assert "2 file(s) of the image folder were not read as images" in stdout
+    assert "2 file(s) in the class folders of" in stderr  # the warning, as the listing said it
     assert "embed: done in" in stderr and "characterize: done in" in stderr
     assert _leftovers(out.parent) == []
 

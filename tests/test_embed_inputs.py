@@ -10,6 +10,7 @@ torchvision = pytest.importorskip("torchvision")
 
 from PIL import Image  # noqa: E402
 from torch.utils.data import Dataset, IterableDataset  # noqa: E402
+from torchvision.transforms import InterpolationMode  # noqa: E402
 from torchvision.transforms import functional as TF  # noqa: E402
 
 from dks.embed import CNNEmbedder, image_folder  # noqa: E402
@@ -190,6 +191,32 @@ def test_ten_crop_equals_torchvision(size, crop):
     center = Preprocess("center", [60, 61], crop, MEAN, STD)(image).permute(0, 3, 1, 2)
     x = TF.normalize(TF.to_tensor(TF.resize(image, [60, 61])), MEAN, STD)
     torch.testing.assert_close(center[0], TF.center_crop(x, list(crop)), rtol=0, atol=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    height=st.integers(1, 90),
+    width=st.integers(1, 90),
+    resize=st.one_of(
+        st.integers(1, 70), st.tuples(st.integers(1, 70), st.integers(1, 70)).map(list)
+    ),
+    interpolation=st.sampled_from(["bilinear", "bicubic", "nearest"]),
+)
+def test_resize_equals_torchvision(height, width, resize, interpolation):
+    """dks resizes with PIL itself (torchvision is not imported for EfficientNet-Lite0):
+    the same size rule and the same pixels as torchvision's resize, an image already of the
+    size included."""
+    image = Image.fromarray(random_images(1, size=(height, width), seed=height + width)[0])
+    ours = Preprocess("none", resize, (1, 1), MEAN, STD, interpolation).resized(image)
+    theirs = TF.resize(image, resize, interpolation=InterpolationMode(interpolation))
+    assert ours.size == theirs.size
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+def test_resize_to_the_same_size_returns_the_image():
+    image = Image.fromarray(random_images(1, size=(30, 40), seed=0)[0])
+    assert Preprocess("none", 30, (1, 1), MEAN, STD).resized(image) is image
+    assert Preprocess("none", (30, 40), (1, 1), MEAN, STD).resized(image) is image
 
 
 @settings(max_examples=40, deadline=None)

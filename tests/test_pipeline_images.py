@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
+import dks
 from dks.analysis._image_set import folder_images, user_images
 from dks.pipeline import AnalysisError
 from dks.sources import class_paths
@@ -65,6 +66,23 @@ def test_folder_images_to_a_depth_and_the_files_left_out(tree):
         flat = folder_images(tree, None, None, 0)  # depth 1, the default: the top folders
     assert flat.classes == ["animals", "plants"] and flat.source["class_depth"] == 1
     np.testing.assert_array_equal(np.sort(flat.relative), np.sort(imgs.relative))
+
+
+def test_the_files_not_read_as_images_are_recorded_capped(tree):
+    # in listing order: a folder's files before its sub-folders'
+    left_out = [os.path.join("plants", "trees", "pine.svg"), os.path.join(*TREE[-2].split("/"))]
+    with pytest.warns(UserWarning, match="not read as images"):
+        imgs = folder_images(tree, None, 1, 0)  # a subset of the images: all files counted
+    assert imgs.source["n_not_images"] == 2 and imgs.source["not_images"] == left_out
+    with dks.config_context(pipeline_not_images_listed=1), pytest.warns(UserWarning):
+        capped = folder_images(tree, None, None, 0).source
+    assert capped["n_not_images"] == 2 and capped["not_images"] == left_out[:1]
+    (tree / "plants" / "trees" / "oak" / "notes.txt").unlink()
+    (tree / "plants" / "trees" / "pine.svg").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clean = folder_images(tree, None, None, 0).source
+    assert "n_not_images" not in clean and "not_images" not in clean
 
 
 def test_class_depth_is_for_folders(tmp_path, tree):

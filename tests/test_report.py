@@ -274,6 +274,22 @@ def test_skipped_images_section(tmp_path):
     assert 'id="skipped"' in text and "3 image(s) could not be read" in text
     assert "The first 1 are listed" in text and "skipped.csv" in text
     assert "/data/&lt;b&gt;.jpg" in text and "empty file" in text
+    assert "not read as images" not in text
+
+
+def test_files_not_read_as_images_section(tmp_path):
+    none = {"n_not_images": 0, "not_images": []}
+    assert 'id="skipped"' not in write_report(tmp_path / "r.html", none).read_text()
+    summary = {"n_not_images": 3, "not_images": ["cat/<notes>.txt", "dog/logo.svg"]}
+    text = write_report(tmp_path / "r.html", summary).read_text()
+    parse(text)
+    assert 'id="skipped"' in text and 'id="not-images"' in text
+    assert "3 file(s) in the class folders are not read as images" in text
+    assert "the first 2, relative to the image folder" in text
+    assert "<code>cat/&lt;notes&gt;.txt</code>" in text and "<code>dog/logo.svg</code>" in text
+    assert "could not be read and were left out of the analysis" not in text  # no image skipped
+    every = write_report(tmp_path / "r.html", {**summary, "n_not_images": 2}).read_text()
+    assert "all of them, relative to the image folder" in every
 
 
 def test_the_run_section_tells_how_to_open_the_explorer(tmp_path):

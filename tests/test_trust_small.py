@@ -54,6 +54,37 @@ def test_labels_that_mix_types_are_named():
     )
 
 
+_MIXED = [1, "cat", 2, "cat", 1, 2, "cat", 1, 2, "cat", 1, 2, "cat", 1, 2, 1]
+
+
+@pytest.mark.parametrize("kind", ["list", "tuple", "series"])
+@pytest.mark.parametrize(
+    "name", ["KSCharacterizer", "NoiseThresholdSelector", "ablation", "stability"]
+)
+def test_labels_that_mix_types_in_a_list_are_named(kind, name):
+    # np.asarray turns [1, "cat"] into strings: 1 and "1" would be one class, silently
+    pd = pytest.importorskip("pandas") if kind == "series" else None
+    from dks.select import NoiseThresholdSelector
+    from dks.validity import ablation, stability
+
+    y = {"list": list, "tuple": tuple, "series": lambda v: pd.Series(v, dtype=object)}[kind](
+        _MIXED
+    )
+    X = np.random.default_rng(0).random((len(_MIXED), 3))
+    fit = {
+        "KSCharacterizer": lambda: KSCharacterizer(progress=False).fit(X, y),
+        "NoiseThresholdSelector": lambda: NoiseThresholdSelector(progress=False).fit(X, y),
+        "ablation": lambda: ablation(X, y, k=1),
+        "stability": lambda: stability(X, y),
+    }[name]
+    with pytest.raises(ValueError) as caught:
+        fit()
+    assert str(caught.value) == (
+        f"{name} got labels in y that mix types: strings (e.g. 'cat') and int values "
+        "(e.g. 1). Give every label one type, e.g. y = np.asarray(y).astype(str)."
+    )
+
+
 _SPILL = r"""
 import sys
 import numpy as np

@@ -20,6 +20,7 @@ from dks._engine._kernels import exceedance_histogram
 from dks._engine._threads import n_threads, run_threads
 from dks._engine._validation import (
     check_features,
+    check_label_types,
     class_index,
     encode_labels,
     non_finite_error,
@@ -30,6 +31,7 @@ __all__ = [
     "as_dask_array",
     "block_stats",
     "check_features",
+    "check_label_types",
     "class_index",
     "client_for",
     "encode_labels",

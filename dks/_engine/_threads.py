@@ -12,8 +12,9 @@ honours :func:`joblib.parallel_config`.
 Every way of computing D_KS runs on this pool: the column checks and the feature blocks of
 an in-memory input, the blocks read from a memory map or a Zarr array, and the tasks of a
 Dask array on Dask's local scheduler (given the pool, :func:`executor`). Only the spill of
-a memory map or a Zarr array (:class:`dks._engine._blocks.FeatureSource`) has a thread of
-its own: it waits for the reads, which run on the pool.
+a memory map or a Zarr array (:class:`dks._engine._blocks.FeatureSource`) has threads of
+its own, its writer and, for Zarr, its read-ahead: the writer waits for the reads, which run
+on the pool (the read-ahead, on the pool, could wait behind a read waiting for the writer).
 
 Tasks must not submit work to the pool themselves (they would wait on a full pool).
 """

@@ -45,6 +45,7 @@ def check_features(estimator, X, y, *, reset=True, n_jobs=None):
         :mod:`dks._engine._blocks`: the values are checked block by block as the statistics read
         them). A smaller memory map or Zarr array is read into memory at once.
     """
+    check_label_types(type(estimator).__name__, y)
     kind = lazy_kind(X)
     if kind in ("memmap", "zarr") and _fits_working_memory(X):
         X = np.asarray(X)  # small: one read, then the in-memory path (fewer, wider passes)
@@ -178,7 +179,7 @@ def encode_labels(estimator, y):
     counts : ndarray of shape (n_classes,), int64
     """
     name = type(estimator).__name__
-    _check_one_label_type(name, y)
+    check_label_types(name, y)
     kind = type_of_target(y, input_name="y", raise_unknown=True)
     if kind not in ("binary", "multiclass"):
         raise ValueError(
@@ -204,10 +205,15 @@ def encode_labels(estimator, y):
     return classes, codes.astype(np.int32).ravel(), counts
 
 
-def _check_one_label_type(name, y):
-    """Refuse labels that mix strings with other values (``[1, "cat"]``): they cannot be
-    sorted into classes, and numpy's own error (a ``UFuncTypeError``) does not say why."""
-    y = np.asarray(y, dtype=object) if not isinstance(y, np.ndarray) else y
+def check_label_types(name, y):
+    """Refuse labels that mix strings with other values (``[1, "cat"]``).
+
+    They cannot be sorted into classes, and numpy's own error (a ``UFuncTypeError``) does not
+    say why. ``y`` is checked as given: a list, tuple or data frame column, which
+    :func:`numpy.asarray` would turn into strings (``1`` and ``"1"`` one class), is read as
+    objects. ``name`` (the estimator or function) starts the message.
+    """
+    y = y if isinstance(y, np.ndarray) else np.asarray(y, dtype=object)
     if y.dtype != object or y.size == 0:
         return
     flat = y.ravel()

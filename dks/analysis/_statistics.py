@@ -8,6 +8,7 @@ Writes ``dks.npy``, ``null_dks.npy``, ``relevance.npy``, ``thresholds.json``,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 
 import numpy as np
@@ -19,6 +20,7 @@ from dks.characterize import KSCharacterizer
 from dks.datasets import PAPER_TABLE4
 from dks.results import (
     CLASS_NOISE_COLUMNS,
+    SummaryRecord,
     csv_cell,
     jsonable,
     layer_groups,
@@ -151,6 +153,9 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         "n_images": len(meta.labels),
         "n_skipped": len(meta.skipped),
         "skipped": meta.skipped[: _config.PIPELINE_SKIPPED_LISTED],
+        # a folder's files not read as images (their extension), as its listing recorded them
+        "n_not_images": int(meta.source.get("n_not_images", 0)),
+        "not_images": list(meta.source.get("not_images", [])),
         "n_classes": len(class_rows),
         "n_features": int(sel.n_features_in_),
         "n_shuffles": int(sel.n_shuffles),
@@ -170,7 +175,7 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         "noise_features": [names[j] for j in noise],
         "classes": class_rows,
     }
-    return jsonable(summary)
+    return SummaryRecord(**jsonable(summary))  # a key the record does not know: a TypeError
 
 
 def _write_layers(path, sel, groups):
@@ -307,14 +312,25 @@ def _write_top_features(path, sel, names, layer_of):
 
 
 def save_summary(path, summary, start, log):
-    """Stamp the wall time and stage timings into ``summary`` and write ``summary.json``.
+    """Write ``summary.json``: ``summary`` with the wall time and stage timings stamped.
 
     The wall time is stamped once, before the report is drawn, so that ``summary.json``,
     the printed summary and ``report.html`` give the same one; the timings are updated
-    (the report's own step is in them after the second call)."""
-    summary.setdefault("wall_time_s", round(time.perf_counter() - start, 1))
-    summary["timings"] = {k: round(v, 2) for k, v in log.timings.items()}
-    write_json(path / "summary.json", summary)
+    (the report's own step is in them after the second call).
+
+    Returns
+    -------
+    SummaryRecord
+        The summary written.
+    """
+    wall = summary.wall_time_s
+    summary = dataclasses.replace(
+        summary,
+        wall_time_s=round(time.perf_counter() - start, 1) if wall is None else wall,
+        timings={k: round(v, 2) for k, v in log.timings.items()},
+    )
+    write_json(path / "summary.json", summary.to_dict())
+    return summary
 
 
 def _model_text(settings):

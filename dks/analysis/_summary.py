@@ -61,6 +61,11 @@ def format_summary(summary, out=None):
             f"  {s['n_skipped']} image(s) could not be read and were skipped (listed in "
             "skipped.csv)"
         )
+    if s.get("n_not_images"):
+        lines.append(
+            f"  {s['n_not_images']} file(s) of the image folder were not read as images (their "
+            "extension), listed in summary.json and the report"
+        )
     lines += [
         f"Noise thresholds ({_rule(s)}; {s.get('n_shuffles')} shuffled labelings, "
         f"bins: {s.get('bins')}):",

@@ -28,8 +28,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, get_worker_info
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms import functional as TF
 
 from dks._atomic import remove_stale, temporary_name
 from dks._options import command_line, on_command_line, option
@@ -47,6 +45,15 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- preprocessing
+
+#: PIL's filter for each ``interpolation``, as torchvision maps them: on PIL images, its
+#: resize is PIL's (antialiased). Not imported from torchvision, whose import takes seconds
+#: and a few hundred MB (it loads torch._dynamo) and which EfficientNet-Lite0 does not need.
+_PIL_FILTERS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+}
 
 
 class Preprocess:
@@ -77,7 +84,8 @@ class Preprocess:
 
     def __init__(self, crops, resize, crop_size, mean, std, interpolation="bilinear"):
         self.crops = crops
-        self.interpolation = InterpolationMode(interpolation)
+        self.interpolation = interpolation
+        self.filter = _PIL_FILTERS[interpolation]
         self.resize = resize
         self.crop_size = crop_size
         self.mean = np.asarray(mean, dtype=np.float32)
@@ -144,11 +152,27 @@ class Preprocess:
         return center
 
     def resized(self, image):
-        """The PIL image resized as for the crops (``image`` itself without ``resize``)."""
+        """The PIL image resized as for the crops (``image`` itself without ``resize``).
+
+        The size rule of :func:`torchvision.transforms.functional.resize` (the tests compare
+        the two to the bit): an int sets the shorter side, the longer one is
+        ``int(size * long / short)``; an image already of that size is returned as it is.
+        """
         if self.resize is None:
             return image
+        width, height = image.size
         size = [self.resize] if isinstance(self.resize, int) else list(self.resize)
-        return TF.resize(image, size, interpolation=self.interpolation)
+        if len(size) == 1:
+            short, long = (width, height) if width <= height else (height, width)
+            new_short, new_long = size[0], int(size[0] * long / short)
+            new_width, new_height = (
+                (new_short, new_long) if width <= height else (new_long, new_short)
+            )
+        else:
+            new_height, new_width = size
+        if (new_height, new_width) == (height, width):
+            return image
+        return image.resize((new_width, new_height), self.filter)
 
     def normalized(self, pixels):
         """uint8 RGB pixels ``(..., h, w, 3)`` as normalized float32 values, same shape."""

@@ -10,7 +10,6 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
-from torchvision.models import WeightsEnum
 from tqdm.auto import tqdm
 
 from dks import _config
@@ -41,6 +40,7 @@ from dks.embed._hooks import LayerRecorder, Reducer, probe
 from dks.embed._models import build_model
 from dks.embed._output import SkippedInput, make_writer, warn_skipped
 from dks.embed._store_run import check_output, embed_into_store, is_store_path
+from dks.embed._torchvision import TorchvisionWeights
 from dks.sources import ImageReader, describe_input, open_images
 from dks.store import parse_shard
 
@@ -241,7 +241,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "model": [str, nn.Module],
-        "weights": [str, os.PathLike, WeightsEnum, None],
+        "weights": [str, os.PathLike, TorchvisionWeights, None],
         "layers": [StrOptions({"paper"}), list, tuple],
         "tokens": [StrOptions({"mean", "cls", "both"})],
         "crops": [StrOptions({"ten", "center", "none"})],

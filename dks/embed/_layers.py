@@ -20,8 +20,9 @@ import sys
 from dataclasses import dataclass, field
 
 import torch
-import torchvision
 from torch import nn
+
+from dks.embed._torchvision import loaded_torchvision_models, torchvision_models
 
 __all__ = ["PaperLayers", "num_prefix_tokens", "paper_layers", "vgg_aliases"]
 
@@ -140,7 +141,7 @@ def _tv_convnext(m):
     stages = [
         n
         for n, child in m.features.named_children()
-        if any(isinstance(c, torchvision.models.convnext.CNBlock) for c in child.children())
+        if any(isinstance(c, torchvision_models().convnext.CNBlock) for c in child.children())
     ]
     blocks = [b for n in stages for b in _children(m.features[int(n)], f"features.{n}")]
     return PaperLayers("ConvNeXt", [*blocks, "classifier.1"])
@@ -221,8 +222,10 @@ def _timm_families():
     ]
 
 
-def _families():
-    tvm = torchvision.models
+def _torchvision_families():
+    tvm = loaded_torchvision_models()
+    if tvm is None:  # no torchvision model can exist: do not pay for the import
+        return []
     return [
         (tvm.VGG, _tv_vgg),
         (tvm.ResNet, _tv_resnet),
@@ -233,8 +236,11 @@ def _families():
         (tvm.EfficientNet, _tv_efficientnet),
         (tvm.ConvNeXt, _tv_convnext),
         (tvm.VisionTransformer, _tv_vit),
-        *_timm_families(),
     ]
+
+
+def _families():
+    return [*_torchvision_families(), *_timm_families()]
 
 
 #: Families with a paper default, for messages (the docs have the table).
@@ -279,7 +285,8 @@ def num_prefix_tokens(module):
     tokens; ``cls_token`` is None without a class token); torchvision's ViT has one class
     token; any module may declare ``num_prefix_tokens`` itself.
     """
-    if isinstance(module, torchvision.models.VisionTransformer):
+    tvm = loaded_torchvision_models()
+    if tvm is not None and isinstance(module, tvm.VisionTransformer):
         return 1, True
     count = getattr(module, "num_prefix_tokens", None)
     if count is None:

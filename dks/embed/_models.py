@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision
 from sklearn.utils import check_random_state
 from torch import nn
 
 from dks._options import on_command_line, option
 from dks.embed._layers import FAMILIES, num_prefix_tokens, paper_layers
 from dks.embed._timm import build_timm, check_timm_name, is_timm_name, timm_preprocessing
+from dks.embed._torchvision import loaded_torchvision_models, torchvision_models
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -181,7 +181,8 @@ def describe_module(module, name, weights, mean, std, resize=256, crop_size=224,
     if timm_pre is not None:
         mean, std, resize, crop_size, interp = timm_pre
     built = getattr(module, "image_size", None)  # a torchvision ViT built for another size
-    if isinstance(module, torchvision.models.VisionTransformer) and built != crop_size[0]:
+    tvm = loaded_torchvision_models()
+    if tvm is not None and isinstance(module, tvm.VisionTransformer) and built != crop_size[0]:
         if isinstance(resize, int):
             resize = resize * built // crop_size[0]
         crop_size = (built, built)
@@ -237,7 +238,8 @@ def build_model(model, weights, *, random_state=None, progress=True, stacklevel=
 
 def classification_models():
     """Names of torchvision's classification models."""
-    return torchvision.models.list_models(module=torchvision.models)
+    tvm = torchvision_models()
+    return tvm.list_models(module=tvm)
 
 
 def check_model_name(model):
@@ -336,7 +338,8 @@ def _tv_preprocessing(transforms):
 
 def _torchvision_model(name, weights, random_state, progress, stacklevel):
     check_model_name(name)
-    enum = torchvision.models.get_model_weights(name)
+    tvm = torchvision_models()
+    enum = tvm.get_model_weights(name)
     member = _weights_member(enum, weights, name)
     preprocessing = _tv_preprocessing((member or enum.DEFAULT).transforms())
     if member is not None:
@@ -345,11 +348,11 @@ def _torchvision_model(name, weights, random_state, progress, stacklevel):
     elif weights is None:
         _warn_random(name, stacklevel + 1)
         with _seeded(random_state):
-            module = torchvision.models.get_model(name, weights=None)
+            module = tvm.get_model(name, weights=None)
         description = None
     else:
         path = _existing_file(weights, name)
-        module = torchvision.models.get_model(name, weights=None)
+        module = tvm.get_model(name, weights=None)
         _load_state_dict(module, path, repr(name))
         description = f"file {os.fspath(weights)!r}"
     return describe_module(module.eval(), name, description, *preprocessing)
@@ -359,7 +362,7 @@ def _weights_member(enum, weights, name):
     """The torchvision weights enum member that ``weights`` names, or None for a path/None."""
     if weights is None:
         return None
-    if isinstance(weights, torchvision.models.WeightsEnum):
+    if isinstance(weights, torchvision_models().WeightsEnum):
         if not isinstance(weights, enum):
             raise ValueError(
                 f"{option('weights')} {weights} are not weights of model {name!r}; valid: "
@@ -380,7 +383,7 @@ def _weights_member(enum, weights, name):
 
 def _download(name, member, progress):
     try:
-        return torchvision.models.get_model(name, weights=member, progress=progress)
+        return torchvision_models().get_model(name, weights=member, progress=progress)
     except OSError as exc:  # URLError, HTTPError, socket errors, disk errors
         checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
         filename = os.path.basename(member.url)
@@ -560,7 +563,7 @@ def model_info(model, *, meta=True):
         return _lite0_info(module, None)
     if is_timm_name(model):
         return describe_module(module.eval(), model, None, IMAGENET_MEAN, IMAGENET_STD)
-    enum = torchvision.models.get_model_weights(model)
+    enum = torchvision_models().get_model_weights(model)
     preprocessing = _tv_preprocessing(enum.DEFAULT.transforms())
     return describe_module(module.eval(), model, None, *preprocessing)
 
@@ -580,4 +583,4 @@ def _random_module(model):
             existing_file=_existing_file,
         )
         return module
-    return torchvision.models.get_model(model, weights=None)
+    return torchvision_models().get_model(model, weights=None)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dks import _config
 from dks.sources._base import IMAGE_EXTENSIONS, Collection
 
 __all__ = ["ImageFolder", "class_paths", "image_folder", "relative_to"]
@@ -29,6 +30,13 @@ class ImageFolder(Collection):
         The class of an image is its folder path under ``root`` cut at this depth
         (:func:`class_paths`); 1: the class folder.
 
+    Attributes
+    ----------
+    not_images : list of str
+        The files of the class folders that are not read as images (their extension is not
+        an image's), relative to ``root``, in listing order: left out, with a warning, and
+        recorded (:meth:`record`).
+
     Raises
     ------
     FileNotFoundError, NotADirectoryError, ValueError
@@ -38,11 +46,12 @@ class ImageFolder(Collection):
     kind = "folder"
 
     def __init__(self, root, *, class_depth=1):
-        paths, labels, classes = image_folder(root)
+        paths, labels, classes, not_images = _list_folder(root, IMAGE_EXTENSIONS)
         if class_depth > 1:
             labels, classes = class_paths(paths, root, class_depth)
         self._listed(os.fspath(Path(root)), paths, labels, classes)
         self.options = {"class_depth": int(class_depth)}
+        self.not_images = relative_to(not_images, self.root)
 
     @classmethod
     def listed(cls, root, names, labels, classes):
@@ -61,6 +70,7 @@ class ImageFolder(Collection):
         self.labels = np.asarray(labels, dtype=str)
         self.classes = list(classes)
         self.rows = np.arange(len(self.files), dtype=np.int64)
+        self.not_images = []
 
     @property
     def identities(self):
@@ -71,7 +81,19 @@ class ImageFolder(Collection):
         """The same images, found under ``root`` (a copy of the folder)."""
         moved = type(self).listed(root, self.names, self.labels, self.classes)
         moved.options = dict(self.options)
+        moved.not_images = list(self.not_images)
         return moved
+
+    def record(self):
+        """What the results folder records of the folder: besides the kind, where it is
+        and ``class_depth``, how many files were not read as images (``n_not_images``) and
+        the first of them (``not_images``, at most ``dks.get_config()
+        ["pipeline_not_images_listed"]``, relative to the folder)."""
+        record = super().record()
+        if self.not_images:
+            record["n_not_images"] = len(self.not_images)
+            record["not_images"] = self.not_images[: _config.PIPELINE_NOT_IMAGES_LISTED]
+        return record
 
     def describe(self, index):
         return f"file {self.files[index]!r}"
@@ -152,6 +174,12 @@ def image_folder(root, *, extensions=IMAGE_EXTENSIONS):
     >>> paths, y, classes = image_folder("flowers/train")  # doctest: +SKIP
     >>> X = CNNEmbedder().fit_transform(paths)  # doctest: +SKIP
     """
+    paths, labels, classes, _ = _list_folder(root, extensions)
+    return paths, labels, classes
+
+
+def _list_folder(root, extensions):
+    """:func:`image_folder`, and the files of the class folders not read as images."""
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"The image folder {str(root)!r} does not exist.")
@@ -198,7 +226,7 @@ def image_folder(root, *, extensions=IMAGE_EXTENSIONS):
             f"(extensions {', '.join(extensions)}): {', '.join(map(repr, empty))}. "
             f"Remove them or add images.{listing.denied_hint()}"
         )
-    return paths, np.asarray(labels, dtype=str), classes
+    return paths, np.asarray(labels, dtype=str), classes, listing.not_images
 
 
 class _FolderListing:

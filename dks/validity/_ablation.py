@@ -209,7 +209,9 @@ def ablation(
     >>> bool(res.table["ratio_random"][row][0] >= 2)
     True
     """
-    X, y, names = check_inputs(X, y, min_per_class=4, purpose="a training and a test split")
+    X, y, names = check_inputs(
+        X, y, min_per_class=4, purpose="a training and a test split", name="ablation"
+    )
     n_features = X.shape[1]
     ks = _check_k(k, n_features)
     layers = resolve_groups(groups, names, n_features)

@@ -14,12 +14,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
 from dks._atomic import atomic_open
+from dks._engine import check_label_types
 from dks.groups import DEFAULT_GROUP, check_groups, feature_groups
 
 __all__ = ["check_inputs", "read_table", "resolve_groups", "write_table"]
 
 
-def check_inputs(X, y, *, min_per_class, purpose):
+def check_inputs(X, y, *, min_per_class, purpose, name):
     """``X`` as a finite 2-D float array, ``y`` as labels, each class with enough samples.
 
     Parameters
@@ -30,6 +31,8 @@ def check_inputs(X, y, *, min_per_class, purpose):
         Samples each class needs.
     purpose : str
         Why, for the message (e.g. ``"a training and a test split"``).
+    name : str
+        The function checking, for the message.
 
     Returns
     -------
@@ -41,6 +44,7 @@ def check_inputs(X, y, *, min_per_class, purpose):
     names = getattr(X, "columns", None)
     names = None if names is None else np.asarray(names, dtype=object)
     X = check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
+    check_label_types(name, y)
     y = column_or_1d(y, warn=True)
     check_classification_targets(y)
     if y.shape[0] != X.shape[0]:

@@ -182,7 +182,9 @@ def stability(
     >>> bool(paper.jaccard.max() < 1)  # the argmax rule lets noise pairs through
     True
     """
-    X, y, names = check_inputs(X, y, min_per_class=4, purpose="two halves of 2 or more")
+    X, y, names = check_inputs(
+        X, y, min_per_class=4, purpose="two halves of 2 or more", name="stability"
+    )
     layers = resolve_groups(groups, names, X.shape[1])
     rng = check_random_state(random_state)
     base = NoiseThresholdSelector(progress=False) if selector is None else selector
