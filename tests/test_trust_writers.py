@@ -50,8 +50,12 @@ def _dks(*args, timeout=300):
 
 
 def _crops(out):
-    """The crops the embedding of ``out`` was made with."""
-    return json.loads((out / "embedding.zarr" / "manifest.json").read_text())["settings"]["crops"]
+    """The crops the embedding of ``out`` was made with (None while its store is replaced)."""
+    try:
+        manifest = json.loads((out / "embedding.zarr" / "manifest.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return manifest["settings"]["crops"]
 
 
 def done_files(out):
@@ -260,3 +264,27 @@ def test_a_damaged_chunk_is_named_and_embedded_again_by_the_next_embed(images, t
     code, err = _dks("characterize", out, "--shuffles", "2", "-q")
     assert code == 0, err
     assert (out / "dks.npy").read_bytes() == clean  # as if nothing had happened
+
+
+@pytest.mark.slow
+def test_a_store_being_replaced_is_named_in_the_results_folder(images, tmp_path):
+    from tests.process_helpers import finish, n_chunks_done
+
+    out = tmp_path / "results"
+    finish(start_embed(out, images))
+    second = start_embed(out, images, "--crops", "none", sleep=2.0)  # restarts the store
+    try:
+        deadline = time.monotonic() + 300
+        while not (n_chunks_done(out) >= 1 and _crops(out) == "none"):
+            assert second.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        second.kill()  # SIGKILL mid-run: embedding.json still describes the first store
+        second.communicate(timeout=60)
+    code, err = _dks("characterize", out, "--shuffles", "2")
+    assert code == 1, err
+    assert (
+        f"dks characterize: error: The embedding store {str(out / 'embedding.zarr')!r} is not "
+        f"the one {str(out / 'embedding.json')!r} describes (a later `dks embed` is filling "
+        "it, or was interrupted); rerun that command (every --shard) to complete it."
+    ) in err
