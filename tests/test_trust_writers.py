@@ -156,6 +156,47 @@ def test_characterize_is_refused_while_another_process_writes(tmp_path):
         holder.communicate()
 
 
+def test_export_is_refused_while_another_process_writes_and_waits_with_wait(tmp_path):
+    from dks.pipeline import characterize
+    from tests.pipeline_helpers import make_results
+
+    out = make_results(tmp_path / "results")
+    characterize(out, shuffles=2, jobs=1, verbose=False, progress=False)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(out)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        code, err = _dks("export", out)
+        assert code == 1, err
+        assert (
+            f"dks export: error: {str(out)!r} is being written by process {holder.pid} on "
+        ) in err
+        assert "(a test); wait for it (--wait waits for it)." in err
+        assert not (out / "fne.json").exists()
+        with open(tmp_path / "said.txt", "w+") as said:
+            waiting = subprocess.Popen(
+                [sys.executable, "-m", "dks.cli", "export", str(out), "--wait"],
+                stdout=said, stderr=subprocess.STDOUT, cwd=REPO, env=env,
+            )  # fmt: skip
+            deadline = time.monotonic() + 120
+            while "waiting for it to finish (--wait)" not in (tmp_path / "said.txt").read_text():
+                assert waiting.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+            assert not (out / "fne.json").exists()
+            holder.kill()
+            assert waiting.wait(timeout=120) == 0, (tmp_path / "said.txt").read_text()
+        assert (out / "fne.json").is_file()
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
 _HOLD = """
 import sys, time
 from pathlib import Path
