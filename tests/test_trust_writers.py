@@ -224,14 +224,26 @@ def test_a_full_disk_keeps_the_previous_statistics_and_says_so(images, tmp_path)
 
 
 # -------------------------------------------------------------- 6. a damaged Zarr chunk
+def _cut_index(data):
+    return data[:-100]  # the shard's index (checksummed by Zarr) cut short
+
+
+def _flip_a_byte(data):
+    middle = len(data) // 2  # in a column block's values: the index is the last 116 bytes
+    return data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
+
+
 @pytest.mark.slow
-def test_a_damaged_chunk_is_named_and_embedded_again_by_the_next_embed(images, tmp_path):
+@pytest.mark.parametrize("damage", [_cut_index, _flip_a_byte])
+def test_a_damaged_chunk_is_named_and_embedded_again_by_the_next_embed(images, tmp_path, damage):
     from tests.process_helpers import finish
 
     out = tmp_path / "results"
     finish(start_embed(out, images))  # 6 chunks of 2 rows
+    assert _dks("characterize", out, "--shuffles", "2", "-q")[0] == 0
+    clean = (out / "dks.npy").read_bytes()
     chunk = out / "embedding.zarr" / "X" / "c" / "2" / "0"
-    chunk.write_bytes(chunk.read_bytes()[:-100])  # its index (checksummed) cut short
+    chunk.write_bytes(damage(chunk.read_bytes()))
     code, err = _dks("characterize", out, "--shuffles", "2")
     assert code == 1, err
     assert (
@@ -247,3 +259,4 @@ def test_a_damaged_chunk_is_named_and_embedded_again_by_the_next_embed(images, t
     assert "resuming, 5 chunk(s) of 2 rows already done" in err  # only the damaged one
     code, err = _dks("characterize", out, "--shuffles", "2", "-q")
     assert code == 0, err
+    assert (out / "dks.npy").read_bytes() == clean  # as if nothing had happened
