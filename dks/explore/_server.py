@@ -14,6 +14,7 @@ at once), each dropped after :data:`IDLE_SECONDS` without a byte (a half-open co
 holds no thread for long).
 """
 
+import contextvars
 import json
 import mimetypes
 import os
@@ -158,12 +159,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _BoundedServer(ThreadingHTTPServer):
     """A thread per connection, :data:`MAX_CONNECTIONS` at most: a flood of connections
-    (half-open ones included) cannot make the process hold hundreds of threads."""
+    (half-open ones included) cannot make the process hold hundreds of threads. Each
+    connection is served in a copy of the context that made the server: the configuration
+    set there (:func:`dks.config_context`) is the one its views read."""
 
     daemon_threads = True
 
     def __init__(self, *args, **kwargs):
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.context = contextvars.copy_context()
         super().__init__(*args, **kwargs)
 
     def process_request(self, request, client_address):
@@ -178,7 +182,8 @@ class _BoundedServer(ThreadingHTTPServer):
 
     def process_request_thread(self, request, client_address):
         try:
-            super().process_request_thread(request, client_address)
+            serve = super().process_request_thread
+            self.context.copy().run(serve, request, client_address)
         finally:
             self.slots.release()
 
