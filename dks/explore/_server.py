@@ -15,6 +15,7 @@ holds no thread for long). A client that goes away mid-answer (the browser moved
 error: the connection is closed, with a debug line on the ``dks`` logger, no traceback.
 """
 
+import contextvars
 import json
 import logging
 import mimetypes
@@ -176,12 +177,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _BoundedServer(ThreadingHTTPServer):
     """A thread per connection, :data:`MAX_CONNECTIONS` at most: a flood of connections
-    (half-open ones included) cannot make the process hold hundreds of threads."""
+    (half-open ones included) cannot make the process hold hundreds of threads. Each
+    connection is served in a copy of the context that made the server: the configuration
+    set there (:func:`dks.config_context`) is the one its views read."""
 
     daemon_threads = True
 
     def __init__(self, *args, **kwargs):
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.context = contextvars.copy_context()
         super().__init__(*args, **kwargs)
 
     def process_request(self, request, client_address):
@@ -196,7 +200,8 @@ class _BoundedServer(ThreadingHTTPServer):
 
     def process_request_thread(self, request, client_address):
         try:
-            super().process_request_thread(request, client_address)
+            serve = super().process_request_thread
+            self.context.copy().run(serve, request, client_address)
         finally:
             self.slots.release()
 
