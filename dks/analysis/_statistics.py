@@ -57,6 +57,7 @@ def statistics_step(
     progress,
     scheduler=None,
     local_cluster=None,
+    shown=None,
 ):
     """D_KS, null D_KS and thresholds from the embedding in ``path``; writes the stats files.
 
@@ -64,16 +65,17 @@ def statistics_step(
     and ``max_noise_share`` are those of :class:`~dks.NoiseThresholdSelector`. With
     ``scheduler`` (an address) or ``local_cluster`` (a number of workers) the feature blocks
     run as tasks on that Dask cluster (:func:`dks._engine.client_for`); the result is
-    the same.
+    the same. ``shown``: the results folder in messages, when ``path`` is a transaction's
+    temporary folder.
 
     Returns
     -------
     selector : NoiseThresholdSelector
     summary : dict
     """
-    meta = read_embedding_meta(path)
+    meta = read_embedding_meta(path, shown)
     groups = layer_groups(meta, path)
-    X = read_embedding(path, meta)
+    X = read_embedding(path, meta, shown)
     names = np.asarray(meta.feature_names, dtype=object)
     y = np.asarray(meta.labels, dtype=str)
     with (

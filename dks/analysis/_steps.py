@@ -212,7 +212,7 @@ def _statistics(stage, *, bins, log, embedding=None, **stats):
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
     else:
         embedding(stage)
-    return statistics_step(stage.path, n_bins=parse_bins(bins), log=log, **stats)
+    return statistics_step(stage.path, n_bins=parse_bins(bins), log=log, shown=stage.out, **stats)
 
 
 def analyze(

@@ -30,6 +30,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from dks._atomic import remove_stale, temporary_name
+from dks._config import carry_context
 from dks._options import command_line, on_command_line, option
 from dks.embed._device_crops import DeviceFeeder, ResizedImages, collate_resized
 from dks.sources import BadImage, ImageReader
@@ -412,7 +413,10 @@ class Prefetcher:
         self._queue = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(iter(iterable),), name="dks-prefetch", daemon=True
+            target=carry_context(self._run),
+            args=(iter(iterable),),
+            name="dks-prefetch",
+            daemon=True,
         )
         self._thread.start()
 

@@ -133,7 +133,7 @@ def csv_cell(value):
     return value
 
 
-def read_embedding(path, meta):
+def read_embedding(path, meta, shown=None):
     """The embedding of the results folder ``path``: its rows follow ``meta.images``.
 
     The store ``embedding.zarr`` (its ``X``: a Zarr array, or a lazy row view without the
@@ -146,6 +146,9 @@ def read_embedding(path, meta):
         The results folder.
     meta : dict
         Its ``embedding.json``.
+    shown : pathlib.Path, optional
+        The results folder in messages, when ``path`` is a transaction's temporary folder;
+        default ``path``.
 
     Returns
     -------
@@ -160,10 +163,11 @@ def read_embedding(path, meta):
 
     store = open_embedding(path / STORE, allow_incomplete=True)
     if store.fingerprint != EmbeddingRecord.from_dict(meta).fingerprint or not store.complete:
+        shown = Path(path if shown is None else shown)
         raise AnalysisError(
-            f"The embedding store {str(path / STORE)!r} is not the one embedding.json "
-            "describes (a later `dks embed` is filling it, or was interrupted); rerun that "
-            "command (every --shard) to complete it."
+            f"The embedding store {str(shown / STORE)!r} is not the one "
+            f"{str(shown / 'embedding.json')!r} describes (a later `dks embed` is filling it, "
+            "or was interrupted); rerun that command (every --shard) to complete it."
         )
     return store.X
 
@@ -263,7 +267,7 @@ def load_results(path, *, shown=None):
     shown = path if shown is None else Path(shown)
     meta = read_embedding_meta(path, shown)
     results = {
-        "embedding": read_embedding(path, meta),
+        "embedding": read_embedding(path, meta, shown),
         "embedding_meta": meta,
         "layers": layer_groups(meta, path),
     }
