@@ -53,11 +53,12 @@ import shutil
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import wait
 
 import numpy as np
 
 from dks._atomic import remove_stale, temporary_name
+from dks._config import ContextThreadPool, carry_context
 from dks._engine._kernels import load_columns
 from dks._engine._memory import fit_width, release_free_memory, zarr_concurrency
 from dks._engine._threads import executor
@@ -255,7 +256,7 @@ class FeatureSource:
             self._wanted = max(self._wanted, group)
             if self._spiller is None:
                 self._spiller = threading.Thread(
-                    target=self._spill_all, name="dks-spill", daemon=True
+                    target=carry_context(self._spill_all), name="dks-spill", daemon=True
                 )
                 self._spiller.start()
             self._spill_state.notify_all()
@@ -273,7 +274,7 @@ class FeatureSource:
         state = self._spill_state
         n_groups = -(-self.X.shape[1] // self._layout.group_cols)
         if self._layout.chunks is not None:  # Zarr: decoded ahead into two buffers in turn
-            self._reader = ThreadPoolExecutor(1, thread_name_prefix="dks-spill-read")
+            self._reader = ContextThreadPool(1, thread_name_prefix="dks-spill-read")
             r0, r1 = self._row_steps[0]
             size = (r1 - r0) * min(self._layout.group_cols, self.X.shape[1])
             self._step_buffers = tuple(np.empty(size, dtype=self.dtype) for _ in range(2))

@@ -21,9 +21,11 @@ Tasks must not submit work to the pool themselves (they would wait on a full poo
 
 import os
 import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 
 from joblib import effective_n_jobs
+
+from dks._config import ContextThreadPool
 
 __all__ = ["executor", "n_threads", "run_threads"]
 
@@ -48,7 +50,8 @@ def executor(size):
         if _pool is None or _pool_size < size:
             if _pool is not None:
                 _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="dks")
+            # each task in a copy of its submitter's context: a dks.config_context holds there
+            _pool = ContextThreadPool(max_workers=size, thread_name_prefix="dks")
             _pool_size = size
         return _pool
 
