@@ -14,10 +14,12 @@ Zarr array, in separate processes:
 - ``dask-1``, ``dask-2``: the Zarr array as a Dask array on a ``LocalCluster`` of 1 and 2
   worker processes (no memory limit).
 
-Every time is printed with its ratio to the in-RAM fit of the same run, with peak memory (the
-cgroup's peak, page cache included, for the limited runs; otherwise the peak resident memory
-of the process plus its Dask workers) and the bytes read from disk by the process; the files
-are evicted from the page cache before each run.
+Every time is printed with its ratio to the in-RAM fit of the same run, with the CPU time of
+the fit (all threads of the process, not its Dask workers), peak memory (the cgroup's peak,
+page cache included, for the limited runs; otherwise the peak resident memory of the process
+plus its Dask workers), the bytes read from disk by the process and the machine's load
+average (1 min) when the run started: on a shared machine the CPU time is the steadier
+figure. The files are evicted from the page cache before each run.
 Without cgroups (not root, cgroup v2 only) the limited runs are made without a limit and
 say so. Run: ``python benchmarks/bench_out_of_core.py [--rows 52000] [--limit-mb 512]``; chunks
 wider than a block (spilled a chunk column at a time): ``--rows 300000 --features 2000
@@ -87,10 +89,10 @@ def child(args):
         keep_null=False,
         progress=False,
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with config_context(working_memory=args.working_memory):
         sel.fit(X, y)
-    fit = time.perf_counter() - t0
+    fit, cpu = time.perf_counter() - t0, time.process_time() - c0
     workers = 0
     if client is not None:
         workers = sum(client.run(_peak_rss).values())
@@ -98,6 +100,7 @@ def child(args):
     result = {
         "load": load,
         "fit": fit,
+        "cpu": cpu,
         "rss": _peak_rss() + workers,
         "read": _read_bytes(os.getpid()),
         "digest": hashlib.sha1(sel.dks_.tobytes() + sel.relevance_.tobytes()).hexdigest(),
@@ -205,6 +208,7 @@ def run(args, mode, cg, timeout=None):
     evict(args.dir)
     if cg:
         reset_peak(cg)
+    load = os.getloadavg()[0]
     cmd = [sys.executable, __file__, "--child", mode, "--dir", args.dir]
     cmd += ["--working-memory", str(args.working_memory), "--n-jobs", str(args.n_jobs)]
     if cg:
@@ -217,11 +221,13 @@ def run(args, mode, cg, timeout=None):
         read = _read_bytes(proc.pid)
         proc.kill()
         proc.communicate()
-        return {"stopped": time.perf_counter() - t0, "read": read, "peak": cg and cgroup_peak(cg)}
+        peak = cg and cgroup_peak(cg)
+        return {"stopped": time.perf_counter() - t0, "read": read, "peak": peak, "loadavg": load}
     if proc.returncode != 0:
-        return {"failed": proc.returncode, "err": err.strip().splitlines()[-3:]}
+        return {"failed": proc.returncode, "err": err.strip().splitlines()[-3:], "loadavg": load}
     result = json.loads(out.strip().splitlines()[-1])
     result["peak"] = cgroup_peak(cg) if cg else result["rss"]
+    result["loadavg"] = load
     return result
 
 
@@ -273,7 +279,10 @@ def main(argv=None):
         make_data(d, args.rows, args.features, args.classes, chunks)
         results = {}
         base = None
-        print(f"{'run':<16}{'fit s':>9}{'ratio':>8}{'peak MB':>9}{'read GB':>9}  note")
+        print(
+            f"{'run':<16}{'fit s':>9}{'ratio':>8}{'cpu s':>8}{'peak MB':>9}{'read GB':>9}"
+            f"{'load':>6}  note"
+        )
         for mode in args.modes.split(","):
             limited = mode in ("zarr", "memmap", "memmap-columns")
             timeout = args.timeout
@@ -295,13 +304,14 @@ def _print(mode, r, base, limited):
     peak = f"{peak / 1e6:9.0f}" if peak else f"{'-':>9}"
     read = r.get("read")
     read = f"{read / 1e9:9.2f}" if read is not None else f"{'-':>9}"
+    read += f"{r['loadavg']:6.1f}"
     if "failed" in r:
-        print(f"{mode:<16}{'failed':>9}{'':>8}{peak}{read}  {r['err']}", flush=True)
+        print(f"{mode:<16}{'failed':>9}{'':>8}{'':>8}{peak}{read}  {r['err']}", flush=True)
         return
     if "stopped" in r:
         ratio = f">{r['stopped'] / base['fit']:.1f}x" if base else ""
         stopped = ">" + format(r["stopped"], ".0f")
-        print(f"{mode:<16}{stopped:>9}{ratio:>8}{peak}{read}  stopped", flush=True)
+        print(f"{mode:<16}{stopped:>9}{ratio:>8}{'-':>8}{peak}{read}  stopped", flush=True)
         return
     ratio = r["fit"] / base["fit"] if base else float("nan")
     if mode == "ram":
@@ -310,7 +320,7 @@ def _print(mode, r, base, limited):
         note += " RESULTS DIFFER"
     else:
         note += " same result"
-    print(f"{mode:<16}{r['fit']:9.1f}{ratio:7.2f}x{peak}{read}  {note}")
+    print(f"{mode:<16}{r['fit']:9.1f}{ratio:7.2f}x{r['cpu']:8.1f}{peak}{read}  {note}")
     sys.stdout.flush()
 
 

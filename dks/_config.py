@@ -2,11 +2,25 @@
 
 Each constant says what it trades. Users change them with :func:`dks.set_config` or
 :func:`dks.config_context` (keys: the lower-case names) and read them with
-:func:`dks.get_config`, as in scikit-learn; the code reads them at call time, not at import
-time.
+:func:`dks.get_config`, as in scikit-learn; the code reads them at call time
+(``_config.NAME``), not at import time.
+
+The values below are the defaults. The values in effect are context-local, as
+scikit-learn's configuration is thread-local: they live in a :class:`contextvars.ContextVar`,
+so that a :func:`config_context` in one thread (or asyncio task) changes nothing for another,
+and a thread or task sees the values of the code that started it where dks starts the
+thread (its thread pools and threads run their work in a copy of the submitting context:
+:class:`ContextThreadPool`, :func:`carry_context`). ``_config.NAME`` reads the value in
+effect; assigning ``_config.NAME = value`` sets it like :func:`set_config` (tests and worker
+scripts do).
 """
 
 import contextlib
+import contextvars
+import functools
+import sys
+import types
+from concurrent.futures import ThreadPoolExecutor
 
 # ----------------------------------------------------------------------------- statistics
 
@@ -135,16 +149,24 @@ EXPLORE_CLASS_CHUNKS = 64
 _KEYS = {
     name.lower(): name for name in dict(globals()) if name.isupper() and not name.startswith("_")
 }
+#: The defaults, by key; the module attributes go: ``_config.NAME`` reads the context's value.
+_DEFAULTS = {key: globals().pop(name) for key, name in _KEYS.items()}
+#: The values set in this context (by key); the others are the defaults.
+_SET = contextvars.ContextVar("dks_config", default=types.MappingProxyType({}))
+
+
+def _value(key):
+    return _SET.get().get(key, _DEFAULTS[key])
 
 
 def get_config():
-    """The current values of the tuning constants, as ``{key: value}`` (a copy).
+    """The values of the tuning constants in effect here, as ``{key: value}`` (a copy).
 
     Returns
     -------
     dict
     """
-    return {key: globals()[name] for key, name in _KEYS.items()}
+    return {key: _value(key) for key in _KEYS}
 
 
 def _check(key, value):
@@ -167,8 +189,18 @@ def _check(key, value):
         )
 
 
+def _updated(values):
+    for key, value in values.items():
+        _check(key, value)
+    return types.MappingProxyType({**_SET.get(), **values})
+
+
 def set_config(**values):
-    """Set tuning constants of dks (keys: :func:`get_config`'s), for every later call.
+    """Set tuning constants of dks (keys: :func:`get_config`'s) for the rest of this context.
+
+    As :func:`sklearn.set_config`: the values hold in the calling thread (more exactly, its
+    :mod:`contextvars` context) and in the threads that dks starts from it, not in other
+    threads of the program.
 
     Parameters
     ----------
@@ -176,24 +208,65 @@ def set_config(**values):
         ``key=value`` pairs; an unknown key or a value of the wrong kind raises, and then
         nothing is changed.
     """
-    for key, value in values.items():
-        _check(key, value)
-    for key, value in values.items():
-        globals()[_KEYS[key]] = value
+    _SET.set(_updated(values))
 
 
 @contextlib.contextmanager
 def config_context(**values):
     """Set tuning constants inside a ``with`` block; the previous values come back after.
 
-    The values are process-wide while the block runs (the thread pools of dks read them).
+    The values hold in this thread (context) and in the work dks runs in its own threads
+    meanwhile; another thread of the program keeps its own values.
+
+    Parameters
+    ----------
+    **values
+        As for :func:`set_config`.
     """
-    saved = get_config()
-    set_config(**values)
+    token = _SET.set(_updated(values))
     try:
         yield
     finally:
-        set_config(**{key: saved[key] for key in values})
+        _SET.reset(token)
 
 
-_DEFAULTS = get_config()
+def carry_context(fn):
+    """``fn``, to run in a copy of the calling context (for a thread that dks starts)."""
+    return functools.partial(contextvars.copy_context().run, fn)
+
+
+class ContextThreadPool(ThreadPoolExecutor):
+    """A :class:`~concurrent.futures.ThreadPoolExecutor` whose tasks each run in a copy of
+    the context that submitted them: the configuration set there (:func:`config_context`)
+    is the one the task reads. (One copy per task: a context runs in one thread at a time.)
+    """
+
+    def submit(self, fn, /, *args, **kwargs):
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+
+class _ConfigModule(types.ModuleType):
+    """This module: ``_config.NAME`` reads the value in effect, ``_config.NAME = v`` sets it."""
+
+    def __getattr__(self, name):  # only for names that are not module attributes
+        key = name.lower()
+        if name.isupper() and key in _KEYS:
+            return _value(key)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        if name.isupper() and name.lower() in _KEYS:
+            set_config(**{name.lower(): value})
+        else:
+            super().__setattr__(name, value)
+
+    def __delattr__(self, name):  # monkeypatch.delattr, or its undo of a setattr
+        if name.isupper() and name.lower() in _KEYS:
+            _SET.set(types.MappingProxyType(
+                {k: v for k, v in _SET.get().items() if k != name.lower()}
+            ))  # fmt: skip
+        else:
+            super().__delattr__(name)
+
+
+sys.modules[__name__].__class__ = _ConfigModule

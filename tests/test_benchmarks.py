@@ -132,3 +132,36 @@ def test_default_job_gives_each_figure_as_a_ratio_to_its_goal():
     assert "peak_rss_mb=0.80 (1200 / 1500)" in line
     assert "embed_s=0.90" in line and "job_total_s=1.00" in line and "cpu_s=1.50" in line
     assert "embed_s" not in module.goal_ratios({"current": run})  # no older revision
+
+
+def test_precision_figures_against_a_hand_count():
+    """bench_precision's fidelity figures on a case counted by hand: a sign flip is a change
+    between opposite signs (0 to +-x is not), and the largest change without one is kept."""
+    module = _load("benchmarks/bench_precision.py")
+    d32 = np.array([[0.30, -0.10, 0.00], [0.05, 0.20, -0.40]])
+    d16 = np.array([[-0.32, -0.11, 0.03], [0.05, 0.26, 0.38]])
+    r32 = np.array([[1, 0, 0], [0, 0, -1]])
+    r16 = np.array([[-1, 0, 0], [0, 0, 1]])
+    figures = module.compare(d32, d16, r32, r16, tol=0.02)
+    assert figures == {
+        "max_abs_ddks": pytest.approx(0.78),
+        "relevance_agreement": pytest.approx(4 / 6),
+        "pairs": 6,
+        "over_tol": 4,  # 0.62, 0.03, 0.06, 0.78 (0.01 and 0 are within)
+        "sign_flips": 2,
+        "max_abs_ddks_same_sign": pytest.approx(0.06),
+    }
+    ok = figures["max_abs_ddks"] <= module.MAX_ABS_DDKS
+    assert not ok and module.MAX_ABS_DDKS == 0.02 and module.MIN_AGREEMENT == 0.99
+
+
+def test_precision_error_and_jitter_are_relative_to_each_feature_spread():
+    module = _load("benchmarks/bench_precision.py")
+    X = np.array([[0.0, 1.0, 5.0], [2.0, 3.0, 5.0], [4.0, 0.0, 5.0]])  # last one constant
+    std = X.std(axis=0)
+    moved = X + np.array([[0.0, 0.5, 9.0], [0.1, 0.0, 9.0], [0.0, 0.0, 9.0]])
+    # max |diff| / std: 0.1 / std0 and 0.5 / std1; the constant column does not count
+    assert module.feature_error(X, moved) == pytest.approx(np.median([0.1 / std[0], 0.5 / std[1]]))
+    J = module.jitter(X, 1e-3, seed=0)
+    np.testing.assert_array_equal(J == 0, X == 0)  # exact zeros stay zero
+    assert 0 < np.abs(J - X)[:, 0].max() < 5e-3 * std[0] and np.array_equal(J[:, 2], X[:, 2])

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+import threading
 
 import numpy as np
 import pytest
@@ -113,6 +114,16 @@ def test_block_stats_matches_numpy():
     expected = np.full(X.shape[1], -1)
     expected[[2, 4]] = [5, 7]
     assert_array_equal(first_bad, expected)
+    # A finite block (two passes) and one infinity: the same statistics as numpy's.
+    finite, _ = relu_data()
+    for block in (finite, np.where(np.arange(37) == 6, np.inf, finite).astype(np.float32)):
+        mins, maxs, n_bad, first_bad = block_stats(np.asfortranarray(block))
+        bad = ~np.isfinite(block)
+        assert_array_equal(mins, np.min(block, axis=0, initial=np.inf, where=~bad))
+        assert_array_equal(maxs, np.max(block, axis=0, initial=-np.inf, where=~bad))
+        assert_array_equal(n_bad, bad.sum(axis=0))
+        assert_array_equal(first_bad, np.where(bad.any(axis=0), bad.argmax(axis=0), -1))
+        assert mins.dtype == maxs.dtype == np.float64
 
 
 def test_lazy_input_shape_errors(tmp_path):
@@ -146,9 +157,10 @@ def test_feature_source_width_follows_working_memory(tmp_path):
     with config_context(working_memory=enough / 2**20):  # two threads reading
         assert FeatureSource(source, n_threads=2).blocks[0] == (0, 8)
     # Less than half a chunk: spilled a chunk at a time, blocks of 2 inside the chunks of 8.
-    # Two blocks and a row step of one, plus what the spill held: a row step of a chunk
-    # column, its chunk (encoded and decoded) and a row step of one block.
-    two = (2 * 240 * 4 * 2 + 64 * 2 * 4) + (64 * 8 * 4 + 2 * chunk + 64 * 2 * 4)
+    # Two blocks and a row step of one, plus what the spill held: two row steps of a chunk
+    # column (one written out, the next decoded meanwhile), its chunk (encoded and
+    # decoded) and a row step of one block (transposed for writing).
+    two = (2 * 240 * 4 * 2 + 64 * 2 * 4) + (2 * 64 * 8 * 4 + 2 * chunk + 64 * 2 * 4)
     with config_context(working_memory=two / 2**20), FeatureSource(source, n_threads=1) as fs:
         assert fs.blocks == [(f0, min(f0 + 2, 37)) for f0 in range(0, 37, 2)]
         assert fs.read(2, 4).flags.f_contiguous
@@ -314,7 +326,7 @@ def test_keep_null_false_refuses_per_class_thresholds():
 
 
 @pytest.mark.parametrize(
-    ("dtype", "memory"), [("float32", 0.05), ("int16", 0.05), ("float64", 0.08)]
+    ("dtype", "memory"), [("float32", 0.05), ("int16", 0.06), ("float64", 0.08)]
 )
 def test_chunks_wider_than_blocks_are_spilled_column_after_column(tmp_path, dtype, memory):
     # Chunks of 70 x 30: blocks narrower than half a chunk are spilled a chunk column at a
@@ -359,3 +371,88 @@ def test_a_truncated_spill_file_is_an_error_naming_it(tmp_path, monkeypatch):
         pytest.raises(OSError, match=r"spill file .*0\.bin' ended early"),
     ):
         source.read(*source.blocks[0])
+
+
+def _spilled_zarr(tmp_path, X, chunks):
+    zarr = pytest.importorskip("zarr")
+    z = zarr.create_array(str(tmp_path / "X.zarr"), shape=X.shape, dtype=X.dtype, chunks=chunks)
+    z[:] = X
+    return z
+
+
+@pytest.mark.parametrize("rows", ["all", "range", "some"])
+@pytest.mark.parametrize("n_bins", [None, 10])
+def test_read_ahead_spill_equals_the_in_memory_fit(tmp_path, monkeypatch, rows, n_bins):
+    # Odd chunks of 53 x 13 (row steps 53, ..., 28; chunk columns 13, 13, 11), blocks of
+    # 5, 5 and 3 inside them, ties, ReLU zeros and constant columns: the read-ahead thread
+    # decodes every row step of the spill straight into its buffers, and the statistics
+    # are those of the in-memory fit.
+    from dks.store import RowView
+
+    X, y = relu_data()
+    X[:, 20] = 0.0  # a constant column of zeros, in the second chunk column
+    z = _spilled_zarr(tmp_path, X, (53, 13))
+    keep = {
+        "all": np.arange(240),
+        "range": np.arange(17, 240),  # one range of rows: read as a slice
+        "some": np.flatnonzero(np.arange(240) % 7 != 3),  # gaps: an orthogonal selection
+    }[rows]
+    source = z if rows == "all" else RowView(z, keep)
+    threads = []
+    original = FeatureSource._read_rows
+
+    def spy(self, r0, r1, c0, c1, out):
+        threads.append(threading.current_thread().name)
+        return original(self, r0, r1, c0, c1, out)
+
+    monkeypatch.setattr(FeatureSource, "_read_rows", spy)
+    char = KSCharacterizer(n_bins=n_bins, block_size=1)
+    sel = NoiseThresholdSelector(char, n_shuffles=2, random_state=0)
+    with config_context(working_memory=0.03):
+        sel.fit(source, y[keep])
+    # Spilled by the read-ahead thread: each row step of each chunk column, once.
+    assert len(threads) == 3 * -(-len(keep) // 53)
+    assert all(name.startswith("dks-spill-read") for name in threads)
+    ref = NoiseThresholdSelector(KSCharacterizer(n_bins=n_bins), n_shuffles=2, random_state=0)
+    ref.fit(X[keep], y[keep])
+    assert_array_equal(sel.dks_, ref.dks_)
+    assert_array_equal(sel.null_dks_, ref.null_dks_)
+    assert_array_equal(sel.dks_[:, 20], 0.0)
+
+
+@pytest.mark.parametrize("failing_call", [0, 4])
+def test_a_failure_of_the_read_ahead_is_raised_by_the_fit(tmp_path, monkeypatch, failing_call):
+    # The read-ahead thread's error reaches the fit (not a hang), the spill is removed and
+    # no thread of the spill is left running.
+    X, y = relu_data()
+    z = _spilled_zarr(tmp_path, X, (53, 13))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    calls = []
+    original = FeatureSource._read_rows
+
+    def failing(self, r0, r1, c0, c1, out):
+        calls.append((r0, c0))
+        if len(calls) > failing_call:
+            raise OSError(f"chunk ({r0}, {c0}) of X.zarr could not be read")
+        return original(self, r0, r1, c0, c1, out)
+
+    monkeypatch.setattr(FeatureSource, "_read_rows", failing)
+    raised = []
+
+    def fit():
+        try:
+            with config_context(working_memory=0.03):
+                KSCharacterizer(block_size=1, progress=False).fit(z, y)
+        except OSError as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=fit, daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "the fit hangs after the read-ahead failed"
+    (exc,) = raised
+    assert "could not be read" in str(exc)
+    assert os.listdir(scratch) == []  # the spill is gone
+    assert not [t for t in threading.enumerate() if t.name.startswith("dks-spill")]

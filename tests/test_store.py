@@ -1,5 +1,6 @@
 """The embedding store without torch: layout arithmetic, writer, resume, reader, RowView."""
 
+import json
 import os
 
 import numpy as np
@@ -368,3 +369,37 @@ def test_stamps_in_threads_are_those_of_one_stat_each(tmp_path):
     paths.append(None)
     assert _stamps.stamps(paths) == [_stamps.stamp(p) for p in paths]
     assert _stamps.stamps(paths)[0] == _stamps.MISSING
+
+
+def test_a_flipped_byte_of_a_chunk_fails_its_checksum(tmp_path):
+    path, values = tmp_path / "e.zarr", data()
+    w = writer(path)
+    fill(w, w.pending, values)
+    assert w.finish()
+    chunk = path / "X" / "c" / "1" / "0"
+    raw = bytearray(chunk.read_bytes())
+    raw[5] ^= 0x01  # in the values of rows 3 to 5, not in the shard's index
+    chunk.write_bytes(bytes(raw))
+    store = open_embedding(path)
+    np.testing.assert_array_equal(np.asarray(store.array[:3]), values[:3])
+    with pytest.raises(ValueError, match="checksum do not match"):
+        np.asarray(store.array[3:6])
+
+
+def test_a_store_written_without_checksums_reads_and_resumes(tmp_path, monkeypatch):
+    import dks.store._writer as store_writer
+
+    path, values = tmp_path / "e.zarr", data()
+    with monkeypatch.context() as m:  # the codecs of dks before the checksum
+        m.setattr(store_writer, "_chunk_codecs", lambda: None)
+        w = writer(path)
+        fill(w, [0, 2], values)
+    codecs = json.loads((path / "X" / "zarr.json").read_text())["codecs"][0]
+    assert [c["name"] for c in codecs["configuration"]["codecs"]] == ["bytes"]
+    again = writer(path)
+    assert again.pending == [1, 3]
+    fill(again, again.pending, values)
+    assert again.finish()
+    np.testing.assert_array_equal(np.asarray(open_embedding(path).X), values)
+    codecs = json.loads((path / "X" / "zarr.json").read_text())["codecs"][0]
+    assert [c["name"] for c in codecs["configuration"]["codecs"]] == ["bytes"]  # as written

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -141,3 +142,40 @@ def test_connections_that_never_send_hold_a_bounded_number_of_threads(folder):
     with urllib.request.urlopen(server.url + "api/overview", timeout=30) as answer:
         assert answer.status == 200
     server.stop()
+
+
+def _explore(out, log):
+    """``dks explore OUT --port 0`` with its stderr in the file ``log``; (process, url)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dks.cli", "explore", str(out), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        cwd=REPO,
+        env=_env(),
+    )
+    return process, process.stdout.readline().split(" at ", 1)[1].split()[0]
+
+
+def test_a_client_gone_mid_answer_prints_no_traceback(folder, tmp_path):
+    out = shutil.copytree(folder, tmp_path / "results")
+    (out / "big.bin").write_bytes(os.urandom(32 * 2**20))  # more than the socket buffers
+    with open(tmp_path / "stderr.txt", "w+") as log:  # a file: nothing blocks on a full pipe
+        process, url = _explore(out, log)
+        try:
+            host, port = url.split("//")[1].rstrip("/").rsplit(":", 1)
+            for _ in range(4):  # the browser asks for a large file, then navigates away
+                sock = socket.create_connection((host, int(port)), timeout=30)
+                sock.sendall(f"GET /files/big.bin HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                assert sock.recv(1024).startswith(b"HTTP/1.0 200")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()  # a reset: the server's next write fails
+            time.sleep(1.0)
+            with urllib.request.urlopen(url + "api/overview", timeout=30) as answer:
+                assert answer.status == 200  # still serving
+        finally:
+            process.kill()
+            process.communicate()
+        log.seek(0)
+        said = log.read()
+    assert "Traceback" not in said and "Error" not in said, said

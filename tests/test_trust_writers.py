@@ -50,8 +50,12 @@ def _dks(*args, timeout=300):
 
 
 def _crops(out):
-    """The crops the embedding of ``out`` was made with."""
-    return json.loads((out / "embedding.zarr" / "manifest.json").read_text())["settings"]["crops"]
+    """The crops the embedding of ``out`` was made with (None while its store is replaced)."""
+    try:
+        manifest = json.loads((out / "embedding.zarr" / "manifest.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return manifest["settings"]["crops"]
 
 
 def done_files(out):
@@ -72,13 +76,14 @@ def _holding(out, timeout=120):
 
 @pytest.mark.slow
 def test_a_second_writer_is_refused_naming_the_first(images, tmp_path):
-    out = tmp_path / "results"
-    first = start_embed(out, images, sleep=4.0)  # 6 batches: ~25 s of writing
+    out, gate = tmp_path / "results", tmp_path / "go"
+    first = start_embed(out, images, gate=gate)  # held at its first batch until `gate`
     try:
         holder = _holding(out)
         assert holder["pid"] == first.pid and holder["command"] == "dks embed"
         code, err = _dks("analyze", images, "--out", out, "--crops", "none", *EMBED[:2])
         assert first.poll() is None, "the first writer ended before the second started"
+        gate.touch()  # the first writes its whole embedding now
         assert code == 1, err
         assert "Traceback" not in err
         assert (
@@ -112,13 +117,26 @@ def test_the_lock_of_a_killed_writer_is_taken_over(images, tmp_path):
 
 @pytest.mark.slow
 def test_wait_waits_for_the_writer_then_writes(images, tmp_path):
-    out = tmp_path / "results"
-    first = start_embed(out, images, sleep=2.0)
-    _holding(out)
-    code, err = _dks("embed", images, "--out", out, *EMBED, "--crops", "none", "--wait")
-    _, first_err = first.communicate(timeout=300)
+    out, gate = tmp_path / "results", tmp_path / "go"
+    first = start_embed(out, images, gate=gate)  # held at its first batch until `gate`
+    try:
+        _holding(out)
+        second = start_embed(out, images, "--crops", "none", "--wait")
+        said = []
+        for line in iter(second.stderr.readline, ""):  # until it waits: then it says nothing
+            said.append(line)
+            if "waiting for it to finish" in line:
+                break
+        gate.touch()  # the first writes its whole embedding now, then the second runs
+        _, first_err = first.communicate(timeout=300)
+        err = "".join(said) + second.communicate(timeout=300)[1]
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     assert first.returncode == 0, first_err
-    assert code == 0, err
+    assert second.returncode == 0, err
     assert f"is being written by process {first.pid}" in err
     assert "waiting for it to finish (--wait)" in err
     assert _crops(out) == "none"  # the second ran after the first, not with it
@@ -147,6 +165,47 @@ def test_characterize_is_refused_while_another_process_writes(tmp_path):
             "except p.AnalysisError as e:\n    print(e)"
         )
         assert "wait for it (wait=True waits for it)." in done.stdout, done.stderr
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
+def test_export_is_refused_while_another_process_writes_and_waits_with_wait(tmp_path):
+    from dks.pipeline import characterize
+    from tests.pipeline_helpers import make_results
+
+    out = make_results(tmp_path / "results")
+    characterize(out, shuffles=2, jobs=1, verbose=False, progress=False)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(out)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        code, err = _dks("export", out)
+        assert code == 1, err
+        assert (
+            f"dks export: error: {str(out)!r} is being written by process {holder.pid} on "
+        ) in err
+        assert "(a test); wait for it (--wait waits for it)." in err
+        assert not (out / "fne.json").exists()
+        with open(tmp_path / "said.txt", "w+") as said:
+            waiting = subprocess.Popen(
+                [sys.executable, "-m", "dks.cli", "export", str(out), "--wait"],
+                stdout=said, stderr=subprocess.STDOUT, cwd=REPO, env=env,
+            )  # fmt: skip
+            deadline = time.monotonic() + 120
+            while "waiting for it to finish (--wait)" not in (tmp_path / "said.txt").read_text():
+                assert waiting.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+            assert not (out / "fne.json").exists()
+            holder.kill()
+            assert waiting.wait(timeout=120) == 0, (tmp_path / "said.txt").read_text()
+        assert (out / "fne.json").is_file()
     finally:
         holder.kill()
         holder.communicate()
@@ -224,14 +283,26 @@ def test_a_full_disk_keeps_the_previous_statistics_and_says_so(images, tmp_path)
 
 
 # -------------------------------------------------------------- 6. a damaged Zarr chunk
+def _cut_index(data):
+    return data[:-100]  # the shard's index (checksummed by Zarr) cut short
+
+
+def _flip_a_byte(data):
+    middle = len(data) // 2  # in a column block's values: the index is the last 116 bytes
+    return data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
+
+
 @pytest.mark.slow
-def test_a_damaged_chunk_is_named_and_embedded_again_by_the_next_embed(images, tmp_path):
+@pytest.mark.parametrize("damage", [_cut_index, _flip_a_byte])
+def test_a_damaged_chunk_is_named_and_embedded_again_by_the_next_embed(images, tmp_path, damage):
     from tests.process_helpers import finish
 
     out = tmp_path / "results"
     finish(start_embed(out, images))  # 6 chunks of 2 rows
+    assert _dks("characterize", out, "--shuffles", "2", "-q")[0] == 0
+    clean = (out / "dks.npy").read_bytes()
     chunk = out / "embedding.zarr" / "X" / "c" / "2" / "0"
-    chunk.write_bytes(chunk.read_bytes()[:-100])  # its index (checksummed) cut short
+    chunk.write_bytes(damage(chunk.read_bytes()))
     code, err = _dks("characterize", out, "--shuffles", "2")
     assert code == 1, err
     assert (
@@ -247,3 +318,28 @@ def test_a_damaged_chunk_is_named_and_embedded_again_by_the_next_embed(images, t
     assert "resuming, 5 chunk(s) of 2 rows already done" in err  # only the damaged one
     code, err = _dks("characterize", out, "--shuffles", "2", "-q")
     assert code == 0, err
+    assert (out / "dks.npy").read_bytes() == clean  # as if nothing had happened
+
+
+@pytest.mark.slow
+def test_a_store_being_replaced_is_named_in_the_results_folder(images, tmp_path):
+    from tests.process_helpers import finish, n_chunks_done
+
+    out = tmp_path / "results"
+    finish(start_embed(out, images))
+    second = start_embed(out, images, "--crops", "none", sleep=2.0)  # restarts the store
+    try:
+        deadline = time.monotonic() + 300
+        while not (n_chunks_done(out) >= 1 and _crops(out) == "none"):
+            assert second.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        second.kill()  # SIGKILL mid-run: embedding.json still describes the first store
+        second.communicate(timeout=60)
+    code, err = _dks("characterize", out, "--shuffles", "2")
+    assert code == 1, err
+    assert (
+        f"dks characterize: error: The embedding store {str(out / 'embedding.zarr')!r} is not "
+        f"the one {str(out / 'embedding.json')!r} describes (a later `dks embed` is filling "
+        "it, or was interrupted); rerun that command (every --shard) to complete it."
+    ) in err

@@ -33,9 +33,18 @@ block (e.g. chunks of 20,000 rows x 250 features, as other tools write them, rea
 small ``working_memory``), each chunk would be decoded once for every block it holds. Such an
 array is spilled too, a chunk column at a time, by a thread of its own that keeps one chunk
 column ahead of the reads: the blocks then lie inside chunk columns, each chunk is decoded
-once and holds memory only while its columns are written out, the spill of the next chunk
-column overlaps the reads and statistics of this one, and its files are still in the page
-cache when they are read back.
+once and holds memory only while its columns are written out, and the spill of the next chunk
+column overlaps the reads and statistics of this one.
+
+*Reading ahead.* Fetching and decoding a Zarr row step is most of the spill's work, and
+writing it out waits on the disk: a second thread of the spill (the *read-ahead*) decodes row
+step ``k + 1`` while the spilling thread writes step ``k``, into two buffers used in turn
+(zarr decodes each chunk straight into one; C order, the chunks' own, which is a plain copy
+for zarr). The spilling thread transposes each block's columns out of the step by small tiles
+(:func:`dks._engine._kernels.load_columns`, faster than numpy's strided copy) and writes
+them. This costs one row step of a chunk column more than decoding in the spilling thread
+(counted in ``working_memory``). A memory map is read in place by the spilling thread (a
+second row step would cost a block's worth of memory there).
 """
 
 import errno
@@ -49,6 +58,8 @@ from concurrent.futures import wait
 import numpy as np
 
 from dks._atomic import remove_stale, temporary_name
+from dks._config import ContextThreadPool, carry_context
+from dks._engine._kernels import load_columns
 from dks._engine._memory import fit_width, release_free_memory, zarr_concurrency
 from dks._engine._threads import executor
 
@@ -90,8 +101,15 @@ def work_dtype(dtype):
 def block_stats(block):
     """Column minima, maxima (float64), non-finite counts and first non-finite rows.
 
-    ``first_bad[j]`` is ``-1`` where column ``j`` is finite.
+    ``first_bad[j]`` is ``-1`` where column ``j`` is finite. Two passes where the block is
+    finite: a NaN makes its column's minimum NaN, an infinity its minimum or maximum
+    infinite, so finite extremes mean a finite column.
     """
+    mins, maxs = block.min(axis=0), block.max(axis=0)
+    if np.isfinite(mins).all() and np.isfinite(maxs).all():
+        n_features = block.shape[1]
+        no_bad = np.zeros(n_features, dtype=np.int64)
+        return mins.astype(np.float64), maxs.astype(np.float64), no_bad, no_bad - 1
     finite = np.isfinite(block)
     n_bad = block.shape[0] - np.count_nonzero(finite, axis=0)
     first_bad = np.where(n_bad > 0, np.argmin(finite, axis=0), -1)
@@ -168,6 +186,8 @@ class FeatureSource:
         self._spilled = set()  # the chunk columns written to the spill
         self._wanted = -1  # the last chunk column a block was asked of
         self._spiller = None
+        self._reader = None  # the read-ahead thread of a Zarr spill, and its two buffers
+        self._step_buffers = ()
         self._spill_error = None
         self._closing = False
         if spilled and len(self.blocks) > 1:
@@ -236,7 +256,7 @@ class FeatureSource:
             self._wanted = max(self._wanted, group)
             if self._spiller is None:
                 self._spiller = threading.Thread(
-                    target=self._spill_all, name="dks-spill", daemon=True
+                    target=carry_context(self._spill_all), name="dks-spill", daemon=True
                 )
                 self._spiller.start()
             self._spill_state.notify_all()
@@ -253,27 +273,37 @@ class FeatureSource:
         """
         state = self._spill_state
         n_groups = -(-self.X.shape[1] // self._layout.group_cols)
-        for group in range(n_groups):
-            with state:
-                while not self._closing and group > self._wanted + 1:
-                    state.wait()
-                if self._closing:
-                    return
-            try:
-                try:
-                    self._spill(group)
-                except OSError as exc:
-                    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-                        raise
-                    raise OSError(self._spill_full(exc)) from exc
-            except BaseException as exc:  # handed to the reads
+        if self._layout.chunks is not None:  # Zarr: decoded ahead into two buffers in turn
+            self._reader = ContextThreadPool(1, thread_name_prefix="dks-spill-read")
+            r0, r1 = self._row_steps[0]
+            size = (r1 - r0) * min(self._layout.group_cols, self.X.shape[1])
+            self._step_buffers = tuple(np.empty(size, dtype=self.dtype) for _ in range(2))
+        try:
+            for group in range(n_groups):
                 with state:
-                    self._spill_error = exc
+                    while not self._closing and group > self._wanted + 1:
+                        state.wait()
+                    if self._closing:
+                        return
+                try:
+                    try:
+                        self._spill(group)
+                    except OSError as exc:
+                        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                            raise
+                        raise OSError(self._spill_full(exc)) from exc
+                except BaseException as exc:  # handed to the reads
+                    with state:
+                        self._spill_error = exc
+                        state.notify_all()
+                    return
+                with state:
+                    self._spilled.add(group)
                     state.notify_all()
-                return
-            with state:
-                self._spilled.add(group)
-                state.notify_all()
+        finally:
+            if self._reader is not None:
+                self._reader.shutdown()
+            self._reader, self._step_buffers = None, ()
 
     def _spill(self, group):
         """Write the blocks of chunk column ``group`` to their temporary files.
@@ -290,24 +320,77 @@ class FeatureSource:
         c1 = min(c0 + width, self.X.shape[1])
         blocks = [(f0, f1) for f0, f1 in self.blocks if c0 <= f0 < c1]
         files = [open(self._block_path(f0), "wb") for f0, _ in blocks]  # noqa: SIM115
-        buffers = {}  # one Fortran-ordered row step per shape, reused
+        steps = self._steps(c0, c1)
+        r0, r1 = self._row_steps[0]
+        widest = max(f1 - f0 for f0, f1 in blocks)
+        pieces = np.empty((r1 - r0) * widest, dtype=self.dtype)  # one block's columns
         try:
-            for r0, r1 in self._row_steps:
-                rows = np.asarray(self.X[r0:r1, c0:c1], dtype=self.dtype)
+            for rows in steps:
                 for f, (f0, f1) in zip(files, blocks, strict=True):
-                    shape = (r1 - r0, f1 - f0)
-                    if shape not in buffers:
-                        buffers[shape] = np.empty(shape, dtype=self.dtype, order="F")
-                    step = buffers[shape]
-                    copy_rows(rows[:, f0 - c0 : f1 - c0], step, 0)
+                    # The block's columns of the step, one after another (a tiled transpose).
+                    piece = pieces[: (f1 - f0) * rows.shape[0]].reshape(f1 - f0, rows.shape[0])
+                    load_columns(rows, f0 - c0, f1 - c0, piece)
                     # write(), not tofile(): a full disk is then ENOSPC, not a short write
-                    f.write(step.T.data)  # the step's columns, one after another
+                    f.write(piece.data)
                 del rows
-            del buffers
         finally:
+            steps.close()  # no decoding left running into the buffers
             for f in files:
                 f.close()
-            release_free_memory()  # the row steps' heap, before the blocks are read
+            release_free_memory()  # the heap of zarr's decoding, before the blocks are read
+
+    def _steps(self, c0, c1):
+        """Yield the row steps of columns ``c0:c1`` of ``X``, C-ordered, of ``dtype``.
+
+        A Zarr array's steps are decoded by the read-ahead thread, one step ahead of the
+        caller, into the two buffers in turn; a step stays valid until the next one is asked
+        for. A memory map's rows are views of it (copies where its dtype is converted).
+        """
+        if self._reader is None:
+            for r0, r1 in self._row_steps:
+                yield np.asarray(self.X[r0:r1, c0:c1], dtype=self.dtype)
+            return
+
+        def decode(k):
+            r0, r1 = self._row_steps[k]
+            flat = self._step_buffers[k % 2][: (r1 - r0) * (c1 - c0)]
+            step = flat.reshape(r1 - r0, c1 - c0)
+            self._read_rows(r0, r1, c0, c1, step)
+            return step
+
+        n_steps = len(self._row_steps)
+        pending = self._reader.submit(decode, 0)
+        try:
+            for k in range(n_steps):
+                step = pending.result()  # an error of the read-ahead is raised here
+                if k + 1 < n_steps:
+                    pending = self._reader.submit(decode, k + 1)
+                yield step
+                del step
+        finally:
+            pending.cancel()
+            wait([pending])
+
+    def _read_rows(self, r0, r1, c0, c1, out):
+        """Rows ``r0:r1`` of features ``c0:c1`` of the Zarr ``X`` into C-ordered ``out``.
+
+        Zarr decodes each chunk straight into ``out`` where the dtype is kept; otherwise
+        the rows it returns are converted as they are copied.
+        """
+        X, layout = self.X, self._layout
+        if layout.converted:
+            out[:] = X[r0:r1, c0:c1]
+            return
+        into = _nd_buffer(out)
+        if not layout.row_view:
+            X.get_basic_selection((slice(r0, r1), slice(c0, c1)), out=into)
+            return
+        rows = X.rows[r0:r1]  # increasing
+        if rows[-1] - rows[0] == len(rows) - 1:  # a range of rows
+            selection = (slice(int(rows[0]), int(rows[-1]) + 1), slice(c0, c1))
+            X.array.get_basic_selection(selection, out=into)
+        else:
+            X.array.get_orthogonal_selection((rows, slice(c0, c1)), out=into)
 
     def _spill_full(self, exc):
         """The message of a spill that does not fit in the temporary directory."""
@@ -445,20 +528,33 @@ class _Layout:
         return rows * width * self.source_itemsize + self._decoded(width)
 
     def spill_bytes(self, width):
-        """What the spill holds: one row step of a chunk column, its chunks, a block slice."""
+        """What the spill holds while it writes the blocks of a chunk column.
+
+        The columns of one block in a row step, transposed for writing; a memory map's step
+        where its dtype is converted. A Zarr array: two row steps of a chunk column (one
+        written out while the read-ahead decodes the next), the chunks being decoded and,
+        where the dtype is converted, the rows zarr returns before they are.
+        """
         rows = self.step_rows(width)
         group = self.group_cols
-        held = rows * width * self.itemsize  # the contiguous slice of one block
-        if self.chunks is not None:  # zarr returns a new array, after decoding
-            held += rows * group * self.source_itemsize
-            held += min(zarr_concurrency(), 2 if self.row_view else 1) * 2 * self._chunk_bytes()
+        held = rows * width * self.itemsize
+        if self.chunks is None:
+            return held + (rows * group * self.itemsize if self.converted else 0)
+        held += 2 * rows * group * self.itemsize
+        held += min(zarr_concurrency(), 2 if self.row_view else 1) * 2 * self._chunk_bytes()
         if self.converted:
-            held += rows * group * self.itemsize
+            held += rows * group * self.source_itemsize
         return held
 
     def _chunk_bytes(self):
         rows, cols = self.chunks
         return rows * cols * self.source_itemsize
+
+
+def _nd_buffer(out):
+    """``out`` as the buffer zarr decodes into (zarr is loaded: ``X`` is one of its arrays)."""
+    prototype = sys.modules["zarr"].core.buffer.default_buffer_prototype()
+    return prototype.nd_buffer.from_numpy_array(out)
 
 
 def _read_into(f, column, path):

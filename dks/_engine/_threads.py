@@ -12,17 +12,20 @@ honours :func:`joblib.parallel_config`.
 Every way of computing D_KS runs on this pool: the column checks and the feature blocks of
 an in-memory input, the blocks read from a memory map or a Zarr array, and the tasks of a
 Dask array on Dask's local scheduler (given the pool, :func:`executor`). Only the spill of
-a memory map or a Zarr array (:class:`dks._engine._blocks.FeatureSource`) has a thread of
-its own: it waits for the reads, which run on the pool.
+a memory map or a Zarr array (:class:`dks._engine._blocks.FeatureSource`) has threads of
+its own, its writer and, for Zarr, its read-ahead: the writer waits for the reads, which run
+on the pool (the read-ahead, on the pool, could wait behind a read waiting for the writer).
 
 Tasks must not submit work to the pool themselves (they would wait on a full pool).
 """
 
 import os
 import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 
 from joblib import effective_n_jobs
+
+from dks._config import ContextThreadPool
 
 __all__ = ["executor", "n_threads", "run_threads"]
 
@@ -47,7 +50,8 @@ def executor(size):
         if _pool is None or _pool_size < size:
             if _pool is not None:
                 _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="dks")
+            # each task in a copy of its submitter's context: a dks.config_context holds there
+            _pool = ContextThreadPool(max_workers=size, thread_name_prefix="dks")
             _pool_size = size
         return _pool
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dks import __version__
+from dks._options import on_command_line
 from dks.fne import FullNetworkEmbedding
 from dks.pruning import check_pruning, kept_features
 from dks.results import (
@@ -32,6 +33,7 @@ from dks.results import (
     read_json,
     transaction,
     write_json,
+    writer_lock,
 )
 
 __all__ = ["FNE_FILE", "FNE_FORMAT", "export_fne", "load_fne"]
@@ -50,6 +52,7 @@ def export_fne(
     positive_threshold=0.15,
     negative_threshold=-0.25,
     verbose=True,
+    wait=False,
 ):
     """Write the pruned full-network embedding of a characterized results folder.
 
@@ -71,6 +74,10 @@ def export_fne(
         The discretization thresholds of :class:`~dks.FullNetworkEmbedding`.
     verbose : bool, default=True
         Print what was written.
+    wait : bool, default=False
+        If another process is writing the results folder, wait for it to finish; by
+        default the call stops at once, naming that process. The export holds the folder's
+        writer lock while it reads the folder and writes, as the other commands do.
 
     Returns
     -------
@@ -80,6 +87,32 @@ def export_fne(
     start = time.perf_counter()
     log = Log(verbose)
     folder = check_out(results, must_exist=True)
+    command = "dks export" if on_command_line() else "dks.pipeline.export_fne()"
+    with writer_lock(folder, command, wait=wait, log=log, elsewhere=False):
+        path, n_kept, n_features = _export(
+            folder,
+            out,
+            log,
+            {"min_classes": min_classes, "top_k_per_class": top_k_per_class},
+            top_k_within,
+            FullNetworkEmbedding(
+                positive_threshold=positive_threshold, negative_threshold=negative_threshold
+            ),
+        )
+    log(
+        f"fne: {n_kept} of {n_features} features kept, {n_kept} bytes per image (int8) "
+        f"-> {path}; total {format_seconds(time.perf_counter() - start)}"
+    )
+    return path
+
+
+def _export(folder, out, log, pruning, top_k_within, fne):
+    """Read the folder and write the export (under its writer's lock): ``(path, kept, n)``.
+
+    ``pruning``: ``min_classes`` and ``top_k_per_class``; ``fne``: the unfitted
+    :class:`~dks.FullNetworkEmbedding` with the discretization thresholds.
+    """
+    min_classes, top_k_per_class = pruning["min_classes"], pruning["top_k_per_class"]
     needed = ("relevance.npy", "dks.npy", "thresholds.json")
     missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
@@ -102,9 +135,6 @@ def export_fne(
     keep = kept_features(
         relevance, dks, min_classes=min_classes, top_k_per_class=top_k_per_class, groups=groups
     )
-    fne = FullNetworkEmbedding(
-        positive_threshold=positive_threshold, negative_threshold=negative_threshold
-    )
     with log.stage("statistics", f"mean and std of {len(meta.feature_names)} features"):
         fne.fit(read_embedding(folder, meta))
     idx = np.flatnonzero(keep)
@@ -118,8 +148,8 @@ def export_fne(
         "classes": meta.classes,
         "n_images": len(meta.labels),
         "n_features_in": int(names.size),
-        "positive_threshold": float(positive_threshold),
-        "negative_threshold": float(negative_threshold),
+        "positive_threshold": float(fne.positive_threshold),
+        "negative_threshold": float(fne.negative_threshold),
         "pruning": {
             "min_classes": int(min_classes),
             "top_k_per_class": top_k_per_class,
@@ -144,11 +174,7 @@ def export_fne(
         path = Path(out)
         with disk_errors(path.parent):
             write_json(path, document)
-    log(
-        f"fne: {idx.size} of {names.size} features kept, {idx.size} bytes per image (int8) "
-        f"-> {path}; total {format_seconds(time.perf_counter() - start)}"
-    )
-    return path
+    return path, idx.size, names.size
 
 
 def load_fne(path):

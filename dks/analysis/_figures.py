@@ -6,6 +6,8 @@ Draws ``figures/*.png|svg`` with :mod:`dks.plotting` and writes ``report.html`` 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from dks import _config
@@ -13,7 +15,7 @@ from dks._optional import import_optional
 from dks.analysis._image_set import Thumbnails, recorded_images
 from dks.analysis._regions import crop_figures, signal_classes
 from dks.plotting import PER_CLASS_CAPTIONS
-from dks.results import VALIDITY_DIR, embedding_reader, load_results
+from dks.results import VALIDITY_DIR, SummaryRecord, embedding_reader, load_results
 
 __all__ = ["layer_kept", "report_step", "require_matplotlib", "validity_summary"]
 
@@ -29,7 +31,7 @@ def layer_kept(summary):
     The shares are float arrays (``summary["layers"]`` rows, the columns of
     :meth:`dks.NoiseThresholdSelector.layer_summary`); NaN where the share is unknown.
     """
-    rows = summary.get("layers", [])
+    rows = SummaryRecord.from_dict(summary).layers
     names = [row.get("name") for row in rows]
     kept = np.array([row.get("kept", np.nan) for row in rows], dtype=float)
     shuffled = [row.get("kept_shuffled") for row in rows]
@@ -194,11 +196,11 @@ def report_step(path, *, log, shown=None, limit="auto"):
             made[key] = (png, PER_CLASS_CAPTIONS.get(key)) if per_class else png
     validity = validity_summary(data)
     if validity:
-        summary = {**summary, "validity": validity}
+        summary = dataclasses.replace(summary, validity=validity)
         png = path / VALIDITY_DIR / "validity.png"
         if png.is_file():
             made["validity"] = png
     with log.stage("report"):
-        title = f"dks analysis: {summary.get('dataset') or 'images'}"
+        title = f"dks analysis: {summary.dataset or 'images'}"
         write_report(path / "report.html", summary, made, title=title)
     return summary

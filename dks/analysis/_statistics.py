@@ -8,6 +8,7 @@ Writes ``dks.npy``, ``null_dks.npy``, ``relevance.npy``, ``thresholds.json``,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 
 import numpy as np
@@ -19,6 +20,7 @@ from dks.characterize import KSCharacterizer
 from dks.datasets import PAPER_TABLE4
 from dks.results import (
     CLASS_NOISE_COLUMNS,
+    SummaryRecord,
     csv_cell,
     jsonable,
     layer_groups,
@@ -55,6 +57,7 @@ def statistics_step(
     progress,
     scheduler=None,
     local_cluster=None,
+    shown=None,
 ):
     """D_KS, null D_KS and thresholds from the embedding in ``path``; writes the stats files.
 
@@ -62,16 +65,17 @@ def statistics_step(
     and ``max_noise_share`` are those of :class:`~dks.NoiseThresholdSelector`. With
     ``scheduler`` (an address) or ``local_cluster`` (a number of workers) the feature blocks
     run as tasks on that Dask cluster (:func:`dks._engine.client_for`); the result is
-    the same.
+    the same. ``shown``: the results folder in messages, when ``path`` is a transaction's
+    temporary folder.
 
     Returns
     -------
     selector : NoiseThresholdSelector
     summary : dict
     """
-    meta = read_embedding_meta(path)
+    meta = read_embedding_meta(path, shown)
     groups = layer_groups(meta, path)
-    X = read_embedding(path, meta)
+    X = read_embedding(path, meta, shown)
     names = np.asarray(meta.feature_names, dtype=object)
     y = np.asarray(meta.labels, dtype=str)
     with (
@@ -173,7 +177,7 @@ def _write_statistics(path, sel, names, groups, meta, settings):
         "noise_features": [names[j] for j in noise],
         "classes": class_rows,
     }
-    return jsonable(summary)
+    return SummaryRecord(**jsonable(summary))  # a key the record does not know: a TypeError
 
 
 def _write_layers(path, sel, groups):
@@ -310,14 +314,25 @@ def _write_top_features(path, sel, names, layer_of):
 
 
 def save_summary(path, summary, start, log):
-    """Stamp the wall time and stage timings into ``summary`` and write ``summary.json``.
+    """Write ``summary.json``: ``summary`` with the wall time and stage timings stamped.
 
     The wall time is stamped once, before the report is drawn, so that ``summary.json``,
     the printed summary and ``report.html`` give the same one; the timings are updated
-    (the report's own step is in them after the second call)."""
-    summary.setdefault("wall_time_s", round(time.perf_counter() - start, 1))
-    summary["timings"] = {k: round(v, 2) for k, v in log.timings.items()}
-    write_json(path / "summary.json", summary)
+    (the report's own step is in them after the second call).
+
+    Returns
+    -------
+    SummaryRecord
+        The summary written.
+    """
+    wall = summary.wall_time_s
+    summary = dataclasses.replace(
+        summary,
+        wall_time_s=round(time.perf_counter() - start, 1) if wall is None else wall,
+        timings={k: round(v, 2) for k, v in log.timings.items()},
+    )
+    write_json(path / "summary.json", summary.to_dict())
+    return summary
 
 
 def _model_text(settings):

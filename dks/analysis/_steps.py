@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dks._options import on_command_line, option
@@ -26,6 +26,7 @@ from dks.results import (
     AnalysisError,
     EmbedSettings,
     Log,
+    SummaryRecord,
     check_out,
     damaged_store,
     disk_errors,
@@ -47,8 +48,9 @@ class Analysis:
     ----------
     out : pathlib.Path
         The results folder.
-    summary : dict
-        The contents of ``summary.json`` (see :mod:`dks.report` for the keys).
+    summary : SummaryRecord
+        The contents of ``summary.json`` (:class:`dks.report.SummaryRecord`; it reads as
+        the dict of the file too).
     selector : NoiseThresholdSelector or None
         The fitted selector (None after :func:`report` alone).
     embedding_reused : bool
@@ -58,7 +60,7 @@ class Analysis:
     """
 
     out: Path
-    summary: dict
+    summary: SummaryRecord
     selector: NoiseThresholdSelector | None = None
     embedding_reused: bool = False
     timings: dict = field(default_factory=dict)
@@ -210,7 +212,7 @@ def _statistics(stage, *, bins, log, embedding=None, **stats):
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR)
     else:
         embedding(stage)
-    return statistics_step(stage.path, n_bins=parse_bins(bins), log=log, **stats)
+    return statistics_step(stage.path, n_bins=parse_bins(bins), log=log, shown=stage.out, **stats)
 
 
 def analyze(
@@ -412,10 +414,12 @@ def _analyze(images, out, listing, data_home, download, *, settings, stats, log,
             seconds = read_json(stage.path / "embedding.json")["settings"].get("seconds")
             if seconds is not None:
                 note = " (saved embedding reused)" if reused else ""
-                summary["parameters"]["embedding time"] = format_seconds(seconds) + note
-            save_summary(stage.path, summary, start, log)  # the report reads it
+                time_text = format_seconds(seconds) + note
+                parameters = {**summary.parameters, "embedding time": time_text}
+                summary = replace(summary, parameters=parameters)
+            summary = save_summary(stage.path, summary, start, log)  # the report reads it
             report_step(stage.path, log=log, shown=out)
-            save_summary(stage.path, summary, start, log)  # with the report's time
+            summary = save_summary(stage.path, summary, start, log)  # with the report's time
     except BaseException:
         log(f"the embedding is kept in {out}; the next run with the same settings reuses it")
         raise
@@ -471,7 +475,7 @@ local_cluster, progress, verbose, wait
     damage = damaged_store(out, reopen=True)
     with lock, damage, disk_errors(out, "results"), transaction(out) as stage:
         selector, summary = _statistics(stage, **stats, log=log)
-        save_summary(stage.path, summary, start, log)
+        summary = save_summary(stage.path, summary, start, log)
         if any(stage.has_old(n) for n in REPORT_FILES):
             log("characterize: the previous report was removed (stale); run `dks report`")
         if any(stage.has_old(n) for n in EXPORT_FILES):

@@ -4,6 +4,8 @@
 :func:`dks.pipeline.export_fne`.
 """
 
+from dks.cli._wait import wait_parent
+
 __all__ = ["add_export_command"]
 
 
@@ -11,7 +13,7 @@ def add_export_command(commands, common, epilog=None):
     """``dks export RESULTS_DIR --format fne [--out FILE] [--min-classes M] ...``."""
     cmd = commands.add_parser(
         "export",
-        parents=[common],
+        parents=[wait_parent(), common],
         help="what reusing the embedding needs: kept features, their mean and std, thresholds",
         description="Write the full-network embedding of a characterized results folder "
         "(Garcia-Gasulla et al., arXiv 1705.07706), pruned by its D_KS relevance: the kept "
@@ -59,5 +61,6 @@ def _export(args):
         top_k_per_class=args.top_k_per_class,
         top_k_within=args.top_k_within,
         verbose=not args.quiet,
+        wait=args.wait,
     )
     return 0

@@ -23,7 +23,7 @@ and "restoring" the defaults would also undo settings of the user. They are appl
 process, only on glibc (``gnu_get_libc_version`` present; musl, macOS and Windows are left
 alone, silently), and not at all when the user has chosen allocator settings in the
 environment (``MALLOC_*_`` variables or ``glibc.malloc`` tunables in ``GLIBC_TUNABLES``),
-or opted out with ``dks._config.TUNE_ALLOCATOR = False``. Resident memory does not grow
+or opted out with ``dks.set_config(tune_allocator=False)``. Resident memory does not grow
 with the number of batches: freed blocks are reused, and :func:`release_memory` trims them.
 """
 

@@ -152,7 +152,8 @@ def resolve_precision(precision, device):
     Elsewhere (CPU, MPS, GPUs without bfloat16) float32, so that the CPU results do not
     change: also on CPUs that compute bfloat16 natively (:func:`cpu_bfloat16_flags`), where
     bfloat16 moved some D_KS by far more than the fidelity rule of
-    ``benchmarks/bench_precision.py`` allows (docs: "bfloat16 on the CPU").
+    ``benchmarks/bench_precision.py`` allows: its rounding compounds through the layers and
+    reorders images within features (docs: "Why bfloat16 moves D_KS so much").
 
     Parameters
     ----------

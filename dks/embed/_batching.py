@@ -31,6 +31,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from dks._atomic import remove_stale, temporary_name
+from dks._config import carry_context
 from dks._options import command_line, on_command_line, option
 from dks.embed._device_crops import DeviceFeeder, ResizedImages, collate_resized
 from dks.sources import BadImage, ImageReader
@@ -330,10 +331,13 @@ class WorkerTempdir:
         self._finalizer = weakref.finalize(self, shutil.rmtree, path, True)
 
     @classmethod
-    def make(cls):
-        """A new folder, or None when the temp dir's path leaves no room for the sockets."""
+    def make(cls, num_workers):
+        """A new folder for ``num_workers`` workers, once those of killed runs are removed;
+        None without workers, or when the temp dir's path leaves no room for the sockets."""
         target = os.path.join(tempfile.gettempdir(), "dks-mp")
         remove_stale(target)
+        if not num_workers:
+            return None
         path = os.fspath(temporary_name(target))
         if len(path) + _SOCKET_SUFFIX > _SOCKET_PATH_MAX:
             return None  # multiprocessing's own folders, as without dks
@@ -373,7 +377,7 @@ def make_loader(
     The workers (``num_workers > 0``) keep their temporary folders in a
     :class:`WorkerTempdir`, the loader's ``worker_init_fn``; :func:`shutdown` removes it.
     """
-    init = WorkerTempdir.make() if num_workers else None
+    init = WorkerTempdir.make(num_workers)
     if not resized:
         return DataLoader(
             _CropDataset(source, preprocess, reader),
@@ -418,7 +422,10 @@ class Prefetcher:
         self._slot = threading.Semaphore(1)  # released when the consumer takes an item
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(iter(iterable),), name="dks-prefetch", daemon=True
+            target=carry_context(self._run),
+            args=(iter(iterable),),
+            name="dks-prefetch",
+            daemon=True,
         )
         self._thread.start()
 

@@ -25,6 +25,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 
+from dks._config import carry_context
 from dks._sign import check_sign
 
 __all__ = ["CropWorker"]
@@ -76,7 +77,7 @@ class CropWorker:
                 self._queue.put((key, future))
                 if self._thread is None:
                     self._thread = threading.Thread(
-                        target=self._run, daemon=True, name="dks-explore-crops"
+                        target=carry_context(self._run), daemon=True, name="dks-explore-crops"
                     )
                     self._thread.start()
             self._answers.move_to_end(key)

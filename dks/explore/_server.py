@@ -11,12 +11,16 @@ answered; nothing is ever written.
 An error answer names files relative to the results folder, never by their place on the
 machine. Connections are bounded: :data:`MAX_CONNECTIONS` served at once (more are closed
 at once), each dropped after :data:`IDLE_SECONDS` without a byte (a half-open connection
-holds no thread for long).
+holds no thread for long). A client that goes away mid-answer (the browser moved on) is no
+error: the connection is closed, with a debug line on the ``dks`` logger, no traceback.
 """
 
+import contextvars
 import json
+import logging
 import mimetypes
 import os
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +28,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dks.explore._views import safe_file
 
-__all__ = ["IDLE_SECONDS", "LOOPBACK_NAMES", "MAX_CONNECTIONS", "STATIC", "Explorer", "serve"]
+__all__ = [
+    "CLIENT_GONE",
+    "IDLE_SECONDS",
+    "LOOPBACK_NAMES",
+    "MAX_CONNECTIONS",
+    "STATIC",
+    "Explorer",
+    "serve",
+]
 
 #: The names of this machine's loopback addresses (in ``--host`` and in ``Host`` headers).
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -37,6 +49,11 @@ MAX_CONNECTIONS = 32
 
 #: Seconds a connection may stay silent (a request not sent, an answer not read).
 IDLE_SECONDS = 15
+
+#: What a socket raises when its client has gone (closed the tab, followed a link).
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+logger = logging.getLogger("dks")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -69,6 +86,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send_path(real, head)
             if route.startswith("/api/"):
                 return self._json(self._api(route[len("/api/") :], query), head)
+        except CLIENT_GONE:
+            raise  # no one to answer: the server closes the connection (handle_error)
         except KeyError as exc:
             return self._error(404, exc.args[0] if exc.args else "not found")
         except ValueError as exc:
@@ -158,12 +177,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _BoundedServer(ThreadingHTTPServer):
     """A thread per connection, :data:`MAX_CONNECTIONS` at most: a flood of connections
-    (half-open ones included) cannot make the process hold hundreds of threads."""
+    (half-open ones included) cannot make the process hold hundreds of threads. Each
+    connection is served in a copy of the context that made the server: the configuration
+    set there (:func:`dks.config_context`) is the one its views read."""
 
     daemon_threads = True
 
     def __init__(self, *args, **kwargs):
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.context = contextvars.copy_context()
         super().__init__(*args, **kwargs)
 
     def process_request(self, request, client_address):
@@ -178,9 +200,18 @@ class _BoundedServer(ThreadingHTTPServer):
 
     def process_request_thread(self, request, client_address):
         try:
-            super().process_request_thread(request, client_address)
+            serve = super().process_request_thread
+            self.context.copy().run(serve, request, client_address)
         finally:
             self.slots.release()
+
+    def handle_error(self, request, client_address):
+        """A client gone mid-request is a debug line; anything else is printed as usual."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, CLIENT_GONE):
+            logger.debug("explorer: the client %s went away (%s)", client_address, exc)
+            return
+        super().handle_error(request, client_address)
 
 
 class Explorer:

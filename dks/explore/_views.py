@@ -111,7 +111,9 @@ class Views:
         self._sample = None
         self._sample_error = None
         self._sample_ready = threading.Event()
-        threading.Thread(target=self._read_sample, daemon=True, name="dks-explore-sample").start()
+        threading.Thread(
+            target=_config.carry_context(self._read_sample), daemon=True, name="dks-explore-sample"
+        ).start()
 
     # -- helpers -----------------------------------------------------------------------
     def cls(self, name):

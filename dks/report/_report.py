@@ -5,104 +5,11 @@ a base64 PNG data URI: no external file, no network, no JavaScript. It can be op
 mailed or archived on its own. All text taken from the summary (class and feature names, ...) is
 HTML-escaped.
 
-The ``summary`` dict
---------------------
-Every key is optional: a section whose data are missing is left out, and a missing cell shows
-"–". Numbers may be Python or numpy scalars; lists may be tuples or 1-D arrays. This is the
-schema, the contract with ``dks analyze`` (every value is JSON-friendly, so the same dict can be
-saved as ``summary.json``):
-
-Run description (table "Run")
-    ``"dataset_name"`` : str
-        Name of the dataset (its folder's, its manifest's stem, a Hugging Face dataset's
-        own); first column of the thresholds table and the page's heading.
-    ``"dataset"`` : str
-        Where the images are (and the subset taken); stands for the name when it is missing
-        (default "this dataset").
-    ``"source"`` : str
-        The kind of source: ``"folder"``, ``"manifest"``, ``"webdataset"``,
-        ``"hf-dataset"`` or ``"default"``.
-    ``"model"`` : str
-        Name of the CNN.
-    ``"n_images"``, ``"n_classes"``, ``"n_features"``, ``"n_shuffles"`` : int
-        Sizes of the analysis.
-    ``"class_depth"`` : int
-        A folder's classes are its folder paths to this depth (``--class-depth``).
-    ``"bins"`` : int or str
-        The characterizer's binning (``100``, or ``"exact"``).
-    ``"wall_time_s"`` : float
-        Wall time of the analysis, in seconds, from the start of the call to the report
-        (drawing the figures and the report, and Python's start-up, not counted).
-    ``"timings"`` : dict of str to float
-        Seconds of each step (``"embed"``, ``"characterize"``, ...), shown beside it.
-    ``"created"`` : str
-        When the analysis ran, shown as given.
-    ``"parameters"`` : dict of str to scalar
-        Any other settings, shown as extra rows.
-
-Noise thresholds (the paper's Table 4)
-    ``"t_plus"``, ``"t_minus"`` : float, or list of float (one per class)
-        The thresholds (``t_minus <= 0 <= t_plus``); lists with per-class thresholds, shown as
-        their median and range (``+-1``: the class keeps nothing on that side).
-    ``"d_avg_t_plus"``, ``"d_avg_t_minus"`` : float
-        d_avg at each threshold (the maxima of the d_avg curves): the average number of features
-        per class beyond the threshold, minus the same with shuffled labels.
-    ``"thresholds"`` : str; ``"max_noise_share"`` : float
-        The rule, ``"global"`` (the paper's) or ``"per_class"``, and the latter's bound.
-
-Counts
-    ``"n_pairs"`` : int
-        n_classes * n_features.
-    ``"n_pairs_plus"`` : int
-        Pairs with D_KS > t+ (characteristic by presence).
-    ``"n_pairs_minus"`` : int
-        Pairs with D_KS < t- (characteristic by absence).
-    ``"n_noise_features"`` : int
-        Features with no pair beyond t+ or t-: noise for every class (the paper: 38 for mit67).
-        Default: ``len(summary["noise_features"])``.
-    ``"n_noise_features_plus"``, ``"n_noise_features_minus"`` : int
-        The same counting only t+ (no D_KS > t+ for any class), or only t- (no D_KS < t-).
-
-``"layers"`` : list of dict, in layer order (table "Per layer", the paper's Fig. 10)
-    ``"name"`` : str; ``"n_features"`` : int;
-    ``"kept"`` : float, share (0-1) of the layer's pairs kept (D_KS > t+ or D_KS < t-);
-    ``"kept_shuffled"`` : float, the same with shuffled labels (mean over shuffles);
-    ``"kept_presence"``, ``"kept_absence"`` : float, shares kept by t+ alone and by t- alone;
-    ``"n_noise"`` : int, the layer's features that are noise for every class.
-    These are the names of ``NoiseThresholdSelector.layer_summary()``, whose dict of columns
-    (``"group"``, ``"n_features"``, ...) is accepted as it is; ``"group"`` is an alias of
-    ``"name"``. Columns absent from every row are left out; NaN shows as "–".
-
-``"noise_features"`` : list of str
-    Names of the features that are noise for every class.
-
-``"class_noise"`` : list of dict (section "Noise per class", :mod:`dks.report._classes`)
-    One per class: ``"class"``, ``"n_samples"``, ``"kept"``, ``"kept_shuffled"``,
-    ``"noise_share"`` (shares 0-1), ``"mostly_noise"``, ``"unresolved"`` (bool), ``"t_plus"``,
-    ``"t_minus"``: ``NoiseThresholdSelector.class_noise_`` as rows. The classes flagged
-    ``mostly_noise`` or ``unresolved`` are listed first.
-``"n_skipped"``, ``"skipped"`` : int, list of dict (section "Left out")
-    How many images could not be read and were left out, and some of them, each a dict
-    with ``"path"``, ``"class"`` and ``"reason"`` (the results folder's ``skipped.csv``).
-``"n_not_images"``, ``"not_images"`` : int, list of str (section "Left out")
-    How many files of the image folder were not read as images (their extension), and
-    the first of them, relative to the folder.
-
-``"validity"`` : dict (section "Validity", :mod:`dks.report._validity_section`; from
-``dks validate``)
-    ``"ablation"``: the rows of :meth:`dks.validity.AblationResult.summary` (dicts);
-    ``"stability"``: the ``scope="all"`` row of :attr:`dks.validity.StabilityResult.table`;
-    ``"classes"``, ``"layers"``: its ``"class"`` and ``"layer"`` rows (dicts with the
-    columns of :data:`dks.validity.STABILITY_COLUMNS`).
-
-``"classes"`` : list of dict, in class order (table "Per class")
-    ``"name"`` : str; ``"n_images"`` : int;
-    ``"n_plus"`` : int, features with D_KS > t+ for this class (alias ``"n_presence"``);
-    ``"n_minus"`` : int, features with D_KS < t- for this class (alias ``"n_absence"``);
-    ``"top_presence"`` : list, top features by presence, highest D_KS first;
-    ``"top_absence"`` : list, top features by absence, lowest D_KS first.
-    Each item of a top list is a ``[name, dks]`` pair, a ``{"feature": name, "dks": value}``
-    dict, or a bare name.
+The summary
+-----------
+What the report shows is a :class:`~dks.report.SummaryRecord` (``summary.json``: its
+fields are the schema, the contract with ``dks analyze``), or a dict with its keys. Every key
+is optional: a section whose data are missing is left out, and a missing cell shows "–".
 
 Figures
 -------
@@ -126,6 +33,7 @@ from dks.report._glance import PAPER, glance_section, glossary_section, term
 from dks.report._kit import CSS, escape, figure, fmt_num, fmt_share, is_number, scrolled, table
 from dks.report._left_out import left_out_section
 from dks.report._page import write_page
+from dks.report._summary_record import SummaryRecord
 from dks.report._validity_section import validity_section
 
 __all__ = ["FIGURE_TEXT", "write_report"]
@@ -530,8 +438,9 @@ def write_report(
     path : str or path-like
         The HTML file to write (e.g. ``results/report.html``); written atomically (temporary
         file, then rename); missing parent folders are created.
-    summary : dict
-        The numbers and lists to show; see the module docstring for the keys. All optional.
+    summary : SummaryRecord or dict
+        The numbers and lists to show: a :class:`~dks.report.SummaryRecord` or a dict with
+        its keys (all optional; unknown keys are ignored).
     figures : dict of str to Figure, PNG path or (Figure or path, caption), optional
         Figures in the order shown; known keys get a title and a caption (module docstring).
     title : str, default="dks analysis report"
@@ -550,7 +459,10 @@ def write_report(
         The file written.
     """
     if not isinstance(summary, Mapping):
-        raise TypeError(f"'summary' must be a dict; got {type(summary).__name__} instead.")
+        raise TypeError(
+            f"'summary' must be a dict or a SummaryRecord; got {type(summary).__name__} instead."
+        )
+    summary = SummaryRecord.from_dict(summary)
     figures = dict(figures or {})
     sections = [
         ("glance", "At a glance", glance_section(summary)),

@@ -14,6 +14,7 @@ What every step that reads or writes a results folder (:doc:`/results`) shares:
 ========================  ===========================================================
 """
 
+from dks.report import SummaryRecord  # summary.json: beside the report, its first reader
 from dks.results._damage import damaged_store
 from dks.results._errors import AnalysisError, disk_errors
 from dks.results._folder import (
@@ -68,6 +69,7 @@ __all__ = [
     "EmbedSettings",
     "EmbeddingRecord",
     "Log",
+    "SummaryRecord",
     "check_out",
     "check_writable",
     "csv_cell",

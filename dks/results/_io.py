@@ -11,11 +11,13 @@ import csv
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from dks._atomic import atomic_open
+from dks.report import SummaryRecord
 from dks.results._damage import embedding_fix, load_json, load_npy, stats_fix
 from dks.results._errors import AnalysisError
 from dks.results._layer_groups import layer_groups
@@ -75,8 +77,9 @@ def write_json(path, obj):
 
 
 def jsonable(obj):
-    """numpy scalars/arrays to Python, NaN and infinities to None, tuples to lists."""
-    if isinstance(obj, dict):
+    """numpy scalars/arrays to Python, NaN and infinities to None, tuples to lists, mappings
+    (a :class:`~dks.report.SummaryRecord`) to dicts."""
+    if isinstance(obj, Mapping):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [jsonable(v) for v in obj]
@@ -130,7 +133,7 @@ def csv_cell(value):
     return value
 
 
-def read_embedding(path, meta):
+def read_embedding(path, meta, shown=None):
     """The embedding of the results folder ``path``: its rows follow ``meta.images``.
 
     The store ``embedding.zarr`` (its ``X``: a Zarr array, or a lazy row view without the
@@ -143,6 +146,9 @@ def read_embedding(path, meta):
         The results folder.
     meta : dict
         Its ``embedding.json``.
+    shown : pathlib.Path, optional
+        The results folder in messages, when ``path`` is a transaction's temporary folder;
+        default ``path``.
 
     Returns
     -------
@@ -157,10 +163,11 @@ def read_embedding(path, meta):
 
     store = open_embedding(path / STORE, allow_incomplete=True)
     if store.fingerprint != EmbeddingRecord.from_dict(meta).fingerprint or not store.complete:
+        shown = Path(path if shown is None else shown)
         raise AnalysisError(
-            f"The embedding store {str(path / STORE)!r} is not the one embedding.json "
-            "describes (a later `dks embed` is filling it, or was interrupted); rerun that "
-            "command (every --shard) to complete it."
+            f"The embedding store {str(shown / STORE)!r} is not the one "
+            f"{str(shown / 'embedding.json')!r} describes (a later `dks embed` is filling it, "
+            "or was interrupted); rerun that command (every --shard) to complete it."
         )
     return store.X
 
@@ -238,7 +245,8 @@ def load_results(path, *, shown=None):
         manifest: :func:`read_embedding_meta`),
         ``"layers"`` (layer name -> column indices, read from ``embedding.json``), and when
         present ``"dks"``, ``"null_dks"``, ``"relevance"``, ``"thresholds"``,
-        ``"summary"``, the curves ``"grid"``, ``"d_avg_plus"``, ``"d_avg_minus"``, and
+        ``"summary"`` (a :class:`~dks.report.SummaryRecord`, which reads as the JSON
+        object too), the curves ``"grid"``, ``"d_avg_plus"``, ``"d_avg_minus"``, and
         ``"class_noise"`` (``class_noise.csv`` as a dict of columns, like
         ``NoiseThresholdSelector.class_noise_`` plus ``"t_plus"`` and ``"t_minus"``:
         ``"class"`` str, ``"n_samples"`` int, ``"mostly_noise"`` bool, the others float
@@ -259,7 +267,7 @@ def load_results(path, *, shown=None):
     shown = path if shown is None else Path(shown)
     meta = read_embedding_meta(path, shown)
     results = {
-        "embedding": read_embedding(path, meta),
+        "embedding": read_embedding(path, meta, shown),
         "embedding_meta": meta,
         "layers": layer_groups(meta, path),
     }
@@ -272,6 +280,8 @@ def load_results(path, *, shown=None):
     for name in ("thresholds", "summary"):
         if (path / f"{name}.json").is_file():
             results[name] = load_json(path / f"{name}.json", fix, shown / f"{name}.json")
+    if "summary" in results:  # typed; written by any version
+        results["summary"] = SummaryRecord.from_dict(results["summary"])
     for name in ("curves.csv", "class_noise.csv"):
         if not (path / name).is_file():
             continue

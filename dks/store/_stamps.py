@@ -13,7 +13,8 @@ at every start, as costly as decoding it; a ``stat`` is one system call per file
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+
+from dks._config import ContextThreadPool
 
 __all__ = ["MISSING", "changed_rows", "stamp", "stamps"]
 
@@ -46,7 +47,7 @@ def stamps(paths):
     if len(paths) <= _STAT_BATCH:
         return [stamp(p) for p in paths]
     batches = [paths[i : i + _STAT_BATCH] for i in range(0, len(paths), _STAT_BATCH)]
-    with ThreadPoolExecutor(STAT_THREADS) as pool:
+    with ContextThreadPool(STAT_THREADS) as pool:
         return [s for batch in pool.map(lambda b: [stamp(p) for p in b], batches) for s in batch]
 
 

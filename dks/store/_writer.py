@@ -98,14 +98,21 @@ def _feature_block(n_features):
     return -(-n_features // n_blocks)
 
 
-def _compressors():
-    from zarr.codecs import ZstdCodec
+def _chunk_codecs():
+    """The bytes-to-bytes codecs of each inner chunk: the compression, then a CRC32C checksum.
+
+    The shard index carries a checksum of its own (Zarr's default), but not the data: without
+    one, a flipped byte of a chunk reads back as another value, silently. With it, the read
+    fails and :mod:`dks.results` names the chunk to embed again. Stores written before keep
+    the codecs their metadata records.
+    """
+    from zarr.codecs import Crc32cCodec, ZstdCodec
 
     choice = _config.STORE_COMPRESSION
     if choice is None:
-        return None
+        return [Crc32cCodec()]
     if choice == "zstd":
-        return [ZstdCodec(level=1)]
+        return [ZstdCodec(level=1), Crc32cCodec()]
     raise ValueError(
         f"dks._config.STORE_COMPRESSION must be None or 'zstd'; got {choice!r} instead."
     )
@@ -251,7 +258,7 @@ class StoreWriter:
                     shards=(self.chunk_rows, width),
                     chunks=(self.chunk_rows, block),
                     fill_value=np.float32(np.nan),
-                    compressors=_compressors(),
+                    compressors=_chunk_codecs(),
                     dimension_names=("image", "feature"),
                 )
                 (tmp / DONE).mkdir()

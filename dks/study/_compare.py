@@ -228,7 +228,7 @@ def _table_row(run):
         n_images=len(meta.labels),
         n_classes=len(meta.classes),
         n_features=len(meta.feature_names),
-        n_shuffles=s.get("n_shuffles"),
+        n_shuffles=s.n_shuffles,
     )
     return row
 
@@ -276,7 +276,7 @@ def _dataset_name(path, data):
     except (OSError, ValueError, AttributeError):
         name = None
     if not name:
-        name = data["summary"].get("dataset") or meta.dataset
+        name = data["summary"].dataset or meta.dataset
     if not name or os.sep in str(name) or "/" in str(name):
         name = path.resolve().name
     return str(name)

@@ -31,7 +31,7 @@ def layer_differences(runs):
         out["layers"] = names
         out["mode_plus"][run.name] = plus[:, 0].tolist()
         out["mode_minus"][run.name] = minus[:, 0].tolist()
-        kept = {row.get("name"): row.get("kept") for row in run.summary.get("layers", [])}
+        kept = {row.get("name"): row.get("kept") for row in run.summary.layers}
         out["kept"][run.name] = [
             math.nan if kept.get(layer) is None else float(kept[layer]) for layer in names
         ]
