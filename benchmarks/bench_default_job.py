@@ -27,6 +27,12 @@ revision's, the same ``dks.npy``; the ``goals`` line gives each figure as a rati
 with each run; compare the two versions of one run, not runs of different times, and the
 CPU times more than the wall times. ``--quick`` runs ``dks embed`` on 2 images per class.
 
+Before ``analyze``, each version runs once on 2 images per class, unmeasured (``--no-warmup``
+skips it):
+numba compiles the statistics' kernels on a version's first run and caches them beside its
+code, and a revision extracted here has no cache yet, so without it the older revision
+would pay seconds of compilation that the checkout (cached) does not.
+
 Usage::
 
     python benchmarks/bench_default_job.py               # two full jobs, ~5 min on 2 free cores
@@ -179,6 +185,12 @@ def parse_args(argv=None):
     parser.add_argument("--limit-per-class", type=int, default=None)
     parser.add_argument("--command", default="analyze", choices=("analyze", "embed"))
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument(
+        "--no-warmup",
+        dest="warmup",
+        action="store_false",
+        help="measure first runs: numba compiles the kernels of a fresh extraction",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.limit_per_class, args.command = 2, "embed"
@@ -196,6 +208,11 @@ def main(argv=None):
                 versions[f"old({args.baseline})"] = extract(args.baseline, work / "old")
             except (OSError, subprocess.CalledProcessError) as exc:
                 print(f"default_job: no baseline ({args.baseline}: {exc}); current only")
+        if args.warmup and args.command == "analyze":  # embed uses no numba kernel
+            for name, code in versions.items():
+                warm = run_job(code, work / f"warmup-{name.split('(')[0]}", "analyze", 2)
+                print(f"default_job: warm-up of {name} (analyze, 2 images per class): "
+                      f"{warm['wall_s']:.1f} s", flush=True)  # fmt: skip
         results = {name: [] for name in versions}
         for repeat in range(args.repeats):
             for name, code in reversed(versions.items()) if repeat % 2 else versions.items():
