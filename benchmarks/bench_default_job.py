@@ -27,11 +27,10 @@ revision's, the same ``dks.npy``; the ``goals`` line gives each figure as a rati
 with each run; compare the two versions of one run, not runs of different times, and the
 CPU times more than the wall times. ``--quick`` runs ``dks embed`` on 2 images per class.
 
-Before ``analyze``, each version runs once on 2 images per class, unmeasured (``--no-warmup``
-skips it):
-numba compiles the statistics' kernels on a version's first run and caches them beside its
-code, and a revision extracted here has no cache yet, so without it the older revision
-would pay seconds of compilation that the checkout (cached) does not.
+Before ``analyze``, each version runs once on 2 images per class, unmeasured
+(``--no-warmup`` skips it): numba compiles the statistics' kernels on a version's first run
+and caches them beside its code, and a revision extracted here has no cache yet, so without
+it the older revision would pay seconds of compilation that the checkout (cached) does not.
 
 Usage::
 
