@@ -1,9 +1,11 @@
 """``python -m tests.cli_worker ARGS...``: the ``dks`` command line with test settings.
 
 For the tests that kill ``dks embed`` or run shards in separate processes: chunks of
-:data:`CHUNK_ROWS` rows (so that tiny inputs make several chunks), and ``DKS_TEST_SLEEP``
-seconds of sleep per batch (so that a test can kill the process mid-run). Everything else
-is ``python -m dks.cli ARGS...``.
+:data:`CHUNK_ROWS` rows (so that tiny inputs make several chunks), ``DKS_TEST_SLEEP``
+seconds of sleep per batch (so that a test can kill the process mid-run), and
+``DKS_TEST_GATE``: a file whose existence the first batch waits for (so that a test holds
+the process mid-run for as long as it needs, then lets it finish at full speed). Everything
+else is ``python -m dks.cli ARGS...``.
 """
 
 import os
@@ -21,11 +23,15 @@ def main():
 
     _config.STORE_CHUNK_BYTES = CHUNK_ROWS * N_FEATURES * 4
     delay = float(os.environ.get("DKS_TEST_SLEEP", "0"))
-    if delay:
+    gate = os.environ.get("DKS_TEST_GATE")
+    if delay or gate:
         embed_batch = LayerRecorder.embed_batch
 
         def slow(self, *args, **kwargs):
             time.sleep(delay)
+            deadline = time.monotonic() + 300
+            while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+                time.sleep(0.05)
             return embed_batch(self, *args, **kwargs)
 
         LayerRecorder.embed_batch = slow

@@ -31,11 +31,11 @@ EMBED = [
 ]  # fmt: skip
 
 
-def start_embed(out, images, *extra, sleep=0.0):
+def start_embed(out, images, *extra, sleep=0.0, gate=None):
     """Start ``dks embed IMAGES --out OUT`` (:data:`EMBED` and ``extra`` flags) in a process.
 
     ``sleep``: seconds the worker waits after each chunk (``tests.cli_worker``), so that it
-    can be killed mid-run.
+    can be killed mid-run; ``gate``: a path whose file its first batch waits for.
     """
     from tests.pipeline_helpers import REPO
 
@@ -43,6 +43,7 @@ def start_embed(out, images, *extra, sleep=0.0):
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
         "DKS_TEST_SLEEP": str(sleep),
+        **({"DKS_TEST_GATE": str(gate)} if gate is not None else {}),
     }
     cmd = [sys.executable, "-m", "tests.cli_worker", "embed", str(images), "--out", str(out)]
     return subprocess.Popen(

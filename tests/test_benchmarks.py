@@ -122,6 +122,18 @@ def test_probe_quick_runs_on_real_images(tmp_path):
     assert len(list(tmp_path.glob("*.npz"))) == 2  # the embeddings are cached
 
 
+def test_default_job_gives_each_figure_as_a_ratio_to_its_goal():
+    module = _load("benchmarks/bench_default_job.py")
+    run = {"first_step_s": 5.0, "first_step_cpu_s": 3.0, "peak_rss_mb": 1200.0,
+           "embed_s": 90.0, "job_total_s": 100.0, "cpu_s": 150.0}  # fmt: skip
+    old = {**run, "embed_s": 100.0, "job_total_s": 100.0, "cpu_s": 100.0}
+    line = module.goal_ratios({"current": run, "old(x)": old})
+    assert "first_step_s=0.50 (5.0 s / 10 s; CPU 3.0 s)" in line
+    assert "peak_rss_mb=0.80 (1200 / 1500)" in line
+    assert "embed_s=0.90" in line and "job_total_s=1.00" in line and "cpu_s=1.50" in line
+    assert "embed_s" not in module.goal_ratios({"current": run})  # no older revision
+
+
 def test_precision_figures_against_a_hand_count():
     """bench_precision's fidelity figures on a case counted by hand: a sign flip is a change
     between opposite signs (0 to +-x is not), and the largest change without one is kept."""

@@ -1,6 +1,7 @@
 """Prefetcher: the next batch made in a thread, in order, errors passed on, thread stopped."""
 
 import threading
+import time
 
 import pytest
 
@@ -28,9 +29,27 @@ def test_runs_ahead_in_another_thread():
         yield 1
 
     prefetcher = Prefetcher(items())
-    assert ready.wait(10)  # the second item is made before the first is taken
-    assert list(prefetcher) == [0, 1]
+    assert next(prefetcher) == 0
+    assert ready.wait(10)  # the second item is made while the consumer holds the first
+    assert list(prefetcher) == [1]
     assert threading.get_ident() not in made_in
+
+
+def test_makes_at_most_one_item_the_consumer_has_not_taken():
+    """Two batches live at once, the consumer's and the next, not three."""
+    made, taken = [], []
+
+    def items():
+        for i in range(6):
+            made.append(i)
+            yield i
+
+    prefetcher = Prefetcher(items())
+    for item in prefetcher:
+        taken.append(item)
+        time.sleep(0.05)  # the consumer works; the thread could run ahead meanwhile
+        assert len(made) <= len(taken) + 1, (made, taken)
+    assert taken == list(range(6))
 
 
 def test_error_is_raised_in_the_consumer_after_the_good_items():

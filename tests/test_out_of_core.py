@@ -158,9 +158,9 @@ def test_feature_source_width_follows_working_memory(tmp_path):
         assert FeatureSource(source, n_threads=2).blocks[0] == (0, 8)
     # Less than half a chunk: spilled a chunk at a time, blocks of 2 inside the chunks of 8.
     # Two blocks and a row step of one, plus what the spill held: two row steps of a chunk
-    # column (one written out, the next decoded meanwhile) and its chunk (encoded and
-    # decoded).
-    two = (2 * 240 * 4 * 2 + 64 * 2 * 4) + (2 * 64 * 8 * 4 + 2 * chunk)
+    # column (one written out, the next decoded meanwhile), its chunk (encoded and
+    # decoded) and a row step of one block (transposed for writing).
+    two = (2 * 240 * 4 * 2 + 64 * 2 * 4) + (2 * 64 * 8 * 4 + 2 * chunk + 64 * 2 * 4)
     with config_context(working_memory=two / 2**20), FeatureSource(source, n_threads=1) as fs:
         assert fs.blocks == [(f0, min(f0 + 2, 37)) for f0 in range(0, 37, 2)]
         assert fs.read(2, 4).flags.f_contiguous

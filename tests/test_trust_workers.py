@@ -15,7 +15,10 @@ from tests.embed_helpers import random_images, write_images
 from tests.pipeline_helpers import REPO
 from tests.process_helpers import EMBED, n_chunks_done
 
-pytestmark = [pytest.mark.torch, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.torch,
+    pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="processes read from /proc"),
+]
 pytest.importorskip("torch")
 
 #: :data:`tests.process_helpers.EMBED` with two DataLoader workers.
@@ -113,6 +116,7 @@ def _finish(tmp_path, scratch):
     assert not _group(run.pid)
 
 
+@pytest.mark.slow
 def test_killed_runs_leave_no_folder_in_tmpdir_after_the_next(tmp_path, scratch):
     _images(tmp_path)
     # SIGKILL of the main process only: torch's workers check every 5 s that their parent
@@ -131,3 +135,28 @@ def test_killed_runs_leave_no_folder_in_tmpdir_after_the_next(tmp_path, scratch)
     _finish(tmp_path, scratch)
     assert n_chunks_done(tmp_path / "R") == 12
     assert sorted(os.listdir(scratch)) == []  # ... until the next run is over
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_a_loader_removes_the_folders_of_killed_runs(scratch, monkeypatch, num_workers):
+    from dks._atomic import temporary_name
+    from dks.embed._batching import Preprocess, make_loader, shutdown
+
+    monkeypatch.setattr(tempfile, "tempdir", scratch)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    mine = temporary_name(os.path.join(scratch, "dks-mp")).name
+    killed = os.path.join(scratch, mine.replace(f".{os.getpid()}.", f".{dead.stdout.strip()}.", 1))
+    os.makedirs(os.path.join(killed, "pymp-abcdefgh"))
+    alive = os.path.join(scratch, mine)  # a run of this process, still going: kept
+    os.mkdir(alive)
+    preprocess = Preprocess("center", 8, (8, 8), (0.5,) * 3, (0.5,) * 3)
+    images = random_images(4, size=(10, 10))
+    loader = make_loader(
+        images, preprocess, batch_size=2, num_workers=num_workers, pin_memory=False
+    )
+    batches = iter(loader)
+    assert len(list(batches)) == 2
+    assert not os.path.exists(killed) and os.path.isdir(alive)
+    shutdown(batches)
+    assert sorted(os.listdir(scratch)) == [os.path.basename(alive)]  # the loader's own: gone

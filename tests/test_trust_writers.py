@@ -76,13 +76,14 @@ def _holding(out, timeout=120):
 
 @pytest.mark.slow
 def test_a_second_writer_is_refused_naming_the_first(images, tmp_path):
-    out = tmp_path / "results"
-    first = start_embed(out, images, sleep=4.0)  # 6 batches: ~25 s of writing
+    out, gate = tmp_path / "results", tmp_path / "go"
+    first = start_embed(out, images, gate=gate)  # held at its first batch until `gate`
     try:
         holder = _holding(out)
         assert holder["pid"] == first.pid and holder["command"] == "dks embed"
         code, err = _dks("analyze", images, "--out", out, "--crops", "none", *EMBED[:2])
         assert first.poll() is None, "the first writer ended before the second started"
+        gate.touch()  # the first writes its whole embedding now
         assert code == 1, err
         assert "Traceback" not in err
         assert (
@@ -116,13 +117,26 @@ def test_the_lock_of_a_killed_writer_is_taken_over(images, tmp_path):
 
 @pytest.mark.slow
 def test_wait_waits_for_the_writer_then_writes(images, tmp_path):
-    out = tmp_path / "results"
-    first = start_embed(out, images, sleep=2.0)
-    _holding(out)
-    code, err = _dks("embed", images, "--out", out, *EMBED, "--crops", "none", "--wait")
-    _, first_err = first.communicate(timeout=300)
+    out, gate = tmp_path / "results", tmp_path / "go"
+    first = start_embed(out, images, gate=gate)  # held at its first batch until `gate`
+    try:
+        _holding(out)
+        second = start_embed(out, images, "--crops", "none", "--wait")
+        said = []
+        for line in iter(second.stderr.readline, ""):  # until it waits: then it says nothing
+            said.append(line)
+            if "waiting for it to finish" in line:
+                break
+        gate.touch()  # the first writes its whole embedding now, then the second runs
+        _, first_err = first.communicate(timeout=300)
+        err = "".join(said) + second.communicate(timeout=300)[1]
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     assert first.returncode == 0, first_err
-    assert code == 0, err
+    assert second.returncode == 0, err
     assert f"is being written by process {first.pid}" in err
     assert "waiting for it to finish (--wait)" in err
     assert _crops(out) == "none"  # the second ran after the first, not with it

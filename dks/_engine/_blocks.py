@@ -38,12 +38,13 @@ column overlaps the reads and statistics of this one.
 
 *Reading ahead.* Fetching and decoding a Zarr row step is most of the spill's work, and
 writing it out waits on the disk: a second thread of the spill (the *read-ahead*) decodes row
-step ``k + 1`` while the spilling thread writes step ``k``, into two Fortran-ordered buffers
-used in turn. Zarr decodes each chunk straight into such a buffer, so that a block's columns
-are one contiguous run of it, written with no copy. This costs one row step of a chunk
-column more than decoding in the spilling thread (counted in ``working_memory``). A memory
-map is read in place, its rows copied to the block files by the spilling thread (a second
-row step would cost a block's worth of memory there).
+step ``k + 1`` while the spilling thread writes step ``k``, into two buffers used in turn
+(zarr decodes each chunk straight into one; C order, the chunks' own, which is a plain copy
+for zarr). The spilling thread transposes each block's columns out of the step by small tiles
+(:func:`dks._engine._kernels.load_columns`, faster than numpy's strided copy) and writes
+them. This costs one row step of a chunk column more than decoding in the spilling thread
+(counted in ``working_memory``). A memory map is read in place by the spilling thread (a
+second row step would cost a block's worth of memory there).
 """
 
 import errno
@@ -58,6 +59,7 @@ import numpy as np
 
 from dks._atomic import remove_stale, temporary_name
 from dks._config import ContextThreadPool, carry_context
+from dks._engine._kernels import load_columns
 from dks._engine._memory import fit_width, release_free_memory, zarr_concurrency
 from dks._engine._threads import executor
 
@@ -319,20 +321,18 @@ class FeatureSource:
         blocks = [(f0, f1) for f0, f1 in self.blocks if c0 <= f0 < c1]
         files = [open(self._block_path(f0), "wb") for f0, _ in blocks]  # noqa: SIM115
         steps = self._steps(c0, c1)
-        buffers = {}  # a memory map's pieces: one Fortran-ordered row step per shape, reused
+        r0, r1 = self._row_steps[0]
+        widest = max(f1 - f0 for f0, f1 in blocks)
+        pieces = np.empty((r1 - r0) * widest, dtype=self.dtype)  # one block's columns
         try:
             for rows in steps:
                 for f, (f0, f1) in zip(files, blocks, strict=True):
-                    piece = rows[:, f0 - c0 : f1 - c0]
-                    if not piece.flags.f_contiguous:  # C-ordered rows: transposed by tiles
-                        if piece.shape not in buffers:
-                            buffers[piece.shape] = np.empty(piece.shape, self.dtype, order="F")
-                        copy_rows(piece, buffers[piece.shape], 0)
-                        piece = buffers[piece.shape]
+                    # The block's columns of the step, one after another (a tiled transpose).
+                    piece = pieces[: (f1 - f0) * rows.shape[0]].reshape(f1 - f0, rows.shape[0])
+                    load_columns(rows, f0 - c0, f1 - c0, piece)
                     # write(), not tofile(): a full disk is then ENOSPC, not a short write
-                    f.write(piece.T.data)  # the step's columns, one after another
+                    f.write(piece.data)
                 del rows
-            del buffers
         finally:
             steps.close()  # no decoding left running into the buffers
             for f in files:
@@ -340,12 +340,11 @@ class FeatureSource:
             release_free_memory()  # the heap of zarr's decoding, before the blocks are read
 
     def _steps(self, c0, c1):
-        """Yield the row steps of columns ``c0:c1`` of ``X``, of ``dtype``, in order.
+        """Yield the row steps of columns ``c0:c1`` of ``X``, C-ordered, of ``dtype``.
 
         A Zarr array's steps are decoded by the read-ahead thread, one step ahead of the
-        caller, into the two buffers in turn (Fortran-ordered: each column contiguous); a
-        step stays valid until the next one is asked for. A memory map's rows are views of
-        it (copies where its dtype is converted).
+        caller, into the two buffers in turn; a step stays valid until the next one is asked
+        for. A memory map's rows are views of it (copies where its dtype is converted).
         """
         if self._reader is None:
             for r0, r1 in self._row_steps:
@@ -355,7 +354,7 @@ class FeatureSource:
         def decode(k):
             r0, r1 = self._row_steps[k]
             flat = self._step_buffers[k % 2][: (r1 - r0) * (c1 - c0)]
-            step = flat.reshape((r1 - r0, c1 - c0), order="F")
+            step = flat.reshape(r1 - r0, c1 - c0)
             self._read_rows(r0, r1, c0, c1, step)
             return step
 
@@ -373,14 +372,14 @@ class FeatureSource:
             wait([pending])
 
     def _read_rows(self, r0, r1, c0, c1, out):
-        """Rows ``r0:r1`` of features ``c0:c1`` of the Zarr ``X`` into Fortran-ordered ``out``.
+        """Rows ``r0:r1`` of features ``c0:c1`` of the Zarr ``X`` into C-ordered ``out``.
 
         Zarr decodes each chunk straight into ``out`` where the dtype is kept; otherwise
         the rows it returns are converted as they are copied.
         """
         X, layout = self.X, self._layout
         if layout.converted:
-            copy_rows(X[r0:r1, c0:c1], out, 0)
+            out[:] = X[r0:r1, c0:c1]
             return
         into = _nd_buffer(out)
         if not layout.row_view:
@@ -531,17 +530,17 @@ class _Layout:
     def spill_bytes(self, width):
         """What the spill holds while it writes the blocks of a chunk column.
 
-        A memory map: the slice of one block in a row step (and the step, converted). A
-        Zarr array: two row steps of a chunk column (one written out while the read-ahead
-        decodes the next), the chunks being decoded and, where the dtype is converted, the
-        rows zarr returns before they are.
+        The columns of one block in a row step, transposed for writing; a memory map's step
+        where its dtype is converted. A Zarr array: two row steps of a chunk column (one
+        written out while the read-ahead decodes the next), the chunks being decoded and,
+        where the dtype is converted, the rows zarr returns before they are.
         """
         rows = self.step_rows(width)
         group = self.group_cols
+        held = rows * width * self.itemsize
         if self.chunks is None:
-            held = rows * width * self.itemsize
             return held + (rows * group * self.itemsize if self.converted else 0)
-        held = 2 * rows * group * self.itemsize
+        held += 2 * rows * group * self.itemsize
         held += min(zarr_concurrency(), 2 if self.row_view else 1) * 2 * self._chunk_bytes()
         if self.converted:
             held += rows * group * self.source_itemsize

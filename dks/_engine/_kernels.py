@@ -87,7 +87,7 @@ def column_stats(X, mins, maxs, n_bad, first_bad):
 
 
 @njit(**_JIT)
-def _load_columns(X, g0, g1, cols):
+def load_columns(X, g0, g1, cols):
     """Copy columns ``g0:g1`` of ``X`` into the rows of ``cols``, in 8 x 8 tiles.
 
     A tile reads 8 short runs of a row of ``X`` and writes 8 short runs of a row of
@@ -321,7 +321,7 @@ def block_signed_ks(X, f0, f1, mins, maxs, n_bins, labelings, class_counts, out,
 
     for g0 in range(f0, f1, width):
         g1 = min(g0 + width, f1)
-        _load_columns(X, g0, g1, cols)
+        load_columns(X, g0, g1, cols)
         for f in range(g0, g1):
             if exact:
                 n_low, n_levels = _exact_levels(

@@ -16,6 +16,7 @@ next loader on the machine (:func:`dks._atomic.remove_stale`), as the engine's s
 """
 
 import contextlib
+import functools
 import math
 import os
 import queue
@@ -330,10 +331,13 @@ class WorkerTempdir:
         self._finalizer = weakref.finalize(self, shutil.rmtree, path, True)
 
     @classmethod
-    def make(cls):
-        """A new folder, or None when the temp dir's path leaves no room for the sockets."""
+    def make(cls, num_workers):
+        """A new folder for ``num_workers`` workers, once those of killed runs are removed;
+        None without workers, or when the temp dir's path leaves no room for the sockets."""
         target = os.path.join(tempfile.gettempdir(), "dks-mp")
         remove_stale(target)
+        if not num_workers:
+            return None
         path = os.fspath(temporary_name(target))
         if len(path) + _SOCKET_SUFFIX > _SOCKET_PATH_MAX:
             return None  # multiprocessing's own folders, as without dks
@@ -373,7 +377,7 @@ def make_loader(
     The workers (``num_workers > 0``) keep their temporary folders in a
     :class:`WorkerTempdir`, the loader's ``worker_init_fn``; :func:`shutdown` removes it.
     """
-    init = WorkerTempdir.make() if num_workers else None
+    init = WorkerTempdir.make(num_workers)
     if not resized:
         return DataLoader(
             _CropDataset(source, preprocess, reader),
@@ -405,12 +409,17 @@ class Prefetcher:
     torch does while it computes. The thread runs no torch operation (the crops are made
     and stacked with numpy), so it starts no second pool of torch threads. Exceptions of
     the iterable are raised by :meth:`__next__`; :meth:`close` stops the thread.
+
+    The thread starts an item only when the consumer has taken the one before: at most one
+    item is made and not yet taken, so two batches live at once (the consumer's and the
+    next), not three (a batch of EfficientNet-Lite0 is 48 MB: 8 images of ten crops).
     """
 
     _DONE = object()
 
     def __init__(self, iterable):
         self._queue = queue.Queue(maxsize=1)
+        self._slot = threading.Semaphore(1)  # released when the consumer takes an item
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=carry_context(self._run),
@@ -422,21 +431,27 @@ class Prefetcher:
 
     def _run(self, iterator):
         try:
-            for item in iterator:
-                if not self._put((item, None)):
+            while self._wait(self._slot.acquire):
+                item = next(iterator, self._DONE)
+                if not self._wait(functools.partial(self._put, (item, None))):
+                    return
+                if item is self._DONE:
                     return
         except BaseException as exc:  # handed to the consumer
-            self._put((None, exc))
-            return
-        self._put((self._DONE, None))
+            self._wait(functools.partial(self._put, (None, exc)))
 
-    def _put(self, entry):
+    def _put(self, entry, timeout):
+        try:
+            self._queue.put(entry, timeout=timeout)
+        except queue.Full:
+            return False
+        return True
+
+    def _wait(self, attempt):
+        """Retry ``attempt(timeout=...)`` until it succeeds (True) or :meth:`close` (False)."""
         while not self._stop.is_set():
-            try:
-                self._queue.put(entry, timeout=0.1)
+            if attempt(timeout=0.1):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def __iter__(self):
@@ -444,6 +459,7 @@ class Prefetcher:
 
     def __next__(self):
         item, exc = self._queue.get()
+        self._slot.release()  # the thread may start the next item
         if exc is not None:
             self.close()
             raise exc
