@@ -138,8 +138,6 @@ def test_cli_validate(folder, tmp_path, capsys):
     copy = tmp_path / "cli"
     shutil.copytree(folder, copy)
     shutil.rmtree(copy / "validity")
-    # No report to rewrite (12 s of figures): the fixture checks that validate rewrites one.
-    (copy / "report.html").unlink()
     code = main(["validate", str(copy), "--k", "2", "--splits", "1", "--bootstrap", "0", "-q"])
     assert code == 0
     assert load_results(copy)["ablation"]["k"].tolist() == [2] * 2 * len(CLASSES)
