@@ -290,7 +290,7 @@ def main(argv=None):
                 timeout = max(60.0, 4 * base["fit"])
             r = run(args, mode, cg if limited else None, timeout=timeout if limited else None)
             results[mode] = r
-            if mode == "ram":
+            if mode == "ram" and "fit" in r:  # the baseline, if it ran
                 base = r
             _print(mode, r, base, limited and cg is not None)
         if cg:

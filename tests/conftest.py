@@ -37,3 +37,23 @@ def server(folder):
 
 def pytest_report_header(config):
     return f"NUMBA_DISABLE_JIT={os.environ.get('NUMBA_DISABLE_JIT', '0')}"
+
+
+@pytest.fixture(scope="session")
+def embed_images(tmp_path_factory):
+    """The folder of :func:`tests.process_helpers.make_folder`, read only: shared by the
+    modules that run ``dks embed`` in processes (they copy what they change)."""
+    from tests.process_helpers import make_folder
+
+    return make_folder(tmp_path_factory.mktemp("embed-images") / "images")
+
+
+@pytest.fixture(scope="session")
+def embed_reference(embed_images, tmp_path_factory):
+    """One uninterrupted ``dks embed`` of :func:`embed_images` in one process, read only:
+    the folder that killed, sharded and resumed runs must end as (computed once)."""
+    from tests.process_helpers import finish, start_embed
+
+    out = tmp_path_factory.mktemp("embed-reference") / "results"
+    finish(start_embed(out, embed_images))
+    return out

@@ -26,7 +26,6 @@ from tests.process_helpers import (  # noqa: E402  # noqa: E402
     EMBED,
     N_CHUNKS,
     finish,
-    make_folder,
     n_chunks_done,
     same_folder,
     start_embed,
@@ -36,17 +35,16 @@ from tests.process_helpers import (  # noqa: E402  # noqa: E402
 pytestmark = pytest.mark.torch
 
 
-@pytest.fixture(scope="module")
-def images(tmp_path_factory):
-    return make_folder(tmp_path_factory.mktemp("faults") / "images")
+@pytest.fixture
+def images(embed_images):
+    """The images of every ``dks embed`` process here (conftest's, shared, read only)."""
+    return embed_images
 
 
-@pytest.fixture(scope="module")
-def reference(images, tmp_path_factory):
-    """One uninterrupted ``dks embed`` in one process."""
-    out = tmp_path_factory.mktemp("reference") / "results"
-    finish(start_embed(out, images))
-    return out
+@pytest.fixture
+def reference(embed_reference):
+    """One uninterrupted ``dks embed`` of them in one process (conftest's, computed once)."""
+    return embed_reference
 
 
 def _run(args):

@@ -76,6 +76,24 @@ def test_report_has_the_validity_section_and_keeps_it(folder, tmp_path):
     assert not (copy / "fne.json").exists()
 
 
+def test_validate_keeps_the_reports_figures_and_draws_only_what_is_missing(folder, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    figures = copy / "figures"
+    gone = figures / "davg.png"
+    gone.unlink()
+    gone.with_suffix(".svg").unlink()
+    kept = {p.name: p.stat().st_ino for p in figures.iterdir()}
+    page = (copy / "report.html").stat().st_ino
+    validate(copy, k=K, splits=SPLITS, bootstrap=BOOTSTRAP, seed=SEED, jobs=1, verbose=False)
+    # the statistics did not change: their figures are embedded as drawn, not drawn again
+    assert {name: (figures / name).stat().st_ino for name in kept} == kept
+    assert gone.is_file() and gone.with_suffix(".svg").is_file()  # drawn: it was missing
+    html = (copy / "report.html").read_text(encoding="utf-8")
+    assert (copy / "report.html").stat().st_ino != page and 'id="validity"' in html
+    assert html.count("data:image/png;base64,") == len(kept) // 2 + 2  # + davg, validity
+
+
 def test_report_section_lists_unstable_classes_escaped(tmp_path):
     row = {
         "name": "<b>x</b>", "size": 10, "jaccard": 0.2, "jaccard_min": 0.1, "jaccard_max": 0.3,

@@ -15,7 +15,10 @@ from tests.embed_helpers import random_images, write_images
 from tests.pipeline_helpers import REPO
 from tests.process_helpers import EMBED, n_chunks_done
 
-pytestmark = [pytest.mark.torch, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.torch,
+    pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="processes read from /proc"),
+]
 pytest.importorskip("torch")
 
 #: :data:`tests.process_helpers.EMBED` with two DataLoader workers.
@@ -113,6 +116,7 @@ def _finish(tmp_path, scratch):
     assert not _group(run.pid)
 
 
+@pytest.mark.slow
 def test_killed_runs_leave_no_folder_in_tmpdir_after_the_next(tmp_path, scratch):
     _images(tmp_path)
     # SIGKILL of the main process only: torch's workers check every 5 s that their parent

@@ -164,13 +164,16 @@ def _feature_figures(data, path, log):
     return figures
 
 
-def report_step(path, *, log, shown=None, limit="auto"):
+def report_step(path, *, log, shown=None, limit="auto", drawn=False):
     """Figures and ``report.html`` from the saved results in ``path``.
 
     ``shown`` is the folder named in messages (the results folder, not the transaction's
     temporary folder); ``limit`` the pixel limit the images are read with, the
     ``max_image_pixels`` given to :func:`~dks.pipeline.report`
-    (:func:`~dks.results.embedding_reader`). Returns the summary.
+    (:func:`~dks.results.embedding_reader`). ``drawn``: the figures in ``path/figures``
+    were drawn from these same statistics (carried over by ``dks validate``, which only
+    adds its section): they are embedded as they are, and only those missing are drawn.
+    Returns the summary.
     """
     from dks.plotting import save_figure
     from dks.report import write_report
@@ -187,6 +190,10 @@ def report_step(path, *, log, shown=None, limit="auto"):
     made = {}
     with log.stage("figures", f"{len(figures)} figures -> {shown / 'figures'}"):
         for key, make in figures.items():
+            png = path / "figures" / f"{key}.png"
+            if drawn and png.is_file() and png.with_suffix(".svg").is_file():
+                made[key] = (png, PER_CLASS_CAPTIONS.get(key)) if per_class else png
+                continue
             fig = make()
             if fig is None:  # an optional figure that could not be made (logged)
                 continue

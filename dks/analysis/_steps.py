@@ -48,9 +48,10 @@ class Analysis:
     ----------
     out : pathlib.Path
         The results folder.
-    summary : SummaryRecord
+    summary : SummaryRecord or dict
         The contents of ``summary.json`` (:class:`dks.report.SummaryRecord`; it reads as
-        the dict of the file too).
+        the dict of the file too); an empty dict from a shard that leaves the statistics to
+        the one that completes the store.
     selector : NoiseThresholdSelector or None
         The fitted selector (None after :func:`report` alone).
     embedding_reused : bool
@@ -60,7 +61,7 @@ class Analysis:
     """
 
     out: Path
-    summary: SummaryRecord
+    summary: SummaryRecord | dict
     selector: NoiseThresholdSelector | None = None
     embedding_reused: bool = False
     timings: dict = field(default_factory=dict)

@@ -21,6 +21,7 @@ from dks.results import (
     EMBEDDING_FILES,
     EXPORT_FILES,
     IMAGES_DIR,
+    REPORT_FILES,
     STATS_FILES,
     VALIDITY_DIR,
     AnalysisError,
@@ -78,7 +79,8 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
     :class:`~dks.validity.AblationResult` and :class:`~dks.validity.StabilityResult`),
     ``validity/validity.json`` (the settings and the headline numbers) and the figure
     ``validity/validity.png|svg`` (:func:`dks.plotting.plot_validity`); rewrites
-    ``report.html`` with its "Validity" section when the folder has a report. A later
+    ``report.html`` with its "Validity" section when the folder has a report (its figures,
+    drawn from the same statistics, are kept as they are: only missing ones are drawn). A later
     ``dks characterize`` removes ``validity/`` (it describes the statistics it replaces).
 
     Parameters
@@ -159,8 +161,9 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
         save_figure(
             plot_validity(abl.table, stab.table), folder / "validity", formats=("png", "svg")
         )
-        if stage.has_old("report.html"):
-            report_step(stage.path, log=log, shown=out)
+        if stage.has_old("report.html"):  # its figures stay: the statistics are the same
+            stage.reuse(*REPORT_FILES)
+            report_step(stage.path, log=log, shown=out, drawn=True)
     for line in format_validity(headline):
         log(line)
     log(f"validity in {out / VALIDITY_DIR}; total {format_seconds(time.perf_counter() - start)}")
