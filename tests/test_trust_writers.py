@@ -170,7 +170,16 @@ def test_characterize_is_refused_while_another_process_writes(tmp_path):
         holder.communicate()
 
 
-def test_export_is_refused_while_another_process_writes_and_waits_with_wait(tmp_path):
+@pytest.mark.parametrize(
+    ("command", "written", "flags"),
+    [
+        ("export", "fne.json", ()),
+        ("validate", "validity", ("--k", "2", "--splits", "1", "--bootstrap", "0")),
+    ],
+)
+def test_export_and_validate_are_refused_while_another_process_writes_and_wait_with_wait(
+    tmp_path, command, written, flags
+):
     from dks.pipeline import characterize
     from tests.pipeline_helpers import make_results
 
@@ -186,26 +195,26 @@ def test_export_is_refused_while_another_process_writes_and_waits_with_wait(tmp_
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        code, err = _dks("export", out)
+        code, err = _dks(command, out, *flags)
         assert code == 1, err
         assert (
-            f"dks export: error: {str(out)!r} is being written by process {holder.pid} on "
+            f"dks {command}: error: {str(out)!r} is being written by process {holder.pid} on "
         ) in err
         assert "(a test); wait for it (--wait waits for it)." in err
-        assert not (out / "fne.json").exists()
+        assert not (out / written).exists()
         with open(tmp_path / "said.txt", "w+") as said:
             waiting = subprocess.Popen(
-                [sys.executable, "-m", "dks.cli", "export", str(out), "--wait"],
+                [sys.executable, "-m", "dks.cli", command, str(out), *flags, "--wait"],
                 stdout=said, stderr=subprocess.STDOUT, cwd=REPO, env=env,
             )  # fmt: skip
             deadline = time.monotonic() + 120
             while "waiting for it to finish (--wait)" not in (tmp_path / "said.txt").read_text():
                 assert waiting.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
-            assert not (out / "fne.json").exists()
+            assert not (out / written).exists()
             holder.kill()
             assert waiting.wait(timeout=120) == 0, (tmp_path / "said.txt").read_text()
-        assert (out / "fne.json").is_file()
+        assert (out / written).exists()
     finally:
         holder.kill()
         holder.communicate()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dks._options import option
+from dks._options import on_command_line, option
 from dks.analysis._figures import report_step, require_matplotlib
 from dks.characterize import KSCharacterizer
 from dks.results import (
@@ -72,7 +72,9 @@ class Validation:
     timings: dict
 
 
-def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1, verbose=True):
+def validate(
+    results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1, verbose=True, wait=False
+):
     """Ablation and stability of a characterized results folder (``dks validate``).
 
     Writes ``validity/ablation.csv``, ``validity/stability.csv`` (the tables of
@@ -100,6 +102,11 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
         Threads of the D_KS (``n_jobs`` of :class:`~dks.KSCharacterizer`).
     verbose : bool, default=True
         Print the steps and the headline numbers.
+    wait : bool, default=False
+        If another process is writing the results folder, wait for it to finish; by
+        default the call stops at once, naming that process. The validation holds the
+        folder's writer lock from its first read to its last write, so that what it writes
+        describes the statistics it read.
 
     Returns
     -------
@@ -112,6 +119,13 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise AnalysisError(f"{option(name)} must be an integer >= {low}; got {value!r}.")
     out = check_out(results, must_exist=True)
+    command = "dks validate" if on_command_line() else "dks.pipeline.validate()"
+    with writer_lock(out, command, wait=wait, log=log, elsewhere=False):
+        return _validate(out, k, splits, bootstrap, seed, jobs, log, start)
+
+
+def _validate(out, k, splits, bootstrap, seed, jobs, log, start):
+    """:func:`validate` once the writer's lock of ``out`` is held."""
     missing = [n for n in STATS_FILES if not (out / n).is_file()]
     if missing:
         raise AnalysisError(
@@ -149,8 +163,7 @@ def validate(results, *, k=(5, 10, 20), splits=5, bootstrap=50, seed=0, jobs=-1,
     from dks.plotting import plot_validity, save_figure
 
     headline = _headline(abl, stab)
-    lock = writer_lock(out, "dks validate", elsewhere=False)  # one writer at a time
-    with lock, disk_errors(out, "results"), transaction(out) as stage:
+    with disk_errors(out, "results"), transaction(out) as stage:
         stage.reuse(*EMBEDDING_FILES, IMAGES_DIR, *STATS_FILES, *EXPORT_FILES)
         folder = stage.path / VALIDITY_DIR
         abl.write_csv(folder / "ablation.csv")

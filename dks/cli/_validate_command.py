@@ -4,6 +4,8 @@
 :func:`dks.pipeline.validate`.
 """
 
+from dks.cli._wait import wait_parent
+
 __all__ = ["add_validate_command"]
 
 
@@ -11,7 +13,7 @@ def add_validate_command(commands, common, epilog=None):
     """``dks validate RESULTS_DIR [--k K ...] [--splits N] [--bootstrap N] [--seed N]``."""
     cmd = commands.add_parser(
         "validate",
-        parents=[common],
+        parents=[wait_parent(), common],
         help="is relevance importance, and reproducible? ablation and stability",
         description="Ablation: for each class, the drop of a linear probe's AUC when its k "
         "most characteristic features are replaced by their mean, against k random features "
@@ -64,5 +66,6 @@ def _validate(args):
         seed=args.seed,
         jobs=args.jobs,
         verbose=not args.quiet,
+        wait=args.wait,
     )
     return 0
