@@ -75,6 +75,19 @@ def make_results(out, seed=0):
     return out
 
 
+def characterized_pair(root):
+    """Two characterized results folders under ``root`` (``alpha``, ``beta``: seeds 0, 1) of
+    the same fake embedding layout, as :func:`make_results` writes them."""
+    from dks.pipeline import characterize
+
+    out = []
+    for seed, name in ((0, "alpha"), (1, "beta")):
+        path = make_results(root / name, seed=seed)
+        characterize(path, shuffles=2, jobs=1, verbose=False)
+        out.append(path)
+    return out
+
+
 def run_python(code, timeout=300):
     """Run ``code`` in a fresh interpreter that imports this checkout of dks."""
     env = {

@@ -11,7 +11,7 @@ pytest.importorskip("matplotlib")
 
 import dks
 from dks.cli import main
-from dks.pipeline import AnalysisError, characterize
+from dks.pipeline import AnalysisError
 from dks.plotting import (
     compare_colors,
     plot_compare_class_curves,
@@ -20,19 +20,13 @@ from dks.plotting import (
 )
 from dks.study._compare_text import compare_in_words
 
-from .pipeline_helpers import LAYERS, make_results, run_python
+from .pipeline_helpers import LAYERS, characterized_pair, make_results, run_python
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """Two characterized results folders of the same fake embedding layout."""
-    root = tmp_path_factory.mktemp("compare")
-    out = []
-    for seed, name in ((0, "alpha"), (1, "beta")):
-        path = make_results(root / name, seed=seed)
-        characterize(path, shuffles=2, jobs=1, verbose=False)
-        out.append(path)
-    return out
+    return characterized_pair(tmp_path_factory.mktemp("compare"))
 
 
 def _copy(src, dst, *, model=None, name=None):

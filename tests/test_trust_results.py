@@ -14,20 +14,13 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from dks.cli import main
-from dks.pipeline import characterize
-from tests.pipeline_helpers import make_results
+from tests.pipeline_helpers import characterized_pair
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """Two characterized results folders of the same fake embedding layout."""
-    root = tmp_path_factory.mktemp("trust")
-    out = []
-    for seed, name in ((0, "alpha"), (1, "beta")):
-        path = make_results(root / name, seed=seed)
-        characterize(path, shuffles=2, jobs=1, verbose=False)
-        out.append(path)
-    return out
+    return characterized_pair(tmp_path_factory.mktemp("trust"))
 
 
 def _run(*args):
